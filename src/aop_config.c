@@ -1,0 +1,1680 @@
+/* Reads the proxy configuration: DIR/base.yaml overlaid with DIR/<env>.yaml.
+ *
+ * The work is done in three passes over pool-allocated trees:
+ *   1. read: libyaml events -> a small node tree (line numbers kept, ${VAR} expanded,
+ *      aliases copied), so that libyaml objects never outlive one function call;
+ *   2. merge: the environment tree is merged into the base tree;
+ *   3. build: the merged tree is checked against the schema and converted into
+ *      aop_config_t.
+ * Every error is "FILE:LINE: KEY: message" where KEY is a dotted path such as
+ * routing.strategy or instances[1](name).weight; values of api_key never appear in
+ * a message (scalar contents are only quoted for fields that cannot hold a secret). */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <arpa/inet.h>
+
+#include <yaml.h>
+
+#include <apr_env.h>
+#include <apr_file_info.h>
+#include <apr_file_io.h>
+#include <apr_lib.h>
+#include <apr_strings.h>
+
+#include "aop_config.h"
+
+/* Limits that keep a hostile or broken file from exhausting httpd at startup. */
+#define AOP_CFG_MAX_FILE   (1024 * 1024)
+#define AOP_CFG_MAX_DEPTH  64
+#define AOP_CFG_MAX_NODES  100000
+
+#define AOP_TIMEOUT_MAX    86400.0
+
+/* --------------------------------------------------------------------------
+ * the tree
+ */
+typedef enum { AOP_N_SCALAR, AOP_N_SEQ, AOP_N_MAP } node_type_e;
+
+typedef struct node_t node_t;
+
+typedef struct {
+    const char *key;
+    const char *file;            /* the layer that last set this key */
+    int line;                    /* line of the key in that file */
+    node_t *val;
+} pair_t;
+
+struct node_t {
+    node_type_e type;
+    const char *file;
+    int line;
+    const char *text;            /* scalar: after ${VAR} expansion */
+    int is_null;                 /* plain ~, null or nothing: "not set" */
+    apr_array_header_t *unset;   /* scalar: names of unset ${VAR}s it used */
+    apr_array_header_t *items;   /* seq: node_t *; map: pair_t */
+};
+
+typedef struct {
+    apr_pool_t *p;
+    aop_getenv_fn *getenv_fn;
+    void *baton;
+    aop_config_t *cfg;
+    const char *err;
+} ctx_t;
+
+static apr_status_t failf(ctx_t *c, const char *file, int line, const char *key,
+                          const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static void warnf(ctx_t *c, const char *file, int line, const char *key,
+                  const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static const char *where(ctx_t *c, const char *file, int line, const char *key)
+{
+    if (key && *key) {
+        return apr_psprintf(c->p, "%s:%d: %s: ", file, line, key);
+    }
+    return apr_psprintf(c->p, "%s:%d: ", file, line);
+}
+
+static apr_status_t failf(ctx_t *c, const char *file, int line, const char *key,
+                          const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    c->err = apr_pstrcat(c->p, where(c, file, line, key),
+                         apr_pvsprintf(c->p, fmt, ap), NULL);
+    va_end(ap);
+    return APR_EINVAL;
+}
+
+static void warnf(ctx_t *c, const char *file, int line, const char *key,
+                  const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    APR_ARRAY_PUSH(c->cfg->warnings, const char *) =
+        apr_pstrcat(c->p, where(c, file, line, key), apr_pvsprintf(c->p, fmt, ap), NULL);
+    va_end(ap);
+}
+
+static const char *type_name(const node_t *n)
+{
+    switch (n->type) {
+    case AOP_N_MAP: return "a map";
+    case AOP_N_SEQ: return "a list";
+    default:        return "a scalar";
+    }
+}
+
+static const char *key_path(apr_pool_t *p, const char *path, const char *key)
+{
+    return *path ? apr_pstrcat(p, path, ".", key, NULL) : key;
+}
+
+static pair_t *find_pair(const node_t *map, const char *key)
+{
+    int i;
+
+    for (i = 0; map->type == AOP_N_MAP && i < map->items->nelts; ++i) {
+        pair_t *kv = &APR_ARRAY_IDX(map->items, i, pair_t);
+        if (!strcmp(kv->key, key)) {
+            return kv;
+        }
+    }
+    return NULL;
+}
+
+/* --------------------------------------------------------------------------
+ * pass 1: YAML -> tree
+ */
+typedef struct {
+    ctx_t *c;
+    yaml_parser_t parser;
+    const char *file;
+    const char *text;            /* to turn a reader error's offset into a line */
+    apr_hash_t *anchors;         /* anchor name -> node_t * */
+    int nodes;                   /* created so far, against alias bombs */
+} reader_t;
+
+/* What we keep of a libyaml event: copied into the pool so the event can be
+ * deleted at once and no path has to remember to free it. */
+typedef struct {
+    yaml_event_type_t type;
+    int line;
+    const char *value;
+    apr_size_t len;
+    const char *anchor;          /* anchor, or the name an alias refers to */
+    int plain;
+} event_t;
+
+static int offset_line(const char *text, size_t offset)
+{
+    int line = 1;
+    size_t i;
+
+    for (i = 0; text[i] && i < offset; ++i) {
+        line += (text[i] == '\n');
+    }
+    return line;
+}
+
+static apr_status_t syntax_error(reader_t *r)
+{
+    yaml_parser_t *y = &r->parser;
+    int line = (int)y->problem_mark.line + 1;
+    const char *problem = y->problem ? y->problem : "out of memory";
+
+    if (y->error == YAML_READER_ERROR) {
+        line = offset_line(r->text, y->problem_offset);
+    }
+    if (y->context) {
+        return failf(r->c, r->file, line, NULL, "YAML syntax error: %s (%s at line %d)",
+                     problem, y->context, (int)y->context_mark.line + 1);
+    }
+    return failf(r->c, r->file, line, NULL, "YAML syntax error: %s", problem);
+}
+
+static const char *dup_anchor(apr_pool_t *p, const yaml_char_t *anchor)
+{
+    return anchor ? apr_pstrdup(p, (const char *)anchor) : NULL;
+}
+
+static apr_status_t next_event(reader_t *r, event_t *e)
+{
+    yaml_event_t ev;
+    apr_pool_t *p = r->c->p;
+
+    if (!yaml_parser_parse(&r->parser, &ev)) {
+        return syntax_error(r);
+    }
+    memset(e, 0, sizeof(*e));
+    e->type = ev.type;
+    e->line = (int)ev.start_mark.line + 1;
+    switch (ev.type) {
+    case YAML_SCALAR_EVENT:
+        e->len = ev.data.scalar.length;
+        e->value = apr_pstrmemdup(p, (const char *)ev.data.scalar.value, e->len);
+        e->anchor = dup_anchor(p, ev.data.scalar.anchor);
+        e->plain = (ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE);
+        break;
+    case YAML_ALIAS_EVENT:
+        e->anchor = dup_anchor(p, ev.data.alias.anchor);
+        break;
+    case YAML_SEQUENCE_START_EVENT:
+        e->anchor = dup_anchor(p, ev.data.sequence_start.anchor);
+        break;
+    case YAML_MAPPING_START_EVENT:
+        e->anchor = dup_anchor(p, ev.data.mapping_start.anchor);
+        break;
+    default:
+        break;
+    }
+    yaml_event_delete(&ev);
+    return APR_SUCCESS;
+}
+
+static apr_status_t new_node(reader_t *r, node_type_e type, int line, const char *path,
+                             node_t **pn)
+{
+    node_t *n;
+
+    if (++r->nodes > AOP_CFG_MAX_NODES) {
+        return failf(r->c, r->file, line, path, "too many YAML nodes (more than %d)",
+                     AOP_CFG_MAX_NODES);
+    }
+    n = apr_pcalloc(r->c->p, sizeof(*n));
+    n->type = type;
+    n->file = r->file;
+    n->line = line;
+    if (type == AOP_N_SEQ) {
+        n->items = apr_array_make(r->c->p, 8, sizeof(node_t *));
+    }
+    else if (type == AOP_N_MAP) {
+        n->items = apr_array_make(r->c->p, 8, sizeof(pair_t));
+    }
+    *pn = n;
+    return APR_SUCCESS;
+}
+
+/* --- ${VAR} expansion ------------------------------------------------------ */
+
+static const char *lookup_env(ctx_t *c, const char *name)
+{
+    char *value;
+
+    if (c->getenv_fn) {
+        return c->getenv_fn(c->baton, name);
+    }
+    return apr_env_get(&value, name, c->p) == APR_SUCCESS ? value : NULL;
+}
+
+static int is_var_name(const char *s)
+{
+    if (!apr_isalpha(*s) && *s != '_') {
+        return 0;
+    }
+    for (++s; *s; ++s) {
+        if (!apr_isalnum(*s) && *s != '_') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Resolves the inside of one "${...}".  The text is not quoted in errors: it may be
+ * part of a secret that merely happens to contain "${". */
+static apr_status_t expand_var(reader_t *r, node_t *n, const char *path,
+                               const char *inner, apr_array_header_t *out)
+{
+    const char *sep = strstr(inner, ":-");
+    const char *name = sep ? apr_pstrmemdup(r->c->p, inner, (apr_size_t)(sep - inner)) : inner;
+    const char *value;
+
+    if (!is_var_name(name)) {
+        return failf(r->c, n->file, n->line, path, "invalid variable name in \"${...}\" "
+                     "(use \"$$\" for a literal \"$\")");
+    }
+    value = lookup_env(r->c, name);
+    if (sep && (!value || !*value)) {
+        value = sep + 2;
+    }
+    else if (!value) {
+        if (!n->unset) {
+            n->unset = apr_array_make(r->c->p, 1, sizeof(const char *));
+        }
+        APR_ARRAY_PUSH(n->unset, const char *) = name;
+        value = "";
+    }
+    APR_ARRAY_PUSH(out, const char *) = value;
+    return APR_SUCCESS;
+}
+
+static apr_status_t expand(reader_t *r, node_t *n, const char *path, const char *raw)
+{
+    apr_array_header_t *out;
+    const char *s = raw, *d, *end;
+    apr_status_t rv;
+
+    if (!strchr(raw, '$')) {
+        n->text = raw;
+        return APR_SUCCESS;
+    }
+    out = apr_array_make(r->c->p, 8, sizeof(const char *));
+    while ((d = strchr(s, '$')) != NULL) {
+        APR_ARRAY_PUSH(out, const char *) = apr_pstrmemdup(r->c->p, s, (apr_size_t)(d - s));
+        if (d[1] != '{') {
+            /* "$$" is a literal "$"; a "$" before anything else is left alone */
+            APR_ARRAY_PUSH(out, const char *) = "$";
+            s = d + (d[1] == '$' ? 2 : 1);
+            continue;
+        }
+        if ((end = strchr(d + 2, '}')) == NULL) {
+            return failf(r->c, n->file, n->line, path, "unterminated \"${\" "
+                         "(use \"$$\" for a literal \"$\")");
+        }
+        rv = expand_var(r, n, path,
+                        apr_pstrmemdup(r->c->p, d + 2, (apr_size_t)(end - d - 2)), out);
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+        s = end + 1;
+    }
+    APR_ARRAY_PUSH(out, const char *) = s;
+    n->text = apr_array_pstrcat(r->c->p, out, 0);
+    return APR_SUCCESS;
+}
+
+/* --- nodes ---------------------------------------------------------------- */
+
+static int is_null_text(const char *s)
+{
+    return !*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null")
+        || !strcmp(s, "NULL");
+}
+
+static apr_status_t read_node(reader_t *r, const event_t *e, const char *path, int depth,
+                              node_t **pn);
+
+static apr_status_t read_scalar(reader_t *r, const event_t *e, const char *path,
+                                node_t **pn)
+{
+    apr_status_t rv;
+
+    if (strlen(e->value) != e->len) {
+        return failf(r->c, r->file, e->line, path, "value contains a NUL character");
+    }
+    if ((rv = new_node(r, AOP_N_SCALAR, e->line, path, pn)) != APR_SUCCESS) {
+        return rv;
+    }
+    /* null-ness is decided on the text as written: "${X}" is a value even when X
+     * expands to nothing */
+    (*pn)->is_null = e->plain && is_null_text(e->value);
+    return expand(r, *pn, path, e->value);
+}
+
+static apr_status_t read_seq(reader_t *r, node_t *n, const char *path, int depth)
+{
+    event_t e;
+    node_t *item;
+    apr_status_t rv;
+
+    while ((rv = next_event(r, &e)) == APR_SUCCESS && e.type != YAML_SEQUENCE_END_EVENT) {
+        rv = read_node(r, &e, apr_psprintf(r->c->p, "%s[%d]", path, n->items->nelts),
+                       depth + 1, &item);
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+        APR_ARRAY_PUSH(n->items, node_t *) = item;
+    }
+    return rv;
+}
+
+/* Reads one key of a mapping; keys are plain strings, never expanded. */
+static apr_status_t read_key(reader_t *r, const event_t *e, const char *path,
+                             apr_hash_t *seen)
+{
+    if (e->type == YAML_ALIAS_EVENT) {
+        return failf(r->c, r->file, e->line, path, "an alias cannot be used as a key");
+    }
+    if (e->type != YAML_SCALAR_EVENT || strlen(e->value) != e->len) {
+        return failf(r->c, r->file, e->line, path, "keys must be strings");
+    }
+    if (apr_hash_get(seen, e->value, APR_HASH_KEY_STRING)) {
+        return failf(r->c, r->file, e->line, key_path(r->c->p, path, e->value),
+                     "duplicate key (first at line %d)",
+                     *(const int *)apr_hash_get(seen, e->value, APR_HASH_KEY_STRING));
+    }
+    apr_hash_set(seen, e->value, APR_HASH_KEY_STRING, apr_pmemdup(r->c->p, &e->line,
+                                                                  sizeof(e->line)));
+    return APR_SUCCESS;
+}
+
+static apr_status_t read_map(reader_t *r, node_t *n, const char *path, int depth)
+{
+    apr_hash_t *seen = apr_hash_make(r->c->p);
+    event_t k, v;
+    pair_t *kv;
+    apr_status_t rv;
+
+    while ((rv = next_event(r, &k)) == APR_SUCCESS && k.type != YAML_MAPPING_END_EVENT) {
+        if ((rv = read_key(r, &k, path, seen)) != APR_SUCCESS
+            || (rv = next_event(r, &v)) != APR_SUCCESS) {
+            return rv;
+        }
+        kv = apr_array_push(n->items);
+        kv->key = k.value;
+        kv->file = r->file;
+        kv->line = k.line;
+        rv = read_node(r, &v, key_path(r->c->p, path, k.value), depth + 1, &kv->val);
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+    }
+    return rv;
+}
+
+/* Aliases are expanded into copies, so that merging into one place never changes
+ * another; the node budget bounds the copying.  Copies keep the lines of the anchored
+ * original (that is where a bad value was written); at_line is the alias, for errors
+ * found while copying. */
+static apr_status_t copy_node(reader_t *r, const node_t *src, int at_line, const char *path,
+                              node_t **pn)
+{
+    node_t *n = NULL;
+    int i;
+    apr_status_t rv;
+
+    if ((rv = new_node(r, src->type, at_line, path, &n)) != APR_SUCCESS) {
+        return rv;
+    }
+    n->line = src->line;
+    n->text = src->text;
+    n->is_null = src->is_null;
+    n->unset = src->unset;
+    for (i = 0; src->items && i < src->items->nelts; ++i) {
+        if (src->type == AOP_N_SEQ) {
+            node_t **item = apr_array_push(n->items);
+            rv = copy_node(r, APR_ARRAY_IDX(src->items, i, node_t *), at_line, path, item);
+        }
+        else {
+            pair_t *kv = apr_array_push(n->items);
+            *kv = APR_ARRAY_IDX(src->items, i, pair_t);
+            rv = copy_node(r, kv->val, at_line, path, &kv->val);
+        }
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+    }
+    *pn = n;
+    return APR_SUCCESS;
+}
+
+static apr_status_t read_alias(reader_t *r, const event_t *e, const char *path,
+                               node_t **pn)
+{
+    const node_t *target = apr_hash_get(r->anchors, e->anchor, APR_HASH_KEY_STRING);
+
+    if (!target) {
+        return failf(r->c, r->file, e->line, path, "unknown alias \"*%s\"", e->anchor);
+    }
+    return copy_node(r, target, e->line, path, pn);
+}
+
+static apr_status_t read_node(reader_t *r, const event_t *e, const char *path, int depth,
+                              node_t **pn)
+{
+    apr_status_t rv;
+
+    if (depth > AOP_CFG_MAX_DEPTH) {
+        return failf(r->c, r->file, e->line, path, "nested too deeply");
+    }
+    switch (e->type) {
+    case YAML_SCALAR_EVENT:
+        rv = read_scalar(r, e, path, pn);
+        break;
+    case YAML_ALIAS_EVENT:
+        return read_alias(r, e, path, pn);
+    case YAML_SEQUENCE_START_EVENT:
+        if ((rv = new_node(r, AOP_N_SEQ, e->line, path, pn)) == APR_SUCCESS) {
+            rv = read_seq(r, *pn, path, depth);
+        }
+        break;
+    case YAML_MAPPING_START_EVENT:
+        if ((rv = new_node(r, AOP_N_MAP, e->line, path, pn)) == APR_SUCCESS) {
+            rv = read_map(r, *pn, path, depth);
+        }
+        break;
+    default:
+        return failf(r->c, r->file, e->line, path, "unexpected YAML event %d", (int)e->type);
+    }
+    if (rv == APR_SUCCESS && e->anchor) {
+        apr_hash_set(r->anchors, e->anchor, APR_HASH_KEY_STRING, *pn);
+    }
+    return rv;
+}
+
+static apr_status_t expect_event(reader_t *r, yaml_event_type_t type, event_t *e)
+{
+    apr_status_t rv = next_event(r, e);
+
+    if (rv == APR_SUCCESS && e->type != type) {
+        if (type == YAML_STREAM_END_EVENT && e->type == YAML_DOCUMENT_START_EVENT) {
+            return failf(r->c, r->file, e->line, NULL,
+                         "only one YAML document per file is allowed");
+        }
+        return failf(r->c, r->file, e->line, NULL, "unexpected YAML event %d",
+                     (int)e->type);
+    }
+    return rv;
+}
+
+/* An empty file or document is an empty map; any other root must be a map. */
+static apr_status_t read_stream(reader_t *r, node_t **proot)
+{
+    event_t e;
+    apr_status_t rv;
+
+    *proot = NULL;
+    if ((rv = expect_event(r, YAML_STREAM_START_EVENT, &e)) != APR_SUCCESS
+        || (rv = next_event(r, &e)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (e.type == YAML_DOCUMENT_START_EVENT) {
+        if ((rv = next_event(r, &e)) != APR_SUCCESS
+            || (rv = read_node(r, &e, "", 0, proot)) != APR_SUCCESS
+            || (rv = expect_event(r, YAML_DOCUMENT_END_EVENT, &e)) != APR_SUCCESS
+            || (rv = expect_event(r, YAML_STREAM_END_EVENT, &e)) != APR_SUCCESS) {
+            return rv;
+        }
+    }
+    if (!*proot || (*proot)->is_null) {
+        return new_node(r, AOP_N_MAP, 1, "", proot);
+    }
+    if ((*proot)->type != AOP_N_MAP) {
+        return failf(r->c, r->file, (*proot)->line, NULL,
+                     "the top level must be a map, not %s", type_name(*proot));
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t read_yaml(ctx_t *c, const char *file, const char *text,
+                              apr_size_t len, node_t **proot)
+{
+    reader_t r;
+    apr_status_t rv;
+
+    memset(&r, 0, sizeof(r));
+    r.c = c;
+    r.file = file;
+    r.text = text;
+    r.anchors = apr_hash_make(c->p);
+    if (!yaml_parser_initialize(&r.parser)) {
+        return failf(c, file, 0, NULL, "cannot initialize the YAML parser");
+    }
+    yaml_parser_set_input_string(&r.parser, (const unsigned char *)text, len);
+    rv = read_stream(&r, proot);
+    yaml_parser_delete(&r.parser);
+    return rv;
+}
+
+/* --------------------------------------------------------------------------
+ * pass 2: overlay
+ */
+static apr_status_t merge_map(ctx_t *c, node_t *dst, const node_t *src, int top);
+
+static const char *instance_name_of(const node_t *n)
+{
+    const pair_t *kv = find_pair(n, "name");
+
+    return (kv && kv->val->type == AOP_N_SCALAR && !kv->val->is_null) ? kv->val->text : NULL;
+}
+
+static node_t *find_instance(const node_t *seq, int count, const char *name)
+{
+    int i;
+
+    for (i = 0; i < count; ++i) {
+        node_t *n = APR_ARRAY_IDX(seq->items, i, node_t *);
+        const char *other = instance_name_of(n);
+        if (other && !strcmp(other, name)) {
+            return n;
+        }
+    }
+    return NULL;
+}
+
+/* instances merge by name: a known name is deep-merged into the base entry, a new
+ * one is appended.  Duplicates within the overlay are reported here because merging
+ * would otherwise hide them. */
+static apr_status_t merge_instances(ctx_t *c, node_t *dst, const node_t *src)
+{
+    apr_hash_t *seen = apr_hash_make(c->p);
+    int i, nbase = dst->items->nelts;
+    apr_status_t rv;
+
+    for (i = 0; i < src->items->nelts; ++i) {
+        node_t *s = APR_ARRAY_IDX(src->items, i, node_t *), *d;
+        const char *name = instance_name_of(s);
+        const node_t *first = name ? apr_hash_get(seen, name, APR_HASH_KEY_STRING) : NULL;
+
+        if (first) {
+            return failf(c, s->file, find_pair(s, "name")->val->line,
+                         apr_psprintf(c->p, "instances[%d].name", i),
+                         "duplicate instance name \"%s\" (first at line %d)",
+                         name, find_pair(first, "name")->val->line);
+        }
+        if (name) {
+            apr_hash_set(seen, name, APR_HASH_KEY_STRING, s);
+        }
+        if (name && (d = find_instance(dst, nbase, name)) != NULL) {
+            if ((rv = merge_map(c, d, s, 0)) != APR_SUCCESS) {
+                return rv;
+            }
+        }
+        else {
+            APR_ARRAY_PUSH(dst->items, node_t *) = s;
+        }
+    }
+    return APR_SUCCESS;
+}
+
+/* Maps merge key by key; everything else is replaced by the overlay. */
+static apr_status_t merge_map(ctx_t *c, node_t *dst, const node_t *src, int top)
+{
+    int i;
+    apr_status_t rv = APR_SUCCESS;
+
+    for (i = 0; rv == APR_SUCCESS && i < src->items->nelts; ++i) {
+        const pair_t *skv = &APR_ARRAY_IDX(src->items, i, pair_t);
+        pair_t *dkv = find_pair(dst, skv->key);
+
+        if (!dkv) {
+            *(pair_t *)apr_array_push(dst->items) = *skv;
+            continue;
+        }
+        if (top && !strcmp(skv->key, "instances")
+            && dkv->val->type == AOP_N_SEQ && skv->val->type == AOP_N_SEQ) {
+            rv = merge_instances(c, dkv->val, skv->val);
+        }
+        else if (dkv->val->type == AOP_N_MAP && skv->val->type == AOP_N_MAP) {
+            rv = merge_map(c, dkv->val, skv->val, 0);
+        }
+        else {
+            dkv->val = skv->val;
+        }
+        dkv->file = skv->file;
+        dkv->line = skv->line;
+    }
+    return rv;
+}
+
+/* --------------------------------------------------------------------------
+ * pass 3: schema and conversion
+ */
+
+/* " (environment variable ${X} is not set)" when the value used an unset variable,
+ * so that an empty value can be traced to its cause. */
+static const char *unset_note(ctx_t *c, const node_t *n)
+{
+    if (!n->unset) {
+        return "";
+    }
+    return apr_psprintf(c->p, " (environment variable ${%s} is not set)",
+                        APR_ARRAY_IDX(n->unset, 0, const char *));
+}
+
+static apr_status_t get_scalar(ctx_t *c, const node_t *n, const char *path,
+                               const char *what, const char **out)
+{
+    int i;
+
+    if (n->type != AOP_N_SCALAR) {
+        return failf(c, n->file, n->line, path, "expected %s, got %s", what, type_name(n));
+    }
+    for (i = 0; n->unset && i < n->unset->nelts; ++i) {
+        warnf(c, n->file, n->line, path,
+              "environment variable ${%s} is not set, using an empty string",
+              APR_ARRAY_IDX(n->unset, i, const char *));
+    }
+    *out = n->text;
+    return APR_SUCCESS;
+}
+
+static int parse_int64(const char *s, apr_int64_t *out)
+{
+    const char *d = (*s == '-' || *s == '+') ? s + 1 : s;
+    char *end;
+
+    if (!apr_isdigit(*d)) {
+        return 0;
+    }
+    errno = 0;
+    *out = apr_strtoi64(s, &end, 10);
+    return errno == 0 && *end == '\0';
+}
+
+static apr_status_t get_int64(ctx_t *c, const node_t *n, const char *path,
+                              apr_int64_t lo, apr_int64_t hi, apr_int64_t *out)
+{
+    const char *s;
+    apr_status_t rv = get_scalar(c, n, path, "an integer", &s);
+
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    if (!parse_int64(s, out)) {
+        return failf(c, n->file, n->line, path, "expected an integer, got \"%.40s\"%s",
+                     s, unset_note(c, n));
+    }
+    if (*out < lo || *out > hi) {
+        /* "between 0 and 2147483647" says little more than ">= 0" when below */
+        if (*out < lo && lo > INT_MIN && (hi == APR_INT64_MAX || hi == INT_MAX)) {
+            return failf(c, n->file, n->line, path, "must be >= %" APR_INT64_T_FMT
+                         ", got %" APR_INT64_T_FMT, lo, *out);
+        }
+        return failf(c, n->file, n->line, path, "must be between %" APR_INT64_T_FMT
+                     " and %" APR_INT64_T_FMT ", got %" APR_INT64_T_FMT, lo, hi, *out);
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t get_bool(ctx_t *c, const node_t *n, const char *path, int *out)
+{
+    static const char *const yes[] = { "true", "yes", "on" };
+    static const char *const no[] = { "false", "no", "off" };
+    const char *s;
+    apr_status_t rv = get_scalar(c, n, path, "true or false", &s);
+    int i;
+
+    for (i = 0; rv == APR_SUCCESS && i < 3; ++i) {
+        if (!strcasecmp(s, yes[i]) || !strcasecmp(s, no[i])) {
+            *out = !strcasecmp(s, yes[i]);
+            return APR_SUCCESS;
+        }
+    }
+    if (rv == APR_SUCCESS) {
+        rv = failf(c, n->file, n->line, path, "expected true or false (or yes/no, on/off), "
+                   "got \"%.40s\"%s", s, unset_note(c, n));
+    }
+    return rv;
+}
+
+/* [A-Za-z0-9_-]+, plus '.' when allow_dot; "." and ".." never, since names end up
+ * in URL and file paths. */
+static int is_safe_name(const char *s, int allow_dot)
+{
+    const char *q;
+
+    if (!*s || !strcmp(s, ".") || !strcmp(s, "..")) {
+        return 0;
+    }
+    for (q = s; *q; ++q) {
+        if (!apr_isalnum(*q) && *q != '_' && *q != '-' && !(allow_dot && *q == '.')) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* --- field tables ----------------------------------------------------------- */
+
+typedef apr_status_t field_fn(ctx_t *c, void *obj, const node_t *val, const char *path);
+
+typedef enum { F_STR, F_INT, F_INT64, F_BOOL, F_FN } field_type_e;
+
+typedef struct {
+    const char *key;
+    field_type_e type;
+    size_t off;
+    apr_int64_t lo, hi;
+    field_fn *fn;
+} field_t;
+
+#define FIELD_STR(k, s, m)          { k, F_STR, offsetof(s, m), 0, 0, NULL }
+#define FIELD_INT(k, s, m, lo, hi)  { k, F_INT, offsetof(s, m), lo, hi, NULL }
+#define FIELD_I64(k, s, m, lo, hi)  { k, F_INT64, offsetof(s, m), lo, hi, NULL }
+#define FIELD_BOOL(k, s, m)         { k, F_BOOL, offsetof(s, m), 0, 0, NULL }
+#define FIELD_FN(k, fn)             { k, F_FN, 0, 0, 0, fn }
+#define FIELD_END                   { NULL, F_FN, 0, 0, 0, NULL }
+
+static apr_status_t set_field(ctx_t *c, void *obj, const field_t *f, const node_t *val,
+                              const char *path)
+{
+    char *base = obj;
+    apr_int64_t v = 0;
+    apr_status_t rv;
+
+    switch (f->type) {
+    case F_STR:
+        return get_scalar(c, val, path, "a string", (const char **)(void *)(base + f->off));
+    case F_BOOL:
+        return get_bool(c, val, path, (int *)(void *)(base + f->off));
+    case F_INT:
+    case F_INT64:
+        if ((rv = get_int64(c, val, path, f->lo, f->hi, &v)) != APR_SUCCESS) {
+            return rv;
+        }
+        if (f->type == F_INT) {
+            *(int *)(void *)(base + f->off) = (int)v;
+        }
+        else {
+            *(apr_int64_t *)(void *)(base + f->off) = v;
+        }
+        return APR_SUCCESS;
+    default:
+        return f->fn(c, obj, val, path);
+    }
+}
+
+static const char *field_names(apr_pool_t *p, const field_t *fields)
+{
+    const char *names = fields->key;
+
+    for (++fields; fields->key; ++fields) {
+        names = apr_pstrcat(p, names, ", ", fields->key, NULL);
+    }
+    return names;
+}
+
+/* Applies every key of map to obj.  Unknown keys are errors so that typos are not
+ * silently ignored; a null value leaves the default in place. */
+static apr_status_t apply_fields(ctx_t *c, void *obj, const node_t *map, const char *path,
+                                 const field_t *fields, apr_table_t *sources)
+{
+    int i;
+    apr_status_t rv;
+
+    if (map->type != AOP_N_MAP) {
+        return failf(c, map->file, map->line, path, "expected a map, got %s",
+                     type_name(map));
+    }
+    for (i = 0; i < map->items->nelts; ++i) {
+        const pair_t *kv = &APR_ARRAY_IDX(map->items, i, pair_t);
+        const field_t *f = fields;
+        while (f->key && strcmp(f->key, kv->key)) {
+            ++f;
+        }
+        if (!f->key) {
+            return failf(c, kv->file, kv->line, key_path(c->p, path, kv->key),
+                         "unknown key (expected one of: %s)", field_names(c->p, fields));
+        }
+        if (sources) {
+            apr_table_setn(sources, f->key, kv->file);
+        }
+        if (!kv->val->is_null
+            && (rv = set_field(c, obj, f, kv->val, key_path(c->p, path, kv->key)))
+               != APR_SUCCESS) {
+            return rv;
+        }
+    }
+    return APR_SUCCESS;
+}
+
+/* A required field that is absent or null: the line of its key if it is there, else
+ * the line of the map that should hold it. */
+static apr_status_t missing(ctx_t *c, const node_t *map, const char *key, const char *path,
+                            const char *why)
+{
+    const pair_t *kv = find_pair(map, key);
+
+    return failf(c, kv ? kv->file : map->file, kv ? kv->line : map->line,
+                 key_path(c->p, path, key), "missing required field%s", why);
+}
+
+/* --- routing, logging, monitoring ------------------------------------------- */
+
+static apr_status_t set_strategy(ctx_t *c, void *obj, const node_t *val, const char *path)
+{
+    aop_config_t *cfg = obj;
+    const char *s;
+    apr_status_t rv = get_scalar(c, val, path, "a string", &s);
+
+    if (rv == APR_SUCCESS && !aop_strategy_parse(s, &cfg->strategy)) {
+        rv = failf(c, val->file, val->line, path, "unknown strategy \"%.40s\" (expected "
+                   "one of: failover, weighted, round_robin)", s);
+    }
+    return rv;
+}
+
+/* Decimal numbers only: strtod alone would also take hex, inf and nan. */
+static int parse_number(const char *s, double *out)
+{
+    char *end;
+
+    if (!*s || s[strspn(s, "0123456789+-.eE")] != '\0') {
+        return 0;
+    }
+    errno = 0;
+    *out = strtod(s, &end);
+    return errno == 0 && *end == '\0';
+}
+
+static apr_status_t set_timeout(ctx_t *c, void *obj, const node_t *val, const char *path)
+{
+    aop_config_t *cfg = obj;
+    const char *s;
+    apr_status_t rv = get_scalar(c, val, path, "a number", &s);
+
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    if (!parse_number(s, &cfg->timeout)) {
+        return failf(c, val->file, val->line, path, "expected a number of seconds, "
+                     "got \"%.40s\"%s", s, unset_note(c, val));
+    }
+    if (!(cfg->timeout > 0.0) || cfg->timeout > AOP_TIMEOUT_MAX) {
+        return failf(c, val->file, val->line, path, "must be > 0 and <= %g seconds, got %s",
+                     AOP_TIMEOUT_MAX, s);
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t set_level(ctx_t *c, void *obj, const node_t *val, const char *path)
+{
+    static const char *const levels[] = { "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL" };
+    aop_config_t *cfg = obj;
+    const char *s;
+    apr_status_t rv = get_scalar(c, val, path, "a string", &s);
+    int i;
+
+    for (i = 0; rv == APR_SUCCESS && i < 5; ++i) {
+        if (!strcasecmp(s, levels[i])) {
+            cfg->log_level = levels[i];
+            return APR_SUCCESS;
+        }
+    }
+    if (rv == APR_SUCCESS) {
+        rv = failf(c, val->file, val->line, path, "unknown level \"%.40s\" (expected one "
+                   "of: DEBUG, INFO, WARNING, ERROR, CRITICAL)", s);
+    }
+    return rv;
+}
+
+static apr_status_t set_windows(ctx_t *c, void *obj, const node_t *val, const char *path)
+{
+    aop_config_t *cfg = obj;
+    apr_int64_t v = 0;
+    int i;
+    apr_status_t rv;
+
+    if (val->type != AOP_N_SEQ) {
+        return failf(c, val->file, val->line, path, "expected a list, got %s",
+                     type_name(val));
+    }
+    cfg->additional_windows = apr_array_make(c->p, val->items->nelts, sizeof(int));
+    for (i = 0; i < val->items->nelts; ++i) {
+        rv = get_int64(c, APR_ARRAY_IDX(val->items, i, node_t *),
+                       apr_psprintf(c->p, "%s[%d]", path, i), 1, 60, &v);
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+        APR_ARRAY_PUSH(cfg->additional_windows, int) = (int)v;
+    }
+    return APR_SUCCESS;
+}
+
+static const field_t routing_fields[] = {
+    FIELD_FN("strategy", set_strategy),
+    FIELD_INT("retries", aop_config_t, retries, 0, 16),
+    FIELD_FN("timeout", set_timeout),
+    FIELD_END
+};
+
+static const field_t logging_fields[] = {
+    FIELD_FN("level", set_level),
+    FIELD_STR("file", aop_config_t, log_file),
+    FIELD_I64("max_size", aop_config_t, log_max_size, 0, APR_INT64_MAX),
+    FIELD_INT("backup_count", aop_config_t, log_backup_count, 0, INT_MAX),
+    FIELD_STR("feishu_webhook", aop_config_t, feishu_webhook),
+    FIELD_END
+};
+
+static const field_t monitoring_fields[] = {
+    FIELD_INT("stats_window_minutes", aop_config_t, stats_window_minutes, 1, 60),
+    FIELD_FN("additional_windows", set_windows),
+    FIELD_END
+};
+
+static apr_status_t set_routing(ctx_t *c, void *obj, const node_t *val, const char *path)
+{
+    return apply_fields(c, obj, val, path, routing_fields, NULL);
+}
+
+static apr_status_t set_logging(ctx_t *c, void *obj, const node_t *val, const char *path)
+{
+    return apply_fields(c, obj, val, path, logging_fields, NULL);
+}
+
+static apr_status_t set_monitoring(ctx_t *c, void *obj, const node_t *val,
+                                   const char *path)
+{
+    return apply_fields(c, obj, val, path, monitoring_fields, NULL);
+}
+
+/* --- instances ---------------------------------------------------------------- */
+
+static apr_status_t set_name_done(ctx_t *c, void *obj, const node_t *val, const char *path)
+{
+    /* read by instance_name() before the other fields, to name the instance in paths */
+    (void)c; (void)obj; (void)val; (void)path;
+    return APR_SUCCESS;
+}
+
+static apr_status_t set_provider(ctx_t *c, void *obj, const node_t *val, const char *path)
+{
+    aop_instance_t *inst = obj;
+    apr_status_t rv = get_scalar(c, val, path, "a string", &inst->provider_type);
+
+    if (rv == APR_SUCCESS && strcmp(inst->provider_type, "azure")) {
+        rv = failf(c, val->file, val->line, path, "unsupported provider \"%.40s\" "
+                   "(expected: azure)", inst->provider_type);
+    }
+    return rv;
+}
+
+static int is_host_char(char ch)
+{
+    return apr_isalnum(ch) || ch == '.' || ch == '-' || ch == '_';
+}
+
+/* host[:port] from the authority of api_base; IPv6 literals come in brackets. */
+static const char *parse_authority(apr_pool_t *p, const char *a, aop_instance_t *inst)
+{
+    const char *colon = NULL, *q;
+    char addr[16];
+
+    if (*a == '[') {
+        if ((q = strchr(a, ']')) == NULL) {
+            return "has an unterminated IPv6 literal";
+        }
+        inst->host = apr_pstrmemdup(p, a + 1, (apr_size_t)(q - a - 1));
+        if (inet_pton(AF_INET6, inst->host, addr) != 1) {
+            return "has an invalid IPv6 address";
+        }
+        if (q[1] && q[1] != ':') {
+            return "has garbage after the IPv6 literal";
+        }
+        colon = q[1] ? q + 1 : NULL;
+    }
+    else {
+        colon = strchr(a, ':');
+        inst->host = colon ? apr_pstrmemdup(p, a, (apr_size_t)(colon - a)) : a;
+        for (q = inst->host; *q; ++q) {
+            if (!is_host_char(*q)) {
+                return "has an invalid character in its host name";
+            }
+        }
+    }
+    if (!*inst->host) {
+        return "has no host";
+    }
+    if (colon) {
+        apr_int64_t port;
+        if (!apr_isdigit(colon[1]) || !parse_int64(colon + 1, &port)
+            || port < 1 || port > 65535) {
+            return "has an invalid port (expected 1..65535)";
+        }
+        inst->port = (int)port;
+    }
+    return NULL;
+}
+
+/* The scheme's name and default port, or NULL for anything but http(s). */
+static const char *url_scheme(const char *url, int *dflt)
+{
+    if (!strncasecmp(url, "https://", 8)) {
+        *dflt = 443;
+        return "https";
+    }
+    if (!strncasecmp(url, "http://", 7)) {
+        *dflt = 80;
+        return "http";
+    }
+    return NULL;
+}
+
+static const char *url_chars_problem(const char *url)
+{
+    const char *s;
+
+    for (s = url; *s; ++s) {
+        if (apr_iscntrl(*s) || apr_isspace(*s)) {
+            return "must not contain spaces or control characters";
+        }
+    }
+    return strpbrk(url, "?#") ? "must not contain a query or a fragment" : NULL;
+}
+
+/* Host names are case-insensitive: lower-case them so that origins compare equal. */
+static void set_origin(apr_pool_t *p, aop_instance_t *inst, int dflt)
+{
+    char *host = apr_pstrdup(p, inst->host);
+    int v6 = (strchr(host, ':') != NULL);
+
+    inst->host = host;
+    for (; *host; ++host) {
+        *host = apr_tolower(*host);
+    }
+    inst->origin = apr_psprintf(p, "%s://%s%s%s", inst->scheme, v6 ? "[" : "", inst->host,
+                                v6 ? "]" : "");
+    if (inst->port != dflt) {
+        inst->origin = apr_psprintf(p, "%s:%d", inst->origin, inst->port);
+    }
+}
+
+/* Splits scheme://authority/path of api_base.  The URL is never quoted in a message:
+ * a mistaken one may carry credentials. */
+static const char *parse_url(apr_pool_t *p, const char *url, aop_instance_t *inst)
+{
+    const char *auth, *slash, *problem;
+    apr_size_t len = strlen(url), alen;
+    int dflt = 0;
+
+    if ((inst->scheme = url_scheme(url, &dflt)) == NULL) {
+        return "must be an absolute http:// or https:// URL";
+    }
+    if ((problem = url_chars_problem(url)) != NULL) {
+        return problem;
+    }
+    auth = url + strlen(inst->scheme) + 3;
+    slash = strchr(auth, '/');
+    alen = slash ? (apr_size_t)(slash - auth) : strlen(auth);
+    if (memchr(auth, '@', alen)) {
+        return "must not contain user information (put the key in api_key)";
+    }
+    inst->port = dflt;
+    if ((problem = parse_authority(p, apr_pstrmemdup(p, auth, alen), inst)) != NULL) {
+        return problem;
+    }
+    while (len > 0 && url[len - 1] == '/') {
+        --len;
+    }
+    inst->api_base = apr_pstrmemdup(p, url, len);
+    inst->base_path = slash ? apr_pstrmemdup(p, slash, len - (apr_size_t)(slash - url)) : "";
+    set_origin(p, inst, dflt);
+    return NULL;
+}
+
+static apr_status_t set_api_base(ctx_t *c, void *obj, const node_t *val, const char *path)
+{
+    aop_instance_t *inst = obj;
+    const char *url, *problem;
+    apr_status_t rv = get_scalar(c, val, path, "a URL", &url);
+
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    if ((problem = parse_url(c->p, url, inst)) != NULL) {
+        return failf(c, val->file, val->line, path, "%s%s", problem, unset_note(c, val));
+    }
+    if (!strcmp(inst->scheme, "http")) {
+        warnf(c, val->file, val->line, path,
+              "plain http:// sends the API key unencrypted; use https://");
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t set_models(ctx_t *c, void *obj, const node_t *val, const char *path)
+{
+    aop_instance_t *inst = obj;
+    apr_hash_t *seen = apr_hash_make(c->p);
+    const char *model, *ipath;
+    int i;
+    apr_status_t rv;
+
+    if (val->type != AOP_N_SEQ) {
+        return failf(c, val->file, val->line, path, "expected a list, got %s",
+                     type_name(val));
+    }
+    if (val->items->nelts == 0) {
+        return failf(c, val->file, val->line, path, "must list at least one model");
+    }
+    inst->supported_models = apr_array_make(c->p, val->items->nelts, sizeof(const char *));
+    for (i = 0; i < val->items->nelts; ++i) {
+        const node_t *item = APR_ARRAY_IDX(val->items, i, node_t *);
+        ipath = apr_psprintf(c->p, "%s[%d]", path, i);
+        if ((rv = get_scalar(c, item, ipath, "a model name", &model)) != APR_SUCCESS) {
+            return rv;
+        }
+        if (!*model) {
+            return failf(c, item->file, item->line, ipath, "empty model name%s",
+                         unset_note(c, item));
+        }
+        if (apr_hash_get(seen, model, APR_HASH_KEY_STRING)) {
+            return failf(c, item->file, item->line, ipath, "duplicate model \"%s\"", model);
+        }
+        apr_hash_set(seen, model, APR_HASH_KEY_STRING, model);
+        APR_ARRAY_PUSH(inst->supported_models, const char *) = model;
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t set_deployments(ctx_t *c, void *obj, const node_t *val,
+                                    const char *path)
+{
+    aop_instance_t *inst = obj;
+    const char *dep, *mpath;
+    int i;
+    apr_status_t rv;
+
+    if (val->type != AOP_N_MAP) {
+        return failf(c, val->file, val->line, path, "expected a map of model: deployment, "
+                     "got %s", type_name(val));
+    }
+    for (i = 0; i < val->items->nelts; ++i) {
+        const pair_t *kv = &APR_ARRAY_IDX(val->items, i, pair_t);
+        mpath = key_path(c->p, path, kv->key);
+        if (!*kv->key) {
+            return failf(c, kv->file, kv->line, mpath, "empty model name");
+        }
+        if (kv->val->is_null) {
+            return missing(c, val, kv->key, path, " (the deployment name)");
+        }
+        if ((rv = get_scalar(c, kv->val, mpath, "a deployment name", &dep)) != APR_SUCCESS) {
+            return rv;
+        }
+        if (!is_safe_name(dep, 1)) {
+            return failf(c, kv->val->file, kv->val->line, mpath, "deployment name \"%.64s\" "
+                         "must be [A-Za-z0-9._-]+ (it is part of the URL path)%s",
+                         dep, unset_note(c, kv->val));
+        }
+        apr_hash_set(inst->model_deployments, kv->key, APR_HASH_KEY_STRING, dep);
+    }
+    return APR_SUCCESS;
+}
+
+static const field_t instance_fields[] = {
+    FIELD_FN("name", set_name_done),
+    FIELD_FN("provider_type", set_provider),
+    FIELD_STR("api_key", aop_instance_t, api_key),
+    FIELD_FN("api_base", set_api_base),
+    FIELD_STR("api_version", aop_instance_t, api_version),
+    FIELD_INT("priority", aop_instance_t, priority, INT_MIN, INT_MAX),
+    FIELD_INT("weight", aop_instance_t, weight, 0, INT_MAX),
+    FIELD_I64("max_tpm", aop_instance_t, max_tpm, 0, APR_INT64_MAX),
+    FIELD_BOOL("enabled", aop_instance_t, enabled),
+    FIELD_FN("supported_models", set_models),
+    FIELD_FN("model_deployments", set_deployments),
+    FIELD_END
+};
+
+static apr_status_t instance_name(ctx_t *c, const node_t *map, const char *path,
+                                  aop_instance_t *inst)
+{
+    const pair_t *kv = find_pair(map, "name");
+    const char *npath = key_path(c->p, path, "name");
+    apr_status_t rv;
+
+    if (!kv || kv->val->is_null) {
+        return missing(c, map, "name", path, "");
+    }
+    if ((rv = get_scalar(c, kv->val, npath, "a string", &inst->name)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (!is_safe_name(inst->name, 1) || strlen(inst->name) > AOP_NAME_MAX) {
+        return failf(c, kv->val->file, kv->val->line, npath, "\"%.80s\" is not a valid "
+                     "instance name (1..%d characters of A-Z a-z 0-9 . _ -)%s",
+                     inst->name, AOP_NAME_MAX, unset_note(c, kv->val));
+    }
+    return APR_SUCCESS;
+}
+
+/* An enabled instance needs a key; when it is empty because of an unset variable,
+ * say which one (the value itself is never shown). */
+static apr_status_t check_api_key(ctx_t *c, const node_t *map, const aop_instance_t *inst,
+                                  const char *path)
+{
+    const pair_t *kv = find_pair(map, "api_key");
+
+    if (!inst->enabled || (inst->api_key && *inst->api_key)) {
+        return APR_SUCCESS;
+    }
+    if (!inst->api_key) {
+        return missing(c, map, "api_key", path, " (needed by an enabled instance)");
+    }
+    return failf(c, kv->val->file, kv->val->line, key_path(c->p, path, "api_key"),
+                 "must not be empty for an enabled instance%s", unset_note(c, kv->val));
+}
+
+/* api_version goes into the query string of every upstream request. */
+static apr_status_t check_api_version(ctx_t *c, const node_t *map,
+                                      const aop_instance_t *inst, const char *path)
+{
+    const node_t *val;
+
+    if (!inst->api_version) {
+        return missing(c, map, "api_version", path, "");
+    }
+    if (!is_safe_name(inst->api_version, 1)) {
+        val = find_pair(map, "api_version")->val;
+        return failf(c, val->file, val->line, key_path(c->p, path, "api_version"),
+                     "\"%.64s\" must be [A-Za-z0-9._-]+ (it is part of the URL query)%s",
+                     inst->api_version, unset_note(c, val));
+    }
+    return APR_SUCCESS;
+}
+
+static int is_supported(const aop_instance_t *inst, const char *model)
+{
+    int i;
+
+    for (i = 0; i < inst->supported_models->nelts; ++i) {
+        if (!strcmp(APR_ARRAY_IDX(inst->supported_models, i, const char *), model)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* A deployment for a model the instance does not list is only a warning, and is
+ * dropped so that a lookup never routes a model the instance does not serve. */
+static void drop_unused_deployments(ctx_t *c, const node_t *map, aop_instance_t *inst,
+                                    const char *path)
+{
+    const pair_t *deps = find_pair(map, "model_deployments");
+    int i;
+
+    for (i = 0; deps && !deps->val->is_null && i < deps->val->items->nelts; ++i) {
+        const pair_t *kv = &APR_ARRAY_IDX(deps->val->items, i, pair_t);
+        if (!is_supported(inst, kv->key)) {
+            warnf(c, kv->file, kv->line,
+                  apr_psprintf(c->p, "%s.model_deployments.%s", path, kv->key),
+                  "model is not in supported_models, its deployment is ignored");
+            apr_hash_set(inst->model_deployments, kv->key, APR_HASH_KEY_STRING, NULL);
+        }
+    }
+}
+
+static apr_status_t check_deployments(ctx_t *c, const node_t *map, aop_instance_t *inst,
+                                      const char *path)
+{
+    const node_t *models = find_pair(map, "supported_models")->val;
+    int i;
+
+    for (i = 0; i < inst->supported_models->nelts; ++i) {
+        const char *model = APR_ARRAY_IDX(inst->supported_models, i, const char *);
+        const node_t *item = APR_ARRAY_IDX(models->items, i, node_t *);
+        if (!aop_instance_deployment(inst, model)) {
+            return failf(c, item->file, item->line,
+                         apr_psprintf(c->p, "%s.supported_models[%d]", path, i),
+                         "model \"%s\" has no entry in model_deployments", model);
+        }
+    }
+    drop_unused_deployments(c, map, inst, path);
+    return APR_SUCCESS;
+}
+
+static apr_status_t check_instance(ctx_t *c, const node_t *map, aop_instance_t *inst,
+                                   const char *path)
+{
+    apr_status_t rv;
+
+    if (!inst->api_base) {
+        return missing(c, map, "api_base", path, "");
+    }
+    if ((rv = check_api_version(c, map, inst, path)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (!inst->supported_models->nelts) {
+        return missing(c, map, "supported_models", path, "");
+    }
+    if ((rv = check_api_key(c, map, inst, path)) != APR_SUCCESS) {
+        return rv;
+    }
+    return check_deployments(c, map, inst, path);
+}
+
+static aop_instance_t *new_instance(apr_pool_t *p, const node_t *n)
+{
+    aop_instance_t *inst = apr_pcalloc(p, sizeof(*inst));
+
+    inst->provider_type = "azure";
+    inst->priority = 100;
+    inst->weight = 100;
+    inst->enabled = 1;
+    inst->supported_models = apr_array_make(p, 1, sizeof(const char *));
+    inst->model_deployments = apr_hash_make(p);
+    inst->sources = apr_table_make(p, 16);
+    inst->file = n->file;
+    inst->line = n->line;
+    return inst;
+}
+
+/* Names are checked for uniqueness as soon as they are known, before the rest of the
+ * instance, since a duplicate is the likelier cause of any later complaint. */
+static apr_status_t unique_name(ctx_t *c, const node_t *n, const char *path,
+                                const aop_instance_t *inst, apr_hash_t *names)
+{
+    const aop_instance_t *first = apr_hash_get(names, inst->name, APR_HASH_KEY_STRING);
+
+    if (first) {
+        return failf(c, n->file, find_pair(n, "name")->val->line,
+                     apr_psprintf(c->p, "%s.name", path),
+                     "duplicate instance name (first defined at %s:%d)",
+                     first->file, first->line);
+    }
+    apr_hash_set(names, inst->name, APR_HASH_KEY_STRING, inst);
+    return APR_SUCCESS;
+}
+
+static apr_status_t build_instance(ctx_t *c, const node_t *n, int idx, apr_hash_t *names,
+                                   aop_instance_t **pinst)
+{
+    const char *path = apr_psprintf(c->p, "instances[%d]", idx);
+    aop_instance_t *inst;
+    apr_status_t rv;
+
+    if (n->type != AOP_N_MAP) {
+        return failf(c, n->file, n->line, path, "expected a map, got %s", type_name(n));
+    }
+    inst = new_instance(c->p, n);
+    if ((rv = instance_name(c, n, path, inst)) != APR_SUCCESS) {
+        return rv;
+    }
+    path = apr_psprintf(c->p, "%s(%s)", path, inst->name);
+    if ((rv = unique_name(c, n, path, inst, names)) != APR_SUCCESS
+        || (rv = apply_fields(c, inst, n, path, instance_fields, inst->sources)) != APR_SUCCESS
+        || (rv = check_instance(c, n, inst, path)) != APR_SUCCESS) {
+        return rv;
+    }
+    *pinst = inst;
+    return APR_SUCCESS;
+}
+
+static apr_status_t set_instances(ctx_t *c, void *obj, const node_t *val, const char *path)
+{
+    aop_config_t *cfg = obj;
+    apr_hash_t *names = apr_hash_make(c->p);
+    aop_instance_t *inst = NULL;
+    int i;
+    apr_status_t rv;
+
+    if (val->type != AOP_N_SEQ) {
+        return failf(c, val->file, val->line, path, "expected a list, got %s",
+                     type_name(val));
+    }
+    for (i = 0; i < val->items->nelts; ++i) {
+        rv = build_instance(c, APR_ARRAY_IDX(val->items, i, node_t *), i, names, &inst);
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+        APR_ARRAY_PUSH(cfg->instances, aop_instance_t *) = inst;
+    }
+    return APR_SUCCESS;
+}
+
+static const field_t top_fields[] = {
+    FIELD_STR("name", aop_config_t, name),
+    FIELD_STR("version", aop_config_t, version),
+    FIELD_INT("port", aop_config_t, port, 1, 65535),
+    FIELD_FN("routing", set_routing),
+    FIELD_FN("logging", set_logging),
+    FIELD_FN("monitoring", set_monitoring),
+    FIELD_FN("instances", set_instances),
+    FIELD_END
+};
+
+/* --------------------------------------------------------------------------
+ * loading
+ */
+static aop_config_t *new_config(apr_pool_t *p)
+{
+    aop_config_t *cfg = apr_pcalloc(p, sizeof(*cfg));
+
+    cfg->strategy = AOP_STRATEGY_FAILOVER;
+    cfg->retries = 3;
+    cfg->timeout = 60.0;
+    cfg->log_level = "INFO";
+    cfg->stats_window_minutes = 5;
+    cfg->additional_windows = apr_array_make(p, 3, sizeof(int));
+    APR_ARRAY_PUSH(cfg->additional_windows, int) = 15;
+    APR_ARRAY_PUSH(cfg->additional_windows, int) = 30;
+    APR_ARRAY_PUSH(cfg->additional_windows, int) = 60;
+    cfg->instances = apr_array_make(p, 4, sizeof(aop_instance_t *));
+    cfg->files = apr_array_make(p, 2, sizeof(const char *));
+    cfg->warnings = apr_array_make(p, 4, sizeof(const char *));
+    return cfg;
+}
+
+static void init_ctx(ctx_t *c, apr_pool_t *p, aop_getenv_fn *getenv_fn, void *baton)
+{
+    c->p = p;
+    c->getenv_fn = getenv_fn;
+    c->baton = baton;
+    c->cfg = new_config(p);
+    c->err = NULL;
+}
+
+/* env_text may be NULL: no overlay. */
+static apr_status_t load_layers(ctx_t *c, const char *base_name, const char *base_text,
+                                apr_size_t base_len, const char *env_name,
+                                const char *env_text, apr_size_t env_len)
+{
+    node_t *root = NULL, *overlay = NULL;
+    apr_status_t rv;
+
+    if ((rv = read_yaml(c, base_name, base_text, base_len, &root)) != APR_SUCCESS) {
+        return rv;
+    }
+    APR_ARRAY_PUSH(c->cfg->files, const char *) = base_name;
+    if (env_text) {
+        if ((rv = read_yaml(c, env_name, env_text, env_len, &overlay)) != APR_SUCCESS
+            || (rv = merge_map(c, root, overlay, 1)) != APR_SUCCESS) {
+            return rv;
+        }
+        APR_ARRAY_PUSH(c->cfg->files, const char *) = env_name;
+    }
+    return apply_fields(c, c->cfg, root, "", top_fields, NULL);
+}
+
+static apr_status_t finish(ctx_t *c, apr_status_t rv, aop_config_t **pcfg,
+                           const char **perr)
+{
+    *pcfg = (rv == APR_SUCCESS) ? c->cfg : NULL;
+    *perr = (rv == APR_SUCCESS) ? NULL : c->err;
+    return rv;
+}
+
+static apr_status_t file_error(ctx_t *c, const char *path, const char *what,
+                               apr_status_t rv)
+{
+    char ebuf[128];
+
+    c->err = apr_psprintf(c->p, "%s: %s: %s", path, what,
+                          apr_strerror(rv, ebuf, sizeof(ebuf)));
+    return APR_EINVAL;
+}
+
+static apr_status_t read_open_file(ctx_t *c, apr_file_t *f, const char *path,
+                                   const char **ptext, apr_size_t *plen)
+{
+    apr_finfo_t fi;
+    char *buf;
+    apr_status_t rv;
+
+    if ((rv = apr_file_info_get(&fi, APR_FINFO_SIZE | APR_FINFO_TYPE, f)) != APR_SUCCESS) {
+        return file_error(c, path, "cannot stat", rv);
+    }
+    if (fi.filetype != APR_REG || fi.size > AOP_CFG_MAX_FILE) {
+        c->err = apr_psprintf(c->p, "%s: %s", path, fi.filetype != APR_REG
+                              ? "not a regular file" : "larger than 1 MiB");
+        return APR_EINVAL;
+    }
+    buf = apr_palloc(c->p, (apr_size_t)fi.size + 1);
+    *plen = 0;
+    if (fi.size > 0
+        && (rv = apr_file_read_full(f, buf, (apr_size_t)fi.size, plen)) != APR_SUCCESS) {
+        return file_error(c, path, "cannot read", rv);
+    }
+    buf[*plen] = '\0';
+    *ptext = buf;
+    return APR_SUCCESS;
+}
+
+/* Reads a whole file.  An optional file that does not exist leaves *ptext NULL. */
+static apr_status_t read_file(ctx_t *c, const char *path, int optional,
+                              const char **ptext, apr_size_t *plen)
+{
+    apr_file_t *f;
+    apr_status_t rv;
+
+    *ptext = NULL;
+    *plen = 0;
+    rv = apr_file_open(&f, path, APR_FOPEN_READ | APR_FOPEN_BINARY, APR_OS_DEFAULT, c->p);
+    if (rv != APR_SUCCESS) {
+        if (optional && APR_STATUS_IS_ENOENT(rv)) {
+            return APR_SUCCESS;
+        }
+        return file_error(c, path, "cannot open", rv);
+    }
+    rv = read_open_file(c, f, path, ptext, plen);
+    apr_file_close(f);
+    return rv;
+}
+
+static apr_status_t load_files(ctx_t *c, const char *dir, const char *env)
+{
+    const char *base_path, *env_path = NULL, *base_text, *env_text = NULL;
+    apr_size_t base_len, env_len = 0;
+    apr_status_t rv;
+
+    if (env && *env && !is_safe_name(env, 0)) {
+        c->err = apr_psprintf(c->p, "environment name \"%.64s\" is not valid "
+                              "(expected [A-Za-z0-9_-]+)", env);
+        return APR_EINVAL;
+    }
+    base_path = apr_pstrcat(c->p, dir, "/base.yaml", NULL);
+    if ((rv = read_file(c, base_path, 0, &base_text, &base_len)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (env && *env) {
+        env_path = apr_pstrcat(c->p, dir, "/", env, ".yaml", NULL);
+        if ((rv = read_file(c, env_path, 1, &env_text, &env_len)) != APR_SUCCESS) {
+            return rv;
+        }
+        if (!env_text) {
+            APR_ARRAY_PUSH(c->cfg->warnings, const char *) = apr_psprintf(c->p,
+                "%s: environment file not found, using %s alone", env_path, base_path);
+        }
+    }
+    return load_layers(c, base_path, base_text, base_len, env_path, env_text, env_len);
+}
+
+apr_status_t aop_config_load(apr_pool_t *p, const char *dir, const char *env,
+                             aop_getenv_fn *getenv_fn, void *baton,
+                             aop_config_t **pcfg, const char **perr)
+{
+    ctx_t c;
+    apr_size_t len;
+
+    init_ctx(&c, p, getenv_fn, baton);
+    /* "conf/" and "conf" name the same directory */
+    len = (dir && *dir) ? strlen(dir) : 0;
+    while (len > 1 && dir[len - 1] == '/') {
+        --len;
+    }
+    return finish(&c, load_files(&c, len ? apr_pstrmemdup(p, dir, len) : ".", env),
+                  pcfg, perr);
+}
+
+apr_status_t aop_config_load_texts(apr_pool_t *p,
+                                   const char *base_name, const char *base_text,
+                                   const char *env_name, const char *env_text,
+                                   aop_getenv_fn *getenv_fn, void *baton,
+                                   aop_config_t **pcfg, const char **perr)
+{
+    ctx_t c;
+
+    init_ctx(&c, p, getenv_fn, baton);
+    if (!base_text) {
+        c.err = apr_psprintf(p, "%s: no configuration text", base_name ? base_name : "base");
+        return finish(&c, APR_EINVAL, pcfg, perr);
+    }
+    return finish(&c, load_layers(&c, base_name ? base_name : "base", base_text,
+                                  strlen(base_text), env_name ? env_name : "env",
+                                  env_text, env_text ? strlen(env_text) : 0),
+                  pcfg, perr);
+}
+
+/* --------------------------------------------------------------------------
+ * small public helpers
+ */
+static const char *const strategy_names[] = { "failover", "weighted", "round_robin" };
+
+const char *aop_strategy_name(aop_strategy_e s)
+{
+    if ((int)s < 0 || (int)s >= (int)(sizeof(strategy_names) / sizeof(strategy_names[0]))) {
+        return "unknown";
+    }
+    return strategy_names[s];
+}
+
+/* Returns 1 and sets *out for a known name, 0 otherwise (exact, case-sensitive). */
+int aop_strategy_parse(const char *name, aop_strategy_e *out)
+{
+    int i;
+
+    for (i = 0; name && i < (int)(sizeof(strategy_names) / sizeof(strategy_names[0])); ++i) {
+        if (!strcmp(name, strategy_names[i])) {
+            *out = (aop_strategy_e)i;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+const char *aop_instance_deployment(const aop_instance_t *inst, const char *model)
+{
+    if (!inst || !inst->model_deployments || !model) {
+        return NULL;
+    }
+    return apr_hash_get(inst->model_deployments, model, APR_HASH_KEY_STRING);
+}

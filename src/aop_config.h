@@ -1,0 +1,85 @@
+/* The proxy's configuration model, read from YAML (libyaml) at httpd config time:
+ * DIR/base.yaml overlaid with DIR/<environment>.yaml, ${VAR} expanded from the
+ * environment.  Errors name the file, the line and the key so that
+ * `apache2ctl configtest` can show exactly what is wrong. */
+#ifndef AOP_CONFIG_H
+#define AOP_CONFIG_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include <apr_hash.h>
+
+typedef enum {
+    AOP_STRATEGY_FAILOVER = 0,
+    AOP_STRATEGY_WEIGHTED,
+    AOP_STRATEGY_ROUND_ROBIN
+} aop_strategy_e;
+
+#define AOP_NAME_MAX 64
+
+typedef struct aop_instance_t {
+    const char *name;            /* unique, [A-Za-z0-9._-]{1,64} */
+    const char *provider_type;   /* "azure" */
+    const char *api_key;         /* secret: never log or print it */
+    const char *api_base;        /* as written, trailing '/' removed */
+    const char *scheme;          /* "http" or "https" */
+    const char *host;            /* host name or IP literal (no brackets) */
+    int port;                    /* explicit or the scheme's default */
+    const char *origin;          /* "scheme://host[:port]" - the mod_proxy worker URL */
+    const char *base_path;       /* path prefix from api_base, "" or "/x/y" (no trailing '/') */
+    const char *api_version;
+    int priority;                /* lower value preferred by failover; default 100 */
+    int weight;                  /* >= 0; default 100 */
+    apr_int64_t max_tpm;         /* tokens per minute, 0 = unlimited; default 0 */
+    int enabled;                 /* default 1 */
+    apr_array_header_t *supported_models;   /* const char * */
+    apr_hash_t *model_deployments;          /* model -> deployment (const char *) */
+    apr_table_t *sources;        /* field name -> file path it came from (last layer wins) */
+    const char *file;            /* where the instance was first defined */
+    int line;
+} aop_instance_t;
+
+typedef struct aop_config_t {
+    const char *name;
+    const char *version;
+    int port;
+    aop_strategy_e strategy;
+    int retries;                 /* further instances tried after the first; default 3 */
+    double timeout;              /* seconds; default 60 */
+    const char *log_level;       /* DEBUG, INFO, WARNING, ERROR, CRITICAL; default INFO */
+    const char *log_file;
+    apr_int64_t log_max_size;
+    int log_backup_count;
+    const char *feishu_webhook;
+    int stats_window_minutes;    /* default 5 */
+    apr_array_header_t *additional_windows;  /* int; default 15, 30, 60 */
+    apr_array_header_t *instances;           /* aop_instance_t * in file order */
+    apr_array_header_t *files;               /* const char *: the files read, in order */
+    apr_array_header_t *warnings;            /* const char *: non-fatal findings */
+} aop_config_t;
+
+/* Loads DIR/base.yaml (required) and, when env is non-empty, DIR/<env>.yaml (optional;
+ * its absence is a warning).  getenv_fn resolves ${VAR} (NULL = unset); pass NULL to use
+ * the process environment.  On error returns APR_EINVAL and sets *perr to
+ * "FILE:LINE: KEY: what is wrong" (never containing a secret). */
+typedef const char *aop_getenv_fn(void *baton, const char *name);
+
+apr_status_t aop_config_load(apr_pool_t *p, const char *dir, const char *env,
+                             aop_getenv_fn *getenv_fn, void *baton,
+                             aop_config_t **pcfg, const char **perr);
+
+/* Same, from in-memory documents (used by unit tests and the admin API later).
+ * base_name/env_name are the names used in messages; env_text may be NULL. */
+apr_status_t aop_config_load_texts(apr_pool_t *p,
+                                   const char *base_name, const char *base_text,
+                                   const char *env_name, const char *env_text,
+                                   aop_getenv_fn *getenv_fn, void *baton,
+                                   aop_config_t **pcfg, const char **perr);
+
+const char *aop_strategy_name(aop_strategy_e s);
+int aop_strategy_parse(const char *name, aop_strategy_e *out);
+
+/* Exact lookup: the deployment for model on this instance, or NULL. */
+const char *aop_instance_deployment(const aop_instance_t *inst, const char *model);
+
+#endif

@@ -1,0 +1,80 @@
+#include <string.h>
+
+#include <apr_strings.h>
+
+#include "aop_json.h"
+
+static apr_status_t json_put_cleanup(void *obj)
+{
+    json_object_put(obj);
+    return APR_SUCCESS;
+}
+
+json_object *aop_json_own(apr_pool_t *p, json_object *obj)
+{
+    if (obj) {
+        apr_pool_cleanup_register(p, obj, json_put_cleanup, apr_pool_cleanup_null);
+    }
+    return obj;
+}
+
+json_object *aop_json_parse(apr_pool_t *p, const char *text, apr_size_t len,
+                            const char **perr)
+{
+    json_tokener *tok = json_tokener_new();
+    json_object *obj;
+    enum json_tokener_error jerr;
+
+    if (!tok) {
+        *perr = "out of memory";
+        return NULL;
+    }
+    obj = json_tokener_parse_ex(tok, text, (int)len);
+    jerr = json_tokener_get_error(tok);
+    if (jerr == json_tokener_success && tok->char_offset < (int)len) {
+        /* Only whitespace may follow the value. */
+        apr_size_t i;
+        for (i = (apr_size_t)tok->char_offset; i < len; i++) {
+            if (!strchr(" \t\r\n", text[i])) {
+                jerr = json_tokener_error_parse_unexpected;
+                break;
+            }
+        }
+    }
+    if (jerr != json_tokener_success) {
+        *perr = apr_psprintf(p, "%s at offset %d",
+                             jerr == json_tokener_continue
+                                 ? "unexpected end of input"
+                                 : json_tokener_error_desc(jerr),
+                             tok->char_offset);
+        json_object_put(obj);
+        obj = NULL;
+    }
+    json_tokener_free(tok);
+    return aop_json_own(p, obj);
+}
+
+const char *aop_json_to_string(apr_pool_t *p, json_object *obj)
+{
+    return apr_pstrdup(p, json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN
+                                                              | JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+static json_object *string_or_null(const char *s)
+{
+    return s ? json_object_new_string(s) : NULL;
+}
+
+const char *aop_json_error_body(apr_pool_t *p, const char *message, const char *type,
+                                const char *param, const char *code)
+{
+    json_object *root = aop_json_own(p, json_object_new_object());
+    json_object *err = json_object_new_object();
+
+    json_object_object_add(err, "message", json_object_new_string(message));
+    json_object_object_add(err, "type", json_object_new_string(type));
+    json_object_object_add(err, "param", string_or_null(param));
+    json_object_object_add(err, "code", string_or_null(code));
+    json_object_object_add(root, "error", err);
+    return aop_json_to_string(p, root);
+}

@@ -1,0 +1,23 @@
+/* json-c tied to APR pools: an object handed to aop_json_own() is released when the
+ * pool is, so no early return can leak it. */
+#ifndef AOP_JSON_H
+#define AOP_JSON_H
+
+#include <apr_pools.h>
+#include <json-c/json.h>
+
+json_object *aop_json_own(apr_pool_t *p, json_object *obj);
+
+/* Parses text (len bytes, not necessarily NUL-terminated); NULL and *perr on error. */
+json_object *aop_json_parse(apr_pool_t *p, const char *text, apr_size_t len,
+                            const char **perr);
+
+/* Serialises obj compactly into pool memory. */
+const char *aop_json_to_string(apr_pool_t *p, json_object *obj);
+
+/* OpenAI's error shape: {"error":{"message","type","param","code"}}; param and code
+ * may be NULL (they are then JSON null). */
+const char *aop_json_error_body(apr_pool_t *p, const char *message, const char *type,
+                                const char *param, const char *code);
+
+#endif

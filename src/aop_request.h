@@ -1,0 +1,36 @@
+/* What the proxy needs from an OpenAI request body: the model, whether the answer is
+ * streamed, and a token estimate to reserve against an instance's budget. */
+#ifndef AOP_REQUEST_H
+#define AOP_REQUEST_H
+
+#include <apr_pools.h>
+
+#include "aop_route.h"
+
+/* Completion tokens reserved when a request sets no max_tokens/max_completion_tokens. */
+#define AOP_DEFAULT_COMPLETION_ESTIMATE 1024
+/* Characters per token assumed when estimating prompt tokens from the body. */
+#define AOP_CHARS_PER_TOKEN 4
+
+typedef struct aop_request_info_t {
+    const char *model;
+    int stream;                 /* "stream": true */
+    int include_usage;          /* the client itself asked for stream_options.include_usage */
+    int n;                      /* choices asked for (default 1) */
+    apr_int64_t max_tokens;     /* max_tokens or max_completion_tokens, 0 = unset */
+    apr_int64_t prompt_estimate;
+    apr_int64_t estimate;       /* prompt + completion reservation */
+} aop_request_info_t;
+
+/* Why a body was refused: the OpenAI error fields for the answer (status 400). */
+typedef struct aop_request_error_t {
+    const char *message;
+    const char *param;          /* NULL when not about one field */
+    const char *code;           /* NULL or e.g. "invalid_type" */
+} aop_request_error_t;
+
+/* Parses body; returns 0 and fills info, or -1 and fills err. */
+int aop_request_parse(apr_pool_t *p, aop_op_e op, const char *body, apr_size_t len,
+                      aop_request_info_t *info, aop_request_error_t *err);
+
+#endif

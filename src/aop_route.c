@@ -1,0 +1,136 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include <apr_strings.h>
+
+#include "aop_route.h"
+
+static const struct {
+    const char *path;
+    aop_op_e op;
+    const char *suffix;
+} ops[] = {
+    { "/v1/chat/completions", AOP_OP_CHAT, "chat/completions" },
+    { "/v1/completions", AOP_OP_COMPLETIONS, "completions" },
+    { "/v1/embeddings", AOP_OP_EMBEDDINGS, "embeddings" },
+    { "/v1/models", AOP_OP_MODELS, NULL },
+};
+
+/* Compares path with want, ignoring one trailing '/' on path. */
+static int path_is(const char *path, const char *want)
+{
+    size_t n = strlen(want);
+
+    return strncmp(path, want, n) == 0
+           && (path[n] == '\0' || (path[n] == '/' && path[n + 1] == '\0'));
+}
+
+aop_op_e aop_route_op(apr_pool_t *p, const char *path, const char **model_id)
+{
+    size_t i;
+    static const char models_prefix[] = "/v1/models/";
+
+    *model_id = NULL;
+    for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+        if (path_is(path, ops[i].path)) {
+            return ops[i].op;
+        }
+    }
+    if (strncmp(path, models_prefix, sizeof(models_prefix) - 1) == 0
+        && path[sizeof(models_prefix) - 1] != '\0') {
+        *model_id = apr_pstrdup(p, path + sizeof(models_prefix) - 1);
+        return AOP_OP_MODELS;
+    }
+    return AOP_OP_NONE;
+}
+
+const char *aop_route_op_suffix(aop_op_e op)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+        if (ops[i].op == op) {
+            return ops[i].suffix;
+        }
+    }
+    return NULL;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void add_candidate(apr_pool_t *p, aop_route_table_t *t, const char *model, int idx)
+{
+    apr_array_header_t *list = apr_hash_get(t->by_model, model, APR_HASH_KEY_STRING);
+
+    if (!list) {
+        list = apr_array_make(p, 4, sizeof(int));
+        apr_hash_set(t->by_model, model, APR_HASH_KEY_STRING, list);
+        APR_ARRAY_PUSH(t->models, const char *) = model;
+    }
+    APR_ARRAY_PUSH(list, int) = idx;
+}
+
+aop_route_table_t *aop_route_table_build(apr_pool_t *p, const aop_config_t *cfg)
+{
+    aop_route_table_t *t = apr_pcalloc(p, sizeof(*t));
+    int i, j;
+
+    t->cfg = cfg;
+    t->by_model = apr_hash_make(p);
+    t->models = apr_array_make(p, 16, sizeof(const char *));
+    for (i = 0; i < cfg->instances->nelts; i++) {
+        const aop_instance_t *inst = APR_ARRAY_IDX(cfg->instances, i, aop_instance_t *);
+
+        if (!inst->enabled) {
+            continue;
+        }
+        for (j = 0; j < inst->supported_models->nelts; j++) {
+            add_candidate(p, t, APR_ARRAY_IDX(inst->supported_models, j, const char *), i);
+        }
+    }
+    qsort(t->models->elts, t->models->nelts, sizeof(const char *), cmp_str);
+    return t;
+}
+
+const apr_array_header_t *aop_route_candidates(const aop_route_table_t *t, const char *model)
+{
+    if (!t || !model) {
+        return NULL;
+    }
+    return apr_hash_get(t->by_model, model, APR_HASH_KEY_STRING);
+}
+
+/* Percent-encodes everything but RFC 3986 unreserved characters. */
+static const char *encode_component(apr_pool_t *p, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    char *out = apr_palloc(p, strlen(s) * 3 + 1), *o = out;
+
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
+            || c == '-' || c == '.' || c == '_' || c == '~') {
+            *o++ = (char)c;
+        }
+        else {
+            *o++ = '%';
+            *o++ = hex[c >> 4];
+            *o++ = hex[c & 15];
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+const char *aop_route_backend_path(apr_pool_t *p, const aop_instance_t *inst,
+                                   const char *deployment, aop_op_e op)
+{
+    return apr_pstrcat(p, inst->base_path ? inst->base_path : "",
+                       "/openai/deployments/", encode_component(p, deployment),
+                       "/", aop_route_op_suffix(op),
+                       "?api-version=", encode_component(p, inst->api_version), NULL);
+}

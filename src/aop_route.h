@@ -1,0 +1,44 @@
+/* From an OpenAI request to an Azure OpenAI one: which operation the path names,
+ * which instances serve a model (exact names only), and the backend path. */
+#ifndef AOP_ROUTE_H
+#define AOP_ROUTE_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include <apr_hash.h>
+
+#include "aop_config.h"
+
+typedef enum {
+    AOP_OP_NONE = 0,
+    AOP_OP_CHAT,            /* /v1/chat/completions */
+    AOP_OP_COMPLETIONS,     /* /v1/completions */
+    AOP_OP_EMBEDDINGS,      /* /v1/embeddings */
+    AOP_OP_MODELS           /* /v1/models and /v1/models/{id}: answered locally */
+} aop_op_e;
+
+/* The operation an OpenAI path names, or AOP_OP_NONE.  The path must be exactly one
+ * of the above (a trailing '/' is tolerated); for /v1/models/{id}, *model_id is set. */
+aop_op_e aop_route_op(apr_pool_t *p, const char *path, const char **model_id);
+
+/* The Azure suffix of an operation ("chat/completions", ...). */
+const char *aop_route_op_suffix(aop_op_e op);
+
+typedef struct aop_route_table_t {
+    const aop_config_t *cfg;
+    apr_hash_t *by_model;             /* model -> apr_array_header_t of int (instance index) */
+    apr_array_header_t *models;       /* const char *, sorted, each once */
+} aop_route_table_t;
+
+aop_route_table_t *aop_route_table_build(apr_pool_t *p, const aop_config_t *cfg);
+
+/* Indices into cfg->instances of the enabled instances that list this exact model,
+ * in configuration order; NULL when none does. */
+const apr_array_header_t *aop_route_candidates(const aop_route_table_t *t, const char *model);
+
+/* base_path + "/openai/deployments/DEPLOYMENT/SUFFIX?api-version=VERSION", with the
+ * deployment and version percent-encoded. */
+const char *aop_route_backend_path(apr_pool_t *p, const aop_instance_t *inst,
+                                   const char *deployment, aop_op_e op);
+
+#endif

@@ -1,0 +1,21 @@
+/* The request body is read once in fixups; this input filter replays it to
+ * mod_proxy_http on every attempt, so a failover resends it intact. */
+#ifndef MOD_AOPROXY_BODY_H
+#define MOD_AOPROXY_BODY_H
+
+#include <httpd.h>
+
+#include "mod_aoproxy_request.h"
+
+#define AOP_BODY_FILTER "AOPROXY_BODY"
+
+/* Reads the whole body into ctx (up to sc->max_body).  Returns OK or the HTTP status
+ * to answer (413, 400, 408). */
+int aop_body_read(request_rec *r, aop_req_t *ctx);
+
+/* Starts the replay over: forgets what mod_proxy_http kept of an earlier attempt. */
+void aop_body_rewind(request_rec *r, aop_req_t *ctx);
+
+void aop_body_register_hooks(apr_pool_t *p);
+
+#endif

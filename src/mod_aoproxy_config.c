@@ -1,0 +1,278 @@
+/* Directives, their configuration records, and loading the YAML they point at. */
+#include <apr_strings.h>
+#include <apr_env.h>
+
+#include <http_core.h>
+#include <http_main.h>
+
+#include "mod_aoproxy_private.h"
+#include "mod_aoproxy_config.h"
+
+aop_srv_conf_t *aop_srv_conf(const server_rec *s)
+{
+    return ap_get_module_config(s->module_config, &aoproxy_module);
+}
+
+int aop_dir_enabled(const request_rec *r)
+{
+    aop_dir_conf_t *dc = ap_get_module_config(r->per_dir_config, &aoproxy_module);
+
+    return dc && dc->enabled == 1;
+}
+
+void *aop_create_srv_conf(apr_pool_t *p, server_rec *s)
+{
+    aop_srv_conf_t *sc = apr_pcalloc(p, sizeof(*sc));
+
+    sc->max_body = AOP_DEFAULT_MAX_BODY;
+    sc->retry_interval = AOP_DEFAULT_RETRY_INTERVAL;
+    sc->connect_timeout = AOP_DEFAULT_CONNECT_TIMEOUT;
+    return sc;
+}
+
+#define MERGE_SET(field) \
+    do { \
+        conf->field = add->field##_set ? add->field : base->field; \
+        conf->field##_set = add->field##_set || base->field##_set; \
+    } while (0)
+
+void *aop_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    aop_srv_conf_t *base = basev, *add = addv;
+    aop_srv_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
+
+    conf->config_dir = add->config_dir ? add->config_dir : base->config_dir;
+    conf->environment = add->environment ? add->environment : base->environment;
+    conf->proxy_used = add->proxy_used || base->proxy_used;
+    MERGE_SET(max_body);
+    MERGE_SET(retry_interval);
+    MERGE_SET(connect_timeout);
+    /* cfg, routes, balancer and workers are resolved per server at start-up. */
+    return conf;
+}
+
+void *aop_create_dir_conf(apr_pool_t *p, char *dir)
+{
+    aop_dir_conf_t *dc = apr_pcalloc(p, sizeof(*dc));
+
+    dc->enabled = -1;
+    return dc;
+}
+
+void *aop_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    aop_dir_conf_t *base = basev, *add = addv;
+    aop_dir_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
+
+    conf->enabled = add->enabled != -1 ? add->enabled : base->enabled;
+    return conf;
+}
+
+/* ------------------------------------------------------------------ directives */
+
+static const char *set_enabled(cmd_parms *cmd, void *dconf, int flag)
+{
+    aop_dir_conf_t *dc = dconf;
+
+    dc->enabled = flag ? 1 : 0;
+    if (flag) {
+        aop_srv_conf(cmd->server)->proxy_used = 1;
+    }
+    return NULL;
+}
+
+static const char *set_config_dir(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+    const char *dir;
+
+    if (err) {
+        return err;
+    }
+    dir = ap_server_root_relative(cmd->pool, arg);
+    if (!dir) {
+        return apr_pstrcat(cmd->pool, "AOProxyConfigDir: invalid path '", arg, "'", NULL);
+    }
+    aop_srv_conf(cmd->server)->config_dir = dir;
+    return NULL;
+}
+
+static const char *set_environment(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+
+    if (err) {
+        return err;
+    }
+    aop_srv_conf(cmd->server)->environment = arg;
+    return NULL;
+}
+
+static const char *set_max_body(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    aop_srv_conf_t *sc = aop_srv_conf(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+    char *end;
+    apr_off_t n;
+
+    if (err) {
+        return err;
+    }
+    if (apr_strtoff(&n, arg, &end, 10) != APR_SUCCESS || *end || n < 1) {
+        return "AOProxyMaxBodySize must be a positive number of bytes";
+    }
+    sc->max_body = n;
+    sc->max_body_set = 1;
+    return NULL;
+}
+
+/* Parses a positive number of seconds (fractions allowed) into *out. */
+static const char *parse_seconds(const char *name, const char *arg, apr_interval_time_t *out,
+                                 int allow_zero, apr_pool_t *p)
+{
+    char *end;
+    double v = strtod(arg, &end);
+
+    if (end == arg || *end || v < 0 || (!allow_zero && v == 0) || v > 86400) {
+        return apr_pstrcat(p, name, " must be a number of seconds", NULL);
+    }
+    *out = (apr_interval_time_t)(v * APR_USEC_PER_SEC);
+    return NULL;
+}
+
+static const char *set_retry_interval(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    aop_srv_conf_t *sc = aop_srv_conf(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+
+    if (!err) {
+        err = parse_seconds("AOProxyRetryInterval", arg, &sc->retry_interval, 1, cmd->pool);
+    }
+    sc->retry_interval_set = 1;
+    return err;
+}
+
+static const char *set_connect_timeout(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    aop_srv_conf_t *sc = aop_srv_conf(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+
+    if (!err) {
+        err = parse_seconds("AOProxyConnectTimeout", arg, &sc->connect_timeout, 0, cmd->pool);
+    }
+    sc->connect_timeout_set = 1;
+    return err;
+}
+
+const command_rec aop_cmds[] = {
+    AP_INIT_FLAG("AOProxy", set_enabled, NULL, RSRC_CONF | ACCESS_CONF,
+                 "On: serve OpenAI API calls (/v1/...) here from the configured Azure "
+                 "OpenAI instances"),
+    AP_INIT_TAKE1("AOProxyConfigDir", set_config_dir, NULL, RSRC_CONF,
+                  "Directory holding base.yaml and <environment>.yaml"),
+    AP_INIT_TAKE1("AOProxyEnvironment", set_environment, NULL, RSRC_CONF,
+                  "Environment whose YAML overlays base.yaml (default: $ENVIRONMENT)"),
+    AP_INIT_TAKE1("AOProxyMaxBodySize", set_max_body, NULL, RSRC_CONF,
+                  "Largest request body accepted, in bytes (default 16777216)"),
+    AP_INIT_TAKE1("AOProxyRetryInterval", set_retry_interval, NULL, RSRC_CONF,
+                  "Seconds an instance that refused connections is left out (default 60)"),
+    AP_INIT_TAKE1("AOProxyConnectTimeout", set_connect_timeout, NULL, RSRC_CONF,
+                  "Seconds allowed to connect to an instance (default 5)"),
+    { NULL }
+};
+
+/* ------------------------------------------------------------------ loading */
+
+static const char *resolve_environment(const aop_srv_conf_t *sc, apr_pool_t *p)
+{
+    char *env = NULL;
+
+    if (sc->environment) {
+        return sc->environment;
+    }
+    if (apr_env_get(&env, "ENVIRONMENT", p) == APR_SUCCESS && env && *env) {
+        return env;
+    }
+    return NULL;
+}
+
+/* Maps logging.level onto this module's log level unless LogLevel already set one. */
+static void apply_log_level(apr_pool_t *p, server_rec *s, const aop_config_t *cfg)
+{
+    static const struct { const char *name; int level; } map[] = {
+        { "DEBUG", APLOG_DEBUG }, { "INFO", APLOG_INFO }, { "WARNING", APLOG_WARNING },
+        { "ERROR", APLOG_ERR }, { "CRITICAL", APLOG_CRIT },
+    };
+    int idx = aoproxy_module.module_index;
+    size_t i;
+
+    if (!cfg->log_level
+        || (s->log.module_levels && s->log.module_levels[idx] != APLOG_NO_MODULE)) {
+        return;
+    }
+    for (i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+        if (strcmp(map[i].name, cfg->log_level) == 0) {
+            ap_set_module_loglevel(p, &s->log, idx, map[i].level);
+        }
+    }
+}
+
+/* One load per (directory, environment): virtual hosts inheriting the main
+ * server's AOProxyConfigDir share its configuration. */
+static aop_config_t *load_once(apr_pool_t *pconf, server_rec *s, apr_hash_t *cache,
+                               const char *dir, const char *env)
+{
+    const char *key = apr_pstrcat(pconf, dir, "\n", env ? env : "", NULL);
+    aop_config_t *cfg = apr_hash_get(cache, key, APR_HASH_KEY_STRING);
+    const char *err = NULL;
+    int i;
+
+    if (cfg) {
+        return cfg;
+    }
+    if (aop_config_load(pconf, dir, env, NULL, NULL, &cfg, &err) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s,
+                     AOPLOGNO(00001) "configuration error: %s", err);
+        return NULL;
+    }
+    for (i = 0; i < cfg->warnings->nelts; i++) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, AOPLOGNO(00002) "configuration: %s",
+                     APR_ARRAY_IDX(cfg->warnings, i, const char *));
+    }
+    apr_hash_set(cache, key, APR_HASH_KEY_STRING, cfg);
+    return cfg;
+}
+
+int aop_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                     server_rec *s)
+{
+    apr_hash_t *cache = apr_hash_make(ptemp);
+    apr_hash_t *routes = apr_hash_make(ptemp);
+
+    for (; s; s = s->next) {
+        aop_srv_conf_t *sc = aop_srv_conf(s);
+
+        if (!sc->config_dir) {
+            if (sc->proxy_used) {
+                ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s,
+                             AOPLOGNO(00003) "AOProxy On is used in %s:%d but no "
+                             "AOProxyConfigDir is set for this server",
+                             s->defn_name ? s->defn_name : "httpd.conf", s->defn_line_number);
+                return HTTP_INTERNAL_SERVER_ERROR;
+            }
+            continue;
+        }
+        sc->cfg = load_once(pconf, s, cache, sc->config_dir, resolve_environment(sc, ptemp));
+        if (!sc->cfg) {
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        sc->routes = apr_hash_get(routes, &sc->cfg, sizeof(sc->cfg));
+        if (!sc->routes) {
+            sc->routes = aop_route_table_build(pconf, sc->cfg);
+            apr_hash_set(routes, apr_pmemdup(ptemp, &sc->cfg, sizeof(sc->cfg)),
+                         sizeof(sc->cfg), sc->routes);
+        }
+        apply_log_level(pconf, s, sc->cfg);
+    }
+    return OK;
+}

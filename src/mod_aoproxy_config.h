@@ -1,0 +1,54 @@
+/* httpd directives and the per-server / per-directory configuration they build. */
+#ifndef MOD_AOPROXY_CONFIG_H
+#define MOD_AOPROXY_CONFIG_H
+
+#include <httpd.h>
+#include <http_config.h>
+
+#include "aop_config.h"
+#include "aop_route.h"
+
+struct proxy_worker;
+struct proxy_balancer;
+
+typedef struct aop_srv_conf_t {
+    const char *config_dir;          /* AOProxyConfigDir */
+    const char *environment;         /* AOProxyEnvironment, else $ENVIRONMENT */
+    int proxy_used;                  /* "AOProxy On" appears in this server's scope */
+    apr_off_t max_body;              /* AOProxyMaxBodySize, bytes */
+    int max_body_set;
+    apr_interval_time_t retry_interval;   /* AOProxyRetryInterval */
+    int retry_interval_set;
+    apr_interval_time_t connect_timeout;  /* AOProxyConnectTimeout */
+    int connect_timeout_set;
+    /* Resolved at start-up (check_config / post_config); read-only afterwards. */
+    aop_config_t *cfg;
+    aop_route_table_t *routes;
+    struct proxy_balancer *balancer;
+    struct proxy_worker **workers;   /* parallel to cfg->instances */
+} aop_srv_conf_t;
+
+typedef struct aop_dir_conf_t {
+    int enabled;                     /* AOProxy On|Off; -1 = unset */
+} aop_dir_conf_t;
+
+#define AOP_DEFAULT_MAX_BODY (16 * 1024 * 1024)
+#define AOP_DEFAULT_RETRY_INTERVAL apr_time_from_sec(60)
+#define AOP_DEFAULT_CONNECT_TIMEOUT apr_time_from_sec(5)
+
+extern const command_rec aop_cmds[];
+
+void *aop_create_srv_conf(apr_pool_t *p, server_rec *s);
+void *aop_merge_srv_conf(apr_pool_t *p, void *basev, void *addv);
+void *aop_create_dir_conf(apr_pool_t *p, char *dir);
+void *aop_merge_dir_conf(apr_pool_t *p, void *basev, void *addv);
+
+aop_srv_conf_t *aop_srv_conf(const server_rec *s);
+int aop_dir_enabled(const request_rec *r);
+
+/* check_config: loads the YAML of every server that needs it; a bad file stops
+ * `apache2ctl configtest` and start-up with file, line and key. */
+int aop_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                     server_rec *s);
+
+#endif

@@ -1,0 +1,38 @@
+#include <apr_strings.h>
+
+#include <http_protocol.h>
+
+#include "aop_json.h"
+#include "mod_aoproxy_private.h"
+#include "mod_aoproxy_errors.h"
+
+const char *aop_error_type(int status)
+{
+    switch (status) {
+    case HTTP_UNAUTHORIZED: return "authentication_error";
+    case HTTP_FORBIDDEN: return "permission_error";
+    case HTTP_TOO_MANY_REQUESTS: return "rate_limit_error";
+    default:
+        return status >= 500 ? "server_error" : "invalid_request_error";
+    }
+}
+
+void aop_send_json(request_rec *r, int status, const char *json)
+{
+    apr_size_t len = strlen(json);
+
+    r->status = status;
+    ap_set_content_type(r, "application/json");
+    ap_set_content_length(r, (apr_off_t)len + 1);
+    if (!r->header_only) {
+        ap_rwrite(json, (int)len, r);
+        ap_rputs("\n", r);
+    }
+}
+
+void aop_send_error(request_rec *r, int status, const char *message, const char *param,
+                    const char *code)
+{
+    aop_send_json(r, status, aop_json_error_body(r->pool, message, aop_error_type(status),
+                                                 param, code));
+}

@@ -1,0 +1,108 @@
+#include <apr_optional.h>
+
+#include <ap_provider.h>
+#include <mod_proxy.h>
+
+#include "mod_aoproxy_private.h"
+#include "mod_aoproxy_lbmethod.h"
+#include "mod_aoproxy_request.h"
+
+static APR_OPTIONAL_FN_TYPE(ap_proxy_retry_worker) *retry_worker;
+
+/* Usable now, or its retry interval has passed and mod_proxy lets it back in. */
+static int worker_usable(proxy_worker *w, request_rec *r)
+{
+    if (PROXY_WORKER_IS_USABLE(w)) {
+        return 1;
+    }
+    if (PROXY_WORKER_IS(w, PROXY_WORKER_IN_ERROR) && retry_worker) {
+        retry_worker("BALANCER", w, r->server);
+    }
+    return PROXY_WORKER_IS_USABLE(w);
+}
+
+/* Lower priority value wins; equal priorities go to the heavier weight, then to
+ * the instance listed first. */
+static int better(const aop_instance_t *a, const aop_instance_t *b)
+{
+    if (!b) {
+        return 1;
+    }
+    if (a->priority != b->priority) {
+        return a->priority < b->priority;
+    }
+    return a->weight > b->weight;
+}
+
+static proxy_worker *aop_finder(proxy_balancer *balancer, request_rec *r)
+{
+    aop_req_t *ctx = aop_req_get(r);
+    const aop_instance_t *best = NULL;
+    int i, best_idx = -1;
+
+    if (!ctx || !ctx->candidates || !ctx->sc->workers) {
+        return NULL;
+    }
+    for (i = 0; i < ctx->candidates->nelts; i++) {
+        int idx = APR_ARRAY_IDX(ctx->candidates, i, int);
+        const aop_instance_t *inst = APR_ARRAY_IDX(ctx->sc->cfg->instances, idx,
+                                                   aop_instance_t *);
+        proxy_worker *w = ctx->sc->workers[idx];
+
+        if (ctx->tried[idx] || !w || !worker_usable(w, r)) {
+            continue;
+        }
+        if (better(inst, best)) {
+            best = inst;
+            best_idx = idx;
+        }
+    }
+    if (best_idx < 0) {
+        ctx->chosen = -1;
+        ctx->inst = NULL;
+        return NULL;
+    }
+    ctx->chosen = best_idx;
+    ctx->inst = best;
+    ctx->deployment = aop_instance_deployment(best, ctx->info.model);
+    ctx->tried[best_idx] = 1;
+    ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, "aoproxy: attempt %d -> instance %s",
+                  ctx->attempts + 1, best->name);
+    return ctx->sc->workers[best_idx];
+}
+
+static apr_status_t aop_lb_reset(proxy_balancer *balancer, server_rec *s)
+{
+    return APR_SUCCESS;
+}
+
+static apr_status_t aop_lb_age(proxy_balancer *balancer, server_rec *s)
+{
+    return APR_SUCCESS;
+}
+
+static const proxy_balancer_method aop_lbmethod = {
+    AOP_LBMETHOD_NAME,
+    &aop_finder,
+    NULL,
+    &aop_lb_reset,
+    &aop_lb_age,
+    NULL
+};
+
+int aop_lbmethod_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                             server_rec *s)
+{
+    retry_worker = APR_RETRIEVE_OPTIONAL_FN(ap_proxy_retry_worker);
+    if (!retry_worker) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s, AOPLOGNO(00030)
+                     "mod_proxy must be loaded before mod_aoproxy");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return OK;
+}
+
+void aop_lbmethod_register_hooks(apr_pool_t *p)
+{
+    ap_register_provider(p, PROXY_LBMETHOD, AOP_LBMETHOD_NAME, "0", &aop_lbmethod);
+}

@@ -1,0 +1,201 @@
+/* The fixups hook that turns an OpenAI call into a mod_proxy request for our
+ * balancer, and the local handler that answers what never reaches a backend
+ * (errors found here, /v1/models). */
+#include <apr_strings.h>
+
+#include <http_protocol.h>
+#include <http_request.h>
+#include <mod_proxy.h>
+
+#include "aop_json.h"
+#include "mod_aoproxy_private.h"
+#include "mod_aoproxy_body.h"
+#include "mod_aoproxy_errors.h"
+#include "mod_aoproxy_request.h"
+
+aop_req_t *aop_req_get(const request_rec *r)
+{
+    return ap_get_module_config(r->request_config, &aoproxy_module);
+}
+
+/* Records an error for the local handler to answer; fixups then returns OK. */
+static int answer_error(request_rec *r, aop_req_t *ctx, int status, const char *message,
+                        const char *param, const char *code)
+{
+    ctx->err_status = status;
+    ctx->err_body = aop_json_error_body(r->pool, message, aop_error_type(status),
+                                        param, code);
+    r->handler = AOP_LOCAL_HANDLER;
+    return OK;
+}
+
+static int answer_bad_method(request_rec *r, aop_req_t *ctx, const char *allow)
+{
+    apr_table_setn(r->err_headers_out, "Allow", allow);
+    return answer_error(r, ctx, HTTP_METHOD_NOT_ALLOWED,
+                        apr_psprintf(r->pool, "Method %s is not allowed for %s; use %s.",
+                                     r->method,
+                                     r->uri, allow),
+                        NULL, "method_not_allowed");
+}
+
+static int answer_body_status(request_rec *r, aop_req_t *ctx, int status)
+{
+    if (status == HTTP_REQUEST_ENTITY_TOO_LARGE) {
+        return answer_error(r, ctx, status,
+                            apr_psprintf(r->pool, "The request body is larger than the "
+                                         "%" APR_OFF_T_FMT " bytes this proxy accepts.",
+                                         ctx->sc->max_body),
+                            NULL, "request_too_large");
+    }
+    return answer_error(r, ctx, status, "The request body could not be read.", NULL, NULL);
+}
+
+static void hand_to_proxy(request_rec *r, aop_req_t *ctx)
+{
+    int n = ctx->sc->cfg->instances->nelts;
+
+    ctx->tried = apr_pcalloc(r->pool, n > 0 ? n : 1);
+    ctx->chosen = -1;
+    r->filename = apr_pstrcat(r->pool, "proxy:" AOP_BALANCER_URL, r->uri, NULL);
+    r->proxyreq = PROXYREQ_REVERSE;
+    r->handler = "proxy-server";
+    ap_add_input_filter(AOP_BODY_FILTER, ctx, r, r->connection);
+}
+
+/* A call to one of the proxied operations: body, model, instances. */
+static int prepare_call(request_rec *r, aop_req_t *ctx)
+{
+    aop_request_error_t err;
+    int status;
+
+    if (r->method_number != M_POST) {
+        return answer_bad_method(r, ctx, "POST");
+    }
+    if ((status = aop_body_read(r, ctx)) != OK) {
+        return answer_body_status(r, ctx, status);
+    }
+    if (aop_request_parse(r->pool, ctx->op, ctx->body, ctx->body_len, &ctx->info, &err)) {
+        return answer_error(r, ctx, HTTP_BAD_REQUEST, err.message, err.param, err.code);
+    }
+    ctx->candidates = aop_route_candidates(ctx->sc->routes, ctx->info.model);
+    if (!ctx->candidates) {
+        return answer_error(r, ctx, HTTP_NOT_FOUND,
+                            apr_psprintf(r->pool, "The model `%s` does not exist or you do "
+                                         "not have access to it.", ctx->info.model),
+                            "model", "model_not_found");
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, "aoproxy: %s model=%s stream=%d "
+                  "estimate=%" APR_INT64_T_FMT, aop_route_op_suffix(ctx->op),
+                  ctx->info.model, ctx->info.stream, ctx->info.estimate);
+    hand_to_proxy(r, ctx);
+    return OK;
+}
+
+static int is_v1_path(const char *uri)
+{
+    return strncmp(uri, "/v1/", 4) == 0 || strcmp(uri, "/v1") == 0;
+}
+
+static int aop_fixups(request_rec *r)
+{
+    aop_req_t *ctx;
+
+    if (r->main || !aop_dir_enabled(r) || !is_v1_path(r->uri)) {
+        return DECLINED;
+    }
+    ctx = apr_pcalloc(r->pool, sizeof(*ctx));
+    ctx->sc = aop_srv_conf(r->server);
+    ctx->chosen = -1;
+    ap_set_module_config(r->request_config, &aoproxy_module, ctx);
+    if (!ctx->sc->cfg || !ctx->sc->balancer) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOPLOGNO(00012)
+                      "AOProxy On for %s but this server has no instances configured",
+                      r->uri);
+        return answer_error(r, ctx, HTTP_INTERNAL_SERVER_ERROR,
+                            "The proxy is not configured for this server.", NULL, NULL);
+    }
+    ctx->op = aop_route_op(r->pool, r->uri, &ctx->model_id);
+    switch (ctx->op) {
+    case AOP_OP_NONE:
+        return answer_error(r, ctx, HTTP_NOT_FOUND,
+                            apr_psprintf(r->pool, "Invalid URL (%s %s)",
+                                         r->method, r->uri), NULL, "unknown_url");
+    case AOP_OP_MODELS:
+        if (r->method_number != M_GET) {
+            return answer_bad_method(r, ctx, "GET");
+        }
+        r->handler = AOP_LOCAL_HANDLER;
+        return OK;
+    default:
+        return prepare_call(r, ctx);
+    }
+}
+
+/* ------------------------------------------------------------------ /v1/models */
+
+static json_object *model_entry(const char *id)
+{
+    json_object *m = json_object_new_object();
+
+    json_object_object_add(m, "id", json_object_new_string(id));
+    json_object_object_add(m, "object", json_object_new_string("model"));
+    json_object_object_add(m, "created", json_object_new_int(0));
+    json_object_object_add(m, "owned_by", json_object_new_string("azure-openai"));
+    return m;
+}
+
+static void answer_models(request_rec *r, aop_req_t *ctx)
+{
+    const apr_array_header_t *models = ctx->sc->routes->models;
+    json_object *root, *data;
+    int i;
+
+    if (ctx->model_id) {
+        if (!aop_route_candidates(ctx->sc->routes, ctx->model_id)) {
+            aop_send_error(r, HTTP_NOT_FOUND,
+                           apr_psprintf(r->pool, "The model `%s` does not exist or you do "
+                                        "not have access to it.", ctx->model_id),
+                           "model", "model_not_found");
+            return;
+        }
+        root = aop_json_own(r->pool, model_entry(ctx->model_id));
+        aop_send_json(r, HTTP_OK, aop_json_to_string(r->pool, root));
+        return;
+    }
+    root = aop_json_own(r->pool, json_object_new_object());
+    data = json_object_new_array();
+    for (i = 0; i < models->nelts; i++) {
+        json_object_array_add(data, model_entry(APR_ARRAY_IDX(models, i, const char *)));
+    }
+    json_object_object_add(root, "object", json_object_new_string("list"));
+    json_object_object_add(root, "data", data);
+    aop_send_json(r, HTTP_OK, aop_json_to_string(r->pool, root));
+}
+
+static int aop_local_handler(request_rec *r)
+{
+    aop_req_t *ctx;
+
+    if (!r->handler || strcmp(r->handler, AOP_LOCAL_HANDLER) != 0
+        || !(ctx = aop_req_get(r))) {
+        return DECLINED;
+    }
+    if (ctx->err_status) {
+        aop_send_json(r, ctx->err_status, ctx->err_body);
+    }
+    else {
+        answer_models(r, ctx);
+    }
+    return OK;
+}
+
+void aop_request_register_hooks(apr_pool_t *p)
+{
+    /* Before mod_proxy's fixups, which canonicalises the proxy: URL we set here
+     * (the slot mod_rewrite's [P] flag uses). */
+    static const char *const succ[] = { "mod_proxy.c", NULL };
+
+    ap_hook_fixups(aop_fixups, NULL, succ, APR_HOOK_FIRST);
+    ap_hook_handler(aop_local_handler, NULL, NULL, APR_HOOK_MIDDLE);
+}

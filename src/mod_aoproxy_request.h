@@ -1,0 +1,34 @@
+/* The per-request state of a proxied OpenAI call, from the fixups hook that reads
+ * the body to the hooks that pick, address and account for an instance. */
+#ifndef MOD_AOPROXY_REQUEST_H
+#define MOD_AOPROXY_REQUEST_H
+
+#include <httpd.h>
+
+#include "aop_request.h"
+#include "mod_aoproxy_config.h"
+
+typedef struct aop_req_t {
+    aop_srv_conf_t *sc;
+    aop_op_e op;
+    const char *model_id;                 /* /v1/models/{id} */
+    aop_request_info_t info;
+    const char *body;                     /* the whole request body, r->pool */
+    apr_size_t body_len;
+    int body_delivered;                   /* the replay filter handed it out already */
+    const apr_array_header_t *candidates; /* int indices into sc->cfg->instances */
+    unsigned char *tried;                 /* per instance index: attempted already */
+    int chosen;                           /* instance index of this attempt, -1 = none */
+    const aop_instance_t *inst;           /* the instance of this attempt */
+    const char *deployment;               /* its deployment for the model */
+    int attempts;
+    int in_scheme_handler;                /* re-entrancy guard of our wrapper */
+    int err_status;                       /* a local error answer, 0 = none */
+    const char *err_body;
+} aop_req_t;
+
+aop_req_t *aop_req_get(const request_rec *r);
+
+void aop_request_register_hooks(apr_pool_t *p);
+
+#endif

@@ -1,0 +1,29 @@
+"""The management API's read-only configuration views never show a secret."""
+
+from conftest import KEYS, assert_openai_error, request
+
+
+def test_instances_are_listed_with_masked_keys(server):
+    resp = request(server, "GET", "/instances")
+    assert resp.status == 200
+    text = resp.body.decode()
+    for key in KEYS.values():
+        assert key not in text
+    insts = {i["name"]: i for i in resp.json()["instances"]}
+    assert set(insts) == {"dead", "east", "west"}
+    assert insts["east"]["api_key"] == "***"
+    assert insts["west"]["api_base"] == "http://127.0.0.1:%s" % insts["west"]["api_base"].rsplit(":", 1)[1]
+    assert insts["west"]["model_deployments"]["gpt-4o-2024-11-20"] == "west-nov"
+    assert insts["east"]["max_tpm"] == 240000
+
+
+def test_config_is_effective_and_masked(server):
+    cfg = request(server, "GET", "/config").json()
+    assert cfg["routing"] == {"strategy": "failover", "retries": 3, "timeout": 20}
+    assert cfg["monitoring"]["additional_windows"] == [15, 30, 60]
+    assert all(i["api_key"] == "***" for i in cfg["instances"])
+
+
+def test_unknown_api_path_and_method(server):
+    assert_openai_error(request(server, "GET", "/stats/nope"), 404)
+    assert_openai_error(request(server, "DELETE", "/config"), 405)

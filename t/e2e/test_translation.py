@@ -1,0 +1,194 @@
+"""OpenAI calls become Azure calls for the chosen instance, on the real wire."""
+
+import http.client
+import json
+import socket
+import time
+
+from conftest import KEYS, request
+
+CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Say hi"}],
+        "temperature": 0.2, "max_tokens": 20}
+
+CLIENT_SECRETS = {
+    "Authorization": "Bearer sk-client-secret-should-not-leak",
+    "api-key": "client-api-key-should-not-leak",
+    "OpenAI-Organization": "org-should-not-leak",
+    "OpenAI-Project": "proj-should-not-leak",
+    "Cookie": "session=should-not-leak",
+}
+
+
+def header_names(rec):
+    return {k.lower() for k, _ in rec["headers"]}
+
+
+def header(rec, name):
+    for k, v in rec["headers"]:
+        if k.lower() == name.lower():
+            return v
+    return None
+
+
+def test_chat_is_translated_for_the_preferred_instance(server, fleet):
+    body = json.dumps(CHAT).encode()
+    resp = request(server, "POST", "/v1/chat/completions", body, headers=CLIENT_SECRETS)
+    assert resp.status == 200, resp.body
+    data = resp.json()
+    assert data["object"] == "chat.completion"
+    assert data["choices"][0]["message"]["content"] == "mock:east:east-mini"
+    assert data["usage"]["total_tokens"] > 0
+    (rec,) = fleet.east.client.requests()
+    assert fleet.west.client.requests() == []
+    assert rec["method"] == "POST"
+    assert rec["path"] == "/openai/deployments/east-mini/chat/completions"
+    assert rec["params"] == {"api-version": "2024-08-01-preview"}
+    assert rec["body"].encode() == body, "the body reaches Azure byte for byte"
+    assert header(rec, "api-key") == KEYS["east"]
+    assert header(rec, "content-length") == str(len(body))
+    names = header_names(rec)
+    for h in ("authorization", "openai-organization", "openai-project", "cookie"):
+        assert h not in names
+    assert [v for k, v in rec["headers"] if k.lower() == "api-key"] == [KEYS["east"]]
+
+
+def test_each_instance_gets_its_own_deployment_version_and_key(server, fleet):
+    resp = request(server, "POST", "/v1/chat/completions",
+                   dict(CHAT, model="gpt-4o-2024-11-20"))
+    assert resp.status == 200, resp.body
+    assert resp.json()["choices"][0]["message"]["content"] == "mock:west:west-nov"
+    (rec,) = fleet.west.client.requests()
+    assert rec["path"] == "/openai/deployments/west-nov/chat/completions"
+    assert rec["params"] == {"api-version": "2024-10-21"}
+    assert header(rec, "api-key") == KEYS["west"]
+    assert fleet.east.client.requests() == []
+
+
+def test_model_matching_is_exact(server, fleet):
+    # gpt-4o is served by east only; gpt-4o-2024-11-20 by west only.
+    assert request(server, "POST", "/v1/chat/completions", dict(CHAT, model="gpt-4o")) \
+        .json()["choices"][0]["message"]["content"] == "mock:east:east-4o"
+    assert request(server, "POST", "/v1/chat/completions",
+                   dict(CHAT, model="gpt-4o-2024-11-20")).json()["model"] == "gpt-4o-2024-11-20"
+    for model in ("gpt-4o-2024-08-06", "GPT-4O", "gpt-4"):
+        resp = request(server, "POST", "/v1/chat/completions", dict(CHAT, model=model))
+        assert resp.status == 404
+        assert resp.json()["error"]["code"] == "model_not_found"
+
+
+def test_completions_and_embeddings(server, fleet):
+    resp = request(server, "POST", "/v1/completions",
+                   {"model": "gpt-35-turbo-instruct", "prompt": "Once", "max_tokens": 5})
+    assert resp.status == 200, resp.body
+    assert resp.json()["object"] == "text_completion"
+    resp = request(server, "POST", "/v1/embeddings",
+                   {"model": "text-embedding-3-small", "input": ["a", "b"]})
+    assert resp.status == 200, resp.body
+    assert len(resp.json()["data"]) == 2
+    paths = [r["path"] for r in fleet.east.client.requests()]
+    assert paths == ["/openai/deployments/east-instruct/completions",
+                     "/openai/deployments/east-embed/embeddings"]
+
+
+def test_failover_on_refused_connection_keeps_the_body(server, fleet):
+    # "dead" (priority 0) refuses connections: the same request goes on to west.
+    server.expect_error(r"AH00957|AH00959|AH01114|connect to remote machine failed")
+    for size in (10, 60 * 1024):
+        payload = dict(CHAT, model="failover-model",
+                       messages=[{"role": "user", "content": "x" * size}])
+        body = json.dumps(payload).encode()
+        resp = request(server, "POST", "/v1/chat/completions", body)
+        assert resp.status == 200, resp.body
+        assert resp.json()["choices"][0]["message"]["content"] == "mock:west:west-fo"
+        (rec,) = fleet.west.client.requests()
+        assert rec["body_length"] == len(body)
+        assert rec["body"].encode() == body
+        assert header(rec, "content-length") == str(len(body))
+        assert header(rec, "api-key") == KEYS["west"]
+        fleet.west.client.reset()
+
+
+def test_failover_on_connection_reset_keeps_a_large_body(server, fleet):
+    # east resets the connection once after reading the request: mod_proxy retries
+    # the next instance that serves gpt-4o-mini (west) with the whole body.
+    server.expect_error(r"AH01102|AH01095|AH00898|AH01097|error reading status line")
+    fleet.east.client.rules([{"action": "reset", "times": 1}])
+    body = json.dumps(dict(CHAT, messages=[{"role": "user", "content": "y" * 48000}])).encode()
+    resp = request(server, "POST", "/v1/chat/completions", body)
+    if resp.status == 200:
+        (rec,) = fleet.west.client.requests()
+        assert rec["body"].encode() == body
+    else:
+        # mod_proxy does not retry a request whose body it already sent when the
+        # backend then fails; the client still gets an OpenAI error, not HTML.
+        assert resp.status in (502, 503)
+        assert "error" in resp.json()
+
+
+def read_events(srv, payload, timeout=30):
+    """Sends a streamed request; returns [(seconds since start, event line)]."""
+    sock = socket.create_connection(("127.0.0.1", srv.port), timeout=timeout)
+    body = json.dumps(payload).encode()
+    sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+                 b"Content-Type: application/json\r\nContent-Length: %d\r\n"
+                 b"Connection: close\r\n\r\n" % len(body) + body)
+    start, buf, events = time.time(), b"", []
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+        for line in chunk.split(b"\n"):
+            if line.startswith(b"data: "):
+                events.append((time.time() - start, line.decode().strip()))
+    sock.close()
+    return buf, events
+
+
+def test_stream_arrives_event_by_event(server, fleet):
+    fleet.east.client.rules([{"stream": True, "event_delay_ms": 300, "chunks": 4}])
+    raw, events = read_events(server, dict(CHAT, stream=True))
+    head = raw.split(b"\r\n\r\n", 1)[0].decode().lower()
+    assert "200" in head.split("\r\n")[0]
+    assert "content-type: text/event-stream" in head
+    assert events[-1][1] == "data: [DONE]"
+    # Each event was forwarded as it came, not buffered until the end: arrival
+    # times spread over the mock's pauses (9 events, 300 ms apart).
+    assert len(events) >= 8
+    assert events[-1][0] - events[0][0] > 1.5
+    gaps = [b[0] - a[0] for a, b in zip(events, events[1:])]
+    assert sum(1 for g in gaps if g > 0.2) >= 5
+    text = "".join(json.loads(e[6:])["choices"][0]["delta"].get("content", "")
+                   for _, e in events[:-1] if json.loads(e[6:])["choices"])
+    assert text == "mock:east:east-mini"
+
+
+def test_ten_megabyte_response_passes(server, fleet):
+    fleet.east.client.rules([{"content_bytes": 10 * 1024 * 1024}])
+    resp = request(server, "POST", "/v1/chat/completions", CHAT, timeout=120)
+    assert resp.status == 200
+    assert len(resp.body) > 10 * 1024 * 1024
+    content = resp.json()["choices"][0]["message"]["content"]
+    assert len(content.encode()) == 10 * 1024 * 1024
+
+
+def test_models_are_listed(server):
+    resp = request(server, "GET", "/v1/models")
+    assert resp.status == 200
+    ids = [m["id"] for m in resp.json()["data"]]
+    assert ids == sorted(["gpt-4o-mini", "gpt-4o", "text-embedding-3-small",
+                          "gpt-35-turbo-instruct", "gpt-4o-2024-11-20", "failover-model"])
+    assert request(server, "GET", "/v1/models/gpt-4o").json()["id"] == "gpt-4o"
+    assert request(server, "GET", "/v1/models/nope").status == 404
+
+
+def test_secrets_never_leak_into_logs(server, fleet):
+    request(server, "POST", "/v1/chat/completions", CHAT, headers=CLIENT_SECRETS)
+    request(server, "POST", "/v1/chat/completions", dict(CHAT, model="nope"))
+    time.sleep(0.3)
+    logs = server.read_log() + server.read_log(server.access_log)
+    for key in KEYS.values():
+        assert key not in logs
+    assert "key-dead-never-answers" not in logs
+    # The access log shows the client's own headers, never the instance key.
+    assert 'key="client-api-key-should-not-leak"' in server.read_log(server.access_log)

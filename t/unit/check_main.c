@@ -1,0 +1,22 @@
+/* Runs every unit-test suite of the httpd-free core. */
+#include <stdlib.h>
+
+#include <apr_general.h>
+
+#include "check_suites.h"
+
+int main(void)
+{
+    SRunner *sr;
+    int failed;
+
+    apr_initialize();
+    sr = srunner_create(aop_config_suite());
+    srunner_add_suite(sr, aop_route_suite());
+    srunner_add_suite(sr, aop_request_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    apr_terminate();
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,124 @@
+/* Routing: which operation a path names, exact model matching, backend paths. */
+#include <apr_strings.h>
+
+#include "aop_route.h"
+#include "check_suites.h"
+
+static apr_pool_t *pool;
+
+static void setup(void)
+{
+    apr_pool_create(&pool, NULL);
+}
+
+static void teardown(void)
+{
+    apr_pool_destroy(pool);
+}
+
+static aop_instance_t *make_instance(const char *name, int enabled, const char *m1,
+                                     const char *d1, const char *m2, const char *d2)
+{
+    aop_instance_t *inst = apr_pcalloc(pool, sizeof(*inst));
+
+    inst->name = name;
+    inst->enabled = enabled;
+    inst->api_version = "2024-08-01-preview";
+    inst->base_path = "";
+    inst->supported_models = apr_array_make(pool, 2, sizeof(const char *));
+    inst->model_deployments = apr_hash_make(pool);
+    APR_ARRAY_PUSH(inst->supported_models, const char *) = m1;
+    apr_hash_set(inst->model_deployments, m1, APR_HASH_KEY_STRING, d1);
+    if (m2) {
+        APR_ARRAY_PUSH(inst->supported_models, const char *) = m2;
+        apr_hash_set(inst->model_deployments, m2, APR_HASH_KEY_STRING, d2);
+    }
+    return inst;
+}
+
+static aop_config_t *make_config(void)
+{
+    aop_config_t *cfg = apr_pcalloc(pool, sizeof(*cfg));
+
+    cfg->instances = apr_array_make(pool, 3, sizeof(aop_instance_t *));
+    APR_ARRAY_PUSH(cfg->instances, aop_instance_t *) =
+        make_instance("a", 1, "gpt-4o", "a-4o", "gpt-4o-2024-11-20", "a-nov");
+    APR_ARRAY_PUSH(cfg->instances, aop_instance_t *) =
+        make_instance("b", 1, "gpt-4o", "b-4o", NULL, NULL);
+    APR_ARRAY_PUSH(cfg->instances, aop_instance_t *) =
+        make_instance("c", 0, "gpt-4o-mini", "c-mini", NULL, NULL);
+    return cfg;
+}
+
+START_TEST(op_from_path)
+{
+    const char *id;
+
+    ck_assert_int_eq(aop_route_op(pool, "/v1/chat/completions", &id), AOP_OP_CHAT);
+    ck_assert_int_eq(aop_route_op(pool, "/v1/chat/completions/", &id), AOP_OP_CHAT);
+    ck_assert_int_eq(aop_route_op(pool, "/v1/completions", &id), AOP_OP_COMPLETIONS);
+    ck_assert_int_eq(aop_route_op(pool, "/v1/embeddings", &id), AOP_OP_EMBEDDINGS);
+    ck_assert_int_eq(aop_route_op(pool, "/v1/chat/completionsX", &id), AOP_OP_NONE);
+    ck_assert_int_eq(aop_route_op(pool, "/v1/chat", &id), AOP_OP_NONE);
+    ck_assert_int_eq(aop_route_op(pool, "/v1/chat/completions//", &id), AOP_OP_NONE);
+    ck_assert_int_eq(aop_route_op(pool, "/v2/embeddings", &id), AOP_OP_NONE);
+    ck_assert_int_eq(aop_route_op(pool, "/v1/models", &id), AOP_OP_MODELS);
+    ck_assert_ptr_null(id);
+    ck_assert_int_eq(aop_route_op(pool, "/v1/models/gpt-4o", &id), AOP_OP_MODELS);
+    ck_assert_str_eq(id, "gpt-4o");
+    ck_assert_str_eq(aop_route_op_suffix(AOP_OP_EMBEDDINGS), "embeddings");
+}
+END_TEST
+
+START_TEST(exact_model_match)
+{
+    aop_route_table_t *t = aop_route_table_build(pool, make_config());
+    const apr_array_header_t *c;
+
+    c = aop_route_candidates(t, "gpt-4o");
+    ck_assert_ptr_nonnull(c);
+    ck_assert_int_eq(c->nelts, 2);
+    ck_assert_int_eq(APR_ARRAY_IDX(c, 0, int), 0);
+    ck_assert_int_eq(APR_ARRAY_IDX(c, 1, int), 1);
+    c = aop_route_candidates(t, "gpt-4o-2024-11-20");
+    ck_assert_int_eq(c->nelts, 1);
+    /* No normalisation, prefix or case folding. */
+    ck_assert_ptr_null(aop_route_candidates(t, "gpt-4o-2024-08-06"));
+    ck_assert_ptr_null(aop_route_candidates(t, "GPT-4o"));
+    ck_assert_ptr_null(aop_route_candidates(t, "gpt-4"));
+    ck_assert_ptr_null(aop_route_candidates(t, NULL));
+    /* A disabled instance's models are not served. */
+    ck_assert_ptr_null(aop_route_candidates(t, "gpt-4o-mini"));
+    ck_assert_int_eq(t->models->nelts, 2);
+    ck_assert_str_eq(APR_ARRAY_IDX(t->models, 0, const char *), "gpt-4o");
+    ck_assert_str_eq(APR_ARRAY_IDX(t->models, 1, const char *), "gpt-4o-2024-11-20");
+}
+END_TEST
+
+START_TEST(backend_path)
+{
+    aop_instance_t *inst = make_instance("a", 1, "m", "dep one", NULL, NULL);
+
+    ck_assert_str_eq(aop_route_backend_path(pool, inst, "gpt4o", AOP_OP_CHAT),
+                     "/openai/deployments/gpt4o/chat/completions"
+                     "?api-version=2024-08-01-preview");
+    inst->base_path = "/gw/azure";
+    inst->api_version = "2024-10-21&x=1";
+    ck_assert_str_eq(aop_route_backend_path(pool, inst, "dep one", AOP_OP_EMBEDDINGS),
+                     "/gw/azure/openai/deployments/dep%20one/embeddings"
+                     "?api-version=2024-10-21%26x%3D1");
+}
+END_TEST
+
+Suite *aop_route_suite(void)
+{
+    Suite *s = suite_create("aop_route");
+    TCase *tc = tcase_create("route");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, op_from_path);
+    tcase_add_test(tc, exact_model_match);
+    tcase_add_test(tc, backend_path);
+    suite_add_tcase(s, tc);
+    return s;
+}

@@ -1,0 +1,11 @@
+/* One Check suite per core file; check_main.c runs them all. */
+#ifndef CHECK_SUITES_H
+#define CHECK_SUITES_H
+
+#include <check.h>
+
+Suite *aop_config_suite(void);
+Suite *aop_route_suite(void);
+Suite *aop_request_suite(void);
+
+#endif
