@@ -55,6 +55,7 @@ struct node_t {
     int line;
     const char *text;            /* scalar: after ${VAR} expansion */
     int is_null;                 /* plain ~, null or nothing: "not set" */
+    const char *var;             /* scalar: first ${VAR} it used, if any */
     apr_array_header_t *unset;   /* scalar: names of unset ${VAR}s it used */
     apr_array_header_t *items;   /* seq: node_t *; map: pair_t */
 };
@@ -283,6 +284,9 @@ static apr_status_t expand_var(reader_t *r, node_t *n, const char *path,
                      "(use \"$$\" for a literal \"$\")");
     }
     value = lookup_env(r->c, name);
+    if (!n->var) {
+        n->var = name;
+    }
     if (sep && (!value || !*value)) {
         value = sep + 2;
     }
@@ -437,6 +441,7 @@ static apr_status_t copy_node(reader_t *r, const node_t *src, int at_line, const
     }
     n->line = src->line;
     n->text = src->text;
+    n->var = src->var;
     n->is_null = src->is_null;
     n->unset = src->unset;
     for (i = 0; src->items && i < src->items->nelts; ++i) {
@@ -671,6 +676,16 @@ static const char *unset_note(ctx_t *c, const node_t *n)
                         APR_ARRAY_IDX(n->unset, 0, const char *));
 }
 
+/* A bad value is quoted in its message unless it came from the environment, which
+ * is where secrets live: then the variable is named instead. */
+static const char *shown(ctx_t *c, const node_t *n)
+{
+    if (n->var && *n->text) {
+        return apr_psprintf(c->p, "the value of ${%s}", n->var);
+    }
+    return apr_psprintf(c->p, "\"%.80s\"", n->text);
+}
+
 static apr_status_t get_scalar(ctx_t *c, const node_t *n, const char *path,
                                const char *what, const char **out)
 {
@@ -711,8 +726,8 @@ static apr_status_t get_int64(ctx_t *c, const node_t *n, const char *path,
         return rv;
     }
     if (!parse_int64(s, out)) {
-        return failf(c, n->file, n->line, path, "expected an integer, got \"%.40s\"%s",
-                     s, unset_note(c, n));
+        return failf(c, n->file, n->line, path, "expected an integer, got %s%s",
+                     shown(c, n), unset_note(c, n));
     }
     if (*out < lo || *out > hi) {
         /* "between 0 and 2147483647" says little more than ">= 0" when below */
@@ -742,7 +757,7 @@ static apr_status_t get_bool(ctx_t *c, const node_t *n, const char *path, int *o
     }
     if (rv == APR_SUCCESS) {
         rv = failf(c, n->file, n->line, path, "expected true or false (or yes/no, on/off), "
-                   "got \"%.40s\"%s", s, unset_note(c, n));
+                   "got %s%s", shown(c, n), unset_note(c, n));
     }
     return rv;
 }
@@ -878,8 +893,8 @@ static apr_status_t set_strategy(ctx_t *c, void *obj, const node_t *val, const c
     apr_status_t rv = get_scalar(c, val, path, "a string", &s);
 
     if (rv == APR_SUCCESS && !aop_strategy_parse(s, &cfg->strategy)) {
-        rv = failf(c, val->file, val->line, path, "unknown strategy \"%.40s\" (expected "
-                   "one of: failover, weighted, round_robin)", s);
+        rv = failf(c, val->file, val->line, path, "unknown strategy %s (expected "
+                   "one of: failover, weighted, round_robin)", shown(c, val));
     }
     return rv;
 }
@@ -908,11 +923,11 @@ static apr_status_t set_timeout(ctx_t *c, void *obj, const node_t *val, const ch
     }
     if (!parse_number(s, &cfg->timeout)) {
         return failf(c, val->file, val->line, path, "expected a number of seconds, "
-                     "got \"%.40s\"%s", s, unset_note(c, val));
+                     "got %s%s", shown(c, val), unset_note(c, val));
     }
     if (!(cfg->timeout > 0.0) || cfg->timeout > AOP_TIMEOUT_MAX) {
-        return failf(c, val->file, val->line, path, "must be > 0 and <= %g seconds, got %s",
-                     AOP_TIMEOUT_MAX, s);
+        return failf(c, val->file, val->line, path, "must be > 0 and <= %g seconds, got %g",
+                     AOP_TIMEOUT_MAX, cfg->timeout);
     }
     return APR_SUCCESS;
 }
@@ -932,8 +947,8 @@ static apr_status_t set_level(ctx_t *c, void *obj, const node_t *val, const char
         }
     }
     if (rv == APR_SUCCESS) {
-        rv = failf(c, val->file, val->line, path, "unknown level \"%.40s\" (expected one "
-                   "of: DEBUG, INFO, WARNING, ERROR, CRITICAL)", s);
+        rv = failf(c, val->file, val->line, path, "unknown level %s (expected one "
+                   "of: DEBUG, INFO, WARNING, ERROR, CRITICAL)", shown(c, val));
     }
     return rv;
 }
@@ -1014,8 +1029,8 @@ static apr_status_t set_provider(ctx_t *c, void *obj, const node_t *val, const c
     apr_status_t rv = get_scalar(c, val, path, "a string", &inst->provider_type);
 
     if (rv == APR_SUCCESS && strcmp(inst->provider_type, "azure")) {
-        rv = failf(c, val->file, val->line, path, "unsupported provider \"%.40s\" "
-                   "(expected: azure)", inst->provider_type);
+        rv = failf(c, val->file, val->line, path, "unsupported provider %s "
+                   "(expected: azure)", shown(c, val));
     }
     return rv;
 }
@@ -1222,9 +1237,9 @@ static apr_status_t set_deployments(ctx_t *c, void *obj, const node_t *val,
             return rv;
         }
         if (!is_safe_name(dep, 1)) {
-            return failf(c, kv->val->file, kv->val->line, mpath, "deployment name \"%.64s\" "
+            return failf(c, kv->val->file, kv->val->line, mpath, "deployment name %s "
                          "must be [A-Za-z0-9._-]+ (it is part of the URL path)%s",
-                         dep, unset_note(c, kv->val));
+                         shown(c, kv->val), unset_note(c, kv->val));
         }
         apr_hash_set(inst->model_deployments, kv->key, APR_HASH_KEY_STRING, dep);
     }
@@ -1260,9 +1275,9 @@ static apr_status_t instance_name(ctx_t *c, const node_t *map, const char *path,
         return rv;
     }
     if (!is_safe_name(inst->name, 1) || strlen(inst->name) > AOP_NAME_MAX) {
-        return failf(c, kv->val->file, kv->val->line, npath, "\"%.80s\" is not a valid "
+        return failf(c, kv->val->file, kv->val->line, npath, "%s is not a valid "
                      "instance name (1..%d characters of A-Z a-z 0-9 . _ -)%s",
-                     inst->name, AOP_NAME_MAX, unset_note(c, kv->val));
+                     shown(c, kv->val), AOP_NAME_MAX, unset_note(c, kv->val));
     }
     return APR_SUCCESS;
 }
@@ -1296,8 +1311,8 @@ static apr_status_t check_api_version(ctx_t *c, const node_t *map,
     if (!is_safe_name(inst->api_version, 1)) {
         val = find_pair(map, "api_version")->val;
         return failf(c, val->file, val->line, key_path(c->p, path, "api_version"),
-                     "\"%.64s\" must be [A-Za-z0-9._-]+ (it is part of the URL query)%s",
-                     inst->api_version, unset_note(c, val));
+                     "%s must be [A-Za-z0-9._-]+ (it is part of the URL query)%s",
+                     shown(c, val), unset_note(c, val));
     }
     return APR_SUCCESS;
 }

@@ -5,20 +5,52 @@
 
 #include "mod_aoproxy_private.h"
 #include "mod_aoproxy_lbmethod.h"
+#include "mod_aoproxy_proxy.h"
 #include "mod_aoproxy_request.h"
 
 static APR_OPTIONAL_FN_TYPE(ap_proxy_retry_worker) *retry_worker;
 
-/* Usable now, or its retry interval has passed and mod_proxy lets it back in. */
+/* In error, but its retry interval has passed: mod_proxy will let it back in. */
+static int retry_due(const proxy_worker *w)
+{
+    return PROXY_WORKER_IS(w, PROXY_WORKER_IN_ERROR)
+           && !PROXY_WORKER_IS(w, PROXY_WORKER_NOT_USABLE_BITMAP & ~PROXY_WORKER_IN_ERROR)
+           && apr_time_now() > w->s->error_time + w->s->retry;
+}
+
+/* Usable now, or let back in by mod_proxy because its retry interval has passed. */
 static int worker_usable(proxy_worker *w, request_rec *r)
 {
     if (PROXY_WORKER_IS_USABLE(w)) {
         return 1;
     }
-    if (PROXY_WORKER_IS(w, PROXY_WORKER_IN_ERROR) && retry_worker) {
+    if (retry_due(w) && retry_worker) {
         retry_worker("BALANCER", w, r->server);
     }
     return PROXY_WORKER_IS_USABLE(w);
+}
+
+/* The worker of a candidate this request may still try, or NULL. */
+static proxy_worker *untried(const aop_req_t *ctx, int idx)
+{
+    return ctx->tried[idx] ? NULL : ctx->sc->workers[idx];
+}
+
+int aop_lb_next_exists(request_rec *r, const aop_req_t *ctx)
+{
+    int i;
+
+    if (ctx->attempts > ctx->sc->cfg->retries) {
+        return 0;
+    }
+    for (i = 0; i < ctx->candidates->nelts; i++) {
+        proxy_worker *w = untried(ctx, APR_ARRAY_IDX(ctx->candidates, i, int));
+
+        if (w && (PROXY_WORKER_IS_USABLE(w) || retry_due(w))) {
+            return 1;
+        }
+    }
+    return 0;
 }
 
 /* Lower priority value wins; equal priorities go to the heavier weight, then to
@@ -43,13 +75,14 @@ static proxy_worker *aop_finder(proxy_balancer *balancer, request_rec *r)
     if (!ctx || !ctx->candidates || !ctx->sc->workers) {
         return NULL;
     }
+    aop_proxy_restore_soft_failed(ctx);
     for (i = 0; i < ctx->candidates->nelts; i++) {
         int idx = APR_ARRAY_IDX(ctx->candidates, i, int);
         const aop_instance_t *inst = APR_ARRAY_IDX(ctx->sc->cfg->instances, idx,
                                                    aop_instance_t *);
-        proxy_worker *w = ctx->sc->workers[idx];
+        proxy_worker *w = untried(ctx, idx);
 
-        if (ctx->tried[idx] || !w || !worker_usable(w, r)) {
+        if (!w || !worker_usable(w, r)) {
             continue;
         }
         if (better(inst, best)) {

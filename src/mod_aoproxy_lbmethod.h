@@ -4,6 +4,12 @@
 
 #include <httpd.h>
 
+#include "mod_aoproxy_request.h"
+
+/* Whether another attempt of this request would find an instance: asked after a
+ * failed attempt, so that mod_proxy is not sent back to a finder with nothing left. */
+int aop_lb_next_exists(request_rec *r, const aop_req_t *ctx);
+
 void aop_lbmethod_register_hooks(apr_pool_t *p);
 
 /* post_config: fetch mod_proxy's optional functions, failing loudly without it. */

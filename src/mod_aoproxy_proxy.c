@@ -7,6 +7,7 @@
 #include "mod_aoproxy_private.h"
 #include "mod_aoproxy_body.h"
 #include "mod_aoproxy_errors.h"
+#include "mod_aoproxy_lbmethod.h"
 #include "mod_aoproxy_proxy.h"
 #include "mod_aoproxy_request.h"
 
@@ -49,6 +50,23 @@ static int aop_proxy_fixups(request_rec *r)
     return OK;
 }
 
+void aop_proxy_restore_soft_failed(aop_req_t *ctx)
+{
+    if (ctx->soft_failed) {
+        ctx->soft_failed->s->status &= ~PROXY_WORKER_IN_ERROR;
+        ctx->soft_failed = NULL;
+    }
+}
+
+/* mod_proxy moves to the next member only when the scheme handler says 503.  A
+ * backend that reset the connection or timed out (502/504) before anything reached
+ * the client is worth the next instance too. */
+static int retry_elsewhere(const request_rec *r, int status)
+{
+    return (status == HTTP_BAD_GATEWAY || status == HTTP_GATEWAY_TIME_OUT)
+           && !r->sent_bodyct;
+}
+
 /* Wraps the real scheme handler for each attempt: the body is replayed from the
  * start, so a failover resends it whole. */
 static int aop_scheme_handler(request_rec *r, proxy_worker *worker, proxy_server_conf *conf,
@@ -65,10 +83,25 @@ static int aop_scheme_handler(request_rec *r, proxy_worker *worker, proxy_server
     aop_body_rewind(r, ctx);
     status = proxy_run_scheme_handler(r, worker, conf, url, proxyhost, proxyport);
     ctx->in_scheme_handler = 0;
+    ctx->last_status = status;
     if (status == HTTP_SERVICE_UNAVAILABLE) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, AOPLOGNO(00040)
                       "instance %s could not be reached (attempt %d for model %s)",
                       ctx->inst->name, ctx->attempts, ctx->info.model);
+    }
+    else if (retry_elsewhere(r, status)) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, AOPLOGNO(00042)
+                      "instance %s failed before answering (%d, attempt %d for model %s)",
+                      ctx->inst->name, status, ctx->attempts, ctx->info.model);
+        if (!PROXY_WORKER_IS(worker, PROXY_WORKER_IN_ERROR)) {
+            ctx->soft_failed = worker;
+        }
+        status = HTTP_SERVICE_UNAVAILABLE;
+    }
+    if (status == HTTP_SERVICE_UNAVAILABLE && !aop_lb_next_exists(r, ctx)) {
+        /* Nothing left to try: end mod_proxy's loop here (any other status than
+         * 503 does) and let request_status answer. */
+        status = HTTP_BAD_GATEWAY;
     }
     return status;
 }
@@ -80,7 +113,11 @@ static int aop_request_status(int *status, request_rec *r)
     aop_req_t *ctx = aop_req_get(r);
     const char *msg;
 
-    if (!ctx || *status < 500 || r->sent_bodyct) {
+    if (!ctx) {
+        return DECLINED;
+    }
+    aop_proxy_restore_soft_failed(ctx);
+    if (*status < 500 || r->sent_bodyct) {
         return DECLINED;
     }
     if (ctx->attempts == 0) {
@@ -92,8 +129,8 @@ static int aop_request_status(int *status, request_rec *r)
         msg = apr_psprintf(r->pool, "The upstream Azure OpenAI service did not answer "
                            "(%d attempt%s for model `%s`).", ctx->attempts,
                            ctx->attempts == 1 ? "" : "s", ctx->info.model);
-        aop_send_error(r, *status == HTTP_GATEWAY_TIME_OUT ? HTTP_GATEWAY_TIME_OUT
-                                                            : HTTP_BAD_GATEWAY,
+        aop_send_error(r, ctx->last_status == HTTP_GATEWAY_TIME_OUT ? HTTP_GATEWAY_TIME_OUT
+                                                                    : HTTP_BAD_GATEWAY,
                        msg, NULL, "upstream_unavailable");
     }
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOPLOGNO(00041) "%s", msg);

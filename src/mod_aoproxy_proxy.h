@@ -5,6 +5,13 @@
 
 #include <httpd.h>
 
+#include "mod_aoproxy_request.h"
+
+/* Takes back the error state mod_proxy gave a worker only so that the request
+ * would move on (see aop_scheme_handler): one reset or timeout does not put an
+ * instance out of service for mod_proxy's whole retry interval. */
+void aop_proxy_restore_soft_failed(aop_req_t *ctx);
+
 void aop_proxy_register_hooks(apr_pool_t *p);
 
 #endif

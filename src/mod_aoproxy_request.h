@@ -22,6 +22,8 @@ typedef struct aop_req_t {
     const aop_instance_t *inst;           /* the instance of this attempt */
     const char *deployment;               /* its deployment for the model */
     int attempts;
+    int last_status;                      /* what the last attempt's scheme handler said */
+    struct proxy_worker *soft_failed;     /* put in error by mod_proxy only to fail over */
     int in_scheme_handler;                /* re-entrancy guard of our wrapper */
     int err_status;                       /* a local error answer, 0 = none */
     const char *err_body;

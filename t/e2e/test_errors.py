@@ -76,7 +76,7 @@ def test_valid_request_after_errors_on_same_connection(server, fleet):
     import http.client
     import json
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
-    for body in (b"{bad", json.dumps({"model": "gpt-4o-mini", "messages": []}).encode()):
+    for body in (b"{bad", json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x"}]}).encode()):
         conn.request("POST", "/v1/chat/completions", body=body,
                      headers={"Content-Type": "application/json"})
         r = conn.getresponse()

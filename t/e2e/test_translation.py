@@ -109,20 +109,33 @@ def test_failover_on_refused_connection_keeps_the_body(server, fleet):
 
 
 def test_failover_on_connection_reset_keeps_a_large_body(server, fleet):
-    # east resets the connection once after reading the request: mod_proxy retries
-    # the next instance that serves gpt-4o-mini (west) with the whole body.
+    # east resets the connection once after reading the request: the same request
+    # goes on to the next instance that serves gpt-4o-mini (west), body intact.
     server.expect_error(r"AH01102|AH01095|AH00898|AH01097|error reading status line")
     fleet.east.client.rules([{"action": "reset", "times": 1}])
     body = json.dumps(dict(CHAT, messages=[{"role": "user", "content": "y" * 48000}])).encode()
     resp = request(server, "POST", "/v1/chat/completions", body)
-    if resp.status == 200:
-        (rec,) = fleet.west.client.requests()
-        assert rec["body"].encode() == body
-    else:
-        # mod_proxy does not retry a request whose body it already sent when the
-        # backend then fails; the client still gets an OpenAI error, not HTML.
-        assert resp.status in (502, 503)
-        assert "error" in resp.json()
+    assert resp.status == 200, resp.body
+    assert resp.json()["choices"][0]["message"]["content"] == "mock:west:west-mini"
+    (east_rec,) = fleet.east.client.requests()
+    (west_rec,) = fleet.west.client.requests()
+    assert east_rec["body"].encode() == body
+    assert west_rec["body"].encode() == body
+    assert header(west_rec, "content-length") == str(len(body))
+    # One reset does not take east out of service: the next request goes there.
+    resp = request(server, "POST", "/v1/chat/completions", CHAT)
+    assert resp.json()["choices"][0]["message"]["content"] == "mock:east:east-mini"
+
+
+def test_every_instance_failing_gives_an_openai_error(server, fleet):
+    server.expect_error(r"AH01102|AH01095|AH00898|AH01097|AOP00041")
+    fleet.east.client.rules([{"action": "reset", "times": 1}])
+    fleet.west.client.rules([{"action": "reset", "times": 1}])
+    resp = request(server, "POST", "/v1/chat/completions", CHAT)
+    assert resp.status == 502
+    err = resp.json()["error"]
+    assert err["code"] == "upstream_unavailable" and err["type"] == "server_error"
+    assert "2 attempts" in err["message"]
 
 
 def read_events(srv, payload, timeout=30):

@@ -631,6 +631,16 @@ START_TEST(env_errors)
                      "(environment variable ${NO_PORT} is not set)");
     ck_assert_str_eq(load_err("port: ${EMPTY}\n", NULL),
                      "base.yaml:1: port: expected an integer, got \"\"");
+    /* values from the environment are named, not shown */
+    ck_assert_str_eq(load_err("port: ${AZURE_API_KEY_1}\n", NULL),
+                     "base.yaml:1: port: expected an integer, got the value of "
+                     "${AZURE_API_KEY_1}");
+    ck_assert_str_eq(load_err("routing: {strategy: \"x${EAST_KEY}\"}\n", NULL),
+                     "base.yaml:1: routing.strategy: unknown strategy the value of "
+                     "${EAST_KEY} (expected one of: failover, weighted, round_robin)");
+    ck_assert_str_eq(load_err(I_ALL "    enabled: ${NOPE:-" SECRET_1 "}\n", NULL),
+                     "base.yaml:8: instances[0](a).enabled: expected true or false (or "
+                     "yes/no, on/off), got the value of ${NOPE}");
     ck_assert_str_eq(load_err(I_ALL "  - name: ${NO_NAME}\n", NULL),
                      "base.yaml:8: instances[1].name: \"\" is not a valid instance name "
                      "(1..64 characters of A-Z a-z 0-9 . _ -) "
