@@ -1,585 +1,51 @@
 /* Reads the proxy configuration: DIR/base.yaml overlaid with DIR/<env>.yaml.
  *
  * The work is done in three passes over pool-allocated trees:
- *   1. read: libyaml events -> a small node tree (line numbers kept, ${VAR} expanded,
- *      aliases copied), so that libyaml objects never outlive one function call;
- *   2. merge: the environment tree is merged into the base tree;
+ *   1. read: each file into a tree of nodes with line numbers (aop_yaml.c);
+ *   2. merge: the environment tree is merged into the base tree (aop_yaml.c), with
+ *      instances matched by name here, since that is knowledge of the schema;
  *   3. build: the merged tree is checked against the schema and converted into
- *      aop_config_t.
- * Every error is "FILE:LINE: KEY: message" where KEY is a dotted path such as
- * routing.strategy or instances[1](name).weight; values of api_key never appear in
- * a message (scalar contents are only quoted for fields that cannot hold a secret). */
+ *      aop_config_t (this file, with api_base parsed by aop_url.c).
+ * Every error is "FILE:LINE: KEY: message" (see aop_yaml.h); values of api_key never
+ * appear in a message (scalar contents are only quoted for fields that cannot hold a
+ * secret). */
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <arpa/inet.h>
 
-#include <yaml.h>
-
-#include <apr_env.h>
 #include <apr_file_info.h>
 #include <apr_file_io.h>
 #include <apr_lib.h>
 #include <apr_strings.h>
 
 #include "aop_config.h"
+#include "aop_url.h"
+#include "aop_yaml.h"
 
-/* Limits that keep a hostile or broken file from exhausting httpd at startup. */
+/* Keeps a hostile or broken file from exhausting httpd at startup. */
 #define AOP_CFG_MAX_FILE   (1024 * 1024)
-#define AOP_CFG_MAX_DEPTH  64
-#define AOP_CFG_MAX_NODES  100000
 
 #define AOP_TIMEOUT_MAX    86400.0
 
-/* --------------------------------------------------------------------------
- * the tree
- */
-typedef enum { AOP_N_SCALAR, AOP_N_SEQ, AOP_N_MAP } node_type_e;
-
-typedef struct node_t node_t;
-
-typedef struct {
-    const char *key;
-    const char *file;            /* the layer that last set this key */
-    int line;                    /* line of the key in that file */
-    node_t *val;
-} pair_t;
-
-struct node_t {
-    node_type_e type;
-    const char *file;
-    int line;
-    const char *text;            /* scalar: after ${VAR} expansion */
-    int is_null;                 /* plain ~, null or nothing: "not set" */
-    const char *var;             /* scalar: first ${VAR} it used, if any */
-    apr_array_header_t *unset;   /* scalar: names of unset ${VAR}s it used */
-    apr_array_header_t *items;   /* seq: node_t *; map: pair_t */
-};
-
-typedef struct {
-    apr_pool_t *p;
-    aop_getenv_fn *getenv_fn;
-    void *baton;
-    aop_config_t *cfg;
-    const char *err;
-} ctx_t;
-
-static apr_status_t failf(ctx_t *c, const char *file, int line, const char *key,
-                          const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-static void warnf(ctx_t *c, const char *file, int line, const char *key,
-                  const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-
-static const char *where(ctx_t *c, const char *file, int line, const char *key)
-{
-    if (key && *key) {
-        return apr_psprintf(c->p, "%s:%d: %s: ", file, line, key);
-    }
-    return apr_psprintf(c->p, "%s:%d: ", file, line);
-}
-
-static apr_status_t failf(ctx_t *c, const char *file, int line, const char *key,
-                          const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    c->err = apr_pstrcat(c->p, where(c, file, line, key),
-                         apr_pvsprintf(c->p, fmt, ap), NULL);
-    va_end(ap);
-    return APR_EINVAL;
-}
-
-static void warnf(ctx_t *c, const char *file, int line, const char *key,
-                  const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    APR_ARRAY_PUSH(c->cfg->warnings, const char *) =
-        apr_pstrcat(c->p, where(c, file, line, key), apr_pvsprintf(c->p, fmt, ap), NULL);
-    va_end(ap);
-}
-
-static const char *type_name(const node_t *n)
-{
-    switch (n->type) {
-    case AOP_N_MAP: return "a map";
-    case AOP_N_SEQ: return "a list";
-    default:        return "a scalar";
-    }
-}
-
-static const char *key_path(apr_pool_t *p, const char *path, const char *key)
-{
-    return *path ? apr_pstrcat(p, path, ".", key, NULL) : key;
-}
-
-static pair_t *find_pair(const node_t *map, const char *key)
-{
-    int i;
-
-    for (i = 0; map->type == AOP_N_MAP && i < map->items->nelts; ++i) {
-        pair_t *kv = &APR_ARRAY_IDX(map->items, i, pair_t);
-        if (!strcmp(kv->key, key)) {
-            return kv;
-        }
-    }
-    return NULL;
-}
+/* Short names for the tree's types, used on nearly every line below. */
+typedef aop_yaml_ctx_t ctx_t;
+typedef aop_yaml_node_t node_t;
+typedef aop_yaml_pair_t pair_t;
 
 /* --------------------------------------------------------------------------
- * pass 1: YAML -> tree
+ * pass 2: instances in the overlay
  */
-typedef struct {
-    ctx_t *c;
-    yaml_parser_t parser;
-    const char *file;
-    const char *text;            /* to turn a reader error's offset into a line */
-    apr_hash_t *anchors;         /* anchor name -> node_t * */
-    int nodes;                   /* created so far, against alias bombs */
-} reader_t;
-
-/* What we keep of a libyaml event: copied into the pool so the event can be
- * deleted at once and no path has to remember to free it. */
-typedef struct {
-    yaml_event_type_t type;
-    int line;
-    const char *value;
-    apr_size_t len;
-    const char *anchor;          /* anchor, or the name an alias refers to */
-    int plain;
-} event_t;
-
-static int offset_line(const char *text, size_t offset)
-{
-    int line = 1;
-    size_t i;
-
-    for (i = 0; text[i] && i < offset; ++i) {
-        line += (text[i] == '\n');
-    }
-    return line;
-}
-
-static apr_status_t syntax_error(reader_t *r)
-{
-    yaml_parser_t *y = &r->parser;
-    int line = (int)y->problem_mark.line + 1;
-    const char *problem = y->problem ? y->problem : "out of memory";
-
-    if (y->error == YAML_READER_ERROR) {
-        line = offset_line(r->text, y->problem_offset);
-    }
-    if (y->context) {
-        return failf(r->c, r->file, line, NULL, "YAML syntax error: %s (%s at line %d)",
-                     problem, y->context, (int)y->context_mark.line + 1);
-    }
-    return failf(r->c, r->file, line, NULL, "YAML syntax error: %s", problem);
-}
-
-static const char *dup_anchor(apr_pool_t *p, const yaml_char_t *anchor)
-{
-    return anchor ? apr_pstrdup(p, (const char *)anchor) : NULL;
-}
-
-static apr_status_t next_event(reader_t *r, event_t *e)
-{
-    yaml_event_t ev;
-    apr_pool_t *p = r->c->p;
-
-    if (!yaml_parser_parse(&r->parser, &ev)) {
-        return syntax_error(r);
-    }
-    memset(e, 0, sizeof(*e));
-    e->type = ev.type;
-    e->line = (int)ev.start_mark.line + 1;
-    switch (ev.type) {
-    case YAML_SCALAR_EVENT:
-        e->len = ev.data.scalar.length;
-        e->value = apr_pstrmemdup(p, (const char *)ev.data.scalar.value, e->len);
-        e->anchor = dup_anchor(p, ev.data.scalar.anchor);
-        e->plain = (ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE);
-        break;
-    case YAML_ALIAS_EVENT:
-        e->anchor = dup_anchor(p, ev.data.alias.anchor);
-        break;
-    case YAML_SEQUENCE_START_EVENT:
-        e->anchor = dup_anchor(p, ev.data.sequence_start.anchor);
-        break;
-    case YAML_MAPPING_START_EVENT:
-        e->anchor = dup_anchor(p, ev.data.mapping_start.anchor);
-        break;
-    default:
-        break;
-    }
-    yaml_event_delete(&ev);
-    return APR_SUCCESS;
-}
-
-static apr_status_t new_node(reader_t *r, node_type_e type, int line, const char *path,
-                             node_t **pn)
-{
-    node_t *n;
-
-    if (++r->nodes > AOP_CFG_MAX_NODES) {
-        return failf(r->c, r->file, line, path, "too many YAML nodes (more than %d)",
-                     AOP_CFG_MAX_NODES);
-    }
-    n = apr_pcalloc(r->c->p, sizeof(*n));
-    n->type = type;
-    n->file = r->file;
-    n->line = line;
-    if (type == AOP_N_SEQ) {
-        n->items = apr_array_make(r->c->p, 8, sizeof(node_t *));
-    }
-    else if (type == AOP_N_MAP) {
-        n->items = apr_array_make(r->c->p, 8, sizeof(pair_t));
-    }
-    *pn = n;
-    return APR_SUCCESS;
-}
-
-/* --- ${VAR} expansion ------------------------------------------------------ */
-
-static const char *lookup_env(ctx_t *c, const char *name)
-{
-    char *value;
-
-    if (c->getenv_fn) {
-        return c->getenv_fn(c->baton, name);
-    }
-    return apr_env_get(&value, name, c->p) == APR_SUCCESS ? value : NULL;
-}
-
-static int is_var_name(const char *s)
-{
-    if (!apr_isalpha(*s) && *s != '_') {
-        return 0;
-    }
-    for (++s; *s; ++s) {
-        if (!apr_isalnum(*s) && *s != '_') {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-/* Resolves the inside of one "${...}".  The text is not quoted in errors: it may be
- * part of a secret that merely happens to contain "${". */
-static apr_status_t expand_var(reader_t *r, node_t *n, const char *path,
-                               const char *inner, apr_array_header_t *out)
-{
-    const char *sep = strstr(inner, ":-");
-    const char *name = sep ? apr_pstrmemdup(r->c->p, inner, (apr_size_t)(sep - inner)) : inner;
-    const char *value;
-
-    if (!is_var_name(name)) {
-        return failf(r->c, n->file, n->line, path, "invalid variable name in \"${...}\" "
-                     "(use \"$$\" for a literal \"$\")");
-    }
-    value = lookup_env(r->c, name);
-    if (!n->var) {
-        n->var = name;
-    }
-    if (sep && (!value || !*value)) {
-        value = sep + 2;
-    }
-    else if (!value) {
-        if (!n->unset) {
-            n->unset = apr_array_make(r->c->p, 1, sizeof(const char *));
-        }
-        APR_ARRAY_PUSH(n->unset, const char *) = name;
-        value = "";
-    }
-    APR_ARRAY_PUSH(out, const char *) = value;
-    return APR_SUCCESS;
-}
-
-static apr_status_t expand(reader_t *r, node_t *n, const char *path, const char *raw)
-{
-    apr_array_header_t *out;
-    const char *s = raw, *d, *end;
-    apr_status_t rv;
-
-    if (!strchr(raw, '$')) {
-        n->text = raw;
-        return APR_SUCCESS;
-    }
-    out = apr_array_make(r->c->p, 8, sizeof(const char *));
-    while ((d = strchr(s, '$')) != NULL) {
-        APR_ARRAY_PUSH(out, const char *) = apr_pstrmemdup(r->c->p, s, (apr_size_t)(d - s));
-        if (d[1] != '{') {
-            /* "$$" is a literal "$"; a "$" before anything else is left alone */
-            APR_ARRAY_PUSH(out, const char *) = "$";
-            s = d + (d[1] == '$' ? 2 : 1);
-            continue;
-        }
-        if ((end = strchr(d + 2, '}')) == NULL) {
-            return failf(r->c, n->file, n->line, path, "unterminated \"${\" "
-                         "(use \"$$\" for a literal \"$\")");
-        }
-        rv = expand_var(r, n, path,
-                        apr_pstrmemdup(r->c->p, d + 2, (apr_size_t)(end - d - 2)), out);
-        if (rv != APR_SUCCESS) {
-            return rv;
-        }
-        s = end + 1;
-    }
-    APR_ARRAY_PUSH(out, const char *) = s;
-    n->text = apr_array_pstrcat(r->c->p, out, 0);
-    return APR_SUCCESS;
-}
-
-/* --- nodes ---------------------------------------------------------------- */
-
-static int is_null_text(const char *s)
-{
-    return !*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null")
-        || !strcmp(s, "NULL");
-}
-
-static apr_status_t read_node(reader_t *r, const event_t *e, const char *path, int depth,
-                              node_t **pn);
-
-static apr_status_t read_scalar(reader_t *r, const event_t *e, const char *path,
-                                node_t **pn)
-{
-    apr_status_t rv;
-
-    if (strlen(e->value) != e->len) {
-        return failf(r->c, r->file, e->line, path, "value contains a NUL character");
-    }
-    if ((rv = new_node(r, AOP_N_SCALAR, e->line, path, pn)) != APR_SUCCESS) {
-        return rv;
-    }
-    /* null-ness is decided on the text as written: "${X}" is a value even when X
-     * expands to nothing */
-    (*pn)->is_null = e->plain && is_null_text(e->value);
-    return expand(r, *pn, path, e->value);
-}
-
-static apr_status_t read_seq(reader_t *r, node_t *n, const char *path, int depth)
-{
-    event_t e;
-    node_t *item;
-    apr_status_t rv;
-
-    while ((rv = next_event(r, &e)) == APR_SUCCESS && e.type != YAML_SEQUENCE_END_EVENT) {
-        rv = read_node(r, &e, apr_psprintf(r->c->p, "%s[%d]", path, n->items->nelts),
-                       depth + 1, &item);
-        if (rv != APR_SUCCESS) {
-            return rv;
-        }
-        APR_ARRAY_PUSH(n->items, node_t *) = item;
-    }
-    return rv;
-}
-
-/* Reads one key of a mapping; keys are plain strings, never expanded. */
-static apr_status_t read_key(reader_t *r, const event_t *e, const char *path,
-                             apr_hash_t *seen)
-{
-    if (e->type == YAML_ALIAS_EVENT) {
-        return failf(r->c, r->file, e->line, path, "an alias cannot be used as a key");
-    }
-    if (e->type != YAML_SCALAR_EVENT || strlen(e->value) != e->len) {
-        return failf(r->c, r->file, e->line, path, "keys must be strings");
-    }
-    if (apr_hash_get(seen, e->value, APR_HASH_KEY_STRING)) {
-        return failf(r->c, r->file, e->line, key_path(r->c->p, path, e->value),
-                     "duplicate key (first at line %d)",
-                     *(const int *)apr_hash_get(seen, e->value, APR_HASH_KEY_STRING));
-    }
-    apr_hash_set(seen, e->value, APR_HASH_KEY_STRING, apr_pmemdup(r->c->p, &e->line,
-                                                                  sizeof(e->line)));
-    return APR_SUCCESS;
-}
-
-static apr_status_t read_map(reader_t *r, node_t *n, const char *path, int depth)
-{
-    apr_hash_t *seen = apr_hash_make(r->c->p);
-    event_t k, v;
-    pair_t *kv;
-    apr_status_t rv;
-
-    while ((rv = next_event(r, &k)) == APR_SUCCESS && k.type != YAML_MAPPING_END_EVENT) {
-        if ((rv = read_key(r, &k, path, seen)) != APR_SUCCESS
-            || (rv = next_event(r, &v)) != APR_SUCCESS) {
-            return rv;
-        }
-        kv = apr_array_push(n->items);
-        kv->key = k.value;
-        kv->file = r->file;
-        kv->line = k.line;
-        rv = read_node(r, &v, key_path(r->c->p, path, k.value), depth + 1, &kv->val);
-        if (rv != APR_SUCCESS) {
-            return rv;
-        }
-    }
-    return rv;
-}
-
-/* Aliases are expanded into copies, so that merging into one place never changes
- * another; the node budget bounds the copying.  Copies keep the lines of the anchored
- * original (that is where a bad value was written); at_line is the alias, for errors
- * found while copying. */
-static apr_status_t copy_node(reader_t *r, const node_t *src, int at_line, const char *path,
-                              node_t **pn)
-{
-    node_t *n = NULL;
-    int i;
-    apr_status_t rv;
-
-    if ((rv = new_node(r, src->type, at_line, path, &n)) != APR_SUCCESS) {
-        return rv;
-    }
-    n->line = src->line;
-    n->text = src->text;
-    n->var = src->var;
-    n->is_null = src->is_null;
-    n->unset = src->unset;
-    for (i = 0; src->items && i < src->items->nelts; ++i) {
-        if (src->type == AOP_N_SEQ) {
-            node_t **item = apr_array_push(n->items);
-            rv = copy_node(r, APR_ARRAY_IDX(src->items, i, node_t *), at_line, path, item);
-        }
-        else {
-            pair_t *kv = apr_array_push(n->items);
-            *kv = APR_ARRAY_IDX(src->items, i, pair_t);
-            rv = copy_node(r, kv->val, at_line, path, &kv->val);
-        }
-        if (rv != APR_SUCCESS) {
-            return rv;
-        }
-    }
-    *pn = n;
-    return APR_SUCCESS;
-}
-
-static apr_status_t read_alias(reader_t *r, const event_t *e, const char *path,
-                               node_t **pn)
-{
-    const node_t *target = apr_hash_get(r->anchors, e->anchor, APR_HASH_KEY_STRING);
-
-    if (!target) {
-        return failf(r->c, r->file, e->line, path, "unknown alias \"*%s\"", e->anchor);
-    }
-    return copy_node(r, target, e->line, path, pn);
-}
-
-static apr_status_t read_node(reader_t *r, const event_t *e, const char *path, int depth,
-                              node_t **pn)
-{
-    apr_status_t rv;
-
-    if (depth > AOP_CFG_MAX_DEPTH) {
-        return failf(r->c, r->file, e->line, path, "nested too deeply");
-    }
-    switch (e->type) {
-    case YAML_SCALAR_EVENT:
-        rv = read_scalar(r, e, path, pn);
-        break;
-    case YAML_ALIAS_EVENT:
-        return read_alias(r, e, path, pn);
-    case YAML_SEQUENCE_START_EVENT:
-        if ((rv = new_node(r, AOP_N_SEQ, e->line, path, pn)) == APR_SUCCESS) {
-            rv = read_seq(r, *pn, path, depth);
-        }
-        break;
-    case YAML_MAPPING_START_EVENT:
-        if ((rv = new_node(r, AOP_N_MAP, e->line, path, pn)) == APR_SUCCESS) {
-            rv = read_map(r, *pn, path, depth);
-        }
-        break;
-    default:
-        return failf(r->c, r->file, e->line, path, "unexpected YAML event %d", (int)e->type);
-    }
-    if (rv == APR_SUCCESS && e->anchor) {
-        apr_hash_set(r->anchors, e->anchor, APR_HASH_KEY_STRING, *pn);
-    }
-    return rv;
-}
-
-static apr_status_t expect_event(reader_t *r, yaml_event_type_t type, event_t *e)
-{
-    apr_status_t rv = next_event(r, e);
-
-    if (rv == APR_SUCCESS && e->type != type) {
-        if (type == YAML_STREAM_END_EVENT && e->type == YAML_DOCUMENT_START_EVENT) {
-            return failf(r->c, r->file, e->line, NULL,
-                         "only one YAML document per file is allowed");
-        }
-        return failf(r->c, r->file, e->line, NULL, "unexpected YAML event %d",
-                     (int)e->type);
-    }
-    return rv;
-}
-
-/* An empty file or document is an empty map; any other root must be a map. */
-static apr_status_t read_stream(reader_t *r, node_t **proot)
-{
-    event_t e;
-    apr_status_t rv;
-
-    *proot = NULL;
-    if ((rv = expect_event(r, YAML_STREAM_START_EVENT, &e)) != APR_SUCCESS
-        || (rv = next_event(r, &e)) != APR_SUCCESS) {
-        return rv;
-    }
-    if (e.type == YAML_DOCUMENT_START_EVENT) {
-        if ((rv = next_event(r, &e)) != APR_SUCCESS
-            || (rv = read_node(r, &e, "", 0, proot)) != APR_SUCCESS
-            || (rv = expect_event(r, YAML_DOCUMENT_END_EVENT, &e)) != APR_SUCCESS
-            || (rv = expect_event(r, YAML_STREAM_END_EVENT, &e)) != APR_SUCCESS) {
-            return rv;
-        }
-    }
-    if (!*proot || (*proot)->is_null) {
-        return new_node(r, AOP_N_MAP, 1, "", proot);
-    }
-    if ((*proot)->type != AOP_N_MAP) {
-        return failf(r->c, r->file, (*proot)->line, NULL,
-                     "the top level must be a map, not %s", type_name(*proot));
-    }
-    return APR_SUCCESS;
-}
-
-static apr_status_t read_yaml(ctx_t *c, const char *file, const char *text,
-                              apr_size_t len, node_t **proot)
-{
-    reader_t r;
-    apr_status_t rv;
-
-    memset(&r, 0, sizeof(r));
-    r.c = c;
-    r.file = file;
-    r.text = text;
-    r.anchors = apr_hash_make(c->p);
-    if (!yaml_parser_initialize(&r.parser)) {
-        return failf(c, file, 0, NULL, "cannot initialize the YAML parser");
-    }
-    yaml_parser_set_input_string(&r.parser, (const unsigned char *)text, len);
-    rv = read_stream(&r, proot);
-    yaml_parser_delete(&r.parser);
-    return rv;
-}
-
-/* --------------------------------------------------------------------------
- * pass 2: overlay
- */
-static apr_status_t merge_map(ctx_t *c, node_t *dst, const node_t *src, int top);
-
 static const char *instance_name_of(const node_t *n)
 {
-    const pair_t *kv = find_pair(n, "name");
+    const pair_t *kv = aop_yaml_find(n, "name");
 
-    return (kv && kv->val->type == AOP_N_SCALAR && !kv->val->is_null) ? kv->val->text : NULL;
+    if (!kv || kv->val->type != AOP_YAML_SCALAR || kv->val->is_null) {
+        return NULL;
+    }
+    return kv->val->text;
 }
 
 static node_t *find_instance(const node_t *seq, int count, const char *name)
@@ -611,16 +77,16 @@ static apr_status_t merge_instances(ctx_t *c, node_t *dst, const node_t *src)
         const node_t *first = name ? apr_hash_get(seen, name, APR_HASH_KEY_STRING) : NULL;
 
         if (first) {
-            return failf(c, s->file, find_pair(s, "name")->val->line,
-                         apr_psprintf(c->p, "instances[%d].name", i),
-                         "duplicate instance name \"%s\" (first at line %d)",
-                         name, find_pair(first, "name")->val->line);
+            return aop_yaml_fail(c, s->file, aop_yaml_find(s, "name")->val->line,
+                                 apr_psprintf(c->p, "instances[%d].name", i),
+                                 "duplicate instance name \"%s\" (first at line %d)",
+                                 name, aop_yaml_find(first, "name")->val->line);
         }
         if (name) {
             apr_hash_set(seen, name, APR_HASH_KEY_STRING, s);
         }
         if (name && (d = find_instance(dst, nbase, name)) != NULL) {
-            if ((rv = merge_map(c, d, s, 0)) != APR_SUCCESS) {
+            if ((rv = aop_yaml_merge(c, d, s, NULL, NULL)) != APR_SUCCESS) {
                 return rv;
             }
         }
@@ -629,36 +95,6 @@ static apr_status_t merge_instances(ctx_t *c, node_t *dst, const node_t *src)
         }
     }
     return APR_SUCCESS;
-}
-
-/* Maps merge key by key; everything else is replaced by the overlay. */
-static apr_status_t merge_map(ctx_t *c, node_t *dst, const node_t *src, int top)
-{
-    int i;
-    apr_status_t rv = APR_SUCCESS;
-
-    for (i = 0; rv == APR_SUCCESS && i < src->items->nelts; ++i) {
-        const pair_t *skv = &APR_ARRAY_IDX(src->items, i, pair_t);
-        pair_t *dkv = find_pair(dst, skv->key);
-
-        if (!dkv) {
-            *(pair_t *)apr_array_push(dst->items) = *skv;
-            continue;
-        }
-        if (top && !strcmp(skv->key, "instances")
-            && dkv->val->type == AOP_N_SEQ && skv->val->type == AOP_N_SEQ) {
-            rv = merge_instances(c, dkv->val, skv->val);
-        }
-        else if (dkv->val->type == AOP_N_MAP && skv->val->type == AOP_N_MAP) {
-            rv = merge_map(c, dkv->val, skv->val, 0);
-        }
-        else {
-            dkv->val = skv->val;
-        }
-        dkv->file = skv->file;
-        dkv->line = skv->line;
-    }
-    return rv;
 }
 
 /* --------------------------------------------------------------------------
@@ -691,13 +127,14 @@ static apr_status_t get_scalar(ctx_t *c, const node_t *n, const char *path,
 {
     int i;
 
-    if (n->type != AOP_N_SCALAR) {
-        return failf(c, n->file, n->line, path, "expected %s, got %s", what, type_name(n));
+    if (n->type != AOP_YAML_SCALAR) {
+        return aop_yaml_fail(c, n->file, n->line, path, "expected %s, got %s", what,
+                             aop_yaml_type_name(n));
     }
     for (i = 0; n->unset && i < n->unset->nelts; ++i) {
-        warnf(c, n->file, n->line, path,
-              "environment variable ${%s} is not set, using an empty string",
-              APR_ARRAY_IDX(n->unset, i, const char *));
+        aop_yaml_warn(c, n->file, n->line, path,
+                      "environment variable ${%s} is not set, using an empty string",
+                      APR_ARRAY_IDX(n->unset, i, const char *));
     }
     *out = n->text;
     return APR_SUCCESS;
@@ -726,17 +163,18 @@ static apr_status_t get_int64(ctx_t *c, const node_t *n, const char *path,
         return rv;
     }
     if (!parse_int64(s, out)) {
-        return failf(c, n->file, n->line, path, "expected an integer, got %s%s",
-                     shown(c, n), unset_note(c, n));
+        return aop_yaml_fail(c, n->file, n->line, path, "expected an integer, got %s%s",
+                             shown(c, n), unset_note(c, n));
     }
     if (*out < lo || *out > hi) {
         /* "between 0 and 2147483647" says little more than ">= 0" when below */
         if (*out < lo && lo > INT_MIN && (hi == APR_INT64_MAX || hi == INT_MAX)) {
-            return failf(c, n->file, n->line, path, "must be >= %" APR_INT64_T_FMT
-                         ", got %" APR_INT64_T_FMT, lo, *out);
+            return aop_yaml_fail(c, n->file, n->line, path, "must be >= %" APR_INT64_T_FMT
+                                 ", got %" APR_INT64_T_FMT, lo, *out);
         }
-        return failf(c, n->file, n->line, path, "must be between %" APR_INT64_T_FMT
-                     " and %" APR_INT64_T_FMT ", got %" APR_INT64_T_FMT, lo, hi, *out);
+        return aop_yaml_fail(c, n->file, n->line, path, "must be between %" APR_INT64_T_FMT
+                             " and %" APR_INT64_T_FMT ", got %" APR_INT64_T_FMT,
+                             lo, hi, *out);
     }
     return APR_SUCCESS;
 }
@@ -756,8 +194,8 @@ static apr_status_t get_bool(ctx_t *c, const node_t *n, const char *path, int *o
         }
     }
     if (rv == APR_SUCCESS) {
-        rv = failf(c, n->file, n->line, path, "expected true or false (or yes/no, on/off), "
-                   "got %s%s", shown(c, n), unset_note(c, n));
+        rv = aop_yaml_fail(c, n->file, n->line, path, "expected true or false "
+                           "(or yes/no, on/off), got %s%s", shown(c, n), unset_note(c, n));
     }
     return rv;
 }
@@ -847,9 +285,9 @@ static apr_status_t apply_fields(ctx_t *c, void *obj, const node_t *map, const c
     int i;
     apr_status_t rv;
 
-    if (map->type != AOP_N_MAP) {
-        return failf(c, map->file, map->line, path, "expected a map, got %s",
-                     type_name(map));
+    if (map->type != AOP_YAML_MAP) {
+        return aop_yaml_fail(c, map->file, map->line, path, "expected a map, got %s",
+                             aop_yaml_type_name(map));
     }
     for (i = 0; i < map->items->nelts; ++i) {
         const pair_t *kv = &APR_ARRAY_IDX(map->items, i, pair_t);
@@ -858,14 +296,16 @@ static apr_status_t apply_fields(ctx_t *c, void *obj, const node_t *map, const c
             ++f;
         }
         if (!f->key) {
-            return failf(c, kv->file, kv->line, key_path(c->p, path, kv->key),
-                         "unknown key (expected one of: %s)", field_names(c->p, fields));
+            return aop_yaml_fail(c, kv->file, kv->line,
+                                 aop_yaml_key_path(c->p, path, kv->key),
+                                 "unknown key (expected one of: %s)",
+                                 field_names(c->p, fields));
         }
         if (sources) {
             apr_table_setn(sources, f->key, kv->file);
         }
         if (!kv->val->is_null
-            && (rv = set_field(c, obj, f, kv->val, key_path(c->p, path, kv->key)))
+            && (rv = set_field(c, obj, f, kv->val, aop_yaml_key_path(c->p, path, kv->key)))
                != APR_SUCCESS) {
             return rv;
         }
@@ -878,10 +318,11 @@ static apr_status_t apply_fields(ctx_t *c, void *obj, const node_t *map, const c
 static apr_status_t missing(ctx_t *c, const node_t *map, const char *key, const char *path,
                             const char *why)
 {
-    const pair_t *kv = find_pair(map, key);
+    const pair_t *kv = aop_yaml_find(map, key);
 
-    return failf(c, kv ? kv->file : map->file, kv ? kv->line : map->line,
-                 key_path(c->p, path, key), "missing required field%s", why);
+    return aop_yaml_fail(c, kv ? kv->file : map->file, kv ? kv->line : map->line,
+                         aop_yaml_key_path(c->p, path, key), "missing required field%s",
+                         why);
 }
 
 /* --- routing, logging, monitoring ------------------------------------------- */
@@ -893,8 +334,8 @@ static apr_status_t set_strategy(ctx_t *c, void *obj, const node_t *val, const c
     apr_status_t rv = get_scalar(c, val, path, "a string", &s);
 
     if (rv == APR_SUCCESS && !aop_strategy_parse(s, &cfg->strategy)) {
-        rv = failf(c, val->file, val->line, path, "unknown strategy %s (expected "
-                   "one of: failover, weighted, round_robin)", shown(c, val));
+        rv = aop_yaml_fail(c, val->file, val->line, path, "unknown strategy %s (expected "
+                           "one of: failover, weighted, round_robin)", shown(c, val));
     }
     return rv;
 }
@@ -922,12 +363,13 @@ static apr_status_t set_timeout(ctx_t *c, void *obj, const node_t *val, const ch
         return rv;
     }
     if (!parse_number(s, &cfg->timeout)) {
-        return failf(c, val->file, val->line, path, "expected a number of seconds, "
-                     "got %s%s", shown(c, val), unset_note(c, val));
+        return aop_yaml_fail(c, val->file, val->line, path, "expected a number of seconds, "
+                             "got %s%s", shown(c, val), unset_note(c, val));
     }
     if (!(cfg->timeout > 0.0) || cfg->timeout > AOP_TIMEOUT_MAX) {
-        return failf(c, val->file, val->line, path, "must be > 0 and <= %g seconds, got %g",
-                     AOP_TIMEOUT_MAX, cfg->timeout);
+        return aop_yaml_fail(c, val->file, val->line, path,
+                             "must be > 0 and <= %g seconds, got %g",
+                             AOP_TIMEOUT_MAX, cfg->timeout);
     }
     return APR_SUCCESS;
 }
@@ -947,8 +389,8 @@ static apr_status_t set_level(ctx_t *c, void *obj, const node_t *val, const char
         }
     }
     if (rv == APR_SUCCESS) {
-        rv = failf(c, val->file, val->line, path, "unknown level %s (expected one "
-                   "of: DEBUG, INFO, WARNING, ERROR, CRITICAL)", shown(c, val));
+        rv = aop_yaml_fail(c, val->file, val->line, path, "unknown level %s (expected one "
+                           "of: DEBUG, INFO, WARNING, ERROR, CRITICAL)", shown(c, val));
     }
     return rv;
 }
@@ -960,9 +402,9 @@ static apr_status_t set_windows(ctx_t *c, void *obj, const node_t *val, const ch
     int i;
     apr_status_t rv;
 
-    if (val->type != AOP_N_SEQ) {
-        return failf(c, val->file, val->line, path, "expected a list, got %s",
-                     type_name(val));
+    if (val->type != AOP_YAML_SEQ) {
+        return aop_yaml_fail(c, val->file, val->line, path, "expected a list, got %s",
+                             aop_yaml_type_name(val));
     }
     cfg->additional_windows = apr_array_make(c->p, val->items->nelts, sizeof(int));
     for (i = 0; i < val->items->nelts; ++i) {
@@ -1029,133 +471,10 @@ static apr_status_t set_provider(ctx_t *c, void *obj, const node_t *val, const c
     apr_status_t rv = get_scalar(c, val, path, "a string", &inst->provider_type);
 
     if (rv == APR_SUCCESS && strcmp(inst->provider_type, "azure")) {
-        rv = failf(c, val->file, val->line, path, "unsupported provider %s "
-                   "(expected: azure)", shown(c, val));
+        rv = aop_yaml_fail(c, val->file, val->line, path, "unsupported provider %s "
+                           "(expected: azure)", shown(c, val));
     }
     return rv;
-}
-
-static int is_host_char(char ch)
-{
-    return apr_isalnum(ch) || ch == '.' || ch == '-' || ch == '_';
-}
-
-/* host[:port] from the authority of api_base; IPv6 literals come in brackets. */
-static const char *parse_authority(apr_pool_t *p, const char *a, aop_instance_t *inst)
-{
-    const char *colon = NULL, *q;
-    char addr[16];
-
-    if (*a == '[') {
-        if ((q = strchr(a, ']')) == NULL) {
-            return "has an unterminated IPv6 literal";
-        }
-        inst->host = apr_pstrmemdup(p, a + 1, (apr_size_t)(q - a - 1));
-        if (inet_pton(AF_INET6, inst->host, addr) != 1) {
-            return "has an invalid IPv6 address";
-        }
-        if (q[1] && q[1] != ':') {
-            return "has garbage after the IPv6 literal";
-        }
-        colon = q[1] ? q + 1 : NULL;
-    }
-    else {
-        colon = strchr(a, ':');
-        inst->host = colon ? apr_pstrmemdup(p, a, (apr_size_t)(colon - a)) : a;
-        for (q = inst->host; *q; ++q) {
-            if (!is_host_char(*q)) {
-                return "has an invalid character in its host name";
-            }
-        }
-    }
-    if (!*inst->host) {
-        return "has no host";
-    }
-    if (colon) {
-        apr_int64_t port;
-        if (!apr_isdigit(colon[1]) || !parse_int64(colon + 1, &port)
-            || port < 1 || port > 65535) {
-            return "has an invalid port (expected 1..65535)";
-        }
-        inst->port = (int)port;
-    }
-    return NULL;
-}
-
-/* The scheme's name and default port, or NULL for anything but http(s). */
-static const char *url_scheme(const char *url, int *dflt)
-{
-    if (!strncasecmp(url, "https://", 8)) {
-        *dflt = 443;
-        return "https";
-    }
-    if (!strncasecmp(url, "http://", 7)) {
-        *dflt = 80;
-        return "http";
-    }
-    return NULL;
-}
-
-static const char *url_chars_problem(const char *url)
-{
-    const char *s;
-
-    for (s = url; *s; ++s) {
-        if (apr_iscntrl(*s) || apr_isspace(*s)) {
-            return "must not contain spaces or control characters";
-        }
-    }
-    return strpbrk(url, "?#") ? "must not contain a query or a fragment" : NULL;
-}
-
-/* Host names are case-insensitive: lower-case them so that origins compare equal. */
-static void set_origin(apr_pool_t *p, aop_instance_t *inst, int dflt)
-{
-    char *host = apr_pstrdup(p, inst->host);
-    int v6 = (strchr(host, ':') != NULL);
-
-    inst->host = host;
-    for (; *host; ++host) {
-        *host = apr_tolower(*host);
-    }
-    inst->origin = apr_psprintf(p, "%s://%s%s%s", inst->scheme, v6 ? "[" : "", inst->host,
-                                v6 ? "]" : "");
-    if (inst->port != dflt) {
-        inst->origin = apr_psprintf(p, "%s:%d", inst->origin, inst->port);
-    }
-}
-
-/* Splits scheme://authority/path of api_base.  The URL is never quoted in a message:
- * a mistaken one may carry credentials. */
-static const char *parse_url(apr_pool_t *p, const char *url, aop_instance_t *inst)
-{
-    const char *auth, *slash, *problem;
-    apr_size_t len = strlen(url), alen;
-    int dflt = 0;
-
-    if ((inst->scheme = url_scheme(url, &dflt)) == NULL) {
-        return "must be an absolute http:// or https:// URL";
-    }
-    if ((problem = url_chars_problem(url)) != NULL) {
-        return problem;
-    }
-    auth = url + strlen(inst->scheme) + 3;
-    slash = strchr(auth, '/');
-    alen = slash ? (apr_size_t)(slash - auth) : strlen(auth);
-    if (memchr(auth, '@', alen)) {
-        return "must not contain user information (put the key in api_key)";
-    }
-    inst->port = dflt;
-    if ((problem = parse_authority(p, apr_pstrmemdup(p, auth, alen), inst)) != NULL) {
-        return problem;
-    }
-    while (len > 0 && url[len - 1] == '/') {
-        --len;
-    }
-    inst->api_base = apr_pstrmemdup(p, url, len);
-    inst->base_path = slash ? apr_pstrmemdup(p, slash, len - (apr_size_t)(slash - url)) : "";
-    set_origin(p, inst, dflt);
-    return NULL;
 }
 
 static apr_status_t set_api_base(ctx_t *c, void *obj, const node_t *val, const char *path)
@@ -1167,12 +486,13 @@ static apr_status_t set_api_base(ctx_t *c, void *obj, const node_t *val, const c
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    if ((problem = parse_url(c->p, url, inst)) != NULL) {
-        return failf(c, val->file, val->line, path, "%s%s", problem, unset_note(c, val));
+    if ((problem = aop_url_parse_api_base(c->p, url, inst)) != NULL) {
+        return aop_yaml_fail(c, val->file, val->line, path, "%s%s", problem,
+                             unset_note(c, val));
     }
     if (!strcmp(inst->scheme, "http")) {
-        warnf(c, val->file, val->line, path,
-              "plain http:// sends the API key unencrypted; use https://");
+        aop_yaml_warn(c, val->file, val->line, path,
+                      "plain http:// sends the API key unencrypted; use https://");
     }
     return APR_SUCCESS;
 }
@@ -1185,12 +505,12 @@ static apr_status_t set_models(ctx_t *c, void *obj, const node_t *val, const cha
     int i;
     apr_status_t rv;
 
-    if (val->type != AOP_N_SEQ) {
-        return failf(c, val->file, val->line, path, "expected a list, got %s",
-                     type_name(val));
+    if (val->type != AOP_YAML_SEQ) {
+        return aop_yaml_fail(c, val->file, val->line, path, "expected a list, got %s",
+                             aop_yaml_type_name(val));
     }
     if (val->items->nelts == 0) {
-        return failf(c, val->file, val->line, path, "must list at least one model");
+        return aop_yaml_fail(c, val->file, val->line, path, "must list at least one model");
     }
     inst->supported_models = apr_array_make(c->p, val->items->nelts, sizeof(const char *));
     for (i = 0; i < val->items->nelts; ++i) {
@@ -1200,11 +520,12 @@ static apr_status_t set_models(ctx_t *c, void *obj, const node_t *val, const cha
             return rv;
         }
         if (!*model) {
-            return failf(c, item->file, item->line, ipath, "empty model name%s",
-                         unset_note(c, item));
+            return aop_yaml_fail(c, item->file, item->line, ipath, "empty model name%s",
+                                 unset_note(c, item));
         }
         if (apr_hash_get(seen, model, APR_HASH_KEY_STRING)) {
-            return failf(c, item->file, item->line, ipath, "duplicate model \"%s\"", model);
+            return aop_yaml_fail(c, item->file, item->line, ipath,
+                                 "duplicate model \"%s\"", model);
         }
         apr_hash_set(seen, model, APR_HASH_KEY_STRING, model);
         APR_ARRAY_PUSH(inst->supported_models, const char *) = model;
@@ -1220,15 +541,16 @@ static apr_status_t set_deployments(ctx_t *c, void *obj, const node_t *val,
     int i;
     apr_status_t rv;
 
-    if (val->type != AOP_N_MAP) {
-        return failf(c, val->file, val->line, path, "expected a map of model: deployment, "
-                     "got %s", type_name(val));
+    if (val->type != AOP_YAML_MAP) {
+        return aop_yaml_fail(c, val->file, val->line, path,
+                             "expected a map of model: deployment, got %s",
+                             aop_yaml_type_name(val));
     }
     for (i = 0; i < val->items->nelts; ++i) {
         const pair_t *kv = &APR_ARRAY_IDX(val->items, i, pair_t);
-        mpath = key_path(c->p, path, kv->key);
+        mpath = aop_yaml_key_path(c->p, path, kv->key);
         if (!*kv->key) {
-            return failf(c, kv->file, kv->line, mpath, "empty model name");
+            return aop_yaml_fail(c, kv->file, kv->line, mpath, "empty model name");
         }
         if (kv->val->is_null) {
             return missing(c, val, kv->key, path, " (the deployment name)");
@@ -1237,9 +559,10 @@ static apr_status_t set_deployments(ctx_t *c, void *obj, const node_t *val,
             return rv;
         }
         if (!is_safe_name(dep, 1)) {
-            return failf(c, kv->val->file, kv->val->line, mpath, "deployment name %s "
-                         "must be [A-Za-z0-9._-]+ (it is part of the URL path)%s",
-                         shown(c, kv->val), unset_note(c, kv->val));
+            return aop_yaml_fail(c, kv->val->file, kv->val->line, mpath,
+                                 "deployment name %s must be [A-Za-z0-9._-]+ "
+                                 "(it is part of the URL path)%s",
+                                 shown(c, kv->val), unset_note(c, kv->val));
         }
         apr_hash_set(inst->model_deployments, kv->key, APR_HASH_KEY_STRING, dep);
     }
@@ -1264,8 +587,8 @@ static const field_t instance_fields[] = {
 static apr_status_t instance_name(ctx_t *c, const node_t *map, const char *path,
                                   aop_instance_t *inst)
 {
-    const pair_t *kv = find_pair(map, "name");
-    const char *npath = key_path(c->p, path, "name");
+    const pair_t *kv = aop_yaml_find(map, "name");
+    const char *npath = aop_yaml_key_path(c->p, path, "name");
     apr_status_t rv;
 
     if (!kv || kv->val->is_null) {
@@ -1275,9 +598,9 @@ static apr_status_t instance_name(ctx_t *c, const node_t *map, const char *path,
         return rv;
     }
     if (!is_safe_name(inst->name, 1) || strlen(inst->name) > AOP_NAME_MAX) {
-        return failf(c, kv->val->file, kv->val->line, npath, "%s is not a valid "
-                     "instance name (1..%d characters of A-Z a-z 0-9 . _ -)%s",
-                     shown(c, kv->val), AOP_NAME_MAX, unset_note(c, kv->val));
+        return aop_yaml_fail(c, kv->val->file, kv->val->line, npath, "%s is not a valid "
+                             "instance name (1..%d characters of A-Z a-z 0-9 . _ -)%s",
+                             shown(c, kv->val), AOP_NAME_MAX, unset_note(c, kv->val));
     }
     return APR_SUCCESS;
 }
@@ -1287,7 +610,7 @@ static apr_status_t instance_name(ctx_t *c, const node_t *map, const char *path,
 static apr_status_t check_api_key(ctx_t *c, const node_t *map, const aop_instance_t *inst,
                                   const char *path)
 {
-    const pair_t *kv = find_pair(map, "api_key");
+    const pair_t *kv = aop_yaml_find(map, "api_key");
 
     if (!inst->enabled || (inst->api_key && *inst->api_key)) {
         return APR_SUCCESS;
@@ -1295,8 +618,10 @@ static apr_status_t check_api_key(ctx_t *c, const node_t *map, const aop_instanc
     if (!inst->api_key) {
         return missing(c, map, "api_key", path, " (needed by an enabled instance)");
     }
-    return failf(c, kv->val->file, kv->val->line, key_path(c->p, path, "api_key"),
-                 "must not be empty for an enabled instance%s", unset_note(c, kv->val));
+    return aop_yaml_fail(c, kv->val->file, kv->val->line,
+                         aop_yaml_key_path(c->p, path, "api_key"),
+                         "must not be empty for an enabled instance%s",
+                         unset_note(c, kv->val));
 }
 
 /* api_version goes into the query string of every upstream request. */
@@ -1309,10 +634,11 @@ static apr_status_t check_api_version(ctx_t *c, const node_t *map,
         return missing(c, map, "api_version", path, "");
     }
     if (!is_safe_name(inst->api_version, 1)) {
-        val = find_pair(map, "api_version")->val;
-        return failf(c, val->file, val->line, key_path(c->p, path, "api_version"),
-                     "%s must be [A-Za-z0-9._-]+ (it is part of the URL query)%s",
-                     shown(c, val), unset_note(c, val));
+        val = aop_yaml_find(map, "api_version")->val;
+        return aop_yaml_fail(c, val->file, val->line,
+                             aop_yaml_key_path(c->p, path, "api_version"),
+                             "%s must be [A-Za-z0-9._-]+ (it is part of the URL query)%s",
+                             shown(c, val), unset_note(c, val));
     }
     return APR_SUCCESS;
 }
@@ -1334,15 +660,15 @@ static int is_supported(const aop_instance_t *inst, const char *model)
 static void drop_unused_deployments(ctx_t *c, const node_t *map, aop_instance_t *inst,
                                     const char *path)
 {
-    const pair_t *deps = find_pair(map, "model_deployments");
+    const pair_t *deps = aop_yaml_find(map, "model_deployments");
     int i;
 
     for (i = 0; deps && !deps->val->is_null && i < deps->val->items->nelts; ++i) {
         const pair_t *kv = &APR_ARRAY_IDX(deps->val->items, i, pair_t);
         if (!is_supported(inst, kv->key)) {
-            warnf(c, kv->file, kv->line,
-                  apr_psprintf(c->p, "%s.model_deployments.%s", path, kv->key),
-                  "model is not in supported_models, its deployment is ignored");
+            aop_yaml_warn(c, kv->file, kv->line,
+                          apr_psprintf(c->p, "%s.model_deployments.%s", path, kv->key),
+                          "model is not in supported_models, its deployment is ignored");
             apr_hash_set(inst->model_deployments, kv->key, APR_HASH_KEY_STRING, NULL);
         }
     }
@@ -1351,16 +677,16 @@ static void drop_unused_deployments(ctx_t *c, const node_t *map, aop_instance_t 
 static apr_status_t check_deployments(ctx_t *c, const node_t *map, aop_instance_t *inst,
                                       const char *path)
 {
-    const node_t *models = find_pair(map, "supported_models")->val;
+    const node_t *models = aop_yaml_find(map, "supported_models")->val;
     int i;
 
     for (i = 0; i < inst->supported_models->nelts; ++i) {
         const char *model = APR_ARRAY_IDX(inst->supported_models, i, const char *);
         const node_t *item = APR_ARRAY_IDX(models->items, i, node_t *);
         if (!aop_instance_deployment(inst, model)) {
-            return failf(c, item->file, item->line,
-                         apr_psprintf(c->p, "%s.supported_models[%d]", path, i),
-                         "model \"%s\" has no entry in model_deployments", model);
+            return aop_yaml_fail(c, item->file, item->line,
+                                 apr_psprintf(c->p, "%s.supported_models[%d]", path, i),
+                                 "model \"%s\" has no entry in model_deployments", model);
         }
     }
     drop_unused_deployments(c, map, inst, path);
@@ -1411,10 +737,10 @@ static apr_status_t unique_name(ctx_t *c, const node_t *n, const char *path,
     const aop_instance_t *first = apr_hash_get(names, inst->name, APR_HASH_KEY_STRING);
 
     if (first) {
-        return failf(c, n->file, find_pair(n, "name")->val->line,
-                     apr_psprintf(c->p, "%s.name", path),
-                     "duplicate instance name (first defined at %s:%d)",
-                     first->file, first->line);
+        return aop_yaml_fail(c, n->file, aop_yaml_find(n, "name")->val->line,
+                             apr_psprintf(c->p, "%s.name", path),
+                             "duplicate instance name (first defined at %s:%d)",
+                             first->file, first->line);
     }
     apr_hash_set(names, inst->name, APR_HASH_KEY_STRING, inst);
     return APR_SUCCESS;
@@ -1427,8 +753,9 @@ static apr_status_t build_instance(ctx_t *c, const node_t *n, int idx, apr_hash_
     aop_instance_t *inst;
     apr_status_t rv;
 
-    if (n->type != AOP_N_MAP) {
-        return failf(c, n->file, n->line, path, "expected a map, got %s", type_name(n));
+    if (n->type != AOP_YAML_MAP) {
+        return aop_yaml_fail(c, n->file, n->line, path, "expected a map, got %s",
+                             aop_yaml_type_name(n));
     }
     inst = new_instance(c->p, n);
     if ((rv = instance_name(c, n, path, inst)) != APR_SUCCESS) {
@@ -1452,9 +779,9 @@ static apr_status_t set_instances(ctx_t *c, void *obj, const node_t *val, const 
     int i;
     apr_status_t rv;
 
-    if (val->type != AOP_N_SEQ) {
-        return failf(c, val->file, val->line, path, "expected a list, got %s",
-                     type_name(val));
+    if (val->type != AOP_YAML_SEQ) {
+        return aop_yaml_fail(c, val->file, val->line, path, "expected a list, got %s",
+                             aop_yaml_type_name(val));
     }
     for (i = 0; i < val->items->nelts; ++i) {
         rv = build_instance(c, APR_ARRAY_IDX(val->items, i, node_t *), i, names, &inst);
@@ -1499,41 +826,45 @@ static aop_config_t *new_config(apr_pool_t *p)
     return cfg;
 }
 
-static void init_ctx(ctx_t *c, apr_pool_t *p, aop_getenv_fn *getenv_fn, void *baton)
+/* Every warning, from reading or from the schema, goes straight into cfg. */
+static void init_ctx(ctx_t *c, apr_pool_t *p, aop_getenv_fn *getenv_fn, void *baton,
+                     aop_config_t *cfg)
 {
     c->p = p;
     c->getenv_fn = getenv_fn;
     c->baton = baton;
-    c->cfg = new_config(p);
+    c->warnings = cfg->warnings;
     c->err = NULL;
 }
 
 /* env_text may be NULL: no overlay. */
-static apr_status_t load_layers(ctx_t *c, const char *base_name, const char *base_text,
+static apr_status_t load_layers(ctx_t *c, aop_config_t *cfg,
+                                const char *base_name, const char *base_text,
                                 apr_size_t base_len, const char *env_name,
                                 const char *env_text, apr_size_t env_len)
 {
     node_t *root = NULL, *overlay = NULL;
     apr_status_t rv;
 
-    if ((rv = read_yaml(c, base_name, base_text, base_len, &root)) != APR_SUCCESS) {
+    if ((rv = aop_yaml_read(c, base_name, base_text, base_len, &root)) != APR_SUCCESS) {
         return rv;
     }
-    APR_ARRAY_PUSH(c->cfg->files, const char *) = base_name;
+    APR_ARRAY_PUSH(cfg->files, const char *) = base_name;
     if (env_text) {
-        if ((rv = read_yaml(c, env_name, env_text, env_len, &overlay)) != APR_SUCCESS
-            || (rv = merge_map(c, root, overlay, 1)) != APR_SUCCESS) {
+        if ((rv = aop_yaml_read(c, env_name, env_text, env_len, &overlay)) != APR_SUCCESS
+            || (rv = aop_yaml_merge(c, root, overlay, "instances", merge_instances))
+               != APR_SUCCESS) {
             return rv;
         }
-        APR_ARRAY_PUSH(c->cfg->files, const char *) = env_name;
+        APR_ARRAY_PUSH(cfg->files, const char *) = env_name;
     }
-    return apply_fields(c, c->cfg, root, "", top_fields, NULL);
+    return apply_fields(c, cfg, root, "", top_fields, NULL);
 }
 
-static apr_status_t finish(ctx_t *c, apr_status_t rv, aop_config_t **pcfg,
-                           const char **perr)
+static apr_status_t finish(ctx_t *c, aop_config_t *cfg, apr_status_t rv,
+                           aop_config_t **pcfg, const char **perr)
 {
-    *pcfg = (rv == APR_SUCCESS) ? c->cfg : NULL;
+    *pcfg = (rv == APR_SUCCESS) ? cfg : NULL;
     *perr = (rv == APR_SUCCESS) ? NULL : c->err;
     return rv;
 }
@@ -1595,7 +926,8 @@ static apr_status_t read_file(ctx_t *c, const char *path, int optional,
     return rv;
 }
 
-static apr_status_t load_files(ctx_t *c, const char *dir, const char *env)
+static apr_status_t load_files(ctx_t *c, aop_config_t *cfg, const char *dir,
+                               const char *env)
 {
     const char *base_path, *env_path = NULL, *base_text, *env_text = NULL;
     apr_size_t base_len, env_len = 0;
@@ -1616,11 +948,12 @@ static apr_status_t load_files(ctx_t *c, const char *dir, const char *env)
             return rv;
         }
         if (!env_text) {
-            APR_ARRAY_PUSH(c->cfg->warnings, const char *) = apr_psprintf(c->p,
+            APR_ARRAY_PUSH(cfg->warnings, const char *) = apr_psprintf(c->p,
                 "%s: environment file not found, using %s alone", env_path, base_path);
         }
     }
-    return load_layers(c, base_path, base_text, base_len, env_path, env_text, env_len);
+    return load_layers(c, cfg, base_path, base_text, base_len, env_path, env_text,
+                       env_len);
 }
 
 apr_status_t aop_config_load(apr_pool_t *p, const char *dir, const char *env,
@@ -1628,16 +961,17 @@ apr_status_t aop_config_load(apr_pool_t *p, const char *dir, const char *env,
                              aop_config_t **pcfg, const char **perr)
 {
     ctx_t c;
+    aop_config_t *cfg = new_config(p);
     apr_size_t len;
 
-    init_ctx(&c, p, getenv_fn, baton);
+    init_ctx(&c, p, getenv_fn, baton, cfg);
     /* "conf/" and "conf" name the same directory */
     len = (dir && *dir) ? strlen(dir) : 0;
     while (len > 1 && dir[len - 1] == '/') {
         --len;
     }
-    return finish(&c, load_files(&c, len ? apr_pstrmemdup(p, dir, len) : ".", env),
-                  pcfg, perr);
+    dir = len ? apr_pstrmemdup(p, dir, len) : ".";
+    return finish(&c, cfg, load_files(&c, cfg, dir, env), pcfg, perr);
 }
 
 apr_status_t aop_config_load_texts(apr_pool_t *p,
@@ -1647,15 +981,16 @@ apr_status_t aop_config_load_texts(apr_pool_t *p,
                                    aop_config_t **pcfg, const char **perr)
 {
     ctx_t c;
+    aop_config_t *cfg = new_config(p);
 
-    init_ctx(&c, p, getenv_fn, baton);
+    init_ctx(&c, p, getenv_fn, baton, cfg);
     if (!base_text) {
         c.err = apr_psprintf(p, "%s: no configuration text", base_name ? base_name : "base");
-        return finish(&c, APR_EINVAL, pcfg, perr);
+        return finish(&c, cfg, APR_EINVAL, pcfg, perr);
     }
-    return finish(&c, load_layers(&c, base_name ? base_name : "base", base_text,
-                                  strlen(base_text), env_name ? env_name : "env",
-                                  env_text, env_text ? strlen(env_text) : 0),
+    return finish(&c, cfg, load_layers(&c, cfg, base_name ? base_name : "base", base_text,
+                                       strlen(base_text), env_name ? env_name : "env",
+                                       env_text, env_text ? strlen(env_text) : 0),
                   pcfg, perr);
 }
 

@@ -58,6 +58,11 @@ class Httpd:
         self.extra_conf = extra_conf
         self.log_level = log_level
         self.env = dict(os.environ, **(env or {}))
+        if os.environ.get("AOP_ASAN"):
+            # The module is built with -fsanitize=address (tools/test-asan); httpd is
+            # not, so the runtime is preloaded.  Reports land in the server root.
+            self.env["LD_PRELOAD"] = os.environ["AOP_ASAN"]
+            self.env["ASAN_OPTIONS"] = "log_path=%s/asan:detect_leaks=0:abort_on_error=0" % root
         self.port = free_port()
         self.config_dir = os.path.join(root, "aoproxy")
         self.error_log = os.path.join(root, "error.log")
@@ -141,8 +146,17 @@ class Httpd:
         self.log_offset = len(text)
         return lines
 
+    def sanitizer_reports(self):
+        """AddressSanitizer reports written by httpd processes (AOP_ASAN runs)."""
+        out = []
+        for name in sorted(os.listdir(self.root)):
+            if name.startswith("asan."):
+                out.append(self.read_log(os.path.join(self.root, name)))
+        return out
+
     def unexpected_errors(self):
         bad = [l for l in self.new_log_lines() if BAD_LEVELS.search(l)
                and not any(p.search(l) for p in self.expected_errors)]
+        bad += self.sanitizer_reports()
         self.expected_errors = []
         return bad

@@ -14,6 +14,8 @@ int main(void)
     sr = srunner_create(aop_config_suite());
     srunner_add_suite(sr, aop_route_suite());
     srunner_add_suite(sr, aop_request_suite());
+    srunner_add_suite(sr, aop_tpm_suite());
+    srunner_add_suite(sr, aop_select_suite());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);

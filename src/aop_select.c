@@ -1,0 +1,104 @@
+#include "aop_select.h"
+
+/* Smooth weighted round-robin (as nginx's upstreams do) over the members of a subset:
+ * each member gains its weight, the richest is picked and pays the subset's total.
+ * Over any run of picks, shares follow the weights and never come in bursts. */
+static int swrr(const aop_cand_t *c, int n, const unsigned char *member, apr_int64_t *cw)
+{
+    apr_int64_t total = 0;
+    int i, best = -1, first = -1;
+
+    for (i = 0; i < n; i++) {
+        if (!member[i]) {
+            continue;
+        }
+        if (first < 0) {
+            first = i;
+        }
+        if (c[i].weight <= 0) {
+            continue;
+        }
+        cw[i] += c[i].weight;
+        total += c[i].weight;
+        if (best < 0 || cw[i] > cw[best]) {
+            best = i;
+        }
+    }
+    if (best < 0) {
+        return first;           /* every member weighs 0: keep order */
+    }
+    cw[best] -= total;
+    return best;
+}
+
+static int pick_failover(const aop_cand_t *c, int n, aop_select_state_t *st,
+                         unsigned char *member)
+{
+    int i, top = 0, found = 0;
+
+    for (i = 0; i < n; i++) {
+        if (c[i].eligible && (!found || c[i].priority < top)) {
+            top = c[i].priority;
+            found = 1;
+        }
+    }
+    if (!found) {
+        return -1;
+    }
+    for (i = 0; i < n; i++) {
+        member[i] = c[i].eligible && c[i].priority == top;
+    }
+    return swrr(c, n, member, st->cw);
+}
+
+static int pick_weighted(const aop_cand_t *c, int n, aop_select_state_t *st,
+                         unsigned char *member)
+{
+    int i, any = 0;
+
+    for (i = 0; i < n; i++) {
+        member[i] = c[i].eligible != 0;
+        any |= member[i];
+    }
+    return any ? swrr(c, n, member, st->cw) : -1;
+}
+
+/* The cursor advances once per pick, whoever picks: strict rotation across all
+ * processes; an ineligible candidate's turn goes to the next one. */
+static int pick_round_robin(const aop_cand_t *c, int n, aop_select_state_t *st)
+{
+    apr_uint64_t start = st->cursor++;
+    int k;
+
+    for (k = 0; k < n; k++) {
+        int i = (int)((start + (apr_uint64_t)k) % (apr_uint64_t)n);
+
+        if (c[i].eligible) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+#define AOP_SELECT_MAX 256
+
+int aop_select(aop_strategy_e strategy, const aop_cand_t *c, int n, aop_select_state_t *st)
+{
+    unsigned char member[AOP_SELECT_MAX];
+
+    if (n <= 0) {
+        return -1;
+    }
+    if (n > AOP_SELECT_MAX) {
+        n = AOP_SELECT_MAX;
+    }
+    switch (strategy) {
+    case AOP_STRATEGY_WEIGHTED:
+        return pick_weighted(c, n, st, member);
+    case AOP_STRATEGY_ROUND_ROBIN:
+        return pick_round_robin(c, n, st);
+    case AOP_STRATEGY_FAILOVER:
+    default:
+        return pick_failover(c, n, st, member);
+    }
+}

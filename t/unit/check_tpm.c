@@ -1,0 +1,97 @@
+/* TPM windows: one-second buckets over 60 seconds, reservations, Azure's count. */
+#include "aop_tpm.h"
+#include "check_suites.h"
+
+static const apr_int64_t T0 = 1800000000;
+
+START_TEST(window_rolls)
+{
+    aop_tpm_t t;
+
+    aop_tpm_init(&t);
+    aop_tpm_commit(&t, 0, 100, T0);
+    aop_tpm_commit(&t, 0, 50, T0 + 30);
+    ck_assert_int_eq(aop_tpm_used(&t, T0), 100);
+    ck_assert_int_eq(aop_tpm_used(&t, T0 + 30), 150);
+    ck_assert_int_eq(aop_tpm_used(&t, T0 + 59), 150);
+    ck_assert_int_eq(aop_tpm_used(&t, T0 + 60), 50);      /* the first second left */
+    ck_assert_int_eq(aop_tpm_used(&t, T0 + 90), 0);
+    /* A bucket reused 60 s later starts from zero. */
+    aop_tpm_commit(&t, 0, 7, T0 + 60);
+    ck_assert_int_eq(aop_tpm_used(&t, T0 + 60), 57);
+}
+END_TEST
+
+START_TEST(reservations_count_until_committed)
+{
+    aop_tpm_t t;
+
+    aop_tpm_init(&t);
+    aop_tpm_reserve(&t, 600);
+    ck_assert(aop_tpm_fits(&t, 1000, 400, T0));
+    ck_assert(!aop_tpm_fits(&t, 1000, 401, T0));
+    aop_tpm_commit(&t, 600, 150, T0);                      /* it used less */
+    ck_assert_int_eq(t.reserved, 0);
+    ck_assert(aop_tpm_fits(&t, 1000, 850, T0));
+    ck_assert(!aop_tpm_fits(&t, 1000, 851, T0));
+    aop_tpm_commit(&t, 999, 0, T0);                        /* never below zero */
+    ck_assert_int_eq(t.reserved, 0);
+    ck_assert(aop_tpm_fits(&t, 0, 1 << 30, T0));           /* unlimited */
+}
+END_TEST
+
+START_TEST(oversized_request_needs_an_empty_window)
+{
+    aop_tpm_t t;
+
+    aop_tpm_init(&t);
+    ck_assert(aop_tpm_fits(&t, 1000, 5000, T0));
+    aop_tpm_commit(&t, 0, 1, T0);
+    ck_assert(!aop_tpm_fits(&t, 1000, 5000, T0));
+    ck_assert_int_eq(aop_tpm_fits_at(&t, 1000, 5000, T0 + 10), T0 + 60);
+}
+END_TEST
+
+START_TEST(fits_at_finds_when_budget_frees)
+{
+    aop_tpm_t t;
+
+    aop_tpm_init(&t);
+    aop_tpm_commit(&t, 0, 400, T0);
+    aop_tpm_commit(&t, 0, 400, T0 + 20);
+    ck_assert_int_eq(aop_tpm_fits_at(&t, 1000, 200, T0 + 25), T0 + 25);
+    /* 300 more needs the first 400 gone: at T0 + 60. */
+    ck_assert_int_eq(aop_tpm_fits_at(&t, 1000, 300, T0 + 25), T0 + 60);
+    /* 700 needs both gone: at T0 + 80. */
+    ck_assert_int_eq(aop_tpm_fits_at(&t, 1000, 700, T0 + 25), T0 + 80);
+}
+END_TEST
+
+START_TEST(remote_remaining_bounds_the_budget)
+{
+    aop_tpm_t t;
+
+    aop_tpm_init(&t);
+    aop_tpm_remote(&t, 300, T0);
+    ck_assert(aop_tpm_fits(&t, 0, 300, T0 + 1));
+    ck_assert(!aop_tpm_fits(&t, 0, 301, T0 + 1));
+    aop_tpm_commit(&t, 0, 100, T0 + 2);                    /* spends from Azure's count */
+    ck_assert(!aop_tpm_fits(&t, 100000, 201, T0 + 2));
+    ck_assert_int_eq(aop_tpm_fits_at(&t, 100000, 201, T0 + 2), T0 + 60);
+    ck_assert(aop_tpm_fits(&t, 100000, 5000, T0 + 60));   /* stale after a minute */
+}
+END_TEST
+
+Suite *aop_tpm_suite(void)
+{
+    Suite *s = suite_create("aop_tpm");
+    TCase *tc = tcase_create("tpm");
+
+    tcase_add_test(tc, window_rolls);
+    tcase_add_test(tc, reservations_count_until_committed);
+    tcase_add_test(tc, oversized_request_needs_an_empty_window);
+    tcase_add_test(tc, fits_at_finds_when_budget_frees);
+    tcase_add_test(tc, remote_remaining_bounds_the_budget);
+    suite_add_tcase(s, tc);
+    return s;
+}
