@@ -62,7 +62,12 @@ class Httpd:
             # The module is built with -fsanitize=address (tools/test-asan); httpd is
             # not, so the runtime is preloaded.  Reports land in the server root.
             self.env["LD_PRELOAD"] = os.environ["AOP_ASAN"]
-            self.env["ASAN_OPTIONS"] = "log_path=%s/asan:detect_leaks=0:abort_on_error=0" % root
+            # httpd's children run as an unprivileged user: they need a writable place.
+            self.asan_dir = os.path.join(root, "asan")
+            os.makedirs(self.asan_dir, exist_ok=True)
+            os.chmod(self.asan_dir, 0o1777)
+            self.env["ASAN_OPTIONS"] = "log_path=%s/report:detect_leaks=0:abort_on_error=0" \
+                % self.asan_dir
         self.port = free_port()
         self.config_dir = os.path.join(root, "aoproxy")
         self.error_log = os.path.join(root, "error.log")
@@ -149,9 +154,10 @@ class Httpd:
     def sanitizer_reports(self):
         """AddressSanitizer reports written by httpd processes (AOP_ASAN runs)."""
         out = []
-        for name in sorted(os.listdir(self.root)):
-            if name.startswith("asan."):
-                out.append(self.read_log(os.path.join(self.root, name)))
+        adir = getattr(self, "asan_dir", None)
+        for name in sorted(os.listdir(adir)) if adir else []:
+            out.append(self.read_log(os.path.join(adir, name)))
+            os.rename(os.path.join(adir, name), os.path.join(self.root, "seen-" + name))
         return out
 
     def unexpected_errors(self):
