@@ -30,9 +30,9 @@ static const char *define_worker(apr_pool_t *pconf, server_rec *s, aop_srv_conf_
     PROXY_COPY_CONF_PARAMS(w, psf);
     w->s->timeout = (apr_interval_time_t)(sc->cfg->timeout * APR_USEC_PER_SEC);
     w->s->timeout_set = 1;
-    w->s->conn_timeout = sc->connect_timeout;
+    w->s->conn_timeout = sc->connect_timeout.value;
     w->s->conn_timeout_set = 1;
-    w->s->retry = sc->retry_interval;
+    w->s->retry = sc->retry_interval.value;
     w->s->retry_set = 1;
     if (!inst->enabled) {
         w->s->status |= PROXY_WORKER_DISABLED;

@@ -25,8 +25,8 @@ void *aop_create_srv_conf(apr_pool_t *p, server_rec *s)
     aop_srv_conf_t *sc = apr_pcalloc(p, sizeof(*sc));
 
     sc->max_body = AOP_DEFAULT_MAX_BODY;
-    sc->retry_interval = AOP_DEFAULT_RETRY_INTERVAL;
-    sc->connect_timeout = AOP_DEFAULT_CONNECT_TIMEOUT;
+    sc->retry_interval.value = AOP_DEFAULT_RETRY_INTERVAL;
+    sc->connect_timeout.value = AOP_DEFAULT_CONNECT_TIMEOUT;
     return sc;
 }
 
@@ -45,8 +45,9 @@ void *aop_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     conf->environment = add->environment ? add->environment : base->environment;
     conf->proxy_used = add->proxy_used || base->proxy_used;
     MERGE_SET(max_body);
-    MERGE_SET(retry_interval);
-    MERGE_SET(connect_timeout);
+    conf->retry_interval = add->retry_interval.set ? add->retry_interval : base->retry_interval;
+    conf->connect_timeout = add->connect_timeout.set ? add->connect_timeout
+                                                     : base->connect_timeout;
     /* cfg, routes, balancer and workers are resolved per server at start-up. */
     return conf;
 }
@@ -126,42 +127,36 @@ static const char *set_max_body(cmd_parms *cmd, void *dconf, const char *arg)
     return NULL;
 }
 
-/* Parses a positive number of seconds (fractions allowed) into *out. */
-static const char *parse_seconds(const char *name, const char *arg, apr_interval_time_t *out,
-                                 int allow_zero, apr_pool_t *p)
+/* Which aop_seconds_t of the server config a duration directive sets, and whether 0
+ * is meaningful for it (cmd->info). */
+typedef struct seconds_slot_t {
+    apr_size_t offset;
+    int allow_zero;
+} seconds_slot_t;
+
+static const seconds_slot_t retry_slot = { APR_OFFSETOF(aop_srv_conf_t, retry_interval), 1 };
+static const seconds_slot_t connect_slot = { APR_OFFSETOF(aop_srv_conf_t, connect_timeout), 0 };
+
+/* A number of seconds (fractions allowed, at most a day). */
+static const char *set_seconds(cmd_parms *cmd, void *dconf, const char *arg)
 {
+    const seconds_slot_t *slot = cmd->info;
+    aop_seconds_t *out = (aop_seconds_t *)((char *)aop_srv_conf(cmd->server) + slot->offset);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
     char *end;
-    double v = strtod(arg, &end);
+    double v;
 
-    if (end == arg || *end || v < 0 || (!allow_zero && v == 0) || v > 86400) {
-        return apr_pstrcat(p, name, " must be a number of seconds", NULL);
+    if (err) {
+        return err;
     }
-    *out = (apr_interval_time_t)(v * APR_USEC_PER_SEC);
+    v = strtod(arg, &end);
+    if (end == arg || *end || v < 0 || (!slot->allow_zero && v == 0) || v > 86400) {
+        return apr_pstrcat(cmd->pool, cmd->directive->directive,
+                           " must be a number of seconds", NULL);
+    }
+    out->value = (apr_interval_time_t)(v * APR_USEC_PER_SEC);
+    out->set = 1;
     return NULL;
-}
-
-static const char *set_retry_interval(cmd_parms *cmd, void *dconf, const char *arg)
-{
-    aop_srv_conf_t *sc = aop_srv_conf(cmd->server);
-    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
-
-    if (!err) {
-        err = parse_seconds("AOProxyRetryInterval", arg, &sc->retry_interval, 1, cmd->pool);
-    }
-    sc->retry_interval_set = 1;
-    return err;
-}
-
-static const char *set_connect_timeout(cmd_parms *cmd, void *dconf, const char *arg)
-{
-    aop_srv_conf_t *sc = aop_srv_conf(cmd->server);
-    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
-
-    if (!err) {
-        err = parse_seconds("AOProxyConnectTimeout", arg, &sc->connect_timeout, 0, cmd->pool);
-    }
-    sc->connect_timeout_set = 1;
-    return err;
 }
 
 const command_rec aop_cmds[] = {
@@ -174,9 +169,9 @@ const command_rec aop_cmds[] = {
                   "Environment whose YAML overlays base.yaml (default: $ENVIRONMENT)"),
     AP_INIT_TAKE1("AOProxyMaxBodySize", set_max_body, NULL, RSRC_CONF,
                   "Largest request body accepted, in bytes (default 16777216)"),
-    AP_INIT_TAKE1("AOProxyRetryInterval", set_retry_interval, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("AOProxyRetryInterval", set_seconds, (void *)&retry_slot, RSRC_CONF,
                   "Seconds an instance that refused connections is left out (default 60)"),
-    AP_INIT_TAKE1("AOProxyConnectTimeout", set_connect_timeout, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("AOProxyConnectTimeout", set_seconds, (void *)&connect_slot, RSRC_CONF,
                   "Seconds allowed to connect to an instance (default 5)"),
     { NULL }
 };

@@ -11,16 +11,20 @@
 struct proxy_worker;
 struct proxy_balancer;
 
+/* A duration directive: its value and whether this server set it (for merging). */
+typedef struct aop_seconds_t {
+    apr_interval_time_t value;
+    int set;
+} aop_seconds_t;
+
 typedef struct aop_srv_conf_t {
     const char *config_dir;          /* AOProxyConfigDir */
     const char *environment;         /* AOProxyEnvironment, else $ENVIRONMENT */
     int proxy_used;                  /* "AOProxy On" appears in this server's scope */
     apr_off_t max_body;              /* AOProxyMaxBodySize, bytes */
     int max_body_set;
-    apr_interval_time_t retry_interval;   /* AOProxyRetryInterval */
-    int retry_interval_set;
-    apr_interval_time_t connect_timeout;  /* AOProxyConnectTimeout */
-    int connect_timeout_set;
+    aop_seconds_t retry_interval;    /* AOProxyRetryInterval */
+    aop_seconds_t connect_timeout;   /* AOProxyConnectTimeout */
     /* Resolved at start-up (check_config / post_config); read-only afterwards. */
     aop_config_t *cfg;
     aop_route_table_t *routes;

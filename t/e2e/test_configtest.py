@@ -101,3 +101,50 @@ def test_environment_from_the_environment_variable(fleet):
         assert request(srv, "GET", "/config").json()["routing"]["strategy"] == "round_robin"
     finally:
         srv.stop()
+
+
+@pytest.mark.parametrize("directive,message", [
+    ("AOProxyConnectTimeout 0", "AOProxyConnectTimeout must be a number of seconds"),
+    ("AOProxyRetryInterval soon", "AOProxyRetryInterval must be a number of seconds"),
+    ("AOProxyMaxBodySize -5", "AOProxyMaxBodySize must be a positive number of bytes"),
+    ("<Location /x>\nAOProxyConfigDir /tmp\n</Location>", "AOProxyConfigDir"),
+])
+def test_bad_directive_values_fail_configtest(directive, message):
+    srv = make_server("event", GOOD, extra_conf=directive, env={"ONE_KEY": "k1"})
+    res = srv.configtest()
+    assert res.returncode != 0
+    assert message in res.stderr, res.stderr
+
+
+def test_aoproxy_on_without_config_dir_fails():
+    srv = make_server("event", GOOD, env={"ONE_KEY": "k1"},
+                      extra_conf='<VirtualHost 127.0.0.2:80>\nAOProxy On\n</VirtualHost>')
+    srv.write_conf()
+    with open(srv.conf_path) as f:
+        text = f.read().replace('AOProxyConfigDir "%s"' % srv.config_dir, "")
+    with open(srv.conf_path, "w") as f:
+        f.write(text)
+    res = srv.run("-t")
+    assert res.returncode != 0
+    assert "AOP00003" in res.stderr, res.stderr
+
+
+@pytest.mark.parametrize("retry,expected_attempts", [("0", 3), (None, 1)])
+def test_retry_interval_decides_when_a_refusing_instance_is_tried_again(fleet, retry,
+                                                                         expected_attempts):
+    # "dead" refuses connections; with AOProxyRetryInterval 0 every request tries it
+    # first again, with the default (60 s) only the first one does.
+    extra = "AOProxyRetryInterval %s" % retry if retry is not None else ""
+    srv = make_server("prefork", fleet.yaml(), extra_conf=extra)
+    srv.start()
+    try:
+        for _ in range(3):
+            resp = request(srv, "POST", "/v1/chat/completions",
+                           {"model": "failover-model",
+                            "messages": [{"role": "user", "content": "x"}]})
+            assert resp.status == 200, resp.body
+        import time
+        time.sleep(0.3)
+        assert srv.read_log().count("AOP00040") == expected_attempts
+    finally:
+        srv.stop()
