@@ -16,6 +16,7 @@
 #include "src/mod_aoproxy_lbmethod.h"
 #include "src/mod_aoproxy_proxy.h"
 #include "src/mod_aoproxy_request.h"
+#include "src/mod_aoproxy_shm.h"
 
 /* The core (src/aop_*) logs through this: its messages reach the main server's log. */
 static void core_log(void *baton, aop_log_level_e level, apr_status_t rv, const char *msg)
@@ -41,6 +42,8 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_pre_config(aop_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(aop_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(aop_lbmethod_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(aop_proxy_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    aop_shm_register_hooks(p);
     aop_lbmethod_register_hooks(p);
     aop_balancer_register_hooks(p);
     aop_body_register_hooks(p);

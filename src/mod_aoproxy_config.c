@@ -27,6 +27,7 @@ void *aop_create_srv_conf(apr_pool_t *p, server_rec *s)
     sc->max_body = AOP_DEFAULT_MAX_BODY;
     sc->retry_interval.value = AOP_DEFAULT_RETRY_INTERVAL;
     sc->connect_timeout.value = AOP_DEFAULT_CONNECT_TIMEOUT;
+    sc->cooldown.value = AOP_DEFAULT_COOLDOWN;
     return sc;
 }
 
@@ -48,6 +49,7 @@ void *aop_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     conf->retry_interval = add->retry_interval.set ? add->retry_interval : base->retry_interval;
     conf->connect_timeout = add->connect_timeout.set ? add->connect_timeout
                                                      : base->connect_timeout;
+    conf->cooldown = add->cooldown.set ? add->cooldown : base->cooldown;
     /* cfg, routes, balancer and workers are resolved per server at start-up. */
     return conf;
 }
@@ -136,6 +138,7 @@ typedef struct seconds_slot_t {
 
 static const seconds_slot_t retry_slot = { APR_OFFSETOF(aop_srv_conf_t, retry_interval), 1 };
 static const seconds_slot_t connect_slot = { APR_OFFSETOF(aop_srv_conf_t, connect_timeout), 0 };
+static const seconds_slot_t cooldown_slot = { APR_OFFSETOF(aop_srv_conf_t, cooldown), 1 };
 
 /* A number of seconds (fractions allowed, at most a day). */
 static const char *set_seconds(cmd_parms *cmd, void *dconf, const char *arg)
@@ -173,6 +176,9 @@ const command_rec aop_cmds[] = {
                   "Seconds an instance that refused connections is left out (default 60)"),
     AP_INIT_TAKE1("AOProxyConnectTimeout", set_seconds, (void *)&connect_slot, RSRC_CONF,
                   "Seconds allowed to connect to an instance (default 5)"),
+    AP_INIT_TAKE1("AOProxyCooldown", set_seconds, (void *)&cooldown_slot, RSRC_CONF,
+                  "Seconds an instance rests after a 429 or 5xx that says not how long "
+                  "(default 10)"),
     { NULL }
 };
 

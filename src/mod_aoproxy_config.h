@@ -10,6 +10,7 @@
 
 struct proxy_worker;
 struct proxy_balancer;
+struct aop_shm_map_t;
 
 /* A duration directive: its value and whether this server set it (for merging). */
 typedef struct aop_seconds_t {
@@ -25,11 +26,13 @@ typedef struct aop_srv_conf_t {
     int max_body_set;
     aop_seconds_t retry_interval;    /* AOProxyRetryInterval */
     aop_seconds_t connect_timeout;   /* AOProxyConnectTimeout */
+    aop_seconds_t cooldown;          /* AOProxyCooldown */
     /* Resolved at start-up (check_config / post_config); read-only afterwards. */
     aop_config_t *cfg;
     aop_route_table_t *routes;
     struct proxy_balancer *balancer;
     struct proxy_worker **workers;   /* parallel to cfg->instances */
+    struct aop_shm_map_t *shm_map;   /* where its instances' shared state lives */
 } aop_srv_conf_t;
 
 typedef struct aop_dir_conf_t {
@@ -39,6 +42,7 @@ typedef struct aop_dir_conf_t {
 #define AOP_DEFAULT_MAX_BODY (16 * 1024 * 1024)
 #define AOP_DEFAULT_RETRY_INTERVAL apr_time_from_sec(60)
 #define AOP_DEFAULT_CONNECT_TIMEOUT apr_time_from_sec(5)
+#define AOP_DEFAULT_COOLDOWN apr_time_from_sec(10)
 
 extern const command_rec aop_cmds[];
 

@@ -3,10 +3,11 @@
 #include <ap_provider.h>
 #include <mod_proxy.h>
 
+#include "aop_select.h"
 #include "mod_aoproxy_private.h"
 #include "mod_aoproxy_lbmethod.h"
 #include "mod_aoproxy_proxy.h"
-#include "mod_aoproxy_request.h"
+#include "mod_aoproxy_shm.h"
 
 static APR_OPTIONAL_FN_TYPE(ap_proxy_retry_worker) *retry_worker;
 
@@ -36,72 +37,171 @@ static proxy_worker *untried(const aop_req_t *ctx, int idx)
     return ctx->tried[idx] ? NULL : ctx->sc->workers[idx];
 }
 
-int aop_lb_next_exists(request_rec *r, const aop_req_t *ctx)
+static const aop_instance_t *instance(const aop_req_t *ctx, int idx)
+{
+    return APR_ARRAY_IDX(ctx->sc->cfg->instances, idx, aop_instance_t *);
+}
+
+/* Not resting after a 429/5xx, key not refused, deployment not missing, and the
+ * estimate fits its token budget.  Caller holds the shm lock (or accepts a hint). */
+static int available(const aop_req_t *ctx, int idx, apr_time_t now)
+{
+    const aop_shm_inst_t *si = aop_shm_inst(ctx->sc->shm_map, idx);
+
+    if (!si) {
+        return 1;
+    }
+    return now >= si->cooldown_until && now >= si->unhealthy_until
+           && !aop_shm_model_missing(si, ctx->info.model, now)
+           && aop_tpm_fits(&si->tpm, instance(ctx, idx)->max_tpm, ctx->info.estimate,
+                           apr_time_sec(now));
+}
+
+/* When candidate idx could take the request, or 0 when only a reload can help. */
+static apr_time_t available_at(const aop_req_t *ctx, int idx, apr_time_t now)
+{
+    const aop_shm_inst_t *si = aop_shm_inst(ctx->sc->shm_map, idx);
+    apr_time_t at;
+
+    if (!si) {
+        return now;
+    }
+    if (now < si->unhealthy_until || aop_shm_model_missing(si, ctx->info.model, now)) {
+        return 0;
+    }
+    at = apr_time_from_sec(aop_tpm_fits_at(&si->tpm, instance(ctx, idx)->max_tpm,
+                                           ctx->info.estimate, apr_time_sec(now)));
+    return at > si->cooldown_until ? at : si->cooldown_until;
+}
+
+static int choose(request_rec *r, aop_req_t *ctx, apr_time_t now)
+{
+    int i, n = ctx->candidates->nelts > AOP_SHM_MAX_CANDIDATES ? AOP_SHM_MAX_CANDIDATES
+                                                               : ctx->candidates->nelts;
+    aop_cand_t *c = apr_palloc(r->pool, sizeof(*c) * n);
+    aop_shm_model_t *sm = aop_shm_model(ctx->sc->shm_map, ctx->info.model);
+    apr_int64_t local_cw[AOP_SHM_MAX_CANDIDATES] = { 0 };
+    aop_select_state_t st = { sm ? sm->cursor : 0, sm ? sm->cw : local_cw };
+    int k;
+
+    for (i = 0; i < n; i++) {
+        int idx = APR_ARRAY_IDX(ctx->candidates, i, int);
+        proxy_worker *w = untried(ctx, idx);
+
+        c[i].priority = instance(ctx, idx)->priority;
+        c[i].weight = instance(ctx, idx)->weight;
+        c[i].eligible = w && worker_usable(w, r) && available(ctx, idx, now);
+    }
+    k = aop_select(ctx->sc->cfg->strategy, c, n, &st);
+    if (sm) {
+        sm->cursor = st.cursor;
+    }
+    return k < 0 ? -1 : APR_ARRAY_IDX(ctx->candidates, k, int);
+}
+
+static void reserve(aop_req_t *ctx, int idx)
+{
+    aop_shm_inst_t *si = aop_shm_inst(ctx->sc->shm_map, idx);
+
+    if (si) {
+        aop_tpm_reserve(&si->tpm, ctx->info.estimate);
+        ctx->reserved_in = si;
+        ctx->reserved = ctx->info.estimate;
+    }
+}
+
+void aop_lb_release(aop_req_t *ctx, apr_int64_t used)
+{
+    if (!ctx->reserved_in) {
+        return;
+    }
+    aop_shm_lock();
+    aop_tpm_commit(&ctx->reserved_in->tpm, ctx->reserved, used,
+                   apr_time_sec(apr_time_now()));
+    aop_shm_unlock();
+    ctx->reserved_in = NULL;
+    ctx->reserved = 0;
+}
+
+static proxy_worker *aop_finder(proxy_balancer *balancer, request_rec *r)
+{
+    aop_req_t *ctx = aop_req_get(r);
+    int idx;
+
+    if (!ctx || !ctx->candidates || !ctx->sc->workers) {
+        return NULL;
+    }
+    aop_proxy_restore_soft_failed(ctx);
+    aop_lb_release(ctx, 0);             /* an earlier attempt's, if it failed */
+    aop_shm_lock();
+    idx = choose(r, ctx, apr_time_now());
+    if (idx >= 0) {
+        reserve(ctx, idx);
+    }
+    aop_shm_unlock();
+    ctx->chosen = idx;
+    ctx->inst = idx >= 0 ? instance(ctx, idx) : NULL;
+    if (idx < 0) {
+        return NULL;
+    }
+    ctx->deployment = aop_instance_deployment(ctx->inst, ctx->info.model);
+    ctx->tried[idx] = 1;
+    ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, "aoproxy: attempt %d -> instance %s",
+                  ctx->attempts + 1, ctx->inst->name);
+    return ctx->sc->workers[idx];
+}
+
+/* Whether any untried candidate is usable (or due) and available; reads the shared
+ * state without the lock: a hint, the finder decides under it. */
+static int any_ready(request_rec *r, const aop_req_t *ctx, apr_time_t now)
 {
     int i;
 
-    if (ctx->attempts > ctx->sc->cfg->retries) {
-        return 0;
-    }
     for (i = 0; i < ctx->candidates->nelts; i++) {
-        proxy_worker *w = untried(ctx, APR_ARRAY_IDX(ctx->candidates, i, int));
+        int idx = APR_ARRAY_IDX(ctx->candidates, i, int);
+        proxy_worker *w = untried(ctx, idx);
 
-        if (w && (PROXY_WORKER_IS_USABLE(w) || retry_due(w))) {
+        if (w && (PROXY_WORKER_IS_USABLE(w) || retry_due(w)) && available(ctx, idx, now)) {
             return 1;
         }
     }
     return 0;
 }
 
-/* Lower priority value wins; equal priorities go to the heavier weight, then to
- * the instance listed first. */
-static int better(const aop_instance_t *a, const aop_instance_t *b)
+int aop_lb_next_exists(request_rec *r, const aop_req_t *ctx)
 {
-    if (!b) {
-        return 1;
-    }
-    if (a->priority != b->priority) {
-        return a->priority < b->priority;
-    }
-    return a->weight > b->weight;
+    return ctx->attempts <= ctx->sc->cfg->retries && any_ready(r, ctx, apr_time_now());
 }
 
-static proxy_worker *aop_finder(proxy_balancer *balancer, request_rec *r)
+apr_interval_time_t aop_lb_retry_after(request_rec *r, const aop_req_t *ctx)
 {
-    aop_req_t *ctx = aop_req_get(r);
-    const aop_instance_t *best = NULL;
-    int i, best_idx = -1;
+    apr_time_t now = apr_time_now(), best = 0;
+    int i;
 
-    if (!ctx || !ctx->candidates || !ctx->sc->workers) {
-        return NULL;
-    }
-    aop_proxy_restore_soft_failed(ctx);
+    aop_shm_lock();
     for (i = 0; i < ctx->candidates->nelts; i++) {
-        int idx = APR_ARRAY_IDX(ctx->candidates, i, int);
-        const aop_instance_t *inst = APR_ARRAY_IDX(ctx->sc->cfg->instances, idx,
-                                                   aop_instance_t *);
-        proxy_worker *w = untried(ctx, idx);
+        apr_time_t at = available_at(ctx, APR_ARRAY_IDX(ctx->candidates, i, int), now);
 
-        if (!w || !worker_usable(w, r)) {
-            continue;
-        }
-        if (better(inst, best)) {
-            best = inst;
-            best_idx = idx;
+        if (at && (!best || at < best)) {
+            best = at;
         }
     }
-    if (best_idx < 0) {
-        ctx->chosen = -1;
-        ctx->inst = NULL;
-        return NULL;
+    aop_shm_unlock();
+    return best > now ? best - now : 0;
+}
+
+int aop_lb_precheck(request_rec *r, const aop_req_t *ctx, apr_interval_time_t *retry_after)
+{
+    int ready;
+
+    aop_shm_lock();
+    ready = any_ready(r, ctx, apr_time_now());
+    aop_shm_unlock();
+    if (ready) {
+        return OK;
     }
-    ctx->chosen = best_idx;
-    ctx->inst = best;
-    ctx->deployment = aop_instance_deployment(best, ctx->info.model);
-    ctx->tried[best_idx] = 1;
-    ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, "aoproxy: attempt %d -> instance %s",
-                  ctx->attempts + 1, best->name);
-    return ctx->sc->workers[best_idx];
+    *retry_after = aop_lb_retry_after(r, ctx);
+    return *retry_after > 0 ? HTTP_TOO_MANY_REQUESTS : HTTP_SERVICE_UNAVAILABLE;
 }
 
 static apr_status_t aop_lb_reset(proxy_balancer *balancer, server_rec *s)

@@ -1,4 +1,5 @@
-/* Our mod_proxy_balancer lbmethod provider: picks the instance for an attempt. */
+/* Our mod_proxy_balancer lbmethod provider: picks the instance for an attempt by the
+ * configured strategy among those eligible, and reserves its token estimate. */
 #ifndef MOD_AOPROXY_LBMETHOD_H
 #define MOD_AOPROXY_LBMETHOD_H
 
@@ -6,9 +7,20 @@
 
 #include "mod_aoproxy_request.h"
 
+/* Before proxying: OK when some instance can take the request now; otherwise
+ * HTTP_TOO_MANY_REQUESTS with *retry_after (budgets spent or cooling down) or
+ * HTTP_SERVICE_UNAVAILABLE (none usable at all). */
+int aop_lb_precheck(request_rec *r, const aop_req_t *ctx, apr_interval_time_t *retry_after);
+
+/* When the earliest candidate will be able to take the request again. */
+apr_interval_time_t aop_lb_retry_after(request_rec *r, const aop_req_t *ctx);
+
 /* Whether another attempt of this request would find an instance: asked after a
  * failed attempt, so that mod_proxy is not sent back to a finder with nothing left. */
 int aop_lb_next_exists(request_rec *r, const aop_req_t *ctx);
+
+/* Ends the reservation of the current attempt: used tokens count in its window. */
+void aop_lb_release(aop_req_t *ctx, apr_int64_t used);
 
 void aop_lbmethod_register_hooks(apr_pool_t *p);
 

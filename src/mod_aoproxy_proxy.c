@@ -8,8 +8,12 @@
 #include "mod_aoproxy_body.h"
 #include "mod_aoproxy_errors.h"
 #include "mod_aoproxy_lbmethod.h"
+#include "mod_aoproxy_outcome.h"
 #include "mod_aoproxy_proxy.h"
 #include "mod_aoproxy_request.h"
+
+/* mod_proxy_http's note that it handed an error status to us (ProxyErrorOverride). */
+#define OVERRIDE_NOTE "proxy-error-override"
 
 /* Client headers that must not reach Azure: credentials meant for us (or for
  * OpenAI), cookies, and Accept-Encoding (usage must be readable in the answer). */
@@ -17,6 +21,46 @@ static const char *const dropped_headers[] = {
     "Authorization", "api-key", "OpenAI-Organization", "OpenAI-Project", "Cookie",
     "Accept-Encoding", "Proxy-Authorization", NULL
 };
+
+/* The statuses mod_proxy_http hands to us instead of the client (sorted, as
+ * mod_proxy's binary search wants them). */
+static apr_array_header_t *override_codes;
+
+int aop_proxy_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                          server_rec *s)
+{
+    static const int codes[] = { 401, 403, 404, 408, 429, 500, 502, 503, 504 };
+    size_t i;
+
+    override_codes = apr_array_make(pconf, (int)(sizeof(codes) / sizeof(codes[0])),
+                                    sizeof(int));
+    for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+        APR_ARRAY_PUSH(override_codes, int) = codes[i];
+    }
+    return OK;
+}
+
+/* A private copy of this request's directory configuration in which mod_proxy's
+ * part says "ProxyErrorOverride On 401 ... 504": the operator's own settings for
+ * other locations stay as they are. */
+void aop_proxy_override_errors(request_rec *r)
+{
+    proxy_dir_conf *base = ap_get_module_config(r->per_dir_config, &proxy_module);
+    proxy_dir_conf *mine;
+    ap_conf_vector_t *copy;
+
+    if (!base) {
+        return;
+    }
+    mine = apr_pmemdup(r->pool, base, sizeof(*base));
+    mine->error_override = 1;
+    mine->error_override_set = 1;
+    mine->error_override_codes = override_codes;
+    copy = ap_merge_per_dir_configs(r->pool, r->per_dir_config,
+                                    ap_create_per_dir_config(r->pool));
+    ap_set_module_config(copy, &proxy_module, mine);
+    r->per_dir_config = copy;
+}
 
 /* balancer_fixup() re-runs the canon handlers once our finder picked an instance:
  * the whole backend URL is built here, for this instance. */
@@ -58,17 +102,66 @@ void aop_proxy_restore_soft_failed(aop_req_t *ctx)
     }
 }
 
-/* mod_proxy moves to the next member only when the scheme handler says 503.  A
- * backend that reset the connection or timed out (502/504) before anything reached
- * the client is worth the next instance too. */
-static int retry_elsewhere(const request_rec *r, int status)
+/* Forgets what an overridden answer left in the request, before the next attempt. */
+static void forget_answer(request_rec *r)
 {
-    return (status == HTTP_BAD_GATEWAY || status == HTTP_GATEWAY_TIME_OUT)
-           && !r->sent_bodyct;
+    apr_table_unset(r->notes, OVERRIDE_NOTE);
+    apr_table_clear(r->headers_out);
+    r->status = HTTP_OK;
+    r->status_line = NULL;
+}
+
+/* The attempt failed without reaching the client: mod_proxy moves to the next
+ * member only when the scheme handler says 503, and then puts the worker in error
+ * for its retry interval; that is right for a refused connection only. */
+static int move_on(request_rec *r, aop_req_t *ctx, proxy_worker *worker, int soft)
+{
+    if (soft && !PROXY_WORKER_IS(worker, PROXY_WORKER_IN_ERROR)) {
+        ctx->soft_failed = worker;
+    }
+    aop_lb_release(ctx, 0);
+    if (!aop_lb_next_exists(r, ctx)) {
+        /* Nothing left: end mod_proxy's loop here (any status but 503 does). */
+        return HTTP_BAD_GATEWAY;
+    }
+    return HTTP_SERVICE_UNAVAILABLE;
+}
+
+/* Azure answered with one of the override statuses. */
+static int after_error_answer(request_rec *r, aop_req_t *ctx, proxy_worker *worker,
+                              int status)
+{
+    aop_outcome_note(r, ctx, status);
+    ctx->last_status = status;
+    aop_lb_release(ctx, 0);
+    if (!aop_lb_next_exists(r, ctx)) {
+        return status;               /* request_status answers it in OpenAI's shape */
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOPLOGNO(00046)
+                  "instance %s answered %d for model %s: trying the next instance",
+                  ctx->inst->name, status, ctx->info.model);
+    forget_answer(r);
+    return move_on(r, ctx, worker, 1);
+}
+
+/* No HTTP answer: refused (503), reset (502) or timed out (504). */
+static int after_transport_failure(request_rec *r, aop_req_t *ctx, proxy_worker *worker,
+                                   int status)
+{
+    if (status == HTTP_SERVICE_UNAVAILABLE) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, AOPLOGNO(00040)
+                      "instance %s could not be reached (attempt %d for model %s)",
+                      ctx->inst->name, ctx->attempts, ctx->info.model);
+        return move_on(r, ctx, worker, 0);
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, AOPLOGNO(00042)
+                  "instance %s failed before answering (%d, attempt %d for model %s)",
+                  ctx->inst->name, status, ctx->attempts, ctx->info.model);
+    return move_on(r, ctx, worker, 1);
 }
 
 /* Wraps the real scheme handler for each attempt: the body is replayed from the
- * start, so a failover resends it whole. */
+ * start, so a failover resends it whole; the outcome decides what comes next. */
 static int aop_scheme_handler(request_rec *r, proxy_worker *worker, proxy_server_conf *conf,
                               char *url, const char *proxyhost, apr_port_t proxyport)
 {
@@ -83,57 +176,115 @@ static int aop_scheme_handler(request_rec *r, proxy_worker *worker, proxy_server
     aop_body_rewind(r, ctx);
     status = proxy_run_scheme_handler(r, worker, conf, url, proxyhost, proxyport);
     ctx->in_scheme_handler = 0;
+    if (apr_table_get(r->notes, OVERRIDE_NOTE)) {
+        return after_error_answer(r, ctx, worker, status);
+    }
     ctx->last_status = status;
-    if (status == HTTP_SERVICE_UNAVAILABLE) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, AOPLOGNO(00040)
-                      "instance %s could not be reached (attempt %d for model %s)",
-                      ctx->inst->name, ctx->attempts, ctx->info.model);
+    if (status == OK) {
+        aop_outcome_note(r, ctx, r->status);
+        return OK;
     }
-    else if (retry_elsewhere(r, status)) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, AOPLOGNO(00042)
-                      "instance %s failed before answering (%d, attempt %d for model %s)",
-                      ctx->inst->name, status, ctx->attempts, ctx->info.model);
-        if (!PROXY_WORKER_IS(worker, PROXY_WORKER_IN_ERROR)) {
-            ctx->soft_failed = worker;
-        }
-        status = HTTP_SERVICE_UNAVAILABLE;
-    }
-    if (status == HTTP_SERVICE_UNAVAILABLE && !aop_lb_next_exists(r, ctx)) {
-        /* Nothing left to try: end mod_proxy's loop here (any other status than
-         * 503 does) and let request_status answer. */
-        status = HTTP_BAD_GATEWAY;
+    if (status == HTTP_SERVICE_UNAVAILABLE
+        || ((status == HTTP_BAD_GATEWAY || status == HTTP_GATEWAY_TIME_OUT)
+            && !r->sent_bodyct)) {
+        return after_transport_failure(r, ctx, worker, status);
     }
     return status;
 }
 
-/* When mod_proxy gives up (no instance left, or every attempt failed) the client
- * gets an OpenAI error instead of an HTML error page. */
+/* ------------------------------------------------------------------ final answers */
+
+static void answer_rate_limited(request_rec *r, aop_req_t *ctx)
+{
+    apr_interval_time_t wait = aop_lb_retry_after(r, ctx);
+    long secs = (long)((wait + APR_USEC_PER_SEC - 1) / APR_USEC_PER_SEC);
+
+    apr_table_setn(r->headers_out, "Retry-After", apr_ltoa(r->pool, secs > 0 ? secs : 1));
+    aop_send_error(r, HTTP_TOO_MANY_REQUESTS,
+                   apr_psprintf(r->pool, "Rate limit reached for model `%s` on every "
+                                "instance that serves it. Please retry after %ld "
+                                "seconds.", ctx->info.model, secs > 0 ? secs : 1),
+                   NULL, "rate_limit_exceeded");
+}
+
+/* The last attempt's status when every instance failed over. */
+static void answer_last_error(request_rec *r, aop_req_t *ctx, int status)
+{
+    const char *model = ctx->info.model;
+
+    if (status == HTTP_TOO_MANY_REQUESTS) {
+        answer_rate_limited(r, ctx);
+    }
+    else if (status == HTTP_NOT_FOUND) {
+        aop_send_error(r, HTTP_NOT_FOUND,
+                       apr_psprintf(r->pool, "No instance has a deployment for model `%s` "
+                                    "(Azure answered DeploymentNotFound).", model),
+                       "model", "deployment_not_found");
+    }
+    else if (status == HTTP_UNAUTHORIZED || status == HTTP_FORBIDDEN) {
+        aop_send_error(r, HTTP_BAD_GATEWAY,
+                       apr_psprintf(r->pool, "The Azure OpenAI instance refused the proxy's "
+                                    "credentials for model `%s`.", model),
+                       NULL, "upstream_authentication_failed");
+    }
+    else {
+        aop_send_error(r, status == HTTP_SERVICE_UNAVAILABLE ? HTTP_SERVICE_UNAVAILABLE
+                          : (status == HTTP_GATEWAY_TIME_OUT || status == HTTP_REQUEST_TIME_OUT)
+                          ? HTTP_GATEWAY_TIME_OUT : HTTP_BAD_GATEWAY,
+                       apr_psprintf(r->pool, "The upstream Azure OpenAI service answered %d "
+                                    "for model `%s` (%d attempt%s).", status, model,
+                                    ctx->attempts, ctx->attempts == 1 ? "" : "s"),
+                       NULL, "upstream_error");
+    }
+}
+
+/* No HTTP answer at all from the last attempt, or none could be made. */
+static void answer_unreachable(request_rec *r, aop_req_t *ctx)
+{
+    if (ctx->attempts == 0) {
+        if (aop_lb_retry_after(r, ctx) > 0) {
+            answer_rate_limited(r, ctx);
+            return;
+        }
+        aop_send_error(r, HTTP_SERVICE_UNAVAILABLE,
+                       apr_psprintf(r->pool, "No instance can serve model `%s` right now.",
+                                    ctx->info.model), NULL, "no_instance_available");
+        return;
+    }
+    aop_send_error(r, ctx->last_status == HTTP_GATEWAY_TIME_OUT ? HTTP_GATEWAY_TIME_OUT
+                                                                : HTTP_BAD_GATEWAY,
+                   apr_psprintf(r->pool, "The upstream Azure OpenAI service did not answer "
+                                "(%d attempt%s for model `%s`).", ctx->attempts,
+                                ctx->attempts == 1 ? "" : "s", ctx->info.model),
+                   NULL, "upstream_unavailable");
+}
+
+/* When mod_proxy gives up or hands us Azure's error, the client gets an OpenAI
+ * error instead of an HTML page or Azure's own shape. */
 static int aop_request_status(int *status, request_rec *r)
 {
     aop_req_t *ctx = aop_req_get(r);
-    const char *msg;
+    int overridden;
 
     if (!ctx) {
         return DECLINED;
     }
     aop_proxy_restore_soft_failed(ctx);
-    if (*status < 500 || r->sent_bodyct) {
+    overridden = apr_table_get(r->notes, OVERRIDE_NOTE) != NULL;
+    if ((*status < 400 && !overridden) || r->sent_bodyct) {
         return DECLINED;
     }
-    if (ctx->attempts == 0) {
-        msg = apr_psprintf(r->pool, "No instance can serve model `%s` right now.",
-                           ctx->info.model);
-        aop_send_error(r, HTTP_SERVICE_UNAVAILABLE, msg, NULL, "no_instance_available");
+    apr_table_clear(r->headers_out);
+    if (overridden) {
+        apr_table_unset(r->notes, OVERRIDE_NOTE);
+        answer_last_error(r, ctx, ctx->last_status);
     }
     else {
-        msg = apr_psprintf(r->pool, "The upstream Azure OpenAI service did not answer "
-                           "(%d attempt%s for model `%s`).", ctx->attempts,
-                           ctx->attempts == 1 ? "" : "s", ctx->info.model);
-        aop_send_error(r, ctx->last_status == HTTP_GATEWAY_TIME_OUT ? HTTP_GATEWAY_TIME_OUT
-                                                                    : HTTP_BAD_GATEWAY,
-                       msg, NULL, "upstream_unavailable");
+        answer_unreachable(r, ctx);
     }
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOPLOGNO(00041) "%s", msg);
+    ap_log_rerror(APLOG_MARK, r->status == HTTP_TOO_MANY_REQUESTS ? APLOG_INFO : APLOG_ERR,
+                  0, r, AOPLOGNO(00041) "request for model %s failed with %d after %d "
+                  "attempt(s)", ctx->info.model, r->status, ctx->attempts);
     *status = OK;
     return OK;
 }

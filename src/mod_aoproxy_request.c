@@ -11,6 +11,8 @@
 #include "mod_aoproxy_private.h"
 #include "mod_aoproxy_body.h"
 #include "mod_aoproxy_errors.h"
+#include "mod_aoproxy_lbmethod.h"
+#include "mod_aoproxy_proxy.h"
 #include "mod_aoproxy_request.h"
 
 aop_req_t *aop_req_get(const request_rec *r)
@@ -51,23 +53,47 @@ static int answer_body_status(request_rec *r, aop_req_t *ctx, int status)
     return answer_error(r, ctx, status, "The request body could not be read.", NULL, NULL);
 }
 
+/* However the request ends (even aborted), its token reservation is given back. */
+static apr_status_t release_reservation(void *data)
+{
+    aop_lb_release(data, 0);
+    return APR_SUCCESS;
+}
+
 static void hand_to_proxy(request_rec *r, aop_req_t *ctx)
 {
-    int n = ctx->sc->cfg->instances->nelts;
-
-    ctx->tried = apr_pcalloc(r->pool, n > 0 ? n : 1);
-    ctx->chosen = -1;
+    apr_pool_cleanup_register(r->pool, ctx, release_reservation, apr_pool_cleanup_null);
+    aop_proxy_override_errors(r);
     r->filename = apr_pstrcat(r->pool, "proxy:" AOP_BALANCER_URL, r->uri, NULL);
     r->proxyreq = PROXYREQ_REVERSE;
     r->handler = "proxy-server";
     ap_add_input_filter(AOP_BODY_FILTER, ctx, r, r->connection);
 }
 
+static int answer_nothing_available(request_rec *r, aop_req_t *ctx, int status,
+                                    apr_interval_time_t wait)
+{
+    long secs = (long)((wait + APR_USEC_PER_SEC - 1) / APR_USEC_PER_SEC);
+
+    if (status == HTTP_TOO_MANY_REQUESTS) {
+        apr_table_setn(r->err_headers_out, "Retry-After", apr_ltoa(r->pool, secs));
+        return answer_error(r, ctx, status,
+                            apr_psprintf(r->pool, "Rate limit reached for model `%s` on every "
+                                         "instance that serves it. Please retry after %ld "
+                                         "seconds.", ctx->info.model, secs),
+                            NULL, "rate_limit_exceeded");
+    }
+    return answer_error(r, ctx, status,
+                        apr_psprintf(r->pool, "No instance can serve model `%s` right now.",
+                                     ctx->info.model), NULL, "no_instance_available");
+}
+
 /* A call to one of the proxied operations: body, model, instances. */
 static int prepare_call(request_rec *r, aop_req_t *ctx)
 {
     aop_request_error_t err;
-    int status;
+    apr_interval_time_t wait = 0;
+    int status, n = ctx->sc->cfg->instances->nelts;
 
     if (r->method_number != M_POST) {
         return answer_bad_method(r, ctx, "POST");
@@ -84,6 +110,10 @@ static int prepare_call(request_rec *r, aop_req_t *ctx)
                             apr_psprintf(r->pool, "The model `%s` does not exist or you do "
                                          "not have access to it.", ctx->info.model),
                             "model", "model_not_found");
+    }
+    ctx->tried = apr_pcalloc(r->pool, n > 0 ? n : 1);
+    if ((status = aop_lb_precheck(r, ctx, &wait)) != OK) {
+        return answer_nothing_available(r, ctx, status, wait);
     }
     ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, "aoproxy: %s model=%s stream=%d "
                   "estimate=%" APR_INT64_T_FMT, aop_route_op_suffix(ctx->op),

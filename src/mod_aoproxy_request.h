@@ -21,6 +21,8 @@ typedef struct aop_req_t {
     int chosen;                           /* instance index of this attempt, -1 = none */
     const aop_instance_t *inst;           /* the instance of this attempt */
     const char *deployment;               /* its deployment for the model */
+    struct aop_shm_inst_t *reserved_in;   /* the instance holding our token reservation */
+    apr_int64_t reserved;                 /* its amount */
     int attempts;
     int last_status;                      /* what the last attempt's scheme handler said */
     struct proxy_worker *soft_failed;     /* put in error by mod_proxy only to fail over */

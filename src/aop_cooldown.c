@@ -1,0 +1,98 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include <apr_date.h>
+
+#include "aop_cooldown.h"
+
+static apr_interval_time_t unit_usec(const char **s)
+{
+    if (strncmp(*s, "ms", 2) == 0) {
+        *s += 2;
+        return 1000;
+    }
+    if (strncmp(*s, "us", 2) == 0) {
+        *s += 2;
+        return 1;
+    }
+    switch (**s) {
+    case 'h': (*s)++; return apr_time_from_sec(3600);
+    case 'm': (*s)++; return apr_time_from_sec(60);
+    case 's': (*s)++; return apr_time_from_sec(1);
+    default: return -1;
+    }
+}
+
+apr_interval_time_t aop_cooldown_parse_duration(const char *s)
+{
+    double total = 0;
+    char *end;
+
+    if (!s || !*s) {
+        return -1;
+    }
+    while (*s == ' ') {
+        s++;
+    }
+    do {
+        double v = strtod(s, &end);
+        apr_interval_time_t unit;
+
+        if (end == s || v < 0) {
+            return -1;
+        }
+        s = end;
+        if (*s == '\0' || *s == ' ') {          /* a bare number: seconds */
+            unit = apr_time_from_sec(1);
+        }
+        else if ((unit = unit_usec(&s)) < 0) {
+            return -1;
+        }
+        total += v * (double)unit;
+    } while (*s && *s != ' ');
+    return (apr_interval_time_t)total;
+}
+
+static apr_interval_time_t retry_after(const char *v, apr_time_t now)
+{
+    apr_interval_time_t d = aop_cooldown_parse_duration(v);
+    apr_time_t when;
+
+    if (d >= 0) {
+        return d;
+    }
+    when = apr_date_parse_http(v);
+    return when > 0 ? (when > now ? when - now : 0) : -1;
+}
+
+apr_interval_time_t aop_cooldown_from_headers(aop_header_fn *get, void *baton,
+                                              apr_time_t now, apr_interval_time_t dflt)
+{
+    static const char *const resets[] = {
+        "x-ratelimit-reset-tokens", "x-ratelimit-reset-requests", NULL
+    };
+    apr_interval_time_t d = -1;
+    const char *v;
+    int i;
+
+    if ((v = get(baton, "retry-after-ms"))) {
+        char *end;
+        double ms = strtod(v, &end);
+
+        if (end != v && ms >= 0) {
+            d = (apr_interval_time_t)(ms * 1000);
+        }
+    }
+    if (d < 0 && (v = get(baton, "Retry-After"))) {
+        d = retry_after(v, now);
+    }
+    for (i = 0; d < 0 && resets[i]; i++) {
+        if ((v = get(baton, resets[i]))) {
+            d = aop_cooldown_parse_duration(v);
+        }
+    }
+    if (d < 0) {
+        d = dflt;
+    }
+    return d > AOP_COOLDOWN_MAX ? AOP_COOLDOWN_MAX : d;
+}

@@ -1,0 +1,687 @@
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "aop_usage.h"
+
+/* Where the JSON scanner is in capturing the top-level "usage" value. */
+typedef enum {
+    CAP_NONE,                   /* not at "usage" */
+    CAP_COLON,                  /* read the key "usage", expecting ':' */
+    CAP_VALUE,                  /* read ':', expecting the value */
+    CAP_ON                      /* copying the value until ',' or '}' at depth 1 */
+} cap_state_e;
+
+/* Where the event parser is within the current line. */
+typedef enum {
+    LS_START,                   /* nothing read yet: a line break here is a blank line */
+    LS_FIELD,                   /* reading the field name */
+    LS_SPACE,                   /* after ':', where one space is skipped */
+    LS_VALUE,                   /* reading the value (kept when the field is data) */
+    LS_SKIP                     /* a comment: ignored up to the line break */
+} line_state_e;
+
+/* The JSON body scanner: just enough state to tell a top-level key from a string
+ * value or a nested key, without building the document. */
+typedef struct {
+    int depth;
+    int in_str, esc;
+    int top_obj;                /* the depth-1 container is an object */
+    int expect_key;             /* the next depth-1 string is a key */
+    int in_key;                 /* inside a depth-1 key */
+    int done;                   /* the top-level value closed */
+    char key[8];
+    apr_size_t key_len;
+    cap_state_e cap;
+    char *buf;                  /* the usage value, AOP_USAGE_MAX_VALUE bytes */
+    apr_size_t len;
+    int over;                   /* the value did not fit: it is ignored */
+} json_scan_t;
+
+/* The event parser.  In strip mode the bytes of the current event that arrived in
+ * earlier pieces are held in hold; those of the piece being fed are tracked by
+ * offsets (ev_start, emit_from) and copied only if the piece ends mid-event. */
+typedef struct {
+    line_state_e line;
+    char field[8];
+    apr_size_t field_len;
+    int line_is_data;
+    int after_cr;               /* a line ended with CR: a following LF belongs to it */
+    int pending;                /* a blank line ended with CR: dispatch unless LF follows */
+    char *data;                 /* the event's data lines joined with '\n' */
+    apr_size_t data_len, data_cap, data_done;   /* data_done: through the last full line */
+    int data_lines, data_over;
+    apr_size_t ev_raw;          /* bytes of the event so far */
+    int passthrough;            /* the event outgrew AOP_USAGE_MAX_EVENT: not held */
+    char *hold;
+    apr_size_t hold_len, hold_cap;
+    apr_size_t ev_start;        /* where the current event starts in the piece */
+    apr_size_t emit_from;       /* the piece's first byte neither emitted nor dropped */
+} sse_scan_t;
+
+struct aop_usage_parser_t {
+    apr_pool_t *pool;
+    int sse, strip;
+    aop_usage_t usage;
+    apr_int64_t content_chars;
+    int saw_done, events;
+    json_scan_t j;
+    sse_scan_t s;
+};
+
+aop_usage_parser_t *aop_usage_parser_create(apr_pool_t *p, int sse, int strip)
+{
+    aop_usage_parser_t *up = apr_pcalloc(p, sizeof(*up));
+
+    up->pool = p;
+    up->sse = sse;
+    up->strip = strip;
+    return up;
+}
+
+/* ---- results shared by both formats ------------------------------------------ */
+
+/* Parses len bytes of JSON; the caller puts the object.  NULL when invalid. */
+static json_object *parse_json(const char *text, apr_size_t len)
+{
+    json_tokener *tok = json_tokener_new();
+    json_object *obj = NULL;
+
+    if (tok) {
+        obj = json_tokener_parse_ex(tok, text, (int)len);
+        if (json_tokener_get_error(tok) != json_tokener_success) {
+            json_object_put(obj);
+            obj = NULL;
+        }
+        json_tokener_free(tok);
+    }
+    return obj;
+}
+
+/* A non-negative integer member, or -1 when absent or not one. */
+static apr_int64_t count_member(json_object *obj, const char *key)
+{
+    json_object *v;
+    apr_int64_t n;
+
+    if (!json_object_object_get_ex(obj, key, &v) || !json_object_is_type(v, json_type_int)) {
+        return -1;
+    }
+    n = json_object_get_int64(v);
+    return n < 0 ? -1 : n;
+}
+
+/* Records a usage object; null or anything else is no usage. */
+static void take_usage(aop_usage_parser_t *up, json_object *u)
+{
+    apr_int64_t prompt, completion, total;
+
+    if (!json_object_is_type(u, json_type_object)) {
+        return;
+    }
+    prompt = count_member(u, "prompt_tokens");
+    completion = count_member(u, "completion_tokens");
+    total = count_member(u, "total_tokens");
+    up->usage.prompt_tokens = prompt < 0 ? 0 : prompt;
+    up->usage.completion_tokens = completion < 0 ? 0 : completion;
+    up->usage.total_tokens = total >= 0 ? total
+                             : up->usage.prompt_tokens + up->usage.completion_tokens;
+    up->usage.found = 1;
+}
+
+/* ---- one JSON document ---------------------------------------------------------- */
+
+static void cap_put(json_scan_t *j, char c)
+{
+    if (j->len < AOP_USAGE_MAX_VALUE) {
+        j->buf[j->len++] = c;
+    }
+    else {
+        j->over = 1;
+    }
+}
+
+static void cap_end(aop_usage_parser_t *up)
+{
+    json_object *v;
+
+    up->j.cap = CAP_NONE;
+    if (!up->j.over && (v = parse_json(up->j.buf, up->j.len)) != NULL) {
+        take_usage(up, v);
+        json_object_put(v);
+    }
+}
+
+static void key_end(aop_usage_parser_t *up)
+{
+    json_scan_t *j = &up->j;
+
+    j->in_key = 0;
+    if (j->key_len == 5 && memcmp(j->key, "usage", 5) == 0) {
+        j->cap = CAP_COLON;
+        j->len = 0;
+        j->over = 0;
+        if (!j->buf) {
+            j->buf = apr_palloc(up->pool, AOP_USAGE_MAX_VALUE);
+        }
+    }
+}
+
+/* Inside a string: keys are compared raw, so an escaped "usage" key is not seen
+ * (no server writes one). */
+static void json_str_byte(aop_usage_parser_t *up, char c)
+{
+    json_scan_t *j = &up->j;
+
+    if (!j->esc && c == '"') {
+        j->in_str = 0;
+        if (j->in_key) {
+            key_end(up);
+        }
+        return;
+    }
+    j->esc = !j->esc && c == '\\';
+    if (j->in_key) {
+        if (j->key_len < sizeof(j->key)) {
+            j->key[j->key_len] = c;
+        }
+        j->key_len++;
+    }
+}
+
+static int is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* Moves the capture along for a byte outside strings; returns whether to copy it. */
+static int cap_step(aop_usage_parser_t *up, char c)
+{
+    json_scan_t *j = &up->j;
+
+    switch (j->cap) {
+    case CAP_COLON:
+        j->cap = c == ':' ? CAP_VALUE : is_space(c) ? CAP_COLON : CAP_NONE;
+        return 0;
+    case CAP_VALUE:
+        if (is_space(c)) {
+            return 0;
+        }
+        j->cap = CAP_ON;
+        return 1;
+    case CAP_ON:
+        if (j->depth == 1 && (c == ',' || c == '}')) {
+            cap_end(up);
+            return 0;
+        }
+        return 1;
+    case CAP_NONE:
+        break;
+    }
+    return 0;
+}
+
+static void json_byte(aop_usage_parser_t *up, char c)
+{
+    json_scan_t *j = &up->j;
+
+    if (cap_step(up, c)) {
+        cap_put(j, c);
+    }
+    switch (c) {
+    case '"':
+        j->in_str = 1;
+        if (j->depth == 1 && j->top_obj && j->expect_key) {
+            j->in_key = 1;
+            j->key_len = 0;
+            j->expect_key = 0;
+        }
+        break;
+    case '{':
+    case '[':
+        if (j->depth++ == 0) {
+            j->top_obj = j->expect_key = c == '{';
+        }
+        break;
+    case '}':
+    case ']':
+        if (j->depth > 0 && --j->depth == 0) {
+            j->done = 1;
+        }
+        break;
+    case ',':
+        j->expect_key = j->depth == 1 && j->top_obj;
+        break;
+    }
+}
+
+static void json_feed(aop_usage_parser_t *up, const char *d, apr_size_t len)
+{
+    json_scan_t *j = &up->j;
+    apr_size_t i = 0;
+
+    while (i < len && !j->done) {
+        if (j->in_str && !j->esc && !j->in_key && j->cap != CAP_ON) {
+            /* The bulk of a body is string content nobody looks at: skip it fast. */
+            while (i < len && d[i] != '"' && d[i] != '\\') {
+                i++;
+            }
+            if (i == len) {
+                break;
+            }
+        }
+        if (j->in_str) {
+            if (j->cap == CAP_ON) {
+                cap_put(j, d[i]);
+            }
+            json_str_byte(up, d[i]);
+        }
+        else {
+            json_byte(up, d[i]);
+        }
+        i++;
+    }
+}
+
+/* ---- server-sent events --------------------------------------------------------- */
+
+/* Grows a pool buffer by doubling, up to AOP_USAGE_MAX_EVENT. */
+static void buf_reserve(apr_pool_t *p, char **buf, apr_size_t *cap, apr_size_t used,
+                        apr_size_t need)
+{
+    apr_size_t ncap = *cap ? *cap : 4096;
+    char *nbuf;
+
+    if (need <= *cap) {
+        return;
+    }
+    while (ncap < need) {
+        ncap *= 2;
+    }
+    if (ncap > AOP_USAGE_MAX_EVENT) {
+        ncap = AOP_USAGE_MAX_EVENT;
+    }
+    nbuf = apr_palloc(p, ncap);
+    if (used) {
+        memcpy(nbuf, *buf, used);
+    }
+    *buf = nbuf;
+    *cap = ncap;
+}
+
+static void data_append(aop_usage_parser_t *up, const char *d, apr_size_t n)
+{
+    sse_scan_t *s = &up->s;
+
+    if (s->data_over || n == 0) {
+        return;
+    }
+    if (s->data_len + n > AOP_USAGE_MAX_EVENT) {
+        s->data_over = 1;
+        return;
+    }
+    buf_reserve(up->pool, &s->data, &s->data_cap, s->data_len, s->data_len + n);
+    memcpy(s->data + s->data_len, d, n);
+    s->data_len += n;
+}
+
+static apr_int64_t utf8_chars(const char *str, int len)
+{
+    apr_int64_t n = 0;
+    int i;
+
+    for (i = 0; i < len; i++) {
+        n += ((unsigned char)str[i] & 0xC0) != 0x80;
+    }
+    return n;
+}
+
+static apr_int64_t string_chars(json_object *obj, const char *key)
+{
+    json_object *v;
+
+    if (!json_object_object_get_ex(obj, key, &v) || !json_object_is_type(v, json_type_string)) {
+        return 0;
+    }
+    return utf8_chars(json_object_get_string(v), json_object_get_string_len(v));
+}
+
+/* Generated text: choices[].delta.content (chat) and choices[].text (completions). */
+static void count_choices(aop_usage_parser_t *up, json_object *choices)
+{
+    size_t i, n = json_object_array_length(choices);
+    json_object *c, *delta;
+
+    for (i = 0; i < n; i++) {
+        c = json_object_array_get_idx(choices, i);
+        if (!json_object_is_type(c, json_type_object)) {
+            continue;
+        }
+        if (json_object_object_get_ex(c, "delta", &delta)
+            && json_object_is_type(delta, json_type_object)) {
+            up->content_chars += string_chars(delta, "content");
+        }
+        up->content_chars += string_chars(c, "text");
+    }
+}
+
+static int is_done(const char *d, apr_size_t len)
+{
+    while (len > 0 && is_space(d[len - 1])) {
+        len--;
+    }
+    return len == 6 && memcmp(d, "[DONE]", 6) == 0;
+}
+
+/* Accounts for the event's data; returns whether it is the usage-only chunk. */
+static int evaluate(aop_usage_parser_t *up)
+{
+    sse_scan_t *s = &up->s;
+    json_object *root, *choices, *usage;
+    int usage_only = 0;
+
+    if (s->data_lines == 0) {
+        return 0;
+    }
+    up->events++;
+    if (s->data_over || s->passthrough) {
+        return 0;
+    }
+    if (is_done(s->data, s->data_len)) {
+        up->saw_done = 1;
+        return 0;
+    }
+    root = parse_json(s->data, s->data_len);
+    if (!json_object_is_type(root, json_type_object)) {
+        json_object_put(root);
+        return 0;
+    }
+    if (json_object_object_get_ex(root, "choices", &choices)
+        && json_object_is_type(choices, json_type_array)) {
+        count_choices(up, choices);
+        if (json_object_object_get_ex(root, "usage", &usage)
+            && json_object_is_type(usage, json_type_object)) {
+            usage_only = json_object_array_length(choices) == 0;
+        }
+    }
+    if (json_object_object_get_ex(root, "usage", &usage)) {
+        take_usage(up, usage);
+    }
+    json_object_put(root);
+    return usage_only;
+}
+
+static void event_reset(sse_scan_t *s, apr_size_t next_start)
+{
+    s->line = LS_START;
+    s->line_is_data = 0;
+    s->after_cr = s->pending = 0;
+    s->data_len = s->data_done = 0;
+    s->data_lines = s->data_over = 0;
+    s->ev_raw = 0;
+    s->passthrough = 0;
+    s->ev_start = next_start;
+}
+
+static apr_status_t emit_span(aop_usage_emit_fn *emit, void *baton, const char *d,
+                              apr_size_t from, apr_size_t to)
+{
+    return to > from ? emit(baton, d + from, to - from) : APR_SUCCESS;
+}
+
+/* The event ended just before d[end]: forward or drop it. */
+static apr_status_t dispatch(aop_usage_parser_t *up, const char *d, apr_size_t end,
+                             aop_usage_emit_fn *emit, void *baton)
+{
+    sse_scan_t *s = &up->s;
+    apr_status_t rv = APR_SUCCESS;
+    int drop = evaluate(up) && up->strip;
+
+    if (drop) {
+        /* Forward the events before it in this piece, then skip over it. */
+        rv = emit_span(emit, baton, d, s->emit_from, s->ev_start);
+        s->emit_from = end;
+        s->hold_len = 0;
+    }
+    else if (up->strip && s->hold_len) {
+        /* Its start was held: forward that, its rest stays in the piece's span. */
+        rv = emit(baton, s->hold, s->hold_len);
+        s->hold_len = 0;
+    }
+    event_reset(s, end);
+    return rv;
+}
+
+/* The event is too big to hold: forward what was held and let the rest through. */
+static apr_status_t go_passthrough(aop_usage_parser_t *up, aop_usage_emit_fn *emit,
+                                   void *baton)
+{
+    sse_scan_t *s = &up->s;
+    apr_status_t rv = APR_SUCCESS;
+
+    s->passthrough = 1;
+    if (s->hold_len) {
+        rv = emit(baton, s->hold, s->hold_len);
+        s->hold_len = 0;
+    }
+    return rv;
+}
+
+static int field_is_data(const sse_scan_t *s)
+{
+    return s->field_len == 4 && memcmp(s->field, "data", 4) == 0;
+}
+
+static void value_start(aop_usage_parser_t *up)
+{
+    up->s.line_is_data = field_is_data(&up->s);
+    if (up->s.line_is_data && up->s.data_lines > 0) {
+        data_append(up, "\n", 1);
+    }
+}
+
+static void line_end(aop_usage_parser_t *up)
+{
+    sse_scan_t *s = &up->s;
+
+    if (s->line == LS_FIELD) {
+        value_start(up);        /* a line without ':' is a field with an empty value */
+    }
+    if (s->line_is_data) {
+        s->data_lines++;
+        s->data_done = s->data_len;
+    }
+    s->line = LS_START;
+    s->line_is_data = 0;
+}
+
+/* A line break; sets *ended when it completes the event. */
+static void sse_break(aop_usage_parser_t *up, char c, int *ended)
+{
+    sse_scan_t *s = &up->s;
+
+    if (s->line != LS_START) {
+        line_end(up);
+        s->after_cr = c == '\r';
+    }
+    else if (c == '\r') {
+        s->pending = 1;         /* CR LF or a lone CR: the next byte tells */
+    }
+    else {
+        *ended = 1;
+    }
+}
+
+/* Consumes the next bytes of s (at least one); sets *ended when they complete the
+ * event. */
+static apr_size_t sse_scan(aop_usage_parser_t *up, const char *d, apr_size_t len,
+                           int *ended)
+{
+    sse_scan_t *s = &up->s;
+    apr_size_t n = 0;
+    char c = d[0];
+
+    if (s->pending) {           /* the caller saw that c is the LF ending the event */
+        *ended = 1;
+        return 1;
+    }
+    if (s->after_cr) {
+        s->after_cr = 0;
+        if (c == '\n') {
+            return 1;
+        }
+    }
+    if (c == '\r' || c == '\n') {
+        sse_break(up, c, ended);
+        return 1;
+    }
+    switch (s->line) {
+    case LS_START:
+        if (c == ':') {
+            s->line = LS_SKIP;
+            return 1;
+        }
+        s->line = LS_FIELD;
+        s->field_len = 0;
+        /* fall through */
+    case LS_FIELD:
+        if (c == ':') {
+            value_start(up);
+            s->line = LS_SPACE;
+        }
+        else if (s->field_len < sizeof(s->field)) {
+            s->field[s->field_len++] = c;
+        }
+        else {
+            s->field_len = sizeof(s->field) + 1;    /* too long for any field we know */
+        }
+        return 1;
+    case LS_SPACE:
+        s->line = LS_VALUE;
+        if (c == ' ') {
+            return 1;
+        }
+        /* fall through */
+    case LS_VALUE:
+    case LS_SKIP:
+        while (n < len && d[n] != '\r' && d[n] != '\n') {
+            n++;
+        }
+        if (s->line_is_data) {
+            data_append(up, d, n);
+        }
+        return n;
+    }
+    return 1;
+}
+
+/* The piece ends mid-event: forward the events it completed, hold the rest. */
+static apr_status_t piece_end(aop_usage_parser_t *up, const char *d, apr_size_t len,
+                              aop_usage_emit_fn *emit, void *baton)
+{
+    sse_scan_t *s = &up->s;
+    apr_status_t rv;
+    apr_size_t rest;
+
+    if (s->passthrough) {
+        return emit_span(emit, baton, d, s->emit_from, len);
+    }
+    if ((rv = emit_span(emit, baton, d, s->emit_from, s->ev_start)) != APR_SUCCESS) {
+        return rv;
+    }
+    rest = len - s->ev_start;
+    buf_reserve(up->pool, &s->hold, &s->hold_cap, s->hold_len, s->hold_len + rest);
+    memcpy(s->hold + s->hold_len, d + s->ev_start, rest);
+    s->hold_len += rest;
+    return APR_SUCCESS;
+}
+
+static apr_status_t sse_feed(aop_usage_parser_t *up, const char *d, apr_size_t len,
+                             aop_usage_emit_fn *emit, void *baton)
+{
+    sse_scan_t *s = &up->s;
+    apr_status_t rv = APR_SUCCESS;
+    apr_size_t i = 0, n;
+    int ended;
+
+    s->ev_start = s->emit_from = 0;
+    while (i < len && rv == APR_SUCCESS) {
+        if (s->pending && d[i] != '\n') {
+            /* A blank line ended with a lone CR: the event ended before this byte. */
+            if ((rv = dispatch(up, d, i, emit, baton)) != APR_SUCCESS) {
+                break;
+            }
+        }
+        ended = 0;
+        n = sse_scan(up, d + i, len - i, &ended);
+        i += n;
+        s->ev_raw += n;
+        if (ended) {
+            rv = dispatch(up, d, i, emit, baton);
+        }
+        else if (up->strip && !s->passthrough && s->ev_raw > AOP_USAGE_MAX_EVENT) {
+            rv = go_passthrough(up, emit, baton);
+        }
+    }
+    if (rv == APR_SUCCESS && up->strip) {
+        rv = piece_end(up, d, len, emit, baton);
+    }
+    return rv;
+}
+
+apr_status_t aop_usage_feed(aop_usage_parser_t *up, const char *data, apr_size_t len,
+                            aop_usage_emit_fn *emit, void *baton)
+{
+    if (len == 0) {
+        return APR_SUCCESS;
+    }
+    if (up->sse) {
+        return sse_feed(up, data, len, emit, baton);
+    }
+    json_feed(up, data, len);
+    return up->strip ? emit(baton, data, len) : APR_SUCCESS;
+}
+
+apr_status_t aop_usage_finish(aop_usage_parser_t *up, aop_usage_emit_fn *emit,
+                              void *baton)
+{
+    sse_scan_t *s = &up->s;
+    apr_status_t rv = APR_SUCCESS;
+
+    if (!up->sse) {
+        return APR_SUCCESS;
+    }
+    s->ev_start = s->emit_from = 0;
+    if (s->pending) {
+        return dispatch(up, NULL, 0, emit, baton);      /* it only lacked a final LF */
+    }
+    /* Cut mid-event: its complete lines count, but it is forwarded as it is. */
+    s->data_len = s->data_done;
+    evaluate(up);
+    if (up->strip && s->hold_len) {
+        rv = emit(baton, s->hold, s->hold_len);
+    }
+    event_reset(s, 0);
+    s->hold_len = 0;
+    return rv;
+}
+
+void aop_usage_get(const aop_usage_parser_t *up, aop_usage_t *out)
+{
+    *out = up->usage;
+}
+
+apr_int64_t aop_usage_content_chars(const aop_usage_parser_t *up)
+{
+    return up->content_chars;
+}
+
+int aop_usage_saw_done(const aop_usage_parser_t *up)
+{
+    return up->saw_done;
+}
+
+int aop_usage_events(const aop_usage_parser_t *up)
+{
+    return up->events;
+}

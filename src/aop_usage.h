@@ -1,0 +1,66 @@
+/* Token usage learnt from an Azure OpenAI response while it streams through the
+ * output filter: the body arrives in pieces cut at any byte and must be forwarded
+ * without waiting for the end, so the parser works incrementally in bounded memory.
+ *
+ * Two formats: one JSON document (chat.completion, text_completion, embeddings),
+ * whose top-level "usage" object is captured by a small scanner that never builds
+ * the document; and server-sent events (stream: true), where each "data:" payload is
+ * a JSON chunk, the usage arrives in a chunk with "choices": [] (when the request had
+ * stream_options.include_usage), and the generated text is counted so that the
+ * completion can be estimated when no usage arrives.
+ *
+ * Strip mode (server-sent events only) removes that usage-only chunk from what the
+ * client receives, when the proxy added include_usage and the client did not ask.
+ * The parser then holds back the bytes of the event it is still reading, and no more:
+ * an event is forwarded as soon as its terminating blank line arrives. */
+#ifndef AOP_USAGE_H
+#define AOP_USAGE_H
+
+#include <apr_pools.h>
+
+/* The longest "usage" value of a JSON body that is captured; a longer one is ignored. */
+#define AOP_USAGE_MAX_VALUE (8 * 1024)
+/* The largest event held back in strip mode, and the largest data payload parsed;
+ * a larger event is forwarded unchanged and not parsed. */
+#define AOP_USAGE_MAX_EVENT (1024 * 1024)
+
+typedef struct aop_usage_t {
+    apr_int64_t prompt_tokens, completion_tokens, total_tokens;
+    int found;                  /* a usage object was seen */
+} aop_usage_t;
+
+typedef struct aop_usage_parser_t aop_usage_parser_t;
+
+/* sse: parse as server-sent events, else as one JSON document.
+ * strip: remove the usage-only chunk from the output.  Only events can be stripped;
+ * a JSON body in strip mode is handed to emit unchanged, piece by piece. */
+aop_usage_parser_t *aop_usage_parser_create(apr_pool_t *p, int sse, int strip);
+
+/* Receives the bytes to forward, in order (strip mode only).  data may point into the
+ * parser's own buffer or the piece being fed, and is valid only during the call.
+ * An error status stops the feed and is returned from it. */
+typedef apr_status_t aop_usage_emit_fn(void *baton, const char *data, apr_size_t len);
+
+/* Feeds the next piece of the body.  In strip mode, emit receives what to forward now;
+ * otherwise emit may be NULL and is never called (the caller forwards its own
+ * buffers).  After an error from emit the parser must not be fed again. */
+apr_status_t aop_usage_feed(aop_usage_parser_t *up, const char *data, apr_size_t len,
+                            aop_usage_emit_fn *emit, void *baton);
+
+/* End of body.  In strip mode, emits whatever partial event is still held, unchanged.
+ * The complete data lines of such an unterminated event still count for the usage,
+ * the characters and [DONE] (the upstream may have closed without the blank line). */
+apr_status_t aop_usage_finish(aop_usage_parser_t *up, aop_usage_emit_fn *emit,
+                              void *baton);
+
+/* The last usage object seen; total_tokens is prompt + completion when it was absent. */
+void aop_usage_get(const aop_usage_parser_t *up, aop_usage_t *out);
+/* Characters (Unicode code points) of generated text in the events:
+ * choices[].delta.content (chat) and choices[].text (completions), over all choices. */
+apr_int64_t aop_usage_content_chars(const aop_usage_parser_t *up);
+/* The stream's final "data: [DONE]" was seen. */
+int aop_usage_saw_done(const aop_usage_parser_t *up);
+/* Events with data seen, [DONE] included. */
+int aop_usage_events(const aop_usage_parser_t *up);
+
+#endif

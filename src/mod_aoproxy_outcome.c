@@ -1,0 +1,112 @@
+#include <apr_strings.h>
+
+#include "aop_cooldown.h"
+#include "mod_aoproxy_private.h"
+#include "mod_aoproxy_outcome.h"
+#include "mod_aoproxy_shm.h"
+
+int aop_outcome_fails_over(int status)
+{
+    switch (status) {
+    case HTTP_UNAUTHORIZED:
+    case HTTP_FORBIDDEN:
+    case HTTP_NOT_FOUND:
+    case HTTP_REQUEST_TIME_OUT:
+    case HTTP_TOO_MANY_REQUESTS:
+    case HTTP_INTERNAL_SERVER_ERROR:
+    case HTTP_BAD_GATEWAY:
+    case HTTP_SERVICE_UNAVAILABLE:
+    case HTTP_GATEWAY_TIME_OUT:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static const char *header(void *baton, const char *name)
+{
+    return apr_table_get(baton, name);
+}
+
+static int resting_status(int status)
+{
+    return status == HTTP_TOO_MANY_REQUESTS || status == HTTP_REQUEST_TIME_OUT
+           || status >= 500;
+}
+
+/* A new cooldown never shortens one already running. */
+static apr_time_t rest(request_rec *r, aop_req_t *ctx, aop_shm_inst_t *si, apr_time_t now)
+{
+    apr_time_t until = now + aop_cooldown_from_headers(header, r->headers_out, now,
+                                                       ctx->sc->cooldown.value);
+
+    if (until > si->cooldown_until) {
+        si->cooldown_until = until;
+    }
+    return si->cooldown_until;
+}
+
+static void note_remaining(request_rec *r, aop_shm_inst_t *si, apr_time_t now)
+{
+    const char *v = apr_table_get(r->headers_out, "x-ratelimit-remaining-tokens");
+    char *end;
+    apr_int64_t n;
+
+    if (v && (n = apr_strtoi64(v, &end, 10)) >= 0 && end != v && !*end) {
+        aop_tpm_remote(&si->tpm, n, apr_time_sec(now));
+    }
+}
+
+static void log_outcome(request_rec *r, aop_req_t *ctx, int status, apr_time_t until,
+                        apr_time_t now)
+{
+    const char *name = ctx->inst->name;
+
+    if (resting_status(status)) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOPLOGNO(00043)
+                      "instance %s answered %d: resting for %" APR_TIME_T_FMT " ms",
+                      name, status, apr_time_as_msec(until - now));
+    }
+    else if (status == HTTP_UNAUTHORIZED || status == HTTP_FORBIDDEN) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOPLOGNO(00044)
+                      "instance %s refused its api key (%d): left out for %d s or until "
+                      "the configuration is reloaded", name, status,
+                      (int)apr_time_sec(AOP_UNHEALTHY_INTERVAL));
+    }
+    else if (status == HTTP_NOT_FOUND) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, AOPLOGNO(00045)
+                      "instance %s has no deployment %s for model %s (404): left out for "
+                      "this model", name, ctx->deployment, ctx->info.model);
+    }
+}
+
+void aop_outcome_note(request_rec *r, aop_req_t *ctx, int status)
+{
+    aop_shm_inst_t *si = ctx->chosen >= 0 ? aop_shm_inst(ctx->sc->shm_map, ctx->chosen) : NULL;
+    apr_time_t now = apr_time_now(), until = 0;
+
+    if (!si) {
+        return;
+    }
+    aop_shm_lock();
+    note_remaining(r, si, now);
+    if (status < 400) {
+        si->consecutive_failures = 0;
+    }
+    else if (aop_outcome_fails_over(status)) {
+        si->consecutive_failures++;
+        si->last_status = status;
+        si->last_error_at = now;
+        if (resting_status(status)) {
+            until = rest(r, ctx, si, now);
+        }
+        else if (status == HTTP_NOT_FOUND) {
+            aop_shm_mark_missing(si, ctx->info.model, now + AOP_UNHEALTHY_INTERVAL);
+        }
+        else {
+            si->unhealthy_until = now + AOP_UNHEALTHY_INTERVAL;
+        }
+    }
+    aop_shm_unlock();
+    log_outcome(r, ctx, status, until, now);
+}

@@ -1,0 +1,22 @@
+/* What an attempt's answer says about its instance, kept in shared memory for every
+ * process: 429/408/5xx rest it (cooldown), 401/403 mark its key refused, 404 marks
+ * the deployment missing for that model, and Azure's remaining-token count bounds
+ * its budget. */
+#ifndef MOD_AOPROXY_OUTCOME_H
+#define MOD_AOPROXY_OUTCOME_H
+
+#include <httpd.h>
+
+#include "mod_aoproxy_request.h"
+
+/* How long a refused key or a missing deployment keeps an instance (or instance and
+ * model) out, unless a reload comes first. */
+#define AOP_UNHEALTHY_INTERVAL apr_time_from_sec(300)
+
+/* Records the status Azure answered (headers in r->headers_out). */
+void aop_outcome_note(request_rec *r, aop_req_t *ctx, int status);
+
+/* Whether a status from Azure is worth another instance. */
+int aop_outcome_fails_over(int status);
+
+#endif

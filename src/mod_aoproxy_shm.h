@@ -1,0 +1,63 @@
+/* State every Apache process must see alike: per instance its token window,
+ * cooldown and health, per model the routing strategy's state.  One anonymous APR
+ * shared memory segment, created by the parent in post_config and kept across
+ * graceful restarts; every update happens under our registered global mutex, which
+ * is never held across network I/O. */
+#ifndef MOD_AOPROXY_SHM_H
+#define MOD_AOPROXY_SHM_H
+
+#include <httpd.h>
+
+#include "aop_config.h"
+#include "aop_route.h"
+#include "aop_tpm.h"
+
+#define AOP_SHM_MUTEX_TYPE "aoproxy-shm"
+#define AOP_SHM_MAX_MISSING 16       /* models one instance can have marked missing */
+#define AOP_SHM_MODEL_MAX 128        /* longest model name kept */
+#define AOP_SHM_MAX_CANDIDATES 256   /* instances one model can be served by */
+
+/* One instance, found again by name after a restart. */
+typedef struct aop_shm_inst_t {
+    char name[AOP_NAME_MAX + 1];
+    aop_tpm_t tpm;
+    apr_time_t cooldown_until;       /* 429/5xx: not picked before this */
+    apr_time_t unhealthy_until;      /* 401/403: the key is refused */
+    apr_uint64_t missing_hash[AOP_SHM_MAX_MISSING];  /* DeploymentNotFound, by model */
+    apr_time_t missing_until[AOP_SHM_MAX_MISSING];
+    apr_uint32_t consecutive_failures;
+    int last_status;
+    apr_time_t last_error_at;
+} aop_shm_inst_t;
+
+/* One model's routing state over its candidates (route table order). */
+typedef struct aop_shm_model_t {
+    char model[AOP_SHM_MODEL_MAX + 1];
+    apr_uint64_t cursor;
+    apr_int64_t cw[AOP_SHM_MAX_CANDIDATES];
+} aop_shm_model_t;
+
+/* Where a configuration's instances and models live in the segment (parent-made,
+ * inherited by the children). */
+typedef struct aop_shm_map_t {
+    int *inst_slot;                  /* parallel to cfg->instances */
+    apr_hash_t *model_slot;          /* model name -> int * */
+} aop_shm_map_t;
+
+void aop_shm_register_hooks(apr_pool_t *p);
+
+/* post_config: creates or re-attaches the segment, maps every server's instances. */
+int aop_shm_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                        server_rec *s);
+
+apr_status_t aop_shm_lock(void);
+void aop_shm_unlock(void);
+
+aop_shm_inst_t *aop_shm_inst(const aop_shm_map_t *map, int idx);
+aop_shm_model_t *aop_shm_model(const aop_shm_map_t *map, const char *model);
+
+/* Whether a model is marked missing on an instance (DeploymentNotFound). */
+int aop_shm_model_missing(const aop_shm_inst_t *si, const char *model, apr_time_t now);
+void aop_shm_mark_missing(aop_shm_inst_t *si, const char *model, apr_time_t until);
+
+#endif
