@@ -17,6 +17,7 @@
 #include "src/mod_aoproxy_proxy.h"
 #include "src/mod_aoproxy_request.h"
 #include "src/mod_aoproxy_shm.h"
+#include "src/mod_aoproxy_usage.h"
 
 /* The core (src/aop_*) logs through this: its messages reach the main server's log. */
 static void core_log(void *baton, aop_log_level_e level, apr_status_t rv, const char *msg)
@@ -49,6 +50,7 @@ static void register_hooks(apr_pool_t *p)
     aop_body_register_hooks(p);
     aop_request_register_hooks(p);
     aop_proxy_register_hooks(p);
+    aop_usage_register_hooks(p);
     aop_api_register_hooks(p);
 }
 

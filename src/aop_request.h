@@ -9,13 +9,19 @@
 
 /* Completion tokens reserved when a request sets no max_tokens/max_completion_tokens. */
 #define AOP_DEFAULT_COMPLETION_ESTIMATE 1024
-/* Characters per token assumed when estimating prompt tokens from the body. */
+/* Characters per token assumed when estimating prompt tokens from text. */
 #define AOP_CHARS_PER_TOKEN 4
+/* Tokens OpenAI counts around each chat message, and to prime the reply. */
+#define AOP_TOKENS_PER_MESSAGE 4
+#define AOP_TOKENS_PER_REPLY 3
+/* An image part: what a 1024x1024 image costs at high detail. */
+#define AOP_TOKENS_PER_IMAGE 765
 
 typedef struct aop_request_info_t {
     const char *model;
     int stream;                 /* "stream": true */
     int include_usage;          /* the client itself asked for stream_options.include_usage */
+    int has_stream_options;     /* the body has a stream_options member at all */
     int n;                      /* choices asked for (default 1) */
     apr_int64_t max_tokens;     /* max_tokens or max_completion_tokens, 0 = unset */
     apr_int64_t prompt_estimate;
@@ -32,5 +38,13 @@ typedef struct aop_request_error_t {
 /* Parses body; returns 0 and fills info, or -1 and fills err. */
 int aop_request_parse(apr_pool_t *p, aop_op_e op, const char *body, apr_size_t len,
                       aop_request_info_t *info, aop_request_error_t *err);
+
+/* The body to send upstream for a stream whose client did not ask for usage: the
+ * same JSON with stream_options.include_usage = true, so that Azure reports the
+ * tokens of the stream.  Without a stream_options member the text is inserted
+ * before the closing brace and every other byte stays as the client sent it. */
+int aop_request_with_usage(apr_pool_t *p, const char *body, apr_size_t len,
+                           const aop_request_info_t *info, const char **out,
+                           apr_size_t *out_len);
 
 #endif

@@ -14,6 +14,7 @@
 #include "mod_aoproxy_lbmethod.h"
 #include "mod_aoproxy_proxy.h"
 #include "mod_aoproxy_request.h"
+#include "mod_aoproxy_usage.h"
 
 aop_req_t *aop_req_get(const request_rec *r)
 {
@@ -68,6 +69,25 @@ static void hand_to_proxy(request_rec *r, aop_req_t *ctx)
     r->proxyreq = PROXYREQ_REVERSE;
     r->handler = "proxy-server";
     ap_add_input_filter(AOP_BODY_FILTER, ctx, r, r->connection);
+    ap_add_output_filter(AOP_USAGE_FILTER, NULL, r, r->connection);
+}
+
+/* A stream whose client did not ask for usage still gets it from Azure (the
+ * usage filter takes the extra chunk out again): tokens of streams count too. */
+static void ask_for_stream_usage(request_rec *r, aop_req_t *ctx)
+{
+    const char *body;
+    apr_size_t len;
+
+    if (!ctx->info.stream || ctx->info.include_usage || ctx->op == AOP_OP_EMBEDDINGS) {
+        return;
+    }
+    if (aop_request_with_usage(r->pool, ctx->body, ctx->body_len, &ctx->info, &body,
+                               &len) == 0) {
+        ctx->body = body;
+        ctx->body_len = len;
+        ctx->injected_usage = 1;
+    }
 }
 
 static int answer_nothing_available(request_rec *r, aop_req_t *ctx, int status,
@@ -115,6 +135,7 @@ static int prepare_call(request_rec *r, aop_req_t *ctx)
     if ((status = aop_lb_precheck(r, ctx, &wait)) != OK) {
         return answer_nothing_available(r, ctx, status, wait);
     }
+    ask_for_stream_usage(r, ctx);
     ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, "aoproxy: %s model=%s stream=%d "
                   "estimate=%" APR_INT64_T_FMT, aop_route_op_suffix(ctx->op),
                   ctx->info.model, ctx->info.stream, ctx->info.estimate);

@@ -13,7 +13,8 @@ typedef struct aop_req_t {
     aop_op_e op;
     const char *model_id;                 /* /v1/models/{id} */
     aop_request_info_t info;
-    const char *body;                     /* the whole request body, r->pool */
+    int injected_usage;                   /* we asked Azure for stream usage, not the client */
+    const char *body;                     /* the request body to send, r->pool */
     apr_size_t body_len;
     int body_delivered;                   /* the replay filter handed it out already */
     const apr_array_header_t *candidates; /* int indices into sc->cfg->instances */
@@ -27,6 +28,8 @@ typedef struct aop_req_t {
     int last_status;                      /* what the last attempt's scheme handler said */
     struct proxy_worker *soft_failed;     /* put in error by mod_proxy only to fail over */
     int in_scheme_handler;                /* re-entrancy guard of our wrapper */
+    apr_int64_t used_tokens;              /* what the answer used (or an estimate) */
+    int usage_estimated;                  /* no usage in the answer: used_tokens guessed */
     int err_status;                       /* a local error answer, 0 = none */
     const char *err_body;
 } aop_req_t;

@@ -88,7 +88,7 @@ def render(server_root, port, module_path, config_dir, mpm="event", environment=
         MPM_TUNING[mpm],
         'ErrorLog "%s/error.log"' % server_root,
         "LogLevel %s" % log_level,
-        'LogFormat "%h \\"%r\\" %>s %b %D auth=\\"%{Authorization}i\\" key=\\"%{api-key}i\\"" aop',
+        'LogFormat "%h \\"%r\\" %>s %b %D pid=%P auth=\\"%{Authorization}i\\" key=\\"%{api-key}i\\"" aop',
         'CustomLog "%s/access.log" aop' % server_root,
         'DocumentRoot "%s"' % server_root,
         "KeepAlive On",

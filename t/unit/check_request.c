@@ -36,7 +36,8 @@ START_TEST(chat_body)
     ck_assert_int_eq(info.stream, 0);
     ck_assert_int_eq(info.n, 2);
     ck_assert_int_eq(info.max_tokens, 100);
-    ck_assert_int_eq(info.prompt_estimate, (apr_int64_t)(strlen(body) + 3) / 4);
+    /* One message of 2 characters: 4 + 1, and 3 to prime the reply. */
+    ck_assert_int_eq(info.prompt_estimate, 8);
     ck_assert_int_eq(info.estimate, info.prompt_estimate + 200);
 }
 END_TEST
@@ -65,7 +66,31 @@ START_TEST(embeddings_reserve_no_completion)
 
     ck_assert_int_eq(parse(AOP_OP_EMBEDDINGS, "{\"model\":\"e\",\"input\":\"abcd\"}",
                            &info, &err), 0);
+    ck_assert_int_eq(info.prompt_estimate, 1);
     ck_assert_int_eq(info.estimate, info.prompt_estimate);
+    ck_assert_int_eq(parse(AOP_OP_EMBEDDINGS, "{\"model\":\"e\",\"input\":[\"abcdefgh\","
+                           "[1,2,3]]}", &info, &err), 0);
+    ck_assert_int_eq(info.prompt_estimate, 5);
+}
+END_TEST
+
+START_TEST(prompt_estimate_follows_the_content)
+{
+    aop_request_info_t info;
+    aop_request_error_t err;
+
+    /* Parts: 8 characters of text (2) and an image (765), + 4 per message + 3. */
+    ck_assert_int_eq(parse(AOP_OP_CHAT, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\","
+                           "\"content\":[{\"type\":\"text\",\"text\":\"abcdefgh\"},"
+                           "{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:xxxxxxxx"
+                           "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}}]}]}", &info, &err), 0);
+    ck_assert_int_eq(info.prompt_estimate, 2 + 765 + 4 + 3);
+    ck_assert_int_eq(parse(AOP_OP_COMPLETIONS, "{\"model\":\"m\",\"prompt\":[\"abcd\","
+                           "\"efgh\"],\"max_tokens\":5}", &info, &err), 0);
+    ck_assert_int_eq(info.estimate, 2 + 5);
+    /* Nothing recognisable: the body's size. */
+    ck_assert_int_eq(parse(AOP_OP_CHAT, "{\"model\":\"m\"}", &info, &err), 0);
+    ck_assert_int_eq(info.prompt_estimate, 4);
 }
 END_TEST
 
@@ -96,6 +121,41 @@ START_TEST(bad_bodies)
 }
 END_TEST
 
+static const char *with_usage(const char *body)
+{
+    aop_request_info_t info;
+    aop_request_error_t err;
+    const char *out = NULL;
+    apr_size_t len = 0;
+
+    ck_assert_int_eq(parse(AOP_OP_CHAT, body, &info, &err), 0);
+    ck_assert_int_eq(aop_request_with_usage(pool, body, strlen(body), &info, &out, &len), 0);
+    ck_assert_uint_eq(len, strlen(out));
+    return out;
+}
+
+START_TEST(usage_is_added_for_streams)
+{
+    const char *out;
+    aop_request_info_t info;
+    aop_request_error_t err;
+
+    /* No stream_options: every byte of the client's body stays, in place. */
+    out = with_usage("{\"model\": \"m\",  \"stream\": true}\n");
+    ck_assert_str_eq(out, "{\"model\": \"m\",  \"stream\": true,"
+                          "\"stream_options\":{\"include_usage\":true}}\n");
+    /* stream_options present but false, or with other members. */
+    out = with_usage("{\"model\":\"m\",\"stream\":true,\"stream_options\":"
+                     "{\"include_usage\":false,\"x\":1}}");
+    ck_assert_int_eq(parse(AOP_OP_CHAT, out, &info, &err), 0);
+    ck_assert_int_eq(info.include_usage, 1);
+    ck_assert_ptr_nonnull(strstr(out, "\"x\":1"));
+    out = with_usage("{\"model\":\"m\",\"stream\":true,\"stream_options\":null}");
+    ck_assert_int_eq(parse(AOP_OP_CHAT, out, &info, &err), 0);
+    ck_assert_int_eq(info.include_usage, 1);
+}
+END_TEST
+
 Suite *aop_request_suite(void)
 {
     Suite *s = suite_create("aop_request");
@@ -105,7 +165,9 @@ Suite *aop_request_suite(void)
     tcase_add_test(tc, chat_body);
     tcase_add_test(tc, stream_flags);
     tcase_add_test(tc, embeddings_reserve_no_completion);
+    tcase_add_test(tc, prompt_estimate_follows_the_content);
     tcase_add_test(tc, bad_bodies);
+    tcase_add_test(tc, usage_is_added_for_streams);
     suite_add_tcase(s, tc);
     return s;
 }

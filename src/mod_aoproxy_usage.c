@@ -1,0 +1,125 @@
+#include <apr_strings.h>
+
+#include <http_protocol.h>
+#include <util_filter.h>
+
+#include "aop_usage.h"
+#include "mod_aoproxy_private.h"
+#include "mod_aoproxy_lbmethod.h"
+#include "mod_aoproxy_request.h"
+#include "mod_aoproxy_usage.h"
+
+typedef struct usage_filter_t {
+    aop_req_t *req;
+    aop_usage_parser_t *parser;      /* NULL: this answer is not parsed */
+    int strip;
+    apr_bucket_brigade *out;         /* strip mode: what goes on */
+} usage_filter_t;
+
+static int is_event_stream(const request_rec *r)
+{
+    return r->content_type && ap_cstr_casecmpn(r->content_type, "text/event-stream", 17) == 0;
+}
+
+static usage_filter_t *filter_ctx(ap_filter_t *f)
+{
+    usage_filter_t *uf = f->ctx;
+    request_rec *r = f->r;
+    int sse;
+
+    if (uf) {
+        return uf;
+    }
+    uf = f->ctx = apr_pcalloc(r->pool, sizeof(*uf));
+    uf->req = aop_req_get(r);
+    if (uf->req && r->status >= 200 && r->status < 300) {
+        sse = is_event_stream(r);
+        uf->strip = sse && uf->req->injected_usage;
+        uf->parser = aop_usage_parser_create(r->pool, sse, uf->strip);
+        uf->out = apr_brigade_create(r->pool, f->c->bucket_alloc);
+    }
+    return uf;
+}
+
+static apr_status_t emit(void *baton, const char *data, apr_size_t len)
+{
+    apr_bucket_brigade *out = baton;
+
+    APR_BRIGADE_INSERT_TAIL(out, apr_bucket_heap_create(data, len, NULL, out->bucket_alloc));
+    return APR_SUCCESS;
+}
+
+/* The tokens to count: Azure's usage, else an estimate (prompt from the request,
+ * completion from the text seen at about four characters a token). */
+static void account(usage_filter_t *uf)
+{
+    aop_usage_t u;
+    aop_req_t *req = uf->req;
+
+    aop_usage_get(uf->parser, &u);
+    if (u.found) {
+        req->used_tokens = u.total_tokens;
+        req->usage_estimated = 0;
+    }
+    else {
+        req->used_tokens = req->info.prompt_estimate
+                           + (aop_usage_content_chars(uf->parser) + 3) / 4;
+        req->usage_estimated = 1;
+    }
+    aop_lb_release(req, req->used_tokens);
+}
+
+static apr_status_t feed_bucket(usage_filter_t *uf, apr_bucket *b)
+{
+    const char *data;
+    apr_size_t len;
+    apr_status_t rv = apr_bucket_read(b, &data, &len, APR_BLOCK_READ);
+
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    return aop_usage_feed(uf->parser, data, len, uf->strip ? emit : NULL, uf->out);
+}
+
+static apr_status_t usage_filter(ap_filter_t *f, apr_bucket_brigade *bb)
+{
+    usage_filter_t *uf = filter_ctx(f);
+    apr_bucket *b, *next;
+    apr_status_t rv;
+
+    if (!uf->parser) {
+        ap_remove_output_filter(f);
+        return ap_pass_brigade(f->next, bb);
+    }
+    for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb); b = next) {
+        next = APR_BUCKET_NEXT(b);
+        if (APR_BUCKET_IS_EOS(b)) {
+            aop_usage_finish(uf->parser, uf->strip ? emit : NULL, uf->out);
+            account(uf);
+        }
+        else if (!APR_BUCKET_IS_METADATA(b) && (rv = feed_bucket(uf, b)) != APR_SUCCESS) {
+            return rv;
+        }
+        if (uf->strip) {
+            /* Data went out through emit(); metadata (FLUSH, EOS) keeps its place. */
+            APR_BUCKET_REMOVE(b);
+            if (APR_BUCKET_IS_METADATA(b)) {
+                APR_BRIGADE_INSERT_TAIL(uf->out, b);
+            }
+            else {
+                apr_bucket_destroy(b);
+            }
+        }
+    }
+    if (!uf->strip) {
+        return ap_pass_brigade(f->next, bb);
+    }
+    rv = ap_pass_brigade(f->next, uf->out);
+    apr_brigade_cleanup(uf->out);
+    return rv;
+}
+
+void aop_usage_register_hooks(apr_pool_t *p)
+{
+    ap_register_output_filter(AOP_USAGE_FILTER, usage_filter, NULL, AP_FTYPE_RESOURCE);
+}

@@ -1,0 +1,13 @@
+/* The output filter that learns the tokens an answer used, streamed or not, while
+ * passing every byte on at once, and that removes the usage chunk we asked Azure for
+ * when the client did not. */
+#ifndef MOD_AOPROXY_USAGE_H
+#define MOD_AOPROXY_USAGE_H
+
+#include <httpd.h>
+
+#define AOP_USAGE_FILTER "AOPROXY_USAGE"
+
+void aop_usage_register_hooks(apr_pool_t *p);
+
+#endif

@@ -1,0 +1,767 @@
+/* Token usage from response bodies fed in arbitrary pieces: JSON documents and
+ * server-sent event streams, with and without stripping the usage-only chunk. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <apr_strings.h>
+
+#include "aop_usage.h"
+#include "check_suites.h"
+
+static apr_pool_t *pool;
+
+static void setup(void)
+{
+    apr_pool_create(&pool, NULL);
+}
+
+static void teardown(void)
+{
+    apr_pool_destroy(pool);
+}
+
+/* ---- feeding a body whole, byte by byte and in pseudo-random pieces ---------- */
+
+typedef struct {
+    char *buf;
+    apr_size_t len, cap;
+    int calls;
+} sink_t;
+
+static apr_status_t sink_emit(void *baton, const char *data, apr_size_t len)
+{
+    sink_t *s = baton;
+
+    s->calls++;
+    if (s->len + len > s->cap) {
+        s->cap = (s->len + len) * 2;
+        s->buf = realloc(s->buf, s->cap);
+        if (!s->buf) {
+            abort();
+        }
+    }
+    memcpy(s->buf + s->len, data, len);
+    s->len += len;
+    return APR_SUCCESS;
+}
+
+typedef struct {
+    aop_usage_t u;
+    apr_int64_t chars;
+    int done, events;
+    const char *out;            /* what strip mode forwarded */
+    apr_size_t out_len;
+} result_t;
+
+enum { WHOLE, BYTES, SMALL, LARGE, NMODES };
+
+/* Piece sizes from a fixed-seed generator, zero-length feeds included. */
+static apr_size_t piece_size(int mode, apr_uint32_t *seed, apr_size_t left)
+{
+    apr_size_t n;
+
+    *seed = *seed * 1103515245u + 12345u;
+    switch (mode) {
+    case BYTES: n = 1; break;
+    case SMALL: n = (*seed >> 16) % 18; break;
+    case LARGE: n = (*seed >> 8) % 70000; break;
+    default: n = left; break;
+    }
+    return n < left ? n : left;
+}
+
+static void run_mode(const char *body, apr_size_t len, int sse, int strip, int mode,
+                     result_t *r)
+{
+    apr_pool_t *p;
+    aop_usage_parser_t *up;
+    sink_t sink = { NULL, 0, 0, 0 };
+    apr_uint32_t seed = 20240611u;
+    apr_size_t off, n;
+    apr_status_t rv = APR_SUCCESS;
+
+    apr_pool_create(&p, pool);
+    up = aop_usage_parser_create(p, sse, strip);
+    /* Asserted once after the loop: each Check assertion writes to a file. */
+    for (off = 0; off < len && rv == APR_SUCCESS; off += n) {
+        n = piece_size(mode, &seed, len - off);
+        rv = aop_usage_feed(up, body + off, n, strip ? sink_emit : NULL, &sink);
+    }
+    ck_assert_int_eq(rv, APR_SUCCESS);
+    ck_assert_int_eq(aop_usage_finish(up, strip ? sink_emit : NULL, &sink), APR_SUCCESS);
+    aop_usage_get(up, &r->u);
+    r->chars = aop_usage_content_chars(up);
+    r->done = aop_usage_saw_done(up);
+    r->events = aop_usage_events(up);
+    r->out = sink.len ? apr_pmemdup(pool, sink.buf, sink.len) : "";
+    r->out_len = sink.len;
+    free(sink.buf);
+    apr_pool_destroy(p);
+}
+
+/* Feeds body in every way; they must all agree.  Fills r from the whole feed. */
+static void run(const char *body, apr_size_t len, int sse, int strip, result_t *r)
+{
+    result_t o;
+    int mode;
+
+    run_mode(body, len, sse, strip, WHOLE, r);
+    for (mode = WHOLE + 1; mode < NMODES; mode++) {
+        run_mode(body, len, sse, strip, mode, &o);
+        ck_assert_msg(memcmp(&o.u, &r->u, sizeof(o.u)) == 0, "usage differs in mode %d", mode);
+        ck_assert_int_eq(o.chars, r->chars);
+        ck_assert_int_eq(o.done, r->done);
+        ck_assert_int_eq(o.events, r->events);
+        ck_assert_uint_eq(o.out_len, r->out_len);
+        ck_assert_msg(memcmp(o.out, r->out, o.out_len) == 0, "output differs in mode %d",
+                      mode);
+    }
+}
+
+static void run_json(const char *body, result_t *r)
+{
+    run(body, strlen(body), 0, 0, r);
+    ck_assert_uint_eq(r->out_len, 0);
+}
+
+static void assert_usage(const result_t *r, apr_int64_t prompt, apr_int64_t completion,
+                         apr_int64_t total)
+{
+    ck_assert_int_eq(r->u.found, 1);
+    ck_assert_int_eq(r->u.prompt_tokens, prompt);
+    ck_assert_int_eq(r->u.completion_tokens, completion);
+    ck_assert_int_eq(r->u.total_tokens, total);
+}
+
+/* ---- JSON bodies ------------------------------------------------------------------ */
+
+START_TEST(chat_usage_at_end)
+{
+    result_t r;
+
+    run_json("{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion\",\"created\":1,"
+             "\"model\":\"gpt-4o\",\"choices\":[{\"index\":0,\"message\":{\"role\":"
+             "\"assistant\",\"content\":\"Hello!\"},\"finish_reason\":\"stop\"}],"
+             "\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":34,\"total_tokens\":46,"
+             "\"prompt_tokens_details\":{\"cached_tokens\":0,\"audio_tokens\":0},"
+             "\"completion_tokens_details\":{\"reasoning_tokens\":0}}}", &r);
+    assert_usage(&r, 12, 34, 46);
+    ck_assert_int_eq(r.chars, 0);
+    ck_assert_int_eq(r.events, 0);
+}
+END_TEST
+
+START_TEST(usage_at_start_and_spaced)
+{
+    result_t r;
+
+    run_json(" {\n  \"usage\" :\n {\"total_tokens\": 11, \"prompt_tokens\": 5,"
+             " \"completion_tokens\": 6}\n ,\n \"id\": \"x\", \"choices\": []\n}\n", &r);
+    assert_usage(&r, 5, 6, 11);
+    run_json("{\"id\":\"x\",\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":6,"
+             "\"total_tokens\":11}   }", &r);
+    assert_usage(&r, 5, 6, 11);
+}
+END_TEST
+
+START_TEST(text_completion_and_embeddings)
+{
+    result_t r;
+
+    run_json("{\"id\":\"cmpl-1\",\"object\":\"text_completion\",\"choices\":[{\"text\":"
+             "\"Once\",\"index\":0,\"logprobs\":null,\"finish_reason\":\"length\"}],"
+             "\"usage\":{\"prompt_tokens\":4,\"completion_tokens\":1,\"total_tokens\":5}}", &r);
+    assert_usage(&r, 4, 1, 5);
+    run_json("{\"object\":\"list\",\"data\":[{\"object\":\"embedding\",\"index\":0,"
+             "\"embedding\":[0.0023,-0.0091,1e-3]}],\"model\":\"text-embedding-3-small\","
+             "\"usage\":{\"prompt_tokens\":8,\"total_tokens\":8}}", &r);
+    assert_usage(&r, 8, 0, 8);
+}
+END_TEST
+
+START_TEST(total_computed_when_missing)
+{
+    result_t r;
+
+    run_json("{\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":4}}", &r);
+    assert_usage(&r, 3, 4, 7);
+}
+END_TEST
+
+START_TEST(absent_or_null_usage)
+{
+    result_t r;
+
+    run_json("{\"id\":\"x\",\"choices\":[{\"message\":{\"content\":\"hi\"}}]}", &r);
+    ck_assert_int_eq(r.u.found, 0);
+    ck_assert_int_eq(r.u.total_tokens, 0);
+    run_json("{\"id\":\"x\",\"usage\":null,\"choices\":[]}", &r);
+    ck_assert_int_eq(r.u.found, 0);
+    run_json("{\"id\":\"x\",\"usage\":null}", &r);
+    ck_assert_int_eq(r.u.found, 0);
+    run_json("{\"error\":{\"message\":\"bad\",\"type\":\"invalid_request_error\"}}", &r);
+    ck_assert_int_eq(r.u.found, 0);
+    run_json("", &r);
+    ck_assert_int_eq(r.u.found, 0);
+    run_json("not json at all \"usage\": {\"prompt_tokens\": 1}", &r);
+    ck_assert_int_eq(r.u.found, 0);
+}
+END_TEST
+
+START_TEST(usage_in_strings_and_nested_objects_ignored)
+{
+    result_t r;
+
+    /* In a content string, as a nested key, as a value and inside a top-level array. */
+    run_json("{\"choices\":[{\"message\":{\"content\":\"\\\"usage\\\": {\\\"prompt_tokens\\\""
+             ": 999}\"},\"usage\":{\"prompt_tokens\":7}}],\"meta\":{\"usage\":{"
+             "\"prompt_tokens\":1000,\"completion_tokens\":1,\"total_tokens\":1001}},"
+             "\"note\":\"usage\",\"list\":[\"usage\",{\"prompt_tokens\":2}]}", &r);
+    ck_assert_int_eq(r.u.found, 0);
+    run_json("[{\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":1}}]", &r);
+    ck_assert_int_eq(r.u.found, 0);
+    /* The same decoys before the real one. */
+    run_json("{\"meta\":{\"usage\":{\"prompt_tokens\":1000}},\"note\":\"usage\","
+             "\"c\":\"{\\\"usage\\\":{\\\"prompt_tokens\\\":1}}\",\"usage\":{"
+             "\"prompt_tokens\":2,\"completion_tokens\":3,\"total_tokens\":5}}", &r);
+    assert_usage(&r, 2, 3, 5);
+}
+END_TEST
+
+START_TEST(escapes_in_strings)
+{
+    result_t r;
+
+    /* A string ending in an escaped backslash, escaped quotes, \u escapes of quotes and
+     * backslashes: the scanner must leave each string where it really ends. */
+    run_json("{\"a\":\"\\\\\",\"b\":\"\\\"\",\"c\":\"\\\\\\\"usage\\\\\\\":\","
+             "\"d\":\"\\u0022usage\\u0022:{\\u005c\",\"e\":\"\\\\\\\\\","
+             "\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":1,\"total_tokens\":10}}",
+             &r);
+    assert_usage(&r, 9, 1, 10);
+    /* Strings inside the usage value itself, with escapes and braces. */
+    run_json("{\"usage\":{\"note\":\"}\\\"{,\\\\\",\"prompt_tokens\":1,"
+             "\"completion_tokens\":2,\"x\":[1,{\"y\":\"]\"}]},\"z\":1}", &r);
+    assert_usage(&r, 1, 2, 3);
+    /* A key that only ends in "usage" is another key. */
+    run_json("{\"xusage\":{\"prompt_tokens\":1},\"usag\":{\"prompt_tokens\":1}}", &r);
+    ck_assert_int_eq(r.u.found, 0);
+}
+END_TEST
+
+START_TEST(oversized_usage_value_ignored)
+{
+    char *body = apr_pstrcat(pool, "{\"usage\":{\"prompt_tokens\":1,\"pad\":\"",
+                             (char *)memset(apr_pcalloc(pool, 9001), 'x', 9000),
+                             "\"},\"id\":\"x\"}", NULL);
+    result_t r;
+
+    run_json(body, &r);
+    ck_assert_int_eq(r.u.found, 0);
+}
+END_TEST
+
+START_TEST(json_strip_mode_forwards_everything)
+{
+    const char *body = "{\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":2}}";
+    result_t r;
+
+    run(body, strlen(body), 0, 1, &r);
+    assert_usage(&r, 1, 2, 3);
+    ck_assert_uint_eq(r.out_len, strlen(body));
+    ck_assert(memcmp(r.out, body, r.out_len) == 0);
+}
+END_TEST
+
+/* The process's data size (Linux), to show that a large body is not kept: the parser's
+ * pool gets an allocator of its own, so it cannot reuse memory freed elsewhere. */
+static apr_size_t data_size(void)
+{
+    unsigned long v[6] = { 0 };
+    FILE *f = fopen("/proc/self/statm", "r");
+    int n = 0;
+
+    if (f) {
+        n = fscanf(f, "%lu %lu %lu %lu %lu %lu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]);
+        fclose(f);
+    }
+    return n == 6 ? (apr_size_t)v[5] * 4096 : 0;
+}
+
+#define BIG (10 * 1024 * 1024)
+
+/* A 10 MB content string full of things that look like JSON. */
+static char *big_body(apr_size_t *len)
+{
+    static const char head[] = "{\"id\":\"x\",\"choices\":[{\"message\":{\"content\":\"";
+    static const char tail[] = "\"}}],\"usage\":{\"prompt_tokens\":100,"
+                               "\"completion_tokens\":2621440,\"total_tokens\":2621540}}";
+    static const char decoy[] = "ab\\\"usage\\\": {\\\"prompt_tokens\\\": 1}, \\\\ \\u00e9 {[";
+    char *body = malloc(BIG + sizeof(head) + sizeof(tail));
+    apr_size_t n = sizeof(head) - 1;
+
+    ck_assert_ptr_nonnull(body);
+    memcpy(body, head, n);
+    while (n + sizeof(decoy) < BIG) {
+        memcpy(body + n, decoy, sizeof(decoy) - 1);
+        n += sizeof(decoy) - 1;
+    }
+    memcpy(body + n, tail, sizeof(tail) - 1);
+    *len = n + sizeof(tail) - 1;
+    return body;
+}
+
+/* Counts what is forwarded without keeping it, so the heap measures the parser. */
+static apr_status_t count_emit(void *baton, const char *data, apr_size_t len)
+{
+    *(apr_size_t *)baton += len;
+    return APR_SUCCESS;
+}
+
+static void feed_big(const char *body, apr_size_t len, int sse, int strip, apr_size_t bound,
+                     result_t *r)
+{
+    apr_allocator_t *alloc;
+    apr_pool_t *p;
+    aop_usage_parser_t *up;
+    apr_size_t before = data_size(), grown;
+    apr_size_t off, n, out = 0;
+    apr_status_t rv = APR_SUCCESS;
+
+    ck_assert_int_eq(apr_allocator_create(&alloc), APR_SUCCESS);
+    ck_assert_int_eq(apr_pool_create_ex(&p, NULL, NULL, alloc), APR_SUCCESS);
+    apr_allocator_owner_set(alloc, p);
+    up = aop_usage_parser_create(p, sse, strip);
+    for (off = 0; off < len && rv == APR_SUCCESS; off += n) {
+        n = len - off < 65536 ? len - off : 65536;
+        rv = aop_usage_feed(up, body + off, n, strip ? count_emit : NULL, &out);
+    }
+    ck_assert_int_eq(rv, APR_SUCCESS);
+    ck_assert_int_eq(aop_usage_finish(up, strip ? count_emit : NULL, &out), APR_SUCCESS);
+    grown = data_size() - before;
+    ck_assert_msg(grown < bound, "the parser grew the data size by %lu bytes",
+                  (unsigned long)grown);
+    ck_assert_uint_eq(out, strip ? len : 0);
+    aop_usage_get(up, &r->u);
+    r->chars = aop_usage_content_chars(up);
+    r->events = aop_usage_events(up);
+    apr_pool_destroy(p);
+}
+
+START_TEST(ten_megabyte_json_in_constant_memory)
+{
+    apr_size_t len;
+    char *body = big_body(&len);
+    result_t r;
+
+    feed_big(body, len, 0, 0, 256 * 1024, &r);
+    assert_usage(&r, 100, 2621440, 2621540);
+    run(body, len, 0, 0, &r);
+    assert_usage(&r, 100, 2621440, 2621540);
+    free(body);
+}
+END_TEST
+
+/* ---- server-sent events -------------------------------------------------------- */
+
+#define USAGE_CHUNK "{\"choices\":[],\"created\":1,\"id\":\"chatcmpl-1\",\"model\":\"gpt-4o\"," \
+    "\"object\":\"chat.completion.chunk\",\"system_fingerprint\":\"fp_1\",\"usage\":{" \
+    "\"completion_tokens\":3,\"prompt_tokens\":9,\"total_tokens\":12," \
+    "\"completion_tokens_details\":{\"reasoning_tokens\":0}," \
+    "\"prompt_tokens_details\":{\"cached_tokens\":0}}}"
+
+/* Each event is its lines; one of them may be the usage event to strip. */
+typedef struct {
+    const char *lines[8];
+} event_t;
+
+static const event_t azure[] = {
+    { { "data: {\"choices\":[],\"created\":0,\"id\":\"\",\"model\":\"\",\"object\":\"\","
+        "\"prompt_filter_results\":[{\"prompt_index\":0,\"content_filter_results\":{"
+        "\"hate\":{\"filtered\":false,\"severity\":\"safe\"}}}]}", NULL } },
+    { { "data: {\"choices\":[{\"content_filter_results\":{},\"delta\":{\"content\":\"\","
+        "\"role\":\"assistant\",\"refusal\":null},\"finish_reason\":null,\"index\":0,"
+        "\"logprobs\":null}],\"created\":1,\"id\":\"chatcmpl-1\",\"model\":\"gpt-4o\","
+        "\"object\":\"chat.completion.chunk\",\"usage\":null}", NULL } },
+    { { "data: {\"choices\":[{\"delta\":{\"content\":\"Hello\"},\"finish_reason\":null,"
+        "\"index\":0}],\"id\":\"chatcmpl-1\",\"usage\":null}", NULL } },
+    { { "data: {\"choices\":[{\"delta\":{\"content\":\" w\\u00f6rld \xf0\x9f\x98\x80 "
+        "\\\"usage\\\"\"},\"finish_reason\":null,\"index\":0}],\"usage\":null}", NULL } },
+    { { "data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\",\"index\":0}],"
+        "\"usage\":null}", NULL } },
+    { { "data: " USAGE_CHUNK, NULL } },
+    { { "data: [DONE]", NULL } },
+};
+#define AZURE_N 7
+#define AZURE_USAGE 5
+#define AZURE_CHARS (5 + 16)    /* "Hello" and " wörld 😀 \"usage\"" */
+
+/* Comments, other fields, a field without a colon, data split over lines, with and
+ * without the space, and an event that is only a comment. */
+static const event_t fancy[] = {
+    { { ": this is a comment", NULL } },
+    { { "event: message", "id: 1", "retry: 1000", "data: {\"choices\":[{\"delta\":",
+        "data:{\"content\":\"ab\"},", "data:   \"index\":0}]}", NULL } },
+    { { "data", "data: {\"choices\":[{\"delta\":{\"content\":\"cd\"},\"index\":0}]}", NULL } },
+    { { ": keep-alive", "data: {\"choices\":[],", "id: 7", "data: \"usage\":{"
+        "\"prompt_tokens\":20,\"completion_tokens\":2,\"total_tokens\":22}}", NULL } },
+    { { "data:[DONE]", NULL } },
+};
+#define FANCY_N 5
+#define FANCY_USAGE 3
+
+/* Appends the events with the line breaks in eols, cycled; *ustart and *uend
+ * receive where event usage_idx lies. */
+static char *build(const event_t *evs, int n, const char *const *eols, int usage_idx,
+                   apr_size_t *len, apr_size_t *ustart, apr_size_t *uend)
+{
+    char *out = apr_pstrdup(pool, "");
+    int e, l, k = 0;
+
+    for (e = 0; e < n; e++) {
+        if (e == usage_idx) {
+            *ustart = strlen(out);
+        }
+        for (l = 0; evs[e].lines[l]; l++) {
+            out = apr_pstrcat(pool, out, evs[e].lines[l], eols[k++ % 5], NULL);
+        }
+        out = apr_pstrcat(pool, out, eols[k++ % 5], NULL);
+        if (e == usage_idx) {
+            *uend = strlen(out);
+        }
+    }
+    *len = strlen(out);
+    return out;
+}
+
+static const char *const LF[5] = { "\n", "\n", "\n", "\n", "\n" };
+static const char *const CRLF[5] = { "\r\n", "\r\n", "\r\n", "\r\n", "\r\n" };
+static const char *const CR[5] = { "\r", "\r", "\r", "\r", "\r" };
+static const char *const MIXED[5] = { "\n", "\r\n", "\r\n", "\n", "\r\n" };
+static const char *const *const STYLES[4] = { LF, CRLF, CR, MIXED };
+
+/* Strip mode forwards exactly the stream without [ustart, uend). */
+static void assert_stripped(const result_t *r, const char *in, apr_size_t len,
+                            apr_size_t ustart, apr_size_t uend)
+{
+    ck_assert_uint_eq(r->out_len, len - (uend - ustart));
+    ck_assert(memcmp(r->out, in, ustart) == 0);
+    ck_assert(memcmp(r->out + ustart, in + uend, len - uend) == 0);
+}
+
+START_TEST(azure_stream_strip)
+{
+    apr_size_t len, us, ue;
+    const char *in = build(azure, AZURE_N, STYLES[_i], AZURE_USAGE, &len, &us, &ue);
+    result_t r;
+
+    run(in, len, 1, 1, &r);
+    assert_usage(&r, 9, 3, 12);
+    ck_assert_int_eq(r.chars, AZURE_CHARS);
+    ck_assert_int_eq(r.done, 1);
+    ck_assert_int_eq(r.events, AZURE_N);
+    assert_stripped(&r, in, len, us, ue);
+}
+END_TEST
+
+START_TEST(azure_stream_no_strip)
+{
+    apr_size_t len, us, ue;
+    const char *in = build(azure, AZURE_N, STYLES[_i], AZURE_USAGE, &len, &us, &ue);
+    result_t r;
+
+    run(in, len, 1, 0, &r);
+    assert_usage(&r, 9, 3, 12);
+    ck_assert_int_eq(r.chars, AZURE_CHARS);
+    ck_assert_int_eq(r.done, 1);
+    ck_assert_int_eq(r.events, AZURE_N);
+    ck_assert_uint_eq(r.out_len, 0);
+}
+END_TEST
+
+START_TEST(comments_fields_and_multiline_data)
+{
+    apr_size_t len, us, ue;
+    const char *in = build(fancy, FANCY_N, STYLES[_i], FANCY_USAGE, &len, &us, &ue);
+    result_t r;
+
+    run(in, len, 1, 1, &r);
+    assert_usage(&r, 20, 2, 22);
+    ck_assert_int_eq(r.chars, 4);
+    ck_assert_int_eq(r.done, 1);
+    ck_assert_int_eq(r.events, 4);
+    assert_stripped(&r, in, len, us, ue);
+    run(in, len, 1, 0, &r);
+    assert_usage(&r, 20, 2, 22);
+    ck_assert_int_eq(r.chars, 4);
+}
+END_TEST
+
+START_TEST(stream_without_usage)
+{
+    event_t evs[AZURE_N - 1];
+    apr_size_t len, us = 0, ue = 0;
+    const char *in;
+    result_t r;
+
+    memcpy(evs, azure, sizeof(event_t) * AZURE_USAGE);
+    evs[AZURE_USAGE] = azure[AZURE_USAGE + 1];
+    in = build(evs, AZURE_N - 1, LF, -1, &len, &us, &ue);
+    run(in, len, 1, 1, &r);
+    ck_assert_int_eq(r.u.found, 0);
+    ck_assert_int_eq(r.chars, AZURE_CHARS);
+    ck_assert_int_eq(r.done, 1);
+    ck_assert_uint_eq(r.out_len, len);
+    ck_assert(memcmp(r.out, in, len) == 0);
+    run(in, len, 1, 0, &r);
+    ck_assert_int_eq(r.u.found, 0);
+    ck_assert_int_eq(r.chars, AZURE_CHARS);
+}
+END_TEST
+
+START_TEST(done_detection)
+{
+    const char *no_done = "data: {\"choices\":[{\"delta\":{\"content\":\"x\"},\"index\":0}]}\n\n";
+    const char *bare = "data:[DONE]\n\n";
+    const char *spaced = "data: [DONE]\r\n\r\n";
+    const char *quoted = "data: \"[DONE]\"\n\n";
+    result_t r;
+
+    run(no_done, strlen(no_done), 1, 0, &r);
+    ck_assert_int_eq(r.done, 0);
+    ck_assert_int_eq(r.chars, 1);
+    run(bare, strlen(bare), 1, 0, &r);
+    ck_assert_int_eq(r.done, 1);
+    run(spaced, strlen(spaced), 1, 1, &r);
+    ck_assert_int_eq(r.done, 1);
+    ck_assert_uint_eq(r.out_len, strlen(spaced));
+    run(quoted, strlen(quoted), 1, 0, &r);
+    ck_assert_int_eq(r.done, 0);
+    ck_assert_int_eq(r.events, 1);
+}
+END_TEST
+
+START_TEST(two_choices_summed)
+{
+    const char *in =
+        "data: {\"choices\":[{\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"index\":0},"
+        "{\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"index\":1}]}\n\n"
+        "data: {\"choices\":[{\"delta\":{\"content\":\"ab\"},\"index\":0},"
+        "{\"delta\":{\"content\":\"cde\"},\"index\":1}]}\n\n"
+        "data: {\"choices\":[{\"delta\":{\"content\":null},\"index\":1}]}\n\n"
+        "data: {\"choices\":[{\"delta\":{\"content\":\"f\"},\"index\":1}]}\n\n"
+        "data: [DONE]\n\n";
+    result_t r;
+
+    run(in, strlen(in), 1, 0, &r);
+    ck_assert_int_eq(r.chars, 6);
+    ck_assert_int_eq(r.u.found, 0);
+    ck_assert_int_eq(r.events, 5);
+}
+END_TEST
+
+START_TEST(legacy_completions_stream)
+{
+    static const event_t evs[] = {
+        { { "data: {\"id\":\"cmpl-1\",\"object\":\"text_completion\",\"choices\":[{\"text\":"
+            "\"Hel\",\"index\":0,\"logprobs\":null,\"finish_reason\":null}],\"model\":"
+            "\"gpt-35-turbo-instruct\"}", NULL } },
+        { { "data: {\"id\":\"cmpl-1\",\"object\":\"text_completion\",\"choices\":[{\"text\":"
+            "\"lo\\n\",\"index\":0,\"logprobs\":null,\"finish_reason\":\"stop\"}],"
+            "\"usage\":null}", NULL } },
+        { { "data: {\"id\":\"cmpl-1\",\"object\":\"text_completion\",\"choices\":[],"
+            "\"usage\":{\"prompt_tokens\":2,\"completion_tokens\":2}}", NULL } },
+        { { "data: [DONE]", NULL } },
+    };
+    apr_size_t len, us, ue;
+    const char *in = build(evs, 4, LF, 2, &len, &us, &ue);
+    result_t r;
+
+    run(in, len, 1, 1, &r);
+    assert_usage(&r, 2, 2, 4);
+    ck_assert_int_eq(r.chars, 6);
+    ck_assert_int_eq(r.done, 1);
+    assert_stripped(&r, in, len, us, ue);
+}
+END_TEST
+
+START_TEST(usage_with_choices_is_counted_not_stripped)
+{
+    /* Only the chunk with "choices": [] is the one the proxy asked for. */
+    const char *in = "data: {\"choices\":[{\"delta\":{\"content\":\"hi\"},\"index\":0}],"
+                     "\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":1}}\n\n"
+                     "data: {\"choices\":[],\"usage\":null}\n\n"
+                     "data: [DONE]\n\n";
+    result_t r;
+
+    run(in, strlen(in), 1, 1, &r);
+    assert_usage(&r, 1, 1, 2);
+    ck_assert_int_eq(r.chars, 2);
+    ck_assert_uint_eq(r.out_len, strlen(in));
+    ck_assert(memcmp(r.out, in, r.out_len) == 0);
+}
+END_TEST
+
+START_TEST(stream_cut_mid_event)
+{
+    apr_size_t len, us, ue, cut;
+    const char *in = build(azure, AZURE_N, CRLF, AZURE_USAGE, &len, &us, &ue);
+    result_t r;
+
+    /* Inside a content chunk: the partial chunk goes out unchanged. */
+    cut = strstr(in, "Hello") - in;
+    run(in, cut, 1, 1, &r);
+    ck_assert_uint_eq(r.out_len, cut);
+    ck_assert(memcmp(r.out, in, cut) == 0);
+    ck_assert_int_eq(r.chars, 0);
+    ck_assert_int_eq(r.events, 2);
+    /* Inside the usage chunk's data line: nothing to parse, nothing stripped. */
+    cut = us + 40;
+    run(in, cut, 1, 1, &r);
+    ck_assert_int_eq(r.u.found, 0);
+    ck_assert_uint_eq(r.out_len, cut);
+    ck_assert(memcmp(r.out, in, cut) == 0);
+    ck_assert_int_eq(r.chars, AZURE_CHARS);
+    /* After its data line but before the blank line: counted, still forwarded. */
+    cut = ue - 2;
+    run(in, cut, 1, 1, &r);
+    assert_usage(&r, 9, 3, 12);
+    ck_assert_uint_eq(r.out_len, cut);
+    ck_assert(memcmp(r.out, in, cut) == 0);
+    /* Between the blank line's CR and LF: the event is complete and stripped. */
+    cut = ue - 1;
+    run(in, cut, 1, 1, &r);
+    assert_usage(&r, 9, 3, 12);
+    assert_stripped(&r, in, cut, us, cut);
+}
+END_TEST
+
+START_TEST(strip_holds_only_the_current_event)
+{
+    apr_size_t len, us, ue, i;
+    const char *in = build(azure, AZURE_N, LF, AZURE_USAGE, &len, &us, &ue);
+    aop_usage_parser_t *up = aop_usage_parser_create(pool, 1, 1);
+    sink_t sink = { NULL, 0, 0, 0 };
+    apr_size_t want;
+
+    for (i = 0; i < len; i++) {
+        ck_assert_int_eq(aop_usage_feed(up, in + i, 1, sink_emit, &sink), APR_SUCCESS);
+        /* Forwarded so far: a prefix of the stripped stream ... */
+        want = i + 1 <= us ? i + 1 : i + 1 <= ue ? us : i + 1 - (ue - us);
+        ck_assert_uint_le(sink.len, want);
+        ck_assert(sink.len == 0 || memcmp(sink.buf, in, sink.len < us ? sink.len : us) == 0);
+        /* ... and all of it the moment an event ends. */
+        if (i > 0 && in[i] == '\n' && in[i - 1] == '\n') {
+            ck_assert_uint_eq(sink.len, want);
+        }
+    }
+    ck_assert_int_eq(aop_usage_finish(up, sink_emit, &sink), APR_SUCCESS);
+    ck_assert_uint_eq(sink.len, len - (ue - us));
+    ck_assert(memcmp(sink.buf + us, in + ue, len - ue) == 0);
+    free(sink.buf);
+}
+END_TEST
+
+START_TEST(oversized_events_pass_through)
+{
+    apr_size_t pad = AOP_USAGE_MAX_EVENT + 1000, len, us, ue;
+    char *x = memset(apr_pcalloc(pool, pad + 1), 'x', pad);
+    event_t evs[5];
+    const char *in;
+    result_t r;
+
+    /* A content chunk and a usage-only chunk, both too big to parse. */
+    evs[0] = azure[2];
+    evs[1].lines[0] = apr_pstrcat(pool, "data: {\"choices\":[{\"delta\":{\"content\":\"",
+                                  x, "\"},\"index\":0}]}", NULL);
+    evs[1].lines[1] = NULL;
+    evs[2].lines[0] = apr_pstrcat(pool, "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":"
+                                  "50,\"completion_tokens\":50},\"pad\":\"", x, "\"}", NULL);
+    evs[2].lines[1] = NULL;
+    evs[3] = azure[AZURE_USAGE];
+    evs[4] = azure[AZURE_N - 1];
+    in = build(evs, 5, MIXED, 3, &len, &us, &ue);
+    run(in, len, 1, 1, &r);
+    assert_usage(&r, 9, 3, 12);
+    ck_assert_int_eq(r.chars, 5);
+    ck_assert_int_eq(r.events, 5);
+    assert_stripped(&r, in, len, us, ue);
+    run(in, len, 1, 0, &r);
+    assert_usage(&r, 9, 3, 12);
+    ck_assert_int_eq(r.chars, 5);
+}
+END_TEST
+
+START_TEST(ten_megabyte_event_in_bounded_memory)
+{
+    apr_size_t len = BIG + 64, i;
+    char *in = malloc(len + 1);
+    result_t r;
+
+    ck_assert_ptr_nonnull(in);
+    strcpy(in, "data: {\"choices\":[{\"delta\":{\"content\":\"");
+    for (i = strlen(in); i < len - 20; i++) {
+        in[i] = 'y';
+    }
+    strcpy(in + i, "\"},\"index\":0}]}\n\n");
+    len = strlen(in);
+    /* Held and parsed up to 1 MiB each, in buffers grown by doubling. */
+    feed_big(in, len, 1, 1, 5 * 1024 * 1024, &r);
+    ck_assert_int_eq(r.events, 1);
+    feed_big(in, len, 1, 0, 3 * 1024 * 1024, &r);
+    ck_assert_int_eq(r.events, 1);
+    ck_assert_int_eq(r.chars, 0);
+    free(in);
+}
+END_TEST
+
+static apr_status_t refuse(void *baton, const char *data, apr_size_t len)
+{
+    return APR_EGENERAL;
+}
+
+START_TEST(emit_errors_are_returned)
+{
+    aop_usage_parser_t *up = aop_usage_parser_create(pool, 1, 1);
+
+    ck_assert_int_eq(aop_usage_feed(up, "data: {}\n\n", 10, refuse, NULL), APR_EGENERAL);
+    up = aop_usage_parser_create(pool, 1, 1);
+    ck_assert_int_eq(aop_usage_feed(up, "data: {}", 8, refuse, NULL), APR_SUCCESS);
+    ck_assert_int_eq(aop_usage_finish(up, refuse, NULL), APR_EGENERAL);
+}
+END_TEST
+
+Suite *aop_usage_suite(void)
+{
+    Suite *s = suite_create("aop_usage");
+    TCase *tc = tcase_create("usage");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, chat_usage_at_end);
+    tcase_add_test(tc, usage_at_start_and_spaced);
+    tcase_add_test(tc, text_completion_and_embeddings);
+    tcase_add_test(tc, total_computed_when_missing);
+    tcase_add_test(tc, absent_or_null_usage);
+    tcase_add_test(tc, usage_in_strings_and_nested_objects_ignored);
+    tcase_add_test(tc, escapes_in_strings);
+    tcase_add_test(tc, oversized_usage_value_ignored);
+    tcase_add_test(tc, json_strip_mode_forwards_everything);
+    tcase_add_test(tc, ten_megabyte_json_in_constant_memory);
+    tcase_add_loop_test(tc, azure_stream_strip, 0, 4);
+    tcase_add_loop_test(tc, azure_stream_no_strip, 0, 4);
+    tcase_add_loop_test(tc, comments_fields_and_multiline_data, 0, 4);
+    tcase_add_test(tc, stream_without_usage);
+    tcase_add_test(tc, done_detection);
+    tcase_add_test(tc, two_choices_summed);
+    tcase_add_test(tc, legacy_completions_stream);
+    tcase_add_test(tc, usage_with_choices_is_counted_not_stripped);
+    tcase_add_test(tc, stream_cut_mid_event);
+    tcase_add_test(tc, strip_holds_only_the_current_event);
+    tcase_add_test(tc, oversized_events_pass_through);
+    tcase_add_test(tc, ten_megabyte_event_in_bounded_memory);
+    tcase_add_test(tc, emit_errors_are_returned);
+    suite_add_tcase(s, tc);
+    return s;
+}
