@@ -380,8 +380,8 @@ static int evaluate(aop_usage_parser_t *up)
     json_object *root, *choices, *usage;
     int usage_only = 0;
 
-    if (s->data_lines == 0) {
-        return 0;
+    if (s->data_lines == 0 || (s->data_len == 0 && !s->data_over)) {
+        return 0;               /* empty data: no event, as browsers see it */
     }
     up->events++;
     if (s->data_over || s->passthrough) {

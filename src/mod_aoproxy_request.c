@@ -156,6 +156,7 @@ static int aop_fixups(request_rec *r)
         return DECLINED;
     }
     ctx = apr_pcalloc(r->pool, sizeof(*ctx));
+    ctx->r = r;
     ctx->sc = aop_srv_conf(r->server);
     ctx->chosen = -1;
     ap_set_module_config(r->request_config, &aoproxy_module, ctx);

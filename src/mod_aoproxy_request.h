@@ -9,6 +9,7 @@
 #include "mod_aoproxy_config.h"
 
 typedef struct aop_req_t {
+    request_rec *r;
     aop_srv_conf_t *sc;
     aop_op_e op;
     const char *model_id;                 /* /v1/models/{id} */

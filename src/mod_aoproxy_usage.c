@@ -2,6 +2,7 @@
 
 #include <http_protocol.h>
 #include <util_filter.h>
+#include <http_request.h>
 
 #include "aop_usage.h"
 #include "mod_aoproxy_private.h"
@@ -69,6 +70,39 @@ static void account(usage_filter_t *uf)
     aop_lb_release(req, req->used_tokens);
 }
 
+/* Azure's stream broke after the client got its first bytes: no failover is possible
+ * any more, so the client is told in the stream itself, in OpenAI's error shape,
+ * before the connection ends. */
+static const char broken_stream_event[] =
+    "data: {\"error\":{\"message\":\"The upstream Azure OpenAI stream was interrupted "
+    "before it ended.\",\"type\":\"server_error\",\"param\":null,"
+    "\"code\":\"stream_interrupted\"}}\n\n";
+
+static void announce_broken_stream(usage_filter_t *uf, apr_bucket *before)
+{
+    apr_bucket_alloc_t *ba = before->list;
+    apr_bucket *ev = apr_bucket_immortal_create(broken_stream_event,
+                                                sizeof(broken_stream_event) - 1, ba);
+
+    if (uf->strip) {
+        aop_usage_finish(uf->parser, emit, uf->out);
+        APR_BRIGADE_INSERT_TAIL(uf->out, ev);
+        APR_BRIGADE_INSERT_TAIL(uf->out, apr_bucket_flush_create(ba));
+    }
+    else {
+        APR_BUCKET_INSERT_BEFORE(before, ev);
+        APR_BUCKET_INSERT_BEFORE(before, apr_bucket_flush_create(ba));
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, uf->req->r, AOPLOGNO(00047)
+                  "instance %s broke off a stream for model %s; the client got an error "
+                  "event", uf->req->inst ? uf->req->inst->name : "?", uf->req->info.model);
+}
+
+static int is_sse_unfinished(const usage_filter_t *uf)
+{
+    return aop_usage_events(uf->parser) > 0 && !aop_usage_saw_done(uf->parser);
+}
+
 static apr_status_t feed_bucket(usage_filter_t *uf, apr_bucket *b)
 {
     const char *data;
@@ -93,7 +127,10 @@ static apr_status_t usage_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     }
     for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb); b = next) {
         next = APR_BUCKET_NEXT(b);
-        if (APR_BUCKET_IS_EOS(b)) {
+        if (AP_BUCKET_IS_ERROR(b) && is_sse_unfinished(uf)) {
+            announce_broken_stream(uf, b);
+        }
+        else if (APR_BUCKET_IS_EOS(b)) {
             aop_usage_finish(uf->parser, uf->strip ? emit : NULL, uf->out);
             account(uf);
         }

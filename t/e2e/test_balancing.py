@@ -296,3 +296,90 @@ def test_deployment_not_found_marks_that_model_only(bal, started):
     # a still serves gpt-4o.
     assert chat(srv, model="gpt-4o").status == 200
     assert served_by(bal)[-1] == "dep-a"
+
+
+@pytest.mark.parametrize("mpm", MPMS)
+def test_streamed_usage_is_counted_exactly(mpm, bal, started):
+    # As in the prefork test above: 101 tokens a request by Azure's usage, so 10 fit
+    # a 1100-token budget.  Counted from an estimate instead (prompt 107 + text 4),
+    # only 9 would: the 10th answer tells usage from estimate.
+    srv = started(mpm, fleet_yaml("failover", [
+        instance("tpm", bal.port, ["gpt-4o"], max_tpm=1100, deployment="dep-tpm")]))
+    statuses = []
+    for _ in range(11):
+        resp = chat(srv, content="x" * 400, stream=True)
+        statuses.append(resp.status)
+        if resp.status == 200:
+            assert resp.body.rstrip().endswith(b"data: [DONE]")
+            assert b'"usage"' not in resp.body, "the client did not ask for usage"
+    assert statuses == [200] * 10 + [429]
+    recs = bal.client.requests()
+    assert all(r["json"]["stream_options"] == {"include_usage": True} for r in recs)
+
+
+def raw_stream(srv, payload, timeout=30):
+    """Reads a streamed answer on a raw socket until the server closes it."""
+    import socket
+    sock = socket.create_connection(("127.0.0.1", srv.port), timeout=timeout)
+    body = json.dumps(payload).encode()
+    sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                 b"application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    data = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    sock.close()
+    return data
+
+
+@pytest.mark.parametrize("mpm", MPMS)
+def test_a_broken_stream_ends_with_an_error_event(mpm, bal, started):
+    srv = started(mpm, fleet_yaml("failover", [
+        instance("a", bal.port, ["gpt-4o"], priority=1),
+        instance("b", bal.port, ["gpt-4o"], priority=2)]))
+    srv.expect_error(r"AH01102|AH01110|AH00898|AH01097|AH02609|error reading")
+    bal.client.rules([{"deployment": "dep-a", "action": "cut_stream", "cut_after": 3,
+                       "times": 1}])
+    data = raw_stream(srv, {"model": "gpt-4o", "stream": True,
+                            "messages": [{"role": "user", "content": "hi"}]})
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200")
+    events = [l[6:] for l in body.decode(errors="replace").split("\n")
+              if l.startswith("data: ")]
+    assert len(events) >= 2
+    last = json.loads(events[-1])
+    assert last["error"]["code"] == "stream_interrupted"
+    assert last["error"]["type"] == "server_error"
+    assert "[DONE]" not in events
+    # Bytes had reached the client: no failover to b.
+    assert served_by(bal) == ["dep-a"]
+
+
+def test_a_timeout_fails_over(bal, started):
+    srv = started("event", fleet_yaml("failover", [
+        instance("a", bal.port, ["gpt-4o"], priority=1),
+        instance("b", bal.port, ["gpt-4o"], priority=2)]).replace("timeout: 20", "timeout: 1"))
+    srv.expect_error(r"AH01102|AH01095|AH00898|AH01097|timed out|Timeout")
+    bal.client.rules([{"deployment": "dep-a", "action": "hang", "hang_ms": 4000, "times": 1}])
+    t0 = time.time()
+    resp = chat(srv)
+    assert resp.status == 200, resp.body
+    assert served_by(bal) == ["dep-a", "dep-b"]
+    assert time.time() - t0 < 3.5
+
+
+def test_azure_remaining_tokens_steer_traffic_away(bal, started):
+    srv = started("event", fleet_yaml("failover", [
+        instance("a", bal.port, ["gpt-4o"], priority=1),
+        instance("b", bal.port, ["gpt-4o"], priority=2)]))
+    # a says it has 5 tokens left for this minute (Azure counts what other gateways
+    # spend too): the next requests (about 10 tokens each) go to b, though a's own
+    # budget here is unlimited.
+    bal.client.rules([{"deployment": "dep-a", "headers": {"x-ratelimit-remaining-tokens": "5"},
+                       "times": 1}])
+    assert chat(srv).status == 200
+    assert chat(srv).status == 200
+    assert chat(srv).status == 200
+    assert served_by(bal) == ["dep-a", "dep-b", "dep-b"]

@@ -205,3 +205,37 @@ def test_secrets_never_leak_into_logs(server, fleet):
     assert "key-dead-never-answers" not in logs
     # The access log shows the client's own headers, never the instance key.
     assert 'key="client-api-key-should-not-leak"' in server.read_log(server.access_log)
+
+
+def stream_events(body):
+    return [l[6:] for l in body.decode().split("\n") if l.startswith("data: ")]
+
+
+def test_stream_usage_chunk_is_stripped_unless_the_client_asked(server, fleet):
+    payload = dict(CHAT, stream=True)
+    plain = request(server, "POST", "/v1/chat/completions", payload)
+    asked = request(server, "POST", "/v1/chat/completions",
+                    dict(payload, stream_options={"include_usage": True}))
+    assert plain.status == asked.status == 200
+    plain_events, asked_events = stream_events(plain.body), stream_events(asked.body)
+    # Upstream both asked Azure for usage ...
+    recs = fleet.east.client.requests()
+    assert [r["json"]["stream_options"] for r in recs] == [{"include_usage": True}] * 2
+    # ... the one that did not ask gets the stream without the usage chunk ...
+    assert not any('"usage"' in e and json.loads(e).get("usage") for e in plain_events[:-1])
+    assert plain_events[-1] == "[DONE]"
+    # ... and otherwise exactly what the other client sees, chunk for chunk.
+    usage_chunks = [e for e in asked_events[:-1] if json.loads(e).get("usage")]
+    assert len(usage_chunks) == 1
+    assert json.loads(usage_chunks[0])["usage"]["total_tokens"] > 0
+    assert len(asked_events) == len(plain_events) + 1
+    # A client that did not ask gets byte-for-byte what Azure sent, minus that event.
+    assert plain.body.count(b"\n\n") == asked.body.count(b"\n\n") - 1
+
+
+def test_client_stream_options_are_kept_when_asked(server, fleet):
+    body = json.dumps(dict(CHAT, stream=True, stream_options={"include_usage": True})).encode()
+    resp = request(server, "POST", "/v1/chat/completions", body)
+    assert resp.status == 200
+    (rec,) = fleet.east.client.requests()
+    assert rec["body"].encode() == body, "nothing to add: the body goes as the client sent it"

@@ -539,6 +539,37 @@ START_TEST(done_detection)
     run(quoted, strlen(quoted), 1, 0, &r);
     ck_assert_int_eq(r.done, 0);
     ck_assert_int_eq(r.events, 1);
+    run("data: [DONE]]\n\n", 15, 1, 0, &r);
+    ck_assert_int_eq(r.done, 0);
+    /* Without its line break the stream was cut: [DONE] did not arrive. */
+    run("data: [DONE]", 12, 1, 1, &r);
+    ck_assert_int_eq(r.done, 0);
+    ck_assert_uint_eq(r.out_len, 12);
+    run("data: [DONE]\n", 13, 1, 1, &r);
+    ck_assert_int_eq(r.done, 1);
+    ck_assert_uint_eq(r.out_len, 13);
+    run("data: [DONE]\ndata: x", 20, 1, 1, &r);     /* only complete lines count */
+    ck_assert_int_eq(r.done, 1);
+    ck_assert_uint_eq(r.out_len, 20);
+}
+END_TEST
+
+START_TEST(data_lines_join_with_newline)
+{
+    /* "data" without a colon is a data line with an empty value; an event whose data
+     * is empty is no event; lines join with LF, which here splits a number. */
+    const char *in = "data\n\ndata:\n\ndata\ndata:\n\n"
+                     "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":1\n"
+                     "data:2,\"completion_tokens\":3}}\n\n"
+                     "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":1\n"
+                     "data:,\"completion_tokens\":3}}\n\n";
+    result_t r;
+
+    run(in, strlen(in), 1, 1, &r);
+    ck_assert_int_eq(r.events, 3);
+    assert_usage(&r, 1, 3, 4);
+    ck_assert_uint_eq(r.out_len, strlen(in) - 78);
+    ck_assert(memcmp(r.out, in, r.out_len) == 0);
 }
 END_TEST
 
@@ -754,6 +785,7 @@ Suite *aop_usage_suite(void)
     tcase_add_loop_test(tc, comments_fields_and_multiline_data, 0, 4);
     tcase_add_test(tc, stream_without_usage);
     tcase_add_test(tc, done_detection);
+    tcase_add_test(tc, data_lines_join_with_newline);
     tcase_add_test(tc, two_choices_summed);
     tcase_add_test(tc, legacy_completions_stream);
     tcase_add_test(tc, usage_with_choices_is_counted_not_stripped);
