@@ -60,7 +60,7 @@ void aop_usage_get(const aop_usage_parser_t *up, aop_usage_t *out);
 apr_int64_t aop_usage_content_chars(const aop_usage_parser_t *up);
 /* The stream's final "data: [DONE]" was seen. */
 int aop_usage_saw_done(const aop_usage_parser_t *up);
-/* Events with data seen, [DONE] included. */
+/* Events with non-empty data seen, [DONE] included. */
 int aop_usage_events(const aop_usage_parser_t *up);
 
 #endif

@@ -383,3 +383,15 @@ def test_azure_remaining_tokens_steer_traffic_away(bal, started):
     assert chat(srv).status == 200
     assert chat(srv).status == 200
     assert served_by(bal) == ["dep-a", "dep-b", "dep-b"]
+
+
+@pytest.mark.parametrize("mpm", MPMS)
+def test_a_graceful_restart_keeps_spent_budgets(mpm, bal, started):
+    srv = started(mpm, fleet_yaml("failover", [
+        instance("tpm", bal.port, ["gpt-4o"], max_tpm=1100, deployment="dep-tpm")]))
+    statuses = [chat(srv, content="x" * 400).status for _ in range(11)]
+    assert statuses == [200] * 10 + [429]
+    srv.graceful()
+    resp = chat(srv, content="x" * 400)
+    assert resp.status == 429, "the window must survive a graceful restart"
+    assert len(bal.client.requests()) == 10
