@@ -264,10 +264,11 @@ static int insert_member(apr_pool_t *p, const char *body, apr_size_t len, const 
     if (end == 0 || body[end - 1] != '}') {
         return -1;
     }
-    buf = apr_palloc(p, len + n);
+    buf = apr_palloc(p, len + n + 1);
     memcpy(buf, body, end - 1);
     memcpy(buf + end - 1, include_usage, n);
     memcpy(buf + end - 1 + n, body + end - 1, len - (end - 1));
+    buf[len + n] = '\0';
     *out = buf;
     *out_len = len + n;
     return 0;

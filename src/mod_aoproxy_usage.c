@@ -72,9 +72,10 @@ static void account(usage_filter_t *uf)
 
 /* Azure's stream broke after the client got its first bytes: no failover is possible
  * any more, so the client is told in the stream itself, in OpenAI's error shape,
- * before the connection ends. */
+ * before the connection ends.  The leading blank line ends whatever partial event
+ * came before (between whole events it is an empty line SSE ignores). */
 static const char broken_stream_event[] =
-    "data: {\"error\":{\"message\":\"The upstream Azure OpenAI stream was interrupted "
+    "\n\ndata: {\"error\":{\"message\":\"The upstream Azure OpenAI stream was interrupted "
     "before it ended.\",\"type\":\"server_error\",\"param\":null,"
     "\"code\":\"stream_interrupted\"}}\n\n";
 
