@@ -36,3 +36,15 @@ void aop_send_error(request_rec *r, int status, const char *message, const char 
     aop_send_json(r, status, aop_json_error_body(r->pool, message, aop_error_type(status),
                                                  param, code));
 }
+
+const char *aop_rate_limited(request_rec *r, apr_table_t *headers, const char *model,
+                             apr_interval_time_t wait)
+{
+    long secs = (long)((wait + APR_USEC_PER_SEC - 1) / APR_USEC_PER_SEC);
+
+    secs = secs > 0 ? secs : 1;
+    apr_table_setn(headers, "Retry-After", apr_ltoa(r->pool, secs));
+    return apr_psprintf(r->pool, "Rate limit reached for model `%s` on every instance that "
+                        "serves it. Please retry after %ld second%s.", model, secs,
+                        secs == 1 ? "" : "s");
+}

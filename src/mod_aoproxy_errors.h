@@ -15,4 +15,9 @@ void aop_send_json(request_rec *r, int status, const char *json);
 void aop_send_error(request_rec *r, int status, const char *message, const char *param,
                     const char *code);
 
+/* The 429 we answer when no instance for a model has budget or is out of cooldown:
+ * sets Retry-After (whole seconds, at least 1) and returns the message. */
+const char *aop_rate_limited(request_rec *r, apr_table_t *headers, const char *model,
+                             apr_interval_time_t wait);
+
 #endif

@@ -196,15 +196,10 @@ static int aop_scheme_handler(request_rec *r, proxy_worker *worker, proxy_server
 
 static void answer_rate_limited(request_rec *r, aop_req_t *ctx)
 {
-    apr_interval_time_t wait = aop_lb_retry_after(r, ctx);
-    long secs = (long)((wait + APR_USEC_PER_SEC - 1) / APR_USEC_PER_SEC);
+    const char *msg = aop_rate_limited(r, r->headers_out, ctx->info.model,
+                                       aop_lb_retry_after(r, ctx));
 
-    apr_table_setn(r->headers_out, "Retry-After", apr_ltoa(r->pool, secs > 0 ? secs : 1));
-    aop_send_error(r, HTTP_TOO_MANY_REQUESTS,
-                   apr_psprintf(r->pool, "Rate limit reached for model `%s` on every "
-                                "instance that serves it. Please retry after %ld "
-                                "seconds.", ctx->info.model, secs > 0 ? secs : 1),
-                   NULL, "rate_limit_exceeded");
+    aop_send_error(r, HTTP_TOO_MANY_REQUESTS, msg, NULL, "rate_limit_exceeded");
 }
 
 /* The last attempt's status when every instance failed over. */

@@ -93,14 +93,9 @@ static void ask_for_stream_usage(request_rec *r, aop_req_t *ctx)
 static int answer_nothing_available(request_rec *r, aop_req_t *ctx, int status,
                                     apr_interval_time_t wait)
 {
-    long secs = (long)((wait + APR_USEC_PER_SEC - 1) / APR_USEC_PER_SEC);
-
     if (status == HTTP_TOO_MANY_REQUESTS) {
-        apr_table_setn(r->err_headers_out, "Retry-After", apr_ltoa(r->pool, secs));
         return answer_error(r, ctx, status,
-                            apr_psprintf(r->pool, "Rate limit reached for model `%s` on every "
-                                         "instance that serves it. Please retry after %ld "
-                                         "seconds.", ctx->info.model, secs),
+                            aop_rate_limited(r, r->err_headers_out, ctx->info.model, wait),
                             NULL, "rate_limit_exceeded");
     }
     return answer_error(r, ctx, status,
