@@ -83,8 +83,11 @@ def chat(srv, content="hello", model="gpt-4o", headers=None, **extra):
     return request(srv, "POST", "/v1/chat/completions", body, headers=headers)
 
 
-def burst(srv, n, threads=16, **kw):
-    """n requests from many connections at once; returns their responses."""
+def burst(srv, n, threads=24, **kw):
+    """n requests from many connections at once; returns their responses.  With a
+    backend delay (slow_backend), more requests are in flight than one event process
+    has worker threads (16) and than one prefork child can take (1): the burst
+    necessarily spreads over several processes."""
     out, lock, todo = [], threading.Lock(), list(range(n))
 
     def worker():
@@ -104,6 +107,31 @@ def burst(srv, n, threads=16, **kw):
     return out
 
 
+def slow_backend(mock, ms=30):
+    mock.client.rules([{"delay_ms": ms}])
+
+
+def held_connections(srv, n, **kw):
+    """n requests, each on its own connection kept open until all are done: under
+    prefork every one is served by a different child."""
+    import http.client
+    conns, statuses = [], []
+    body = json.dumps(dict({"model": "gpt-4o", "max_tokens": 1,
+                            "messages": [{"role": "user", "content": kw.pop("content", "hi")}]},
+                           **kw)).encode()
+    for _ in range(n):
+        conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=60)
+        conn.request("POST", "/v1/chat/completions", body=body,
+                     headers={"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        resp.read()
+        statuses.append(resp.status)
+        conns.append(conn)
+    for conn in conns:
+        conn.close()
+    return statuses
+
+
 def served_by(mock):
     return [r["deployment"] for r in mock.client.requests()]
 
@@ -117,6 +145,7 @@ def test_weighted_shares_exactly_by_weight(mpm, bal, started):
     srv = started(mpm, fleet_yaml("weighted", [
         instance("a", bal.port, ["gpt-4o"], weight=3),
         instance("b", bal.port, ["gpt-4o"], weight=1)]))
+    slow_backend(bal)
     resps = burst(srv, 400)
     assert all(r.status == 200 for r in resps)
     seen = served_by(bal)
@@ -139,11 +168,12 @@ def test_round_robin_rotates_strictly_across_processes(mpm, bal, started):
     order = ["dep-a", "dep-b", "dep-c"]
     start = order.index(first)
     assert seen == [order[(start + i) % 3] for i in range(30)]
-    assert len(pids_used(srv)) >= 2
+    slow_backend(bal)
     resps = burst(srv, 300)
     assert all(r.status == 200 for r in resps)
     seen = served_by(bal)[30:]
     assert [seen.count(d) for d in order] == [100, 100, 100]
+    assert len(pids_used(srv)) >= 2
 
 
 @pytest.mark.parametrize("mpm", MPMS)
@@ -152,6 +182,7 @@ def test_failover_prefers_lowest_priority_and_shares_ties_by_weight(mpm, bal, st
         instance("c", bal.port, ["gpt-4o"], priority=200),
         instance("a", bal.port, ["gpt-4o"], priority=10, weight=3),
         instance("b", bal.port, ["gpt-4o"], priority=10, weight=1)]))
+    slow_backend(bal)
     resps = burst(srv, 200)
     assert all(r.status == 200 for r in resps)
     seen = served_by(bal)
@@ -165,7 +196,8 @@ def test_tpm_budget_holds_under_concurrent_load(mpm, bal, started):
     budget = 6000
     srv = started(mpm, fleet_yaml("failover", [
         instance("tpm", bal.port, ["gpt-4o"], max_tpm=budget, deployment="dep-tpm")]))
-    resps = burst(srv, 150, threads=24, content="x" * 400)
+    slow_backend(bal)
+    resps = burst(srv, 150, content="x" * 400)
     ok = [r for r in resps if r.status == 200]
     limited = [r for r in resps if r.status == 429]
     assert len(ok) + len(limited) == 150
@@ -187,13 +219,13 @@ def test_tpm_budget_holds_under_concurrent_load(mpm, bal, started):
 def test_tpm_budget_is_shared_by_every_prefork_child(bal, started):
     srv = started("prefork", fleet_yaml("failover", [
         instance("tpm", bal.port, ["gpt-4o"], max_tpm=1100, deployment="dep-tpm")]))
-    # Sequential requests on new connections land on different children; exactly 10
-    # fit the budget wherever they land: each really uses 101 tokens (the window
-    # then holds 1010) and reserves about 108 while in flight (an eleventh would
-    # need 1118).
-    statuses = [chat(srv, content="x" * 400).status for _ in range(14)]
+    # One request at a time, each on a connection that stays open, so each is served
+    # by another child; exactly 10 fit the budget wherever they land: each really
+    # uses 101 tokens (the window then holds 1010) and reserves about 108 while in
+    # flight (an eleventh would need 1118).
+    statuses = held_connections(srv, 14, content="x" * 400)
     assert statuses == [200] * 10 + [429] * 4
-    assert len(pids_used(srv)) >= 2
+    assert len(pids_used(srv)) >= 10
 
 
 @pytest.mark.parametrize("size", [10, 48 * 1024])
