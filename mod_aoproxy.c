@@ -17,6 +17,7 @@
 #include "src/mod_aoproxy_proxy.h"
 #include "src/mod_aoproxy_request.h"
 #include "src/mod_aoproxy_shm.h"
+#include "src/mod_aoproxy_stats.h"
 #include "src/mod_aoproxy_usage.h"
 
 /* The core (src/aop_*) logs through this: its messages reach the main server's log. */
@@ -51,6 +52,7 @@ static void register_hooks(apr_pool_t *p)
     aop_request_register_hooks(p);
     aop_proxy_register_hooks(p);
     aop_usage_register_hooks(p);
+    aop_stats_register_hooks(p);
     aop_api_register_hooks(p);
 }
 

@@ -1,3 +1,5 @@
+/* The management API's router: method + path, admin key, JSON answers; and the
+ * configuration views (/instances, /config). */
 #include <apr_strings.h>
 
 #include <http_protocol.h>
@@ -8,7 +10,26 @@
 #include "mod_aoproxy_config.h"
 #include "mod_aoproxy_errors.h"
 
-typedef void api_fn(request_rec *r, const aop_config_t *cfg);
+#define ADMIN_HEADER "X-Admin-API-Key"
+
+void aop_api_send(aop_api_t *q, json_object *root)
+{
+    aop_send_json(q->r, HTTP_OK, aop_json_to_string(q->r->pool, root));
+}
+
+json_object *aop_api_time(apr_pool_t *p, apr_time_t t)
+{
+    apr_time_exp_t tm;
+    char buf[32];
+    apr_size_t len;
+
+    if (!t) {
+        return NULL;
+    }
+    apr_time_exp_gmt(&tm, t);
+    apr_strftime(buf, &len, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return json_object_new_string(buf);
+}
 
 static json_object *string_list(const apr_array_header_t *a)
 {
@@ -21,7 +42,7 @@ static json_object *string_list(const apr_array_header_t *a)
     return arr;
 }
 
-static json_object *deployments(apr_pool_t *p, const aop_instance_t *inst)
+static json_object *deployments(const aop_instance_t *inst)
 {
     json_object *o = json_object_new_object();
     int i;
@@ -33,8 +54,7 @@ static json_object *deployments(apr_pool_t *p, const aop_instance_t *inst)
     return o;
 }
 
-/* An instance's configuration; the key is always masked. */
-static json_object *instance_json(apr_pool_t *p, const aop_instance_t *inst)
+json_object *aop_api_instance_config(const aop_instance_t *inst)
 {
     json_object *o = json_object_new_object();
 
@@ -48,28 +68,28 @@ static json_object *instance_json(apr_pool_t *p, const aop_instance_t *inst)
     json_object_object_add(o, "max_tpm", json_object_new_int64(inst->max_tpm));
     json_object_object_add(o, "enabled", json_object_new_boolean(inst->enabled));
     json_object_object_add(o, "supported_models", string_list(inst->supported_models));
-    json_object_object_add(o, "model_deployments", deployments(p, inst));
+    json_object_object_add(o, "model_deployments", deployments(inst));
     return o;
 }
 
-static json_object *instances_json(apr_pool_t *p, const aop_config_t *cfg)
+static json_object *instances_json(const aop_config_t *cfg)
 {
     json_object *arr = json_object_new_array();
     int i;
 
     for (i = 0; i < cfg->instances->nelts; i++) {
-        json_object_array_add(arr, instance_json(p, APR_ARRAY_IDX(cfg->instances, i,
-                                                                  aop_instance_t *)));
+        json_object_array_add(arr, aop_api_instance_config(APR_ARRAY_IDX(cfg->instances, i,
+                                                                         aop_instance_t *)));
     }
     return arr;
 }
 
-static void get_instances(request_rec *r, const aop_config_t *cfg)
+static void get_instances(aop_api_t *q)
 {
-    json_object *root = aop_json_own(r->pool, json_object_new_object());
+    json_object *root = aop_json_own(q->r->pool, json_object_new_object());
 
-    json_object_object_add(root, "instances", instances_json(r->pool, cfg));
-    aop_send_json(r, HTTP_OK, aop_json_to_string(r->pool, root));
+    json_object_object_add(root, "instances", instances_json(q->sc->cfg));
+    aop_api_send(q, root);
 }
 
 static json_object *int_list(const apr_array_header_t *a)
@@ -83,22 +103,28 @@ static json_object *int_list(const apr_array_header_t *a)
     return arr;
 }
 
-/* The effective configuration; secrets (keys, the webhook URL) are masked. */
-static void get_config(request_rec *r, const aop_config_t *cfg)
+static json_object *routing_json(const aop_config_t *cfg)
 {
-    json_object *root = aop_json_own(r->pool, json_object_new_object());
-    json_object *routing = json_object_new_object(), *logging = json_object_new_object();
-    json_object *monitoring = json_object_new_object();
+    json_object *o = json_object_new_object();
+
+    json_object_object_add(o, "strategy", json_object_new_string(aop_strategy_name(cfg->strategy)));
+    json_object_object_add(o, "retries", json_object_new_int(cfg->retries));
+    json_object_object_add(o, "timeout", json_object_new_double(cfg->timeout));
+    return o;
+}
+
+/* The effective configuration; secrets (keys, the webhook URL) are masked. */
+static void get_config(aop_api_t *q)
+{
+    const aop_config_t *cfg = q->sc->cfg;
+    json_object *root = aop_json_own(q->r->pool, json_object_new_object());
+    json_object *logging = json_object_new_object(), *monitoring = json_object_new_object();
 
     json_object_object_add(root, "name", json_object_new_string(cfg->name ? cfg->name : ""));
     json_object_object_add(root, "version",
                            json_object_new_string(cfg->version ? cfg->version : ""));
     json_object_object_add(root, "port", json_object_new_int(cfg->port));
-    json_object_object_add(routing, "strategy",
-                           json_object_new_string(aop_strategy_name(cfg->strategy)));
-    json_object_object_add(routing, "retries", json_object_new_int(cfg->retries));
-    json_object_object_add(routing, "timeout", json_object_new_double(cfg->timeout));
-    json_object_object_add(root, "routing", routing);
+    json_object_object_add(root, "routing", routing_json(cfg));
     json_object_object_add(logging, "level",
                            json_object_new_string(cfg->log_level ? cfg->log_level : "INFO"));
     json_object_object_add(logging, "feishu_webhook",
@@ -109,65 +135,162 @@ static void get_config(request_rec *r, const aop_config_t *cfg)
                            json_object_new_int(cfg->stats_window_minutes));
     json_object_object_add(monitoring, "additional_windows", int_list(cfg->additional_windows));
     json_object_object_add(root, "monitoring", monitoring);
-    json_object_object_add(root, "instances", instances_json(r->pool, cfg));
-    aop_send_json(r, HTTP_OK, aop_json_to_string(r->pool, root));
+    json_object_object_add(root, "instances", instances_json(cfg));
+    aop_api_send(q, root);
 }
 
-static const struct {
+/* ------------------------------------------------------------------ routing */
+
+typedef struct route_t {
     int method;
-    const char *path;
-    api_fn *fn;
-} routes[] = {
-    { M_GET, "/instances", get_instances },
-    { M_GET, "/config", get_config },
+    const char *path;                /* "*" stands for one path segment: the arg */
+    aop_api_fn *fn;
+    int admin;                       /* needs X-Admin-API-Key */
+} route_t;
+
+static const route_t routes[] = {
+    { M_GET, "/instances", get_instances, 0 },
+    { M_GET, "/instances/*", aop_api_get_instance, 0 },
+    { M_GET, "/config", get_config, 0 },
+    { M_GET, "/stats", aop_api_get_stats, 0 },
+    { M_GET, "/stats/windows", aop_api_get_stats_windows, 0 },
+    { M_GET, "/stats/instances", aop_api_get_stats_instances, 0 },
+    { M_GET, "/stats/health", aop_api_get_stats_health, 0 },
+    { M_POST, "/stats/reset", aop_api_post_stats_reset, 1 },
+    { M_GET, "/metrics", aop_api_get_metrics, 0 },
 };
 
-/* The path below the <Location> is not known here, so routes match the URI's tail. */
-static int path_matches(const char *uri, const char *path)
+/* The API's own part of the URI: from its first segment we know, so that it can be
+ * mounted below a prefix ("/gateway/stats" works like "/stats"). */
+static const char *api_path(const char *uri)
 {
-    size_t ul = strlen(uri), pl = strlen(path);
+    static const char *const roots[] = {
+        "/instances", "/stats", "/config", "/admin", "/metrics", NULL
+    };
+    const char *p;
+    int i;
 
-    while (ul > 1 && uri[ul - 1] == '/') {
-        ul--;
+    for (p = uri; p; p = strchr(p + 1, '/')) {
+        for (i = 0; roots[i]; i++) {
+            size_t n = strlen(roots[i]);
+
+            if (strncmp(p, roots[i], n) == 0 && (p[n] == '\0' || p[n] == '/')) {
+                return p;
+            }
+        }
     }
-    return ul >= pl && strncmp(uri + ul - pl, path, pl) == 0
-           && (ul == pl || uri[ul - pl - 1] == '/');
+    return uri;
+}
+
+/* Matches path against pattern; a "*" segment captures into *arg. */
+static int path_matches(apr_pool_t *p, const char *path, const char *pattern,
+                        const char **arg)
+{
+    const char *star = strchr(pattern, '*');
+    size_t n = star ? (size_t)(star - pattern) : strlen(pattern);
+    size_t len = strlen(path);
+
+    while (len > 1 && path[len - 1] == '/') {
+        len--;
+    }
+    if (!star) {
+        return len == n && strncmp(path, pattern, n) == 0;
+    }
+    if (len <= n || strncmp(path, pattern, n) != 0 || memchr(path + n, '/', len - n)) {
+        return 0;
+    }
+    *arg = apr_pstrmemdup(p, path + n, len - n);
+    return 1;
+}
+
+/* The same every time for a given key length: no timing tells how much of a guess
+ * was right. */
+static int keys_equal(const char *given, const char *key)
+{
+    size_t kl = strlen(key), gl = strlen(given), i;
+    unsigned char diff = kl != gl;
+
+    for (i = 0; i < kl; i++) {
+        diff |= (unsigned char)(key[i] ^ (gl ? given[i % gl] : 0));
+    }
+    return diff == 0;
+}
+
+/* Mutations need the admin key; with none configured they are refused. */
+static int admin_refused(aop_api_t *q)
+{
+    const char *given = apr_table_get(q->r->headers_in, ADMIN_HEADER);
+
+    if (!q->sc->admin_key) {
+        aop_send_error(q->r, HTTP_FORBIDDEN, "No admin key is configured (AOProxyAdminKey or "
+                       "ADMIN_API_KEY): administrative requests are refused.", NULL,
+                       "admin_key_not_configured");
+        return 1;
+    }
+    if (!given || !keys_equal(given, q->sc->admin_key)) {
+        aop_send_error(q->r, HTTP_UNAUTHORIZED, given ? "The X-Admin-API-Key is wrong."
+                       : "This request needs the X-Admin-API-Key header.", NULL,
+                       "invalid_admin_key");
+        return 1;
+    }
+    return 0;
+}
+
+static const char *allowed_methods(apr_pool_t *p, const char *path)
+{
+    const char *allow = NULL, *arg;
+    size_t i;
+
+    for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        if (path_matches(p, path, routes[i].path, &arg)) {
+            const char *m = ap_method_name_of(p, routes[i].method);
+            allow = allow ? apr_pstrcat(p, allow, ", ", m, NULL) : m;
+        }
+    }
+    return allow;
+}
+
+static void dispatch(aop_api_t *q)
+{
+    const char *path = api_path(q->r->uri), *allow;
+    size_t i;
+
+    for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        if (routes[i].method == q->r->method_number
+            && path_matches(q->r->pool, path, routes[i].path, &q->arg)) {
+            if (!routes[i].admin || !admin_refused(q)) {
+                routes[i].fn(q);
+            }
+            return;
+        }
+    }
+    if ((allow = allowed_methods(q->r->pool, path))) {
+        apr_table_setn(q->r->err_headers_out, "Allow", allow);
+        aop_send_error(q->r, HTTP_METHOD_NOT_ALLOWED, "Method not allowed.", NULL,
+                       "method_not_allowed");
+        return;
+    }
+    aop_send_error(q->r, HTTP_NOT_FOUND, apr_psprintf(q->r->pool, "Invalid URL (%s %s)",
+                                                      q->r->method, q->r->uri),
+                   NULL, "unknown_url");
 }
 
 static int aop_api_handler(request_rec *r)
 {
-    aop_srv_conf_t *sc;
-    size_t i;
-    int path_known = 0;
+    aop_api_t q;
 
     if (!r->handler || strcmp(r->handler, AOP_API_HANDLER) != 0) {
         return DECLINED;
     }
-    sc = aop_srv_conf(r->server);
-    if (!sc->cfg) {
+    q.r = r;
+    q.sc = aop_srv_conf(r->server);
+    q.arg = NULL;
+    if (!q.sc->cfg) {
         aop_send_error(r, HTTP_SERVICE_UNAVAILABLE, "No AOProxyConfigDir is set for this "
                        "server.", NULL, "not_configured");
         return OK;
     }
-    for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-        if (path_matches(r->uri, routes[i].path)) {
-            path_known = 1;
-            if (routes[i].method == r->method_number) {
-                routes[i].fn(r, sc->cfg);
-                return OK;
-            }
-        }
-    }
-    if (path_known) {
-        apr_table_setn(r->err_headers_out, "Allow", "GET");
-        aop_send_error(r, HTTP_METHOD_NOT_ALLOWED, "Method not allowed.", NULL,
-                       "method_not_allowed");
-    }
-    else {
-        aop_send_error(r, HTTP_NOT_FOUND, apr_psprintf(r->pool, "Invalid URL (%s %s)",
-                                                       r->method, r->uri), NULL,
-                       "unknown_url");
-    }
+    dispatch(&q);
     return OK;
 }
 

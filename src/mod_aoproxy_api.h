@@ -1,10 +1,40 @@
-/* The JSON management API (SetHandler aoproxy-api): a table of method + path
- * routes; later features add their routes to it. */
+/* The JSON management API (SetHandler aoproxy-api): one table of method + path
+ * routes, an admin-key check for mutations, and the handlers' shared helpers. */
 #ifndef MOD_AOPROXY_API_H
 #define MOD_AOPROXY_API_H
 
 #include <httpd.h>
+#include <json-c/json.h>
+
+#include "aop_config.h"
+#include "mod_aoproxy_config.h"
+
+typedef struct aop_api_t {
+    request_rec *r;
+    aop_srv_conf_t *sc;
+    const char *arg;                 /* the {name} of a route, or NULL */
+} aop_api_t;
+
+typedef void aop_api_fn(aop_api_t *q);
 
 void aop_api_register_hooks(apr_pool_t *p);
+
+/* Sends root (owned by the request pool) as a 200 JSON answer. */
+void aop_api_send(aop_api_t *q, json_object *root);
+
+/* An instant as ISO 8601 UTC ("2026-11-24T21:52:21Z"), or JSON null for 0. */
+json_object *aop_api_time(apr_pool_t *p, apr_time_t t);
+
+/* An instance's configuration, the key shown as "***". */
+json_object *aop_api_instance_config(const aop_instance_t *inst);
+
+/* Handlers (mod_aoproxy_api_stats.c, mod_aoproxy_metrics.c). */
+void aop_api_get_stats(aop_api_t *q);
+void aop_api_get_stats_windows(aop_api_t *q);
+void aop_api_get_stats_instances(aop_api_t *q);
+void aop_api_get_stats_health(aop_api_t *q);
+void aop_api_post_stats_reset(aop_api_t *q);
+void aop_api_get_instance(aop_api_t *q);
+void aop_api_get_metrics(aop_api_t *q);
 
 #endif

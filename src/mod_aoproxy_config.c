@@ -50,6 +50,7 @@ void *aop_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     conf->connect_timeout = add->connect_timeout.set ? add->connect_timeout
                                                      : base->connect_timeout;
     conf->cooldown = add->cooldown.set ? add->cooldown : base->cooldown;
+    conf->admin_key = add->admin_key ? add->admin_key : base->admin_key;
     /* cfg, routes, balancer and workers are resolved per server at start-up. */
     return conf;
 }
@@ -162,6 +163,20 @@ static const char *set_seconds(cmd_parms *cmd, void *dconf, const char *arg)
     return NULL;
 }
 
+static const char *set_admin_key(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+
+    if (err) {
+        return err;
+    }
+    if (strlen(arg) < 16) {
+        return "AOProxyAdminKey must be at least 16 characters long";
+    }
+    aop_srv_conf(cmd->server)->admin_key = arg;
+    return NULL;
+}
+
 const command_rec aop_cmds[] = {
     AP_INIT_FLAG("AOProxy", set_enabled, NULL, RSRC_CONF | ACCESS_CONF,
                  "On: serve OpenAI API calls (/v1/...) here from the configured Azure "
@@ -176,6 +191,9 @@ const command_rec aop_cmds[] = {
                   "Seconds an instance that refused connections is left out (default 60)"),
     AP_INIT_TAKE1("AOProxyConnectTimeout", set_seconds, (void *)&connect_slot, RSRC_CONF,
                   "Seconds allowed to connect to an instance (default 5)"),
+    AP_INIT_TAKE1("AOProxyAdminKey", set_admin_key, NULL, RSRC_CONF,
+                  "Key the management API's mutations require in X-Admin-API-Key "
+                  "(default: $ADMIN_API_KEY; none: mutations are refused)"),
     AP_INIT_TAKE1("AOProxyCooldown", set_seconds, (void *)&cooldown_slot, RSRC_CONF,
                   "Seconds an instance rests after a 429 or 5xx that says not how long "
                   "(default 10)"),
@@ -193,6 +211,17 @@ static const char *resolve_environment(const aop_srv_conf_t *sc, apr_pool_t *p)
     }
     if (apr_env_get(&env, "ENVIRONMENT", p) == APR_SUCCESS && env && *env) {
         return env;
+    }
+    return NULL;
+}
+
+/* The admin key from httpd's environment (/etc/apache2/envvars on Debian). */
+static const char *env_admin_key(apr_pool_t *p)
+{
+    char *key = NULL;
+
+    if (apr_env_get(&key, "ADMIN_API_KEY", p) == APR_SUCCESS && key && *key) {
+        return key;
     }
     return NULL;
 }
@@ -274,6 +303,9 @@ int aop_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                          sizeof(sc->cfg), sc->routes);
         }
         apply_log_level(pconf, s, sc->cfg);
+        if (!sc->admin_key) {
+            sc->admin_key = env_admin_key(pconf);
+        }
     }
     return OK;
 }

@@ -27,6 +27,7 @@ typedef struct aop_srv_conf_t {
     aop_seconds_t retry_interval;    /* AOProxyRetryInterval */
     aop_seconds_t connect_timeout;   /* AOProxyConnectTimeout */
     aop_seconds_t cooldown;          /* AOProxyCooldown */
+    const char *admin_key;           /* AOProxyAdminKey, else $ADMIN_API_KEY: a secret */
     /* Resolved at start-up (check_config / post_config); read-only afterwards. */
     aop_config_t *cfg;
     aop_route_table_t *routes;

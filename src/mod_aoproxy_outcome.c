@@ -34,16 +34,17 @@ static int resting_status(int status)
            || status >= 500;
 }
 
-/* A new cooldown never shortens one already running. */
-static apr_time_t rest(request_rec *r, aop_req_t *ctx, aop_shm_inst_t *si, apr_time_t now)
+/* A new cooldown never shortens one already running; says whether it lengthened it. */
+static int rest(request_rec *r, aop_req_t *ctx, aop_shm_inst_t *si, apr_time_t now)
 {
     apr_time_t until = now + aop_cooldown_from_headers(header, r->headers_out, now,
                                                        ctx->sc->cooldown.value);
 
     if (until > si->cooldown_until) {
         si->cooldown_until = until;
+        return 1;
     }
-    return si->cooldown_until;
+    return 0;
 }
 
 static void note_remaining(request_rec *r, aop_shm_inst_t *si, apr_time_t now)
@@ -80,13 +81,14 @@ static void log_outcome(request_rec *r, aop_req_t *ctx, int status, apr_time_t u
     }
 }
 
-void aop_outcome_note(request_rec *r, aop_req_t *ctx, int status)
+int aop_outcome_note(request_rec *r, aop_req_t *ctx, int status)
 {
     aop_shm_inst_t *si = ctx->chosen >= 0 ? aop_shm_inst(ctx->sc->shm_map, ctx->chosen) : NULL;
     apr_time_t now = apr_time_now(), until = 0;
+    int rested = 0;
 
     if (!si) {
-        return;
+        return 0;
     }
     aop_shm_lock();
     note_remaining(r, si, now);
@@ -98,7 +100,8 @@ void aop_outcome_note(request_rec *r, aop_req_t *ctx, int status)
         si->last_status = status;
         si->last_error_at = now;
         if (resting_status(status)) {
-            until = rest(r, ctx, si, now);
+            rested = rest(r, ctx, si, now);
+            until = si->cooldown_until;
         }
         else if (status == HTTP_NOT_FOUND) {
             aop_shm_mark_missing(si, ctx->info.model, now + AOP_UNHEALTHY_INTERVAL);
@@ -109,4 +112,5 @@ void aop_outcome_note(request_rec *r, aop_req_t *ctx, int status)
     }
     aop_shm_unlock();
     log_outcome(r, ctx, status, until, now);
+    return rested;
 }

@@ -13,8 +13,9 @@
  * model) out, unless a reload comes first. */
 #define AOP_UNHEALTHY_INTERVAL apr_time_from_sec(300)
 
-/* Records the status Azure answered (headers in r->headers_out). */
-void aop_outcome_note(request_rec *r, aop_req_t *ctx, int status);
+/* Records the status Azure answered (headers in r->headers_out); returns 1 when it
+ * started or extended a cooldown. */
+int aop_outcome_note(request_rec *r, aop_req_t *ctx, int status);
 
 /* Whether a status from Azure is worth another instance. */
 int aop_outcome_fails_over(int status);

@@ -11,6 +11,7 @@
 #include "mod_aoproxy_outcome.h"
 #include "mod_aoproxy_proxy.h"
 #include "mod_aoproxy_request.h"
+#include "mod_aoproxy_stats.h"
 
 /* mod_proxy_http's note that it handed an error status to us (ProxyErrorOverride). */
 #define OVERRIDE_NOTE "proxy-error-override"
@@ -114,50 +115,49 @@ static void forget_answer(request_rec *r)
 /* The attempt failed without reaching the client: mod_proxy moves to the next
  * member only when the scheme handler says 503, and then puts the worker in error
  * for its retry interval; that is right for a refused connection only. */
-static int move_on(request_rec *r, aop_req_t *ctx, proxy_worker *worker, int soft)
+static int move_on(aop_req_t *ctx, proxy_worker *worker, int soft, int next)
 {
     if (soft && !PROXY_WORKER_IS(worker, PROXY_WORKER_IN_ERROR)) {
         ctx->soft_failed = worker;
     }
-    aop_lb_release(ctx, 0);
-    if (!aop_lb_next_exists(r, ctx)) {
-        /* Nothing left: end mod_proxy's loop here (any status but 503 does). */
-        return HTTP_BAD_GATEWAY;
-    }
-    return HTTP_SERVICE_UNAVAILABLE;
+    /* Nothing left: end mod_proxy's loop here (any status but 503 does). */
+    return next ? HTTP_SERVICE_UNAVAILABLE : HTTP_BAD_GATEWAY;
 }
 
 /* Azure answered with one of the override statuses. */
 static int after_error_answer(request_rec *r, aop_req_t *ctx, proxy_worker *worker,
                               int status)
 {
-    aop_outcome_note(r, ctx, status);
+    int cooldown = aop_outcome_note(r, ctx, status), next;
+
     ctx->last_status = status;
     aop_lb_release(ctx, 0);
-    if (!aop_lb_next_exists(r, ctx)) {
+    next = aop_lb_next_exists(r, ctx);
+    aop_stats_attempt(r, ctx, status, 0, next, cooldown);
+    if (!next) {
         return status;               /* request_status answers it in OpenAI's shape */
     }
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOPLOGNO(00046)
                   "instance %s answered %d for model %s: trying the next instance",
                   ctx->inst->name, status, ctx->info.model);
     forget_answer(r);
-    return move_on(r, ctx, worker, 1);
+    return move_on(ctx, worker, 1, next);
 }
 
 /* No HTTP answer: refused (503), reset (502) or timed out (504). */
 static int after_transport_failure(request_rec *r, aop_req_t *ctx, proxy_worker *worker,
                                    int status)
 {
-    if (status == HTTP_SERVICE_UNAVAILABLE) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, AOPLOGNO(00040)
-                      "instance %s could not be reached (attempt %d for model %s)",
-                      ctx->inst->name, ctx->attempts, ctx->info.model);
-        return move_on(r, ctx, worker, 0);
-    }
-    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, AOPLOGNO(00042)
-                  "instance %s failed before answering (%d, attempt %d for model %s)",
-                  ctx->inst->name, status, ctx->attempts, ctx->info.model);
-    return move_on(r, ctx, worker, 1);
+    int refused = status == HTTP_SERVICE_UNAVAILABLE, next;
+
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, refused ? AOPLOGNO(00040)
+                  "instance %s could not be reached (attempt %d for model %s)"
+                  : AOPLOGNO(00042) "instance %s failed before answering (attempt %d for "
+                  "model %s)", ctx->inst->name, ctx->attempts, ctx->info.model);
+    aop_lb_release(ctx, 0);
+    next = aop_lb_next_exists(r, ctx);
+    aop_stats_attempt(r, ctx, 0, status == HTTP_GATEWAY_TIME_OUT, next, 0);
+    return move_on(ctx, worker, !refused, next);
 }
 
 /* Wraps the real scheme handler for each attempt: the body is replayed from the
@@ -173,6 +173,8 @@ static int aop_scheme_handler(request_rec *r, proxy_worker *worker, proxy_server
     }
     ctx->in_scheme_handler = 1;
     ctx->attempts++;
+    ctx->attempt_start = apr_time_now();
+    ctx->ttfb = -1;
     aop_body_rewind(r, ctx);
     status = proxy_run_scheme_handler(r, worker, conf, url, proxyhost, proxyport);
     ctx->in_scheme_handler = 0;
@@ -180,15 +182,13 @@ static int aop_scheme_handler(request_rec *r, proxy_worker *worker, proxy_server
         return after_error_answer(r, ctx, worker, status);
     }
     ctx->last_status = status;
-    if (status == OK) {
-        aop_outcome_note(r, ctx, r->status);
-        return OK;
-    }
     if (status == HTTP_SERVICE_UNAVAILABLE
         || ((status == HTTP_BAD_GATEWAY || status == HTTP_GATEWAY_TIME_OUT)
             && !r->sent_bodyct)) {
         return after_transport_failure(r, ctx, worker, status);
     }
+    aop_stats_attempt(r, ctx, status == OK ? r->status : status, 0, 0,
+                      status == OK ? aop_outcome_note(r, ctx, r->status) : 0);
     return status;
 }
 

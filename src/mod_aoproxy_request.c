@@ -154,6 +154,7 @@ static int aop_fixups(request_rec *r)
     ctx->r = r;
     ctx->sc = aop_srv_conf(r->server);
     ctx->chosen = -1;
+    ctx->ttfb = -1;
     ap_set_module_config(r->request_config, &aoproxy_module, ctx);
     if (!ctx->sc->cfg || !ctx->sc->balancer) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOPLOGNO(00012)

@@ -30,7 +30,11 @@ typedef struct aop_req_t {
     struct proxy_worker *soft_failed;     /* put in error by mod_proxy only to fail over */
     int in_scheme_handler;                /* re-entrancy guard of our wrapper */
     apr_int64_t used_tokens;              /* what the answer used (or an estimate) */
+    apr_int64_t used_prompt;              /* ... of which prompt */
+    apr_int64_t used_completion;          /* ... and completion */
     int usage_estimated;                  /* no usage in the answer: used_tokens guessed */
+    apr_time_t attempt_start;             /* when the current attempt began */
+    apr_interval_time_t ttfb;             /* streams: first byte of the answer, -1 = none */
     int err_status;                       /* a local error answer, 0 = none */
     const char *err_body;
 } aop_req_t;

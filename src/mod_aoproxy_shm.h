@@ -10,6 +10,7 @@
 
 #include "aop_config.h"
 #include "aop_route.h"
+#include "aop_stats.h"
 #include "aop_tpm.h"
 
 #define AOP_SHM_MUTEX_TYPE "aoproxy-shm"
@@ -28,6 +29,7 @@ typedef struct aop_shm_inst_t {
     apr_uint32_t consecutive_failures;
     int last_status;
     apr_time_t last_error_at;
+    aop_stats_ring_t ring;           /* its last hour, minute by minute */
 } aop_shm_inst_t;
 
 /* One model's routing state over its candidates (route table order). */
@@ -37,10 +39,25 @@ typedef struct aop_shm_model_t {
     apr_int64_t cw[AOP_SHM_MAX_CANDIDATES];
 } aop_shm_model_t;
 
+/* Counters since start (or reset) of one instance serving one model: what
+ * Prometheus scrapes, labelled by both. */
+typedef struct aop_shm_pair_t {
+    char key[AOP_NAME_MAX + 1 + AOP_SHM_MODEL_MAX + 1];   /* "instance\tmodel" */
+    aop_counts_t life;
+} aop_shm_pair_t;
+
+/* Every request, whether or not an instance served it. */
+typedef struct aop_shm_overall_t {
+    aop_stats_ring_t ring;
+    aop_counts_t life;
+    apr_time_t since;                /* when counting (re)started */
+} aop_shm_overall_t;
+
 /* Where a configuration's instances and models live in the segment (parent-made,
  * inherited by the children). */
 typedef struct aop_shm_map_t {
     int *inst_slot;                  /* parallel to cfg->instances */
+    int **pair_slot;                 /* [instance][i]: parallel to its supported_models */
     apr_hash_t *model_slot;          /* model name -> int * */
 } aop_shm_map_t;
 
@@ -55,6 +72,12 @@ void aop_shm_unlock(void);
 
 aop_shm_inst_t *aop_shm_inst(const aop_shm_map_t *map, int idx);
 aop_shm_model_t *aop_shm_model(const aop_shm_map_t *map, const char *model);
+aop_shm_pair_t *aop_shm_pair(const aop_shm_map_t *map, const aop_instance_t *inst, int idx,
+                             const char *model);
+aop_shm_overall_t *aop_shm_overall(void);
+
+/* Zeroes every statistic (rings and lifetime counters); budgets and health stay. */
+void aop_shm_reset_stats(void);
 
 /* Whether a model is marked missing on an instance (DeploymentNotFound). */
 int aop_shm_model_missing(const aop_shm_inst_t *si, const char *model, apr_time_t now);

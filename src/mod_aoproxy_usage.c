@@ -59,12 +59,15 @@ static void account(usage_filter_t *uf)
 
     aop_usage_get(uf->parser, &u);
     if (u.found) {
+        req->used_prompt = u.prompt_tokens;
+        req->used_completion = u.completion_tokens;
         req->used_tokens = u.total_tokens;
         req->usage_estimated = 0;
     }
     else {
-        req->used_tokens = req->info.prompt_estimate
-                           + (aop_usage_content_chars(uf->parser) + 3) / 4;
+        req->used_prompt = req->info.prompt_estimate;
+        req->used_completion = (aop_usage_content_chars(uf->parser) + 3) / 4;
+        req->used_tokens = req->used_prompt + req->used_completion;
         req->usage_estimated = 1;
     }
     aop_lb_release(req, req->used_tokens);
@@ -112,6 +115,9 @@ static apr_status_t feed_bucket(usage_filter_t *uf, apr_bucket *b)
 
     if (rv != APR_SUCCESS) {
         return rv;
+    }
+    if (len && uf->req->ttfb < 0 && is_event_stream(uf->req->r)) {
+        uf->req->ttfb = apr_time_now() - uf->req->attempt_start;
     }
     return aop_usage_feed(uf->parser, data, len, uf->strip ? emit : NULL, uf->out);
 }

@@ -11,5 +11,6 @@ Suite *aop_tpm_suite(void);
 Suite *aop_select_suite(void);
 Suite *aop_usage_suite(void);
 Suite *aop_cooldown_suite(void);
+Suite *aop_stats_suite(void);
 
 #endif

@@ -1,0 +1,120 @@
+#include <apr_strings.h>
+
+#include <mod_proxy.h>
+
+#include "mod_aoproxy_private.h"
+#include "mod_aoproxy_health.h"
+
+const char *aop_health_name(aop_health_e h)
+{
+    static const char *const names[] = {
+        "healthy", "degraded", "rate_limited", "unhealthy", "disabled"
+    };
+
+    return names[h];
+}
+
+apr_uint64_t aop_health_errors(const aop_counts_t *c)
+{
+    return c->requests - c->successes - c->by_kind[AOP_KIND_CLIENT_4XX];
+}
+
+static aop_health_t judged(aop_health_e status, const char *reason)
+{
+    aop_health_t h;
+
+    h.status = status;
+    h.reason = reason;
+    return h;
+}
+
+static int worker_refusing(const aop_srv_conf_t *sc, int idx, apr_time_t now)
+{
+    proxy_worker *w = sc->workers ? sc->workers[idx] : NULL;
+
+    return w && PROXY_WORKER_IS(w, PROXY_WORKER_IN_ERROR)
+           && now <= w->s->error_time + w->s->retry;
+}
+
+static int any_missing(const aop_shm_inst_t *si, apr_time_t now)
+{
+    int i;
+
+    for (i = 0; i < AOP_SHM_MAX_MISSING; i++) {
+        if (si->missing_until[i] > now) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Reasons an instance cannot serve at all, worst first. */
+static const char *out_of_service(apr_pool_t *p, const aop_srv_conf_t *sc, int idx,
+                                  const aop_shm_inst_t *si, apr_time_t now)
+{
+    if (now < si->unhealthy_until) {
+        return apr_psprintf(p, "Azure refused the api key (%d)", si->last_status);
+    }
+    if (worker_refusing(sc, idx, now)) {
+        return "connections fail; mod_proxy retries after AOProxyRetryInterval";
+    }
+    return NULL;
+}
+
+aop_health_t aop_health_of(apr_pool_t *p, const aop_srv_conf_t *sc, int idx,
+                           const aop_shm_inst_t *si, const aop_counts_t *window,
+                           apr_time_t now)
+{
+    const aop_instance_t *inst = APR_ARRAY_IDX(sc->cfg->instances, idx, aop_instance_t *);
+    apr_uint64_t errors = aop_health_errors(window);
+    const char *why;
+
+    if (!inst->enabled) {
+        return judged(AOP_DISABLED, "disabled in the configuration");
+    }
+    if ((why = out_of_service(p, sc, idx, si, now))) {
+        return judged(AOP_UNHEALTHY, why);
+    }
+    if (now < si->cooldown_until) {
+        return judged(si->last_status == 429 ? AOP_RATE_LIMITED : AOP_DEGRADED,
+                      apr_psprintf(p, "answered %d: resting until the cooldown ends",
+                                   si->last_status));
+    }
+    if (inst->max_tpm > 0 && aop_tpm_used(&si->tpm, apr_time_sec(now)) + si->tpm.reserved
+                             >= inst->max_tpm) {
+        return judged(AOP_RATE_LIMITED, "its tokens-per-minute budget is spent");
+    }
+    if (any_missing(si, now)) {
+        return judged(AOP_DEGRADED, "a deployment answered DeploymentNotFound");
+    }
+    if (si->consecutive_failures > 0) {
+        return judged(AOP_DEGRADED, apr_psprintf(p, "%u consecutive failures",
+                                                 si->consecutive_failures));
+    }
+    if (window->requests >= AOP_DEGRADED_MIN_REQUESTS
+        && (double)errors / (double)window->requests >= AOP_DEGRADED_ERROR_RATE) {
+        return judged(AOP_DEGRADED, apr_psprintf(p, "error rate %.0f%% in the last %d "
+                                                 "minutes", 100.0 * (double)errors
+                                                 / (double)window->requests,
+                                                 sc->cfg->stats_window_minutes));
+    }
+    return judged(AOP_HEALTHY, NULL);
+}
+
+aop_health_e aop_health_overall(const aop_health_e *each, int n, const aop_srv_conf_t *sc)
+{
+    int i, enabled = 0, healthy = 0, serving = 0;
+
+    for (i = 0; i < n; i++) {
+        if (each[i] == AOP_DISABLED) {
+            continue;
+        }
+        enabled++;
+        healthy += each[i] == AOP_HEALTHY;
+        serving += each[i] == AOP_HEALTHY || each[i] == AOP_DEGRADED;
+    }
+    if (enabled > 0 && healthy == enabled) {
+        return AOP_HEALTHY;
+    }
+    return serving > 0 ? AOP_DEGRADED : AOP_UNHEALTHY;
+}

@@ -1,0 +1,250 @@
+/* GET /metrics: the Prometheus text exposition format (version 0.0.4), scrapeable
+ * as is.  Counters and histograms per instance and model count since start or the
+ * last reset; gauges tell the present.  The instance label is "aoproxy_instance":
+ * Prometheus itself owns "instance" (the scraped target). */
+#include <apr_strings.h>
+
+#include <http_protocol.h>
+
+#include "mod_aoproxy_private.h"
+#include "mod_aoproxy_api.h"
+#include "mod_aoproxy_snapshot.h"
+
+static const char *const kind_names[AOP_KIND_COUNT] = {
+    "success", "rate_limited", "timeout", "connection", "upstream_5xx", "client_4xx"
+};
+
+/* A label value with backslash, double quote and newline escaped. */
+static const char *label(apr_pool_t *p, const char *v)
+{
+    char *out = apr_palloc(p, strlen(v) * 2 + 1), *o = out;
+
+    for (; *v; v++) {
+        if (*v == '\\' || *v == '"') {
+            *o++ = '\\';
+            *o++ = *v;
+        }
+        else if (*v == '\n') {
+            *o++ = '\\';
+            *o++ = 'n';
+        }
+        else {
+            *o++ = *v;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+static void header(request_rec *r, const char *name, const char *type, const char *help)
+{
+    ap_rprintf(r, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+typedef struct series_t {
+    request_rec *r;
+    const aop_snapshot_t *snap;
+    int idx;                         /* instance */
+    int m;                           /* model index in its supported_models */
+    const char *labels;              /* aoproxy_instance="..",model=".." */
+    const aop_counts_t *c;
+} series_t;
+
+typedef void series_fn(const series_t *s);
+
+/* Calls fn for every instance x model pair. */
+static void each_pair(request_rec *r, const aop_snapshot_t *snap, series_fn *fn)
+{
+    series_t s;
+    int i, j;
+
+    s.r = r;
+    s.snap = snap;
+    for (i = 0; i < snap->n; i++) {
+        const aop_instance_t *inst = APR_ARRAY_IDX(snap->sc->cfg->instances, i,
+                                                   aop_instance_t *);
+
+        for (j = 0; j < inst->supported_models->nelts; j++) {
+            s.idx = i;
+            s.m = j;
+            s.c = &snap->life[i][j];
+            s.labels = apr_psprintf(r->pool, "aoproxy_instance=\"%s\",model=\"%s\"",
+                                    label(r->pool, inst->name),
+                                    label(r->pool, APR_ARRAY_IDX(inst->supported_models, j,
+                                                                 const char *)));
+            fn(&s);
+        }
+    }
+}
+
+static void requests_series(const series_t *s)
+{
+    int k;
+
+    ap_rprintf(s->r, "aoproxy_requests_total{%s,outcome=\"success\"} %" APR_UINT64_T_FMT "\n",
+               s->labels, s->c->successes);
+    for (k = 1; k < AOP_KIND_COUNT; k++) {
+        ap_rprintf(s->r, "aoproxy_requests_total{%s,outcome=\"%s\"} %" APR_UINT64_T_FMT "\n",
+                   s->labels, kind_names[k], s->c->by_kind[k]);
+    }
+}
+
+static void tokens_series(const series_t *s)
+{
+    ap_rprintf(s->r, "aoproxy_tokens_total{%s,type=\"prompt\"} %" APR_UINT64_T_FMT "\n"
+               "aoproxy_tokens_total{%s,type=\"completion\"} %" APR_UINT64_T_FMT "\n",
+               s->labels, s->c->prompt_tokens, s->labels, s->c->completion_tokens);
+}
+
+static void estimated_series(const series_t *s)
+{
+    ap_rprintf(s->r, "aoproxy_estimated_tokens_total{%s} %" APR_UINT64_T_FMT "\n", s->labels,
+               s->c->estimated_tokens);
+}
+
+static void failover_series(const series_t *s)
+{
+    ap_rprintf(s->r, "aoproxy_failovers_total{%s} %" APR_UINT64_T_FMT "\n", s->labels,
+               s->c->failovers);
+}
+
+static void cooldown_series(const series_t *s)
+{
+    ap_rprintf(s->r, "aoproxy_cooldowns_total{%s} %" APR_UINT64_T_FMT "\n", s->labels,
+               s->c->cooldowns);
+}
+
+static void histogram(const series_t *s, const char *name, const apr_uint64_t *hist,
+                      apr_uint64_t count, apr_uint64_t sum_us)
+{
+    apr_uint64_t cumulative = 0;
+    int b;
+
+    for (b = 0; b < AOP_HIST_BUCKETS; b++) {
+        cumulative += hist[b];
+        if (b == AOP_HIST_BUCKETS - 1) {
+            ap_rprintf(s->r, "%s_bucket{%s,le=\"+Inf\"} %" APR_UINT64_T_FMT "\n", name,
+                       s->labels, cumulative);
+        }
+        else {
+            ap_rprintf(s->r, "%s_bucket{%s,le=\"%g\"} %" APR_UINT64_T_FMT "\n", name,
+                       s->labels, (double)aop_hist_bounds_us[b] / 1e6, cumulative);
+        }
+    }
+    ap_rprintf(s->r, "%s_sum{%s} %.6f\n%s_count{%s} %" APR_UINT64_T_FMT "\n", name, s->labels,
+               (double)sum_us / 1e6, name, s->labels, count);
+}
+
+static void latency_series(const series_t *s)
+{
+    histogram(s, "aoproxy_request_duration_seconds", s->c->latency_hist, s->c->latency_count,
+              s->c->latency_sum_us);
+}
+
+static void ttfb_series(const series_t *s)
+{
+    histogram(s, "aoproxy_time_to_first_byte_seconds", s->c->ttfb_hist, s->c->ttfb_count,
+              s->c->ttfb_sum_us);
+}
+
+typedef enum { G_USED, G_RESERVED, G_LIMIT, G_COOLDOWN } gauge_e;
+
+static double gauge_value(const aop_snapshot_t *snap, int i, gauge_e g)
+{
+    const aop_shm_inst_t *si = &snap->inst[i];
+
+    switch (g) {
+    case G_USED:
+        return (double)aop_tpm_used(&si->tpm, apr_time_sec(snap->now));
+    case G_RESERVED:
+        return (double)si->tpm.reserved;
+    case G_LIMIT:
+        return (double)APR_ARRAY_IDX(snap->sc->cfg->instances, i, aop_instance_t *)->max_tpm;
+    default:
+        return si->cooldown_until > snap->now ? (double)(si->cooldown_until - snap->now) / 1e6
+                                              : 0.0;
+    }
+}
+
+static const char *instance_label(request_rec *r, const aop_snapshot_t *snap, int i)
+{
+    return label(r->pool, APR_ARRAY_IDX(snap->sc->cfg->instances, i, aop_instance_t *)->name);
+}
+
+/* One gauge family, every instance's sample together (the format wants them so). */
+static void gauge(request_rec *r, const aop_snapshot_t *snap, const char *name, gauge_e g,
+                  const char *help)
+{
+    int i;
+
+    header(r, name, "gauge", help);
+    for (i = 0; i < snap->n; i++) {
+        ap_rprintf(r, "%s{aoproxy_instance=\"%s\"} %.3f\n", name, instance_label(r, snap, i),
+                   gauge_value(snap, i, g));
+    }
+}
+
+static void instance_gauges(request_rec *r, const aop_snapshot_t *snap)
+{
+    int i, h;
+
+    gauge(r, snap, "aoproxy_tpm_used", G_USED, "Tokens an instance used in the last 60 "
+          "seconds.");
+    gauge(r, snap, "aoproxy_tpm_reserved", G_RESERVED, "Tokens reserved by requests in "
+          "flight.");
+    gauge(r, snap, "aoproxy_tpm_limit", G_LIMIT, "The instance's max_tpm (0: unlimited).");
+    gauge(r, snap, "aoproxy_cooldown_remaining_seconds", G_COOLDOWN, "Seconds until the "
+          "instance may be picked again after a 429 or 5xx.");
+    header(r, "aoproxy_instance_health", "gauge", "1 for the instance's current health.");
+    for (i = 0; i < snap->n; i++) {
+        for (h = AOP_HEALTHY; h <= AOP_DISABLED; h++) {
+            ap_rprintf(r, "aoproxy_instance_health{aoproxy_instance=\"%s\",status=\"%s\"} "
+                       "%d\n", instance_label(r, snap, i), aop_health_name((aop_health_e)h),
+                       (int)snap->health[i].status == h);
+        }
+    }
+}
+
+static void overall_counters(request_rec *r, const aop_snapshot_t *snap)
+{
+    const aop_counts_t *c = &snap->overall.life;
+    int k;
+
+    header(r, "aoproxy_client_requests_total", "counter", "Client requests, whether or not an "
+           "instance served them, by outcome.");
+    ap_rprintf(r, "aoproxy_client_requests_total{outcome=\"success\"} %" APR_UINT64_T_FMT "\n",
+               c->successes);
+    for (k = 1; k < AOP_KIND_COUNT; k++) {
+        ap_rprintf(r, "aoproxy_client_requests_total{outcome=\"%s\"} %" APR_UINT64_T_FMT "\n",
+                   kind_names[k], c->by_kind[k]);
+    }
+}
+
+void aop_api_get_metrics(aop_api_t *q)
+{
+    request_rec *r = q->r;
+    aop_snapshot_t *snap = aop_snapshot_take(r->pool, q->sc);
+
+    ap_set_content_type(r, "text/plain; version=0.0.4; charset=utf-8");
+    header(r, "aoproxy_requests_total", "counter", "Attempts at an instance for a model, by "
+           "outcome.");
+    each_pair(r, snap, requests_series);
+    header(r, "aoproxy_tokens_total", "counter", "Tokens used, by type (Azure's usage, else "
+           "an estimate).");
+    each_pair(r, snap, tokens_series);
+    header(r, "aoproxy_estimated_tokens_total", "counter", "The part of the tokens that was "
+           "estimated because the answer had no usage.");
+    each_pair(r, snap, estimated_series);
+    header(r, "aoproxy_failovers_total", "counter", "Attempts that moved on to another "
+           "instance.");
+    each_pair(r, snap, failover_series);
+    header(r, "aoproxy_cooldowns_total", "counter", "Cooldowns started by a 429 or 5xx.");
+    each_pair(r, snap, cooldown_series);
+    header(r, "aoproxy_request_duration_seconds", "histogram", "Duration of attempts.");
+    each_pair(r, snap, latency_series);
+    header(r, "aoproxy_time_to_first_byte_seconds", "histogram", "Time to the first byte of "
+           "streamed answers.");
+    each_pair(r, snap, ttfb_series);
+    instance_gauges(r, snap);
+    overall_counters(r, snap);
+}
