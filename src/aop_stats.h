@@ -7,6 +7,7 @@
 #define AOP_STATS_H
 
 #include <apr.h>
+#include <apr_time.h>
 
 #define AOP_STATS_MINUTES 60
 #define AOP_HIST_BUCKETS 17

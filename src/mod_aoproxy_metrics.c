@@ -36,6 +36,23 @@ static const char *label(apr_pool_t *p, const char *v)
     return out;
 }
 
+/* A bucket bound in seconds, written from integer microseconds ("0.005", "2.5",
+ * "60"): no locale, and no printf that drops the leading zero. */
+static const char *bound_label(apr_pool_t *p, apr_int64_t us)
+{
+    char *s = apr_psprintf(p, "%" APR_INT64_T_FMT ".%06" APR_INT64_T_FMT, us / 1000000,
+                           us % 1000000);
+    char *end = s + strlen(s) - 1;
+
+    while (*end == '0') {
+        *end-- = '\0';
+    }
+    if (*end == '.') {
+        *end = '\0';
+    }
+    return s;
+}
+
 static void header(request_rec *r, const char *name, const char *type, const char *help)
 {
     ap_rprintf(r, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
@@ -127,8 +144,8 @@ static void histogram(const series_t *s, const char *name, const apr_uint64_t *h
                        s->labels, cumulative);
         }
         else {
-            ap_rprintf(s->r, "%s_bucket{%s,le=\"%g\"} %" APR_UINT64_T_FMT "\n", name,
-                       s->labels, (double)aop_hist_bounds_us[b] / 1e6, cumulative);
+            ap_rprintf(s->r, "%s_bucket{%s,le=\"%s\"} %" APR_UINT64_T_FMT "\n", name,
+                       s->labels, bound_label(s->r->pool, aop_hist_bounds_us[b]), cumulative);
         }
     }
     ap_rprintf(s->r, "%s_sum{%s} %.6f\n%s_count{%s} %" APR_UINT64_T_FMT "\n", name, s->labels,

@@ -96,7 +96,8 @@ int aop_outcome_note(request_rec *r, aop_req_t *ctx, int status)
         si->consecutive_failures = 0;
     }
     else if (aop_outcome_fails_over(status)) {
-        si->consecutive_failures++;
+        /* Rate limiting is Azure working as agreed, not a failure of the instance. */
+        si->consecutive_failures += status != HTTP_TOO_MANY_REQUESTS;
         si->last_status = status;
         si->last_error_at = now;
         if (resting_status(status)) {
@@ -113,4 +114,18 @@ int aop_outcome_note(request_rec *r, aop_req_t *ctx, int status)
     aop_shm_unlock();
     log_outcome(r, ctx, status, until, now);
     return rested;
+}
+
+void aop_outcome_unreachable(aop_req_t *ctx, int status)
+{
+    aop_shm_inst_t *si = ctx->chosen >= 0 ? aop_shm_inst(ctx->sc->shm_map, ctx->chosen) : NULL;
+
+    if (!si) {
+        return;
+    }
+    aop_shm_lock();
+    si->consecutive_failures++;
+    si->last_status = status;
+    si->last_error_at = apr_time_now();
+    aop_shm_unlock();
 }

@@ -17,6 +17,9 @@
  * started or extended a cooldown. */
 int aop_outcome_note(request_rec *r, aop_req_t *ctx, int status);
 
+/* The instance never answered: refused (503), reset (502) or timed out (504). */
+void aop_outcome_unreachable(aop_req_t *ctx, int status);
+
 /* Whether a status from Azure is worth another instance. */
 int aop_outcome_fails_over(int status);
 

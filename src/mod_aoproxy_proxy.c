@@ -154,6 +154,7 @@ static int after_transport_failure(request_rec *r, aop_req_t *ctx, proxy_worker 
                   "instance %s could not be reached (attempt %d for model %s)"
                   : AOPLOGNO(00042) "instance %s failed before answering (attempt %d for "
                   "model %s)", ctx->inst->name, ctx->attempts, ctx->info.model);
+    aop_outcome_unreachable(ctx, status);
     aop_lb_release(ctx, 0);
     next = aop_lb_next_exists(r, ctx);
     aop_stats_attempt(r, ctx, 0, status == HTTP_GATEWAY_TIME_OUT, next, 0);
@@ -174,6 +175,7 @@ static int aop_scheme_handler(request_rec *r, proxy_worker *worker, proxy_server
     ctx->in_scheme_handler = 1;
     ctx->attempts++;
     ctx->attempt_start = apr_time_now();
+    ctx->attempt_recorded = 0;
     ctx->ttfb = -1;
     aop_body_rewind(r, ctx);
     status = proxy_run_scheme_handler(r, worker, conf, url, proxyhost, proxyport);
@@ -187,8 +189,10 @@ static int aop_scheme_handler(request_rec *r, proxy_worker *worker, proxy_server
             && !r->sent_bodyct)) {
         return after_transport_failure(r, ctx, worker, status);
     }
-    aop_stats_attempt(r, ctx, status == OK ? r->status : status, 0, 0,
-                      status == OK ? aop_outcome_note(r, ctx, r->status) : 0);
+    if (status != OK && !ctx->attempt_recorded) {
+        aop_stats_attempt(r, ctx, status, 0, 0, 0);
+    }
+    /* An answer that reached the client is counted when it ends (aop_stats_finish). */
     return status;
 }
 

@@ -69,7 +69,6 @@ static void hand_to_proxy(request_rec *r, aop_req_t *ctx)
     r->proxyreq = PROXYREQ_REVERSE;
     r->handler = "proxy-server";
     ap_add_input_filter(AOP_BODY_FILTER, ctx, r, r->connection);
-    ap_add_output_filter(AOP_USAGE_FILTER, NULL, r, r->connection);
 }
 
 /* A stream whose client did not ask for usage still gets it from Azure (the
@@ -156,6 +155,8 @@ static int aop_fixups(request_rec *r)
     ctx->chosen = -1;
     ctx->ttfb = -1;
     ap_set_module_config(r->request_config, &aoproxy_module, ctx);
+    /* On every answer of ours, proxied or not: usage, and counting at its end. */
+    ap_add_output_filter(AOP_USAGE_FILTER, NULL, r, r->connection);
     if (!ctx->sc->cfg || !ctx->sc->balancer) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOPLOGNO(00012)
                       "AOProxy On for %s but this server has no instances configured",

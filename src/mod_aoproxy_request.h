@@ -34,6 +34,8 @@ typedef struct aop_req_t {
     apr_int64_t used_completion;          /* ... and completion */
     int usage_estimated;                  /* no usage in the answer: used_tokens guessed */
     apr_time_t attempt_start;             /* when the current attempt began */
+    int attempt_recorded;                 /* the current attempt is in the statistics */
+    int finished;                         /* the request is in the statistics */
     apr_interval_time_t ttfb;             /* streams: first byte of the answer, -1 = none */
     int err_status;                       /* a local error answer, 0 = none */
     const char *err_body;

@@ -1,6 +1,7 @@
 #include <http_protocol.h>
 
 #include "mod_aoproxy_private.h"
+#include "mod_aoproxy_outcome.h"
 #include "mod_aoproxy_shm.h"
 #include "mod_aoproxy_stats.h"
 
@@ -27,6 +28,7 @@ void aop_stats_attempt(request_rec *r, aop_req_t *ctx, int status, int timed_out
     apr_time_t now = apr_time_now();
     aop_stats_event_t ev = { 0 };
 
+    ctx->attempt_recorded = 1;
     if (!si) {
         return;
     }
@@ -49,15 +51,14 @@ void aop_stats_attempt(request_rec *r, aop_req_t *ctx, int status, int timed_out
 }
 
 /* Every client request of ours, answered by Azure or by us (400, 404, 413, 429...). */
-static int aop_log_transaction(request_rec *r)
+static void record_overall(request_rec *r, aop_req_t *ctx)
 {
-    aop_req_t *ctx = aop_req_get(r);
     aop_shm_overall_t *all = aop_shm_overall();
     apr_time_t now = apr_time_now();
     aop_stats_event_t ev = { 0 };
 
-    if (!ctx || !all || r->main) {
-        return DECLINED;
+    if (!all) {
+        return;
     }
     ev.request = 1;
     ev.status = r->status;
@@ -70,6 +71,29 @@ static int aop_log_transaction(request_rec *r)
     aop_stats_record(&all->ring, minute_of(now), &ev);
     aop_counts_add(&all->life, &ev);
     aop_shm_unlock();
+}
+
+void aop_stats_finish(request_rec *r, aop_req_t *ctx)
+{
+    if (ctx->finished || r->main) {
+        return;
+    }
+    ctx->finished = 1;
+    if (ctx->inst && ctx->attempt_start && !ctx->attempt_recorded) {
+        /* The attempt whose answer the client got (failed ones were counted as
+         * they failed). */
+        aop_stats_attempt(r, ctx, r->status, 0, 0, aop_outcome_note(r, ctx, r->status));
+    }
+    record_overall(r, ctx);
+}
+
+static int aop_log_transaction(request_rec *r)
+{
+    aop_req_t *ctx = aop_req_get(r);
+
+    if (ctx) {
+        aop_stats_finish(r, ctx);
+    }
     return DECLINED;
 }
 

@@ -14,6 +14,11 @@
 void aop_stats_attempt(request_rec *r, aop_req_t *ctx, int status, int timed_out,
                        int failover, int cooldown);
 
+/* The request's answer is complete (its EOS passes the usage filter, before the
+ * client can see the end of it; log_transaction calls it too for requests cut short):
+ * counts the attempt that answered, and the request overall.  Once per request. */
+void aop_stats_finish(request_rec *r, aop_req_t *ctx);
+
 void aop_stats_register_hooks(apr_pool_t *p);
 
 #endif

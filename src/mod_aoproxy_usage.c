@@ -8,6 +8,7 @@
 #include "mod_aoproxy_private.h"
 #include "mod_aoproxy_lbmethod.h"
 #include "mod_aoproxy_request.h"
+#include "mod_aoproxy_stats.h"
 #include "mod_aoproxy_usage.h"
 
 typedef struct usage_filter_t {
@@ -33,7 +34,7 @@ static usage_filter_t *filter_ctx(ap_filter_t *f)
     }
     uf = f->ctx = apr_pcalloc(r->pool, sizeof(*uf));
     uf->req = aop_req_get(r);
-    if (uf->req && r->status >= 200 && r->status < 300) {
+    if (uf->req && uf->req->inst && r->status >= 200 && r->status < 300) {
         sse = is_event_stream(r);
         uf->strip = sse && uf->req->injected_usage;
         uf->parser = aop_usage_parser_create(r->pool, sse, uf->strip);
@@ -129,7 +130,11 @@ static apr_status_t usage_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     apr_status_t rv;
 
     if (!uf->parser) {
-        ap_remove_output_filter(f);
+        /* Not an answer of Azure's to read (our own, or an error): only its end
+         * matters, for the statistics. */
+        if (uf->req && !APR_BRIGADE_EMPTY(bb) && APR_BUCKET_IS_EOS(APR_BRIGADE_LAST(bb))) {
+            aop_stats_finish(f->r, uf->req);
+        }
         return ap_pass_brigade(f->next, bb);
     }
     for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb); b = next) {
@@ -140,6 +145,7 @@ static apr_status_t usage_filter(ap_filter_t *f, apr_bucket_brigade *bb)
         else if (APR_BUCKET_IS_EOS(b)) {
             aop_usage_finish(uf->parser, uf->strip ? emit : NULL, uf->out);
             account(uf);
+            aop_stats_finish(f->r, uf->req);
         }
         else if (!APR_BUCKET_IS_METADATA(b) && (rv = feed_bucket(uf, b)) != APR_SUCCESS) {
             return rv;
