@@ -37,6 +37,11 @@ static usage_filter_t *filter_ctx(ap_filter_t *f)
     if (uf->req && uf->req->inst && r->status >= 200 && r->status < 300) {
         sse = is_event_stream(r);
         uf->strip = sse && uf->req->injected_usage;
+        if (uf->strip) {
+            /* We take bytes out: Azure's length no longer holds (the headers are
+             * still to be sent, downstream of this filter). */
+            apr_table_unset(r->headers_out, "Content-Length");
+        }
         uf->parser = aop_usage_parser_create(r->pool, sse, uf->strip);
         uf->out = apr_brigade_create(r->pool, f->c->bucket_alloc);
     }

@@ -80,7 +80,8 @@ def render(server_root, port, module_path, config_dir, mpm="event", environment=
                   "LoadModule ssl_module %s/mod_ssl.so" % libexec,
                   "SSLProxyEngine On", "SSLProxyVerify require",
                   "SSLProxyCACertificateFile /etc/ssl/certs/ca-certificates.crt"]
-    lines.append("LoadModule aoproxy_module %s" % module_path)
+    if module_path:
+        lines.append("LoadModule aoproxy_module %s" % module_path)
     user = run_user()
     if user:
         lines += ["User %s" % user[0], "Group #%d" % user[1]]
@@ -92,19 +93,26 @@ def render(server_root, port, module_path, config_dir, mpm="event", environment=
         'CustomLog "%s/access.log" aop' % server_root,
         'DocumentRoot "%s"' % server_root,
         "KeepAlive On",
+        "MaxKeepAliveRequests 0",
         "TypesConfig /etc/mime.types",
         "Timeout 120",
-        'AOProxyConfigDir "%s"' % config_dir,
     ]
+    if module_path:
+        lines += aoproxy_lines(config_dir, environment)
+    lines.append(extra)
+    return "\n".join(lines) + "\n"
+
+
+def aoproxy_lines(config_dir, environment):
+    """The module's part of the configuration, as conf/aoproxy.conf has it."""
+    lines = ['AOProxyConfigDir "%s"' % config_dir]
     if environment:
         lines.append("AOProxyEnvironment %s" % environment)
-    lines += [
+    return lines + [
         '<Location "/v1/">',
         "    AOProxy On",
         "</Location>",
         '<LocationMatch "^/(instances|stats|config|admin|metrics)(/|$)">',
         "    SetHandler aoproxy-api",
         "</LocationMatch>",
-        extra,
     ]
-    return "\n".join(lines) + "\n"

@@ -239,3 +239,16 @@ def test_client_stream_options_are_kept_when_asked(server, fleet):
     assert resp.status == 200
     (rec,) = fleet.east.client.requests()
     assert rec["body"].encode() == body, "nothing to add: the body goes as the client sent it"
+
+
+def test_stripped_stream_sent_with_a_content_length_stays_well_formed(server, fleet):
+    # Azure (or a gateway before it) may send a stream with a Content-Length: taking
+    # the usage chunk out must not leave a length that no longer holds.
+    fleet.east.client.rules([{"stream": True, "content_length": True}])
+    resp = request(server, "POST", "/v1/chat/completions", dict(CHAT, stream=True))
+    assert resp.status == 200
+    cl = resp.header("Content-Length")
+    assert cl is None or int(cl) == len(resp.body)
+    events = stream_events(resp.body)
+    assert events[-1] == "[DONE]"
+    assert not any(json.loads(e).get("usage") for e in events[:-1])

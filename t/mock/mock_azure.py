@@ -813,6 +813,20 @@ class Handler(BaseHTTPRequestHandler):
             events.append(chunk([], usage=usage))
 
         self.state.update(rec, status=200)
+        if rule.get("content_length") and not cut:
+            # The whole stream at once with a Content-Length, as some gateways (and
+            # nginx's `return`) send it.
+            body = b"".join(b"data: " + json.dumps(ev, separators=(",", ":")).encode() + b"\n\n"
+                            for ev in events) + b"data: [DONE]\n\n"
+            self.send_response(200)
+            hdrs = [("Content-Type", "text/event-stream; charset=utf-8"),
+                    ("Content-Length", str(len(body)))] + self.common_headers()
+            for kk, v in self._merge_headers(hdrs, rule.get("headers")):
+                self.send_header(kk, v)
+            self.end_headers()
+            self.wfile.write(body)
+            self.state.add_tokens(usage["total_tokens"])
+            return
         chunked = self.request_version != "HTTP/1.0"
         self.send_response(200)
         hdrs = [("Content-Type", "text/event-stream; charset=utf-8"), ("Cache-Control", "no-cache")]
