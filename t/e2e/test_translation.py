@@ -244,7 +244,7 @@ def test_client_stream_options_are_kept_when_asked(server, fleet):
 def test_stripped_stream_sent_with_a_content_length_stays_well_formed(server, fleet):
     # Azure (or a gateway before it) may send a stream with a Content-Length: taking
     # the usage chunk out must not leave a length that no longer holds.
-    fleet.east.client.rules([{"stream": True, "content_length": True}])
+    fleet.east.client.rules([{"stream": True, "content_length": True, "event_delay_ms": 50}])
     resp = request(server, "POST", "/v1/chat/completions", dict(CHAT, stream=True))
     assert resp.status == 200
     cl = resp.header("Content-Length")

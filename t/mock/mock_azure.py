@@ -816,15 +816,19 @@ class Handler(BaseHTTPRequestHandler):
         if rule.get("content_length") and not cut:
             # The whole stream at once with a Content-Length, as some gateways (and
             # nginx's `return`) send it.
-            body = b"".join(b"data: " + json.dumps(ev, separators=(",", ":")).encode() + b"\n\n"
-                            for ev in events) + b"data: [DONE]\n\n"
+            parts = [b"data: " + json.dumps(ev, separators=(",", ":")).encode() + b"\n\n"
+                     for ev in events] + [b"data: [DONE]\n\n"]
             self.send_response(200)
             hdrs = [("Content-Type", "text/event-stream; charset=utf-8"),
-                    ("Content-Length", str(len(body)))] + self.common_headers()
+                    ("Content-Length", str(sum(len(x) for x in parts)))] + self.common_headers()
             for kk, v in self._merge_headers(hdrs, rule.get("headers")):
                 self.send_header(kk, v)
             self.end_headers()
-            self.wfile.write(body)
+            for i, part in enumerate(parts):
+                if i > 0:
+                    self.sleep_ms(ev_delay)
+                self.wfile.write(part)
+                self.wfile.flush()
             self.state.add_tokens(usage["total_tokens"])
             return
         chunked = self.request_version != "HTTP/1.0"
