@@ -12,5 +12,6 @@ Suite *aop_select_suite(void);
 Suite *aop_usage_suite(void);
 Suite *aop_cooldown_suite(void);
 Suite *aop_stats_suite(void);
+Suite *aop_store_suite(void);
 
 #endif
