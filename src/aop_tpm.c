@@ -13,7 +13,7 @@ static int in_window(apr_int64_t sec, apr_int64_t now)
     return sec > now - AOP_TPM_WINDOW && sec <= now;
 }
 
-apr_int64_t aop_tpm_used(const aop_tpm_t *t, apr_int64_t now)
+static apr_int64_t window_sum(const aop_tpm_t *t, apr_int64_t now)
 {
     apr_int64_t sum = 0;
     int i;
@@ -24,6 +24,19 @@ apr_int64_t aop_tpm_used(const aop_tpm_t *t, apr_int64_t now)
         }
     }
     return sum;
+}
+
+apr_int64_t aop_tpm_used(const aop_tpm_t *t, apr_int64_t now)
+{
+    return t->cache_sec == now && now != 0 ? t->cache_used : window_sum(t, now);
+}
+
+void aop_tpm_refresh(aop_tpm_t *t, apr_int64_t now)
+{
+    if (t->cache_sec != now) {
+        t->cache_used = window_sum(t, now);
+        t->cache_sec = now;
+    }
 }
 
 /* Azure's own count, if fresh, bounds what is left: our window cannot see tokens
@@ -98,6 +111,9 @@ void aop_tpm_commit(aop_tpm_t *t, apr_int64_t reserved, apr_int64_t used, apr_in
         t->tokens[i] = 0;
     }
     t->tokens[i] += used;
+    if (t->cache_sec == now) {
+        t->cache_used += used;          /* this second's bucket is in the window */
+    }
     if (t->remote_remaining >= 0 && now - t->remote_at < AOP_TPM_WINDOW) {
         t->remote_remaining = t->remote_remaining > used ? t->remote_remaining - used : 0;
     }

@@ -14,12 +14,19 @@ typedef struct aop_tpm_t {
     apr_int64_t reserved;                /* estimates of requests in flight */
     apr_int64_t remote_remaining;        /* Azure's x-ratelimit-remaining-tokens, -1 = none */
     apr_int64_t remote_at;               /* the second it was seen */
+    apr_int64_t cache_sec;               /* the second cache_used is the window sum for */
+    apr_int64_t cache_used;
 } aop_tpm_t;
 
 void aop_tpm_init(aop_tpm_t *t);
 
-/* Tokens used in the window ending at now (the last 60 seconds, now included). */
+/* Tokens used in the window ending at now (the last 60 seconds, now included): from
+ * the cache when it is for this second, else summed over the buckets. */
 apr_int64_t aop_tpm_used(const aop_tpm_t *t, apr_int64_t now);
+
+/* Sums the window for now into the cache (once a second per instance; commits keep it
+ * up to date within the second), so that picking among many instances stays cheap. */
+void aop_tpm_refresh(aop_tpm_t *t, apr_int64_t now);
 
 /* Whether estimate more tokens fit the budget now (max_tpm 0 = unlimited).  A request
  * larger than the whole budget fits an empty window, else it could never run. */

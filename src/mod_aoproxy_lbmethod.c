@@ -87,7 +87,11 @@ static int choose(request_rec *r, aop_req_t *ctx, apr_time_t now)
     for (i = 0; i < n; i++) {
         int idx = APR_ARRAY_IDX(ctx->candidates, i, int);
         proxy_worker *w = untried(ctx, idx);
+        aop_shm_inst_t *si = aop_shm_inst(ctx->sc->shm_map, idx);
 
+        if (si) {
+            aop_tpm_refresh(&si->tpm, apr_time_sec(now));
+        }
         c[i].priority = instance(ctx, idx)->priority;
         c[i].weight = instance(ctx, idx)->weight;
         c[i].eligible = w && worker_usable(w, r) && available(ctx, idx, now);
@@ -110,17 +114,23 @@ static void reserve(aop_req_t *ctx, int idx)
     }
 }
 
+void aop_lb_release_locked(aop_req_t *ctx, apr_int64_t used)
+{
+    if (ctx->reserved_in) {
+        aop_tpm_commit(&ctx->reserved_in->tpm, ctx->reserved, used,
+                       apr_time_sec(apr_time_now()));
+        ctx->reserved_in = NULL;
+        ctx->reserved = 0;
+    }
+}
+
 void aop_lb_release(aop_req_t *ctx, apr_int64_t used)
 {
-    if (!ctx->reserved_in) {
-        return;
+    if (ctx->reserved_in) {
+        aop_shm_lock();
+        aop_lb_release_locked(ctx, used);
+        aop_shm_unlock();
     }
-    aop_shm_lock();
-    aop_tpm_commit(&ctx->reserved_in->tpm, ctx->reserved, used,
-                   apr_time_sec(apr_time_now()));
-    aop_shm_unlock();
-    ctx->reserved_in = NULL;
-    ctx->reserved = 0;
 }
 
 static proxy_worker *aop_finder(proxy_balancer *balancer, request_rec *r)
@@ -192,12 +202,9 @@ apr_interval_time_t aop_lb_retry_after(request_rec *r, const aop_req_t *ctx)
 
 int aop_lb_precheck(request_rec *r, const aop_req_t *ctx, apr_interval_time_t *retry_after)
 {
-    int ready;
-
-    aop_shm_lock();
-    ready = any_ready(r, ctx, apr_time_now());
-    aop_shm_unlock();
-    if (ready) {
+    /* A hint, read without the lock (every request passes here): the finder
+     * decides under it. */
+    if (any_ready(r, ctx, apr_time_now())) {
         return OK;
     }
     *retry_after = aop_lb_retry_after(r, ctx);

@@ -19,8 +19,10 @@ apr_interval_time_t aop_lb_retry_after(request_rec *r, const aop_req_t *ctx);
  * failed attempt, so that mod_proxy is not sent back to a finder with nothing left. */
 int aop_lb_next_exists(request_rec *r, const aop_req_t *ctx);
 
-/* Ends the reservation of the current attempt: used tokens count in its window. */
+/* Ends the reservation of the current attempt: used tokens count in its window.
+ * The _locked form is for callers that hold the shm lock already. */
 void aop_lb_release(aop_req_t *ctx, apr_int64_t used);
+void aop_lb_release_locked(aop_req_t *ctx, apr_int64_t used);
 
 void aop_lbmethod_register_hooks(apr_pool_t *p);
 

@@ -58,8 +58,8 @@ static void note_remaining(request_rec *r, aop_shm_inst_t *si, apr_time_t now)
     }
 }
 
-static void log_outcome(request_rec *r, aop_req_t *ctx, int status, apr_time_t until,
-                        apr_time_t now)
+void aop_outcome_log(request_rec *r, aop_req_t *ctx, int status, apr_time_t until,
+                     apr_time_t now)
 {
     const char *name = ctx->inst->name;
 
@@ -81,16 +81,16 @@ static void log_outcome(request_rec *r, aop_req_t *ctx, int status, apr_time_t u
     }
 }
 
-int aop_outcome_note(request_rec *r, aop_req_t *ctx, int status)
+int aop_outcome_note_locked(request_rec *r, aop_req_t *ctx, int status, apr_time_t now,
+                            apr_time_t *until)
 {
     aop_shm_inst_t *si = ctx->chosen >= 0 ? aop_shm_inst(ctx->sc->shm_map, ctx->chosen) : NULL;
-    apr_time_t now = apr_time_now(), until = 0;
     int rested = 0;
 
+    *until = 0;
     if (!si) {
         return 0;
     }
-    aop_shm_lock();
     note_remaining(r, si, now);
     if (status < 400) {
         si->consecutive_failures = 0;
@@ -102,7 +102,7 @@ int aop_outcome_note(request_rec *r, aop_req_t *ctx, int status)
         si->last_error_at = now;
         if (resting_status(status)) {
             rested = rest(r, ctx, si, now);
-            until = si->cooldown_until;
+            *until = si->cooldown_until;
         }
         else if (status == HTTP_NOT_FOUND) {
             aop_shm_mark_missing(si, ctx->info.model, now + AOP_UNHEALTHY_INTERVAL);
@@ -111,8 +111,18 @@ int aop_outcome_note(request_rec *r, aop_req_t *ctx, int status)
             si->unhealthy_until = now + AOP_UNHEALTHY_INTERVAL;
         }
     }
+    return rested;
+}
+
+int aop_outcome_note(request_rec *r, aop_req_t *ctx, int status)
+{
+    apr_time_t now = apr_time_now(), until;
+    int rested;
+
+    aop_shm_lock();
+    rested = aop_outcome_note_locked(r, ctx, status, now, &until);
     aop_shm_unlock();
-    log_outcome(r, ctx, status, until, now);
+    aop_outcome_log(r, ctx, status, until, now);
     return rested;
 }
 

@@ -14,8 +14,13 @@
 #define AOP_UNHEALTHY_INTERVAL apr_time_from_sec(300)
 
 /* Records the status Azure answered (headers in r->headers_out); returns 1 when it
- * started or extended a cooldown. */
+ * started or extended a cooldown.  The _locked form is for callers that hold the
+ * shm lock; they log afterwards with aop_outcome_log (never under the lock). */
 int aop_outcome_note(request_rec *r, aop_req_t *ctx, int status);
+int aop_outcome_note_locked(request_rec *r, aop_req_t *ctx, int status, apr_time_t now,
+                            apr_time_t *until);
+void aop_outcome_log(request_rec *r, aop_req_t *ctx, int status, apr_time_t until,
+                     apr_time_t now);
 
 /* The instance never answered: refused (503), reset (502) or timed out (504). */
 void aop_outcome_unreachable(aop_req_t *ctx, int status);

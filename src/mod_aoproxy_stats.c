@@ -1,6 +1,8 @@
+#include <string.h>
 #include <http_protocol.h>
 
 #include "mod_aoproxy_private.h"
+#include "mod_aoproxy_lbmethod.h"
 #include "mod_aoproxy_outcome.h"
 #include "mod_aoproxy_shm.h"
 #include "mod_aoproxy_stats.h"
@@ -19,72 +21,95 @@ static void add_tokens(const aop_req_t *ctx, aop_stats_event_t *ev)
     ev->estimated = ctx->usage_estimated;
 }
 
-void aop_stats_attempt(request_rec *r, aop_req_t *ctx, int status, int timed_out,
-                       int failover, int cooldown)
+static void attempt_event(aop_req_t *ctx, int status, int timed_out, int failover,
+                          int cooldown, apr_time_t now, aop_stats_event_t *ev)
+{
+    memset(ev, 0, sizeof(*ev));
+    ev->request = 1;
+    ev->status = status;
+    ev->kind = aop_stats_kind(status, timed_out);
+    ev->latency = now - ctx->attempt_start;
+    ev->ttfb = status >= 200 && status < 300 ? ctx->ttfb : -1;
+    ev->failovers = failover;
+    ev->cooldown = cooldown;
+    if (ev->kind == AOP_KIND_SUCCESS) {
+        add_tokens(ctx, ev);
+    }
+}
+
+/* Caller holds the shm lock. */
+static void record_attempt_locked(aop_req_t *ctx, const aop_stats_event_t *ev, apr_time_t now)
 {
     aop_shm_inst_t *si = aop_shm_inst(ctx->sc->shm_map, ctx->chosen);
     aop_shm_pair_t *pair = aop_shm_pair(ctx->sc->shm_map, ctx->inst, ctx->chosen,
                                         ctx->info.model);
-    apr_time_t now = apr_time_now();
-    aop_stats_event_t ev = { 0 };
 
     ctx->attempt_recorded = 1;
-    if (!si) {
-        return;
+    if (si) {
+        aop_stats_record(&si->ring, minute_of(now), ev);
     }
-    ev.request = 1;
-    ev.status = status;
-    ev.kind = aop_stats_kind(status, timed_out);
-    ev.latency = now - ctx->attempt_start;
-    ev.ttfb = status >= 200 && status < 300 ? ctx->ttfb : -1;
-    ev.failovers = failover;
-    ev.cooldown = cooldown;
-    if (ev.kind == AOP_KIND_SUCCESS) {
-        add_tokens(ctx, &ev);
-    }
-    aop_shm_lock();
-    aop_stats_record(&si->ring, minute_of(now), &ev);
     if (pair) {
-        aop_counts_add(&pair->life, &ev);
+        aop_counts_add(&pair->life, ev);
     }
+}
+
+void aop_stats_attempt(request_rec *r, aop_req_t *ctx, int status, int timed_out,
+                       int failover, int cooldown)
+{
+    apr_time_t now = apr_time_now();
+    aop_stats_event_t ev;
+
+    attempt_event(ctx, status, timed_out, failover, cooldown, now, &ev);
+    aop_shm_lock();
+    record_attempt_locked(ctx, &ev, now);
     aop_shm_unlock();
 }
 
 /* Every client request of ours, answered by Azure or by us (400, 404, 413, 429...). */
-static void record_overall(request_rec *r, aop_req_t *ctx)
+static void overall_event(request_rec *r, aop_req_t *ctx, apr_time_t now, aop_stats_event_t *ev)
 {
-    aop_shm_overall_t *all = aop_shm_overall();
-    apr_time_t now = apr_time_now();
-    aop_stats_event_t ev = { 0 };
-
-    if (!all) {
-        return;
-    }
-    ev.request = 1;
-    ev.status = r->status;
-    ev.kind = aop_stats_kind(r->status, 0);
-    ev.latency = now - r->request_time;
-    ev.ttfb = ctx->ttfb;
-    ev.failovers = ctx->attempts > 1 ? ctx->attempts - 1 : 0;
-    add_tokens(ctx, &ev);
-    aop_shm_lock();
-    aop_stats_record(&all->ring, minute_of(now), &ev);
-    aop_counts_add(&all->life, &ev);
-    aop_shm_unlock();
+    memset(ev, 0, sizeof(*ev));
+    ev->request = 1;
+    ev->status = r->status;
+    ev->kind = aop_stats_kind(r->status, 0);
+    ev->latency = now - r->request_time;
+    ev->ttfb = ctx->ttfb;
+    ev->failovers = ctx->attempts > 1 ? ctx->attempts - 1 : 0;
+    add_tokens(ctx, ev);
 }
 
+/* The end of a request touches shared memory once: its token reservation becomes
+ * its usage, the answering attempt's outcome and counts, and the overall counts. */
 void aop_stats_finish(request_rec *r, aop_req_t *ctx)
 {
+    aop_shm_overall_t *all = aop_shm_overall();
+    apr_time_t now = apr_time_now(), until = 0;
+    aop_stats_event_t attempt, overall;
+    int count_attempt, rested = 0;
+
     if (ctx->finished || r->main) {
         return;
     }
     ctx->finished = 1;
-    if (ctx->inst && ctx->attempt_start && !ctx->attempt_recorded) {
+    count_attempt = ctx->inst && ctx->attempt_start && !ctx->attempt_recorded;
+    overall_event(r, ctx, now, &overall);
+    aop_shm_lock();
+    aop_lb_release_locked(ctx, ctx->used_tokens);
+    if (count_attempt) {
         /* The attempt whose answer the client got (failed ones were counted as
          * they failed). */
-        aop_stats_attempt(r, ctx, r->status, 0, 0, aop_outcome_note(r, ctx, r->status));
+        rested = aop_outcome_note_locked(r, ctx, r->status, now, &until);
+        attempt_event(ctx, r->status, 0, 0, rested, now, &attempt);
+        record_attempt_locked(ctx, &attempt, now);
     }
-    record_overall(r, ctx);
+    if (all) {
+        aop_stats_record(&all->ring, minute_of(now), &overall);
+        aop_counts_add(&all->life, &overall);
+    }
+    aop_shm_unlock();
+    if (count_attempt) {
+        aop_outcome_log(r, ctx, r->status, until, now);
+    }
 }
 
 static int aop_log_transaction(request_rec *r)

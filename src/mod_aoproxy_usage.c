@@ -76,7 +76,6 @@ static void account(usage_filter_t *uf)
         req->used_tokens = req->used_prompt + req->used_completion;
         req->usage_estimated = 1;
     }
-    aop_lb_release(req, req->used_tokens);
 }
 
 /* Azure's stream broke after the client got its first bytes: no failover is possible

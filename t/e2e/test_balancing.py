@@ -136,8 +136,15 @@ def served_by(mock):
     return [r["deployment"] for r in mock.client.requests()]
 
 
-def pids_used(srv):
-    return set(re.findall(r"pid=(\d+)", srv.read_log(srv.access_log)))
+def pids_used(srv, at_least=2, wait=3.0):
+    """The processes that served requests, from the access log, which httpd writes
+    just after each response: wait (briefly) until at_least of them show."""
+    deadline = time.time() + wait
+    while True:
+        pids = set(re.findall(r"pid=(\d+)", srv.read_log(srv.access_log)))
+        if len(pids) >= at_least or time.time() > deadline:
+            return pids
+        time.sleep(0.05)
 
 
 @pytest.mark.parametrize("mpm", MPMS)
@@ -225,7 +232,7 @@ def test_tpm_budget_is_shared_by_every_prefork_child(bal, started):
     # flight (an eleventh would need 1118).
     statuses = held_connections(srv, 14, content="x" * 400)
     assert statuses == [200] * 10 + [429] * 4
-    assert len(pids_used(srv)) >= 10
+    assert len(pids_used(srv, 10)) >= 10
 
 
 @pytest.mark.parametrize("size", [10, 48 * 1024])

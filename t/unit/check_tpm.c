@@ -82,6 +82,33 @@ START_TEST(remote_remaining_bounds_the_budget)
 }
 END_TEST
 
+/* The window summed from the buckets, whatever the cache says. */
+static apr_int64_t uncached(const aop_tpm_t *t, apr_int64_t now)
+{
+    aop_tpm_t copy = *t;
+
+    copy.cache_sec = 0;
+    return aop_tpm_used(&copy, now);
+}
+
+START_TEST(cache_follows_commits_and_seconds)
+{
+    aop_tpm_t t;
+    apr_int64_t s;
+
+    aop_tpm_init(&t);
+    for (s = 0; s < 150; s++) {
+        aop_tpm_refresh(&t, T0 + s);
+        aop_tpm_commit(&t, 0, 10 + s % 7, T0 + s);
+        aop_tpm_commit(&t, 0, 3, T0 + s);
+        ck_assert_int_eq(aop_tpm_used(&t, T0 + s), uncached(&t, T0 + s));
+    }
+    /* A cache of an older second is never used for a newer one. */
+    aop_tpm_refresh(&t, T0 + 149);
+    ck_assert_int_eq(aop_tpm_used(&t, T0 + 300), 0);
+}
+END_TEST
+
 Suite *aop_tpm_suite(void)
 {
     Suite *s = suite_create("aop_tpm");
@@ -92,6 +119,7 @@ Suite *aop_tpm_suite(void)
     tcase_add_test(tc, oversized_request_needs_an_empty_window);
     tcase_add_test(tc, fits_at_finds_when_budget_frees);
     tcase_add_test(tc, remote_remaining_bounds_the_budget);
+    tcase_add_test(tc, cache_follows_commits_and_seconds);
     suite_add_tcase(s, tc);
     return s;
 }
