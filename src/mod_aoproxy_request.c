@@ -25,6 +25,7 @@ aop_req_t *aop_req_get(const request_rec *r)
 static int answer_error(request_rec *r, aop_req_t *ctx, int status, const char *message,
                         const char *param, const char *code)
 {
+    r->proxyreq = PROXYREQ_NONE;    /* marked in translate_name: mod_proxy must decline */
     ctx->err_status = status;
     ctx->err_body = aop_json_error_body(r->pool, message, aop_error_type(status),
                                         param, code);
@@ -142,6 +143,21 @@ static int is_v1_path(const char *uri)
     return strncmp(uri, "/v1/", 4) == 0 || strcmp(uri, "/v1") == 0;
 }
 
+/* /v1/ under AOProxy On is a namespace of ours, not of the filesystem: like
+ * ProxyPass, the request is marked in translate_name, so that mod_proxy's
+ * map_to_storage takes it and the core never looks for it on disk (no stat, no
+ * .htaccess lookups, no <Directory> rules).  Fixups then proxies it or answers it
+ * locally (and unmarks it). */
+static int aop_translate(request_rec *r)
+{
+    if (r->main || !is_v1_path(r->uri) || !aop_dir_enabled(r)) {
+        return DECLINED;
+    }
+    r->filename = apr_pstrcat(r->pool, "proxy:" AOP_BALANCER_URL, r->uri, NULL);
+    r->proxyreq = PROXYREQ_REVERSE;
+    return OK;
+}
+
 static int aop_fixups(request_rec *r)
 {
     aop_req_t *ctx;
@@ -174,6 +190,7 @@ static int aop_fixups(request_rec *r)
         if (r->method_number != M_GET) {
             return answer_bad_method(r, ctx, "GET");
         }
+        r->proxyreq = PROXYREQ_NONE;
         r->handler = AOP_LOCAL_HANDLER;
         return OK;
     default:
@@ -245,6 +262,7 @@ void aop_request_register_hooks(apr_pool_t *p)
      * (the slot mod_rewrite's [P] flag uses). */
     static const char *const succ[] = { "mod_proxy.c", NULL };
 
+    ap_hook_translate_name(aop_translate, NULL, succ, APR_HOOK_FIRST);
     ap_hook_fixups(aop_fixups, NULL, succ, APR_HOOK_FIRST);
     ap_hook_handler(aop_local_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }

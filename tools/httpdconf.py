@@ -92,6 +92,10 @@ def render(server_root, port, module_path, config_dir, mpm="event", environment=
         'LogFormat "%h \\"%r\\" %>s %b %D pid=%P auth=\\"%{Authorization}i\\" key=\\"%{api-key}i\\"" aop',
         'CustomLog "%s/access.log" aop' % server_root,
         'DocumentRoot "%s"' % server_root,
+        # As Debian's apache2.conf: no .htaccess lookups, nothing served from disk
+        # but the document root.
+        "<Directory />\n    AllowOverride None\n    Require all denied\n</Directory>",
+        '<Directory "%s">\n    Require all granted\n</Directory>' % server_root,
         "KeepAlive On",
         "MaxKeepAliveRequests 0",
         "TypesConfig /etc/mime.types",

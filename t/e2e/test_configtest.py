@@ -148,3 +148,21 @@ def test_retry_interval_decides_when_a_refusing_instance_is_tried_again(fleet, r
         assert srv.read_log().count("AOP00040") == expected_attempts
     finally:
         srv.stop()
+
+
+def test_v1_is_not_looked_up_on_disk(fleet):
+    # /v1/ under AOProxy On is the module's namespace, as a ProxyPass path is
+    # mod_proxy's: <Directory> rules for the document root do not apply to it.
+    srv = make_server("event", fleet.yaml())
+    srv.extra_conf = '<Directory "%s">\n    Require all denied\n</Directory>' % srv.root
+    srv.start()
+    try:
+        resp = request(srv, "POST", "/v1/chat/completions",
+                       {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x"}]})
+        assert resp.status == 200, resp.body
+        assert request(srv, "GET", "/v1/models").status == 200
+        assert request(srv, "GET", "/v1/chat/completions").status == 405
+        # Elsewhere the rule holds.
+        assert request(srv, "GET", "/index.html").status == 403
+    finally:
+        srv.stop()
