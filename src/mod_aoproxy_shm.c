@@ -133,9 +133,13 @@ void aop_shm_reset_stats(void)
 
 int aop_shm_model_missing(const aop_shm_inst_t *si, const char *model, apr_time_t now)
 {
-    apr_uint64_t h = model_hash(model);
+    apr_uint64_t h;
     int i;
 
+    if (now >= si->missing_latest) {
+        return 0;                    /* the usual case, asked per candidate per pick */
+    }
+    h = model_hash(model);
     for (i = 0; i < AOP_SHM_MAX_MISSING; i++) {
         if (si->missing_hash[i] == h && si->missing_until[i] > now) {
             return 1;
@@ -160,6 +164,9 @@ void aop_shm_mark_missing(aop_shm_inst_t *si, const char *model, apr_time_t unti
     }
     si->missing_hash[oldest] = h;
     si->missing_until[oldest] = until;
+    if (until > si->missing_latest) {
+        si->missing_latest = until;
+    }
 }
 
 /* ------------------------------------------------------------------ mapping */
@@ -208,6 +215,7 @@ static int map_instance(const aop_instance_t *inst, apr_hash_t *wanted)
      * budgets and Azure's cooldowns are facts and stay. */
     si->unhealthy_until = 0;
     memset(si->missing_until, 0, sizeof(si->missing_until));
+    si->missing_latest = 0;
     return slot;
 }
 

@@ -26,6 +26,7 @@ typedef struct aop_shm_inst_t {
     apr_time_t unhealthy_until;      /* 401/403: the key is refused */
     apr_uint64_t missing_hash[AOP_SHM_MAX_MISSING];  /* DeploymentNotFound, by model */
     apr_time_t missing_until[AOP_SHM_MAX_MISSING];
+    apr_time_t missing_latest;       /* the latest of missing_until: a quick "none" */
     apr_uint32_t consecutive_failures;
     int last_status;
     apr_time_t last_error_at;

@@ -48,12 +48,11 @@ static usage_filter_t *filter_ctx(ap_filter_t *f)
     return uf;
 }
 
+/* Copies what goes on (data may be the parser's own buffer); apr_brigade_write
+ * packs consecutive events into shared heap buckets instead of one bucket each. */
 static apr_status_t emit(void *baton, const char *data, apr_size_t len)
 {
-    apr_bucket_brigade *out = baton;
-
-    APR_BRIGADE_INSERT_TAIL(out, apr_bucket_heap_create(data, len, NULL, out->bucket_alloc));
-    return APR_SUCCESS;
+    return apr_brigade_write(baton, NULL, NULL, data, len);
 }
 
 /* The tokens to count: Azure's usage, else an estimate (prompt from the request,
