@@ -200,13 +200,11 @@ static apr_status_t get_bool(ctx_t *c, const node_t *n, const char *path, int *o
     return rv;
 }
 
-/* [A-Za-z0-9_-]+, plus '.' when allow_dot; "." and ".." never, since names end up
- * in URL and file paths. */
-static int is_safe_name(const char *s, int allow_dot)
+int aop_config_safe_name(const char *s, int allow_dot)
 {
     const char *q;
 
-    if (!*s || !strcmp(s, ".") || !strcmp(s, "..")) {
+    if (!s || !*s || !strcmp(s, ".") || !strcmp(s, "..")) {
         return 0;
     }
     for (q = s; *q; ++q) {
@@ -558,7 +556,7 @@ static apr_status_t set_deployments(ctx_t *c, void *obj, const node_t *val,
         if ((rv = get_scalar(c, kv->val, mpath, "a deployment name", &dep)) != APR_SUCCESS) {
             return rv;
         }
-        if (!is_safe_name(dep, 1)) {
+        if (!aop_config_safe_name(dep, 1)) {
             return aop_yaml_fail(c, kv->val->file, kv->val->line, mpath,
                                  "deployment name %s must be [A-Za-z0-9._-]+ "
                                  "(it is part of the URL path)%s",
@@ -597,7 +595,7 @@ static apr_status_t instance_name(ctx_t *c, const node_t *map, const char *path,
     if ((rv = get_scalar(c, kv->val, npath, "a string", &inst->name)) != APR_SUCCESS) {
         return rv;
     }
-    if (!is_safe_name(inst->name, 1) || strlen(inst->name) > AOP_NAME_MAX) {
+    if (!aop_config_safe_name(inst->name, 1) || strlen(inst->name) > AOP_NAME_MAX) {
         return aop_yaml_fail(c, kv->val->file, kv->val->line, npath, "%s is not a valid "
                              "instance name (1..%d characters of A-Z a-z 0-9 . _ -)%s",
                              shown(c, kv->val), AOP_NAME_MAX, unset_note(c, kv->val));
@@ -633,7 +631,7 @@ static apr_status_t check_api_version(ctx_t *c, const node_t *map,
     if (!inst->api_version) {
         return missing(c, map, "api_version", path, "");
     }
-    if (!is_safe_name(inst->api_version, 1)) {
+    if (!aop_config_safe_name(inst->api_version, 1)) {
         val = aop_yaml_find(map, "api_version")->val;
         return aop_yaml_fail(c, val->file, val->line,
                              aop_yaml_key_path(c->p, path, "api_version"),
@@ -713,7 +711,7 @@ static apr_status_t check_instance(ctx_t *c, const node_t *map, aop_instance_t *
     return check_deployments(c, map, inst, path);
 }
 
-static aop_instance_t *new_instance(apr_pool_t *p, const node_t *n)
+aop_instance_t *aop_instance_new(apr_pool_t *p, const char *file, int line)
 {
     aop_instance_t *inst = apr_pcalloc(p, sizeof(*inst));
 
@@ -721,11 +719,11 @@ static aop_instance_t *new_instance(apr_pool_t *p, const node_t *n)
     inst->priority = 100;
     inst->weight = 100;
     inst->enabled = 1;
-    inst->supported_models = apr_array_make(p, 1, sizeof(const char *));
+    inst->supported_models = apr_array_make(p, 4, sizeof(const char *));
     inst->model_deployments = apr_hash_make(p);
     inst->sources = apr_table_make(p, 16);
-    inst->file = n->file;
-    inst->line = n->line;
+    inst->file = file;
+    inst->line = line;
     return inst;
 }
 
@@ -757,7 +755,7 @@ static apr_status_t build_instance(ctx_t *c, const node_t *n, int idx, apr_hash_
         return aop_yaml_fail(c, n->file, n->line, path, "expected a map, got %s",
                              aop_yaml_type_name(n));
     }
-    inst = new_instance(c->p, n);
+    inst = aop_instance_new(c->p, n->file, n->line);
     if ((rv = instance_name(c, n, path, inst)) != APR_SUCCESS) {
         return rv;
     }
@@ -933,7 +931,7 @@ static apr_status_t load_files(ctx_t *c, aop_config_t *cfg, const char *dir,
     apr_size_t base_len, env_len = 0;
     apr_status_t rv;
 
-    if (env && *env && !is_safe_name(env, 0)) {
+    if (env && *env && !aop_config_safe_name(env, 0)) {
         c->err = apr_psprintf(c->p, "environment name \"%.64s\" is not valid "
                               "(expected [A-Za-z0-9_-]+)", env);
         return APR_EINVAL;

@@ -79,6 +79,14 @@ apr_status_t aop_config_load_texts(apr_pool_t *p,
 const char *aop_strategy_name(aop_strategy_e s);
 int aop_strategy_parse(const char *name, aop_strategy_e *out);
 
+/* [A-Za-z0-9_-]+, plus '.' when allow_dot; never "." or "..": names end up in URL and
+ * file paths.  The one rule for instance, deployment and api-version names. */
+int aop_config_safe_name(const char *s, int allow_dot);
+
+/* A new instance with the defaults (provider azure, priority 100, weight 100,
+ * enabled), defined at file:line (for messages and sources). */
+aop_instance_t *aop_instance_new(apr_pool_t *p, const char *file, int line);
+
 /* Exact lookup: the deployment for model on this instance, or NULL. */
 const char *aop_instance_deployment(const aop_instance_t *inst, const char *model);
 

@@ -60,26 +60,11 @@ static const char *type_name(json_object *v)
 }
 
 /* --------------------------------------------------------------------------
- * shared with the YAML loader (to be merged with aop_config.c's copies)
+ * names: the YAML loader's rule (aop_config_safe_name), plus the length limit
  */
-int aop_instance_safe_name(const char *s, int allow_dot)
-{
-    const char *q;
-
-    if (!s || !*s || !strcmp(s, ".") || !strcmp(s, "..")) {
-        return 0;
-    }
-    for (q = s; *q; ++q) {
-        if (!apr_isalnum(*q) && *q != '_' && *q != '-' && !(allow_dot && *q == '.')) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 int aop_instance_name_ok(const char *name)
 {
-    return aop_instance_safe_name(name, 1) && strlen(name) <= AOP_NAME_MAX;
+    return aop_config_safe_name(name, 1) && strlen(name) <= AOP_NAME_MAX;
 }
 
 /* --------------------------------------------------------------------------
@@ -230,7 +215,7 @@ static apr_status_t set_api_version(ctx_t *c, aop_instance_t *inst, json_object 
     if ((rv = get_string(c, val, "api_version", "a string", &v)) != APR_SUCCESS) {
         return rv;
     }
-    if (!aop_instance_safe_name(v, 1)) {
+    if (!aop_config_safe_name(v, 1)) {
         return fail(c, "api_version", "\"%.80s\" must be [A-Za-z0-9._-]+ (it is part of "
                     "the URL query)", v);
     }
@@ -338,7 +323,7 @@ static apr_status_t add_deployment(ctx_t *c, apr_hash_t *deps, const char *model
     if ((rv = get_string(c, v, field, "a deployment name", &dep)) != APR_SUCCESS) {
         return rv;
     }
-    if (!aop_instance_safe_name(dep, 1)) {
+    if (!aop_config_safe_name(dep, 1)) {
         return fail(c, field, "deployment name \"%.80s\" must be [A-Za-z0-9._-]+ (it is "
                     "part of the URL path)", dep);
     }
@@ -417,17 +402,7 @@ static const char *key_list(apr_pool_t *p)
  */
 static aop_instance_t *new_instance(apr_pool_t *p)
 {
-    aop_instance_t *inst = apr_pcalloc(p, sizeof(*inst));
-
-    inst->provider_type = "azure";
-    inst->priority = 100;
-    inst->weight = 100;
-    inst->enabled = 1;
-    inst->supported_models = apr_array_make(p, 4, sizeof(const char *));
-    inst->model_deployments = apr_hash_make(p);
-    inst->sources = apr_table_make(p, 16);
-    inst->file = "json";
-    return inst;
+    return aop_instance_new(p, "json", 0);
 }
 
 /* A shallow copy that can be changed without touching base. */

@@ -51,11 +51,7 @@ int aop_instance_json_is_key(const char *key);
 apr_array_header_t *aop_instance_json_diff(apr_pool_t *p, json_object *before,
                                            json_object *after);
 
-/* [A-Za-z0-9_-]+, plus '.' when allow_dot, never "." or "..": a copy of the YAML
- * loader's private is_safe_name(), shared here until the two are merged. */
-int aop_instance_safe_name(const char *s, int allow_dot);
-
-/* A valid instance name: aop_instance_safe_name(name, 1) and at most AOP_NAME_MAX. */
+/* A valid instance name: aop_config_safe_name(name, 1) and at most AOP_NAME_MAX. */
 int aop_instance_name_ok(const char *name);
 
 #endif

@@ -4,6 +4,7 @@
 
 #include <http_protocol.h>
 
+#include "aop_instance_json.h"
 #include "aop_json.h"
 #include "mod_aoproxy_private.h"
 #include "mod_aoproxy_api.h"
@@ -31,45 +32,9 @@ json_object *aop_api_time(apr_pool_t *p, apr_time_t t)
     return json_object_new_string(buf);
 }
 
-static json_object *string_list(const apr_array_header_t *a)
-{
-    json_object *arr = json_object_new_array();
-    int i;
-
-    for (i = 0; i < a->nelts; i++) {
-        json_object_array_add(arr, json_object_new_string(APR_ARRAY_IDX(a, i, const char *)));
-    }
-    return arr;
-}
-
-static json_object *deployments(const aop_instance_t *inst)
-{
-    json_object *o = json_object_new_object();
-    int i;
-
-    for (i = 0; i < inst->supported_models->nelts; i++) {
-        const char *m = APR_ARRAY_IDX(inst->supported_models, i, const char *);
-        json_object_object_add(o, m, json_object_new_string(aop_instance_deployment(inst, m)));
-    }
-    return o;
-}
-
 json_object *aop_api_instance_config(const aop_instance_t *inst)
 {
-    json_object *o = json_object_new_object();
-
-    json_object_object_add(o, "name", json_object_new_string(inst->name));
-    json_object_object_add(o, "provider_type", json_object_new_string(inst->provider_type));
-    json_object_object_add(o, "api_key", json_object_new_string("***"));
-    json_object_object_add(o, "api_base", json_object_new_string(inst->api_base));
-    json_object_object_add(o, "api_version", json_object_new_string(inst->api_version));
-    json_object_object_add(o, "priority", json_object_new_int(inst->priority));
-    json_object_object_add(o, "weight", json_object_new_int(inst->weight));
-    json_object_object_add(o, "max_tpm", json_object_new_int64(inst->max_tpm));
-    json_object_object_add(o, "enabled", json_object_new_boolean(inst->enabled));
-    json_object_object_add(o, "supported_models", string_list(inst->supported_models));
-    json_object_object_add(o, "model_deployments", deployments(inst));
-    return o;
+    return aop_instance_to_json(inst, 0);
 }
 
 static json_object *instances_json(const aop_config_t *cfg)
