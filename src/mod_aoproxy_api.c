@@ -113,6 +113,16 @@ typedef struct route_t {
     int admin;                       /* needs X-Admin-API-Key */
 } route_t;
 
+/* Paths of the service this module replaces, moved for good (301, any method). */
+static const struct {
+    const char *from;                /* "*" stands for one path segment */
+    const char *to;                  /* followed by the segment, if any */
+} moved[] = {
+    { "/verification/instances/*", "/instances/verify/" },
+    { "/health/instances/*", "/instances/" },
+    { "/health/instances", "/stats/instances" },
+};
+
 static const route_t routes[] = {
     { M_GET, "/instances", get_instances, 0 },
     { M_GET, "/instances/*", aop_api_get_instance, 0 },
@@ -130,7 +140,8 @@ static const route_t routes[] = {
 static const char *api_path(const char *uri)
 {
     static const char *const roots[] = {
-        "/instances", "/stats", "/config", "/admin", "/metrics", NULL
+        "/instances", "/stats", "/config", "/admin", "/metrics", "/health",
+        "/verification", NULL
     };
     const char *p;
     int i;
@@ -215,11 +226,41 @@ static const char *allowed_methods(apr_pool_t *p, const char *path)
     return allow;
 }
 
+/* An old path answers with a permanent redirect to its new place, below the same
+ * prefix the API is mounted at.  /verification/instances/test is simply gone. */
+static int redirected(aop_api_t *q, const char *path)
+{
+    const char *arg = NULL, *to;
+    size_t i;
+
+    if (path_matches(q->r->pool, path, "/verification/instances/test", &arg)) {
+        return 0;
+    }
+    for (i = 0; i < sizeof(moved) / sizeof(moved[0]); i++) {
+        if (path_matches(q->r->pool, path, moved[i].from, &arg)) {
+            to = apr_pstrcat(q->r->pool, moved[i].to,
+                             arg ? ap_escape_uri(q->r->pool, arg) : "", NULL);
+            to = apr_pstrcat(q->r->pool, apr_pstrmemdup(q->r->pool, q->r->uri,
+                                                        (apr_size_t)(path - q->r->uri)),
+                             to, q->r->args ? "?" : "", q->r->args ? q->r->args : "", NULL);
+            apr_table_setn(q->r->headers_out, "Location", to);
+            aop_send_error(q->r, HTTP_MOVED_PERMANENTLY, apr_pstrcat(q->r->pool, "Moved to ",
+                                                                    to, NULL),
+                           NULL, "moved_permanently");
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static void dispatch(aop_api_t *q)
 {
     const char *path = api_path(q->r->uri), *allow;
     size_t i;
 
+    if (redirected(q, path)) {
+        return;
+    }
     for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         if (routes[i].method == q->r->method_number
             && path_matches(q->r->pool, path, routes[i].path, &q->arg)) {

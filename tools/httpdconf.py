@@ -116,7 +116,7 @@ def aoproxy_lines(config_dir, environment):
         '<Location "/v1/">',
         "    AOProxy On",
         "</Location>",
-        '<LocationMatch "^/(instances|stats|config|admin|metrics)(/|$)">',
+        '<LocationMatch "^/(instances|stats|config|admin|metrics|health|verification)(/|$)">',
         "    SetHandler aoproxy-api",
         "</LocationMatch>",
     ]

@@ -27,3 +27,21 @@ def test_config_is_effective_and_masked(server):
 def test_unknown_api_path_and_method(server):
     assert_openai_error(request(server, "GET", "/stats/nope"), 404)
     assert_openai_error(request(server, "DELETE", "/config"), 405)
+
+
+def test_old_paths_redirect_permanently(server):
+    import http.client
+    for old, new in (("/verification/instances/east", "/instances/verify/east"),
+                     ("/health/instances/east", "/instances/east"),
+                     ("/health/instances", "/stats/instances")):
+        for method in ("GET", "POST"):
+            resp = request(server, method, old)
+            assert resp.status == 301, (old, resp.status)
+            assert resp.header("Location") == new
+    # Query strings follow.
+    assert request(server, "GET", "/health/instances?x=1").header("Location") == \
+        "/stats/instances?x=1"
+    # /verification/instances/test is gone.
+    assert_openai_error(request(server, "POST", "/verification/instances/test"), 404)
+    # The new place of /health/instances/east answers.
+    assert request(server, "GET", "/instances/east").json()["name"] == "east"
