@@ -133,6 +133,20 @@ void aop_lb_release(aop_req_t *ctx, apr_int64_t used)
     }
 }
 
+/* Picks and reserves under the lock; -1 when no candidate is eligible. */
+static int pick(request_rec *r, aop_req_t *ctx)
+{
+    int idx;
+
+    aop_shm_lock();
+    idx = choose(r, ctx, apr_time_now());
+    if (idx >= 0) {
+        reserve(ctx, idx);
+    }
+    aop_shm_unlock();
+    return idx;
+}
+
 static proxy_worker *aop_finder(proxy_balancer *balancer, request_rec *r)
 {
     aop_req_t *ctx = aop_req_get(r);
@@ -141,14 +155,15 @@ static proxy_worker *aop_finder(proxy_balancer *balancer, request_rec *r)
     if (!ctx || !ctx->candidates || !ctx->sc->workers) {
         return NULL;
     }
-    aop_proxy_restore_soft_failed(ctx);
-    aop_lb_release(ctx, 0);             /* an earlier attempt's, if it failed */
-    aop_shm_lock();
-    idx = choose(r, ctx, apr_time_now());
-    if (idx >= 0) {
-        reserve(ctx, idx);
+    if (ctx->preselected >= 0) {
+        idx = ctx->preselected;         /* picked and reserved in fixups */
+        ctx->preselected = -1;
     }
-    aop_shm_unlock();
+    else {
+        aop_proxy_restore_soft_failed(ctx);
+        aop_lb_release(ctx, 0);         /* an earlier attempt's, if it failed */
+        idx = pick(r, ctx);
+    }
     ctx->chosen = idx;
     ctx->inst = idx >= 0 ? instance(ctx, idx) : NULL;
     if (idx < 0) {
@@ -200,11 +215,9 @@ apr_interval_time_t aop_lb_retry_after(request_rec *r, const aop_req_t *ctx)
     return best > now ? best - now : 0;
 }
 
-int aop_lb_precheck(request_rec *r, const aop_req_t *ctx, apr_interval_time_t *retry_after)
+int aop_lb_pick_first(request_rec *r, aop_req_t *ctx, apr_interval_time_t *retry_after)
 {
-    /* A hint, read without the lock (every request passes here): the finder
-     * decides under it. */
-    if (any_ready(r, ctx, apr_time_now())) {
+    if ((ctx->preselected = pick(r, ctx)) >= 0) {
         return OK;
     }
     *retry_after = aop_lb_retry_after(r, ctx);

@@ -7,10 +7,11 @@
 
 #include "mod_aoproxy_request.h"
 
-/* Before proxying: OK when some instance can take the request now; otherwise
- * HTTP_TOO_MANY_REQUESTS with *retry_after (budgets spent or cooling down) or
- * HTTP_SERVICE_UNAVAILABLE (none usable at all). */
-int aop_lb_precheck(request_rec *r, const aop_req_t *ctx, apr_interval_time_t *retry_after);
+/* Before proxying, under the lock: picks the first attempt's instance and reserves
+ * its estimate (the finder then takes it), so that "is there budget" and "this one"
+ * are one decision.  OK, or HTTP_TOO_MANY_REQUESTS with *retry_after (budgets spent
+ * or cooling down), or HTTP_SERVICE_UNAVAILABLE (none usable at all). */
+int aop_lb_pick_first(request_rec *r, aop_req_t *ctx, apr_interval_time_t *retry_after);
 
 /* When the earliest candidate will be able to take the request again. */
 apr_interval_time_t aop_lb_retry_after(request_rec *r, const aop_req_t *ctx);

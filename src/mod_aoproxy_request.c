@@ -64,7 +64,6 @@ static apr_status_t release_reservation(void *data)
 
 static void hand_to_proxy(request_rec *r, aop_req_t *ctx)
 {
-    apr_pool_cleanup_register(r->pool, ctx, release_reservation, apr_pool_cleanup_null);
     aop_proxy_override_errors(r);
     r->filename = apr_pstrcat(r->pool, "proxy:" AOP_BALANCER_URL, r->uri, NULL);
     r->proxyreq = PROXYREQ_REVERSE;
@@ -127,7 +126,8 @@ static int prepare_call(request_rec *r, aop_req_t *ctx)
                             "model", "model_not_found");
     }
     ctx->tried = apr_pcalloc(r->pool, n > 0 ? n : 1);
-    if ((status = aop_lb_precheck(r, ctx, &wait)) != OK) {
+    apr_pool_cleanup_register(r->pool, ctx, release_reservation, apr_pool_cleanup_null);
+    if ((status = aop_lb_pick_first(r, ctx, &wait)) != OK) {
         return answer_nothing_available(r, ctx, status, wait);
     }
     ask_for_stream_usage(r, ctx);
@@ -169,6 +169,7 @@ static int aop_fixups(request_rec *r)
     ctx->r = r;
     ctx->sc = aop_srv_conf(r->server);
     ctx->chosen = -1;
+    ctx->preselected = -1;
     ctx->ttfb = -1;
     ap_set_module_config(r->request_config, &aoproxy_module, ctx);
     /* On every answer of ours, proxied or not: usage, and counting at its end. */

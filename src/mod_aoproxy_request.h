@@ -21,6 +21,7 @@ typedef struct aop_req_t {
     const apr_array_header_t *candidates; /* int indices into sc->cfg->instances */
     unsigned char *tried;                 /* per instance index: attempted already */
     int chosen;                           /* instance index of this attempt, -1 = none */
+    int preselected;                      /* picked (and reserved) in fixups, -1 = none */
     const aop_instance_t *inst;           /* the instance of this attempt */
     const char *deployment;               /* its deployment for the model */
     struct aop_shm_inst_t *reserved_in;   /* the instance holding our token reservation */
