@@ -22,6 +22,7 @@
 #include <apr_strings.h>
 
 #include "aop_config.h"
+#include "aop_file.h"
 #include "aop_url.h"
 #include "aop_yaml.h"
 
@@ -877,51 +878,25 @@ static apr_status_t file_error(ctx_t *c, const char *path, const char *what,
     return APR_EINVAL;
 }
 
-static apr_status_t read_open_file(ctx_t *c, apr_file_t *f, const char *path,
-                                   const char **ptext, apr_size_t *plen)
-{
-    apr_finfo_t fi;
-    char *buf;
-    apr_status_t rv;
-
-    if ((rv = apr_file_info_get(&fi, APR_FINFO_SIZE | APR_FINFO_TYPE, f)) != APR_SUCCESS) {
-        return file_error(c, path, "cannot stat", rv);
-    }
-    if (fi.filetype != APR_REG || fi.size > AOP_CFG_MAX_FILE) {
-        c->err = apr_psprintf(c->p, "%s: %s", path, fi.filetype != APR_REG
-                              ? "not a regular file" : "larger than 1 MiB");
-        return APR_EINVAL;
-    }
-    buf = apr_palloc(c->p, (apr_size_t)fi.size + 1);
-    *plen = 0;
-    if (fi.size > 0
-        && (rv = apr_file_read_full(f, buf, (apr_size_t)fi.size, plen)) != APR_SUCCESS) {
-        return file_error(c, path, "cannot read", rv);
-    }
-    buf[*plen] = '\0';
-    *ptext = buf;
-    return APR_SUCCESS;
-}
-
 /* Reads a whole file.  An optional file that does not exist leaves *ptext NULL. */
 static apr_status_t read_file(ctx_t *c, const char *path, int optional,
                               const char **ptext, apr_size_t *plen)
 {
-    apr_file_t *f;
+    static const char *const what[] = {
+        NULL, "cannot open", "cannot open", "cannot stat", NULL, NULL, "cannot read"
+    };
     apr_status_t rv;
+    aop_file_e got = aop_file_read(c->p, path, AOP_CFG_MAX_FILE, ptext, plen, &rv);
 
-    *ptext = NULL;
-    *plen = 0;
-    rv = apr_file_open(&f, path, APR_FOPEN_READ | APR_FOPEN_BINARY, APR_OS_DEFAULT, c->p);
-    if (rv != APR_SUCCESS) {
-        if (optional && APR_STATUS_IS_ENOENT(rv)) {
-            return APR_SUCCESS;
-        }
-        return file_error(c, path, "cannot open", rv);
+    if (got == AOP_FILE_OK || (got == AOP_FILE_MISSING && optional)) {
+        return APR_SUCCESS;
     }
-    rv = read_open_file(c, f, path, ptext, plen);
-    apr_file_close(f);
-    return rv;
+    if (got == AOP_FILE_NOT_REGULAR || got == AOP_FILE_TOO_LARGE) {
+        c->err = apr_psprintf(c->p, "%s: %s", path, got == AOP_FILE_NOT_REGULAR
+                              ? "not a regular file" : "larger than 1 MiB");
+        return APR_EINVAL;
+    }
+    return file_error(c, path, what[got], rv);
 }
 
 static apr_status_t load_files(ctx_t *c, aop_config_t *cfg, const char *dir,

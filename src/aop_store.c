@@ -25,6 +25,7 @@
 
 #include "aop_instance_json.h"
 #include "aop_json.h"
+#include "aop_file.h"
 #include "aop_store.h"
 
 #define STORE_SCHEMA_VERSION 1
@@ -1030,53 +1031,24 @@ static apr_status_t state_fail(store_t *s, const char *state_path, const char *w
                 state_path, why);
 }
 
-static apr_status_t read_open_state(store_t *s, apr_file_t *f, const char *state_path,
-                                    const char **text, apr_size_t *len)
-{
-    apr_finfo_t fi;
-    char *buf;
-    apr_status_t rv;
-
-    if ((rv = apr_file_info_get(&fi, APR_FINFO_SIZE | APR_FINFO_TYPE, f)) != APR_SUCCESS) {
-        return rv;
-    }
-    if (fi.filetype != APR_REG || fi.size > STATE_FILE_MAX) {
-        return state_fail(s, state_path, fi.filetype != APR_REG ? "not a regular file"
-                                                                  : "larger than 16 MiB");
-    }
-    buf = apr_palloc(s->p, (apr_size_t)fi.size + 1);
-    *len = 0;
-    if (fi.size > 0
-        && (rv = apr_file_read_full(f, buf, (apr_size_t)fi.size, len)) != APR_SUCCESS) {
-        return rv;
-    }
-    buf[*len] = '\0';
-    *text = buf;
-    return APR_SUCCESS;
-}
-
 /* The whole file; *text NULL if it does not exist. */
 static apr_status_t read_state_file(store_t *s, const char *state_path, const char **text,
                                     apr_size_t *len)
 {
-    apr_file_t *f;
     char ebuf[128];
     apr_status_t rv;
 
-    *text = NULL;
-    rv = apr_file_open(&f, state_path, APR_FOPEN_READ | APR_FOPEN_BINARY, APR_OS_DEFAULT,
-                       s->p);
-    if (APR_STATUS_IS_ENOENT(rv)) {
+    switch (aop_file_read(s->p, state_path, STATE_FILE_MAX, text, len, &rv)) {
+    case AOP_FILE_OK:
+    case AOP_FILE_MISSING:
         return APR_SUCCESS;
+    case AOP_FILE_NOT_REGULAR:
+        return state_fail(s, state_path, "not a regular file");
+    case AOP_FILE_TOO_LARGE:
+        return state_fail(s, state_path, "larger than 16 MiB");
+    default:
+        return state_fail(s, state_path, apr_strerror(rv, ebuf, sizeof(ebuf)));
     }
-    if (rv == APR_SUCCESS) {
-        rv = read_open_state(s, f, state_path, text, len);
-        apr_file_close(f);
-    }
-    if (rv == APR_SUCCESS || s->res->status != AOP_STORE_OK) {
-        return rv;
-    }
-    return state_fail(s, state_path, apr_strerror(rv, ebuf, sizeof(ebuf)));
 }
 
 static void add_entry(apr_pool_t *p, apr_array_header_t *entries, const char *where,
