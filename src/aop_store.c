@@ -5,7 +5,7 @@
  *                      its row (deleted=1) so that it goes on hiding a YAML instance
  *                      and its version numbers go on counting;
  *   instance_versions  every version (data NULL for a deletion), for history and
- *                      rollback;
+ *                      rollback, and its fields for which fields a record owns;
  *   change_log         who did what when, across all instances;
  *   schema_version     one row, for later migrations.
  * data holds the instance as aop_instance_to_json(inst, 1) writes it, key included:
@@ -396,6 +396,21 @@ static const char *fields_text(apr_pool_t *p, const apr_array_header_t *fields)
     return aop_json_to_string(p, arr);
 }
 
+static apr_array_header_t *fields_array(apr_pool_t *p, const char *text)
+{
+    apr_array_header_t *fields = apr_array_make(p, 4, sizeof(const char *));
+    const char *err;
+    json_object *arr = text ? aop_json_parse(p, text, strlen(text), &err) : NULL;
+    size_t i;
+
+    for (i = 0; json_object_is_type(arr, json_type_array)
+                && i < json_object_array_length(arr); ++i) {
+        APR_ARRAY_PUSH(fields, const char *) = apr_pstrdup(p, json_object_get_string(
+            json_object_array_get_idx(arr, i)));
+    }
+    return fields;
+}
+
 static const char *detail_text(apr_pool_t *p, int version, const char *fields,
                                int to_version)
 {
@@ -679,7 +694,8 @@ apr_status_t aop_store_delete(apr_pool_t *p, const char *path, const char *name,
  * load
  */
 
-/* Every field of a stored instance comes from the database. */
+/* Every field of a stored instance comes from the database; which of them take
+ * precedence over YAML is the record's owned set. */
 static void mark_source(store_t *s, aop_instance_t *inst, json_object *obj)
 {
     inst->file = s->path;
@@ -719,22 +735,123 @@ static apr_status_t load_record(store_t *s, sqlite3_stmt *st, aop_store_record_t
     return APR_SUCCESS;
 }
 
+/* Every instance key, in the instance-key order: aop_instance_json.h lists them
+ * nowhere, but the diff of a complete instance against nothing names each one (the
+ * key is set since a NULL one is left out). */
+static const apr_array_header_t *every_key(apr_pool_t *p)
+{
+    aop_instance_t *inst = aop_instance_new(p, NULL, 0);
+
+    inst->api_key = "";
+    return aop_instance_json_diff(p, NULL, aop_json_own(p, aop_instance_to_json(inst, 1)));
+}
+
+static void own_key(apr_pool_t *p, apr_hash_t *owned, const char *key, int imported,
+                    int version)
+{
+    aop_store_owner_t *o = apr_palloc(p, sizeof(*o));
+
+    o->imported = imported;
+    o->version = version;
+    apr_hash_set(owned, key, APR_HASH_KEY_STRING, o);
+}
+
+/* Only instance keys: a history written by hand may name others. */
+static void own_keys(apr_pool_t *p, apr_hash_t *owned, const apr_array_header_t *keys,
+                     int imported, int version)
+{
+    const char *key;
+    int i;
+
+    for (i = 0; i < keys->nelts; ++i) {
+        key = APR_ARRAY_IDX(keys, i, const char *);
+        if (aop_instance_json_is_key(key)) {
+            own_key(p, owned, key, imported, version);
+        }
+    }
+}
+
+/* One version's effect on the fields its name owns.  A deletion is told by its
+ * missing data, since a rollback to a deletion is one too. */
+static void own_version(apr_pool_t *p, apr_hash_t *owned, const apr_array_header_t *all,
+                        const char *change, int deletion, const apr_array_header_t *fields,
+                        int version)
+{
+    int add = !strcmp(change, "add"), import = !strcmp(change, "import");
+
+    if (deletion || add || import) {
+        apr_hash_clear(owned);
+    }
+    if (deletion) {
+        return;
+    }
+    if (add) {
+        own_keys(p, owned, all, 0, version);
+    }
+    else if (import) {
+        own_keys(p, owned, fields, 1, version);
+        own_key(p, owned, "name", 1, version);
+    }
+    else {
+        /* update, rollback: on top of what the earlier versions set */
+        own_keys(p, owned, fields, 0, version);
+    }
+}
+
+/* The owned fields of every stored name (name -> apr_hash_t *), from one pass over
+ * all versions in order rather than a query per name. */
+static apr_status_t load_owners(store_t *s, apr_hash_t *by_name)
+{
+    const apr_array_header_t *all = every_key(s->p);
+    apr_hash_t *owned = NULL;
+    const char *name, *change, *last = NULL;
+    sqlite3_stmt *st;
+    apr_status_t rv;
+    int row;
+
+    if ((rv = prep(s, "SELECT name, version, change, fields, data IS NULL "
+                   "FROM instance_versions ORDER BY name, version", &st)) != APR_SUCCESS) {
+        return rv;
+    }
+    while ((rv = step(s, st, "cannot read the versions", &row)) == APR_SUCCESS && row) {
+        name = col_text(s, st, 0);
+        change = col_text(s, st, 2);
+        if (!name || !change) {
+            return fail(s, AOP_STORE_CORRUPT, NULL, "a version has no name or change");
+        }
+        if (!last || strcmp(last, name)) {
+            last = name;
+            owned = apr_hash_make(s->p);
+            apr_hash_set(by_name, last, APR_HASH_KEY_STRING, owned);
+        }
+        own_version(s->p, owned, all, change, sqlite3_column_int(st, 4),
+                    fields_array(s->p, col_text(s, st, 3)), sqlite3_column_int(st, 1));
+    }
+    return rv;
+}
+
 static apr_status_t load_work(store_t *s, void *baton)
 {
     apr_array_header_t *records = baton;
+    apr_hash_t *owners = apr_hash_make(s->p);
     aop_store_record_t *r;
     sqlite3_stmt *st;
     apr_status_t rv;
     int row;
 
-    if ((rv = prep(s, "SELECT name, data, version, deleted, updated_at, updated_by "
-                   "FROM instances ORDER BY name", &st)) != APR_SUCCESS) {
+    if ((rv = load_owners(s, owners)) != APR_SUCCESS
+        || (rv = prep(s, "SELECT name, data, version, deleted, updated_at, updated_by "
+                      "FROM instances ORDER BY name", &st)) != APR_SUCCESS) {
         return rv;
     }
     while ((rv = step(s, st, "cannot read the instances", &row)) == APR_SUCCESS && row) {
         r = apr_pcalloc(s->p, sizeof(*r));
         if ((rv = load_record(s, st, r)) != APR_SUCCESS) {
             return rv;
+        }
+        if (!r->deleted) {
+            r->owned = apr_hash_get(owners, r->name, APR_HASH_KEY_STRING);
+            r->owned = r->owned ? r->owned : apr_hash_make(s->p);
         }
         APR_ARRAY_PUSH(records, aop_store_record_t *) = r;
     }
@@ -766,21 +883,6 @@ static void mask_key(json_object *obj)
         && json_object_is_type(key, json_type_string) && json_object_get_string_len(key)) {
         json_object_object_add(obj, "api_key", json_object_new_string(AOP_API_KEY_MASK));
     }
-}
-
-static apr_array_header_t *fields_array(apr_pool_t *p, const char *text)
-{
-    apr_array_header_t *fields = apr_array_make(p, 4, sizeof(const char *));
-    const char *err;
-    json_object *arr = text ? aop_json_parse(p, text, strlen(text), &err) : NULL;
-    size_t i;
-
-    for (i = 0; json_object_is_type(arr, json_type_array)
-                && i < json_object_array_length(arr); ++i) {
-        APR_ARRAY_PUSH(fields, const char *) = apr_pstrdup(p, json_object_get_string(
-            json_object_array_get_idx(arr, i)));
-    }
-    return fields;
 }
 
 typedef struct {
@@ -1154,7 +1256,9 @@ static const aop_instance_t *find_base(const apr_array_header_t *bases, const ch
 }
 
 /* One entry into a change for the batch; the state file wins over YAML field by
- * field, YAML over the defaults. */
+ * field, YAML over the defaults.  The version's fields are the keys the entry gave
+ * (the diff of its keys against nothing), not those of the whole instance: the
+ * record owns only them, and the fields taken from the base stay YAML's. */
 static apr_status_t state_change(store_t *s, import_t *im, const state_entry_t *e,
                                  apr_hash_t *seen, aop_store_change_t *c)
 {
@@ -1180,6 +1284,7 @@ static apr_status_t state_change(store_t *s, import_t *im, const state_entry_t *
     memset(c, 0, sizeof(*c));
     c->inst = inst;
     c->change = "import";
+    c->fields = aop_instance_json_diff(s->p, NULL, obj);
     return APR_SUCCESS;
 }
 

@@ -1,7 +1,9 @@
 /* The instance store: the instances operators add, change and delete through the
  * admin API, kept in SQLite with every version, so that changes survive restarts
- * and can be rolled back.  A stored instance overrides a YAML instance of the same
- * name as a whole; a stored deletion hides it.
+ * and can be rolled back.  A stored record overrides a YAML instance of the same name
+ * field by field: only the fields its versions set (aop_store_record_t.owned) take
+ * precedence, the others stay YAML's (aop_layers.c merges the two); a stored
+ * deletion hides the YAML instance as a whole.
  *
  * Every call takes the database's path, opens it, does all its work in one
  * transaction and closes it again: nothing is kept open across httpd's forks, and a
@@ -12,6 +14,7 @@
 #define AOP_STORE_H
 
 #include <apr_file_info.h>
+#include <apr_hash.h>
 #include <apr_pools.h>
 #include <apr_tables.h>
 #include <json-c/json.h>
@@ -51,6 +54,12 @@ void aop_store_set_busy_timeout(int ms);
  * NULL): APR_EINVAL, APR_ENOENT, APR_EEXIST, APR_EBUSY, APR_EGENERAL (corrupt or
  * other) or APR_ENOSPC (unwritable), matching res->status. */
 
+/* Who last set one field of a stored record. */
+typedef struct {
+    int imported;   /* 1: set by the state-file import, 0: by the API (add, update, rollback) */
+    int version;    /* the version that last set it */
+} aop_store_owner_t;
+
 typedef struct {
     const char *name;
     aop_instance_t *inst;   /* NULL when deleted; inst->file and sources name the path */
@@ -58,13 +67,21 @@ typedef struct {
     int deleted;
     const char *updated_at; /* ISO 8601 UTC, "2024-05-01T12:00:00.123Z" */
     const char *updated_by;
+    apr_hash_t *owned;      /* the fields the record sets: instance JSON key ->
+                             * aop_store_owner_t *; NULL when deleted */
 } aop_store_record_t;
 
 /* Every stored name (aop_store_record_t *, by name): live instances, and deleted ones
  * (inst NULL), which must hide a YAML instance of the same name.  A stored record
  * that no longer passes aop_instance_from_json() fails the whole load
  * (AOP_STORE_CORRUPT, naming the instance and the field) rather than silently
- * falling back to YAML. */
+ * falling back to YAML.
+ *
+ * owned follows the versions of a name, oldest to newest: "add" sets every key;
+ * "import" exactly the keys its state-file entry gave, and "name" (imported=1);
+ * "update" and "rollback" add their fields to the earlier versions' set; a deletion
+ * (a "delete", or a rollback to one) empties it.  inst holds every field all the
+ * same: the rest are those of the YAML instance or defaults at the time of writing. */
 apr_status_t aop_store_load(apr_pool_t *p, const char *path,
                             apr_array_header_t **records, aop_store_result_t *res);
 
@@ -75,8 +92,12 @@ apr_status_t aop_store_load(apr_pool_t *p, const char *path,
  *                    at all is an instance from YAML and gets its first version;
  *   change "import": like "add";
  *   change NULL:     "add" or "update", whichever applies.
- * fields (const char *) names what changed for the history; NULL computes it from
- * the previous version.  *new_version (may be NULL) is the version written. */
+ * fields (const char *) names what changed, for the history and for the record's
+ * owned fields: the admin API passes the keys present in a PATCH body, so that a
+ * PATCH of a YAML instance owns only those keys and YAML keeps the others.  NULL
+ * computes it from the previous version (for the first version of a YAML instance,
+ * that is every key).  "add" owns every key whatever fields says.  *new_version (may
+ * be NULL) is the version written. */
 apr_status_t aop_store_put(apr_pool_t *p, const char *path, const aop_instance_t *inst,
                            const char *who, const char *change,
                            const apr_array_header_t *fields, int *new_version,
@@ -146,7 +167,9 @@ apr_status_t aop_store_change_log(apr_pool_t *p, const char *path, const char *n
  * "state-file"), all or nothing, and sets *imported to their number; otherwise
  * *imported is 0.  bases (aop_instance_t *, may be NULL) are the YAML instances: a
  * state-file instance of the same name takes its absent fields from there (state file
- * over YAML, field by field); others need every required field.  The file format is
+ * over YAML, field by field); others need every required field.  Each import version
+ * records as its fields the instance keys the entry gave, so that only those (and the
+ * name) are owned: the fields taken from a base stay YAML's.  The file format is
  * described at aop_store_import_state_file() in aop_store.c. */
 apr_status_t aop_store_import_state_file(apr_pool_t *p, const char *db_path,
                                          const char *state_path,

@@ -1,6 +1,7 @@
 /* Unit tests for aop_instance_json.c (validation with field names, masking, PATCH)
  * and aop_store.c (versions, rollback, all-or-nothing batches, the change log, the
- * state-file import, and the busy and corrupt classifications).  Every test works in
+ * state-file import, the fields a record owns, and the busy and corrupt
+ * classifications).  Every test works in
  * its own mkdtemp directory, removed afterwards. */
 #include <stdlib.h>
 #include <string.h>
@@ -842,6 +843,243 @@ START_TEST(store_import_bad_state_file)
 }
 END_TEST
 
+/* ==========================================================================
+ * which fields a stored record owns
+ */
+static const char *const all_keys =
+    "name:1,provider_type:1,api_key:1,api_base:1,api_version:1,priority:1,weight:1,"
+    "max_tpm:1,enabled:1,supported_models:1,model_deployments:1";
+
+/* The owned fields in the instance-key order as "key:version", "i" before the version
+ * of an imported one; "-" for a deleted record. */
+static const char *owned_text(const aop_store_record_t *r)
+{
+    static const char *const keys[] = {
+        "name", "provider_type", "api_key", "api_base", "api_version", "priority",
+        "weight", "max_tpm", "enabled", "supported_models", "model_deployments", NULL
+    };
+    const aop_store_owner_t *o;
+    const char *text = "";
+    int i, n = 0;
+
+    if (!r->owned) {
+        return "-";
+    }
+    for (i = 0; keys[i]; ++i) {
+        if ((o = apr_hash_get(r->owned, keys[i], APR_HASH_KEY_STRING)) != NULL) {
+            text = apr_psprintf(pool, "%s%s%s:%s%d", text, n++ ? "," : "", keys[i],
+                                o->imported ? "i" : "", o->version);
+        }
+    }
+    ck_assert_int_eq(n, (int)apr_hash_count(r->owned));    /* nothing but instance keys */
+    return text;
+}
+
+static const char *owned_of(const char *name)
+{
+    apr_array_header_t *recs = load();
+    int i;
+
+    for (i = 0; i < recs->nelts; ++i) {
+        if (!strcmp(record(recs, i)->name, name)) {
+            return owned_text(record(recs, i));
+        }
+    }
+    ck_abort_msg("no record %s", name);
+    return NULL;
+}
+
+static apr_array_header_t *keys_of(const char *list)
+{
+    apr_array_header_t *keys = apr_array_make(pool, 4, sizeof(const char *));
+    char *copy = apr_pstrdup(pool, list), *last, *key;
+
+    for (key = apr_strtok(copy, ",", &last); key; key = apr_strtok(NULL, ",", &last)) {
+        APR_ARRAY_PUSH(keys, const char *) = key;
+    }
+    return keys;
+}
+
+static void patch_ok(const aop_instance_t *i, const char *fields, int expect)
+{
+    aop_store_result_t res;
+    int version = -1;
+
+    ck_assert_msg(aop_store_put(pool, db, i, "ops", "update", keys_of(fields), &version,
+                                &res) == APR_SUCCESS, "put %s: %s", i->name, res.message);
+    ck_assert_int_eq(version, expect);
+}
+
+START_TEST(owned_add_owns_every_key)
+{
+    put_ok(inst("east", 100), "add", 1);
+    ck_assert_str_eq(owned_of("east"), all_keys);
+    /* an add owns every key whatever fields says */
+    put_ok(inst("west", 100), "add", 1);
+    ck_assert_int_eq(aop_store_delete(pool, db, "west", "ops", NULL, NULL), APR_SUCCESS);
+    ck_assert_int_eq(aop_store_put(pool, db, inst("west", 9), "ops", "add",
+                                   keys_of("weight"), NULL, NULL), APR_SUCCESS);
+    ck_assert_str_eq(owned_of("west"), apr_pstrcat(pool, "name:3,provider_type:3,"
+                     "api_key:3,api_base:3,api_version:3,priority:3,weight:3,max_tpm:3,"
+                     "enabled:3,supported_models:3,model_deployments:3", NULL));
+    /* an instance without a key owns api_key all the same (it is the default) */
+    put_ok(inst_of("{'name':'off','enabled':false,'api_base':'https://h','api_version':'v',"
+                   "'supported_models':['m'],'model_deployments':{'m':'d'}}"), "add", 1);
+    ck_assert_str_eq(owned_of("off"), all_keys);
+}
+END_TEST
+
+/* Without a base: exactly the keys the entry gave, the others are defaults. */
+START_TEST(owned_import_without_base)
+{
+    aop_store_result_t res;
+    int n = -1;
+
+    write_file(state, state_list);
+    ck_assert_int_eq(aop_store_import_state_file(pool, db, state, NULL, &n, &res),
+                     APR_SUCCESS);
+    ck_assert_str_eq(owned_of("east"), "name:i1,provider_type:i1,api_key:i1,api_base:i1,"
+                     "api_version:i1,priority:i1,weight:i1,max_tpm:i1,"
+                     "supported_models:i1,model_deployments:i1");     /* no "enabled" */
+    ck_assert_str_eq(owned_of("west"), "name:i1,api_key:i1,api_base:i1,api_version:i1,"
+                     "supported_models:i1,model_deployments:i1");
+    /* the history says the same, without status or stats */
+    ck_assert_str_eq(joined(version_at(versions("west"), 0)->fields),
+                     "name,api_key,api_base,api_version,supported_models,model_deployments");
+}
+END_TEST
+
+/* With a base: the fields from YAML are in the record but not owned; the name, given
+ * only as the object's key, is. */
+START_TEST(owned_import_with_base)
+{
+    apr_array_header_t *bases = apr_array_make(pool, 1, sizeof(aop_instance_t *));
+    aop_store_result_t res;
+    aop_store_record_t *r;
+    int n = -1;
+
+    APR_ARRAY_PUSH(bases, aop_instance_t *) = inst("east", 100);
+    write_file(state, "{\"instances\": {\"east\": {\"weight\": 7, \"enabled\": null, "
+               "\"health\": \"down\"}}}");
+    ck_assert_int_eq(aop_store_import_state_file(pool, db, state, bases, &n, &res),
+                     APR_SUCCESS);
+    r = record(load(), 0);
+    ck_assert_int_eq(r->inst->weight, 7);
+    ck_assert_int_eq(r->inst->priority, 10);            /* in the record, from YAML */
+    ck_assert_str_eq(owned_text(r), "name:i1,weight:i1,enabled:i1");
+    ck_assert_str_eq(joined(version_at(versions("east"), 0)->fields), "name,weight,enabled");
+}
+END_TEST
+
+/* An update adds its fields to the imported ones, as set by the API. */
+START_TEST(owned_update_after_import)
+{
+    apr_array_header_t *bases = apr_array_make(pool, 1, sizeof(aop_instance_t *));
+    aop_store_result_t res;
+    aop_instance_t *east;
+    int n = -1;
+
+    APR_ARRAY_PUSH(bases, aop_instance_t *) = inst("east", 100);
+    write_file(state, "{\"instances\": {\"east\": {\"weight\": 7}}}");
+    ck_assert_int_eq(aop_store_import_state_file(pool, db, state, bases, &n, &res),
+                     APR_SUCCESS);
+    east = record(load(), 0)->inst;
+    east->max_tpm = 5;
+    patch_ok(east, "max_tpm", 2);
+    ck_assert_str_eq(owned_of("east"), "name:i1,weight:i1,max_tpm:2");
+    /* the API setting an imported field takes it over */
+    east->weight = 8;
+    patch_ok(east, "weight", 3);
+    ck_assert_str_eq(owned_of("east"), "name:i1,weight:3,max_tpm:2");
+    /* fields NULL: the diff from the previous version */
+    east->priority = 1;
+    put_ok(east, "update", 4);
+    ck_assert_str_eq(owned_of("east"), "name:i1,priority:4,weight:3,max_tpm:2");
+}
+END_TEST
+
+/* A PATCH of a YAML instance never stored: only the keys of its body. */
+START_TEST(owned_update_yaml_name)
+{
+    aop_instance_t *y = inst("yaml-a", 100);
+
+    y->weight = 5;
+    patch_ok(y, "weight", 1);
+    ck_assert_str_eq(owned_of("yaml-a"), "weight:1");
+    y->max_tpm = 7;
+    patch_ok(y, "max_tpm,colour", 2);                   /* not an instance key: ignored */
+    ck_assert_str_eq(owned_of("yaml-a"), "weight:1,max_tpm:2");
+    /* without fields, the first version of a YAML name is every key */
+    put_ok(inst("yaml-b", 100), "update", 1);
+    ck_assert_str_eq(owned_of("yaml-b"), all_keys);
+}
+END_TEST
+
+/* A rollback adds what it changes to the set; it does not bring back the target
+ * version's set. */
+START_TEST(owned_rollback)
+{
+    aop_instance_t *y = inst("yaml-a", 100);
+    int v = 0;
+
+    y->weight = 5;
+    patch_ok(y, "weight", 1);
+    y->max_tpm = 7;
+    patch_ok(y, "max_tpm", 2);
+    ck_assert_int_eq(aop_store_rollback(pool, db, "yaml-a", 1, "erin", &v, NULL),
+                     APR_SUCCESS);
+    ck_assert_str_eq(owned_of("yaml-a"), "weight:1,max_tpm:3");
+    /* a rollback to a deletion empties it; back to data from there: every key */
+    ck_assert_int_eq(aop_store_delete(pool, db, "yaml-a", "ops", &v, NULL), APR_SUCCESS);
+    ck_assert_int_eq(aop_store_rollback(pool, db, "yaml-a", 2, "erin", &v, NULL),
+                     APR_SUCCESS);
+    ck_assert_int_eq(v, 5);
+    ck_assert_int_eq(aop_store_rollback(pool, db, "yaml-a", 4, "erin", &v, NULL),
+                     APR_SUCCESS);
+    ck_assert_str_eq(owned_of("yaml-a"), "-");
+    ck_assert_int_eq(aop_store_rollback(pool, db, "yaml-a", 3, "erin", &v, NULL),
+                     APR_SUCCESS);
+    ck_assert_int_eq(v, 7);
+    ck_assert_str_eq(owned_of("yaml-a"), "name:7,provider_type:7,api_key:7,api_base:7,"
+                     "api_version:7,priority:7,weight:7,max_tpm:7,enabled:7,"
+                     "supported_models:7,model_deployments:7");
+}
+END_TEST
+
+/* A deleted record owns nothing; added again, it owns every key afresh. */
+START_TEST(owned_delete_then_add)
+{
+    aop_instance_t *y = inst("east", 100);
+
+    y->weight = 5;
+    patch_ok(y, "weight", 1);
+    ck_assert_int_eq(aop_store_delete(pool, db, "east", "ops", NULL, NULL), APR_SUCCESS);
+    ck_assert_str_eq(owned_of("east"), "-");
+    ck_assert_ptr_null(record(load(), 0)->owned);
+    put_ok(inst("east", 30), "add", 3);
+    ck_assert_str_eq(owned_of("east"), "name:3,provider_type:3,api_key:3,api_base:3,"
+                     "api_version:3,priority:3,weight:3,max_tpm:3,enabled:3,"
+                     "supported_models:3,model_deployments:3");
+    patch_ok(inst("east", 31), "weight", 4);
+    ck_assert_str_eq(owned_of("east"), "name:3,provider_type:3,api_key:3,api_base:3,"
+                     "api_version:3,priority:3,weight:4,max_tpm:3,enabled:3,"
+                     "supported_models:3,model_deployments:3");
+}
+END_TEST
+
+/* Names interleaved in time are kept apart (one pass over all versions). */
+START_TEST(owned_many_names)
+{
+    patch_ok(inst("b", 1), "weight", 1);
+    put_ok(inst("a", 1), "add", 1);
+    patch_ok(inst("b", 1), "priority", 2);
+    patch_ok(inst("c", 1), "enabled", 1);
+    ck_assert_str_eq(owned_of("a"), all_keys);
+    ck_assert_str_eq(owned_of("b"), "priority:2,weight:1");
+    ck_assert_str_eq(owned_of("c"), "enabled:1");
+}
+END_TEST
+
 START_TEST(store_corrupt_file)
 {
     aop_store_result_t res;
@@ -982,6 +1220,7 @@ Suite *aop_store_suite(void)
     Suite *s = suite_create("aop_store");
     TCase *tj = tcase_create("instance_json");
     TCase *ts = tcase_create("store");
+    TCase *to = tcase_create("owned");
 
     tcase_add_checked_fixture(tj, setup, teardown);
     tcase_add_test(tj, json_full_payload);
@@ -1014,5 +1253,16 @@ Suite *aop_store_suite(void)
     tcase_add_test(ts, store_cannot_open);
     tcase_add_test(ts, store_newer_schema);
     suite_add_tcase(s, ts);
+
+    tcase_add_checked_fixture(to, setup, teardown);
+    tcase_add_test(to, owned_add_owns_every_key);
+    tcase_add_test(to, owned_import_without_base);
+    tcase_add_test(to, owned_import_with_base);
+    tcase_add_test(to, owned_update_after_import);
+    tcase_add_test(to, owned_update_yaml_name);
+    tcase_add_test(to, owned_rollback);
+    tcase_add_test(to, owned_delete_then_add);
+    tcase_add_test(to, owned_many_names);
+    suite_add_tcase(s, to);
     return s;
 }
