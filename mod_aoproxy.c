@@ -14,6 +14,8 @@
 #include "src/mod_aoproxy_body.h"
 #include "src/mod_aoproxy_config.h"
 #include "src/mod_aoproxy_lbmethod.h"
+#include "src/mod_aoproxy_live.h"
+#include "src/mod_aoproxy_publish.h"
 #include "src/mod_aoproxy_proxy.h"
 #include "src/mod_aoproxy_request.h"
 #include "src/mod_aoproxy_shm.h"
@@ -46,6 +48,8 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_post_config(aop_lbmethod_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(aop_proxy_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     aop_shm_register_hooks(p);
+    aop_live_register_hooks(p);
+    aop_publish_register_hooks(p);
     aop_lbmethod_register_hooks(p);
     aop_balancer_register_hooks(p);
     aop_body_register_hooks(p);

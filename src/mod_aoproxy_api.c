@@ -37,73 +37,6 @@ json_object *aop_api_instance_config(const aop_instance_t *inst)
     return aop_instance_to_json(inst, 0);
 }
 
-static json_object *instances_json(const aop_config_t *cfg)
-{
-    json_object *arr = json_object_new_array();
-    int i;
-
-    for (i = 0; i < cfg->instances->nelts; i++) {
-        json_object_array_add(arr, aop_api_instance_config(APR_ARRAY_IDX(cfg->instances, i,
-                                                                         aop_instance_t *)));
-    }
-    return arr;
-}
-
-static void get_instances(aop_api_t *q)
-{
-    json_object *root = aop_json_own(q->r->pool, json_object_new_object());
-
-    json_object_object_add(root, "instances", instances_json(q->sc->cfg));
-    aop_api_send(q, root);
-}
-
-static json_object *int_list(const apr_array_header_t *a)
-{
-    json_object *arr = json_object_new_array();
-    int i;
-
-    for (i = 0; i < a->nelts; i++) {
-        json_object_array_add(arr, json_object_new_int(APR_ARRAY_IDX(a, i, int)));
-    }
-    return arr;
-}
-
-static json_object *routing_json(const aop_config_t *cfg)
-{
-    json_object *o = json_object_new_object();
-
-    json_object_object_add(o, "strategy", json_object_new_string(aop_strategy_name(cfg->strategy)));
-    json_object_object_add(o, "retries", json_object_new_int(cfg->retries));
-    json_object_object_add(o, "timeout", json_object_new_double(cfg->timeout));
-    return o;
-}
-
-/* The effective configuration; secrets (keys, the webhook URL) are masked. */
-static void get_config(aop_api_t *q)
-{
-    const aop_config_t *cfg = q->sc->cfg;
-    json_object *root = aop_json_own(q->r->pool, json_object_new_object());
-    json_object *logging = json_object_new_object(), *monitoring = json_object_new_object();
-
-    json_object_object_add(root, "name", json_object_new_string(cfg->name ? cfg->name : ""));
-    json_object_object_add(root, "version",
-                           json_object_new_string(cfg->version ? cfg->version : ""));
-    json_object_object_add(root, "port", json_object_new_int(cfg->port));
-    json_object_object_add(root, "routing", routing_json(cfg));
-    json_object_object_add(logging, "level",
-                           json_object_new_string(cfg->log_level ? cfg->log_level : "INFO"));
-    json_object_object_add(logging, "feishu_webhook",
-                           json_object_new_string(cfg->feishu_webhook && *cfg->feishu_webhook
-                                                  ? "***" : ""));
-    json_object_object_add(root, "logging", logging);
-    json_object_object_add(monitoring, "stats_window_minutes",
-                           json_object_new_int(cfg->stats_window_minutes));
-    json_object_object_add(monitoring, "additional_windows", int_list(cfg->additional_windows));
-    json_object_object_add(root, "monitoring", monitoring);
-    json_object_object_add(root, "instances", instances_json(cfg));
-    aop_api_send(q, root);
-}
-
 /* ------------------------------------------------------------------ routing */
 
 typedef struct route_t {
@@ -124,9 +57,22 @@ static const struct {
 };
 
 static const route_t routes[] = {
-    { M_GET, "/instances", get_instances, 0 },
+    { M_GET, "/instances", aop_api_get_instances, 0 },
+    { M_GET, "/instances/config/all", aop_api_get_instances_config, 0 },
+    { M_GET, "/instances/config/*", aop_api_get_instance_config, 0 },
     { M_GET, "/instances/*", aop_api_get_instance, 0 },
-    { M_GET, "/config", get_config, 0 },
+    { M_POST, "/instances/add", aop_api_post_add, 1 },
+    { M_POST, "/instances/add-many", aop_api_post_add_many, 1 },
+    { M_PATCH, "/instances/*", aop_api_patch_instance, 1 },
+    { M_DELETE, "/instances/*", aop_api_delete_instance, 1 },
+    { M_GET, "/config", aop_api_get_config, 0 },
+    { M_POST, "/config/reload", aop_api_post_reload, 1 },
+    { M_GET, "/admin/config/sources", aop_api_get_sources, 1 },
+    { M_GET, "/admin/config/instances/*/sources", aop_api_get_instance_sources, 1 },
+    { M_GET, "/admin/config/effective", aop_api_get_effective, 1 },
+    { M_POST, "/admin/config/reload", aop_api_post_reload, 1 },
+    { M_GET, "/admin/instances/*/versions", aop_api_get_versions, 1 },
+    { M_POST, "/admin/instances/*/rollback", aop_api_post_rollback, 1 },
     { M_GET, "/stats", aop_api_get_stats, 0 },
     { M_GET, "/stats/windows", aop_api_get_stats_windows, 0 },
     { M_GET, "/stats/instances", aop_api_get_stats_instances, 0 },
@@ -158,12 +104,13 @@ static const char *api_path(const char *uri)
     return uri;
 }
 
-/* Matches path against pattern; a "*" segment captures into *arg. */
+/* Matches path against pattern; a "*" segment (anywhere) captures into *arg. */
 static int path_matches(apr_pool_t *p, const char *path, const char *pattern,
                         const char **arg)
 {
     const char *star = strchr(pattern, '*');
     size_t n = star ? (size_t)(star - pattern) : strlen(pattern);
+    size_t sl = star ? strlen(star + 1) : 0;
     size_t len = strlen(path);
 
     while (len > 1 && path[len - 1] == '/') {
@@ -172,10 +119,12 @@ static int path_matches(apr_pool_t *p, const char *path, const char *pattern,
     if (!star) {
         return len == n && strncmp(path, pattern, n) == 0;
     }
-    if (len <= n || strncmp(path, pattern, n) != 0 || memchr(path + n, '/', len - n)) {
+    if (len <= n + sl || strncmp(path, pattern, n) != 0
+        || strncmp(path + len - sl, star + 1, sl) != 0
+        || memchr(path + n, '/', len - n - sl)) {
         return 0;
     }
-    *arg = apr_pstrmemdup(p, path + n, len - n);
+    *arg = apr_pstrmemdup(p, path + n, len - n - sl);
     return 1;
 }
 
@@ -291,7 +240,7 @@ static int aop_api_handler(request_rec *r)
     q.r = r;
     q.sc = aop_srv_conf(r->server);
     q.arg = NULL;
-    if (!q.sc->cfg) {
+    if (!q.sc->cfg || !(q.live = aop_live_acquire(r, q.sc->fleet))) {
         aop_send_error(r, HTTP_SERVICE_UNAVAILABLE, "No AOProxyConfigDir is set for this "
                        "server.", NULL, "not_configured");
         return OK;

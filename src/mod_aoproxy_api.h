@@ -7,11 +7,14 @@
 #include <json-c/json.h>
 
 #include "aop_config.h"
+#include "aop_store.h"
 #include "mod_aoproxy_config.h"
+#include "mod_aoproxy_live.h"
 
 typedef struct aop_api_t {
     request_rec *r;
     aop_srv_conf_t *sc;
+    aop_live_t *live;                /* the instances as this request found them */
     const char *arg;                 /* the {name} of a route, or NULL */
 } aop_api_t;
 
@@ -36,5 +39,30 @@ void aop_api_get_stats_health(aop_api_t *q);
 void aop_api_post_stats_reset(aop_api_t *q);
 void aop_api_get_instance(aop_api_t *q);
 void aop_api_get_metrics(aop_api_t *q);
+
+/* Configuration reads (mod_aoproxy_api_config.c). */
+void aop_api_get_instances(aop_api_t *q);
+void aop_api_get_instances_config(aop_api_t *q);
+void aop_api_get_instance_config(aop_api_t *q);
+void aop_api_get_config(aop_api_t *q);
+void aop_api_get_effective(aop_api_t *q);
+void aop_api_get_sources(aop_api_t *q);
+void aop_api_get_instance_sources(aop_api_t *q);
+void aop_api_get_versions(aop_api_t *q);
+
+/* Changes (mod_aoproxy_api_manage.c). */
+void aop_api_post_add(aop_api_t *q);
+void aop_api_post_add_many(aop_api_t *q);
+void aop_api_patch_instance(aop_api_t *q);
+void aop_api_delete_instance(aop_api_t *q);
+void aop_api_post_rollback(aop_api_t *q);
+void aop_api_post_reload(aop_api_t *q);
+
+/* An instance store failure as the API answers it (400/404/409/503/500), logged
+ * when it is the server's fault. */
+void aop_api_store_error(aop_api_t *q, const aop_store_result_t *res);
+
+/* 404 instance_not_found for name. */
+void aop_api_not_found(aop_api_t *q, const char *name);
 
 #endif

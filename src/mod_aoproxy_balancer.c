@@ -4,7 +4,9 @@
 
 #include "mod_aoproxy_private.h"
 #include "mod_aoproxy_balancer.h"
+#include "aop_layers.h"
 #include "mod_aoproxy_config.h"
+#include "mod_aoproxy_live.h"
 
 /* A worker per instance, named origin + "/" + instance name: two instances on one
  * host (say, two keys of one resource) stay distinct members with their own
@@ -15,11 +17,22 @@ static const char *worker_url(apr_pool_t *p, const aop_instance_t *inst)
     return apr_pstrcat(p, inst->origin, "/", inst->name, NULL);
 }
 
+static void configure_worker(proxy_worker *w, const aop_srv_conf_t *sc, proxy_server_conf *psf,
+                             const aop_config_t *cfg)
+{
+    PROXY_COPY_CONF_PARAMS(w, psf);
+    w->s->timeout = (apr_interval_time_t)(cfg->timeout * APR_USEC_PER_SEC);
+    w->s->timeout_set = 1;
+    w->s->conn_timeout = sc->connect_timeout.value;
+    w->s->conn_timeout_set = 1;
+    w->s->retry = sc->retry_interval.value;
+    w->s->retry_set = 1;
+}
+
 static const char *define_worker(apr_pool_t *pconf, server_rec *s, aop_srv_conf_t *sc,
                                  proxy_server_conf *psf, proxy_balancer *balancer,
-                                 int i)
+                                 const aop_instance_t *inst, proxy_worker **out)
 {
-    const aop_instance_t *inst = APR_ARRAY_IDX(sc->cfg->instances, i, aop_instance_t *);
     proxy_worker *w = NULL;
     const char *err;
 
@@ -27,17 +40,11 @@ static const char *define_worker(apr_pool_t *pconf, server_rec *s, aop_srv_conf_
     if (err) {
         return apr_psprintf(pconf, "instance %s: %s", inst->name, err);
     }
-    PROXY_COPY_CONF_PARAMS(w, psf);
-    w->s->timeout = (apr_interval_time_t)(sc->cfg->timeout * APR_USEC_PER_SEC);
-    w->s->timeout_set = 1;
-    w->s->conn_timeout = sc->connect_timeout.value;
-    w->s->conn_timeout_set = 1;
-    w->s->retry = sc->retry_interval.value;
-    w->s->retry_set = 1;
+    configure_worker(w, sc, psf, sc->fleet->boot_cfg);
     if (!inst->enabled) {
         w->s->status |= PROXY_WORKER_DISABLED;
     }
-    sc->workers[i] = w;
+    *out = w;
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, AOPLOGNO(00020)
                  "instance %s: worker %s", inst->name, w->s->name_ex);
     return NULL;
@@ -47,9 +54,11 @@ static const char *define_balancer(apr_pool_t *pconf, server_rec *s, aop_srv_con
                                    const proxy_balancer_method *lbmethod)
 {
     proxy_server_conf *psf = ap_get_module_config(s->module_config, &proxy_module);
+    aop_fleet_t *fleet = sc->fleet;
     proxy_balancer *balancer = NULL;
+    proxy_worker **workers;
     const char *err;
-    int i;
+    int i, n = fleet->boot->nelts;
 
     if (ap_proxy_get_balancer(pconf, psf, AOP_BALANCER_URL, 0)) {
         return AOP_BALANCER_URL " is reserved for mod_aoproxy: remove the <Proxy> or "
@@ -63,23 +72,274 @@ static const char *define_balancer(apr_pool_t *pconf, server_rec *s, aop_srv_con
     balancer->lbmethod_set = 1;
     PROXY_STRNCPY(balancer->s->lbpname, AOP_LBMETHOD_NAME);
     /* mod_proxy counts attempts after the first: routing.retries further instances. */
-    balancer->s->max_attempts = sc->cfg->retries;
+    balancer->s->max_attempts = fleet->boot_cfg->retries;
     balancer->s->max_attempts_set = 1;
-    sc->workers = apr_pcalloc(pconf, sizeof(proxy_worker *) * (sc->cfg->instances->nelts + 1));
-    for (i = 0; i < sc->cfg->instances->nelts; i++) {
-        if ((err = define_worker(pconf, s, sc, psf, balancer, i))) {
+    /* Spare worker slots for the instances the management API adds. */
+    balancer->growth = fleet->growth;
+    balancer->growth_set = 1;
+    workers = apr_pcalloc(pconf, sizeof(proxy_worker *) * (n + 1));
+    for (i = 0; i < n; i++) {
+        if ((err = define_worker(pconf, s, sc, psf, balancer,
+                                 APR_ARRAY_IDX(fleet->boot, i, aop_effective_t *)->inst,
+                                 &workers[i]))) {
             return err;
         }
     }
     sc->balancer = balancer;
+    if (!fleet->balancer) {
+        fleet->balancer = balancer;
+        fleet->balancer_server = s;
+        fleet->boot_workers = workers;
+    }
+    else {
+        aop_fleet_member_t *m = apr_array_push(fleet->members);
+
+        m->balancer = balancer;
+        m->s = s;
+    }
     return NULL;
 }
+
+/* ------------------------------------------------------------------ run time */
+
+/* Each balancer of the fleet with the server whose configuration holds it. */
+static apr_array_header_t *balancers_of(apr_pool_t *p, aop_fleet_t *fleet)
+{
+    apr_array_header_t *all = apr_array_make(p, 2, sizeof(aop_fleet_member_t));
+    aop_fleet_member_t *m;
+
+    if (fleet->balancer) {
+        m = apr_array_push(all);
+        m->balancer = fleet->balancer;
+        m->s = fleet->balancer_server;
+    }
+    apr_array_cat(all, fleet->members);
+    return all;
+}
+
+static proxy_worker *named(proxy_balancer *b, const char *name)
+{
+    int i;
+
+    for (i = 0; i < b->workers->nelts; i++) {
+        proxy_worker *w = APR_ARRAY_IDX(b->workers, i, proxy_worker *);
+
+        if (strcmp(w->s->name_ex, name) == 0) {
+            return w;
+        }
+    }
+    return NULL;
+}
+
+/* A worker of a removed instance on the same origin: its slot serves again. */
+static proxy_worker *reusable(proxy_balancer *b, const aop_instance_t *inst, apr_hash_t *used)
+{
+    int i;
+
+    for (i = 0; i < b->workers->nelts; i++) {
+        proxy_worker *w = APR_ARRAY_IDX(b->workers, i, proxy_worker *);
+
+        if (!apr_hash_get(used, w->s->name_ex, APR_HASH_KEY_STRING)
+            && PROXY_WORKER_IS(w, PROXY_WORKER_DISABLED) && w->s->port == inst->port
+            && strcasecmp(w->s->scheme, inst->scheme) == 0
+            && strcasecmp(w->s->hostname_ex, inst->host) == 0) {
+            return w;
+        }
+    }
+    return NULL;
+}
+
+/* Like balancer-manager's "add worker": defined in this process, put into a spare
+ * slot of the balancer's shared memory; the other processes' mod_proxy_balancer
+ * picks it up (ap_proxy_sync_balancer) before their next request to the balancer. */
+static const char *grow(request_rec *r, aop_fleet_member_t *m, aop_fleet_t *fleet,
+                        const aop_instance_t *inst, const char *url)
+{
+    proxy_server_conf *psf = ap_get_module_config(m->s->module_config, &proxy_module);
+    proxy_balancer *b = m->balancer;
+    proxy_worker *w = NULL;
+    proxy_worker_shared *shm;
+    unsigned int index;
+    const char *err;
+    apr_status_t rv;
+
+    if (!b->storage || !b->wslot || !b->storage->num_free_slots(b->wslot)) {
+        return "the balancer has no free worker slot (raise AOProxyInstanceGrowth and "
+               "restart)";
+    }
+    if ((err = ap_proxy_define_worker_ex(psf->pool, &w, b, psf, url, 0))) {
+        return apr_psprintf(r->pool, "instance %s: %s", inst->name, err);
+    }
+    configure_worker(w, aop_srv_conf(m->s), psf, fleet->boot_cfg);
+    if ((rv = b->storage->grab(b->wslot, &index)) != APR_SUCCESS
+        || (rv = b->storage->dptr(b->wslot, index, (void *)&shm)) != APR_SUCCESS
+        || (rv = ap_proxy_share_worker(w, shm, index)) != APR_SUCCESS
+        || (rv = ap_proxy_initialize_worker(w, m->s, psf->pool)) != APR_SUCCESS) {
+        return apr_psprintf(r->pool, "instance %s: cannot add its worker (%pm)",
+                            inst->name, &rv);
+    }
+    b->wupdated = b->s->wupdated = w->s->updated = apr_time_now();
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOPLOGNO(00023)
+                  "instance %s: new worker %s", inst->name, w->s->name_ex);
+    return NULL;
+}
+
+/* Workers other processes added, known here too (as mod_proxy_balancer would before
+ * a request). */
+static void sync_all(apr_array_header_t *all)
+{
+    int j;
+
+    for (j = 0; j < all->nelts; j++) {
+        aop_fleet_member_t *m = &APR_ARRAY_IDX(all, j, aop_fleet_member_t);
+
+        if (PROXY_THREAD_LOCK(m->balancer) == APR_SUCCESS) {
+            ap_proxy_sync_balancer(m->balancer, m->s,
+                                   ap_get_module_config(m->s->module_config, &proxy_module));
+            PROXY_THREAD_UNLOCK(m->balancer);
+        }
+    }
+}
+
+const char *aop_balancer_assign(request_rec *r, aop_fleet_t *fleet,
+                                const apr_array_header_t *eff, const char **names)
+{
+    apr_array_header_t *all = balancers_of(r->pool, fleet);
+    apr_hash_t *used = apr_hash_make(r->pool);
+    aop_fleet_member_t *first;
+    const char *err;
+    int i, j;
+
+    if (!all->nelts) {
+        for (i = 0; i < eff->nelts; i++) {
+            names[i] = worker_url(r->pool, APR_ARRAY_IDX(eff, i, aop_effective_t *)->inst);
+        }
+        return NULL;                 /* no server proxies for this fleet */
+    }
+    sync_all(all);
+    first = &APR_ARRAY_IDX(all, 0, aop_fleet_member_t);
+    /* Exact names first, so that reuse never takes a worker an instance keeps. */
+    for (i = 0; i < eff->nelts; i++) {
+        const char *url = worker_url(r->pool, APR_ARRAY_IDX(eff, i, aop_effective_t *)->inst);
+
+        if (named(first->balancer, url)) {
+            names[i] = url;
+            apr_hash_set(used, url, APR_HASH_KEY_STRING, "");
+        }
+    }
+    for (i = 0; i < eff->nelts; i++) {
+        const aop_instance_t *inst = APR_ARRAY_IDX(eff, i, aop_effective_t *)->inst;
+        proxy_worker *w;
+
+        if (names[i]) {
+            continue;
+        }
+        if ((w = reusable(first->balancer, inst, used))) {
+            names[i] = apr_pstrdup(r->pool, w->s->name_ex);
+        }
+        else {
+            names[i] = worker_url(r->pool, inst);
+            for (j = 0; j < all->nelts; j++) {
+                if ((err = grow(r, &APR_ARRAY_IDX(all, j, aop_fleet_member_t), fleet, inst,
+                                names[i]))) {
+                    return err;
+                }
+            }
+        }
+        apr_hash_set(used, names[i], APR_HASH_KEY_STRING, "");
+    }
+    return NULL;
+}
+
+void aop_balancer_flag(aop_fleet_t *fleet, const apr_array_header_t *eff, const char **names,
+                       int retries)
+{
+    apr_pool_t *p;
+    apr_array_header_t *all;
+    apr_hash_t *enabled;
+    int i, j;
+
+    apr_pool_create(&p, NULL);
+    all = balancers_of(p, fleet);
+    enabled = apr_hash_make(p);
+    for (i = 0; i < eff->nelts; i++) {
+        apr_hash_set(enabled, names[i], APR_HASH_KEY_STRING,
+                     APR_ARRAY_IDX(eff, i, aop_effective_t *)->inst->enabled ? "1" : "0");
+    }
+    for (j = 0; j < all->nelts; j++) {
+        proxy_balancer *b = APR_ARRAY_IDX(all, j, aop_fleet_member_t).balancer;
+
+        if (retries >= 0) {
+            b->s->max_attempts = retries;
+        }
+        for (i = 0; i < b->workers->nelts; i++) {
+            proxy_worker *w = APR_ARRAY_IDX(b->workers, i, proxy_worker *);
+            const char *on = apr_hash_get(enabled, w->s->name_ex, APR_HASH_KEY_STRING);
+
+            /* Removed instances' workers are disabled (and hidden from our API);
+             * balancer-manager still lists them, as it lists every slot. */
+            ap_proxy_set_wstatus(PROXY_WORKER_DISABLED_FLAG, !on || *on == '0', w);
+            if (on && *on == '1') {
+                ap_proxy_set_wstatus(PROXY_WORKER_IN_ERROR_FLAG, 0, w);
+            }
+        }
+    }
+    apr_pool_destroy(p);
+}
+
+int aop_balancer_free_slots(aop_fleet_t *fleet)
+{
+    proxy_balancer *b = fleet->balancer;
+
+    return b && b->storage && b->wslot ? (int)b->storage->num_free_slots(b->wslot) : 0;
+}
+
+int aop_balancer_workers_needed(aop_live_t *live, const apr_array_header_t *instances)
+{
+    proxy_balancer *b = live->fleet->balancer;
+    apr_pool_t *p;
+    apr_hash_t *used;
+    int i, need = 0;
+
+    if (!b) {
+        return 0;
+    }
+    apr_pool_create(&p, NULL);
+    sync_all(balancers_of(p, live->fleet));
+    used = apr_hash_make(p);
+    for (i = 0; i < live->cfg->instances->nelts; i++) {
+        if (live->worker_names[i]) {
+            apr_hash_set(used, live->worker_names[i], APR_HASH_KEY_STRING, "");
+        }
+    }
+    for (i = 0; i < instances->nelts; i++) {
+        const aop_instance_t *inst = APR_ARRAY_IDX(instances, i, aop_instance_t *);
+        proxy_worker *w;
+
+        if (named(b, worker_url(p, inst))) {
+            continue;
+        }
+        if ((w = reusable(b, inst, used))) {
+            apr_hash_set(used, w->s->name_ex, APR_HASH_KEY_STRING, "");
+        }
+        else {
+            need++;
+        }
+    }
+    apr_pool_destroy(p);
+    return need;
+}
+
+/* ------------------------------------------------------------------ start-up */
 
 int aop_balancer_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                              server_rec *s)
 {
     const proxy_balancer_method *lbmethod;
+    apr_hash_t *booted = apr_hash_make(ptemp);
+    server_rec *s0;
     const char *err;
+    int trial, rc;
 
     lbmethod = ap_lookup_provider(PROXY_LBMETHOD, AOP_LBMETHOD_NAME, "0");
     if (!lbmethod) {
@@ -87,10 +347,25 @@ int aop_balancer_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
                      "our lbmethod provider is not registered");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    trial = ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG;
+    /* Every fleet's instances first (the API may serve one no server proxies for). */
+    for (s0 = s; s0; s0 = s0->next) {
+        aop_srv_conf_t *sc = aop_srv_conf(s0);
+
+        if (sc->fleet && !apr_hash_get(booted, &sc->fleet, sizeof(sc->fleet))) {
+            apr_hash_set(booted, apr_pmemdup(ptemp, &sc->fleet, sizeof(sc->fleet)),
+                         sizeof(sc->fleet), "");
+            sc->fleet->balancer = NULL;
+            sc->fleet->members = apr_array_make(pconf, 1, sizeof(aop_fleet_member_t));
+            if ((rc = aop_live_boot(pconf, ptemp, s0, sc->fleet, trial)) != OK) {
+                return rc;
+            }
+        }
+    }
     for (; s; s = s->next) {
         aop_srv_conf_t *sc = aop_srv_conf(s);
 
-        if (!sc->cfg || !sc->proxy_used) {
+        if (!sc->fleet || !sc->proxy_used) {
             continue;
         }
         if ((err = define_balancer(pconf, s, sc, lbmethod))) {

@@ -1,14 +1,36 @@
 /* Defines balancer://aoproxy and one mod_proxy worker per instance, at start-up,
- * the way <Proxy balancer://...> and BalancerMember would. */
+ * the way <Proxy balancer://...> and BalancerMember would; at run time adds workers
+ * for new instances in the balancer's spare slots (BalancerGrowth) and disables
+ * those of removed ones, the way balancer-manager would. */
 #ifndef MOD_AOPROXY_BALANCER_H
 #define MOD_AOPROXY_BALANCER_H
 
 #include <httpd.h>
 
+#include "mod_aoproxy_live.h"
+
 /* post_config, ordered after mod_proxy's and before mod_proxy_balancer's (which
- * puts the balancers it finds into shared memory). */
+ * puts the balancers it finds into shared memory).  Loads every fleet's instances
+ * (aop_live_boot) first. */
 int aop_balancer_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                              server_rec *s);
+
+/* Under the admin lock: a worker for each effective instance (aop_effective_t *) -
+ * its own, else a removed instance's on the same origin, else a new one in a spare
+ * slot - named in names[i].  An error message when the slots are used up. */
+const char *aop_balancer_assign(request_rec *r, aop_fleet_t *fleet,
+                                const apr_array_header_t *eff, const char **names);
+
+/* Enables the workers of enabled instances, disables the rest (removed instances'
+ * too); retries >= 0 sets the balancer's attempts. */
+void aop_balancer_flag(aop_fleet_t *fleet, const apr_array_header_t *eff, const char **names,
+                       int retries);
+
+int aop_balancer_free_slots(aop_fleet_t *fleet);
+
+/* How many of instances (aop_instance_t *) would take a new slot: neither their own
+ * worker nor a removed instance's on their origin (one unused by live) is there. */
+int aop_balancer_workers_needed(aop_live_t *live, const apr_array_header_t *instances);
 
 void aop_balancer_register_hooks(apr_pool_t *p);
 

@@ -6,7 +6,9 @@
 #include <http_main.h>
 
 #include "mod_aoproxy_private.h"
+#include "aop_store.h"
 #include "mod_aoproxy_config.h"
+#include "mod_aoproxy_live.h"
 
 aop_srv_conf_t *aop_srv_conf(const server_rec *s)
 {
@@ -28,6 +30,7 @@ void *aop_create_srv_conf(apr_pool_t *p, server_rec *s)
     sc->retry_interval.value = AOP_DEFAULT_RETRY_INTERVAL;
     sc->connect_timeout.value = AOP_DEFAULT_CONNECT_TIMEOUT;
     sc->cooldown.value = AOP_DEFAULT_COOLDOWN;
+    sc->growth = AOP_DEFAULT_GROWTH;
     return sc;
 }
 
@@ -51,6 +54,8 @@ void *aop_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
                                                      : base->connect_timeout;
     conf->cooldown = add->cooldown.set ? add->cooldown : base->cooldown;
     conf->admin_key = add->admin_key ? add->admin_key : base->admin_key;
+    conf->state_db = add->state_db ? add->state_db : base->state_db;
+    MERGE_SET(growth);
     /* cfg, routes, balancer and workers are resolved per server at start-up. */
     return conf;
 }
@@ -177,6 +182,40 @@ static const char *set_admin_key(cmd_parms *cmd, void *dconf, const char *arg)
     return NULL;
 }
 
+static const char *set_state_db(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+    const char *path;
+
+    if (err) {
+        return err;
+    }
+    if (!(path = ap_server_root_relative(cmd->pool, arg))) {
+        return apr_pstrcat(cmd->pool, "AOProxyStateDB: invalid path '", arg, "'", NULL);
+    }
+    aop_srv_conf(cmd->server)->state_db = path;
+    return NULL;
+}
+
+static const char *set_growth(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    aop_srv_conf_t *sc = aop_srv_conf(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+    char *end;
+    long n;
+
+    if (err) {
+        return err;
+    }
+    n = strtol(arg, &end, 10);
+    if (end == arg || *end || n < 0 || n > 4096) {
+        return "AOProxyInstanceGrowth must be a number of instances from 0 to 4096";
+    }
+    sc->growth = (int)n;
+    sc->growth_set = 1;
+    return NULL;
+}
+
 const command_rec aop_cmds[] = {
     AP_INIT_FLAG("AOProxy", set_enabled, NULL, RSRC_CONF | ACCESS_CONF,
                  "On: serve OpenAI API calls (/v1/...) here from the configured Azure "
@@ -197,6 +236,12 @@ const command_rec aop_cmds[] = {
     AP_INIT_TAKE1("AOProxyCooldown", set_seconds, (void *)&cooldown_slot, RSRC_CONF,
                   "Seconds an instance rests after a 429 or 5xx that says not how long "
                   "(default 10)"),
+    AP_INIT_TAKE1("AOProxyStateDB", set_state_db, NULL, RSRC_CONF,
+                  "SQLite file of the instances changed through the management API "
+                  "(default: $INSTANCE_MANAGER_DB_PATH, else " AOP_DEFAULT_DB_PATH ")"),
+    AP_INIT_TAKE1("AOProxyInstanceGrowth", set_growth, NULL, RSRC_CONF,
+                  "Instances the management API may add beyond the configured ones "
+                  "without a restart (default 32)"),
     { NULL }
 };
 
@@ -273,14 +318,48 @@ static aop_config_t *load_once(apr_pool_t *pconf, server_rec *s, apr_hash_t *cac
     return cfg;
 }
 
+static const char *env_or(apr_pool_t *p, const char *name, const char *dflt)
+{
+    char *v = NULL;
+
+    if (apr_env_get(&v, name, p) == APR_SUCCESS && v && *v) {
+        return v;
+    }
+    return dflt;
+}
+
+/* One fleet per loaded configuration: servers sharing a configuration share its
+ * live instances and its store (the first server's AOProxyStateDB wins). */
+static aop_fleet_t *fleet_of(apr_pool_t *pconf, apr_hash_t *fleets, aop_srv_conf_t *sc,
+                             const char *env)
+{
+    aop_fleet_t *fleet = apr_hash_get(fleets, &sc->cfg, sizeof(sc->cfg));
+
+    if (fleet) {
+        return fleet;
+    }
+    fleet = apr_pcalloc(pconf, sizeof(*fleet));
+    fleet->config_dir = sc->config_dir;
+    fleet->environment = env;
+    fleet->db_path = sc->state_db ? sc->state_db
+                                  : env_or(pconf, "INSTANCE_MANAGER_DB_PATH", AOP_DEFAULT_DB_PATH);
+    fleet->state_file = env_or(pconf, "INSTANCE_MANAGER_STATE_FILE", NULL);
+    fleet->growth = sc->growth;
+    fleet->boot_cfg = sc->cfg;
+    apr_hash_set(fleets, apr_pmemdup(pconf, &sc->cfg, sizeof(sc->cfg)), sizeof(sc->cfg), fleet);
+    return fleet;
+}
+
 int aop_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                      server_rec *s)
 {
     apr_hash_t *cache = apr_hash_make(ptemp);
     apr_hash_t *routes = apr_hash_make(ptemp);
+    apr_hash_t *fleets = apr_hash_make(ptemp);
 
     for (; s; s = s->next) {
         aop_srv_conf_t *sc = aop_srv_conf(s);
+        const char *env;
 
         if (!sc->config_dir) {
             if (sc->proxy_used) {
@@ -292,10 +371,12 @@ int aop_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
             }
             continue;
         }
-        sc->cfg = load_once(pconf, s, cache, sc->config_dir, resolve_environment(sc, ptemp));
+        env = resolve_environment(sc, ptemp);
+        sc->cfg = load_once(pconf, s, cache, sc->config_dir, env);
         if (!sc->cfg) {
             return HTTP_INTERNAL_SERVER_ERROR;
         }
+        sc->fleet = fleet_of(pconf, fleets, sc, env ? apr_pstrdup(pconf, env) : NULL);
         sc->routes = apr_hash_get(routes, &sc->cfg, sizeof(sc->cfg));
         if (!sc->routes) {
             sc->routes = aop_route_table_build(pconf, sc->cfg);

@@ -11,6 +11,7 @@
 struct proxy_worker;
 struct proxy_balancer;
 struct aop_shm_map_t;
+struct aop_fleet_t;
 
 /* A duration directive: its value and whether this server set it (for merging). */
 typedef struct aop_seconds_t {
@@ -28,12 +29,14 @@ typedef struct aop_srv_conf_t {
     aop_seconds_t connect_timeout;   /* AOProxyConnectTimeout */
     aop_seconds_t cooldown;          /* AOProxyCooldown */
     const char *admin_key;           /* AOProxyAdminKey, else $ADMIN_API_KEY: a secret */
+    const char *state_db;            /* AOProxyStateDB */
+    int growth;                      /* AOProxyInstanceGrowth */
+    int growth_set;
     /* Resolved at start-up (check_config / post_config); read-only afterwards. */
-    aop_config_t *cfg;
-    aop_route_table_t *routes;
-    struct proxy_balancer *balancer;
-    struct proxy_worker **workers;   /* parallel to cfg->instances */
-    struct aop_shm_map_t *shm_map;   /* where its instances' shared state lives */
+    aop_config_t *cfg;               /* the YAML as loaded at start-up */
+    aop_route_table_t *routes;       /* ... its routes (configtest checks) */
+    struct aop_fleet_t *fleet;       /* the live instances: mod_aoproxy_live.h */
+    struct proxy_balancer *balancer; /* this server's balancer://aoproxy, if it proxies */
 } aop_srv_conf_t;
 
 typedef struct aop_dir_conf_t {
@@ -44,6 +47,7 @@ typedef struct aop_dir_conf_t {
 #define AOP_DEFAULT_RETRY_INTERVAL apr_time_from_sec(60)
 #define AOP_DEFAULT_CONNECT_TIMEOUT apr_time_from_sec(5)
 #define AOP_DEFAULT_COOLDOWN apr_time_from_sec(10)
+#define AOP_DEFAULT_GROWTH 32
 
 extern const command_rec aop_cmds[];
 

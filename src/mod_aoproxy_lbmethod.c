@@ -6,6 +6,7 @@
 #include "aop_select.h"
 #include "mod_aoproxy_private.h"
 #include "mod_aoproxy_lbmethod.h"
+#include "mod_aoproxy_live.h"
 #include "mod_aoproxy_proxy.h"
 #include "mod_aoproxy_shm.h"
 
@@ -32,21 +33,21 @@ static int worker_usable(proxy_worker *w, request_rec *r)
 }
 
 /* The worker of a candidate this request may still try, or NULL. */
-static proxy_worker *untried(const aop_req_t *ctx, int idx)
+static proxy_worker *untried(const aop_req_t *ctx, proxy_balancer *b, int idx)
 {
-    return ctx->tried[idx] ? NULL : ctx->sc->workers[idx];
+    return ctx->tried[idx] ? NULL : aop_live_worker(ctx->live, b, idx);
 }
 
 static const aop_instance_t *instance(const aop_req_t *ctx, int idx)
 {
-    return APR_ARRAY_IDX(ctx->sc->cfg->instances, idx, aop_instance_t *);
+    return APR_ARRAY_IDX(ctx->live->cfg->instances, idx, aop_instance_t *);
 }
 
 /* Not resting after a 429/5xx, key not refused, deployment not missing, and the
  * estimate fits its token budget.  Caller holds the shm lock (or accepts a hint). */
 static int available(const aop_req_t *ctx, int idx, apr_time_t now)
 {
-    const aop_shm_inst_t *si = aop_shm_inst(ctx->sc->shm_map, idx);
+    const aop_shm_inst_t *si = aop_shm_inst(ctx->live->shm_map, idx);
 
     if (!si) {
         return 1;
@@ -60,7 +61,7 @@ static int available(const aop_req_t *ctx, int idx, apr_time_t now)
 /* When candidate idx could take the request, or 0 when only a reload can help. */
 static apr_time_t available_at(const aop_req_t *ctx, int idx, apr_time_t now)
 {
-    const aop_shm_inst_t *si = aop_shm_inst(ctx->sc->shm_map, idx);
+    const aop_shm_inst_t *si = aop_shm_inst(ctx->live->shm_map, idx);
     apr_time_t at;
 
     if (!si) {
@@ -74,20 +75,20 @@ static apr_time_t available_at(const aop_req_t *ctx, int idx, apr_time_t now)
     return at > si->cooldown_until ? at : si->cooldown_until;
 }
 
-static int choose(request_rec *r, aop_req_t *ctx, apr_time_t now)
+static int choose(request_rec *r, aop_req_t *ctx, proxy_balancer *b, apr_time_t now)
 {
     int i, n = ctx->candidates->nelts > AOP_SHM_MAX_CANDIDATES ? AOP_SHM_MAX_CANDIDATES
                                                                : ctx->candidates->nelts;
     aop_cand_t *c = apr_palloc(r->pool, sizeof(*c) * n);
-    aop_shm_model_t *sm = aop_shm_model(ctx->sc->shm_map, ctx->info.model);
+    aop_shm_model_t *sm = aop_shm_model(ctx->live->shm_map, ctx->info.model);
     apr_int64_t local_cw[AOP_SHM_MAX_CANDIDATES] = { 0 };
     aop_select_state_t st = { sm ? sm->cursor : 0, sm ? sm->cw : local_cw };
     int k;
 
     for (i = 0; i < n; i++) {
         int idx = APR_ARRAY_IDX(ctx->candidates, i, int);
-        proxy_worker *w = untried(ctx, idx);
-        aop_shm_inst_t *si = aop_shm_inst(ctx->sc->shm_map, idx);
+        proxy_worker *w = untried(ctx, b, idx);
+        aop_shm_inst_t *si = aop_shm_inst(ctx->live->shm_map, idx);
 
         if (si) {
             aop_tpm_refresh(&si->tpm, apr_time_sec(now));
@@ -96,7 +97,7 @@ static int choose(request_rec *r, aop_req_t *ctx, apr_time_t now)
         c[i].weight = instance(ctx, idx)->weight;
         c[i].eligible = w && worker_usable(w, r) && available(ctx, idx, now);
     }
-    k = aop_select(ctx->sc->cfg->strategy, c, n, &st);
+    k = aop_select(ctx->live->cfg->strategy, c, n, &st);
     if (sm) {
         sm->cursor = st.cursor;
     }
@@ -105,7 +106,7 @@ static int choose(request_rec *r, aop_req_t *ctx, apr_time_t now)
 
 static void reserve(aop_req_t *ctx, int idx)
 {
-    aop_shm_inst_t *si = aop_shm_inst(ctx->sc->shm_map, idx);
+    aop_shm_inst_t *si = aop_shm_inst(ctx->live->shm_map, idx);
 
     if (si) {
         aop_tpm_reserve(&si->tpm, ctx->info.estimate);
@@ -134,12 +135,12 @@ void aop_lb_release(aop_req_t *ctx, apr_int64_t used)
 }
 
 /* Picks and reserves under the lock; -1 when no candidate is eligible. */
-static int pick(request_rec *r, aop_req_t *ctx)
+static int pick(request_rec *r, aop_req_t *ctx, proxy_balancer *b)
 {
     int idx;
 
     aop_shm_lock();
-    idx = choose(r, ctx, apr_time_now());
+    idx = choose(r, ctx, b, apr_time_now());
     if (idx >= 0) {
         reserve(ctx, idx);
     }
@@ -152,7 +153,7 @@ static proxy_worker *aop_finder(proxy_balancer *balancer, request_rec *r)
     aop_req_t *ctx = aop_req_get(r);
     int idx;
 
-    if (!ctx || !ctx->candidates || !ctx->sc->workers) {
+    if (!ctx || !ctx->candidates || !ctx->live) {
         return NULL;
     }
     if (ctx->preselected >= 0) {
@@ -162,7 +163,7 @@ static proxy_worker *aop_finder(proxy_balancer *balancer, request_rec *r)
     else {
         aop_proxy_restore_soft_failed(ctx);
         aop_lb_release(ctx, 0);         /* an earlier attempt's, if it failed */
-        idx = pick(r, ctx);
+        idx = pick(r, ctx, balancer);
     }
     ctx->chosen = idx;
     ctx->inst = idx >= 0 ? instance(ctx, idx) : NULL;
@@ -173,7 +174,7 @@ static proxy_worker *aop_finder(proxy_balancer *balancer, request_rec *r)
     ctx->tried[idx] = 1;
     ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, "aoproxy: attempt %d -> instance %s",
                   ctx->attempts + 1, ctx->inst->name);
-    return ctx->sc->workers[idx];
+    return aop_live_worker(ctx->live, balancer, idx);
 }
 
 /* Whether any untried candidate is usable (or due) and available; reads the shared
@@ -184,7 +185,7 @@ static int any_ready(request_rec *r, const aop_req_t *ctx, apr_time_t now)
 
     for (i = 0; i < ctx->candidates->nelts; i++) {
         int idx = APR_ARRAY_IDX(ctx->candidates, i, int);
-        proxy_worker *w = untried(ctx, idx);
+        proxy_worker *w = untried(ctx, ctx->sc->balancer, idx);
 
         if (w && (PROXY_WORKER_IS_USABLE(w) || retry_due(w)) && available(ctx, idx, now)) {
             return 1;
@@ -195,7 +196,7 @@ static int any_ready(request_rec *r, const aop_req_t *ctx, apr_time_t now)
 
 int aop_lb_next_exists(request_rec *r, const aop_req_t *ctx)
 {
-    return ctx->attempts <= ctx->sc->cfg->retries && any_ready(r, ctx, apr_time_now());
+    return ctx->attempts <= ctx->live->cfg->retries && any_ready(r, ctx, apr_time_now());
 }
 
 apr_interval_time_t aop_lb_retry_after(request_rec *r, const aop_req_t *ctx)
@@ -217,7 +218,7 @@ apr_interval_time_t aop_lb_retry_after(request_rec *r, const aop_req_t *ctx)
 
 int aop_lb_pick_first(request_rec *r, aop_req_t *ctx, apr_interval_time_t *retry_after)
 {
-    if ((ctx->preselected = pick(r, ctx)) >= 0) {
+    if ((ctx->preselected = pick(r, ctx, ctx->sc->balancer)) >= 0) {
         return OK;
     }
     *retry_after = aop_lb_retry_after(r, ctx);

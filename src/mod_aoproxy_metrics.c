@@ -78,7 +78,7 @@ static void each_pair(request_rec *r, const aop_snapshot_t *snap, series_fn *fn)
     s.r = r;
     s.snap = snap;
     for (i = 0; i < snap->n; i++) {
-        const aop_instance_t *inst = APR_ARRAY_IDX(snap->sc->cfg->instances, i,
+        const aop_instance_t *inst = APR_ARRAY_IDX(snap->live->cfg->instances, i,
                                                    aop_instance_t *);
 
         for (j = 0; j < inst->supported_models->nelts; j++) {
@@ -176,7 +176,7 @@ static double gauge_value(const aop_snapshot_t *snap, int i, gauge_e g)
     case G_RESERVED:
         return (double)si->tpm.reserved;
     case G_LIMIT:
-        return (double)APR_ARRAY_IDX(snap->sc->cfg->instances, i, aop_instance_t *)->max_tpm;
+        return (double)APR_ARRAY_IDX(snap->live->cfg->instances, i, aop_instance_t *)->max_tpm;
     default:
         return si->cooldown_until > snap->now ? (double)(si->cooldown_until - snap->now) / 1e6
                                               : 0.0;
@@ -185,7 +185,7 @@ static double gauge_value(const aop_snapshot_t *snap, int i, gauge_e g)
 
 static const char *instance_label(request_rec *r, const aop_snapshot_t *snap, int i)
 {
-    return label(r->pool, APR_ARRAY_IDX(snap->sc->cfg->instances, i, aop_instance_t *)->name);
+    return label(r->pool, APR_ARRAY_IDX(snap->live->cfg->instances, i, aop_instance_t *)->name);
 }
 
 /* One gauge family, every instance's sample together (the format wants them so). */
@@ -240,7 +240,7 @@ static void overall_counters(request_rec *r, const aop_snapshot_t *snap)
 void aop_api_get_metrics(aop_api_t *q)
 {
     request_rec *r = q->r;
-    aop_snapshot_t *snap = aop_snapshot_take(r->pool, q->sc);
+    aop_snapshot_t *snap = aop_snapshot_take(r->pool, q->live);
 
     ap_set_content_type(r, "text/plain; version=0.0.4; charset=utf-8");
     header(r, "aoproxy_requests_total", "counter", "Attempts at an instance for a model, by "

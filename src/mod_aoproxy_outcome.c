@@ -84,7 +84,7 @@ void aop_outcome_log(request_rec *r, aop_req_t *ctx, int status, apr_time_t unti
 int aop_outcome_note_locked(request_rec *r, aop_req_t *ctx, int status, apr_time_t now,
                             apr_time_t *until)
 {
-    aop_shm_inst_t *si = ctx->chosen >= 0 ? aop_shm_inst(ctx->sc->shm_map, ctx->chosen) : NULL;
+    aop_shm_inst_t *si = ctx->chosen >= 0 ? aop_shm_inst(ctx->live->shm_map, ctx->chosen) : NULL;
     int rested = 0;
 
     *until = 0;
@@ -128,7 +128,7 @@ int aop_outcome_note(request_rec *r, aop_req_t *ctx, int status)
 
 void aop_outcome_unreachable(aop_req_t *ctx, int status)
 {
-    aop_shm_inst_t *si = ctx->chosen >= 0 ? aop_shm_inst(ctx->sc->shm_map, ctx->chosen) : NULL;
+    aop_shm_inst_t *si = ctx->chosen >= 0 ? aop_shm_inst(ctx->live->shm_map, ctx->chosen) : NULL;
 
     if (!si) {
         return;

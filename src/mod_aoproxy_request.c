@@ -102,12 +102,27 @@ static int answer_nothing_available(request_rec *r, aop_req_t *ctx, int status,
                                      ctx->info.model), NULL, "no_instance_available");
 }
 
+/* Workers the management API added in another process, known here before the first
+ * pick (mod_proxy_balancer would sync them only later, in its pre_request). */
+static void sync_balancer(request_rec *r, proxy_balancer *b)
+{
+    if (b->s->wupdated > b->wupdated) {
+        proxy_server_conf *psf = ap_get_module_config(r->server->module_config,
+                                                      &proxy_module);
+
+        if (PROXY_THREAD_LOCK(b) == APR_SUCCESS) {
+            ap_proxy_sync_balancer(b, r->server, psf);
+            PROXY_THREAD_UNLOCK(b);
+        }
+    }
+}
+
 /* A call to one of the proxied operations: body, model, instances. */
 static int prepare_call(request_rec *r, aop_req_t *ctx)
 {
     aop_request_error_t err;
     apr_interval_time_t wait = 0;
-    int status, n = ctx->sc->cfg->instances->nelts;
+    int status, n = ctx->live->cfg->instances->nelts;
 
     if (r->method_number != M_POST) {
         return answer_bad_method(r, ctx, "POST");
@@ -118,7 +133,7 @@ static int prepare_call(request_rec *r, aop_req_t *ctx)
     if (aop_request_parse(r->pool, ctx->op, ctx->body, ctx->body_len, &ctx->info, &err)) {
         return answer_error(r, ctx, HTTP_BAD_REQUEST, err.message, err.param, err.code);
     }
-    ctx->candidates = aop_route_candidates(ctx->sc->routes, ctx->info.model);
+    ctx->candidates = aop_route_candidates(ctx->live->routes, ctx->info.model);
     if (!ctx->candidates) {
         return answer_error(r, ctx, HTTP_NOT_FOUND,
                             apr_psprintf(r->pool, "The model `%s` does not exist or you do "
@@ -126,6 +141,7 @@ static int prepare_call(request_rec *r, aop_req_t *ctx)
                             "model", "model_not_found");
     }
     ctx->tried = apr_pcalloc(r->pool, n > 0 ? n : 1);
+    sync_balancer(r, ctx->sc->balancer);
     apr_pool_cleanup_register(r->pool, ctx, release_reservation, apr_pool_cleanup_null);
     if ((status = aop_lb_pick_first(r, ctx, &wait)) != OK) {
         return answer_nothing_available(r, ctx, status, wait);
@@ -174,7 +190,8 @@ static int aop_fixups(request_rec *r)
     ap_set_module_config(r->request_config, &aoproxy_module, ctx);
     /* On every answer of ours, proxied or not: usage, and counting at its end. */
     ap_add_output_filter(AOP_USAGE_FILTER, NULL, r, r->connection);
-    if (!ctx->sc->cfg || !ctx->sc->balancer) {
+    if (!ctx->sc->cfg || !ctx->sc->balancer
+        || !(ctx->live = aop_live_acquire(r, ctx->sc->fleet))) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOPLOGNO(00012)
                       "AOProxy On for %s but this server has no instances configured",
                       r->uri);
@@ -214,12 +231,12 @@ static json_object *model_entry(const char *id)
 
 static void answer_models(request_rec *r, aop_req_t *ctx)
 {
-    const apr_array_header_t *models = ctx->sc->routes->models;
+    const apr_array_header_t *models = ctx->live->routes->models;
     json_object *root, *data;
     int i;
 
     if (ctx->model_id) {
-        if (!aop_route_candidates(ctx->sc->routes, ctx->model_id)) {
+        if (!aop_route_candidates(ctx->live->routes, ctx->model_id)) {
             aop_send_error(r, HTTP_NOT_FOUND,
                            apr_psprintf(r->pool, "The model `%s` does not exist or you do "
                                         "not have access to it.", ctx->model_id),

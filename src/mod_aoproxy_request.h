@@ -7,10 +7,12 @@
 
 #include "aop_request.h"
 #include "mod_aoproxy_config.h"
+#include "mod_aoproxy_live.h"
 
 typedef struct aop_req_t {
     request_rec *r;
     aop_srv_conf_t *sc;
+    struct aop_live_t *live;              /* the instances this request started with */
     aop_op_e op;
     const char *model_id;                 /* /v1/models/{id} */
     aop_request_info_t info;
@@ -18,7 +20,7 @@ typedef struct aop_req_t {
     const char *body;                     /* the request body to send, r->pool */
     apr_size_t body_len;
     int body_delivered;                   /* the replay filter handed it out already */
-    const apr_array_header_t *candidates; /* int indices into sc->cfg->instances */
+    const apr_array_header_t *candidates; /* int indices into live->cfg->instances */
     unsigned char *tried;                 /* per instance index: attempted already */
     int chosen;                           /* instance index of this attempt, -1 = none */
     int preselected;                      /* picked (and reserved) in fixups, -1 = none */

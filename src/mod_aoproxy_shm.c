@@ -1,3 +1,4 @@
+#include <apr_atomic.h>
 #include <apr_shm.h>
 #include <apr_strings.h>
 #include <apr_global_mutex.h>
@@ -13,12 +14,21 @@
 #define SHM_MAGIC 0x414f5053u        /* "AOPS" */
 #define SHM_MIN_SLOTS 64
 
+/* A fleet's live document: the effective instances every process builds its view
+ * from (mod_aoproxy_live.c), and the generation that tells a process its view is old. */
+typedef struct shm_fleet_t {
+    volatile apr_uint64_t generation;
+    apr_uint32_t len;
+} shm_fleet_t;
+
 typedef struct shm_header_t {
     apr_uint32_t magic;
     apr_uint32_t layout;             /* changes whenever a record's size does */
     apr_uint32_t inst_cap;
     apr_uint32_t model_cap;
     apr_uint32_t pair_cap;
+    apr_uint32_t doc_cap;            /* bytes per fleet document */
+    shm_fleet_t fleet[AOP_SHM_MAX_FLEETS];
     aop_shm_overall_t overall;
 } shm_header_t;
 
@@ -49,11 +59,17 @@ static aop_shm_pair_t *pair_table(void)
     return (aop_shm_pair_t *)(model_table() + hdr->model_cap);
 }
 
+static char *doc_area(int fleet)
+{
+    return (char *)(pair_table() + hdr->pair_cap) + (apr_size_t)fleet * hdr->doc_cap;
+}
+
 static apr_size_t segment_size(apr_uint32_t inst_cap, apr_uint32_t model_cap,
-                               apr_uint32_t pair_cap)
+                               apr_uint32_t pair_cap, apr_uint32_t doc_cap)
 {
     return APR_ALIGN_DEFAULT(sizeof(shm_header_t)) + sizeof(aop_shm_inst_t) * inst_cap
-           + sizeof(aop_shm_model_t) * model_cap + sizeof(aop_shm_pair_t) * pair_cap;
+           + sizeof(aop_shm_model_t) * model_cap + sizeof(aop_shm_pair_t) * pair_cap
+           + (apr_size_t)doc_cap * AOP_SHM_MAX_FLEETS;
 }
 
 apr_status_t aop_shm_lock(void)
@@ -196,7 +212,10 @@ static int find_slot(const char *name, apr_size_t stride, char *table, apr_uint3
     return free_slot >= 0 ? free_slot : stale;
 }
 
-static int map_instance(const aop_instance_t *inst, apr_hash_t *wanted)
+/* A slot for inst (found by name, else claimed).  Health judgements of an instance
+ * in reset start anew (a reload or an API change may have fixed its key or a
+ * deployment); budgets and Azure's cooldowns are facts and stay. */
+static int map_instance(const aop_instance_t *inst, apr_hash_t *wanted, apr_hash_t *reset)
 {
     int fresh, slot = find_slot(inst->name, sizeof(aop_shm_inst_t), inst_table()->name,
                                 hdr->inst_cap, wanted, &fresh);
@@ -211,15 +230,17 @@ static int map_instance(const aop_instance_t *inst, apr_hash_t *wanted)
         apr_cpystrn(si->name, inst->name, sizeof(si->name));
         aop_tpm_init(&si->tpm);
     }
-    /* A reload may have fixed a key or a deployment: health judgements start anew;
-     * budgets and Azure's cooldowns are facts and stay. */
-    si->unhealthy_until = 0;
-    memset(si->missing_until, 0, sizeof(si->missing_until));
-    si->missing_latest = 0;
+    if (reset && apr_hash_get(reset, inst->name, APR_HASH_KEY_STRING)) {
+        si->unhealthy_until = 0;
+        memset(si->missing_until, 0, sizeof(si->missing_until));
+        si->missing_latest = 0;
+    }
     return slot;
 }
 
-static int map_model(const char *model, apr_hash_t *wanted)
+/* A model's rotation state is positional over its candidates: when they change, it
+ * starts over. */
+static int map_model(const char *model, apr_hash_t *wanted, apr_hash_t *reset)
 {
     char key[AOP_SHM_MODEL_MAX + 1];
     int fresh, slot;
@@ -232,9 +253,10 @@ static int map_model(const char *model, apr_hash_t *wanted)
         return -1;
     }
     sm = model_table() + slot;
-    /* Candidate order may have changed with the configuration: rotation starts over. */
-    memset(sm, 0, sizeof(*sm));
-    apr_cpystrn(sm->model, key, sizeof(sm->model));
+    if (fresh || (reset && apr_hash_get(reset, model, APR_HASH_KEY_STRING))) {
+        memset(sm, 0, sizeof(*sm));
+        apr_cpystrn(sm->model, key, sizeof(sm->model));
+    }
     return slot;
 }
 
@@ -276,19 +298,41 @@ static int map_pairs(apr_pool_t *p, aop_shm_map_t *map, int idx, const aop_insta
     return 0;
 }
 
-static aop_shm_map_t *map_config(apr_pool_t *p, const aop_config_t *cfg,
-                                 const aop_route_table_t *routes, apr_hash_t *wanted)
+aop_shm_map_t *aop_shm_map_locked(apr_pool_t *p, const aop_config_t *cfg,
+                                  const aop_route_table_t *routes, apr_hash_t *wanted,
+                                  apr_hash_t *reset)
 {
     aop_shm_map_t *map = apr_pcalloc(p, sizeof(*map));
     int i;
 
+    if (!hdr) {
+        return NULL;
+    }
+    if (!wanted) {
+        wanted = apr_hash_make(p);   /* claims free slots only; steals none */
+        for (i = 0; i < (int)hdr->inst_cap; i++) {
+            if (inst_table()[i].name[0]) {
+                apr_hash_set(wanted, inst_table()[i].name, APR_HASH_KEY_STRING, "");
+            }
+        }
+        for (i = 0; i < (int)hdr->model_cap; i++) {
+            if (model_table()[i].model[0]) {
+                apr_hash_set(wanted, model_table()[i].model, APR_HASH_KEY_STRING, "");
+            }
+        }
+        for (i = 0; i < (int)hdr->pair_cap; i++) {
+            if (pair_table()[i].key[0]) {
+                apr_hash_set(wanted, pair_table()[i].key, APR_HASH_KEY_STRING, "");
+            }
+        }
+    }
     map->inst_slot = apr_pcalloc(p, sizeof(int) * (cfg->instances->nelts + 1));
     map->pair_slot = apr_pcalloc(p, sizeof(int *) * (cfg->instances->nelts + 1));
     map->model_slot = apr_hash_make(p);
     for (i = 0; i < cfg->instances->nelts; i++) {
         const aop_instance_t *inst = APR_ARRAY_IDX(cfg->instances, i, aop_instance_t *);
 
-        if ((map->inst_slot[i] = map_instance(inst, wanted)) < 0
+        if ((map->inst_slot[i] = map_instance(inst, wanted, reset)) < 0
             || map_pairs(p, map, i, inst, wanted) < 0) {
             return NULL;
         }
@@ -297,7 +341,7 @@ static aop_shm_map_t *map_config(apr_pool_t *p, const aop_config_t *cfg,
         const char *m = APR_ARRAY_IDX(routes->models, i, const char *);
         int *slot = apr_palloc(p, sizeof(int));
 
-        if ((*slot = map_model(m, wanted)) < 0) {
+        if ((*slot = map_model(m, wanted, reset)) < 0) {
             return NULL;
         }
         apr_hash_set(map->model_slot, m, APR_HASH_KEY_STRING, slot);
@@ -305,151 +349,121 @@ static aop_shm_map_t *map_config(apr_pool_t *p, const aop_config_t *cfg,
     return map;
 }
 
+void aop_shm_forget_locked(const char *name)
+{
+    apr_uint32_t i;
+    apr_size_t n = strlen(name);
+
+    for (i = 0; hdr && i < hdr->inst_cap; i++) {
+        if (strcmp(inst_table()[i].name, name) == 0) {
+            inst_table()[i].name[0] = '\0';
+        }
+    }
+    for (i = 0; hdr && i < hdr->pair_cap; i++) {
+        if (strncmp(pair_table()[i].key, name, n) == 0 && pair_table()[i].key[n] == '\t') {
+            pair_table()[i].key[0] = '\0';
+        }
+    }
+}
+
+apr_uint64_t aop_shm_generation(int fleet)
+{
+    return hdr ? apr_atomic_read64(&hdr->fleet[fleet].generation) : 0;
+}
+
+apr_status_t aop_shm_publish_locked(int fleet, const char *doc, apr_size_t len,
+                                    apr_uint64_t *gen)
+{
+    if (!hdr || fleet < 0 || fleet >= AOP_SHM_MAX_FLEETS) {
+        return APR_EINVAL;
+    }
+    if (len >= hdr->doc_cap) {
+        return APR_ENOSPC;
+    }
+    memcpy(doc_area(fleet), doc, len);
+    doc_area(fleet)[len] = '\0';
+    hdr->fleet[fleet].len = (apr_uint32_t)len;
+    *gen = apr_atomic_inc64(&hdr->fleet[fleet].generation) + 1;
+    return APR_SUCCESS;
+}
+
+char *aop_shm_read_doc(apr_pool_t *p, int fleet, apr_uint64_t *gen)
+{
+    char *doc;
+
+    if (!hdr || fleet < 0 || fleet >= AOP_SHM_MAX_FLEETS) {
+        return NULL;
+    }
+    aop_shm_lock();
+    *gen = hdr->fleet[fleet].generation;
+    doc = hdr->fleet[fleet].len ? apr_pstrmemdup(p, doc_area(fleet), hdr->fleet[fleet].len)
+                                : NULL;
+    aop_shm_unlock();
+    return doc;
+}
+
 /* ------------------------------------------------------------------ set-up */
 
-static void want_pairs(apr_pool_t *p, const aop_instance_t *inst, apr_hash_t *wanted,
-                       apr_uint32_t *npairs)
-{
-    int j;
-
-    for (j = 0; j < inst->supported_models->nelts; j++, (*npairs)++) {
-        apr_hash_set(wanted, pair_key(p, inst->name, APR_ARRAY_IDX(inst->supported_models, j,
-                                                                   const char *)),
-                     APR_HASH_KEY_STRING, "");
-    }
-}
-
-/* Names every configuration uses (instances, models, pairs), and how many. */
-static void wanted_names(apr_pool_t *p, server_rec *s, apr_hash_t *wanted,
-                         apr_uint32_t *ninst, apr_uint32_t *nmodels, apr_uint32_t *npairs)
-{
-    apr_hash_t *seen = apr_hash_make(p);
-    int i;
-
-    *ninst = *nmodels = *npairs = 0;
-    for (; s; s = s->next) {
-        aop_srv_conf_t *sc = aop_srv_conf(s);
-
-        if (!sc->cfg || apr_hash_get(seen, &sc->cfg, sizeof(sc->cfg))) {
-            continue;
-        }
-        apr_hash_set(seen, apr_pmemdup(p, &sc->cfg, sizeof(sc->cfg)), sizeof(sc->cfg), "");
-        for (i = 0; i < sc->cfg->instances->nelts; i++, (*ninst)++) {
-            const aop_instance_t *inst = APR_ARRAY_IDX(sc->cfg->instances, i, aop_instance_t *);
-
-            apr_hash_set(wanted, inst->name, APR_HASH_KEY_STRING, "");
-            want_pairs(p, inst, wanted, npairs);
-        }
-        for (i = 0; i < sc->routes->models->nelts; i++, (*nmodels)++) {
-            apr_hash_set(wanted, APR_ARRAY_IDX(sc->routes->models, i, const char *),
-                         APR_HASH_KEY_STRING, "");
-        }
-    }
-}
-
-static int fits(apr_shm_t *shm, apr_uint32_t ninst, apr_uint32_t nmodels, apr_uint32_t npairs)
+static int fits(apr_shm_t *shm, apr_uint32_t icap, apr_uint32_t mcap, apr_uint32_t pcap,
+                apr_uint32_t dcap)
 {
     shm_header_t *h = shm ? apr_shm_baseaddr_get(shm) : NULL;
 
-    return h && h->magic == SHM_MAGIC && h->layout == LAYOUT && h->inst_cap >= 2 * ninst
-           && h->model_cap >= 2 * nmodels && h->pair_cap >= 2 * npairs;
+    return h && h->magic == SHM_MAGIC && h->layout == LAYOUT && h->inst_cap >= icap
+           && h->model_cap >= mcap && h->pair_cap >= pcap && h->doc_cap >= dcap;
 }
 
-/* Room for twice what the configuration names (at least SHM_MIN_SLOTS): instances
- * added later, or renamed, find a slot without a new segment. */
-static apr_uint32_t capacity(apr_uint32_t n)
+/* Room for twice what the configuration names, or for what it names plus the
+ * instances the API may add (AOProxyInstanceGrowth), at least SHM_MIN_SLOTS. */
+static apr_uint32_t capacity(apr_uint32_t n, apr_uint32_t growth)
 {
-    return n * 2 > SHM_MIN_SLOTS ? n * 2 : SHM_MIN_SLOTS;
+    apr_uint32_t c = n * 2 > n + growth ? n * 2 : n + growth;
+
+    return c > SHM_MIN_SLOTS ? c : SHM_MIN_SLOTS;
 }
 
-static apr_status_t attach(server_rec *s, apr_uint32_t ninst, apr_uint32_t nmodels,
-                           apr_uint32_t npairs)
+apr_status_t aop_shm_setup(apr_pool_t *pconf, server_rec *s, apr_uint32_t ninst,
+                           apr_uint32_t nmodels, apr_uint32_t npairs, apr_uint32_t growth)
 {
     retained_t *kept = ap_retained_data_get("mod_aoproxy_shm");
-    apr_uint32_t icap = capacity(ninst), mcap = capacity(nmodels), pcap = capacity(npairs);
+    apr_uint32_t icap = capacity(ninst, growth), mcap = capacity(nmodels, growth * 4);
+    apr_uint32_t pcap = capacity(npairs, growth * 8);
+    /* A stored instance takes well under 2 KiB of JSON; the rest is headroom. */
+    apr_uint32_t dcap = 64 * 1024 + icap * 4096;
     apr_status_t rv;
 
+    if ((rv = ap_global_mutex_create(&mutex, NULL, AOP_SHM_MUTEX_TYPE, NULL, s, pconf, 0))
+        != APR_SUCCESS) {
+        return rv;
+    }
     if (!kept) {
         kept = ap_retained_data_create("mod_aoproxy_shm", sizeof(*kept));
     }
-    if (!fits(kept->shm, ninst, nmodels, npairs)) {
+    if (!fits(kept->shm, icap, mcap, pcap, dcap)) {
         /* The old segment (if any) stays mapped for children still finishing
          * requests; it is released when the server stops. */
-        rv = apr_shm_create(&kept->shm, segment_size(icap, mcap, pcap), NULL,
-                            s->process->pool);
+        apr_size_t size = segment_size(icap, mcap, pcap, dcap);
+
+        rv = apr_shm_create(&kept->shm, size, NULL, s->process->pool);
         if (rv != APR_SUCCESS) {
             kept->shm = NULL;
             return rv;
         }
         hdr = apr_shm_baseaddr_get(kept->shm);
-        memset(hdr, 0, segment_size(icap, mcap, pcap));
+        memset(hdr, 0, size);
         hdr->magic = SHM_MAGIC;
         hdr->layout = LAYOUT;
         hdr->inst_cap = icap;
         hdr->model_cap = mcap;
         hdr->pair_cap = pcap;
+        hdr->doc_cap = dcap;
         hdr->overall.since = apr_time_now();
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, AOPLOGNO(00050) "shared memory: %"
                      APR_SIZE_T_FMT " bytes for %u instances, %u models, %u pairs",
-                     segment_size(icap, mcap, pcap), icap, mcap, pcap);
+                     size, icap, mcap, pcap);
     }
     hdr = apr_shm_baseaddr_get(kept->shm);
     return APR_SUCCESS;
-}
-
-static int map_servers(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
-                       apr_hash_t *wanted)
-{
-    apr_hash_t *done = apr_hash_make(ptemp);
-
-    for (; s; s = s->next) {
-        aop_srv_conf_t *sc = aop_srv_conf(s);
-
-        if (!sc->cfg) {
-            continue;
-        }
-        sc->shm_map = apr_hash_get(done, &sc->cfg, sizeof(sc->cfg));
-        if (!sc->shm_map) {
-            sc->shm_map = map_config(pconf, sc->cfg, sc->routes, wanted);
-            if (!sc->shm_map) {
-                return HTTP_INTERNAL_SERVER_ERROR;
-            }
-            apr_hash_set(done, apr_pmemdup(ptemp, &sc->cfg, sizeof(sc->cfg)),
-                         sizeof(sc->cfg), sc->shm_map);
-        }
-    }
-    return OK;
-}
-
-int aop_shm_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
-                        server_rec *s)
-{
-    apr_hash_t *wanted = apr_hash_make(ptemp);
-    apr_uint32_t ninst, nmodels, npairs;
-    apr_status_t rv;
-    int rc;
-
-    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
-        return OK;                   /* the first, trial run of start-up */
-    }
-    wanted_names(ptemp, s, wanted, &ninst, &nmodels, &npairs);
-    if (ninst == 0) {
-        return OK;
-    }
-    if ((rv = ap_global_mutex_create(&mutex, NULL, AOP_SHM_MUTEX_TYPE, NULL, s, pconf, 0))
-        != APR_SUCCESS || (rv = attach(s, ninst, nmodels, npairs)) != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, AOPLOGNO(00051)
-                     "cannot set up shared memory and its mutex");
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
-    aop_shm_lock();
-    rc = map_servers(pconf, ptemp, s, wanted);
-    aop_shm_unlock();
-    if (rc != OK) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, AOPLOGNO(00052)
-                     "shared memory has no room for the configured instances");
-    }
-    return rc;
 }
 
 static int aop_shm_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
@@ -473,6 +487,5 @@ static void aop_shm_child_init(apr_pool_t *p, server_rec *s)
 void aop_shm_register_hooks(apr_pool_t *p)
 {
     ap_hook_pre_config(aop_shm_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_post_config(aop_shm_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(aop_shm_child_init, NULL, NULL, APR_HOOK_MIDDLE);
 }

@@ -17,6 +17,7 @@
 #define AOP_SHM_MAX_MISSING 16       /* models one instance can have marked missing */
 #define AOP_SHM_MODEL_MAX 128        /* longest model name kept */
 #define AOP_SHM_MAX_CANDIDATES 256   /* instances one model can be served by */
+#define AOP_SHM_MAX_FLEETS 8         /* distinct configurations (AOProxyConfigDir) */
 
 /* One instance, found again by name after a restart. */
 typedef struct aop_shm_inst_t {
@@ -64,12 +65,32 @@ typedef struct aop_shm_map_t {
 
 void aop_shm_register_hooks(apr_pool_t *p);
 
-/* post_config: creates or re-attaches the segment, maps every server's instances. */
-int aop_shm_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
-                        server_rec *s);
+/* post_config: creates the mutex and creates or re-attaches the segment, sized for
+ * ninst/nmodels/npairs as configured plus growth instances added at run time. */
+apr_status_t aop_shm_setup(apr_pool_t *pconf, server_rec *s, apr_uint32_t ninst,
+                           apr_uint32_t nmodels, apr_uint32_t npairs, apr_uint32_t growth);
 
 apr_status_t aop_shm_lock(void);
 void aop_shm_unlock(void);
+
+/* Caller holds the lock.  Finds (or claims) the slots of cfg's instances, their
+ * (instance, model) pairs and routes' models.  wanted: names whose slots must not be
+ * taken for others (NULL: every name in use now).  reset: instance and model names
+ * whose health, or rotation, start anew (NULL: none).  NULL when out of room. */
+aop_shm_map_t *aop_shm_map_locked(apr_pool_t *p, const aop_config_t *cfg,
+                                  const aop_route_table_t *routes, apr_hash_t *wanted,
+                                  apr_hash_t *reset);
+
+/* Caller holds the lock: frees the slots of a removed instance and its pairs. */
+void aop_shm_forget_locked(const char *name);
+
+/* A fleet's live document: written under the lock with a new generation (*gen), read
+ * as a copy; the generation alone is read without the lock (a request's "is my view
+ * current?").  APR_ENOSPC when the document does not fit. */
+apr_status_t aop_shm_publish_locked(int fleet, const char *doc, apr_size_t len,
+                                    apr_uint64_t *gen);
+char *aop_shm_read_doc(apr_pool_t *p, int fleet, apr_uint64_t *gen);
+apr_uint64_t aop_shm_generation(int fleet);
 
 aop_shm_inst_t *aop_shm_inst(const aop_shm_map_t *map, int idx);
 aop_shm_model_t *aop_shm_model(const aop_shm_map_t *map, const char *model);

@@ -5,12 +5,12 @@
 
 static void copy_instances(apr_pool_t *p, aop_snapshot_t *snap)
 {
-    const aop_config_t *cfg = snap->sc->cfg;
+    const aop_config_t *cfg = snap->live->cfg;
     int i, j;
 
     for (i = 0; i < snap->n; i++) {
         const aop_instance_t *inst = APR_ARRAY_IDX(cfg->instances, i, aop_instance_t *);
-        const aop_shm_inst_t *si = aop_shm_inst(snap->sc->shm_map, i);
+        const aop_shm_inst_t *si = aop_shm_inst(snap->live->shm_map, i);
         int models = inst->supported_models->nelts;
 
         snap->life[i] = apr_pcalloc(p, sizeof(aop_counts_t) * (models + 1));
@@ -19,7 +19,7 @@ static void copy_instances(apr_pool_t *p, aop_snapshot_t *snap)
         }
         snap->inst[i] = *si;
         for (j = 0; j < models; j++) {
-            const aop_shm_pair_t *pair = aop_shm_pair(snap->sc->shm_map, inst, i,
+            const aop_shm_pair_t *pair = aop_shm_pair(snap->live->shm_map, inst, i,
                                                       APR_ARRAY_IDX(inst->supported_models,
                                                                     j, const char *));
             if (pair) {
@@ -29,14 +29,14 @@ static void copy_instances(apr_pool_t *p, aop_snapshot_t *snap)
     }
 }
 
-aop_snapshot_t *aop_snapshot_take(apr_pool_t *p, const aop_srv_conf_t *sc)
+aop_snapshot_t *aop_snapshot_take(apr_pool_t *p, aop_live_t *live)
 {
     aop_snapshot_t *snap = apr_pcalloc(p, sizeof(*snap));
     const aop_shm_overall_t *all;
     int i;
 
-    snap->sc = sc;
-    snap->n = sc->cfg->instances->nelts;
+    snap->live = live;
+    snap->n = live->cfg->instances->nelts;
     snap->inst = apr_pcalloc(p, sizeof(aop_shm_inst_t) * (snap->n + 1));
     snap->life = apr_pcalloc(p, sizeof(aop_counts_t *) * (snap->n + 1));
     snap->health = apr_pcalloc(p, sizeof(aop_health_t) * (snap->n + 1));
@@ -51,8 +51,8 @@ aop_snapshot_t *aop_snapshot_take(apr_pool_t *p, const aop_srv_conf_t *sc)
     for (i = 0; i < snap->n; i++) {
         aop_counts_t window;
 
-        aop_snapshot_window(snap, i, sc->cfg->stats_window_minutes, &window);
-        snap->health[i] = aop_health_of(p, sc, i, &snap->inst[i], &window, snap->now);
+        aop_snapshot_window(snap, i, live->cfg->stats_window_minutes, &window);
+        snap->health[i] = aop_health_of(p, live, i, &snap->inst[i], &window, snap->now);
     }
     return snap;
 }
@@ -68,7 +68,7 @@ int aop_snapshot_find(const aop_snapshot_t *snap, const char *name)
     int i;
 
     for (i = 0; i < snap->n; i++) {
-        if (strcmp(APR_ARRAY_IDX(snap->sc->cfg->instances, i, aop_instance_t *)->name,
+        if (strcmp(APR_ARRAY_IDX(snap->live->cfg->instances, i, aop_instance_t *)->name,
                    name) == 0) {
             return i;
         }
@@ -84,5 +84,5 @@ aop_health_e aop_snapshot_overall_health(const aop_snapshot_t *snap)
     for (i = 0; i < n; i++) {
         each[i] = snap->health[i].status;
     }
-    return aop_health_overall(each, n, snap->sc);
+    return aop_health_overall(each, n, snap->live);
 }

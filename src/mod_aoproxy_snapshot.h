@@ -7,10 +7,11 @@
 
 #include "mod_aoproxy_config.h"
 #include "mod_aoproxy_health.h"
+#include "mod_aoproxy_live.h"
 #include "mod_aoproxy_shm.h"
 
 typedef struct aop_snapshot_t {
-    const aop_srv_conf_t *sc;
+    aop_live_t *live;
     apr_time_t now;
     apr_int64_t minute;
     int n;                           /* instances */
@@ -20,7 +21,7 @@ typedef struct aop_snapshot_t {
     aop_health_t *health;            /* judged over the main window */
 } aop_snapshot_t;
 
-aop_snapshot_t *aop_snapshot_take(apr_pool_t *p, const aop_srv_conf_t *sc);
+aop_snapshot_t *aop_snapshot_take(apr_pool_t *p, aop_live_t *live);
 
 /* An instance's (idx >= 0) or the overall (idx < 0) counts over the last minutes. */
 void aop_snapshot_window(const aop_snapshot_t *snap, int idx, int minutes, aop_counts_t *out);

@@ -102,14 +102,19 @@ def render(server_root, port, module_path, config_dir, mpm="event", environment=
         "Timeout 120",
     ]
     if module_path:
-        lines += aoproxy_lines(config_dir, environment)
+        lines += aoproxy_lines(config_dir, environment,
+                               "%s/state/instance_state.db" % server_root)
     lines.append(extra)
     return "\n".join(lines) + "\n"
 
 
-def aoproxy_lines(config_dir, environment):
+def aoproxy_lines(config_dir, environment, state_db=None):
     """The module's part of the configuration, as conf/aoproxy.conf has it."""
     lines = ['AOProxyConfigDir "%s"' % config_dir]
+    if state_db:
+        # The module creates the directory for httpd's User; a later directive in
+        # `extra` overrides this one.
+        lines.append('AOProxyStateDB "%s"' % state_db)
     if environment:
         lines.append("AOProxyEnvironment %s" % environment)
     return lines + [

@@ -106,6 +106,11 @@ class Httpd:
         if res.returncode != 0 or not wait_port(self.port):
             raise RuntimeError("apache2 did not start (%s):\n%s\n%s\n%s" % (
                 res.returncode, res.stdout, res.stderr, self.read_log()))
+        # The parent writes its pid file just after it listens: without it, stop()
+        # could not find a server a quick test has finished with.
+        deadline = time.time() + 10
+        while self.pid() is None and time.time() < deadline:
+            time.sleep(0.02)
 
     def pid(self):
         try:

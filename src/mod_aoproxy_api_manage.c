@@ -1,0 +1,490 @@
+/* Changes through the management API: add, add-many, patch, delete, rollback and
+ * reload.  Each is validated whole before anything is written, then - under the
+ * admin lock - stored in SQLite (one transaction) and published to every process
+ * (mod_aoproxy_publish.c): after the answer, every process's next request sees it. */
+#include <apr_strings.h>
+
+#include <http_protocol.h>
+
+#include "aop_instance_json.h"
+#include "aop_json.h"
+#include "aop_layers.h"
+#include "aop_store.h"
+#include "mod_aoproxy_private.h"
+#include "mod_aoproxy_api.h"
+#include "mod_aoproxy_errors.h"
+#include "mod_aoproxy_publish.h"
+
+#define MAX_ADMIN_BODY (1024 * 1024)
+
+void aop_api_store_error(aop_api_t *q, const aop_store_result_t *res)
+{
+    int status = aop_store_http_status(res->status);
+
+    if (status >= 500) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r, AOPLOGNO(00091)
+                      "instance store %s: %s (%s)", q->live->fleet->db_path,
+                      res->message ? res->message : "failed", aop_store_status_name(res->status));
+    }
+    aop_send_error(q->r, status, res->message ? res->message : "The instance store failed.",
+                   res->field, res->status == AOP_STORE_INVALID ? "invalid_instance"
+                   : res->status == AOP_STORE_CONFLICT ? "conflict"
+                   : res->status == AOP_STORE_NOT_FOUND ? "not_found"
+                   : res->status == AOP_STORE_BUSY ? "store_busy" : "store_unavailable");
+}
+
+static void change_error(aop_api_t *q, const aop_change_error_t *err)
+{
+    if (err->status >= 500) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r, AOPLOGNO(00092)
+                      "instance change not applied: %s", err->message);
+    }
+    aop_send_error(q->r, err->status, err->message, err->param, err->code);
+}
+
+/* The request body as JSON; NULL (answered) when it is missing, too big or not JSON. */
+static json_object *read_body(aop_api_t *q)
+{
+    request_rec *r = q->r;
+    char *buf = NULL;
+    apr_size_t len = 0;
+    const char *err = NULL;
+    json_object *obj;
+    long n;
+    char chunk[8192];
+
+    if (ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK) != OK) {
+        aop_send_error(r, HTTP_BAD_REQUEST, "The request body cannot be read.", NULL, NULL);
+        return NULL;
+    }
+    if (ap_should_client_block(r)) {
+        while ((n = ap_get_client_block(r, chunk, sizeof(chunk))) > 0) {
+            if (len + (apr_size_t)n > MAX_ADMIN_BODY) {
+                aop_send_error(r, HTTP_REQUEST_ENTITY_TOO_LARGE, "The request body is larger "
+                               "than 1 MiB.", NULL, "request_too_large");
+                return NULL;
+            }
+            buf = buf ? apr_pstrcat(r->pool, buf, apr_pstrmemdup(r->pool, chunk, (apr_size_t)n),
+                                    NULL)
+                      : apr_pstrmemdup(r->pool, chunk, (apr_size_t)n);
+            len += (apr_size_t)n;
+        }
+        if (n < 0) {
+            aop_send_error(r, HTTP_BAD_REQUEST, "The request body cannot be read.", NULL, NULL);
+            return NULL;
+        }
+    }
+    if (!len || !(obj = aop_json_parse(r->pool, buf, len, &err))) {
+        aop_send_error(r, HTTP_BAD_REQUEST, len ? "We could not parse the JSON body of your "
+                       "request." : "The request needs a JSON body.", NULL, "invalid_json");
+        return NULL;
+    }
+    return obj;
+}
+
+static const char *who(aop_api_t *q)
+{
+    return apr_psprintf(q->r->pool, "admin-api %s", q->r->useragent_ip);
+}
+
+static void warn_plain_http(aop_api_t *q, const aop_instance_t *inst)
+{
+    if (strcmp(inst->scheme, "http") == 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, q->r, AOPLOGNO(00093)
+                      "instance %s: api_base uses plain http: its api-key travels "
+                      "unencrypted", inst->name);
+    }
+}
+
+static int invalid(aop_api_t *q, const char *prefix, const char *err, const char *field)
+{
+    aop_send_error(q->r, HTTP_BAD_REQUEST, prefix ? apr_pstrcat(q->r->pool, prefix, err, NULL)
+                                                  : err, field, "invalid_instance");
+    return 0;
+}
+
+/* The view after a change (and the lock's release is the caller's). */
+static aop_live_t *fresh(aop_api_t *q)
+{
+    aop_live_t *live = aop_live_acquire(q->r, q->sc->fleet);
+
+    return live ? live : q->live;
+}
+
+static json_object *instance_answer(aop_api_t *q, const char *name, const char *key,
+                                    json_object *root)
+{
+    aop_live_t *live = fresh(q);
+    int idx = aop_live_find(live, name);
+
+    if (idx >= 0) {
+        const aop_effective_t *e = APR_ARRAY_IDX(live->effective, idx, aop_effective_t *);
+        json_object *o = aop_instance_to_json(e->inst, 0);
+
+        json_object_object_add(o, "version", json_object_new_int(e->version));
+        json_object_object_add(root, key, o);
+    }
+    json_object_object_add(root, "generation", json_object_new_int64((apr_int64_t)live->generation));
+    return root;
+}
+
+/* Under the admin lock: the view as it is now (another change may have come first). */
+static int locked(aop_api_t *q)
+{
+    if (aop_admin_lock() != APR_SUCCESS) {
+        aop_send_error(q->r, HTTP_SERVICE_UNAVAILABLE, "The admin lock is not available.",
+                       NULL, NULL);
+        return 0;
+    }
+    q->live = fresh(q);
+    return 1;
+}
+
+static void publish_or_answer(aop_api_t *q, int *ok)
+{
+    aop_change_error_t err;
+
+    *ok = aop_publish_change(q->r, q->sc->fleet, NULL, &err) == APR_SUCCESS;
+    if (!*ok) {
+        change_error(q, &err);
+    }
+}
+
+/* ------------------------------------------------------------------ add */
+
+/* Parses and checks one new instance; 0 (answered) if it is invalid. */
+static int parse_new(aop_api_t *q, json_object *obj, const char *where, aop_instance_t **out)
+{
+    const char *err = NULL, *field = NULL;
+
+    if (aop_instance_from_json(q->r->pool, obj, NULL, 0, out, &err, &field) != APR_SUCCESS) {
+        return invalid(q, where, err, field);
+    }
+    return 1;
+}
+
+static int room_for(aop_api_t *q, apr_array_header_t *insts)
+{
+    aop_change_error_t err;
+
+    if (aop_publish_room(q->r, q->live, insts, &err) != APR_SUCCESS) {
+        change_error(q, &err);
+        return 0;
+    }
+    return 1;
+}
+
+static void add_instances(aop_api_t *q, apr_array_header_t *insts, int many)
+{
+    apr_array_header_t *changes = apr_array_make(q->r->pool, insts->nelts,
+                                                 sizeof(aop_store_change_t));
+    aop_store_result_t res;
+    json_object *root, *names;
+    int i, ok;
+
+    if (!locked(q)) {
+        return;
+    }
+    for (i = 0; i < insts->nelts; i++) {
+        const aop_instance_t *inst = APR_ARRAY_IDX(insts, i, aop_instance_t *);
+        aop_store_change_t *c = apr_array_push(changes);
+
+        if (aop_live_find(q->live, inst->name) >= 0) {
+            aop_admin_unlock();
+            aop_send_error(q->r, HTTP_CONFLICT, apr_psprintf(
+                               q->r->pool, "An instance named `%s` exists already (change it "
+                               "with PATCH /instances/%s).", inst->name, inst->name),
+                           "name", "instance_exists");
+            return;
+        }
+        memset(c, 0, sizeof(*c));
+        c->inst = inst;
+        c->change = "add";
+    }
+    if (!room_for(q, insts)) {
+        aop_admin_unlock();
+        return;
+    }
+    if (aop_store_put_many(q->r->pool, q->sc->fleet->db_path, changes, who(q), &res)
+        != APR_SUCCESS) {
+        aop_admin_unlock();
+        aop_api_store_error(q, &res);
+        return;
+    }
+    publish_or_answer(q, &ok);
+    aop_admin_unlock();
+    if (!ok) {
+        return;
+    }
+    root = aop_json_own(q->r->pool, json_object_new_object());
+    names = json_object_new_array();
+    for (i = 0; i < insts->nelts; i++) {
+        const aop_instance_t *inst = APR_ARRAY_IDX(insts, i, aop_instance_t *);
+
+        warn_plain_http(q, inst);
+        json_object_array_add(names, json_object_new_string(inst->name));
+        ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, q->r, AOPLOGNO(00094)
+                      "instance %s added by %s", inst->name, who(q));
+    }
+    if (many) {
+        json_object_object_add(root, "added", names);
+        json_object_object_add(root, "instances", json_object_new_array());
+        for (i = 0; i < insts->nelts; i++) {
+            json_object *one = json_object_new_object();
+
+            instance_answer(q, APR_ARRAY_IDX(insts, i, aop_instance_t *)->name, "instance", one);
+            json_object_array_add(json_object_object_get(root, "instances"),
+                                  json_object_get(json_object_object_get(one, "instance")));
+            json_object_object_add(root, "generation",
+                                   json_object_get(json_object_object_get(one, "generation")));
+            json_object_put(one);
+        }
+    }
+    else {
+        json_object_put(names);
+        instance_answer(q, APR_ARRAY_IDX(insts, 0, aop_instance_t *)->name, "instance", root);
+    }
+    aop_send_json(q->r, HTTP_CREATED, aop_json_to_string(q->r->pool, root));
+}
+
+void aop_api_post_add(aop_api_t *q)
+{
+    json_object *obj = read_body(q);
+    apr_array_header_t *insts = apr_array_make(q->r->pool, 1, sizeof(aop_instance_t *));
+    aop_instance_t *inst;
+
+    if (!obj || !parse_new(q, obj, NULL, &inst)) {
+        return;
+    }
+    APR_ARRAY_PUSH(insts, aop_instance_t *) = inst;
+    add_instances(q, insts, 0);
+}
+
+/* {"instances": [...]} or a bare array: all are added, or none. */
+void aop_api_post_add_many(aop_api_t *q)
+{
+    json_object *obj = read_body(q), *list = obj;
+    apr_array_header_t *insts;
+    apr_hash_t *seen = apr_hash_make(q->r->pool);
+    size_t i, n;
+
+    if (!obj) {
+        return;
+    }
+    if (json_object_is_type(obj, json_type_object)
+        && !json_object_object_get_ex(obj, "instances", &list)) {
+        list = NULL;
+    }
+    if (!list || !json_object_is_type(list, json_type_array)
+        || !(n = json_object_array_length(list))) {
+        aop_send_error(q->r, HTTP_BAD_REQUEST, "instances: a non-empty array of instances is "
+                       "required.", "instances", "invalid_instance");
+        return;
+    }
+    insts = apr_array_make(q->r->pool, (int)n, sizeof(aop_instance_t *));
+    for (i = 0; i < n; i++) {
+        aop_instance_t *inst;
+
+        if (!parse_new(q, json_object_array_get_idx(list, i),
+                       apr_psprintf(q->r->pool, "instances[%d]: ", (int)i), &inst)) {
+            return;
+        }
+        if (apr_hash_get(seen, inst->name, APR_HASH_KEY_STRING)) {
+            aop_send_error(q->r, HTTP_CONFLICT, apr_psprintf(
+                               q->r->pool, "instances[%d]: the name `%s` is given twice.",
+                               (int)i, inst->name), "name", "duplicate_name");
+            return;
+        }
+        apr_hash_set(seen, inst->name, APR_HASH_KEY_STRING, "");
+        APR_ARRAY_PUSH(insts, aop_instance_t *) = inst;
+    }
+    add_instances(q, insts, 1);
+}
+
+/* ------------------------------------------------------------------ patch, delete */
+
+static apr_array_header_t *body_keys(apr_pool_t *p, json_object *obj)
+{
+    apr_array_header_t *keys = apr_array_make(p, 8, sizeof(const char *));
+
+    json_object_object_foreach(obj, key, val) {
+        (void)val;
+        APR_ARRAY_PUSH(keys, const char *) = apr_pstrdup(p, key);
+    }
+    return keys;
+}
+
+void aop_api_patch_instance(aop_api_t *q)
+{
+    json_object *obj = read_body(q);
+    const char *err = NULL, *field = NULL;
+    apr_array_header_t *one = apr_array_make(q->r->pool, 1, sizeof(aop_instance_t *));
+    aop_instance_t *inst;
+    aop_store_result_t res;
+    int idx, version, ok;
+
+    if (!obj) {
+        return;
+    }
+    if (!json_object_is_type(obj, json_type_object)) {
+        invalid(q, NULL, "The body must be a JSON object of the fields to change.", NULL);
+        return;
+    }
+    if (!locked(q)) {
+        return;
+    }
+    if ((idx = aop_live_find(q->live, q->arg)) < 0) {
+        aop_admin_unlock();
+        aop_api_not_found(q, q->arg);
+        return;
+    }
+    if (aop_instance_from_json(q->r->pool, obj,
+                               APR_ARRAY_IDX(q->live->cfg->instances, idx, aop_instance_t *),
+                               1, &inst, &err, &field) != APR_SUCCESS) {
+        aop_admin_unlock();
+        invalid(q, NULL, err, field);
+        return;
+    }
+    APR_ARRAY_PUSH(one, aop_instance_t *) = inst;
+    if (!room_for(q, one)) {
+        aop_admin_unlock();
+        return;
+    }
+    /* The keys the body names are the ones the database now sets over the YAML. */
+    if (aop_store_put(q->r->pool, q->sc->fleet->db_path, inst, who(q), "update",
+                      body_keys(q->r->pool, obj), &version, &res) != APR_SUCCESS) {
+        aop_admin_unlock();
+        aop_api_store_error(q, &res);
+        return;
+    }
+    publish_or_answer(q, &ok);
+    aop_admin_unlock();
+    if (ok) {
+        warn_plain_http(q, inst);
+        ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, q->r, AOPLOGNO(00095)
+                      "instance %s changed by %s (version %d)", inst->name, who(q), version);
+        aop_api_send(q, instance_answer(q, inst->name, "instance",
+                                        aop_json_own(q->r->pool, json_object_new_object())));
+    }
+}
+
+void aop_api_delete_instance(aop_api_t *q)
+{
+    aop_store_result_t res;
+    json_object *root;
+    int version, ok;
+
+    if (!locked(q)) {
+        return;
+    }
+    if (aop_live_find(q->live, q->arg) < 0) {
+        aop_admin_unlock();
+        aop_api_not_found(q, q->arg);
+        return;
+    }
+    if (aop_store_delete(q->r->pool, q->sc->fleet->db_path, q->arg, who(q), &version, &res)
+        != APR_SUCCESS) {
+        aop_admin_unlock();
+        aop_api_store_error(q, &res);
+        return;
+    }
+    publish_or_answer(q, &ok);
+    aop_admin_unlock();
+    if (ok) {
+        ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, q->r, AOPLOGNO(00096)
+                      "instance %s deleted by %s (version %d)", q->arg, who(q), version);
+        root = aop_json_own(q->r->pool, json_object_new_object());
+        json_object_object_add(root, "deleted", json_object_new_string(q->arg));
+        json_object_object_add(root, "version", json_object_new_int(version));
+        json_object_object_add(root, "generation",
+                               json_object_new_int64((apr_int64_t)fresh(q)->generation));
+        aop_api_send(q, root);
+    }
+}
+
+/* ------------------------------------------------------------------ rollback */
+
+void aop_api_post_rollback(aop_api_t *q)
+{
+    json_object *obj = read_body(q), *v;
+    aop_store_result_t res;
+    json_object *root;
+    int to, version, ok;
+
+    if (!obj) {
+        return;
+    }
+    if (!json_object_is_type(obj, json_type_object)
+        || !json_object_object_get_ex(obj, "version", &v) || !json_object_is_type(v, json_type_int)
+        || (to = json_object_get_int(v)) < 1) {
+        aop_send_error(q->r, HTTP_BAD_REQUEST, "version: the version to restore (an integer "
+                       ">= 1) is required.", "version", "invalid_version");
+        return;
+    }
+    if (!locked(q)) {
+        return;
+    }
+    if (aop_store_rollback(q->r->pool, q->sc->fleet->db_path, q->arg, to, who(q), &version,
+                           &res) != APR_SUCCESS) {
+        aop_admin_unlock();
+        aop_api_store_error(q, &res);
+        return;
+    }
+    publish_or_answer(q, &ok);
+    aop_admin_unlock();
+    if (ok) {
+        ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, q->r, AOPLOGNO(00097)
+                      "instance %s rolled back to version %d by %s (version %d)", q->arg, to,
+                      who(q), version);
+        root = aop_json_own(q->r->pool, json_object_new_object());
+        json_object_object_add(root, "rolled_back_to", json_object_new_int(to));
+        json_object_object_add(root, "version", json_object_new_int(version));
+        aop_api_send(q, instance_answer(q, q->arg, "instance", root));
+    }
+}
+
+/* ------------------------------------------------------------------ reload */
+
+/* Re-reads the YAML and the store; a bad YAML file changes nothing.  In-flight
+ * requests finish on the view they hold. */
+void aop_api_post_reload(aop_api_t *q)
+{
+    aop_fleet_t *fleet = q->sc->fleet;
+    aop_config_t *cfg = NULL;
+    aop_change_error_t err;
+    const char *perr = NULL;
+    json_object *root, *files;
+    int i;
+
+    if (aop_config_load(q->r->pool, fleet->config_dir, fleet->environment, NULL, NULL, &cfg,
+                        &perr) != APR_SUCCESS) {
+        aop_send_error(q->r, HTTP_BAD_REQUEST, perr, NULL, "config_invalid");
+        return;
+    }
+    if (!locked(q)) {
+        return;
+    }
+    if (aop_publish_change(q->r, fleet, cfg, &err) != APR_SUCCESS) {
+        aop_admin_unlock();
+        change_error(q, &err);
+        return;
+    }
+    aop_admin_unlock();
+    ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, q->r, AOPLOGNO(00098)
+                  "configuration reloaded by %s", who(q));
+    root = aop_json_own(q->r->pool, json_object_new_object());
+    files = json_object_new_array();
+    for (i = 0; i < cfg->files->nelts; i++) {
+        json_object_array_add(files, json_object_new_string(APR_ARRAY_IDX(cfg->files, i,
+                                                                          const char *)));
+    }
+    for (i = 0; i < cfg->warnings->nelts; i++) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, q->r, AOPLOGNO(00099) "configuration: %s",
+                      APR_ARRAY_IDX(cfg->warnings, i, const char *));
+    }
+    json_object_object_add(root, "reloaded", json_object_new_boolean(1));
+    json_object_object_add(root, "files", files);
+    json_object_object_add(root, "instances", json_object_new_int(fresh(q)->cfg->instances->nelts));
+    json_object_object_add(root, "generation", json_object_new_int64((apr_int64_t)fresh(q)->generation));
+    aop_api_send(q, root);
+}

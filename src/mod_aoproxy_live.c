@@ -1,0 +1,326 @@
+#include <apr_atomic.h>
+#include <apr_strings.h>
+
+#include <mod_proxy.h>
+
+#include "aop_json.h"
+#include "aop_layers.h"
+#include "mod_aoproxy_private.h"
+#include "mod_aoproxy_config.h"
+#include "mod_aoproxy_live.h"
+#include "mod_aoproxy_publish.h"
+#include "mod_aoproxy_shm.h"
+
+/* Every fleet of the running configuration (pconf), in id order. */
+static apr_array_header_t *fleets;
+
+apr_array_header_t *aop_live_fleets(void)
+{
+    return fleets;
+}
+
+/* ------------------------------------------------------------------ views */
+
+static apr_status_t free_view(aop_live_t *live)
+{
+    apr_pool_destroy(live->pool);
+    return APR_SUCCESS;
+}
+
+static void unref(aop_live_t *live)
+{
+    if (live && apr_atomic_dec32(&live->refs) == 0) {
+        free_view(live);
+    }
+}
+
+static apr_status_t unref_cleanup(void *data)
+{
+    unref(data);
+    return APR_SUCCESS;
+}
+
+/* The settings a document may change (a reload re-reads them); the rest stays as
+ * loaded at start-up. */
+static void apply_settings(aop_config_t *cfg, json_object *settings)
+{
+    json_object *v, *arr;
+    size_t i;
+
+    if (json_object_object_get_ex(settings, "strategy", &v)) {
+        aop_strategy_e st;
+
+        if (aop_strategy_parse(json_object_get_string(v), &st)) {
+            cfg->strategy = st;
+        }
+    }
+    if (json_object_object_get_ex(settings, "retries", &v)) {
+        cfg->retries = json_object_get_int(v);
+    }
+    if (json_object_object_get_ex(settings, "stats_window_minutes", &v)) {
+        cfg->stats_window_minutes = json_object_get_int(v);
+    }
+    if (json_object_object_get_ex(settings, "additional_windows", &arr)) {
+        cfg->additional_windows = apr_array_make(cfg->instances->pool, 4, sizeof(int));
+        for (i = 0; i < json_object_array_length(arr); i++) {
+            APR_ARRAY_PUSH(cfg->additional_windows, int) =
+                json_object_get_int(json_object_array_get_idx(arr, i));
+        }
+    }
+}
+
+static apr_status_t build_instances(aop_live_t *live, json_object *list, const char **perr)
+{
+    size_t i, n = json_object_array_length(list);
+
+    live->effective = apr_array_make(live->pool, (int)n + 1, sizeof(aop_effective_t *));
+    live->cfg->instances = apr_array_make(live->pool, (int)n + 1, sizeof(aop_instance_t *));
+    live->worker_names = apr_pcalloc(live->pool, sizeof(char *) * (n + 1));
+    live->workers = apr_pcalloc(live->pool, sizeof(proxy_worker *) * (n + 1));
+    for (i = 0; i < n; i++) {
+        json_object *o = json_object_array_get_idx(list, i), *w;
+        aop_effective_t *e;
+
+        if (json_object_object_get_ex(o, "_worker", &w)) {
+            live->worker_names[i] = apr_pstrdup(live->pool, json_object_get_string(w));
+            json_object_object_del(o, "_worker");
+        }
+        if (aop_effective_from_json(live->pool, o, &e, perr) != APR_SUCCESS) {
+            return APR_EINVAL;
+        }
+        APR_ARRAY_PUSH(live->effective, aop_effective_t *) = e;
+        APR_ARRAY_PUSH(live->cfg->instances, aop_instance_t *) = e->inst;
+    }
+    return APR_SUCCESS;
+}
+
+aop_live_t *aop_live_build(aop_fleet_t *fleet, const char *doc, apr_uint64_t generation,
+                           const char **perr)
+{
+    apr_pool_t *pool;
+    aop_live_t *live;
+    json_object *root, *list, *settings;
+
+    /* Unmanaged: a view outlives no parent and dies with its last holder, whatever
+     * thread that is. */
+    if (apr_pool_create_unmanaged_ex(&pool, NULL, NULL) != APR_SUCCESS) {
+        *perr = "out of memory";
+        return NULL;
+    }
+    live = apr_pcalloc(pool, sizeof(*live));
+    live->pool = pool;
+    live->fleet = fleet;
+    live->generation = generation;
+    live->refs = 1;
+    live->cfg = apr_pmemdup(pool, fleet->boot_cfg, sizeof(*live->cfg));
+    live->cfg->instances = apr_array_make(pool, 1, sizeof(aop_instance_t *));
+    root = aop_json_parse(pool, doc, strlen(doc), perr);
+    if (!root || !json_object_object_get_ex(root, "instances", &list)
+        || !json_object_is_type(list, json_type_array)) {
+        *perr = *perr ? *perr : "no instances";
+        apr_pool_destroy(pool);
+        return NULL;
+    }
+    if (build_instances(live, list, perr) != APR_SUCCESS) {
+        apr_pool_destroy(pool);
+        return NULL;
+    }
+    if (json_object_object_get_ex(root, "settings", &settings)) {
+        apply_settings(live->cfg, settings);
+    }
+    live->routes = aop_route_table_build(pool, live->cfg);
+    aop_shm_lock();
+    live->shm_map = aop_shm_map_locked(pool, live->cfg, live->routes, NULL, NULL);
+    aop_shm_unlock();
+    if (!live->shm_map) {
+        *perr = "shared memory has no room for the instances";
+        apr_pool_destroy(pool);
+        return NULL;
+    }
+    return live;
+}
+
+/* Rebuilds this process's view from shared memory; caller holds fleet->mutex. */
+static void refresh(aop_fleet_t *fleet, server_rec *s)
+{
+    apr_pool_t *tmp;
+    apr_uint64_t gen = 0;
+    const char *doc, *err = NULL;
+    aop_live_t *live;
+
+    apr_pool_create_unmanaged_ex(&tmp, NULL, NULL);
+    doc = aop_shm_read_doc(tmp, fleet->id, &gen);
+    live = doc ? aop_live_build(fleet, doc, gen, &err) : NULL;
+    apr_pool_destroy(tmp);
+    if (!live) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, AOPLOGNO(00080)
+                     "cannot build the instances of generation %" APR_UINT64_T_FMT
+                     ": %s; serving generation %" APR_UINT64_T_FMT " still", gen,
+                     err ? err : "no document",
+                     fleet->current ? fleet->current->generation : 0);
+        return;
+    }
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, AOPLOGNO(00081)
+                 "instances of generation %" APR_UINT64_T_FMT ": %d", gen,
+                 live->cfg->instances->nelts);
+    unref(fleet->current);
+    fleet->current = live;
+}
+
+aop_live_t *aop_live_acquire(request_rec *r, aop_fleet_t *fleet)
+{
+    aop_live_t *live;
+    apr_uint64_t gen;
+
+    if (!fleet) {
+        return NULL;
+    }
+    gen = aop_shm_generation(fleet->id);
+#if APR_HAS_THREADS
+    apr_thread_mutex_lock(fleet->mutex);
+#endif
+    if (!fleet->current || fleet->current->generation != gen) {
+        refresh(fleet, r->server);
+    }
+    if ((live = fleet->current)) {
+        apr_atomic_inc32(&live->refs);
+    }
+#if APR_HAS_THREADS
+    apr_thread_mutex_unlock(fleet->mutex);
+#endif
+    if (live) {
+        apr_pool_cleanup_register(r->pool, live, unref_cleanup, apr_pool_cleanup_null);
+    }
+    return live;
+}
+
+struct proxy_worker *aop_live_worker(aop_live_t *live, struct proxy_balancer *balancer,
+                                     int idx)
+{
+    proxy_balancer *b = balancer ? balancer : live->fleet->balancer;
+    int cache = b == live->fleet->balancer;
+    proxy_worker *w = cache ? live->workers[idx] : NULL;
+    int i;
+
+    if (w || !b || !live->worker_names[idx]) {
+        return w;
+    }
+    for (i = 0; i < b->workers->nelts; i++) {
+        proxy_worker *cand = APR_ARRAY_IDX(b->workers, i, proxy_worker *);
+
+        if (strcmp(cand->s->name_ex, live->worker_names[idx]) == 0) {
+            if (cache) {
+                live->workers[idx] = cand;   /* racing threads store the same pointer */
+            }
+            return cand;
+        }
+    }
+    return NULL;
+}
+
+int aop_live_find(const aop_live_t *live, const char *name)
+{
+    int i;
+
+    for (i = 0; i < live->cfg->instances->nelts; i++) {
+        if (strcmp(APR_ARRAY_IDX(live->cfg->instances, i, aop_instance_t *)->name, name) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* ------------------------------------------------------------------ start-up */
+
+int aop_live_boot(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s, aop_fleet_t *fleet,
+                  int trial)
+{
+    const char *err = NULL;
+
+    if (aop_publish_boot_layers(pconf, ptemp, s, fleet, trial, &err) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s, AOPLOGNO(00082)
+                     "instance store %s: %s", fleet->db_path, err);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (!fleets) {
+        fleets = apr_array_make(pconf, 2, sizeof(aop_fleet_t *));
+    }
+    fleet->id = fleets->nelts;
+    APR_ARRAY_PUSH(fleets, aop_fleet_t *) = fleet;
+    return OK;
+}
+
+static void count(aop_fleet_t *fleet, apr_uint32_t *ninst, apr_uint32_t *nmodels,
+                  apr_uint32_t *npairs, apr_uint32_t *growth)
+{
+    int i;
+
+    for (i = 0; i < fleet->boot->nelts; i++) {
+        const aop_instance_t *inst = APR_ARRAY_IDX(fleet->boot, i, aop_effective_t *)->inst;
+
+        (*ninst)++;
+        *nmodels += inst->supported_models->nelts;
+        *npairs += inst->supported_models->nelts;
+    }
+    *growth += fleet->growth;
+}
+
+static int aop_live_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                                server_rec *s)
+{
+    apr_uint32_t ninst = 0, nmodels = 0, npairs = 0, growth = 0;
+    apr_status_t rv;
+    int i;
+
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG || !fleets
+        || !fleets->nelts) {
+        return OK;                   /* the first, trial run of start-up, or unused */
+    }
+    if (fleets->nelts > AOP_SHM_MAX_FLEETS) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s, AOPLOGNO(00083)
+                     "at most %d distinct AOProxyConfigDir/environment pairs are supported",
+                     AOP_SHM_MAX_FLEETS);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    for (i = 0; i < fleets->nelts; i++) {
+        count(APR_ARRAY_IDX(fleets, i, aop_fleet_t *), &ninst, &nmodels, &npairs, &growth);
+    }
+    if ((rv = aop_shm_setup(pconf, s, ninst, nmodels, npairs, growth)) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, AOPLOGNO(00051)
+                     "cannot set up shared memory and its mutex");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if ((rv = aop_publish_setup(pconf, s)) != APR_SUCCESS) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    for (i = 0; i < fleets->nelts; i++) {
+        aop_fleet_t *fleet = APR_ARRAY_IDX(fleets, i, aop_fleet_t *);
+        const char *err = NULL;
+
+#if APR_HAS_THREADS
+        apr_thread_mutex_create(&fleet->mutex, APR_THREAD_MUTEX_DEFAULT, pconf);
+#endif
+        fleet->current = NULL;
+        if (aop_publish_boot(ptemp, s, fleet, &err) != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, AOPLOGNO(00052)
+                         "cannot publish the instances: %s", err);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+    return OK;
+}
+
+static int aop_live_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
+{
+    fleets = NULL;
+    return OK;
+}
+
+void aop_live_register_hooks(apr_pool_t *p)
+{
+    /* After mod_proxy_balancer's, which gives the balancer its worker slots. */
+    static const char *const pred[] = { "mod_proxy_balancer.c", NULL };
+
+    ap_hook_pre_config(aop_live_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(aop_live_post_config, pred, NULL, APR_HOOK_MIDDLE);
+}

@@ -1,0 +1,524 @@
+#include <apr_file_info.h>
+#include <apr_strings.h>
+#include <apr_global_mutex.h>
+
+#include <http_core.h>
+#include <util_mutex.h>
+#include <mod_proxy.h>
+#include <unixd.h>
+
+#include "aop_json.h"
+#include "aop_layers.h"
+#include "aop_store.h"
+#include "mod_aoproxy_private.h"
+#include "mod_aoproxy_balancer.h"
+#include "mod_aoproxy_config.h"
+#include "mod_aoproxy_publish.h"
+#include "mod_aoproxy_shm.h"
+
+#define ADMIN_MUTEX_TYPE "aoproxy-admin"
+
+static apr_global_mutex_t *admin_mutex;
+
+apr_status_t aop_admin_lock(void)
+{
+    return admin_mutex ? apr_global_mutex_lock(admin_mutex) : APR_SUCCESS;
+}
+
+void aop_admin_unlock(void)
+{
+    if (admin_mutex) {
+        apr_global_mutex_unlock(admin_mutex);
+    }
+}
+
+/* ------------------------------------------------------------------ the document */
+
+static json_object *int_array(const apr_array_header_t *a)
+{
+    json_object *arr = json_object_new_array();
+    int i;
+
+    for (i = 0; a && i < a->nelts; i++) {
+        json_object_array_add(arr, json_object_new_int(APR_ARRAY_IDX(a, i, int)));
+    }
+    return arr;
+}
+
+static json_object *str_array(const apr_array_header_t *a)
+{
+    json_object *arr = json_object_new_array();
+    int i;
+
+    for (i = 0; a && i < a->nelts; i++) {
+        json_object_array_add(arr, json_object_new_string(APR_ARRAY_IDX(a, i, const char *)));
+    }
+    return arr;
+}
+
+/* What a reload may change without a restart, and the YAML files it came from. */
+static json_object *settings_json(const aop_config_t *cfg)
+{
+    json_object *o = json_object_new_object();
+
+    json_object_object_add(o, "strategy", json_object_new_string(aop_strategy_name(cfg->strategy)));
+    json_object_object_add(o, "retries", json_object_new_int(cfg->retries));
+    json_object_object_add(o, "stats_window_minutes",
+                           json_object_new_int(cfg->stats_window_minutes));
+    json_object_object_add(o, "additional_windows", int_array(cfg->additional_windows));
+    json_object_object_add(o, "files", str_array(cfg->files));
+    return o;
+}
+
+static json_object *effective_list(const apr_array_header_t *eff, const char **workers)
+{
+    json_object *arr = json_object_new_array();
+    int i;
+
+    for (i = 0; i < eff->nelts; i++) {
+        json_object *o = aop_effective_to_json(APR_ARRAY_IDX(eff, i, aop_effective_t *), 1);
+
+        if (workers) {
+            json_object_object_add(o, "_worker", json_object_new_string(workers[i]));
+        }
+        json_object_array_add(arr, o);
+    }
+    return arr;
+}
+
+/* settings: as loaded; yaml: the YAML layer alone, so that a later change in any
+ * process merges over the same YAML; instances: the effective ones, with their
+ * workers.  Keys included: shared memory is the process's own. */
+static const char *build_doc(apr_pool_t *p, json_object *settings,
+                             const apr_array_header_t *yaml_layer,
+                             const apr_array_header_t *eff, const char **workers)
+{
+    json_object *root = aop_json_own(p, json_object_new_object());
+
+    json_object_object_add(root, "settings", json_object_get(settings));
+    json_object_object_add(root, "yaml", effective_list(yaml_layer, NULL));
+    json_object_object_add(root, "instances", effective_list(eff, workers));
+    return aop_json_to_string(p, root);
+}
+
+/* The YAML layer as instances again, each with its table of which file set what. */
+static apr_array_header_t *yaml_instances(apr_pool_t *p, const apr_array_header_t *layer)
+{
+    apr_array_header_t *out = apr_array_make(p, layer->nelts + 1, sizeof(aop_instance_t *));
+    int i;
+
+    for (i = 0; i < layer->nelts; i++) {
+        const aop_effective_t *e = APR_ARRAY_IDX(layer, i, aop_effective_t *);
+        aop_instance_t *inst = apr_pmemdup(p, e->inst, sizeof(*inst));
+        apr_hash_index_t *hi;
+
+        inst->sources = apr_table_make(p, 16);
+        for (hi = apr_hash_first(p, e->sources); hi; hi = apr_hash_next(hi)) {
+            const aop_field_source_t *src = apr_hash_this_val(hi);
+
+            if (src->layer == AOP_LAYER_YAML && src->location) {
+                apr_table_setn(inst->sources, apr_hash_this_key(hi), src->location);
+            }
+        }
+        APR_ARRAY_PUSH(out, aop_instance_t *) = inst;
+    }
+    return out;
+}
+
+static void log_warnings(server_rec *s, const apr_array_header_t *warnings)
+{
+    int i;
+
+    for (i = 0; i < warnings->nelts; i++) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, AOPLOGNO(00084) "instances: %s",
+                     APR_ARRAY_IDX(warnings, i, const char *));
+    }
+}
+
+/* Names (instances, and the models they serve) whose shared state starts anew:
+ * instances new or changed since the last document, and their models. */
+static apr_hash_t *changes(apr_pool_t *p, json_object *old_list,
+                           const apr_array_header_t *eff, apr_array_header_t *removed)
+{
+    apr_hash_t *old = apr_hash_make(p), *reset = apr_hash_make(p), *now = apr_hash_make(p);
+    apr_hash_index_t *hi;
+    size_t k;
+    int i, j;
+
+    for (k = 0; old_list && k < json_object_array_length(old_list); k++) {
+        json_object *o = json_object_array_get_idx(old_list, k), *n;
+
+        json_object_object_del(o, "_worker");
+        if (json_object_object_get_ex(o, "name", &n)) {
+            apr_hash_set(old, apr_pstrdup(p, json_object_get_string(n)), APR_HASH_KEY_STRING,
+                         apr_pstrdup(p, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN)));
+        }
+    }
+    for (i = 0; i < eff->nelts; i++) {
+        const aop_effective_t *e = APR_ARRAY_IDX(eff, i, aop_effective_t *);
+        json_object *o = aop_json_own(p, aop_effective_to_json(e, 1));
+        const char *was = apr_hash_get(old, e->inst->name, APR_HASH_KEY_STRING);
+
+        apr_hash_set(now, e->inst->name, APR_HASH_KEY_STRING, "");
+        if (!was || strcmp(was, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN))) {
+            apr_hash_set(reset, e->inst->name, APR_HASH_KEY_STRING, "");
+            for (j = 0; j < e->inst->supported_models->nelts; j++) {
+                apr_hash_set(reset, APR_ARRAY_IDX(e->inst->supported_models, j, const char *),
+                             APR_HASH_KEY_STRING, "");
+            }
+        }
+    }
+    for (hi = apr_hash_first(p, old); hi; hi = apr_hash_next(hi)) {
+        const char *name = apr_hash_this_key(hi);
+
+        if (!apr_hash_get(now, name, APR_HASH_KEY_STRING)) {
+            APR_ARRAY_PUSH(removed, const char *) = name;
+        }
+    }
+    return reset;
+}
+
+/* Under the shm lock: slots for the instances, the removed ones freed, the document
+ * in place with a new generation. */
+static apr_status_t publish(apr_pool_t *p, aop_fleet_t *fleet, const char *doc,
+                            const aop_config_t *cfg, apr_hash_t *reset,
+                            const apr_array_header_t *removed, apr_uint64_t *gen,
+                            const char **perr)
+{
+    aop_route_table_t *routes = aop_route_table_build(p, cfg);
+    apr_status_t rv = APR_SUCCESS;
+    int i;
+
+    aop_shm_lock();
+    for (i = 0; removed && i < removed->nelts; i++) {
+        aop_shm_forget_locked(APR_ARRAY_IDX(removed, i, const char *));
+    }
+    if (!aop_shm_map_locked(p, cfg, routes, NULL, reset)) {
+        *perr = "shared memory has no room for more instances or models (raise "
+                "AOProxyInstanceGrowth and restart)";
+        rv = APR_ENOSPC;
+    }
+    else if ((rv = aop_shm_publish_locked(fleet->id, doc, strlen(doc), gen)) != APR_SUCCESS) {
+        *perr = "the instances do not fit the shared document (raise AOProxyInstanceGrowth "
+                "and restart)";
+    }
+    aop_shm_unlock();
+    return rv;
+}
+
+/* A configuration whose instances are the effective ones (for routes and slots). */
+static aop_config_t *with_instances(apr_pool_t *p, const aop_config_t *settings,
+                                    const apr_array_header_t *eff)
+{
+    aop_config_t *cfg = apr_pmemdup(p, settings, sizeof(*cfg));
+    int i;
+
+    cfg->instances = apr_array_make(p, eff->nelts + 1, sizeof(aop_instance_t *));
+    for (i = 0; i < eff->nelts; i++) {
+        APR_ARRAY_PUSH(cfg->instances, aop_instance_t *) =
+            APR_ARRAY_IDX(eff, i, aop_effective_t *)->inst;
+    }
+    return cfg;
+}
+
+/* ------------------------------------------------------------------ start-up */
+
+static int file_exists(apr_pool_t *p, const char *path)
+{
+    apr_finfo_t fi;
+
+    return path && apr_stat(&fi, path, APR_FINFO_TYPE, p) == APR_SUCCESS
+           && fi.filetype == APR_REG;
+}
+
+/* The store's directory exists and belongs to httpd's User when we made it; the
+ * store's files do whenever the parent (root) touched them: the children write them. */
+static void hand_over(apr_pool_t *p, server_rec *s, const char *db_path, int made_dir)
+{
+    static const char *const suffix[] = { "", "-wal", "-shm", NULL };
+    int i;
+
+    if (geteuid() != 0) {
+        return;
+    }
+    if (made_dir && chown(ap_make_dirstr_parent(p, db_path), ap_unixd_config.user_id,
+                          ap_unixd_config.group_id) != 0) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, errno, s, AOPLOGNO(00085)
+                     "cannot hand the store's directory to httpd's User");
+    }
+    for (i = 0; suffix[i]; i++) {
+        const char *f = apr_pstrcat(p, db_path, suffix[i], NULL);
+
+        if (file_exists(p, f) && chown(f, ap_unixd_config.user_id,
+                                       ap_unixd_config.group_id) != 0) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, errno, s, AOPLOGNO(00086)
+                         "cannot hand %s to httpd's User", f);
+        }
+    }
+}
+
+static int ensure_dir(apr_pool_t *p, const char *db_path)
+{
+    const char *dir = ap_make_dirstr_parent(p, db_path);
+    apr_finfo_t fi;
+
+    if (apr_stat(&fi, dir, APR_FINFO_TYPE, p) == APR_SUCCESS) {
+        return 0;
+    }
+    return apr_dir_make_recursive(dir, APR_FPROT_UREAD | APR_FPROT_UWRITE | APR_FPROT_UEXECUTE,
+                                  p) == APR_SUCCESS;
+}
+
+static const char *store_error(apr_pool_t *p, const aop_store_result_t *res)
+{
+    return apr_psprintf(p, "%s (%s)", res->message ? res->message : "failed",
+                        aop_store_status_name(res->status));
+}
+
+static apr_status_t import_state_file(apr_pool_t *ptemp, server_rec *s, aop_fleet_t *fleet,
+                                      const char **perr)
+{
+    aop_store_result_t res;
+    int imported = 0;
+
+    if (!file_exists(ptemp, fleet->state_file)) {
+        return APR_SUCCESS;
+    }
+    if (aop_store_import_state_file(ptemp, fleet->db_path, fleet->state_file,
+                                    fleet->boot_cfg->instances, &imported, &res)
+        != APR_SUCCESS) {
+        *perr = apr_psprintf(ptemp, "importing %s: %s", fleet->state_file,
+                             store_error(ptemp, &res));
+        return APR_EGENERAL;
+    }
+    if (imported) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, AOPLOGNO(00087)
+                     "imported %d instances from the state file %s into %s", imported,
+                     fleet->state_file, fleet->db_path);
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t aop_publish_boot_layers(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
+                                     aop_fleet_t *fleet, int trial, const char **perr)
+{
+    apr_array_header_t *records = NULL, *warnings = apr_array_make(ptemp, 4, sizeof(char *));
+    aop_store_result_t res;
+
+    if (!trial) {
+        int made_dir = ensure_dir(ptemp, fleet->db_path);
+
+        if (fleet->state_file && import_state_file(ptemp, s, fleet, perr) != APR_SUCCESS) {
+            return APR_EGENERAL;
+        }
+        hand_over(ptemp, s, fleet->db_path, made_dir);
+    }
+    if (file_exists(ptemp, fleet->db_path)
+        && aop_store_load(ptemp, fleet->db_path, &records, &res) != APR_SUCCESS) {
+        *perr = store_error(ptemp, &res);
+        return APR_EGENERAL;
+    }
+    if (aop_layers_merge(pconf, fleet->boot_cfg->instances, records, fleet->db_path,
+                         &fleet->boot, warnings) != APR_SUCCESS) {
+        *perr = "cannot merge the stored instances over the YAML";
+        return APR_EGENERAL;
+    }
+    if (!trial) {
+        log_warnings(s, warnings);
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t aop_publish_boot(apr_pool_t *ptemp, server_rec *s, aop_fleet_t *fleet,
+                              const char **perr)
+{
+    apr_array_header_t *layer, *removed = apr_array_make(ptemp, 1, sizeof(char *));
+    const char **names = apr_pcalloc(ptemp, sizeof(char *) * (fleet->boot->nelts + 1));
+    json_object *settings = aop_json_own(ptemp, settings_json(fleet->boot_cfg));
+    const aop_config_t *cfg = with_instances(ptemp, fleet->boot_cfg, fleet->boot);
+    apr_uint64_t gen;
+    const char *doc;
+    aop_live_t *live;
+    int i;
+
+    if (aop_layers_merge(ptemp, fleet->boot_cfg->instances, NULL, NULL, &layer, NULL)
+        != APR_SUCCESS) {
+        *perr = "cannot build the YAML layer";
+        return APR_EGENERAL;
+    }
+    for (i = 0; i < fleet->boot->nelts; i++) {
+        names[i] = fleet->boot_workers[i]->s->name_ex;
+    }
+    doc = build_doc(ptemp, settings, layer, fleet->boot, names);
+    /* A new start judges every instance's health anew. */
+    if (publish(ptemp, fleet, doc, cfg, changes(ptemp, NULL, fleet->boot, removed), NULL,
+                &gen, perr) != APR_SUCCESS) {
+        return APR_ENOSPC;
+    }
+    if (!(live = aop_live_build(fleet, doc, gen, perr))) {
+        return APR_EGENERAL;
+    }
+    for (i = 0; i < fleet->boot->nelts; i++) {
+        live->workers[i] = fleet->boot_workers[i];
+    }
+    fleet->current = live;
+    return APR_SUCCESS;
+}
+
+/* ------------------------------------------------------------------ run time */
+
+static void fail(aop_change_error_t *err, int status, const char *message, const char *code)
+{
+    err->status = status;
+    err->message = message;
+    err->code = code;
+    err->param = NULL;
+}
+
+static apr_status_t store_fail(apr_pool_t *p, aop_change_error_t *err,
+                               const aop_store_result_t *res)
+{
+    fail(err, aop_store_http_status(res->status), store_error(p, res),
+         res->status == AOP_STORE_BUSY ? "store_busy" : "store_unavailable");
+    return APR_EGENERAL;
+}
+
+static apr_status_t current_layers(request_rec *r, aop_fleet_t *fleet, json_object **settings,
+                                   apr_array_header_t **yaml, json_object **old_list,
+                                   aop_change_error_t *err)
+{
+    apr_uint64_t gen;
+    const char *doc = aop_shm_read_doc(r->pool, fleet->id, &gen), *perr = NULL;
+    json_object *root = doc ? aop_json_parse(r->pool, doc, strlen(doc), &perr) : NULL;
+    json_object *list;
+    size_t i;
+
+    if (!root || !json_object_object_get_ex(root, "settings", settings)
+        || !json_object_object_get_ex(root, "yaml", &list)
+        || !json_object_object_get_ex(root, "instances", old_list)) {
+        fail(err, HTTP_INTERNAL_SERVER_ERROR, "the live instances cannot be read", NULL);
+        return APR_EGENERAL;
+    }
+    *yaml = apr_array_make(r->pool, 8, sizeof(aop_effective_t *));
+    for (i = 0; i < json_object_array_length(list); i++) {
+        aop_effective_t *e;
+
+        if (aop_effective_from_json(r->pool, json_object_array_get_idx(list, i), &e, &perr)
+            != APR_SUCCESS) {
+            fail(err, HTTP_INTERNAL_SERVER_ERROR, "the live YAML layer cannot be read", NULL);
+            return APR_EGENERAL;
+        }
+        APR_ARRAY_PUSH(*yaml, aop_effective_t *) = e;
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t aop_publish_change(request_rec *r, aop_fleet_t *fleet,
+                                const aop_config_t *new_yaml, aop_change_error_t *err)
+{
+    apr_pool_t *p = r->pool;
+    json_object *settings = NULL, *old_list = NULL;
+    apr_array_header_t *layer = NULL, *records = NULL, *eff;
+    apr_array_header_t *warnings = apr_array_make(p, 4, sizeof(char *));
+    apr_array_header_t *removed = apr_array_make(p, 4, sizeof(char *));
+    const apr_array_header_t *yaml;
+    aop_config_t *cfg;
+    aop_store_result_t res;
+    const char **workers, *doc, *perr = NULL;
+    apr_uint64_t gen;
+
+    if (current_layers(r, fleet, &settings, &layer, &old_list, err) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    if (new_yaml) {
+        settings = aop_json_own(p, settings_json(new_yaml));
+        if (aop_layers_merge(p, new_yaml->instances, NULL, NULL, &layer, NULL) != APR_SUCCESS) {
+            fail(err, HTTP_INTERNAL_SERVER_ERROR, "cannot build the YAML layer", NULL);
+            return APR_EGENERAL;
+        }
+        yaml = new_yaml->instances;
+    }
+    else {
+        yaml = yaml_instances(p, layer);
+    }
+    if (file_exists(p, fleet->db_path)
+        && aop_store_load(p, fleet->db_path, &records, &res) != APR_SUCCESS) {
+        return store_fail(p, err, &res);
+    }
+    if (aop_layers_merge(p, yaml, records, fleet->db_path, &eff, warnings) != APR_SUCCESS) {
+        fail(err, HTTP_INTERNAL_SERVER_ERROR, "cannot merge the stored instances", NULL);
+        return APR_EGENERAL;
+    }
+    log_warnings(r->server, warnings);
+    cfg = with_instances(p, new_yaml ? new_yaml : fleet->boot_cfg, eff);
+    workers = apr_pcalloc(p, sizeof(char *) * (eff->nelts + 1));
+    if ((perr = aop_balancer_assign(r, fleet, eff, workers))) {
+        fail(err, HTTP_SERVICE_UNAVAILABLE, perr, "no_capacity");
+        return APR_ENOSPC;
+    }
+    doc = build_doc(p, settings, layer, eff, workers);
+    if (publish(p, fleet, doc, cfg, changes(p, old_list, eff, removed), removed, &gen, &perr)
+        != APR_SUCCESS) {
+        fail(err, HTTP_SERVICE_UNAVAILABLE, perr, "no_capacity");
+        return APR_ENOSPC;
+    }
+    aop_balancer_flag(fleet, eff, workers, new_yaml ? new_yaml->retries : -1);
+    ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, AOPLOGNO(00088)
+                  "instances generation %" APR_UINT64_T_FMT ": %d live, %d removed", gen,
+                  eff->nelts, removed->nelts);
+    return APR_SUCCESS;
+}
+
+apr_status_t aop_publish_room(request_rec *r, aop_live_t *live,
+                              const apr_array_header_t *instances, aop_change_error_t *err)
+{
+    int need = aop_balancer_workers_needed(live, instances);
+    int free_slots = aop_balancer_free_slots(live->fleet);
+
+    if (need > free_slots) {
+        fail(err, HTTP_SERVICE_UNAVAILABLE,
+             apr_psprintf(r->pool, "no room for %d more instance(s): %d balancer slot(s) "
+                          "free (raise AOProxyInstanceGrowth and restart)", need, free_slots),
+             "no_capacity");
+        return APR_ENOSPC;
+    }
+    return APR_SUCCESS;
+}
+
+/* ------------------------------------------------------------------ hooks */
+
+static int publish_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
+{
+    admin_mutex = NULL;
+    return ap_mutex_register(pconf, ADMIN_MUTEX_TYPE, NULL, APR_LOCK_DEFAULT, 0);
+}
+
+apr_status_t aop_publish_setup(apr_pool_t *pconf, server_rec *s)
+{
+    apr_status_t rv;
+
+    if ((rv = ap_global_mutex_create(&admin_mutex, NULL, ADMIN_MUTEX_TYPE, NULL, s, pconf, 0))
+        != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, AOPLOGNO(00089)
+                     "cannot create the admin mutex");
+    }
+    return rv;
+}
+
+static void publish_child_init(apr_pool_t *p, server_rec *s)
+{
+    apr_status_t rv;
+
+    if (admin_mutex && (rv = apr_global_mutex_child_init(
+                            &admin_mutex, apr_global_mutex_lockfile(admin_mutex), p))
+                       != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, AOPLOGNO(00090)
+                     "cannot attach to the admin mutex in this child");
+    }
+}
+
+void aop_publish_register_hooks(apr_pool_t *p)
+{
+    ap_hook_pre_config(publish_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(publish_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+}
