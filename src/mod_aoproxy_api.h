@@ -37,4 +37,7 @@ void aop_api_post_stats_reset(aop_api_t *q);
 void aop_api_get_instance(aop_api_t *q);
 void aop_api_get_metrics(aop_api_t *q);
 
+/* POST /instances/verify/{name} (mod_aoproxy_verify.c). */
+void aop_api_post_instance_verify(aop_api_t *q);
+
 #endif
