@@ -21,6 +21,7 @@
 #include "src/mod_aoproxy_shm.h"
 #include "src/mod_aoproxy_stats.h"
 #include "src/mod_aoproxy_usage.h"
+#include "src/mod_aoproxy_verify.h"
 
 /* The core (src/aop_*) logs through this: its messages reach the main server's log. */
 static void core_log(void *baton, aop_log_level_e level, apr_status_t rv, const char *msg)
@@ -58,6 +59,7 @@ static void register_hooks(apr_pool_t *p)
     aop_usage_register_hooks(p);
     aop_stats_register_hooks(p);
     aop_api_register_hooks(p);
+    aop_verify_register_hooks(p);
 }
 
 AP_DECLARE_MODULE(aoproxy) = {

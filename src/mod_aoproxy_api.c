@@ -78,6 +78,7 @@ static const route_t routes[] = {
     { M_GET, "/stats/instances", aop_api_get_stats_instances, 0 },
     { M_GET, "/stats/health", aop_api_get_stats_health, 0 },
     { M_POST, "/stats/reset", aop_api_post_stats_reset, 1 },
+    { M_POST, "/instances/verify/*", aop_api_post_instance_verify, 1 },
     { M_GET, "/metrics", aop_api_get_metrics, 0 },
 };
 

@@ -65,4 +65,7 @@ void aop_api_store_error(aop_api_t *q, const aop_store_result_t *res);
 /* 404 instance_not_found for name. */
 void aop_api_not_found(aop_api_t *q, const char *name);
 
+/* POST /instances/verify/{name} (mod_aoproxy_verify.c). */
+void aop_api_post_instance_verify(aop_api_t *q);
+
 #endif

@@ -14,5 +14,6 @@ Suite *aop_cooldown_suite(void);
 Suite *aop_stats_suite(void);
 Suite *aop_store_suite(void);
 Suite *aop_layers_suite(void);
+Suite *aop_verify_suite(void);
 
 #endif
