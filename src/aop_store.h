@@ -18,6 +18,10 @@
 
 #include "aop_config.h"
 
+/* The database callers use when neither a directive nor $INSTANCE_MANAGER_DB_PATH
+ * names one: the module and aoproxy-db keep it in this one place. */
+#define AOP_DEFAULT_DB_PATH "/var/lib/apache2/aoproxy/instance_state.db"
+
 typedef enum {
     AOP_STORE_OK = 0,
     AOP_STORE_INVALID,      /* an instance breaks the schema (field says which): 400 */
