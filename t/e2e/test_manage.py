@@ -7,6 +7,7 @@ import os
 import sqlite3
 import stat
 import threading
+import time
 
 import pytest
 
@@ -472,3 +473,23 @@ def test_no_secret_in_any_answer_or_log(mgr, east, far):
     for secret in (KEY, KEY_NEW, ADMIN):
         assert secret not in log
     assert far.client.requests()[-1]["headers"]
+
+
+@pytest.mark.parametrize("mpm", MPMS)
+def test_in_flight_requests_finish_on_the_instances_they_started_with(mpm, mgr, far):
+    srv = mgr(mpm)
+    ok(admin(srv, "POST", "/instances/add", new_instance(far)), 201)
+    far.client.rules([{"delay_ms": 1500}])
+    got = []
+    t = threading.Thread(target=lambda: got.append(chat(srv, model="new-model")))
+    t.start()
+    deadline = time.time() + 5
+    while not far.client.requests() and time.time() < deadline:
+        time.sleep(0.02)
+    ok(admin(srv, "DELETE", "/instances/added"))
+    assert_openai_error(chat(srv, model="new-model"), 404, "model_not_found")
+    t.join()
+    assert got[0].status == 200, got[0].body
+    assert got[0].json()["choices"][0]["message"]["content"].startswith("mock:far:dep-new")
+    # its usage was counted on the instance's slot, and nothing was logged as an error
+    assert "added" not in names(srv)
