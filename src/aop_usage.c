@@ -373,7 +373,61 @@ static int is_done(const char *d, apr_size_t len)
     return len == 6 && memcmp(d, "[DONE]", 6) == 0;
 }
 
-/* Accounts for the event's data; returns whether it is the usage-only chunk. */
+/* The characters of a JSON string's text, from just after its opening quote: an
+ * escape counts as one character, as do the bytes of one UTF-8 character.  *end is
+ * set after the closing quote (or to len when the string is cut short). */
+static apr_int64_t json_string_chars(const char *d, apr_size_t len, apr_size_t *end)
+{
+    apr_int64_t n = 0;
+    apr_size_t i = 0;
+
+    while (i < len && d[i] != '"') {
+        if (d[i] == '\\') {
+            i += (i + 1 < len && d[i + 1] == 'u') ? 6 : 2;
+            n++;
+        }
+        else {
+            n += ((unsigned char)d[i] & 0xC0) != 0x80;
+            i++;
+        }
+    }
+    *end = i < len ? i + 1 : len;
+    return n;
+}
+
+/* The text of every string member named key ("content", "text") in an event's
+ * JSON, without building the document.  The pattern "key": + quote cannot occur
+ * inside a JSON string (its quotes would be escaped), so every match is a member;
+ * a member whose value is not a string (logprobs' "content": [...]) is skipped. */
+static apr_int64_t member_chars(const char *d, apr_size_t len, const char *key,
+                                apr_size_t klen)
+{
+    apr_int64_t n = 0;
+    apr_size_t i = 0, end;
+    const char *hit;
+
+    while (i < len && (hit = memmem(d + i, len - i, key, klen)) != NULL) {
+        i = (apr_size_t)(hit - d) + klen;
+        while (i < len && is_space(d[i])) {
+            i++;
+        }
+        if (i < len && d[i] == ':') {
+            i++;
+            while (i < len && is_space(d[i])) {
+                i++;
+            }
+            if (i < len && d[i] == '"') {
+                n += json_string_chars(d + i + 1, len - i - 1, &end);
+                i += 1 + end;
+            }
+        }
+    }
+    return n;
+}
+
+/* Accounts for the event's data; returns whether it is the usage-only chunk.  Most
+ * events of a stream are a delta without usage: those are only scanned for their
+ * text (the estimate, should no usage come); json-c parses the one with usage. */
 static int evaluate(aop_usage_parser_t *up)
 {
     sse_scan_t *s = &up->s;
@@ -389,6 +443,11 @@ static int evaluate(aop_usage_parser_t *up)
     }
     if (is_done(s->data, s->data_len)) {
         up->saw_done = 1;
+        return 0;
+    }
+    if (!memmem(s->data, s->data_len, "\"usage\"", 7)) {
+        up->content_chars += member_chars(s->data, s->data_len, "\"content\"", 9)
+                             + member_chars(s->data, s->data_len, "\"text\"", 6);
         return 0;
     }
     root = parse_json(s->data, s->data_len);

@@ -520,6 +520,30 @@ START_TEST(stream_without_usage)
 }
 END_TEST
 
+/* Deltas without usage are scanned, not parsed: escapes, UTF-8, spaces around ':',
+ * logprobs' "content" arrays and "content" inside text must count as json-c would. */
+START_TEST(delta_text_scan_counts_like_the_parser)
+{
+    static const char *const ev[] = {
+        "data: {\"choices\":[{\"delta\":{\"content\":\"a\\\"b\\\\c\\u00e9\"},\"index\":0}]}\n\n",
+        "data: {\"choices\":[{\"delta\":{\"content\" : \"\xc3\xa9t\xc3\xa9\"},"
+        "\"logprobs\":{\"content\":[{\"token\":\"x\"}]}}]}\n\n",
+        "data: {\"choices\":[{\"delta\":{\"content\":\"say \\\"content\\\":\\\"x\\\"\"}}]}\n\n",
+        "data: {\"choices\":[{\"text\":\"ok\",\"index\":0}]}\n\n",
+        "data: {\"choices\":[{\"delta\":{\"role\":\"assistant\",\"content\":null}}]}\n\n",
+        "data: [DONE]\n\n",
+    };
+    /* a"b\cé = 6; été = 3; say "content":"x" = 17; ok = 2; null = 0 */
+    const char *in = apr_pstrcat(pool, ev[0], ev[1], ev[2], ev[3], ev[4], ev[5], NULL);
+    result_t r;
+
+    run(in, strlen(in), 1, 0, &r);
+    ck_assert_int_eq(r.u.found, 0);
+    ck_assert_int_eq(r.chars, 6 + 3 + 17 + 2);
+    ck_assert_int_eq(r.events, 6);
+}
+END_TEST
+
 START_TEST(done_detection)
 {
     const char *no_done = "data: {\"choices\":[{\"delta\":{\"content\":\"x\"},\"index\":0}]}\n\n";
@@ -784,6 +808,7 @@ Suite *aop_usage_suite(void)
     tcase_add_loop_test(tc, azure_stream_no_strip, 0, 4);
     tcase_add_loop_test(tc, comments_fields_and_multiline_data, 0, 4);
     tcase_add_test(tc, stream_without_usage);
+    tcase_add_test(tc, delta_text_scan_counts_like_the_parser);
     tcase_add_test(tc, done_detection);
     tcase_add_test(tc, data_lines_join_with_newline);
     tcase_add_test(tc, two_choices_summed);
