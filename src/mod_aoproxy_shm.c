@@ -1,10 +1,12 @@
 #include <apr_atomic.h>
 #include <apr_shm.h>
 #include <apr_strings.h>
-#include <apr_global_mutex.h>
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <unistd.h>
 
 #include <http_core.h>
-#include <util_mutex.h>
 #include <ap_mpm.h>
 
 #include "mod_aoproxy_private.h"
@@ -28,6 +30,7 @@ typedef struct shm_header_t {
     apr_uint32_t model_cap;
     apr_uint32_t pair_cap;
     apr_uint32_t doc_cap;            /* bytes per fleet document */
+    volatile apr_uint32_t lock;      /* 0: free; else the holder's process id */
     shm_fleet_t fleet[AOP_SHM_MAX_FLEETS];
     aop_shm_overall_t overall;
 } shm_header_t;
@@ -39,7 +42,6 @@ typedef struct retained_t {
 } retained_t;
 
 static shm_header_t *hdr;
-static apr_global_mutex_t *mutex;
 
 #define LAYOUT ((apr_uint32_t)(sizeof(aop_shm_inst_t) * 7 + sizeof(aop_shm_model_t) * 3 \
                                + sizeof(aop_shm_pair_t) + sizeof(shm_header_t)))
@@ -72,15 +74,52 @@ static apr_size_t segment_size(apr_uint32_t inst_cap, apr_uint32_t model_cap,
            + (apr_size_t)doc_cap * AOP_SHM_MAX_FLEETS;
 }
 
+/* The state lock is a spinlock in the segment itself.  What it guards are a few
+ * dozen loads and stores (a pick, a reservation, counters), far shorter than a
+ * sleep: an APR global mutex (a robust, priority-inheriting pthread mutex plus a
+ * thread mutex) made every contended acquisition a pair of system calls, measured
+ * at a tenth of the proxy's throughput.  A waiter spins briefly, then yields the
+ * CPU to whoever holds it; a holder that died (its process is gone) is detected
+ * and its lock taken over, so a crash never wedges the server. */
+#define SPINS_BEFORE_YIELD 100
+#define YIELDS_BEFORE_CHECK 1000
+
+static void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __asm__ __volatile__("pause");
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
 apr_status_t aop_shm_lock(void)
 {
-    return mutex ? apr_global_mutex_lock(mutex) : APR_SUCCESS;
+    apr_uint32_t me = (apr_uint32_t)getpid(), owner;
+    unsigned spins = 0, yields = 0;
+
+    if (!hdr) {
+        return APR_SUCCESS;
+    }
+    while ((owner = apr_atomic_cas32(&hdr->lock, me, 0)) != 0) {
+        if (++spins < SPINS_BEFORE_YIELD) {
+            cpu_relax();
+            continue;
+        }
+        if (++yields % YIELDS_BEFORE_CHECK == 0 && owner != me
+            && kill((pid_t)owner, 0) != 0 && errno == ESRCH) {
+            apr_atomic_cas32(&hdr->lock, 0, owner);      /* its holder died */
+            continue;
+        }
+        sched_yield();
+    }
+    return APR_SUCCESS;
 }
 
 void aop_shm_unlock(void)
 {
-    if (mutex) {
-        apr_global_mutex_unlock(mutex);
+    if (hdr) {
+        apr_atomic_set32(&hdr->lock, 0);
     }
 }
 
@@ -432,10 +471,6 @@ apr_status_t aop_shm_setup(apr_pool_t *pconf, server_rec *s, apr_uint32_t ninst,
     apr_uint32_t dcap = 64 * 1024 + icap * 4096;
     apr_status_t rv;
 
-    if ((rv = ap_global_mutex_create(&mutex, NULL, AOP_SHM_MUTEX_TYPE, NULL, s, pconf, 0))
-        != APR_SUCCESS) {
-        return rv;
-    }
     if (!kept) {
         kept = ap_retained_data_create("mod_aoproxy_shm", sizeof(*kept));
     }
@@ -468,24 +503,11 @@ apr_status_t aop_shm_setup(apr_pool_t *pconf, server_rec *s, apr_uint32_t ninst,
 
 static int aop_shm_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
 {
-    mutex = NULL;
     hdr = NULL;
-    return ap_mutex_register(pconf, AOP_SHM_MUTEX_TYPE, NULL, APR_LOCK_DEFAULT, 0);
-}
-
-static void aop_shm_child_init(apr_pool_t *p, server_rec *s)
-{
-    apr_status_t rv;
-
-    if (mutex && (rv = apr_global_mutex_child_init(&mutex, apr_global_mutex_lockfile(mutex),
-                                                   p)) != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, AOPLOGNO(00053)
-                     "cannot attach to the shared-memory mutex in this child");
-    }
+    return OK;
 }
 
 void aop_shm_register_hooks(apr_pool_t *p)
 {
     ap_hook_pre_config(aop_shm_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_child_init(aop_shm_child_init, NULL, NULL, APR_HOOK_MIDDLE);
 }

@@ -1,8 +1,8 @@
 /* State every Apache process must see alike: per instance its token window,
  * cooldown and health, per model the routing strategy's state.  One anonymous APR
  * shared memory segment, created by the parent in post_config and kept across
- * graceful restarts; every update happens under our registered global mutex, which
- * is never held across network I/O. */
+ * graceful restarts; every update happens under the segment's own lock (a
+ * spinlock of atomics, see aop_shm_lock), which is never held across any I/O. */
 #ifndef MOD_AOPROXY_SHM_H
 #define MOD_AOPROXY_SHM_H
 
@@ -13,7 +13,6 @@
 #include "aop_stats.h"
 #include "aop_tpm.h"
 
-#define AOP_SHM_MUTEX_TYPE "aoproxy-shm"
 #define AOP_SHM_MAX_MISSING 16       /* models one instance can have marked missing */
 #define AOP_SHM_MODEL_MAX 128        /* longest model name kept */
 #define AOP_SHM_MAX_CANDIDATES 256   /* instances one model can be served by */
