@@ -70,6 +70,18 @@ int aop_tpm_fits(const aop_tpm_t *t, apr_int64_t max_tpm, apr_int64_t estimate,
     return fits_with(aop_tpm_used(t, now), t->reserved, max_tpm, estimate);
 }
 
+int aop_tpm_fits_hint(const aop_tpm_t *t, apr_int64_t max_tpm, apr_int64_t estimate,
+                      apr_int64_t now)
+{
+    if (!remote_allows(t, estimate, now)) {
+        return 0;
+    }
+    if (max_tpm <= 0 || t->cache_sec != now || now == 0) {
+        return 1;                    /* unlimited, or not known cheaply: maybe */
+    }
+    return fits_with(t->cache_used, t->reserved, max_tpm, estimate);
+}
+
 apr_int64_t aop_tpm_fits_at(const aop_tpm_t *t, apr_int64_t max_tpm, apr_int64_t estimate,
                             apr_int64_t now)
 {

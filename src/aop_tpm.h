@@ -33,6 +33,12 @@ void aop_tpm_refresh(aop_tpm_t *t, apr_int64_t now);
 int aop_tpm_fits(const aop_tpm_t *t, apr_int64_t max_tpm, apr_int64_t estimate,
                  apr_int64_t now);
 
+/* The same from this second's cache alone, without the lock and without summing
+ * the window: 1 ("maybe") when the cache is for another second.  A hint for a
+ * first pass over many candidates; aop_tpm_fits() decides. */
+int aop_tpm_fits_hint(const aop_tpm_t *t, apr_int64_t max_tpm, apr_int64_t estimate,
+                      apr_int64_t now);
+
 /* The first second, at or after now, at which estimate fits (assuming nothing else
  * arrives and reservations stay); now when it fits already. */
 apr_int64_t aop_tpm_fits_at(const aop_tpm_t *t, apr_int64_t max_tpm, apr_int64_t estimate,

@@ -58,6 +58,20 @@ static int available(const aop_req_t *ctx, int idx, apr_time_t now)
                            apr_time_sec(now));
 }
 
+/* The same read without the lock, from the budget's per-second cache only. */
+static int maybe_available(const aop_req_t *ctx, int idx, apr_time_t now)
+{
+    const aop_shm_inst_t *si = aop_shm_inst(ctx->live->shm_map, idx);
+
+    if (!si) {
+        return 1;
+    }
+    return now >= si->cooldown_until && now >= si->unhealthy_until
+           && !aop_shm_model_missing(si, ctx->info.model, now)
+           && aop_tpm_fits_hint(&si->tpm, instance(ctx, idx)->max_tpm, ctx->info.estimate,
+                                apr_time_sec(now));
+}
+
 /* When candidate idx could take the request, or 0 when only a reload can help. */
 static apr_time_t available_at(const aop_req_t *ctx, int idx, apr_time_t now)
 {
@@ -75,33 +89,54 @@ static apr_time_t available_at(const aop_req_t *ctx, int idx, apr_time_t now)
     return at > si->cooldown_until ? at : si->cooldown_until;
 }
 
-static int choose(request_rec *r, aop_req_t *ctx, proxy_balancer *b, apr_time_t now)
+/* Each candidate's eligibility, read without the lock: a hint.  This is the part
+ * that grows with the number of instances, so it stays outside the lock; the pick
+ * under the lock then only runs the strategy's arithmetic and checks the one it
+ * chose against the state as it is (choose()). */
+static aop_cand_t *hint(request_rec *r, aop_req_t *ctx, proxy_balancer *b, int n,
+                        apr_time_t now)
 {
-    int i, n = ctx->candidates->nelts > AOP_SHM_MAX_CANDIDATES ? AOP_SHM_MAX_CANDIDATES
-                                                               : ctx->candidates->nelts;
     aop_cand_t *c = apr_palloc(r->pool, sizeof(*c) * n);
-    aop_shm_model_t *sm = aop_shm_model(ctx->live->shm_map, ctx->info.model);
-    apr_int64_t local_cw[AOP_SHM_MAX_CANDIDATES] = { 0 };
-    aop_select_state_t st = { sm ? sm->cursor : 0, sm ? sm->cw : local_cw };
-    int k;
+    int i;
 
     for (i = 0; i < n; i++) {
         int idx = APR_ARRAY_IDX(ctx->candidates, i, int);
         proxy_worker *w = untried(ctx, b, idx);
-        aop_shm_inst_t *si = aop_shm_inst(ctx->live->shm_map, idx);
 
-        if (si) {
-            aop_tpm_refresh(&si->tpm, apr_time_sec(now));
-        }
         c[i].priority = instance(ctx, idx)->priority;
         c[i].weight = instance(ctx, idx)->weight;
-        c[i].eligible = w && worker_usable(w, r) && available(ctx, idx, now);
+        c[i].eligible = w && worker_usable(w, r) && maybe_available(ctx, idx, now);
     }
-    k = aop_select(ctx->live->cfg->strategy, c, n, &st);
+    return c;
+}
+
+/* Under the lock: the strategy picks among the hinted candidates; if what it picked
+ * is no longer available (another process took the budget meanwhile), it is left
+ * out and the strategy picks again. */
+static int choose(aop_req_t *ctx, aop_cand_t *c, int n, apr_time_t now)
+{
+    aop_shm_model_t *sm = aop_shm_model(ctx->live->shm_map, ctx->info.model);
+    apr_int64_t local_cw[AOP_SHM_MAX_CANDIDATES] = { 0 };
+    aop_select_state_t st = { sm ? sm->cursor : 0, sm ? sm->cw : local_cw };
+    int k, idx = -1;
+
+    while ((k = aop_select(ctx->live->cfg->strategy, c, n, &st)) >= 0) {
+        aop_shm_inst_t *si;
+
+        idx = APR_ARRAY_IDX(ctx->candidates, k, int);
+        if ((si = aop_shm_inst(ctx->live->shm_map, idx))) {
+            aop_tpm_refresh(&si->tpm, apr_time_sec(now));
+        }
+        if (available(ctx, idx, now)) {
+            break;
+        }
+        c[k].eligible = 0;
+        idx = -1;
+    }
     if (sm) {
         sm->cursor = st.cursor;
     }
-    return k < 0 ? -1 : APR_ARRAY_IDX(ctx->candidates, k, int);
+    return idx;
 }
 
 static void reserve(aop_req_t *ctx, int idx)
@@ -137,10 +172,14 @@ void aop_lb_release(aop_req_t *ctx, apr_int64_t used)
 /* Picks and reserves under the lock; -1 when no candidate is eligible. */
 static int pick(request_rec *r, aop_req_t *ctx, proxy_balancer *b)
 {
+    int n = ctx->candidates->nelts > AOP_SHM_MAX_CANDIDATES ? AOP_SHM_MAX_CANDIDATES
+                                                            : ctx->candidates->nelts;
+    apr_time_t now = apr_time_now();
+    aop_cand_t *c = hint(r, ctx, b, n, now);
     int idx;
 
     aop_shm_lock();
-    idx = choose(r, ctx, b, apr_time_now());
+    idx = choose(ctx, c, n, now);
     if (idx >= 0) {
         reserve(ctx, idx);
     }

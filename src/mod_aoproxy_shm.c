@@ -93,9 +93,12 @@ static void cpu_relax(void)
 #endif
 }
 
+/* getpid() is a system call: the lock asks this instead (set in each child). */
+static apr_uint32_t my_pid;
+
 apr_status_t aop_shm_lock(void)
 {
-    apr_uint32_t me = (apr_uint32_t)getpid(), owner;
+    apr_uint32_t me = my_pid ? my_pid : (apr_uint32_t)getpid(), owner;
     unsigned spins = 0, yields = 0;
 
     if (!hdr) {
@@ -504,10 +507,17 @@ apr_status_t aop_shm_setup(apr_pool_t *pconf, server_rec *s, apr_uint32_t ninst,
 static int aop_shm_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
 {
     hdr = NULL;
+    my_pid = 0;                      /* the parent asks getpid() */
     return OK;
+}
+
+static void aop_shm_child_init(apr_pool_t *p, server_rec *s)
+{
+    my_pid = (apr_uint32_t)getpid();
 }
 
 void aop_shm_register_hooks(apr_pool_t *p)
 {
     ap_hook_pre_config(aop_shm_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(aop_shm_child_init, NULL, NULL, APR_HOOK_REALLY_FIRST);
 }

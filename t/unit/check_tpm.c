@@ -109,6 +109,29 @@ START_TEST(cache_follows_commits_and_seconds)
 }
 END_TEST
 
+/* The lock-free hint agrees with aop_tpm_fits() while the cache is this second's,
+ * says "maybe" otherwise, and never hides Azure's own "no". */
+START_TEST(hint_uses_only_this_seconds_cache)
+{
+    aop_tpm_t t;
+
+    aop_tpm_init(&t);
+    aop_tpm_refresh(&t, T0);
+    aop_tpm_commit(&t, 0, 900, T0);
+    ck_assert_int_eq(aop_tpm_fits_hint(&t, 1000, 50, T0), aop_tpm_fits(&t, 1000, 50, T0));
+    ck_assert_int_eq(aop_tpm_fits_hint(&t, 1000, 200, T0), 0);
+    ck_assert_int_eq(aop_tpm_fits(&t, 1000, 200, T0), 0);
+    /* next second: the window still holds the 900, but the cache is old: maybe */
+    ck_assert_int_eq(aop_tpm_fits_hint(&t, 1000, 200, T0 + 1), 1);
+    ck_assert_int_eq(aop_tpm_fits(&t, 1000, 200, T0 + 1), 0);
+    aop_tpm_refresh(&t, T0 + 1);
+    ck_assert_int_eq(aop_tpm_fits_hint(&t, 1000, 200, T0 + 1), 0);
+    ck_assert_int_eq(aop_tpm_fits_hint(&t, 0, 1000000, T0 + 1), 1);
+    aop_tpm_remote(&t, 10, T0 + 1);
+    ck_assert_int_eq(aop_tpm_fits_hint(&t, 0, 100, T0 + 1), 0);
+}
+END_TEST
+
 Suite *aop_tpm_suite(void)
 {
     Suite *s = suite_create("aop_tpm");
@@ -120,6 +143,7 @@ Suite *aop_tpm_suite(void)
     tcase_add_test(tc, fits_at_finds_when_budget_frees);
     tcase_add_test(tc, remote_remaining_bounds_the_budget);
     tcase_add_test(tc, cache_follows_commits_and_seconds);
+    tcase_add_test(tc, hint_uses_only_this_seconds_cache);
     suite_add_tcase(s, tc);
     return s;
 }
