@@ -1,8 +1,39 @@
+#include <pthread.h>
 #include <string.h>
 
 #include <apr_strings.h>
 
 #include "aop_json.h"
+
+/* A tokener allocates its buffers when made: one per thread, reset for each parse,
+ * instead of one per request body and per usage value. */
+static pthread_key_t tok_key;
+static pthread_once_t tok_once = PTHREAD_ONCE_INIT;
+
+static void tok_free(void *tok)
+{
+    json_tokener_free(tok);
+}
+
+static void tok_key_make(void)
+{
+    pthread_key_create(&tok_key, tok_free);
+}
+
+json_tokener *aop_json_tokener(void)
+{
+    json_tokener *tok;
+
+    pthread_once(&tok_once, tok_key_make);
+    if ((tok = pthread_getspecific(tok_key)) == NULL) {
+        if ((tok = json_tokener_new()) == NULL) {
+            return NULL;
+        }
+        pthread_setspecific(tok_key, tok);
+    }
+    json_tokener_reset(tok);
+    return tok;
+}
 
 static apr_status_t json_put_cleanup(void *obj)
 {
@@ -21,7 +52,7 @@ json_object *aop_json_own(apr_pool_t *p, json_object *obj)
 json_object *aop_json_parse(apr_pool_t *p, const char *text, apr_size_t len,
                             const char **perr)
 {
-    json_tokener *tok = json_tokener_new();
+    json_tokener *tok = aop_json_tokener();
     json_object *obj;
     enum json_tokener_error jerr;
 
@@ -50,7 +81,6 @@ json_object *aop_json_parse(apr_pool_t *p, const char *text, apr_size_t len,
         json_object_put(obj);
         obj = NULL;
     }
-    json_tokener_free(tok);
     return aop_json_own(p, obj);
 }
 

@@ -2,6 +2,7 @@
 
 #include <json-c/json.h>
 
+#include "aop_json.h"
 #include "aop_usage.h"
 
 /* Where the JSON scanner is in capturing the top-level "usage" value. */
@@ -84,7 +85,7 @@ aop_usage_parser_t *aop_usage_parser_create(apr_pool_t *p, int sse, int strip)
 /* Parses len bytes of JSON; the caller puts the object.  NULL when invalid. */
 static json_object *parse_json(const char *text, apr_size_t len)
 {
-    json_tokener *tok = json_tokener_new();
+    json_tokener *tok = aop_json_tokener();
     json_object *obj = NULL;
 
     if (tok) {
@@ -93,7 +94,6 @@ static json_object *parse_json(const char *text, apr_size_t len)
             json_object_put(obj);
             obj = NULL;
         }
-        json_tokener_free(tok);
     }
     return obj;
 }

@@ -131,6 +131,9 @@ class Httpd:
             except ProcessLookupError:
                 return
             time.sleep(0.05)
+        # Not stopped (say, `-k stop` could not read a configuration a test broke):
+        # its children first, or prefork's would outlive it, still listening.
+        subprocess.run(["pkill", "-KILL", "-P", str(pid)], check=False)
         os.kill(pid, signal.SIGKILL)
 
     def graceful(self):

@@ -334,6 +334,7 @@ def test_reload_of_a_broken_yaml_changes_nothing(mgr, east):
     assert "base.yaml" in err["message"]
     assert chat(srv).status == 200
     assert names(srv) == ["y"]
+    srv.write_yaml("base.yaml", base_yaml(east))     # or `apache2 -k stop` would refuse it
 
 
 def test_reload_adds_yaml_instances_live(mgr, east):
