@@ -3,6 +3,7 @@
 #include <apr_strings.h>
 
 #include "aop_json.h"
+#include "aop_route.h"
 #include "aop_verify.h"
 
 #define MESSAGE_MAX 200
@@ -19,50 +20,28 @@ static int contains_nocase(const char *s, const char *word)
     return 0;
 }
 
+/* The operation a probe of model uses: embeddings for an embedding model, else chat. */
+static aop_op_e probe_op(const char *model)
+{
+    return contains_nocase(model, "embedding") ? AOP_OP_EMBEDDINGS : AOP_OP_CHAT;
+}
+
 const char *aop_verify_op(const char *model)
 {
-    return contains_nocase(model, "embedding") ? "embeddings" : "chat/completions";
+    return aop_route_op_suffix(probe_op(model));
 }
 
-/* Names are safe already (aop_config_safe_name); this keeps a URL a URL regardless. */
-static const char *escape(apr_pool_t *p, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    char *out = apr_palloc(p, strlen(s) * 3 + 1), *o = out;
-
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
-            || c == '-' || c == '.' || c == '_' || c == '~') {
-            *o++ = (char)c;
-        }
-        else {
-            *o++ = '%';
-            *o++ = hex[c >> 4];
-            *o++ = hex[c & 15];
-        }
-    }
-    *o = '\0';
-    return out;
-}
-
+/* The very URL the proxy would send the model's requests to. */
 const char *aop_verify_probe_url(apr_pool_t *p, const aop_instance_t *inst,
                                  const char *model)
 {
     const char *dep = aop_instance_deployment(inst, model);
-    size_t n;
 
-    if (!dep || !*dep || !inst->api_base) {
+    if (!dep || !*dep || !inst->origin) {
         return NULL;
     }
-    n = strlen(inst->api_base);
-    while (n && inst->api_base[n - 1] == '/') {
-        n--;
-    }
-    return apr_pstrcat(p, apr_pstrmemdup(p, inst->api_base, n), "/openai/deployments/",
-                       escape(p, dep), "/", aop_verify_op(model), "?api-version=",
-                       escape(p, inst->api_version ? inst->api_version : ""), NULL);
+    return apr_pstrcat(p, inst->origin,
+                       aop_route_backend_path(p, inst, dep, probe_op(model)), NULL);
 }
 
 int aop_verify_config(apr_pool_t *p, const aop_instance_t *inst, const char **detail,

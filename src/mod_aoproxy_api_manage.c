@@ -140,14 +140,24 @@ static int locked(aop_api_t *q)
     return 1;
 }
 
-static void publish_or_answer(aop_api_t *q, int *ok)
+/* After the store call of a change, made under the admin lock: answers its failure,
+ * else puts the change live; releases the lock either way.  1 when it is live. */
+static int commit_change(aop_api_t *q, apr_status_t store_rv, const aop_store_result_t *res)
 {
     aop_change_error_t err;
+    int ok = 0;
 
-    *ok = aop_publish_change(q->r, q->sc->fleet, NULL, &err) == APR_SUCCESS;
-    if (!*ok) {
+    if (store_rv != APR_SUCCESS) {
+        aop_admin_unlock();
+        aop_api_store_error(q, res);
+        return 0;
+    }
+    ok = aop_publish_change(q->r, q->sc->fleet, NULL, &err) == APR_SUCCESS;
+    aop_admin_unlock();
+    if (!ok) {
         change_error(q, &err);
     }
+    return ok;
 }
 
 /* ------------------------------------------------------------------ add */
@@ -180,7 +190,7 @@ static void add_instances(aop_api_t *q, apr_array_header_t *insts, int many)
                                                  sizeof(aop_store_change_t));
     aop_store_result_t res;
     json_object *root, *names;
-    int i, ok;
+    int i;
 
     if (!locked(q)) {
         return;
@@ -205,15 +215,8 @@ static void add_instances(aop_api_t *q, apr_array_header_t *insts, int many)
         aop_admin_unlock();
         return;
     }
-    if (aop_store_put_many(q->r->pool, q->sc->fleet->db_path, changes, who(q), &res)
-        != APR_SUCCESS) {
-        aop_admin_unlock();
-        aop_api_store_error(q, &res);
-        return;
-    }
-    publish_or_answer(q, &ok);
-    aop_admin_unlock();
-    if (!ok) {
+    if (!commit_change(q, aop_store_put_many(q->r->pool, q->sc->fleet->db_path, changes,
+                                             who(q), &res), &res)) {
         return;
     }
     root = aop_json_own(q->r->pool, json_object_new_object());
@@ -321,7 +324,7 @@ void aop_api_patch_instance(aop_api_t *q)
     apr_array_header_t *one = apr_array_make(q->r->pool, 1, sizeof(aop_instance_t *));
     aop_instance_t *inst;
     aop_store_result_t res;
-    int idx, version, ok;
+    int idx, version;
 
     if (!obj) {
         return;
@@ -351,15 +354,9 @@ void aop_api_patch_instance(aop_api_t *q)
         return;
     }
     /* The keys the body names are the ones the database now sets over the YAML. */
-    if (aop_store_put(q->r->pool, q->sc->fleet->db_path, inst, who(q), "update",
-                      body_keys(q->r->pool, obj), &version, &res) != APR_SUCCESS) {
-        aop_admin_unlock();
-        aop_api_store_error(q, &res);
-        return;
-    }
-    publish_or_answer(q, &ok);
-    aop_admin_unlock();
-    if (ok) {
+    if (commit_change(q, aop_store_put(q->r->pool, q->sc->fleet->db_path, inst, who(q),
+                                       "update", body_keys(q->r->pool, obj), &version, &res),
+                      &res)) {
         warn_plain_http(q, inst);
         ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, q->r, AOPLOGNO(00095)
                       "instance %s changed by %s (version %d)", inst->name, who(q), version);
@@ -372,7 +369,7 @@ void aop_api_delete_instance(aop_api_t *q)
 {
     aop_store_result_t res;
     json_object *root;
-    int version, ok;
+    int version;
 
     if (!locked(q)) {
         return;
@@ -382,15 +379,8 @@ void aop_api_delete_instance(aop_api_t *q)
         aop_api_not_found(q, q->arg);
         return;
     }
-    if (aop_store_delete(q->r->pool, q->sc->fleet->db_path, q->arg, who(q), &version, &res)
-        != APR_SUCCESS) {
-        aop_admin_unlock();
-        aop_api_store_error(q, &res);
-        return;
-    }
-    publish_or_answer(q, &ok);
-    aop_admin_unlock();
-    if (ok) {
+    if (commit_change(q, aop_store_delete(q->r->pool, q->sc->fleet->db_path, q->arg, who(q),
+                                          &version, &res), &res)) {
         ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, q->r, AOPLOGNO(00096)
                       "instance %s deleted by %s (version %d)", q->arg, who(q), version);
         root = aop_json_own(q->r->pool, json_object_new_object());
@@ -409,7 +399,7 @@ void aop_api_post_rollback(aop_api_t *q)
     json_object *obj = read_body(q), *v;
     aop_store_result_t res;
     json_object *root;
-    int to, version, ok;
+    int to, version;
 
     if (!obj) {
         return;
@@ -424,15 +414,8 @@ void aop_api_post_rollback(aop_api_t *q)
     if (!locked(q)) {
         return;
     }
-    if (aop_store_rollback(q->r->pool, q->sc->fleet->db_path, q->arg, to, who(q), &version,
-                           &res) != APR_SUCCESS) {
-        aop_admin_unlock();
-        aop_api_store_error(q, &res);
-        return;
-    }
-    publish_or_answer(q, &ok);
-    aop_admin_unlock();
-    if (ok) {
+    if (commit_change(q, aop_store_rollback(q->r->pool, q->sc->fleet->db_path, q->arg, to,
+                                            who(q), &version, &res), &res)) {
         ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, q->r, AOPLOGNO(00097)
                       "instance %s rolled back to version %d by %s (version %d)", q->arg, to,
                       who(q), version);

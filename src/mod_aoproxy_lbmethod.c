@@ -44,32 +44,30 @@ static const aop_instance_t *instance(const aop_req_t *ctx, int idx)
 }
 
 /* Not resting after a 429/5xx, key not refused, deployment not missing, and the
- * estimate fits its token budget.  Caller holds the shm lock (or accepts a hint). */
-static int available(const aop_req_t *ctx, int idx, apr_time_t now)
+ * estimate fits its token budget.  exact: under the lock, the budget's window as it
+ * is; else a lock-free hint from its per-second cache ("maybe" when that is old). */
+static int check_available(const aop_req_t *ctx, int idx, apr_time_t now, int exact)
 {
     const aop_shm_inst_t *si = aop_shm_inst(ctx->live->shm_map, idx);
+    apr_int64_t max_tpm = instance(ctx, idx)->max_tpm, sec = apr_time_sec(now);
 
     if (!si) {
         return 1;
     }
     return now >= si->cooldown_until && now >= si->unhealthy_until
            && !aop_shm_model_missing(si, ctx->info.model, now)
-           && aop_tpm_fits(&si->tpm, instance(ctx, idx)->max_tpm, ctx->info.estimate,
-                           apr_time_sec(now));
+           && (exact ? aop_tpm_fits(&si->tpm, max_tpm, ctx->info.estimate, sec)
+                     : aop_tpm_fits_hint(&si->tpm, max_tpm, ctx->info.estimate, sec));
 }
 
-/* The same read without the lock, from the budget's per-second cache only. */
+static int available(const aop_req_t *ctx, int idx, apr_time_t now)
+{
+    return check_available(ctx, idx, now, 1);
+}
+
 static int maybe_available(const aop_req_t *ctx, int idx, apr_time_t now)
 {
-    const aop_shm_inst_t *si = aop_shm_inst(ctx->live->shm_map, idx);
-
-    if (!si) {
-        return 1;
-    }
-    return now >= si->cooldown_until && now >= si->unhealthy_until
-           && !aop_shm_model_missing(si, ctx->info.model, now)
-           && aop_tpm_fits_hint(&si->tpm, instance(ctx, idx)->max_tpm, ctx->info.estimate,
-                                apr_time_sec(now));
+    return check_available(ctx, idx, now, 0);
 }
 
 /* When candidate idx could take the request, or 0 when only a reload can help. */

@@ -17,6 +17,7 @@
 #include "aop_json.h"
 #include "aop_store.h"
 #include "check_suites.h"
+#include "check_tmpdir.h"
 
 #define SECRET "sk-store-secret-0123456789"
 
@@ -27,30 +28,15 @@ static const char *state;
 
 static void setup(void)
 {
-    const char *tmp = "/tmp";
-
     apr_pool_create(&pool, NULL);
-    apr_temp_dir_get(&tmp, pool);
-    dir = apr_pstrcat(pool, tmp, "/aop-store-XXXXXX", NULL);
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    dir = check_tmpdir_make(pool, "aop-store");
     db = apr_pstrcat(pool, dir, "/instances.db", NULL);
     state = apr_pstrcat(pool, dir, "/state.json", NULL);
 }
 
 static void teardown(void)
 {
-    apr_dir_t *d;
-    apr_finfo_t fi;
-
-    if (apr_dir_open(&d, dir, pool) == APR_SUCCESS) {
-        while (apr_dir_read(&fi, APR_FINFO_NAME, d) == APR_SUCCESS) {
-            if (strcmp(fi.name, ".") && strcmp(fi.name, "..")) {
-                apr_file_remove(apr_pstrcat(pool, dir, "/", fi.name, NULL), pool);
-            }
-        }
-        apr_dir_close(d);
-    }
-    apr_dir_remove(dir, pool);
+    check_tmpdir_remove(pool, dir);
     aop_store_set_busy_timeout(0);
     apr_pool_destroy(pool);
 }
