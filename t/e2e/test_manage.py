@@ -494,3 +494,23 @@ def test_in_flight_requests_finish_on_the_instances_they_started_with(mpm, mgr, 
     assert got[0].json()["choices"][0]["message"]["content"].startswith("mock:far:dep-new")
     # its usage was counted on the instance's slot, and nothing was logged as an error
     assert "added" not in names(srv)
+
+
+def test_unwritable_store_answers_503_and_keeps_running(mgr, far):
+    srv = mgr("event")
+    ok(admin(srv, "PATCH", "/instances/y", {"weight": 5}))
+    db = os.path.join(srv.root, "state", "instance_state.db")
+    os.chmod(db, 0o400)                          # as a full or read-only disk would
+    try:
+        err = assert_openai_error(admin(srv, "POST", "/instances/add", new_instance(far)), 503,
+                                  "store_unavailable")
+        assert KEY_NEW not in err["message"]
+    finally:
+        # SQLite made its -shm file with the database's mode: the operator's fix
+        # is to make them all writable again.
+        for f in os.listdir(os.path.dirname(db)):
+            os.chmod(os.path.join(os.path.dirname(db), f), 0o600)
+    assert names(srv) == ["y"] and chat(srv).status == 200
+    assert ok(admin(srv, "GET", "/admin/instances/y/versions"))["versions"][0]["version"] == 1
+    ok(admin(srv, "POST", "/instances/add", new_instance(far)), 201)   # and it works again
+    srv.expect_error(r"AOP00091")
