@@ -183,18 +183,6 @@ json_object *aop_dbtool_health(apr_pool_t *p, const char *path, int *ok,
 /* --------------------------------------------------------------------------
  * history
  */
-static json_object *strings(const apr_array_header_t *list)
-{
-    json_object *arr = json_object_new_array();
-    int i;
-
-    for (i = 0; list && i < list->nelts; ++i) {
-        json_object_array_add(arr, json_object_new_string(
-            APR_ARRAY_IDX(list, i, const char *)));
-    }
-    return arr;
-}
-
 apr_status_t aop_dbtool_versions(apr_pool_t *p, const char *path, const char *name,
                                  json_object **out, const char **err)
 {
@@ -219,7 +207,7 @@ apr_status_t aop_dbtool_versions(apr_pool_t *p, const char *path, const char *na
         add_str(o, "changed_at", v->changed_at);
         add_str(o, "changed_by", v->changed_by);
         add_str(o, "change", v->change);
-        json_object_object_add(o, "fields", strings(v->fields));
+        json_object_object_add(o, "fields", aop_json_str_array(v->fields));
         json_object_object_add(o, "instance", json_object_get(v->instance));  /* masked */
     }
     return APR_SUCCESS;

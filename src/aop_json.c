@@ -90,6 +90,28 @@ const char *aop_json_to_string(apr_pool_t *p, json_object *obj)
                                                               | JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
+json_object *aop_json_str_array(const apr_array_header_t *a)
+{
+    json_object *arr = json_object_new_array();
+    int i;
+
+    for (i = 0; a && i < a->nelts; i++) {
+        json_object_array_add(arr, json_object_new_string(APR_ARRAY_IDX(a, i, const char *)));
+    }
+    return arr;
+}
+
+json_object *aop_json_int_array(const apr_array_header_t *a)
+{
+    json_object *arr = json_object_new_array();
+    int i;
+
+    for (i = 0; a && i < a->nelts; i++) {
+        json_object_array_add(arr, json_object_new_int(APR_ARRAY_IDX(a, i, int)));
+    }
+    return arr;
+}
+
 static json_object *string_or_null(const char *s)
 {
     return s ? json_object_new_string(s) : NULL;

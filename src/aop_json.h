@@ -4,6 +4,7 @@
 #define AOP_JSON_H
 
 #include <apr_pools.h>
+#include <apr_tables.h>
 #include <json-c/json.h>
 
 json_object *aop_json_own(apr_pool_t *p, json_object *obj);
@@ -18,6 +19,11 @@ json_object *aop_json_parse(apr_pool_t *p, const char *text, apr_size_t len,
 
 /* Serialises obj compactly into pool memory. */
 const char *aop_json_to_string(apr_pool_t *p, json_object *obj);
+
+/* New JSON arrays (the caller owns them) of an APR array of const char * or of int;
+ * a NULL array gives an empty one. */
+json_object *aop_json_str_array(const apr_array_header_t *a);
+json_object *aop_json_int_array(const apr_array_header_t *a);
 
 /* OpenAI's error shape: {"error":{"message","type","param","code"}}; param and code
  * may be NULL (they are then JSON null). */

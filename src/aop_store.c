@@ -386,14 +386,7 @@ static apr_status_t current_json(store_t *s, const char *name, const current_t *
 
 static const char *fields_text(apr_pool_t *p, const apr_array_header_t *fields)
 {
-    json_object *arr = aop_json_own(p, json_object_new_array());
-    int i;
-
-    for (i = 0; fields && i < fields->nelts; ++i) {
-        json_object_array_add(arr, json_object_new_string(
-            APR_ARRAY_IDX(fields, i, const char *)));
-    }
-    return aop_json_to_string(p, arr);
+    return aop_json_to_string(p, aop_json_own(p, aop_json_str_array(fields)));
 }
 
 static apr_array_header_t *fields_array(apr_pool_t *p, const char *text)

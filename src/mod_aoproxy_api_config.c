@@ -122,17 +122,6 @@ void aop_api_get_instance_config(aop_api_t *q)
 
 /* ------------------------------------------------------------------ /config */
 
-static json_object *int_list(const apr_array_header_t *a)
-{
-    json_object *arr = json_object_new_array();
-    int i;
-
-    for (i = 0; i < a->nelts; i++) {
-        json_object_array_add(arr, json_object_new_int(APR_ARRAY_IDX(a, i, int)));
-    }
-    return arr;
-}
-
 static json_object *routing_json(const aop_config_t *cfg)
 {
     json_object *o = json_object_new_object();
@@ -163,7 +152,7 @@ static json_object *config_root(const aop_live_t *live)
     json_object_object_add(root, "logging", logging);
     json_object_object_add(monitoring, "stats_window_minutes",
                            json_object_new_int(cfg->stats_window_minutes));
-    json_object_object_add(monitoring, "additional_windows", int_list(cfg->additional_windows));
+    json_object_object_add(monitoring, "additional_windows", aop_json_int_array(cfg->additional_windows));
     json_object_object_add(root, "monitoring", monitoring);
     json_object_object_add(root, "instances", all_configs(live));
     return root;
@@ -238,20 +227,17 @@ void aop_api_get_sources(aop_api_t *q)
 {
     aop_fleet_t *fleet = q->live->fleet;
     json_object *root = aop_json_own(q->r->pool, json_object_new_object());
-    json_object *layers = json_object_new_array(), *files = json_object_new_array();
-    int counts[4] = { 0, 0, 0, 0 }, i;
+    json_object *layers = json_object_new_array();
+    int counts[4] = { 0, 0, 0, 0 };
 
     count_fields(q->live, counts);
     json_object_array_add(layers, layer_json(q->r->pool, "database", fleet->db_path,
                                              counts[AOP_LAYER_DATABASE]));
     json_object_array_add(layers, layer_json(q->r->pool, "state_file", fleet->state_file,
                                              counts[AOP_LAYER_STATE_FILE]));
-    for (i = 0; q->live->cfg->files && i < q->live->cfg->files->nelts; i++) {
-        json_object_array_add(files, json_object_new_string(
-            APR_ARRAY_IDX(q->live->cfg->files, i, const char *)));
-    }
     json_object_array_add(layers, layer_json(q->r->pool, "yaml", NULL, counts[AOP_LAYER_YAML]));
-    json_object_object_add(json_object_array_get_idx(layers, 2), "files", files);
+    json_object_object_add(json_object_array_get_idx(layers, 2), "files",
+                           aop_json_str_array(q->live->cfg->files));
     json_object_array_add(layers, layer_json(q->r->pool, "default", NULL,
                                              counts[AOP_LAYER_DEFAULT]));
     json_object_object_add(root, "precedence", layers);
@@ -285,19 +271,14 @@ void aop_api_get_instance_sources(aop_api_t *q)
 
 static json_object *version_json(const aop_store_version_t *v)
 {
-    json_object *o = json_object_new_object(), *fields = json_object_new_array();
-    int i;
+    json_object *o = json_object_new_object();
 
-    for (i = 0; v->fields && i < v->fields->nelts; i++) {
-        json_object_array_add(fields, json_object_new_string(
-            APR_ARRAY_IDX(v->fields, i, const char *)));
-    }
     json_object_object_add(o, "version", json_object_new_int(v->version));
     json_object_object_add(o, "change", json_object_new_string(v->change));
     json_object_object_add(o, "changed_at", json_object_new_string(v->changed_at));
     json_object_object_add(o, "changed_by", v->changed_by ? json_object_new_string(v->changed_by)
                                                           : NULL);
-    json_object_object_add(o, "fields", fields);
+    json_object_object_add(o, "fields", aop_json_str_array(v->fields));
     json_object_object_add(o, "instance", v->instance ? json_object_get(v->instance) : NULL);
     return o;
 }

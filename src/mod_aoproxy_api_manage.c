@@ -436,7 +436,8 @@ void aop_api_post_reload(aop_api_t *q)
     aop_config_t *cfg = NULL;
     aop_change_error_t err;
     const char *perr = NULL;
-    json_object *root, *files;
+    json_object *root;
+    aop_live_t *live;
     int i;
 
     if (aop_config_load(q->r->pool, fleet->config_dir, fleet->environment, NULL, NULL, &cfg,
@@ -456,18 +457,14 @@ void aop_api_post_reload(aop_api_t *q)
     ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, q->r, AOPLOGNO(00098)
                   "configuration reloaded by %s", who(q));
     root = aop_json_own(q->r->pool, json_object_new_object());
-    files = json_object_new_array();
-    for (i = 0; i < cfg->files->nelts; i++) {
-        json_object_array_add(files, json_object_new_string(APR_ARRAY_IDX(cfg->files, i,
-                                                                          const char *)));
-    }
+    live = fresh(q);
     for (i = 0; i < cfg->warnings->nelts; i++) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, q->r, AOPLOGNO(00099) "configuration: %s",
                       APR_ARRAY_IDX(cfg->warnings, i, const char *));
     }
     json_object_object_add(root, "reloaded", json_object_new_boolean(1));
-    json_object_object_add(root, "files", files);
-    json_object_object_add(root, "instances", json_object_new_int(fresh(q)->cfg->instances->nelts));
-    json_object_object_add(root, "generation", json_object_new_int64((apr_int64_t)fresh(q)->generation));
+    json_object_object_add(root, "files", aop_json_str_array(cfg->files));
+    json_object_object_add(root, "instances", json_object_new_int(live->cfg->instances->nelts));
+    json_object_object_add(root, "generation", json_object_new_int64((apr_int64_t)live->generation));
     aop_api_send(q, root);
 }

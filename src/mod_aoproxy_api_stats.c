@@ -267,7 +267,7 @@ void aop_api_get_instance(aop_api_t *q)
 {
     json_object *root, *state;
     aop_snapshot_t *snap = snapshot(q, &root);
-    int idx = aop_snapshot_find(snap, q->arg);
+    int idx = aop_live_find(snap->live, q->arg);
 
     if (idx < 0) {
         aop_send_error(q->r, HTTP_NOT_FOUND, apr_psprintf(q->r->pool, "No instance named "

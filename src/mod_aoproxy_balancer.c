@@ -117,7 +117,7 @@ static apr_array_header_t *balancers_of(apr_pool_t *p, aop_fleet_t *fleet)
     return all;
 }
 
-static proxy_worker *named(proxy_balancer *b, const char *name)
+proxy_worker *aop_balancer_worker_named(proxy_balancer *b, const char *name)
 {
     int i;
 
@@ -184,8 +184,15 @@ static const char *grow(request_rec *r, aop_fleet_member_t *m, aop_fleet_t *flee
     return NULL;
 }
 
-/* Workers other processes added, known here too (as mod_proxy_balancer would before
- * a request). */
+void aop_balancer_sync(proxy_balancer *b, server_rec *s)
+{
+    if (b->s->wupdated > b->wupdated && PROXY_THREAD_LOCK(b) == APR_SUCCESS) {
+        ap_proxy_sync_balancer(b, s, ap_get_module_config(s->module_config, &proxy_module));
+        PROXY_THREAD_UNLOCK(b);
+    }
+}
+
+/* Workers other processes added, known here too. */
 static void sync_all(apr_array_header_t *all)
 {
     int j;
@@ -193,11 +200,7 @@ static void sync_all(apr_array_header_t *all)
     for (j = 0; j < all->nelts; j++) {
         aop_fleet_member_t *m = &APR_ARRAY_IDX(all, j, aop_fleet_member_t);
 
-        if (PROXY_THREAD_LOCK(m->balancer) == APR_SUCCESS) {
-            ap_proxy_sync_balancer(m->balancer, m->s,
-                                   ap_get_module_config(m->s->module_config, &proxy_module));
-            PROXY_THREAD_UNLOCK(m->balancer);
-        }
+        aop_balancer_sync(m->balancer, m->s);
     }
 }
 
@@ -222,7 +225,7 @@ const char *aop_balancer_assign(request_rec *r, aop_fleet_t *fleet,
     for (i = 0; i < eff->nelts; i++) {
         const char *url = worker_url(r->pool, APR_ARRAY_IDX(eff, i, aop_effective_t *)->inst);
 
-        if (named(first->balancer, url)) {
+        if (aop_balancer_worker_named(first->balancer, url)) {
             names[i] = url;
             apr_hash_set(used, url, APR_HASH_KEY_STRING, "");
         }
@@ -316,7 +319,7 @@ int aop_balancer_workers_needed(aop_live_t *live, const apr_array_header_t *inst
         const aop_instance_t *inst = APR_ARRAY_IDX(instances, i, aop_instance_t *);
         proxy_worker *w;
 
-        if (named(b, worker_url(p, inst))) {
+        if (aop_balancer_worker_named(b, worker_url(p, inst))) {
             continue;
         }
         if ((w = reusable(b, inst, used))) {

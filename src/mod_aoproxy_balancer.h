@@ -28,6 +28,13 @@ void aop_balancer_flag(aop_fleet_t *fleet, const apr_array_header_t *eff, const 
 
 int aop_balancer_free_slots(aop_fleet_t *fleet);
 
+/* The worker of b named name (its full URL), or NULL. */
+struct proxy_worker *aop_balancer_worker_named(struct proxy_balancer *b, const char *name);
+
+/* Workers that another process added (the balancer's shared list moved on) become
+ * known in this one, as mod_proxy_balancer does before each request to it. */
+void aop_balancer_sync(struct proxy_balancer *b, server_rec *s);
+
 /* How many of instances (aop_instance_t *) would take a new slot: neither their own
  * worker nor a removed instance's on their origin (one unused by live) is there. */
 int aop_balancer_workers_needed(aop_live_t *live, const apr_array_header_t *instances);

@@ -56,7 +56,7 @@ void *aop_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     conf->admin_key = add->admin_key ? add->admin_key : base->admin_key;
     conf->state_db = add->state_db ? add->state_db : base->state_db;
     MERGE_SET(growth);
-    /* cfg, routes, balancer and workers are resolved per server at start-up. */
+    /* cfg, fleet and balancer are resolved per server at start-up. */
     return conf;
 }
 
@@ -247,28 +247,21 @@ const command_rec aop_cmds[] = {
 
 /* ------------------------------------------------------------------ loading */
 
-static const char *resolve_environment(const aop_srv_conf_t *sc, apr_pool_t *p)
+/* A variable of httpd's environment (/etc/apache2/envvars on Debian), if set and
+ * not empty. */
+static const char *env_or(apr_pool_t *p, const char *name, const char *dflt)
 {
-    char *env = NULL;
+    char *v = NULL;
 
-    if (sc->environment) {
-        return sc->environment;
+    if (apr_env_get(&v, name, p) == APR_SUCCESS && v && *v) {
+        return v;
     }
-    if (apr_env_get(&env, "ENVIRONMENT", p) == APR_SUCCESS && env && *env) {
-        return env;
-    }
-    return NULL;
+    return dflt;
 }
 
-/* The admin key from httpd's environment (/etc/apache2/envvars on Debian). */
-static const char *env_admin_key(apr_pool_t *p)
+static const char *resolve_environment(const aop_srv_conf_t *sc, apr_pool_t *p)
 {
-    char *key = NULL;
-
-    if (apr_env_get(&key, "ADMIN_API_KEY", p) == APR_SUCCESS && key && *key) {
-        return key;
-    }
-    return NULL;
+    return sc->environment ? sc->environment : env_or(p, "ENVIRONMENT", NULL);
 }
 
 /* Maps logging.level onto this module's log level unless LogLevel already set one. */
@@ -318,16 +311,6 @@ static aop_config_t *load_once(apr_pool_t *pconf, server_rec *s, apr_hash_t *cac
     return cfg;
 }
 
-static const char *env_or(apr_pool_t *p, const char *name, const char *dflt)
-{
-    char *v = NULL;
-
-    if (apr_env_get(&v, name, p) == APR_SUCCESS && v && *v) {
-        return v;
-    }
-    return dflt;
-}
-
 /* One fleet per loaded configuration: servers sharing a configuration share its
  * live instances and its store (the first server's AOProxyStateDB wins). */
 static aop_fleet_t *fleet_of(apr_pool_t *pconf, apr_hash_t *fleets, aop_srv_conf_t *sc,
@@ -354,7 +337,6 @@ int aop_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                      server_rec *s)
 {
     apr_hash_t *cache = apr_hash_make(ptemp);
-    apr_hash_t *routes = apr_hash_make(ptemp);
     apr_hash_t *fleets = apr_hash_make(ptemp);
 
     for (; s; s = s->next) {
@@ -377,15 +359,9 @@ int aop_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
             return HTTP_INTERNAL_SERVER_ERROR;
         }
         sc->fleet = fleet_of(pconf, fleets, sc, env ? apr_pstrdup(pconf, env) : NULL);
-        sc->routes = apr_hash_get(routes, &sc->cfg, sizeof(sc->cfg));
-        if (!sc->routes) {
-            sc->routes = aop_route_table_build(pconf, sc->cfg);
-            apr_hash_set(routes, apr_pmemdup(ptemp, &sc->cfg, sizeof(sc->cfg)),
-                         sizeof(sc->cfg), sc->routes);
-        }
         apply_log_level(pconf, s, sc->cfg);
         if (!sc->admin_key) {
-            sc->admin_key = env_admin_key(pconf);
+            sc->admin_key = env_or(pconf, "ADMIN_API_KEY", NULL);
         }
     }
     return OK;

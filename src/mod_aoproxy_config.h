@@ -34,7 +34,6 @@ typedef struct aop_srv_conf_t {
     int growth_set;
     /* Resolved at start-up (check_config / post_config); read-only afterwards. */
     aop_config_t *cfg;               /* the YAML as loaded at start-up */
-    aop_route_table_t *routes;       /* ... its routes (configtest checks) */
     struct aop_fleet_t *fleet;       /* the live instances: mod_aoproxy_live.h */
     struct proxy_balancer *balancer; /* this server's balancer://aoproxy, if it proxies */
 } aop_srv_conf_t;

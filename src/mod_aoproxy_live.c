@@ -6,6 +6,7 @@
 #include "aop_json.h"
 #include "aop_layers.h"
 #include "mod_aoproxy_private.h"
+#include "mod_aoproxy_balancer.h"
 #include "mod_aoproxy_config.h"
 #include "mod_aoproxy_live.h"
 #include "mod_aoproxy_publish.h"
@@ -200,22 +201,15 @@ struct proxy_worker *aop_live_worker(aop_live_t *live, struct proxy_balancer *ba
     proxy_balancer *b = balancer ? balancer : live->fleet->balancer;
     int cache = b == live->fleet->balancer;
     proxy_worker *w = cache ? live->workers[idx] : NULL;
-    int i;
 
     if (w || !b || !live->worker_names[idx]) {
         return w;
     }
-    for (i = 0; i < b->workers->nelts; i++) {
-        proxy_worker *cand = APR_ARRAY_IDX(b->workers, i, proxy_worker *);
-
-        if (strcmp(cand->s->name_ex, live->worker_names[idx]) == 0) {
-            if (cache) {
-                live->workers[idx] = cand;   /* racing threads store the same pointer */
-            }
-            return cand;
-        }
+    w = aop_balancer_worker_named(b, live->worker_names[idx]);
+    if (w && cache) {
+        live->workers[idx] = w;      /* racing threads store the same pointer */
     }
-    return NULL;
+    return w;
 }
 
 int aop_live_find(const aop_live_t *live, const char *name)

@@ -34,28 +34,6 @@ void aop_admin_unlock(void)
 
 /* ------------------------------------------------------------------ the document */
 
-static json_object *int_array(const apr_array_header_t *a)
-{
-    json_object *arr = json_object_new_array();
-    int i;
-
-    for (i = 0; a && i < a->nelts; i++) {
-        json_object_array_add(arr, json_object_new_int(APR_ARRAY_IDX(a, i, int)));
-    }
-    return arr;
-}
-
-static json_object *str_array(const apr_array_header_t *a)
-{
-    json_object *arr = json_object_new_array();
-    int i;
-
-    for (i = 0; a && i < a->nelts; i++) {
-        json_object_array_add(arr, json_object_new_string(APR_ARRAY_IDX(a, i, const char *)));
-    }
-    return arr;
-}
-
 /* What a reload may change without a restart, and the YAML files it came from. */
 static json_object *settings_json(const aop_config_t *cfg)
 {
@@ -65,8 +43,8 @@ static json_object *settings_json(const aop_config_t *cfg)
     json_object_object_add(o, "retries", json_object_new_int(cfg->retries));
     json_object_object_add(o, "stats_window_minutes",
                            json_object_new_int(cfg->stats_window_minutes));
-    json_object_object_add(o, "additional_windows", int_array(cfg->additional_windows));
-    json_object_object_add(o, "files", str_array(cfg->files));
+    json_object_object_add(o, "additional_windows", aop_json_int_array(cfg->additional_windows));
+    json_object_object_add(o, "files", aop_json_str_array(cfg->files));
     return o;
 }
 

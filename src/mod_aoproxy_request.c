@@ -9,6 +9,7 @@
 
 #include "aop_json.h"
 #include "mod_aoproxy_private.h"
+#include "mod_aoproxy_balancer.h"
 #include "mod_aoproxy_body.h"
 #include "mod_aoproxy_errors.h"
 #include "mod_aoproxy_lbmethod.h"
@@ -102,21 +103,6 @@ static int answer_nothing_available(request_rec *r, aop_req_t *ctx, int status,
                                      ctx->info.model), NULL, "no_instance_available");
 }
 
-/* Workers the management API added in another process, known here before the first
- * pick (mod_proxy_balancer would sync them only later, in its pre_request). */
-static void sync_balancer(request_rec *r, proxy_balancer *b)
-{
-    if (b->s->wupdated > b->wupdated) {
-        proxy_server_conf *psf = ap_get_module_config(r->server->module_config,
-                                                      &proxy_module);
-
-        if (PROXY_THREAD_LOCK(b) == APR_SUCCESS) {
-            ap_proxy_sync_balancer(b, r->server, psf);
-            PROXY_THREAD_UNLOCK(b);
-        }
-    }
-}
-
 /* A call to one of the proxied operations: body, model, instances. */
 static int prepare_call(request_rec *r, aop_req_t *ctx)
 {
@@ -141,7 +127,9 @@ static int prepare_call(request_rec *r, aop_req_t *ctx)
                             "model", "model_not_found");
     }
     ctx->tried = apr_pcalloc(r->pool, n > 0 ? n : 1);
-    sync_balancer(r, ctx->sc->balancer);
+    /* Workers the API added in another process, known before the first pick
+     * (mod_proxy_balancer syncs only later, in its pre_request). */
+    aop_balancer_sync(ctx->sc->balancer, r->server);
     apr_pool_cleanup_register(r->pool, ctx, release_reservation, apr_pool_cleanup_null);
     if ((status = aop_lb_pick_first(r, ctx, &wait)) != OK) {
         return answer_nothing_available(r, ctx, status, wait);

@@ -63,19 +63,6 @@ void aop_snapshot_window(const aop_snapshot_t *snap, int idx, int minutes, aop_c
                      minutes, out);
 }
 
-int aop_snapshot_find(const aop_snapshot_t *snap, const char *name)
-{
-    int i;
-
-    for (i = 0; i < snap->n; i++) {
-        if (strcmp(APR_ARRAY_IDX(snap->live->cfg->instances, i, aop_instance_t *)->name,
-                   name) == 0) {
-            return i;
-        }
-    }
-    return -1;
-}
-
 aop_health_e aop_snapshot_overall_health(const aop_snapshot_t *snap)
 {
     aop_health_e each[AOP_SHM_MAX_CANDIDATES];

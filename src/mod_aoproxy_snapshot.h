@@ -26,8 +26,6 @@ aop_snapshot_t *aop_snapshot_take(apr_pool_t *p, aop_live_t *live);
 /* An instance's (idx >= 0) or the overall (idx < 0) counts over the last minutes. */
 void aop_snapshot_window(const aop_snapshot_t *snap, int idx, int minutes, aop_counts_t *out);
 
-int aop_snapshot_find(const aop_snapshot_t *snap, const char *name);
-
 aop_health_e aop_snapshot_overall_health(const aop_snapshot_t *snap);
 
 #endif
