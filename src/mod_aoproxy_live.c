@@ -41,8 +41,8 @@ static apr_status_t unref_cleanup(void *data)
     return APR_SUCCESS;
 }
 
-/* The settings a document may change (a reload re-reads them); the rest stays as
- * loaded at start-up. */
+/* The settings a document may change (a reload re-reads them), and the YAML files
+ * they came from; the rest stays as loaded at start-up. */
 static void apply_settings(aop_config_t *cfg, json_object *settings)
 {
     json_object *v, *arr;
@@ -60,6 +60,13 @@ static void apply_settings(aop_config_t *cfg, json_object *settings)
     }
     if (json_object_object_get_ex(settings, "stats_window_minutes", &v)) {
         cfg->stats_window_minutes = json_object_get_int(v);
+    }
+    if (json_object_object_get_ex(settings, "files", &arr)) {
+        cfg->files = apr_array_make(cfg->instances->pool, 2, sizeof(const char *));
+        for (i = 0; i < json_object_array_length(arr); i++) {
+            APR_ARRAY_PUSH(cfg->files, const char *) = apr_pstrdup(
+                cfg->instances->pool, json_object_get_string(json_object_array_get_idx(arr, i)));
+        }
     }
     if (json_object_object_get_ex(settings, "additional_windows", &arr)) {
         cfg->additional_windows = apr_array_make(cfg->instances->pool, 4, sizeof(int));

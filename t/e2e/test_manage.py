@@ -348,6 +348,22 @@ def test_reload_adds_yaml_instances_live(mgr, east):
     assert set(served_by(east)) == {"dep-z"}
 
 
+def test_reload_reads_an_environment_file_that_appeared(mgr, east):
+    srv = mgr("event", environment="prod")
+    files = ok(admin(srv, "GET", "/admin/config/sources"))["precedence"][2]["files"]
+    assert [os.path.basename(f) for f in files] == ["base.yaml"]
+    srv.write_yaml("prod.yaml", "instances:\n  - name: \"y\"\n    weight: 61\n")
+    body = ok(admin(srv, "POST", "/config/reload"))
+    assert [os.path.basename(f) for f in body["files"]] == ["base.yaml", "prod.yaml"]
+    # every process's view says where its YAML now comes from
+    for _ in range(8):
+        files = ok(admin(srv, "GET", "/admin/config/sources"))["precedence"][2]["files"]
+        assert [os.path.basename(f) for f in files] == ["base.yaml", "prod.yaml"]
+    src = ok(admin(srv, "GET", "/admin/config/instances/y/sources"))["sources"]
+    assert src["weight"]["layer"] == "yaml" and src["weight"]["location"].endswith("prod.yaml")
+    assert ok(request(srv, "GET", "/instances/config/y"))["weight"] == 61
+
+
 def test_state_file_is_imported_on_first_start(mgr, east, far, tmp_path):
     state = tmp_path / "state.json"
     state.write_text(json.dumps({"timestamp": 1715000000.5, "worker_id": "w1", "instances": [
