@@ -14,6 +14,7 @@ int main(void)
     sr = srunner_create(aop_config_suite());
     srunner_add_suite(sr, aop_route_suite());
     srunner_add_suite(sr, aop_request_suite());
+    srunner_add_suite(sr, aop_jtree_suite());
     srunner_add_suite(sr, aop_tpm_suite());
     srunner_add_suite(sr, aop_select_suite());
     srunner_add_suite(sr, aop_usage_suite());

@@ -1,0 +1,51 @@
+/* A small strict JSON parser (RFC 8259) into a read-only tree allocated from an APR
+ * pool, for the request hot path: the request body and the usage object of answers.
+ * json-c costs a locale switch (duplocale/newlocale/freelocale: a process-wide lock,
+ * getenv, malloc) and a malloc per object on every parse; this parser takes neither
+ * and is freed with the pool.  Core library: APR only, no httpd headers. */
+#ifndef AOP_JTREE_H
+#define AOP_JTREE_H
+
+#include <apr_pools.h>
+
+/* Containers nested deeper than this are refused ("nesting too deep"); it also bounds
+ * the parser's recursion. */
+#define AOP_JTREE_MAX_DEPTH 64
+
+typedef enum {
+    AOP_JNULL, AOP_JBOOL, AOP_JINT, AOP_JDOUBLE, AOP_JSTRING, AOP_JARRAY, AOP_JOBJECT
+} aop_jtype_e;
+
+typedef struct aop_jnode_t aop_jnode_t;
+struct aop_jnode_t {
+    aop_jtype_e type;
+    const char *src;         /* the value's own text inside the parsed document (not NUL-terminated) */
+    apr_size_t src_len;      /* e.g. for an object: from '{' to '}' inclusive */
+    const char *key;         /* member name, decoded, NUL-terminated, when the node is an object member; else NULL */
+    apr_size_t key_len;
+    aop_jnode_t *next;       /* next element/member of the parent, in document order */
+    aop_jnode_t *child;      /* first element/member (arrays, objects) */
+    apr_size_t count;        /* number of elements/members */
+    int b;                   /* AOP_JBOOL */
+    apr_int64_t i;           /* AOP_JINT */
+    double d;                /* AOP_JDOUBLE (also set for AOP_JINT) */
+    const char *str;         /* AOP_JSTRING: decoded UTF-8, NUL-terminated (may contain NUL bytes from \u0000) */
+    apr_size_t str_len;      /* decoded length in bytes */
+};
+
+/* Parses len bytes (not necessarily NUL-terminated). Returns the root, or NULL with *perr set
+ * to a pool string like "unexpected end of input at offset 12" / "invalid character 'x' at offset 3"
+ * / "nesting too deep at offset N" / "invalid escape at offset N" / "trailing data at offset N".
+ * The nodes' src point into text, which must therefore live as long as they are used;
+ * every other byte of the tree (keys, strings) is in p.  perr may be NULL. */
+aop_jnode_t *aop_jtree_parse(apr_pool_t *p, const char *text, apr_size_t len, const char **perr);
+
+/* The member named key (NUL-terminated, compared to the decoded name); with duplicate names the
+ * LAST one wins (as json-c does). NULL when obj is NULL, not an object, or has no such member. */
+const aop_jnode_t *aop_jtree_get(const aop_jnode_t *obj, const char *key);
+
+/* "null", "a boolean", "an integer", "a decimal", "a string", "an array", "an object" (for error messages).
+ * A NULL node is "null", as a missing json-c object is. */
+const char *aop_jtree_type_word(const aop_jnode_t *v);
+
+#endif
