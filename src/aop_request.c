@@ -2,7 +2,7 @@
 
 #include <apr_strings.h>
 
-#include "aop_json.h"
+#include "aop_jtree.h"
 #include "aop_request.h"
 
 static int fail(aop_request_error_t *err, const char *message, const char *param,
@@ -14,87 +14,81 @@ static int fail(aop_request_error_t *err, const char *message, const char *param
     return -1;
 }
 
-static const char *json_type_word(json_object *v)
-{
-    switch (json_object_get_type(v)) {
-    case json_type_null: return "null";
-    case json_type_boolean: return "a boolean";
-    case json_type_double: return "a decimal";
-    case json_type_int: return "an integer";
-    case json_type_object: return "an object";
-    case json_type_array: return "an array";
-    case json_type_string: return "a string";
-    }
-    return "an unknown type";
-}
-
 static int type_error(apr_pool_t *p, aop_request_error_t *err, const char *key,
-                      const char *want, json_object *got)
+                      const char *want, const aop_jnode_t *got)
 {
     return fail(err, apr_psprintf(p, "Invalid type for '%s': expected %s, but got %s "
-                                     "instead.", key, want, json_type_word(got)),
+                                     "instead.", key, want, aop_jtree_type_word(got)),
                 key, "invalid_type");
 }
 
+/* A member that is absent or JSON null counts as not given. */
+static const aop_jnode_t *member(const aop_jnode_t *obj, const char *key)
+{
+    const aop_jnode_t *v = aop_jtree_get(obj, key);
+
+    return v && v->type != AOP_JNULL ? v : NULL;
+}
+
 /* Reads an optional non-negative integer field; 1 = present, 0 = absent, -1 = bad. */
-static int opt_count(apr_pool_t *p, json_object *root, const char *key,
+static int opt_count(apr_pool_t *p, const aop_jnode_t *root, const char *key,
                      apr_int64_t *out, aop_request_error_t *err)
 {
-    json_object *v;
+    const aop_jnode_t *v = member(root, key);
 
-    if (!json_object_object_get_ex(root, key, &v) || json_object_is_type(v, json_type_null)) {
+    if (!v) {
         return 0;
     }
-    if (!json_object_is_type(v, json_type_int)) {
+    if (v->type != AOP_JINT) {
         return type_error(p, err, key, "an integer", v);
     }
-    if (json_object_get_int64(v) < 0) {
+    if (v->i < 0) {
         return fail(err, apr_psprintf(p, "Invalid '%s': must be a non-negative integer.",
                                       key), key, "invalid_value");
     }
-    *out = json_object_get_int64(v);
+    *out = v->i;
     return 1;
 }
 
-static int parse_stream(apr_pool_t *p, json_object *root, aop_request_info_t *info,
+static int parse_stream(apr_pool_t *p, const aop_jnode_t *root, aop_request_info_t *info,
                         aop_request_error_t *err)
 {
-    json_object *v, *opts, *inc;
+    const aop_jnode_t *v = member(root, "stream"), *opts, *inc;
 
-    if (json_object_object_get_ex(root, "stream", &v) && !json_object_is_type(v, json_type_null)) {
-        if (!json_object_is_type(v, json_type_boolean)) {
+    if (v) {
+        if (v->type != AOP_JBOOL) {
             return type_error(p, err, "stream", "a boolean", v);
         }
-        info->stream = json_object_get_boolean(v);
+        info->stream = v->b;
     }
-    info->has_stream_options = json_object_object_get_ex(root, "stream_options", &opts);
-    if (info->has_stream_options && json_object_is_type(opts, json_type_object)
-        && json_object_object_get_ex(opts, "include_usage", &inc)
-        && json_object_is_type(inc, json_type_boolean)) {
-        info->include_usage = json_object_get_boolean(inc);
+    opts = aop_jtree_get(root, "stream_options");
+    info->has_stream_options = opts != NULL;
+    if (opts && (inc = aop_jtree_get(opts, "include_usage")) != NULL
+        && inc->type == AOP_JBOOL) {
+        info->include_usage = inc->b;
     }
     return 0;
 }
 
-static int parse_model(apr_pool_t *p, json_object *root, aop_request_info_t *info,
+static int parse_model(apr_pool_t *p, const aop_jnode_t *root, aop_request_info_t *info,
                        aop_request_error_t *err)
 {
-    json_object *v;
+    const aop_jnode_t *v = member(root, "model");
 
-    if (!json_object_object_get_ex(root, "model", &v) || json_object_is_type(v, json_type_null)) {
+    if (!v) {
         return fail(err, "you must provide a model parameter", NULL, NULL);
     }
-    if (!json_object_is_type(v, json_type_string)) {
+    if (v->type != AOP_JSTRING) {
         return type_error(p, err, "model", "a string", v);
     }
-    if (json_object_get_string_len(v) == 0) {
+    if (v->str_len == 0) {
         return fail(err, "you must provide a model parameter", "model", NULL);
     }
-    info->model = apr_pstrdup(p, json_object_get_string(v));
+    info->model = v->str;       /* in p, as the tree is */
     return 0;
 }
 
-static int parse_counts(apr_pool_t *p, json_object *root, aop_request_info_t *info,
+static int parse_counts(apr_pool_t *p, const aop_jnode_t *root, aop_request_info_t *info,
                         aop_request_error_t *err)
 {
     apr_int64_t n = 1;
@@ -119,92 +113,87 @@ static apr_int64_t text_tokens(apr_size_t chars)
 }
 
 /* A prompt or an embedding input: a string, a list of strings, or token ids. */
-static apr_int64_t input_tokens(json_object *v)
+static apr_int64_t input_tokens(const aop_jnode_t *v)
 {
     apr_int64_t sum = 0;
-    size_t i;
+    const aop_jnode_t *item;
 
-    if (json_object_is_type(v, json_type_string)) {
-        return text_tokens((apr_size_t)json_object_get_string_len(v));
+    if (v->type == AOP_JSTRING) {
+        return text_tokens(v->str_len);
     }
-    if (!json_object_is_type(v, json_type_array)) {
+    if (v->type != AOP_JARRAY) {
         return 0;
     }
-    for (i = 0; i < json_object_array_length(v); i++) {
-        json_object *item = json_object_array_get_idx(v, i);
-
-        sum += json_object_is_type(item, json_type_int) ? 1 : input_tokens(item);
+    for (item = v->child; item; item = item->next) {
+        sum += item->type == AOP_JINT ? 1 : input_tokens(item);
     }
     return sum;
 }
 
-/* A message's content: a string, or parts (text, images at a flat cost). */
-static apr_int64_t content_tokens(json_object *content)
+/* A message's content: a string, or parts (text, images at a flat cost).  Anything
+ * else is estimated from its JSON text. */
+static apr_int64_t content_tokens(const aop_jnode_t *content)
 {
     apr_int64_t sum = 0;
-    size_t i;
+    const aop_jnode_t *part, *v;
 
-    if (!json_object_is_type(content, json_type_array)) {
+    if (content->type != AOP_JARRAY) {
         return input_tokens(content);
     }
-    for (i = 0; i < json_object_array_length(content); i++) {
-        json_object *part = json_object_array_get_idx(content, i), *v;
-
-        if (json_object_object_get_ex(part, "text", &v)) {
+    for (part = content->child; part; part = part->next) {
+        if ((v = aop_jtree_get(part, "text")) != NULL) {
             sum += input_tokens(v);
         }
-        else if (json_object_object_get_ex(part, "image_url", &v)) {
+        else if (aop_jtree_get(part, "image_url")) {
             sum += AOP_TOKENS_PER_IMAGE;
         }
         else {
-            sum += text_tokens(strlen(json_object_to_json_string(part)));
+            sum += text_tokens(part->src_len);
         }
     }
     return sum;
 }
 
-static apr_int64_t message_tokens(json_object *msg)
+static apr_int64_t message_tokens(const aop_jnode_t *msg)
 {
     apr_int64_t sum = AOP_TOKENS_PER_MESSAGE;
-    json_object *v;
+    const aop_jnode_t *v;
 
-    if (json_object_object_get_ex(msg, "content", &v)) {
+    if ((v = aop_jtree_get(msg, "content")) != NULL) {
         sum += content_tokens(v);
     }
-    if (json_object_object_get_ex(msg, "tool_calls", &v)
-        || json_object_object_get_ex(msg, "function_call", &v)) {
-        sum += text_tokens(strlen(json_object_to_json_string(v)));
+    if ((v = aop_jtree_get(msg, "tool_calls")) != NULL
+        || (v = aop_jtree_get(msg, "function_call")) != NULL) {
+        sum += text_tokens(v->src_len);
     }
     return sum;
 }
 
 /* Prompt tokens from what the prompt is made of, as OpenAI counts chat messages;
- * NULL-free fallback: the body's size. */
-static apr_int64_t prompt_tokens(json_object *root, apr_size_t len)
+ * failing that, the body's size. */
+static apr_int64_t prompt_tokens(const aop_jnode_t *root, apr_size_t len)
 {
-    json_object *v;
+    const aop_jnode_t *v, *msg;
     apr_int64_t sum = 0;
-    size_t i;
 
-    if (json_object_object_get_ex(root, "messages", &v)
-        && json_object_is_type(v, json_type_array)) {
-        for (i = 0; i < json_object_array_length(v); i++) {
-            sum += message_tokens(json_object_array_get_idx(v, i));
+    if ((v = aop_jtree_get(root, "messages")) != NULL && v->type == AOP_JARRAY) {
+        for (msg = v->child; msg; msg = msg->next) {
+            sum += message_tokens(msg);
         }
         sum += AOP_TOKENS_PER_REPLY;
-        if (json_object_object_get_ex(root, "tools", &v)) {
-            sum += text_tokens(strlen(json_object_to_json_string(v)));
+        if ((v = aop_jtree_get(root, "tools")) != NULL) {
+            sum += text_tokens(v->src_len);
         }
         return sum;
     }
-    if (json_object_object_get_ex(root, "prompt", &v)
-        || json_object_object_get_ex(root, "input", &v)) {
+    if ((v = aop_jtree_get(root, "prompt")) != NULL
+        || (v = aop_jtree_get(root, "input")) != NULL) {
         return input_tokens(v);
     }
     return text_tokens(len);
 }
 
-static void estimate(aop_op_e op, json_object *root, apr_size_t len,
+static void estimate(aop_op_e op, const aop_jnode_t *root, apr_size_t len,
                      aop_request_info_t *info)
 {
     apr_int64_t out = 0;
@@ -222,7 +211,7 @@ int aop_request_parse(apr_pool_t *p, aop_op_e op, const char *body, apr_size_t l
                       aop_request_info_t *info, aop_request_error_t *err)
 {
     const char *perr = NULL;
-    json_object *root;
+    const aop_jnode_t *root;
 
     memset(info, 0, sizeof(*info));
     info->n = 1;
@@ -230,15 +219,16 @@ int aop_request_parse(apr_pool_t *p, aop_op_e op, const char *body, apr_size_t l
         return fail(err, "The request body is empty: the OpenAI API expects a JSON "
                          "object.", NULL, NULL);
     }
-    root = aop_json_parse(p, body, len, &perr);
+    /* aop_jtree, not json-c: this runs for every call (see aop_jtree.h). */
+    root = aop_jtree_parse(p, body, len, &perr);
     if (!root) {
         return fail(err, apr_psprintf(p, "We could not parse the JSON body of your request "
                                          "(%s). The OpenAI API expects a JSON payload.",
                                       perr), NULL, NULL);
     }
-    if (!json_object_is_type(root, json_type_object)) {
+    if (root->type != AOP_JOBJECT) {
         return fail(err, apr_psprintf(p, "Invalid body: expected a JSON object, but got %s "
-                                         "instead.", json_type_word(root)), NULL, NULL);
+                                         "instead.", aop_jtree_type_word(root)), NULL, NULL);
     }
     if (parse_model(p, root, info, err) || parse_stream(p, root, info, err)
         || parse_counts(p, root, info, err)) {
@@ -274,24 +264,48 @@ static int insert_member(apr_pool_t *p, const char *body, apr_size_t len, const 
     return 0;
 }
 
-/* stream_options exists (say include_usage: false, or other options): set the flag
- * in the parsed document and serialise it again. */
+/* Replaces body[from, to) with text. */
+static void splice(apr_pool_t *p, const char *body, apr_size_t len, apr_size_t from,
+                   apr_size_t to, const char *text, const char **out, apr_size_t *out_len)
+{
+    apr_size_t n = strlen(text);
+    char *buf = apr_palloc(p, len - (to - from) + n + 1);
+
+    memcpy(buf, body, from);
+    memcpy(buf + from, text, n);
+    memcpy(buf + from + n, body + to, len - to);
+    *out_len = len - (to - from) + n;
+    buf[*out_len] = '\0';
+    *out = buf;
+}
+
+/* stream_options exists (say include_usage: false, or other options): its
+ * include_usage value, or the whole member's value when it is not an object, is
+ * replaced in the text; every other byte stays as the client sent it. */
 static int set_member(apr_pool_t *p, const char *body, apr_size_t len, const char **out,
                       apr_size_t *out_len)
 {
-    const char *perr = NULL;
-    json_object *root = aop_json_parse(p, body, len, &perr), *opts;
+    const aop_jnode_t *root = aop_jtree_parse(p, body, len, NULL), *opts, *inc;
+    apr_size_t at;
 
-    if (!root || !json_object_object_get_ex(root, "stream_options", &opts)) {
+    if (!root || (opts = aop_jtree_get(root, "stream_options")) == NULL) {
         return -1;
     }
-    if (!json_object_is_type(opts, json_type_object)) {
-        opts = json_object_new_object();
-        json_object_object_add(root, "stream_options", opts);
+    at = (apr_size_t)(opts->src - body);
+    if (opts->type != AOP_JOBJECT) {
+        splice(p, body, len, at, at + opts->src_len, "{\"include_usage\":true}", out,
+               out_len);
     }
-    json_object_object_add(opts, "include_usage", json_object_new_boolean(1));
-    *out = aop_json_to_string(p, root);
-    *out_len = strlen(*out);
+    else if ((inc = aop_jtree_get(opts, "include_usage")) != NULL) {
+        at = (apr_size_t)(inc->src - body);
+        splice(p, body, len, at, at + inc->src_len, "true", out, out_len);
+    }
+    else {
+        /* Right after the '{': the member goes first, with a comma if others follow. */
+        splice(p, body, len, at + 1, at + 1,
+               opts->count ? "\"include_usage\":true," : "\"include_usage\":true", out,
+               out_len);
+    }
     return 0;
 }
 

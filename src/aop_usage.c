@@ -1,8 +1,6 @@
 #include <string.h>
 
-#include <json-c/json.h>
-
-#include "aop_json.h"
+#include "aop_jtree.h"
 #include "aop_usage.h"
 
 /* Where the JSON scanner is in capturing the top-level "usage" value. */
@@ -62,6 +60,7 @@ typedef struct {
 
 struct aop_usage_parser_t {
     apr_pool_t *pool;
+    apr_pool_t *scratch;        /* one event's parse tree, cleared after each */
     int sse, strip;
     aop_usage_t usage;
     apr_int64_t content_chars;
@@ -82,41 +81,33 @@ aop_usage_parser_t *aop_usage_parser_create(apr_pool_t *p, int sse, int strip)
 
 /* ---- results shared by both formats ------------------------------------------ */
 
-/* Parses len bytes of JSON; the caller puts the object.  NULL when invalid. */
-static json_object *parse_json(const char *text, apr_size_t len)
+/* Parses len bytes of JSON (aop_jtree: no json-c on the path of every answer) into
+ * the scratch pool, which the caller clears: with include_usage every chunk of a
+ * stream has a "usage" member, and a long stream must not grow the request's pool.
+ * NULL when invalid. */
+static const aop_jnode_t *parse_json(aop_usage_parser_t *up, const char *text,
+                                     apr_size_t len)
 {
-    json_tokener *tok = aop_json_tokener();
-    json_object *obj = NULL;
-
-    if (tok) {
-        obj = json_tokener_parse_ex(tok, text, (int)len);
-        if (json_tokener_get_error(tok) != json_tokener_success) {
-            json_object_put(obj);
-            obj = NULL;
-        }
+    if (!up->scratch) {
+        apr_pool_create(&up->scratch, up->pool);
     }
-    return obj;
+    return aop_jtree_parse(up->scratch, text, len, NULL);
 }
 
 /* A non-negative integer member, or -1 when absent or not one. */
-static apr_int64_t count_member(json_object *obj, const char *key)
+static apr_int64_t count_member(const aop_jnode_t *obj, const char *key)
 {
-    json_object *v;
-    apr_int64_t n;
+    const aop_jnode_t *v = aop_jtree_get(obj, key);
 
-    if (!json_object_object_get_ex(obj, key, &v) || !json_object_is_type(v, json_type_int)) {
-        return -1;
-    }
-    n = json_object_get_int64(v);
-    return n < 0 ? -1 : n;
+    return v && v->type == AOP_JINT && v->i >= 0 ? v->i : -1;
 }
 
 /* Records a usage object; null or anything else is no usage. */
-static void take_usage(aop_usage_parser_t *up, json_object *u)
+static void take_usage(aop_usage_parser_t *up, const aop_jnode_t *u)
 {
     apr_int64_t prompt, completion, total;
 
-    if (!json_object_is_type(u, json_type_object)) {
+    if (!u || u->type != AOP_JOBJECT) {
         return;
     }
     prompt = count_member(u, "prompt_tokens");
@@ -143,12 +134,10 @@ static void cap_put(json_scan_t *j, char c)
 
 static void cap_end(aop_usage_parser_t *up)
 {
-    json_object *v;
-
     up->j.cap = CAP_NONE;
-    if (!up->j.over && (v = parse_json(up->j.buf, up->j.len)) != NULL) {
-        take_usage(up, v);
-        json_object_put(v);
+    if (!up->j.over) {
+        take_usage(up, parse_json(up, up->j.buf, up->j.len));
+        apr_pool_clear(up->scratch);
     }
 }
 
@@ -325,10 +314,10 @@ static void data_append(aop_usage_parser_t *up, const char *d, apr_size_t n)
     s->data_len += n;
 }
 
-static apr_int64_t utf8_chars(const char *str, int len)
+static apr_int64_t utf8_chars(const char *str, apr_size_t len)
 {
     apr_int64_t n = 0;
-    int i;
+    apr_size_t i;
 
     for (i = 0; i < len; i++) {
         n += ((unsigned char)str[i] & 0xC0) != 0x80;
@@ -336,29 +325,23 @@ static apr_int64_t utf8_chars(const char *str, int len)
     return n;
 }
 
-static apr_int64_t string_chars(json_object *obj, const char *key)
+static apr_int64_t string_chars(const aop_jnode_t *obj, const char *key)
 {
-    json_object *v;
+    const aop_jnode_t *v = aop_jtree_get(obj, key);
 
-    if (!json_object_object_get_ex(obj, key, &v) || !json_object_is_type(v, json_type_string)) {
-        return 0;
-    }
-    return utf8_chars(json_object_get_string(v), json_object_get_string_len(v));
+    return v && v->type == AOP_JSTRING ? utf8_chars(v->str, v->str_len) : 0;
 }
 
 /* Generated text: choices[].delta.content (chat) and choices[].text (completions). */
-static void count_choices(aop_usage_parser_t *up, json_object *choices)
+static void count_choices(aop_usage_parser_t *up, const aop_jnode_t *choices)
 {
-    size_t i, n = json_object_array_length(choices);
-    json_object *c, *delta;
+    const aop_jnode_t *c, *delta;
 
-    for (i = 0; i < n; i++) {
-        c = json_object_array_get_idx(choices, i);
-        if (!json_object_is_type(c, json_type_object)) {
+    for (c = choices->child; c; c = c->next) {
+        if (c->type != AOP_JOBJECT) {
             continue;
         }
-        if (json_object_object_get_ex(c, "delta", &delta)
-            && json_object_is_type(delta, json_type_object)) {
+        if ((delta = aop_jtree_get(c, "delta")) != NULL && delta->type == AOP_JOBJECT) {
             up->content_chars += string_chars(delta, "content");
         }
         up->content_chars += string_chars(c, "text");
@@ -427,11 +410,11 @@ static apr_int64_t member_chars(const char *d, apr_size_t len, const char *key,
 
 /* Accounts for the event's data; returns whether it is the usage-only chunk.  Most
  * events of a stream are a delta without usage: those are only scanned for their
- * text (the estimate, should no usage come); json-c parses the one with usage. */
+ * text (the estimate, should no usage come); the one with usage is parsed. */
 static int evaluate(aop_usage_parser_t *up)
 {
     sse_scan_t *s = &up->s;
-    json_object *root, *choices, *usage;
+    const aop_jnode_t *root, *choices, *usage;
     int usage_only = 0;
 
     if (s->data_lines == 0 || (s->data_len == 0 && !s->data_over)) {
@@ -450,23 +433,17 @@ static int evaluate(aop_usage_parser_t *up)
                              + member_chars(s->data, s->data_len, "\"text\"", 6);
         return 0;
     }
-    root = parse_json(s->data, s->data_len);
-    if (!json_object_is_type(root, json_type_object)) {
-        json_object_put(root);
-        return 0;
-    }
-    if (json_object_object_get_ex(root, "choices", &choices)
-        && json_object_is_type(choices, json_type_array)) {
-        count_choices(up, choices);
-        if (json_object_object_get_ex(root, "usage", &usage)
-            && json_object_is_type(usage, json_type_object)) {
-            usage_only = json_object_array_length(choices) == 0;
+    root = parse_json(up, s->data, s->data_len);
+    if (root && root->type == AOP_JOBJECT) {
+        usage = aop_jtree_get(root, "usage");
+        if ((choices = aop_jtree_get(root, "choices")) != NULL
+            && choices->type == AOP_JARRAY) {
+            count_choices(up, choices);
+            usage_only = usage && usage->type == AOP_JOBJECT && choices->count == 0;
         }
-    }
-    if (json_object_object_get_ex(root, "usage", &usage)) {
         take_usage(up, usage);
     }
-    json_object_put(root);
+    apr_pool_clear(up->scratch);
     return usage_only;
 }
 

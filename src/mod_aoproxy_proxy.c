@@ -49,6 +49,7 @@ void aop_proxy_override_errors(request_rec *r)
     proxy_dir_conf *base = ap_get_module_config(r->per_dir_config, &proxy_module);
     proxy_dir_conf *mine;
     ap_conf_vector_t *copy;
+    module *m;
 
     if (!base) {
         return;
@@ -57,8 +58,12 @@ void aop_proxy_override_errors(request_rec *r)
     mine->error_override = 1;
     mine->error_override_set = 1;
     mine->error_override_codes = override_codes;
-    copy = ap_merge_per_dir_configs(r->pool, r->per_dir_config,
-                                    ap_create_per_dir_config(r->pool));
+    /* A shallow copy of the vector, one pointer per loaded module: merging it
+     * (ap_merge_per_dir_configs) would run every module's merger per request. */
+    copy = ap_create_per_dir_config(r->pool);
+    for (m = ap_top_module; m; m = m->next) {
+        ap_set_module_config(copy, m, ap_get_module_config(r->per_dir_config, m));
+    }
     ap_set_module_config(copy, &proxy_module, mine);
     r->per_dir_config = copy;
 }

@@ -153,6 +153,25 @@ START_TEST(usage_is_added_for_streams)
     out = with_usage("{\"model\":\"m\",\"stream\":true,\"stream_options\":null}");
     ck_assert_int_eq(parse(AOP_OP_CHAT, out, &info, &err), 0);
     ck_assert_int_eq(info.include_usage, 1);
+    /* The change is made in the text: the rest stays byte for byte. */
+    ck_assert_str_eq(with_usage("{\"model\":\"m\", \"stream\":true, \"stream_options\": "
+                                "{ \"include_usage\" : false, \"x\":1 } }"),
+                     "{\"model\":\"m\", \"stream\":true, \"stream_options\": "
+                     "{ \"include_usage\" : true, \"x\":1 } }");
+    ck_assert_str_eq(with_usage("{\"model\":\"m\",\"stream\":true,\"stream_options\":{\"x\":1}}"),
+                     "{\"model\":\"m\",\"stream\":true,\"stream_options\":"
+                     "{\"include_usage\":true,\"x\":1}}");
+    ck_assert_str_eq(with_usage("{\"model\":\"m\",\"stream\":true,\"stream_options\":{ }}"),
+                     "{\"model\":\"m\",\"stream\":true,\"stream_options\":"
+                     "{\"include_usage\":true }}");
+    ck_assert_str_eq(with_usage("{\"model\":\"m\",\"stream\":true,\"stream_options\":7}"),
+                     "{\"model\":\"m\",\"stream\":true,\"stream_options\":"
+                     "{\"include_usage\":true}}");
+    /* With the member twice, the last one is the one that counts, and is changed. */
+    out = with_usage("{\"model\":\"m\",\"stream\":true,\"stream_options\":{\"include_usage\":true},"
+                     "\"stream_options\":{\"include_usage\":false}}");
+    ck_assert_str_eq(out, "{\"model\":\"m\",\"stream\":true,\"stream_options\":"
+                          "{\"include_usage\":true},\"stream_options\":{\"include_usage\":true}}");
 }
 END_TEST
 
