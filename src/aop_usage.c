@@ -82,9 +82,8 @@ aop_usage_parser_t *aop_usage_parser_create(apr_pool_t *p, int sse, int strip)
 /* ---- results shared by both formats ------------------------------------------ */
 
 /* Parses len bytes of JSON (aop_jtree: no json-c on the path of every answer) into
- * the scratch pool, which the caller clears: with include_usage every chunk of a
- * stream has a "usage" member, and a long stream must not grow the request's pool.
- * NULL when invalid. */
+ * the scratch pool, which the caller clears: a stream may carry any number of usage
+ * objects, and must not grow the request's pool with each.  NULL when invalid. */
 static const aop_jnode_t *parse_json(aop_usage_parser_t *up, const char *text,
                                      apr_size_t len)
 {
@@ -136,8 +135,8 @@ static void cap_end(aop_usage_parser_t *up)
 {
     up->j.cap = CAP_NONE;
     if (!up->j.over) {
-        take_usage(up, parse_json(up, up->j.buf, up->j.len));
-        apr_pool_clear(up->scratch);
+        /* Once per answer: the request's pool will do. */
+        take_usage(up, aop_jtree_parse(up->pool, up->j.buf, up->j.len, NULL));
     }
 }
 
@@ -378,32 +377,67 @@ static apr_int64_t json_string_chars(const char *d, apr_size_t len, apr_size_t *
     return n;
 }
 
-/* The text of every string member named key ("content", "text") in an event's
- * JSON, without building the document.  The pattern "key": + quote cannot occur
- * inside a JSON string (its quotes would be escaped), so every match is a member;
- * a member whose value is not a string (logprobs' "content": [...]) is skipped. */
-static apr_int64_t member_chars(const char *d, apr_size_t len, const char *key,
-                                apr_size_t klen)
+/* Whether d[at..] is "key" followed by optional space and ':'. */
+static int is_member_name(const char *d, apr_size_t len, apr_size_t at, const char *key,
+                          apr_size_t klen, apr_size_t *after)
+{
+    apr_size_t i = at + klen;
+
+    if (len - at < klen || memcmp(d + at, key, klen) != 0) {
+        return 0;
+    }
+    while (i < len && is_space(d[i])) {
+        i++;
+    }
+    if (i == len || d[i] != ':') {
+        return 0;
+    }
+    *after = i + 1;
+    return 1;
+}
+
+/* One pass over an event's JSON, without building it: whether it has a "usage"
+ * member, and the text of its string members "content" and "text".  A quoted name
+ * followed by ':' cannot occur inside a JSON string (its quotes would be escaped), so
+ * looking at every quote finds exactly the members; a member whose value is not a
+ * string (logprobs' "content": [...]) adds nothing. */
+static apr_int64_t scan_event(const char *d, apr_size_t len, int *has_usage)
 {
     apr_int64_t n = 0;
-    apr_size_t i = 0, end;
-    const char *hit;
+    apr_size_t i = 0, v, end;
+    const char *q;
+    char next;
 
-    while (i < len && (hit = memmem(d + i, len - i, key, klen)) != NULL) {
-        i = (apr_size_t)(hit - d) + klen;
-        while (i < len && is_space(d[i])) {
-            i++;
-        }
-        if (i < len && d[i] == ':') {
-            i++;
-            while (i < len && is_space(d[i])) {
-                i++;
+    *has_usage = 0;
+    while (i + 1 < len && (q = memchr(d + i, '"', len - i - 1)) != NULL) {
+        i = (apr_size_t)(q - d);
+        next = d[i + 1];
+        if (next == 'u' && is_member_name(d, len, i, "\"usage\"", 7, &v)) {
+            while (v < len && is_space(d[v])) {
+                v++;
             }
-            if (i < len && d[i] == '"') {
-                n += json_string_chars(d + i + 1, len - i - 1, &end);
-                i += 1 + end;
+            /* With include_usage every chunk says "usage":null but the last: only
+             * that one is parsed whole (by the caller). */
+            if (len - v < 4 || memcmp(d + v, "null", 4) != 0) {
+                *has_usage = 1;
+                return n;
             }
+            i = v + 4;
+            continue;
         }
+        if ((next == 'c' && is_member_name(d, len, i, "\"content\"", 9, &v))
+            || (next == 't' && is_member_name(d, len, i, "\"text\"", 6, &v))) {
+            while (v < len && is_space(d[v])) {
+                v++;
+            }
+            if (v < len && d[v] == '"') {
+                n += json_string_chars(d + v + 1, len - v - 1, &end);
+                v += 1 + end;
+            }
+            i = v;
+            continue;
+        }
+        i++;
     }
     return n;
 }
@@ -415,7 +449,8 @@ static int evaluate(aop_usage_parser_t *up)
 {
     sse_scan_t *s = &up->s;
     const aop_jnode_t *root, *choices, *usage;
-    int usage_only = 0;
+    int usage_only = 0, has_usage;
+    apr_int64_t chars;
 
     if (s->data_lines == 0 || (s->data_len == 0 && !s->data_over)) {
         return 0;               /* empty data: no event, as browsers see it */
@@ -428,9 +463,9 @@ static int evaluate(aop_usage_parser_t *up)
         up->saw_done = 1;
         return 0;
     }
-    if (!memmem(s->data, s->data_len, "\"usage\"", 7)) {
-        up->content_chars += member_chars(s->data, s->data_len, "\"content\"", 9)
-                             + member_chars(s->data, s->data_len, "\"text\"", 6);
+    chars = scan_event(s->data, s->data_len, &has_usage);
+    if (!has_usage) {
+        up->content_chars += chars;
         return 0;
     }
     root = parse_json(up, s->data, s->data_len);

@@ -27,12 +27,23 @@ static const char *const dropped_headers[] = {
  * mod_proxy's binary search wants them). */
 static apr_array_header_t *override_codes;
 
+/* Entries of a per-dir configuration vector that loaded modules use (their highest
+ * module_index + 1): what a copy of one must hold. */
+static apr_size_t conf_slots;
+
 int aop_proxy_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                           server_rec *s)
 {
     static const int codes[] = { 401, 403, 404, 408, 429, 500, 502, 503, 504 };
     size_t i;
+    module *m;
 
+    conf_slots = 0;
+    for (m = ap_top_module; m; m = m->next) {
+        if ((apr_size_t)m->module_index + 1 > conf_slots) {
+            conf_slots = (apr_size_t)m->module_index + 1;
+        }
+    }
     override_codes = apr_array_make(pconf, (int)(sizeof(codes) / sizeof(codes[0])),
                                     sizeof(int));
     for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
@@ -49,7 +60,6 @@ void aop_proxy_override_errors(request_rec *r)
     proxy_dir_conf *base = ap_get_module_config(r->per_dir_config, &proxy_module);
     proxy_dir_conf *mine;
     ap_conf_vector_t *copy;
-    module *m;
 
     if (!base) {
         return;
@@ -58,12 +68,9 @@ void aop_proxy_override_errors(request_rec *r)
     mine->error_override = 1;
     mine->error_override_set = 1;
     mine->error_override_codes = override_codes;
-    /* A shallow copy of the vector, one pointer per loaded module: merging it
+    /* A shallow copy of the vector (a pointer per loaded module): merging it
      * (ap_merge_per_dir_configs) would run every module's merger per request. */
-    copy = ap_create_per_dir_config(r->pool);
-    for (m = ap_top_module; m; m = m->next) {
-        ap_set_module_config(copy, m, ap_get_module_config(r->per_dir_config, m));
-    }
+    copy = apr_pmemdup(r->pool, r->per_dir_config, conf_slots * sizeof(void *));
     ap_set_module_config(copy, &proxy_module, mine);
     r->per_dir_config = copy;
 }

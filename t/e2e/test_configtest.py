@@ -166,3 +166,25 @@ def test_v1_is_not_looked_up_on_disk(fleet):
         assert request(srv, "GET", "/index.html").status == 403
     finally:
         srv.stop()
+
+
+def test_aoproxy_on_in_the_server_itself(fleet):
+    # `AOProxy On` outside any <Location> serves the server's /v1/ calls (the
+    # benchmark's form: no section to merge per request); other paths stay Apache's.
+    srv = make_server("event", fleet.yaml())
+    srv.v1_scope = "server"
+    srv.start()
+    try:
+        with open(srv.conf_path) as f:
+            assert '<Location "/v1/">' not in f.read()
+        resp = request(srv, "POST", "/v1/chat/completions",
+                       {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x"}]})
+        assert resp.status == 200, resp.body
+        assert resp.json()["usage"]["total_tokens"] > 0
+        assert request(srv, "GET", "/v1/models").status == 200
+        assert request(srv, "GET", "/v1/nope").json()["error"]["code"] == "unknown_url"
+        # Not ours: the core answers from the document root.
+        resp = request(srv, "GET", "/x/v1/chat/completions")
+        assert resp.status == 404 and b"invalid_request_error" not in resp.body
+    finally:
+        srv.stop()

@@ -544,6 +544,34 @@ START_TEST(delta_text_scan_counts_like_the_parser)
 }
 END_TEST
 
+/* With include_usage every chunk but the last says "usage": null: those are scanned
+ * (their text counts, before or after the null), and only a real usage object is
+ * parsed, wherever it stands. */
+START_TEST(null_usage_chunks_are_scanned)
+{
+    static const char *const ev[] = {
+        "data: {\"usage\":null,\"choices\":[{\"delta\":{\"content\":\"abc\"}}]}\n\n",
+        "data: {\"choices\":[{\"delta\":{\"content\":\"de\"}}],\"usage\" :  null}\n\n",
+        "data: {\"choices\":[{\"delta\":{\"content\":\"usage\"}}],\"usage\":null}\n\n",
+        "data: {\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":3},\"choices\":[]}\n\n",
+        "data: [DONE]\n\n",
+    };
+    const char *in = apr_pstrcat(pool, ev[0], ev[1], ev[2], NULL);
+    result_t r;
+
+    run(in, strlen(in), 1, 0, &r);
+    ck_assert_int_eq(r.u.found, 0);
+    ck_assert_int_eq(r.chars, 3 + 2 + 5);
+    in = apr_pstrcat(pool, ev[0], ev[1], ev[2], ev[3], ev[4], NULL);
+    run(in, strlen(in), 1, 1, &r);
+    assert_usage(&r, 7, 3, 10);
+    ck_assert_int_eq(r.chars, 3 + 2 + 5);
+    /* Stripped: the usage-only chunk, and nothing else. */
+    ck_assert_str_eq(apr_pstrmemdup(pool, r.out, r.out_len),
+                     apr_pstrcat(pool, ev[0], ev[1], ev[2], ev[4], NULL));
+}
+END_TEST
+
 START_TEST(done_detection)
 {
     const char *no_done = "data: {\"choices\":[{\"delta\":{\"content\":\"x\"},\"index\":0}]}\n\n";
@@ -809,6 +837,7 @@ Suite *aop_usage_suite(void)
     tcase_add_loop_test(tc, comments_fields_and_multiline_data, 0, 4);
     tcase_add_test(tc, stream_without_usage);
     tcase_add_test(tc, delta_text_scan_counts_like_the_parser);
+    tcase_add_test(tc, null_usage_chunks_are_scanned);
     tcase_add_test(tc, done_detection);
     tcase_add_test(tc, data_lines_join_with_newline);
     tcase_add_test(tc, two_choices_summed);
