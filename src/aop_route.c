@@ -4,6 +4,7 @@
 #include <apr_strings.h>
 
 #include "aop_route.h"
+#include "aop_select.h"
 
 static const struct {
     const char *path;
@@ -63,14 +64,33 @@ static int cmp_str(const void *a, const void *b)
 
 static void add_candidate(apr_pool_t *p, aop_route_table_t *t, const char *model, int idx)
 {
-    apr_array_header_t *list = apr_hash_get(t->by_model, model, APR_HASH_KEY_STRING);
+    aop_route_t *rt = apr_hash_get(t->by_model, model, APR_HASH_KEY_STRING);
 
-    if (!list) {
-        list = apr_array_make(p, 4, sizeof(int));
-        apr_hash_set(t->by_model, model, APR_HASH_KEY_STRING, list);
+    if (!rt) {
+        rt = apr_pcalloc(p, sizeof(*rt));
+        rt->candidates = apr_array_make(p, 4, sizeof(int));
+        apr_hash_set(t->by_model, model, APR_HASH_KEY_STRING, rt);
         APR_ARRAY_PUSH(t->models, const char *) = model;
     }
-    APR_ARRAY_PUSH(list, int) = idx;
+    APR_ARRAY_PUSH(rt->candidates, int) = idx;
+}
+
+/* The strategy's order over the route's candidates while all are eligible. */
+static void add_schedule(apr_pool_t *p, const aop_config_t *cfg, aop_route_t *rt)
+{
+    int i, n = rt->candidates->nelts;
+    aop_cand_t *c = apr_palloc(p, sizeof(*c) * (apr_size_t)(n > 0 ? n : 1));
+
+    for (i = 0; i < n; i++) {
+        const aop_instance_t *inst = APR_ARRAY_IDX(cfg->instances,
+                                                   APR_ARRAY_IDX(rt->candidates, i, int),
+                                                   aop_instance_t *);
+
+        c[i].priority = inst->priority;
+        c[i].weight = inst->weight;
+        c[i].eligible = 1;
+    }
+    rt->schedule = aop_select_schedule(p, cfg->strategy, c, n, &rt->schedule_len);
 }
 
 aop_route_table_t *aop_route_table_build(apr_pool_t *p, const aop_config_t *cfg)
@@ -92,15 +112,27 @@ aop_route_table_t *aop_route_table_build(apr_pool_t *p, const aop_config_t *cfg)
         }
     }
     qsort(t->models->elts, t->models->nelts, sizeof(const char *), cmp_str);
+    for (i = 0; i < t->models->nelts; i++) {
+        add_schedule(p, cfg, apr_hash_get(t->by_model, APR_ARRAY_IDX(t->models, i,
+                                                                     const char *),
+                                          APR_HASH_KEY_STRING));
+    }
     return t;
 }
 
-const apr_array_header_t *aop_route_candidates(const aop_route_table_t *t, const char *model)
+const aop_route_t *aop_route_find(const aop_route_table_t *t, const char *model)
 {
     if (!t || !model) {
         return NULL;
     }
     return apr_hash_get(t->by_model, model, APR_HASH_KEY_STRING);
+}
+
+const apr_array_header_t *aop_route_candidates(const aop_route_table_t *t, const char *model)
+{
+    const aop_route_t *rt = aop_route_find(t, model);
+
+    return rt ? rt->candidates : NULL;
 }
 
 /* Percent-encodes everything but RFC 3986 unreserved characters. */

@@ -24,13 +24,24 @@ aop_op_e aop_route_op(apr_pool_t *p, const char *path, const char **model_id);
 /* The Azure suffix of an operation ("chat/completions", ...). */
 const char *aop_route_op_suffix(aop_op_e op);
 
+/* One model's way to its instances. */
+typedef struct aop_route_t {
+    apr_array_header_t *candidates;   /* int: indices into cfg->instances, in order */
+    const int *schedule;              /* positions in candidates: aop_select_schedule() */
+    int schedule_len;                 /* 0: none (then every pick is aop_select()'s) */
+} aop_route_t;
+
 typedef struct aop_route_table_t {
     const aop_config_t *cfg;
-    apr_hash_t *by_model;             /* model -> apr_array_header_t of int (instance index) */
+    apr_hash_t *by_model;             /* model -> aop_route_t */
     apr_array_header_t *models;       /* const char *, sorted, each once */
 } aop_route_table_t;
 
+/* The routes of cfg's enabled instances, each with its strategy's schedule. */
 aop_route_table_t *aop_route_table_build(apr_pool_t *p, const aop_config_t *cfg);
+
+/* The route of this exact model name; NULL when no enabled instance lists it. */
+const aop_route_t *aop_route_find(const aop_route_table_t *t, const char *model);
 
 /* Indices into cfg->instances of the enabled instances that list this exact model,
  * in configuration order; NULL when none does. */

@@ -92,6 +92,9 @@ int aop_select(aop_strategy_e strategy, const aop_cand_t *c, int n, aop_select_s
     if (n > AOP_SELECT_MAX) {
         n = AOP_SELECT_MAX;
     }
+    if (strategy != AOP_STRATEGY_ROUND_ROBIN) {
+        st->cursor++;           /* round robin moves it itself, from where it stood */
+    }
     switch (strategy) {
     case AOP_STRATEGY_WEIGHTED:
         return pick_weighted(c, n, st, member);
@@ -101,4 +104,76 @@ int aop_select(aop_strategy_e strategy, const aop_cand_t *c, int n, aop_select_s
     default:
         return pick_failover(c, n, st, member);
     }
+}
+
+/* The members' weights, scaled down when they add up to more than AOP_SCHEDULE_MAX;
+ * returns the period (their sum). */
+static int schedule_weights(const aop_cand_t *c, int n, const unsigned char *member,
+                            aop_cand_t *scaled)
+{
+    apr_int64_t sum = 0, period = 0;
+    int i;
+
+    for (i = 0; i < n; i++) {
+        scaled[i] = c[i];
+        sum += member[i] && c[i].weight > 0 ? c[i].weight : 0;
+    }
+    for (i = 0; i < n; i++) {
+        if (!member[i] || c[i].weight <= 0) {
+            scaled[i].weight = 0;
+            continue;
+        }
+        if (sum > AOP_SCHEDULE_MAX) {
+            apr_int64_t w = (apr_int64_t)c[i].weight * AOP_SCHEDULE_MAX / sum;
+
+            scaled[i].weight = w > 0 ? (int)w : 1;
+        }
+        period += scaled[i].weight;
+    }
+    return (int)period;
+}
+
+int *aop_select_schedule(apr_pool_t *p, aop_strategy_e strategy, const aop_cand_t *c,
+                         int n, int *len)
+{
+    unsigned char member[AOP_SELECT_MAX];
+    aop_cand_t scaled[AOP_SELECT_MAX];
+    apr_int64_t cw[AOP_SELECT_MAX] = { 0 };
+    int i, top = 0, period, *seq;
+
+    *len = 0;
+    if (n <= 0) {
+        return NULL;
+    }
+    if (n > AOP_SELECT_MAX) {
+        n = AOP_SELECT_MAX;
+    }
+    if (strategy == AOP_STRATEGY_ROUND_ROBIN) {
+        seq = apr_palloc(p, sizeof(int) * (apr_size_t)n);
+        for (i = 0; i < n; i++) {
+            seq[i] = i;
+        }
+        *len = n;
+        return seq;
+    }
+    for (i = 0; i < n; i++) {
+        top = i == 0 || c[i].priority < top ? c[i].priority : top;
+    }
+    for (i = 0; i < n; i++) {
+        member[i] = strategy != AOP_STRATEGY_FAILOVER || c[i].priority == top;
+    }
+    if ((period = schedule_weights(c, n, member, scaled)) == 0) {
+        return NULL;            /* weight 0 everywhere: aop_select() keeps order */
+    }
+    for (i = 0; i < n; i++) {
+        member[i] = scaled[i].weight > 0;
+    }
+    /* One period of smooth weighted round-robin from zero credits, which it ends
+     * at again: the sequence repeats exactly. */
+    seq = apr_palloc(p, sizeof(int) * (apr_size_t)period);
+    for (i = 0; i < period; i++) {
+        seq[i] = swrr(scaled, n, member, cw);
+    }
+    *len = period;
+    return seq;
 }

@@ -88,9 +88,10 @@ static apr_time_t available_at(const aop_req_t *ctx, int idx, apr_time_t now)
 }
 
 /* Each candidate's eligibility, read without the lock: a hint.  This is the part
- * that grows with the number of instances, so it stays outside the lock; the pick
- * under the lock then only runs the strategy's arithmetic and checks the one it
- * chose against the state as it is (choose()). */
+ * that grows with the number of instances (only when the scheduled one cannot take
+ * the request), so it stays outside the lock; the pick under the lock then only runs
+ * the strategy's arithmetic and checks the one it chose against the state as it is
+ * (choose()). */
 static aop_cand_t *hint(request_rec *r, aop_req_t *ctx, proxy_balancer *b, int n,
                         apr_time_t now)
 {
@@ -167,15 +168,52 @@ void aop_lb_release(aop_req_t *ctx, apr_int64_t used)
     }
 }
 
+/* The common case in O(1), whatever the number of candidates: the one the route's
+ * schedule names at the model's cursor, if it can take the request as it is (under
+ * the lock: exactly).  -1 sends the pick to the full pass (pick()), which also
+ * handles a worker whose retry interval is due (mod_proxy's call, not made under
+ * our lock). */
+static int pick_scheduled(aop_req_t *ctx, proxy_balancer *b, aop_shm_model_t *sm,
+                          apr_time_t now)
+{
+    const aop_route_t *rt = ctx->route;
+    aop_shm_inst_t *si;
+    proxy_worker *w;
+    int idx;
+
+    aop_shm_lock();
+    idx = APR_ARRAY_IDX(ctx->candidates, rt->schedule[sm->cursor % rt->schedule_len], int);
+    w = untried(ctx, b, idx);
+    if ((si = aop_shm_inst(ctx->live->shm_map, idx))) {
+        aop_tpm_refresh(&si->tpm, apr_time_sec(now));
+    }
+    if (w && PROXY_WORKER_IS_USABLE(w) && available(ctx, idx, now)) {
+        sm->cursor++;
+        reserve(ctx, idx);
+    }
+    else {
+        idx = -1;
+    }
+    aop_shm_unlock();
+    return idx;
+}
+
 /* Picks and reserves under the lock; -1 when no candidate is eligible. */
 static int pick(request_rec *r, aop_req_t *ctx, proxy_balancer *b)
 {
     int n = ctx->candidates->nelts > AOP_SHM_MAX_CANDIDATES ? AOP_SHM_MAX_CANDIDATES
                                                             : ctx->candidates->nelts;
     apr_time_t now = apr_time_now();
-    aop_cand_t *c = hint(r, ctx, b, n, now);
+    aop_shm_model_t *sm;
+    aop_cand_t *c;
     int idx;
 
+    if (ctx->route && ctx->route->schedule_len
+        && (sm = aop_shm_model(ctx->live->shm_map, ctx->info.model)) != NULL
+        && (idx = pick_scheduled(ctx, b, sm, now)) >= 0) {
+        return idx;
+    }
+    c = hint(r, ctx, b, n, now);
     aop_shm_lock();
     idx = choose(ctx, c, n, now);
     if (idx >= 0) {

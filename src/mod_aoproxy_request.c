@@ -119,7 +119,8 @@ static int prepare_call(request_rec *r, aop_req_t *ctx)
     if (aop_request_parse(r->pool, ctx->op, ctx->body, ctx->body_len, &ctx->info, &err)) {
         return answer_error(r, ctx, HTTP_BAD_REQUEST, err.message, err.param, err.code);
     }
-    ctx->candidates = aop_route_candidates(ctx->live->routes, ctx->info.model);
+    ctx->route = aop_route_find(ctx->live->routes, ctx->info.model);
+    ctx->candidates = ctx->route ? ctx->route->candidates : NULL;
     if (!ctx->candidates) {
         return answer_error(r, ctx, HTTP_NOT_FOUND,
                             apr_psprintf(r->pool, "The model `%s` does not exist or you do "

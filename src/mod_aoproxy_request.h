@@ -20,7 +20,8 @@ typedef struct aop_req_t {
     const char *body;                     /* the request body to send, r->pool */
     apr_size_t body_len;
     int body_delivered;                   /* the replay filter handed it out already */
-    const apr_array_header_t *candidates; /* int indices into live->cfg->instances */
+    const aop_route_t *route;           /* the model's, in live->routes */
+    const apr_array_header_t *candidates; /* route->candidates: indices into live->cfg->instances */
     unsigned char *tried;                 /* per instance index: attempted already */
     int chosen;                           /* instance index of this attempt, -1 = none */
     int preselected;                      /* picked (and reserved) in fixups, -1 = none */

@@ -92,6 +92,11 @@ START_TEST(exact_model_match)
     ck_assert_int_eq(t->models->nelts, 2);
     ck_assert_str_eq(APR_ARRAY_IDX(t->models, 0, const char *), "gpt-4o");
     ck_assert_str_eq(APR_ARRAY_IDX(t->models, 1, const char *), "gpt-4o-2024-11-20");
+    /* Each route carries its strategy's schedule over its own candidates. */
+    ck_assert_ptr_eq(aop_route_find(t, "gpt-4o")->candidates, aop_route_candidates(t, "gpt-4o"));
+    ck_assert_int_gt(aop_route_find(t, "gpt-4o")->schedule_len, 0);
+    ck_assert_int_lt(aop_route_find(t, "gpt-4o")->schedule[0], 2);
+    ck_assert_int_eq(aop_route_find(t, "gpt-4o-2024-11-20")->schedule[0], 0);
 }
 END_TEST
 

@@ -94,6 +94,75 @@ START_TEST(round_robin_rotates_strictly)
 }
 END_TEST
 
+/* While every candidate is eligible, the schedule is what aop_select() would pick,
+ * period after period. */
+START_TEST(schedule_is_the_all_eligible_sequence)
+{
+    aop_cand_t c[4] = { { 1, 3, 1 }, { 1, 1, 1 }, { 1, 1, 1 }, { 1, 2, 1 } };
+    apr_int64_t cw[4] = { 0 };
+    aop_select_state_t st = { 0, cw };
+    apr_pool_t *p;
+    int len, i, *seq;
+
+    apr_pool_create(&p, NULL);
+    seq = aop_select_schedule(p, AOP_STRATEGY_WEIGHTED, c, 4, &len);
+    ck_assert_int_eq(len, 7);
+    for (i = 0; i < 3 * len; i++) {
+        ck_assert_int_eq(seq[i % len], aop_select(AOP_STRATEGY_WEIGHTED, c, 4, &st));
+    }
+    ck_assert_uint_eq(st.cursor, 3 * (apr_uint64_t)len);    /* it counts picks */
+    apr_pool_destroy(p);
+}
+END_TEST
+
+START_TEST(schedule_per_strategy)
+{
+    aop_cand_t c[3] = { { 200, 1, 1 }, { 100, 1, 1 }, { 100, 3, 1 } };
+    aop_cand_t zero[2] = { { 1, 0, 1 }, { 1, 0, 1 } };
+    aop_cand_t some_zero[3] = { { 1, 2, 1 }, { 1, 0, 1 }, { 1, 1, 1 } };
+    aop_cand_t heavy[2] = { { 1, 100000, 1 }, { 1, 1, 1 } };
+    int len, i, counts[3], *seq;
+    apr_pool_t *p;
+
+    apr_pool_create(&p, NULL);
+    /* failover: only the lowest priority value, shared by weight */
+    seq = aop_select_schedule(p, AOP_STRATEGY_FAILOVER, c, 3, &len);
+    ck_assert_int_eq(len, 4);
+    memset(counts, 0, sizeof(counts));
+    for (i = 0; i < len; i++) {
+        counts[seq[i]]++;
+    }
+    ck_assert_int_eq(counts[0], 0);
+    ck_assert_int_eq(counts[1], 1);
+    ck_assert_int_eq(counts[2], 3);
+    /* round_robin: each once, in order, weights aside */
+    seq = aop_select_schedule(p, AOP_STRATEGY_ROUND_ROBIN, c, 3, &len);
+    ck_assert_int_eq(len, 3);
+    for (i = 0; i < 3; i++) {
+        ck_assert_int_eq(seq[i], i);
+    }
+    /* no weight anywhere: no schedule (aop_select keeps order then) */
+    ck_assert_ptr_null(aop_select_schedule(p, AOP_STRATEGY_WEIGHTED, zero, 2, &len));
+    ck_assert_int_eq(len, 0);
+    /* weight 0 is never scheduled */
+    seq = aop_select_schedule(p, AOP_STRATEGY_WEIGHTED, some_zero, 3, &len);
+    ck_assert_int_eq(len, 3);
+    for (i = 0; i < len; i++) {
+        ck_assert_int_ne(seq[i], 1);
+    }
+    /* heavy weights are scaled into AOP_SCHEDULE_MAX; the light one keeps a turn */
+    seq = aop_select_schedule(p, AOP_STRATEGY_WEIGHTED, heavy, 2, &len);
+    ck_assert_int_le(len, AOP_SCHEDULE_MAX + 2);
+    memset(counts, 0, sizeof(counts));
+    for (i = 0; i < len; i++) {
+        counts[seq[i]]++;
+    }
+    ck_assert_int_eq(counts[1], 1);
+    ck_assert_int_eq(counts[0], len - 1);
+    apr_pool_destroy(p);
+}
+END_TEST
+
 Suite *aop_select_suite(void)
 {
     Suite *s = suite_create("aop_select");
@@ -103,6 +172,8 @@ Suite *aop_select_suite(void)
     tcase_add_test(tc, weighted_skips_ineligible_and_zero_weight);
     tcase_add_test(tc, failover_prefers_lowest_priority_and_shares_ties);
     tcase_add_test(tc, round_robin_rotates_strictly);
+    tcase_add_test(tc, schedule_is_the_all_eligible_sequence);
+    tcase_add_test(tc, schedule_per_strategy);
     suite_add_tcase(s, tc);
     return s;
 }
