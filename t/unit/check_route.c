@@ -23,7 +23,7 @@ static aop_instance_t *make_instance(const char *name, int enabled, const char *
 
     inst->name = name;
     inst->enabled = enabled;
-    inst->weight = 1;           /* as the YAML default is */
+    inst->weight = 100;         /* the YAML defaults */
     inst->priority = 100;
     inst->api_version = "2024-08-01-preview";
     inst->base_path = "";
