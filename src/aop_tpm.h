@@ -9,13 +9,15 @@
 #define AOP_TPM_WINDOW 60        /* seconds */
 
 typedef struct aop_tpm_t {
-    apr_int64_t sec[AOP_TPM_WINDOW];     /* the epoch second a bucket counts, 0 = empty */
-    apr_int64_t tokens[AOP_TPM_WINDOW];  /* tokens used in that second */
+    /* What every pick reads, first and together (one or two cache lines; the
+     * buckets are summed once a second). */
     apr_int64_t reserved;                /* estimates of requests in flight */
     apr_int64_t remote_remaining;        /* Azure's x-ratelimit-remaining-tokens, -1 = none */
     apr_int64_t remote_at;               /* the second it was seen */
     apr_int64_t cache_sec;               /* the second cache_used is the window sum for */
     apr_int64_t cache_used;
+    apr_int64_t sec[AOP_TPM_WINDOW];     /* the epoch second a bucket counts, 0 = empty */
+    apr_int64_t tokens[AOP_TPM_WINDOW];  /* tokens used in that second */
 } aop_tpm_t;
 
 void aop_tpm_init(aop_tpm_t *t);

@@ -43,8 +43,11 @@ typedef struct retained_t {
 
 static shm_header_t *hdr;
 
+/* Bumped when records change order without changing size. */
+#define LAYOUT_REVISION 2
 #define LAYOUT ((apr_uint32_t)(sizeof(aop_shm_inst_t) * 7 + sizeof(aop_shm_model_t) * 3 \
-                               + sizeof(aop_shm_pair_t) + sizeof(shm_header_t)))
+                               + sizeof(aop_shm_pair_t) + sizeof(shm_header_t) \
+                               + LAYOUT_REVISION * 65536))
 
 static aop_shm_inst_t *inst_table(void)
 {

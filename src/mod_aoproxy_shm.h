@@ -20,13 +20,15 @@
 
 /* One instance, found again by name after a restart. */
 typedef struct aop_shm_inst_t {
-    char name[AOP_NAME_MAX + 1];
-    aop_tpm_t tpm;
+    /* What a pick reads, next to the token window's own (aop_tpm_t): with many
+     * instances each one's state is cold when its turn comes, and every line counts. */
     apr_time_t cooldown_until;       /* 429/5xx: not picked before this */
     apr_time_t unhealthy_until;      /* 401/403: the key is refused */
+    apr_time_t missing_latest;       /* the latest of missing_until: a quick "none" */
+    aop_tpm_t tpm;
+    char name[AOP_NAME_MAX + 1];
     apr_uint64_t missing_hash[AOP_SHM_MAX_MISSING];  /* DeploymentNotFound, by model */
     apr_time_t missing_until[AOP_SHM_MAX_MISSING];
-    apr_time_t missing_latest;       /* the latest of missing_until: a quick "none" */
     apr_uint32_t consecutive_failures;
     int last_status;
     apr_time_t last_error_at;
