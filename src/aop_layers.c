@@ -400,10 +400,11 @@ static apr_status_t sources_from_json(decode_t *d, json_object *obj, apr_hash_t 
 }
 
 /* obj without "_version" and "_sources", which aop_instance_from_json() would refuse
- * as unknown keys. */
-static json_object *instance_part(apr_pool_t *p, json_object *obj)
+ * as unknown keys.  The caller puts it (it holds references to obj's values, which
+ * must not live on with the decoded instance: a view decodes hundreds). */
+static json_object *instance_part(json_object *obj)
 {
-    json_object *inst = aop_json_own(p, json_object_new_object());
+    json_object *inst = json_object_new_object();
 
     json_object_object_foreach(obj, key, val) {
         if (strcmp(key, "_version") && strcmp(key, "_sources")) {
@@ -415,14 +416,17 @@ static json_object *instance_part(apr_pool_t *p, json_object *obj)
 
 static apr_status_t decode(decode_t *d, json_object *obj, aop_effective_t *e)
 {
-    json_object *version, *sources;
+    json_object *version, *sources, *part;
     apr_status_t rv;
 
     if (!json_object_is_type(obj, json_type_object)) {
         return bad(d, "document", "expected a JSON object");
     }
     /* d->err is then aop_instance_from_json()'s "FIELD: what is wrong" */
-    if ((rv = checked(d->p, instance_part(d->p, obj), &e->inst, &d->err)) != APR_SUCCESS) {
+    part = instance_part(obj);
+    rv = checked(d->p, part, &e->inst, &d->err);
+    json_object_put(part);
+    if (rv != APR_SUCCESS) {
         return rv;
     }
     if (!json_object_object_get_ex(obj, "_version", &version)) {

@@ -105,7 +105,7 @@ static apr_status_t build_instances(aop_live_t *live, json_object *list, const c
 aop_live_t *aop_live_build(aop_fleet_t *fleet, const char *doc, apr_uint64_t generation,
                            const char **perr)
 {
-    apr_pool_t *pool;
+    apr_pool_t *pool, *scratch;
     aop_live_t *live;
     json_object *root, *list, *settings;
 
@@ -122,7 +122,10 @@ aop_live_t *aop_live_build(aop_fleet_t *fleet, const char *doc, apr_uint64_t gen
     live->refs = 1;
     live->cfg = apr_pmemdup(pool, fleet->boot_cfg, sizeof(*live->cfg));
     live->cfg->instances = apr_array_make(pool, 1, sizeof(aop_instance_t *));
-    root = aop_json_parse(pool, doc, strlen(doc), perr);
+    /* The document's JSON only while the view is built: the view keeps what it
+     * decoded, not the tree (hundreds of instances' worth in every process). */
+    apr_pool_create(&scratch, pool);
+    root = aop_json_parse(scratch, doc, strlen(doc), perr);
     if (!root || !json_object_object_get_ex(root, "instances", &list)
         || !json_object_is_type(list, json_type_array)) {
         *perr = *perr ? *perr : "no instances";
@@ -136,6 +139,7 @@ aop_live_t *aop_live_build(aop_fleet_t *fleet, const char *doc, apr_uint64_t gen
     if (json_object_object_get_ex(root, "settings", &settings)) {
         apply_settings(live->cfg, settings);
     }
+    apr_pool_destroy(scratch);
     live->routes = aop_route_table_build(pool, live->cfg);
     aop_shm_lock();
     live->shm_map = aop_shm_map_locked(pool, live->cfg, live->routes, NULL, NULL);
@@ -160,6 +164,7 @@ static void refresh(aop_fleet_t *fleet, server_rec *s)
     doc = aop_shm_read_doc(tmp, fleet->id, &gen);
     live = doc ? aop_live_build(fleet, doc, gen, &err) : NULL;
     apr_pool_destroy(tmp);
+
     if (!live) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, AOPLOGNO(00080)
                      "cannot build the instances of generation %" APR_UINT64_T_FMT
