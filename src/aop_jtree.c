@@ -435,28 +435,6 @@ static aop_jnode_t *open_container(jparser_t *ps, aop_jtype_e type, int depth)
     return n;
 }
 
-/* depth: the array's own nesting level, 1 at the top. */
-static aop_jnode_t *parse_array(jparser_t *ps, int depth)
-{
-    aop_jnode_t *arr = open_container(ps, AOP_JARRAY, depth), *tail = NULL, *item;
-    int more;
-
-    if (!arr) {
-        return NULL;
-    }
-    if (ps->pos < ps->end && *ps->pos == ']') {
-        ps->pos++;
-        return finish(ps, arr);
-    }
-    do {
-        if ((item = parse_value(ps, depth)) == NULL) {
-            return NULL;
-        }
-        append(arr, &tail, item);
-    } while ((more = after_item(ps, ']')) > 0);
-    return more < 0 ? NULL : finish(ps, arr);
-}
-
 /* One "key": value member, ps->pos at the key's opening quote. */
 static aop_jnode_t *parse_member(jparser_t *ps, int depth)
 {
@@ -484,26 +462,28 @@ static aop_jnode_t *parse_member(jparser_t *ps, int depth)
     return v;
 }
 
-/* depth: the object's own nesting level, 1 at the top. */
-static aop_jnode_t *parse_object(jparser_t *ps, int depth)
+/* An array or an object (depth: its own nesting level, 1 at the top), whose items
+ * item() reads: values for an array, "key": value members for an object. */
+static aop_jnode_t *parse_container(jparser_t *ps, int depth, aop_jtype_e type, char close,
+                                    aop_jnode_t *(*item)(jparser_t *, int))
 {
-    aop_jnode_t *obj = open_container(ps, AOP_JOBJECT, depth), *tail = NULL, *member;
+    aop_jnode_t *c = open_container(ps, type, depth), *tail = NULL, *one;
     int more;
 
-    if (!obj) {
+    if (!c) {
         return NULL;
     }
-    if (ps->pos < ps->end && *ps->pos == '}') {
+    if (ps->pos < ps->end && *ps->pos == close) {
         ps->pos++;
-        return finish(ps, obj);
+        return finish(ps, c);
     }
     do {
-        if ((member = parse_member(ps, depth)) == NULL) {
+        if ((one = item(ps, depth)) == NULL) {
             return NULL;
         }
-        append(obj, &tail, member);
-    } while ((more = after_item(ps, '}')) > 0);
-    return more < 0 ? NULL : finish(ps, obj);
+        append(c, &tail, one);
+    } while ((more = after_item(ps, close)) > 0);
+    return more < 0 ? NULL : finish(ps, c);
 }
 
 /* The value at ps->pos (whitespace already skipped); depth: the containers around it. */
@@ -513,8 +493,8 @@ static aop_jnode_t *parse_value(jparser_t *ps, int depth)
         return unexpected(ps, ps->pos);
     }
     switch (*ps->pos) {
-    case '{': return parse_object(ps, depth + 1);
-    case '[': return parse_array(ps, depth + 1);
+    case '{': return parse_container(ps, depth + 1, AOP_JOBJECT, '}', parse_member);
+    case '[': return parse_container(ps, depth + 1, AOP_JARRAY, ']', parse_value);
     case '"': return parse_string_value(ps);
     case 't': return parse_literal(ps, "true", AOP_JBOOL, 1);
     case 'f': return parse_literal(ps, "false", AOP_JBOOL, 0);
