@@ -1,7 +1,11 @@
 #include <apr_atomic.h>
 #include <apr_strings.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include <mod_proxy.h>
+#include <scoreboard.h>
 
 #include "aop_json.h"
 #include "aop_layers.h"
@@ -322,6 +326,20 @@ static int aop_live_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
     return OK;
 }
 
+/* Start-up builds the published document and its layers as json-c trees (malloc,
+ * some megabytes with hundreds of instances) in ptemp, which httpd destroys after
+ * post_config.  The freed heap stays resident in the parent, and in every child that
+ * forks from it, unless it is given back before the MPM starts them. */
+static int aop_live_pre_mpm(apr_pool_t *p, ap_scoreboard_e sb_type)
+{
+#ifdef __GLIBC__
+    if (fleets && fleets->nelts) {
+        malloc_trim(0);
+    }
+#endif
+    return OK;
+}
+
 void aop_live_register_hooks(apr_pool_t *p)
 {
     /* After mod_proxy_balancer's, which gives the balancer its worker slots. */
@@ -329,4 +347,5 @@ void aop_live_register_hooks(apr_pool_t *p)
 
     ap_hook_pre_config(aop_live_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(aop_live_post_config, pred, NULL, APR_HOOK_MIDDLE);
+    ap_hook_pre_mpm(aop_live_pre_mpm, NULL, NULL, APR_HOOK_MIDDLE);
 }
