@@ -10,8 +10,16 @@
 /* Numbers longer than this are copied into the pool for strtod instead of the stack. */
 #define NUM_BUF 64
 
+/* Nodes are taken from the pool this many at a time. */
+#define NODE_SLAB 16
+
 typedef struct {
     apr_pool_t *p;
+    char *strings;              /* every decoded string, NUL after each: one allocation
+                                 * as long as the text, which they never outgrow (each
+                                 * takes at least its two quotes) */
+    aop_jnode_t *slab;          /* nodes not handed out yet */
+    int slab_left;
     const char *text;           /* the document's first byte: offsets count from here */
     const char *pos;            /* the next byte to read */
     const char *end;            /* one past the last byte */
@@ -66,11 +74,17 @@ static void skip_ws(jparser_t *ps)
 }
 
 /* A node of the given type whose text starts at src; src_len is set when it ends.
- * One node at a time from the pool: the tree is as large as the document needs. */
+ * Nodes come from slabs of NODE_SLAB: one pool allocation per sixteen, not per node. */
 static aop_jnode_t *new_node(jparser_t *ps, aop_jtype_e type, const char *src)
 {
-    aop_jnode_t *n = apr_palloc(ps->p, sizeof(*n));
+    aop_jnode_t *n;
 
+    if (ps->slab_left == 0) {
+        ps->slab = apr_palloc(ps->p, sizeof(*n) * NODE_SLAB);
+        ps->slab_left = NODE_SLAB;
+    }
+    n = ps->slab++;
+    ps->slab_left--;
     memset(n, 0, sizeof(*n));
     n->type = type;
     n->src = src;
@@ -186,12 +200,11 @@ static apr_size_t decode_u(const char *s, const char *end, char *out, apr_size_t
     return 6;
 }
 
-/* Decodes the escaped string body [s, end), already checked, into the pool.  Escapes
+/* Decodes the escaped string body [s, end), already checked, into out.  Escapes
  * only ever shrink the text (\uXXXX: 6 bytes in, at most 3 out; a pair: 12 in, 4 out),
- * so the raw length is enough room. */
-static char *decode_string(apr_pool_t *p, const char *s, const char *end, apr_size_t *len)
+ * so the raw length (+ NUL) is enough room. */
+static void decode_string(char *out, const char *s, const char *end, apr_size_t *len)
 {
-    char *out = apr_palloc(p, (apr_size_t)(end - s) + 1);
     apr_size_t o = 0;
 
     while (s < end) {
@@ -216,18 +229,17 @@ static char *decode_string(apr_pool_t *p, const char *s, const char *end, apr_si
     }
     out[o] = '\0';
     *len = o;
-    return out;
 }
 
-/* Reads the string whose opening quote is at ps->pos; returns its decoded text (in the
- * pool, NUL-terminated) and leaves ps->pos after the closing quote.  The common case,
- * no backslash, is one tight scan and one copy; escaped strings are checked during the
- * same scan and decoded in a second pass. */
+/* Reads the string whose opening quote is at ps->pos; returns its decoded text (in
+ * ps->strings, NUL-terminated) and leaves ps->pos after the closing quote.  The common
+ * case, no backslash, is one tight scan and one copy; escaped strings are checked
+ * during the same scan and decoded in a second pass. */
 static const char *parse_string(jparser_t *ps, apr_size_t *len)
 {
     const char *start = ps->pos + 1, *s = start, *end = ps->end;
     int escaped = 0;
-    const char *out;
+    char *out = ps->strings;
 
     for (;;) {
         apr_size_t esc;
@@ -251,12 +263,14 @@ static const char *parse_string(jparser_t *ps, apr_size_t *len)
         s += esc;
     }
     if (escaped) {
-        out = decode_string(ps->p, start, s, len);
+        decode_string(out, start, s, len);
     }
     else {
         *len = (apr_size_t)(s - start);
-        out = apr_pstrmemdup(ps->p, start, *len);
+        memcpy(out, start, *len);
+        out[*len] = '\0';
     }
+    ps->strings += *len + 1;
     ps->pos = s + 1;
     return out;
 }
@@ -512,6 +526,9 @@ aop_jnode_t *aop_jtree_parse(apr_pool_t *p, const char *text, apr_size_t len, co
     aop_jnode_t *root;
 
     ps.p = p;
+    ps.strings = apr_palloc(p, len + 1);
+    ps.slab = NULL;
+    ps.slab_left = 0;
     ps.text = ps.pos = text;
     ps.end = text + len;
     ps.err = NULL;

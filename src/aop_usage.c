@@ -583,6 +583,17 @@ static void sse_break(aop_usage_parser_t *up, char c, int *ended)
     }
 }
 
+/* The bytes before the first CR or LF (len when there is none): two memchr()s,
+ * vectorised, rather than a loop over every byte of every event. */
+static apr_size_t line_length(const char *d, apr_size_t len)
+{
+    const char *lf = memchr(d, '\n', len), *cr;
+    apr_size_t n = lf ? (apr_size_t)(lf - d) : len;
+
+    cr = memchr(d, '\r', n);
+    return cr ? (apr_size_t)(cr - d) : n;
+}
+
 /* Consumes the next bytes of s (at least one); sets *ended when they complete the
  * event. */
 static apr_size_t sse_scan(aop_usage_parser_t *up, const char *d, apr_size_t len,
@@ -635,9 +646,7 @@ static apr_size_t sse_scan(aop_usage_parser_t *up, const char *d, apr_size_t len
         /* fall through */
     case LS_VALUE:
     case LS_SKIP:
-        while (n < len && d[n] != '\r' && d[n] != '\n') {
-            n++;
-        }
+        n = line_length(d, len);
         if (s->line_is_data) {
             data_append(up, d, n);
         }
