@@ -70,6 +70,17 @@ static int maybe_available(const aop_req_t *ctx, int idx, apr_time_t now)
     return check_available(ctx, idx, now, 0);
 }
 
+/* Under the lock: the budget's window brought to this second, then the exact check. */
+static int available_locked(const aop_req_t *ctx, int idx, apr_time_t now)
+{
+    aop_shm_inst_t *si = aop_shm_inst(ctx->live->shm_map, idx);
+
+    if (si) {
+        aop_tpm_refresh(&si->tpm, apr_time_sec(now));
+    }
+    return available(ctx, idx, now);
+}
+
 /* When candidate idx could take the request, or 0 when only a reload can help. */
 static apr_time_t available_at(const aop_req_t *ctx, int idx, apr_time_t now)
 {
@@ -112,21 +123,16 @@ static aop_cand_t *hint(request_rec *r, aop_req_t *ctx, proxy_balancer *b, int n
 /* Under the lock: the strategy picks among the hinted candidates; if what it picked
  * is no longer available (another process took the budget meanwhile), it is left
  * out and the strategy picks again. */
-static int choose(aop_req_t *ctx, aop_cand_t *c, int n, apr_time_t now)
+static int choose(aop_req_t *ctx, aop_shm_model_t *sm, aop_cand_t *c, int n,
+                  apr_time_t now)
 {
-    aop_shm_model_t *sm = aop_shm_model(ctx->live->shm_map, ctx->info.model);
     apr_int64_t local_cw[AOP_SHM_MAX_CANDIDATES] = { 0 };
     aop_select_state_t st = { sm ? sm->cursor : 0, sm ? sm->cw : local_cw };
     int k, idx = -1;
 
     while ((k = aop_select(ctx->live->cfg->strategy, c, n, &st)) >= 0) {
-        aop_shm_inst_t *si;
-
         idx = APR_ARRAY_IDX(ctx->candidates, k, int);
-        if ((si = aop_shm_inst(ctx->live->shm_map, idx))) {
-            aop_tpm_refresh(&si->tpm, apr_time_sec(now));
-        }
-        if (available(ctx, idx, now)) {
+        if (available_locked(ctx, idx, now)) {
             break;
         }
         c[k].eligible = 0;
@@ -177,17 +183,13 @@ static int pick_scheduled(aop_req_t *ctx, proxy_balancer *b, aop_shm_model_t *sm
                           apr_time_t now)
 {
     const aop_route_t *rt = ctx->route;
-    aop_shm_inst_t *si;
     proxy_worker *w;
     int idx;
 
     aop_shm_lock();
     idx = APR_ARRAY_IDX(ctx->candidates, rt->schedule[sm->cursor % rt->schedule_len], int);
     w = untried(ctx, b, idx);
-    if ((si = aop_shm_inst(ctx->live->shm_map, idx))) {
-        aop_tpm_refresh(&si->tpm, apr_time_sec(now));
-    }
-    if (w && PROXY_WORKER_IS_USABLE(w) && available(ctx, idx, now)) {
+    if (w && PROXY_WORKER_IS_USABLE(w) && available_locked(ctx, idx, now)) {
         sm->cursor++;
         reserve(ctx, idx);
     }
@@ -204,18 +206,17 @@ static int pick(request_rec *r, aop_req_t *ctx, proxy_balancer *b)
     int n = ctx->candidates->nelts > AOP_SHM_MAX_CANDIDATES ? AOP_SHM_MAX_CANDIDATES
                                                             : ctx->candidates->nelts;
     apr_time_t now = apr_time_now();
-    aop_shm_model_t *sm;
+    aop_shm_model_t *sm = aop_shm_model(ctx->live->shm_map, ctx->info.model);
     aop_cand_t *c;
     int idx;
 
-    if (ctx->route && ctx->route->schedule_len
-        && (sm = aop_shm_model(ctx->live->shm_map, ctx->info.model)) != NULL
+    if (sm && ctx->route && ctx->route->schedule_len
         && (idx = pick_scheduled(ctx, b, sm, now)) >= 0) {
         return idx;
     }
     c = hint(r, ctx, b, n, now);
     aop_shm_lock();
-    idx = choose(ctx, c, n, now);
+    idx = choose(ctx, sm, c, n, now);
     if (idx >= 0) {
         reserve(ctx, idx);
     }
