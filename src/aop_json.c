@@ -20,7 +20,10 @@ static void tok_key_make(void)
     pthread_key_create(&tok_key, tok_free);
 }
 
-json_tokener *aop_json_tokener(void)
+/* This thread's tokener, reset: for one parse at a time (never kept, never freed by
+ * the caller).  NULL when out of memory.  aop_json_parse is its only user since the
+ * request path parses with aop_jtree. */
+static json_tokener *aop_json_tokener(void)
 {
     json_tokener *tok;
 

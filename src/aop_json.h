@@ -9,10 +9,6 @@
 
 json_object *aop_json_own(apr_pool_t *p, json_object *obj);
 
-/* This thread's tokener, reset: for one parse at a time (never kept, never freed by
- * the caller).  NULL when out of memory. */
-json_tokener *aop_json_tokener(void);
-
 /* Parses text (len bytes, not necessarily NUL-terminated); NULL and *perr on error. */
 json_object *aop_json_parse(apr_pool_t *p, const char *text, apr_size_t len,
                             const char **perr);
