@@ -95,14 +95,19 @@ def make_server(mpm, yaml_text, extra_conf="", environment=None, env=None, files
     return srv
 
 
-@pytest.fixture(scope="module", params=MPMS)
-def server(request, fleet):
-    srv = make_server(request.param, fleet.yaml())
+def serving(request, srv):
+    """A module fixture's body: srv started for the module's tests, stopped after them;
+    its files are kept for a look when a test failed."""
     srv.start()
     yield srv
     srv.stop()
     if not request.session.testsfailed:
         shutil.rmtree(srv.root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module", params=MPMS)
+def server(request, fleet):
+    yield from serving(request, make_server(request.param, fleet.yaml()))
 
 
 @pytest.fixture(autouse=True)

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import MPMS, assert_openai_error, make_server, request
+from conftest import MPMS, assert_openai_error, make_server, request, serving
 from harness import closed_port
 from mockclient import start_mock
 
@@ -109,13 +109,9 @@ def fleet(mock, tls_port):
 
 @pytest.fixture(scope="module", params=MPMS)
 def verify_server(request, vmock, tls):
-    srv = make_server(request.param, fleet(vmock, tls.port), env={"ADMIN_API_KEY": ADMIN},
-                      extra_conf="AOProxyConnectTimeout %d" % TIMEOUT)
-    srv.start()
-    yield srv
-    srv.stop()
-    if not request.session.testsfailed:
-        shutil.rmtree(srv.root, ignore_errors=True)
+    yield from serving(request, make_server(request.param, fleet(vmock, tls.port),
+                                            env={"ADMIN_API_KEY": ADMIN},
+                                            extra_conf="AOProxyConnectTimeout %d" % TIMEOUT))
 
 
 @pytest.fixture(autouse=True)
