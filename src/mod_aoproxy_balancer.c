@@ -50,21 +50,34 @@ static const char *define_worker(apr_pool_t *pconf, server_rec *s, aop_srv_conf_
     return NULL;
 }
 
+/* The balancer's name: balancer://aoproxy for the first configuration, with a
+ * number for the others.  Two configurations can meet in one mod_proxy record: a
+ * <VirtualHost> without mod_proxy directives of its own is handed the main server's
+ * record as it is (httpd merges a module's server configuration only where the
+ * module was configured), so it sees the balancers defined for the main server. */
+static const char *balancer_url(apr_pool_t *p, const aop_fleet_t *fleet)
+{
+    return fleet->id == 0 ? AOP_BALANCER_URL
+                          : apr_psprintf(p, AOP_BALANCER_URL "%d", fleet->id + 1);
+}
+
+/* Key of what this start-up defined: a mod_proxy record and a balancer name. */
+static const char *defined_key(apr_pool_t *p, const proxy_server_conf *psf, const char *url)
+{
+    return apr_psprintf(p, "%pp %s", (const void *)psf, url);
+}
+
 static const char *define_balancer(apr_pool_t *pconf, server_rec *s, aop_srv_conf_t *sc,
+                                   proxy_server_conf *psf, const char *url,
                                    const proxy_balancer_method *lbmethod)
 {
-    proxy_server_conf *psf = ap_get_module_config(s->module_config, &proxy_module);
     aop_fleet_t *fleet = sc->fleet;
     proxy_balancer *balancer = NULL;
     proxy_worker **workers;
     const char *err;
     int i, n = fleet->boot->nelts;
 
-    if (ap_proxy_get_balancer(pconf, psf, AOP_BALANCER_URL, 0)) {
-        return AOP_BALANCER_URL " is reserved for mod_aoproxy: remove the <Proxy> or "
-               "BalancerMember that defines it";
-    }
-    err = ap_proxy_define_balancer(pconf, &balancer, psf, AOP_BALANCER_URL, "/", 0);
+    err = ap_proxy_define_balancer(pconf, &balancer, psf, url, "/", 0);
     if (err) {
         return err;
     }
@@ -85,19 +98,78 @@ static const char *define_balancer(apr_pool_t *pconf, server_rec *s, aop_srv_con
             return err;
         }
     }
-    sc->balancer = balancer;
-    if (!fleet->balancer) {
-        fleet->balancer = balancer;
-        fleet->balancer_server = s;
+    if (!fleet->boot_workers) {
         fleet->boot_workers = workers;
     }
-    else {
-        aop_fleet_member_t *m = apr_array_push(fleet->members);
+    return NULL;
+}
 
-        m->balancer = balancer;
-        m->s = s;
+/* Each proxying server's balancer, once per mod_proxy record: a server sharing the
+ * record of one already done shares its balancer too.  A balancer of our name that
+ * this start-up did not define is the configuration's own <Proxy>. */
+static const char *define_balancers(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
+                                    const proxy_balancer_method *lbmethod)
+{
+    apr_hash_t *defined = apr_hash_make(ptemp);
+    const char *err;
+
+    for (; s; s = s->next) {
+        aop_srv_conf_t *sc = aop_srv_conf(s);
+        proxy_server_conf *psf = ap_get_module_config(s->module_config, &proxy_module);
+        const char *url, *key;
+
+        if (!sc->fleet || !sc->proxy_used) {
+            continue;
+        }
+        url = balancer_url(ptemp, sc->fleet);
+        key = defined_key(ptemp, psf, url);
+        if (apr_hash_get(defined, key, APR_HASH_KEY_STRING)) {
+            continue;
+        }
+        if (ap_proxy_get_balancer(ptemp, psf, url, 0)) {
+            return apr_psprintf(ptemp, "%s is reserved for mod_aoproxy, but the "
+                                "configuration defines it (<Proxy %s> or a BalancerMember "
+                                "of it): remove that definition", url, url);
+        }
+        if ((err = define_balancer(pconf, s, sc, psf, url, lbmethod))) {
+            return err;
+        }
+        apr_hash_set(defined, key, APR_HASH_KEY_STRING, "");
     }
     return NULL;
+}
+
+/* Balancers live inside their mod_proxy record's array, which a later definition
+ * may move: each server finds its balancer once all are defined. */
+static void attach_balancers(apr_pool_t *ptemp, server_rec *s)
+{
+    apr_hash_t *seen = apr_hash_make(ptemp);
+
+    for (; s; s = s->next) {
+        aop_srv_conf_t *sc = aop_srv_conf(s);
+        proxy_server_conf *psf = ap_get_module_config(s->module_config, &proxy_module);
+        aop_fleet_t *fleet = sc->fleet;
+
+        if (!fleet || !sc->proxy_used) {
+            continue;
+        }
+        sc->balancer = ap_proxy_get_balancer(ptemp, psf, balancer_url(ptemp, fleet), 0);
+        if (apr_hash_get(seen, &sc->balancer, sizeof(sc->balancer))) {
+            continue;
+        }
+        apr_hash_set(seen, apr_pmemdup(ptemp, &sc->balancer, sizeof(sc->balancer)),
+                     sizeof(sc->balancer), "");
+        if (!fleet->balancer) {
+            fleet->balancer = sc->balancer;
+            fleet->balancer_server = s;
+        }
+        else {
+            aop_fleet_member_t *m = apr_array_push(fleet->members);
+
+            m->balancer = sc->balancer;
+            m->s = s;
+        }
+    }
 }
 
 /* ------------------------------------------------------------------ run time */
@@ -359,24 +431,19 @@ int aop_balancer_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
             apr_hash_set(booted, apr_pmemdup(ptemp, &sc->fleet, sizeof(sc->fleet)),
                          sizeof(sc->fleet), "");
             sc->fleet->balancer = NULL;
+            sc->fleet->boot_workers = NULL;
             sc->fleet->members = apr_array_make(pconf, 1, sizeof(aop_fleet_member_t));
             if ((rc = aop_live_boot(pconf, ptemp, s0, sc->fleet, trial)) != OK) {
                 return rc;
             }
         }
     }
-    for (; s; s = s->next) {
-        aop_srv_conf_t *sc = aop_srv_conf(s);
-
-        if (!sc->fleet || !sc->proxy_used) {
-            continue;
-        }
-        if ((err = define_balancer(pconf, s, sc, lbmethod))) {
-            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s, AOPLOGNO(00022)
-                         "cannot define " AOP_BALANCER_URL ": %s", err);
-            return HTTP_INTERNAL_SERVER_ERROR;
-        }
+    if ((err = define_balancers(pconf, ptemp, s, lbmethod))) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s, AOPLOGNO(00022)
+                     "cannot define the proxy's balancer: %s", err);
+        return HTTP_INTERNAL_SERVER_ERROR;
     }
+    attach_balancers(ptemp, s);
     return OK;
 }
 

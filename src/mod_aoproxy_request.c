@@ -63,10 +63,17 @@ static apr_status_t release_reservation(void *data)
     return APR_SUCCESS;
 }
 
+/* "proxy:balancer://aoproxy/v1/...": the balancer of this server's configuration. */
+static char *proxy_filename(request_rec *r, const aop_srv_conf_t *sc)
+{
+    return apr_pstrcat(r->pool, "proxy:", sc->balancer ? sc->balancer->s->name
+                                                       : AOP_BALANCER_URL, r->uri, NULL);
+}
+
 static void hand_to_proxy(request_rec *r, aop_req_t *ctx)
 {
     aop_proxy_override_errors(r);
-    r->filename = apr_pstrcat(r->pool, "proxy:" AOP_BALANCER_URL, r->uri, NULL);
+    r->filename = proxy_filename(r, ctx->sc);
     r->proxyreq = PROXYREQ_REVERSE;
     r->handler = "proxy-server";
     ap_add_input_filter(AOP_BODY_FILTER, ctx, r, r->connection);
@@ -158,7 +165,7 @@ static int aop_translate(request_rec *r)
     if (r->main || !is_v1_path(r->uri) || !aop_dir_enabled(r)) {
         return DECLINED;
     }
-    r->filename = apr_pstrcat(r->pool, "proxy:" AOP_BALANCER_URL, r->uri, NULL);
+    r->filename = proxy_filename(r, aop_srv_conf(r->server));
     r->proxyreq = PROXYREQ_REVERSE;
     return OK;
 }

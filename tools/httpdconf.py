@@ -112,7 +112,8 @@ def aoproxy_lines(config_dir, environment, state_db=None, v1_scope="location"):
     """The module's part of the configuration, as conf/aoproxy.conf has it.
 
     v1_scope "server" says `AOProxy On` in the server itself instead of in a
-    <Location "/v1/"> (the same /v1/ calls, no section to merge per request)."""
+    <Location "/v1/"> (the same /v1/ calls, no section to merge per request);
+    "none" leaves it to the caller's configuration (say, in a <VirtualHost>)."""
     lines = ['AOProxyConfigDir "%s"' % config_dir]
     if state_db:
         # The module creates the directory for httpd's User; a later directive in
@@ -122,7 +123,7 @@ def aoproxy_lines(config_dir, environment, state_db=None, v1_scope="location"):
         lines.append("AOProxyEnvironment %s" % environment)
     if v1_scope == "server":
         lines.append("AOProxy On")
-    else:
+    elif v1_scope != "none":
         lines.append('<Location "/v1/">\n    AOProxy On\n</Location>')
     return lines + ['<Location "/%s">\n    SetHandler aoproxy-api\n</Location>' % p for p in API_PATHS]
 

@@ -58,6 +58,7 @@ class Httpd:
         self.extra_conf = extra_conf
         self.log_level = log_level
         self.v1_scope = "location"      # or "server": AOProxy On outside any <Location>
+        self.ssl = False                # load mod_ssl (https vhosts, https instances)
         self.env = dict(os.environ, **(env or {}))
         if os.environ.get("AOP_ASAN"):
             # The module is built with -fsanitize=address (tools/test-asan); httpd is
@@ -92,7 +93,7 @@ class Httpd:
             f.write(httpdconf.render(self.root, self.port, MODULE, self.config_dir,
                                      mpm=self.mpm, environment=self.environment,
                                      extra=self.extra_conf, log_level=self.log_level,
-                                     v1_scope=self.v1_scope))
+                                     v1_scope=self.v1_scope, ssl_proxy=self.ssl))
 
     def run(self, *args, timeout=30):
         return subprocess.run([HTTPD, "-d", self.root, "-f", self.conf_path] + list(args),
