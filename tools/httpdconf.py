@@ -89,7 +89,9 @@ def render(server_root, port, module_path, config_dir, mpm="event", environment=
         MPM_TUNING[mpm],
         'ErrorLog "%s/error.log"' % server_root,
         "LogLevel %s" % log_level,
-        'LogFormat "%h \\"%r\\" %>s %b %D pid=%P auth=\\"%{Authorization}i\\" key=\\"%{api-key}i\\"" aop',
+        # Never a credential header (Authorization, api-key, X-Admin-API-Key, Cookie):
+        # t/conf/test_no_credential_logged.py checks this output.
+        'LogFormat "%h \\"%r\\" %>s %b %D pid=%P" aop',
         'CustomLog "%s/access.log" aop' % server_root,
         'DocumentRoot "%s"' % server_root,
         # As Debian's apache2.conf: no .htaccess lookups, nothing served from disk
