@@ -46,6 +46,7 @@ static void register_hooks(apr_pool_t *p)
 {
     ap_hook_pre_config(aop_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(aop_check_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(aop_config_post_config, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_post_config(aop_lbmethod_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(aop_proxy_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     aop_shm_register_hooks(p);

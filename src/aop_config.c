@@ -23,6 +23,7 @@
 
 #include "aop_config.h"
 #include "aop_file.h"
+#include "aop_secret_file.h"
 #include "aop_url.h"
 #include "aop_yaml.h"
 
@@ -30,6 +31,9 @@
 #define AOP_CFG_MAX_FILE   (1024 * 1024)
 
 #define AOP_TIMEOUT_MAX    86400.0
+
+/* build_instance(): the instance points at the shipped example endpoint. */
+#define AOP_CFG_PLACEHOLDER (APR_OS_START_USERERR + 1)
 
 /* Short names for the tree's types, used on nearly every line below. */
 typedef aop_yaml_ctx_t ctx_t;
@@ -568,10 +572,75 @@ static apr_status_t set_deployments(ctx_t *c, void *obj, const node_t *val,
     return APR_SUCCESS;
 }
 
+/* api_key_file: a path, absolute or relative to the YAML file that names it.  The
+ * file is read once the instance is complete (read_api_key_file), since an overlay
+ * may give the instance an api_key instead. */
+static apr_status_t set_api_key_file(ctx_t *c, void *obj, const node_t *val,
+                                     const char *path)
+{
+    aop_instance_t *inst = obj;
+    const char *file;
+    apr_status_t rv = get_scalar(c, val, path, "a file name", &file);
+
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    if (!*file) {
+        return aop_yaml_fail(c, val->file, val->line, path, "empty file name%s",
+                             unset_note(c, val));
+    }
+    if (*file != '/') {
+        const char *slash = strrchr(val->file, '/');
+
+        file = slash ? apr_pstrcat(c->p, apr_pstrmemdup(c->p, val->file, slash - val->file),
+                                   "/", file, NULL) : file;
+    }
+    inst->api_key_file = file;
+    return APR_SUCCESS;
+}
+
+/* The key goes into a request header of every call to the instance. */
+static apr_status_t read_api_key_file(ctx_t *c, const node_t *n, const char *path,
+                                      aop_instance_t *inst)
+{
+    const char *why = aop_secret_file_read(c->p, inst->api_key_file, 1, &inst->api_key);
+
+    return why ? aop_yaml_fail(c, n->file, n->line, path, "%s", why) : APR_SUCCESS;
+}
+
+/* api_key or api_key_file: one of them per file; an overlay's choice replaces the
+ * base's. */
+static apr_status_t resolve_api_key(ctx_t *c, const node_t *map, aop_instance_t *inst,
+                                    const char *path)
+{
+    const pair_t *key = aop_yaml_find(map, "api_key");
+    const pair_t *file = aop_yaml_find(map, "api_key_file");
+    const char *fpath = aop_yaml_key_path(c->p, path, "api_key_file");
+
+    if (!inst->api_key_file) {
+        return APR_SUCCESS;
+    }
+    if (key && !key->val->is_null) {
+        if (!strcmp(key->file, file->file)) {
+            return aop_yaml_fail(c, file->file, file->line, fpath, "set either api_key or "
+                                 "api_key_file, not both (api_key at line %d)", key->line);
+        }
+        if (!strcmp(file->file, inst->file)) {
+            inst->api_key_file = NULL;           /* the overlay's api_key wins */
+            return APR_SUCCESS;
+        }
+    }
+    if (inst->sources) {
+        apr_table_setn(inst->sources, "api_key", file->file);
+    }
+    return read_api_key_file(c, file->val, fpath, inst);
+}
+
 static const field_t instance_fields[] = {
     FIELD_FN("name", set_name_done),
     FIELD_FN("provider_type", set_provider),
     FIELD_STR("api_key", aop_instance_t, api_key),
+    FIELD_FN("api_key_file", set_api_key_file),
     FIELD_FN("api_base", set_api_base),
     FIELD_STR("api_version", aop_instance_t, api_version),
     FIELD_INT("priority", aop_instance_t, priority, INT_MIN, INT_MAX),
@@ -692,6 +761,32 @@ static apr_status_t check_deployments(ctx_t *c, const node_t *map, aop_instance_
     return APR_SUCCESS;
 }
 
+int aop_config_placeholder_host(const char *host)
+{
+    static const char suffix[] = ".openai.azure.com";
+    apr_size_t n = host ? strlen(host) : 0;
+
+    if (n < sizeof(suffix) - 1 || strcasecmp(host + n - (sizeof(suffix) - 1), suffix)) {
+        return 0;
+    }
+    return !strncasecmp(host, "example.", 8) || !strncasecmp(host, "example-", 8);
+}
+
+/* Fails with AOP_CFG_PLACEHOLDER: set_instances leaves the instance out in every
+ * mode, with this as a warning, so that a freshly installed configuration passes
+ * configtest and says what to edit. */
+static apr_status_t placeholder(ctx_t *c, const node_t *map, const char *path,
+                                const aop_instance_t *inst)
+{
+    const node_t *val = aop_yaml_find(map, "api_base")->val;
+
+    aop_yaml_fail(c, val->file, val->line, aop_yaml_key_path(c->p, path, "api_base"),
+                  "%s is the example endpoint shipped with mod_aoproxy: set it to your Azure "
+                  "OpenAI resource's endpoint (https://YOUR-RESOURCE.openai.azure.com) in %s; "
+                  "the instance is left out until then", inst->api_base, val->file);
+    return AOP_CFG_PLACEHOLDER;
+}
+
 static apr_status_t check_instance(ctx_t *c, const node_t *map, aop_instance_t *inst,
                                    const char *path)
 {
@@ -700,13 +795,17 @@ static apr_status_t check_instance(ctx_t *c, const node_t *map, aop_instance_t *
     if (!inst->api_base) {
         return missing(c, map, "api_base", path, "");
     }
+    if (aop_config_placeholder_host(inst->host)) {
+        return placeholder(c, map, path, inst);
+    }
     if ((rv = check_api_version(c, map, inst, path)) != APR_SUCCESS) {
         return rv;
     }
     if (!inst->supported_models->nelts) {
         return missing(c, map, "supported_models", path, "");
     }
-    if ((rv = check_api_key(c, map, inst, path)) != APR_SUCCESS) {
+    if ((rv = resolve_api_key(c, map, inst, path)) != APR_SUCCESS
+        || (rv = check_api_key(c, map, inst, path)) != APR_SUCCESS) {
         return rv;
     }
     return check_deployments(c, map, inst, path);
@@ -770,6 +869,17 @@ static apr_status_t build_instance(ctx_t *c, const node_t *n, int idx, apr_hash_
     return APR_SUCCESS;
 }
 
+static void leave_out(ctx_t *c, aop_config_t *cfg, const node_t *n, int idx)
+{
+    aop_left_out_t *out = apr_array_push(cfg->left_out);
+    const char *name = n->type == AOP_YAML_MAP ? instance_name_of(n) : NULL;
+
+    out->name = name && aop_config_safe_name(name, 1) ? name
+                : apr_psprintf(c->p, "instances[%d]", idx);
+    out->problem = c->err;
+    c->err = NULL;
+}
+
 static apr_status_t set_instances(ctx_t *c, void *obj, const node_t *val, const char *path)
 {
     aop_config_t *cfg = obj;
@@ -783,9 +893,19 @@ static apr_status_t set_instances(ctx_t *c, void *obj, const node_t *val, const 
                              aop_yaml_type_name(val));
     }
     for (i = 0; i < val->items->nelts; ++i) {
+        inst = NULL;
         rv = build_instance(c, APR_ARRAY_IDX(val->items, i, node_t *), i, names, &inst);
-        if (rv != APR_SUCCESS) {
+        if (rv == AOP_CFG_PLACEHOLDER) {
+            APR_ARRAY_PUSH(cfg->warnings, const char *) = c->err;
+            c->err = NULL;
+            continue;
+        }
+        if (rv != APR_SUCCESS && !cfg->left_out) {
             return rv;
+        }
+        if (rv != APR_SUCCESS) {
+            leave_out(c, cfg, APR_ARRAY_IDX(val->items, i, node_t *), i);
+            continue;
         }
         APR_ARRAY_PUSH(cfg->instances, aop_instance_t *) = inst;
     }
@@ -933,10 +1053,22 @@ apr_status_t aop_config_load(apr_pool_t *p, const char *dir, const char *env,
                              aop_getenv_fn *getenv_fn, void *baton,
                              aop_config_t **pcfg, const char **perr)
 {
+    return aop_config_load_mode(p, dir, env, getenv_fn, baton, AOP_CONFIG_STRICT, pcfg,
+                                perr);
+}
+
+apr_status_t aop_config_load_mode(apr_pool_t *p, const char *dir, const char *env,
+                                  aop_getenv_fn *getenv_fn, void *baton,
+                                  aop_config_mode_e mode, aop_config_t **pcfg,
+                                  const char **perr)
+{
     ctx_t c;
     aop_config_t *cfg = new_config(p);
     apr_size_t len;
 
+    if (mode == AOP_CONFIG_LENIENT) {
+        cfg->left_out = apr_array_make(p, 1, sizeof(aop_left_out_t));
+    }
     init_ctx(&c, p, getenv_fn, baton, cfg);
     /* "conf/" and "conf" name the same directory */
     len = (dir && *dir) ? strlen(dir) : 0;

@@ -21,6 +21,7 @@ typedef struct aop_instance_t {
     const char *name;            /* unique, [A-Za-z0-9._-]{1,64} */
     const char *provider_type;   /* "azure" */
     const char *api_key;         /* secret: never log or print it */
+    const char *api_key_file;    /* YAML only: the file api_key was read from, or NULL */
     const char *api_base;        /* as written, trailing '/' removed */
     const char *scheme;          /* "http" or "https" */
     const char *host;            /* host name or IP literal (no brackets) */
@@ -56,7 +57,22 @@ typedef struct aop_config_t {
     apr_array_header_t *instances;           /* aop_instance_t * in file order */
     apr_array_header_t *files;               /* const char *: the files read, in order */
     apr_array_header_t *warnings;            /* const char *: non-fatal findings */
+    /* aop_left_out_t: the instances a lenient load left out (NULL when strict). */
+    apr_array_header_t *left_out;
 } aop_config_t;
+
+/* An instance whose configuration could not be completed: a lenient load goes on
+ * without it, so that one instance's problem never stops the others. */
+typedef struct aop_left_out_t {
+    const char *name;            /* its name, or "instances[N]" before one was read */
+    const char *problem;         /* "FILE:LINE: KEY: what is wrong", never a secret */
+} aop_left_out_t;
+
+/* How a load treats an instance it cannot complete. */
+typedef enum {
+    AOP_CONFIG_STRICT = 0,       /* the whole load fails (configtest) */
+    AOP_CONFIG_LENIENT           /* the instance is left out (start, restart, reload) */
+} aop_config_mode_e;
 
 /* Loads DIR/base.yaml (required) and, when env is non-empty, DIR/<env>.yaml (optional;
  * its absence is a warning).  getenv_fn resolves ${VAR} (NULL = unset); pass NULL to use
@@ -67,6 +83,14 @@ typedef const char *aop_getenv_fn(void *baton, const char *name);
 apr_status_t aop_config_load(apr_pool_t *p, const char *dir, const char *env,
                              aop_getenv_fn *getenv_fn, void *baton,
                              aop_config_t **pcfg, const char **perr);
+
+/* aop_config_load() in a mode: AOP_CONFIG_LENIENT fills (*pcfg)->left_out with the
+ * instances it could not complete instead of failing; anything outside an instance
+ * (YAML syntax, routing, unreadable files) fails either way. */
+apr_status_t aop_config_load_mode(apr_pool_t *p, const char *dir, const char *env,
+                                  aop_getenv_fn *getenv_fn, void *baton,
+                                  aop_config_mode_e mode, aop_config_t **pcfg,
+                                  const char **perr);
 
 /* Same, from in-memory documents (used by unit tests and the admin API later).
  * base_name/env_name are the names used in messages; env_text may be NULL. */
@@ -86,6 +110,11 @@ int aop_config_safe_name(const char *s, int allow_dot);
 /* A new instance with the defaults (provider azure, priority 100, weight 100,
  * enabled), defined at file:line (for messages and sources). */
 aop_instance_t *aop_instance_new(apr_pool_t *p, const char *file, int line);
+
+/* The example endpoint shipped in the YAML under conf/ (example.openai.azure.com,
+ * example-westus...): an instance still pointing there is left out with a warning
+ * that says what to edit, in every mode. */
+int aop_config_placeholder_host(const char *host);
 
 /* Exact lookup: the deployment for model on this instance, or NULL. */
 const char *aop_instance_deployment(const aop_instance_t *inst, const char *model);

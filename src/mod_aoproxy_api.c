@@ -148,8 +148,9 @@ static int admin_refused(aop_api_t *q)
     const char *given = apr_table_get(q->r->headers_in, ADMIN_HEADER);
 
     if (!q->sc->admin_key) {
-        aop_send_error(q->r, HTTP_FORBIDDEN, "No admin key is configured (AOProxyAdminKey or "
-                       "ADMIN_API_KEY): administrative requests are refused.", NULL,
+        aop_send_error(q->r, HTTP_FORBIDDEN, "No usable admin key is configured "
+                       "(AOProxyAdminKey, AOProxyAdminKeyFile or ADMIN_API_KEY): "
+                       "administrative requests are refused.", NULL,
                        "admin_key_not_configured");
         return 1;
     }

@@ -428,7 +428,29 @@ void aop_api_post_rollback(aop_api_t *q)
 
 /* ------------------------------------------------------------------ reload */
 
-/* Re-reads the YAML and the store; a bad YAML file changes nothing.  In-flight
+/* The instances a reload left out, logged and answered (names and problems carry
+ * no secret). */
+static json_object *left_out_json(aop_api_t *q, const aop_config_t *cfg)
+{
+    json_object *arr = json_object_new_array();
+    int i;
+
+    for (i = 0; i < cfg->left_out->nelts; i++) {
+        const aop_left_out_t *lo = &APR_ARRAY_IDX(cfg->left_out, i, aop_left_out_t);
+        json_object *o = json_object_new_object();
+
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r, AOPLOGNO(00109)
+                      "reload: instance %s is left out, the others serve: %s", lo->name,
+                      lo->problem);
+        json_object_object_add(o, "name", json_object_new_string(lo->name));
+        json_object_object_add(o, "problem", json_object_new_string(lo->problem));
+        json_object_array_add(arr, o);
+    }
+    return arr;
+}
+
+/* Re-reads the YAML and the store; a YAML file that cannot be read or parsed
+ * changes nothing, an instance that cannot be completed is left out.  In-flight
  * requests finish on the view they hold. */
 void aop_api_post_reload(aop_api_t *q)
 {
@@ -440,8 +462,8 @@ void aop_api_post_reload(aop_api_t *q)
     aop_live_t *live;
     int i;
 
-    if (aop_config_load(q->r->pool, fleet->config_dir, fleet->environment, NULL, NULL, &cfg,
-                        &perr) != APR_SUCCESS) {
+    if (aop_config_load_mode(q->r->pool, fleet->config_dir, fleet->environment, NULL, NULL,
+                             AOP_CONFIG_LENIENT, &cfg, &perr) != APR_SUCCESS) {
         aop_send_error(q->r, HTTP_BAD_REQUEST, perr, NULL, "config_invalid");
         return;
     }
@@ -464,6 +486,7 @@ void aop_api_post_reload(aop_api_t *q)
     }
     json_object_object_add(root, "reloaded", json_object_new_boolean(1));
     json_object_object_add(root, "files", aop_json_str_array(cfg->files));
+    json_object_object_add(root, "left_out", left_out_json(q, cfg));
     json_object_object_add(root, "instances", json_object_new_int(live->cfg->instances->nelts));
     json_object_object_add(root, "generation", json_object_new_int64((apr_int64_t)live->generation));
     aop_api_send(q, root);

@@ -6,9 +6,11 @@
 #include <http_main.h>
 
 #include "mod_aoproxy_private.h"
+#include "aop_secret_file.h"
 #include "aop_store.h"
 #include "mod_aoproxy_config.h"
 #include "mod_aoproxy_live.h"
+#include "mod_aoproxy_user_access.h"
 
 aop_srv_conf_t *aop_srv_conf(const server_rec *s)
 {
@@ -54,6 +56,7 @@ void *aop_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
                                                      : base->connect_timeout;
     conf->cooldown = add->cooldown.set ? add->cooldown : base->cooldown;
     conf->admin_key = add->admin_key ? add->admin_key : base->admin_key;
+    conf->admin_key_file = add->admin_key_file ? add->admin_key_file : base->admin_key_file;
     conf->state_db = add->state_db ? add->state_db : base->state_db;
     MERGE_SET(growth);
     /* cfg, fleet and balancer are resolved per server at start-up. */
@@ -175,10 +178,25 @@ static const char *set_admin_key(cmd_parms *cmd, void *dconf, const char *arg)
     if (err) {
         return err;
     }
-    if (strlen(arg) < 16) {
-        return "AOProxyAdminKey must be at least 16 characters long";
+    if ((err = aop_admin_key_problem(cmd->pool, arg))) {
+        return apr_pstrcat(cmd->pool, "AOProxyAdminKey ", err, NULL);
     }
     aop_srv_conf(cmd->server)->admin_key = arg;
+    return NULL;
+}
+
+static const char *set_admin_key_file(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+    const char *path;
+
+    if (err) {
+        return err;
+    }
+    if (!(path = ap_server_root_relative(cmd->pool, arg))) {
+        return apr_pstrcat(cmd->pool, "AOProxyAdminKeyFile: invalid path '", arg, "'", NULL);
+    }
+    aop_srv_conf(cmd->server)->admin_key_file = path;
     return NULL;
 }
 
@@ -233,6 +251,9 @@ const command_rec aop_cmds[] = {
     AP_INIT_TAKE1("AOProxyAdminKey", set_admin_key, NULL, RSRC_CONF,
                   "Key the management API's mutations require in X-Admin-API-Key "
                   "(default: $ADMIN_API_KEY; none: mutations are refused)"),
+    AP_INIT_TAKE1("AOProxyAdminKeyFile", set_admin_key_file, NULL, RSRC_CONF,
+                  "File whose first line is the admin key, read at every start and "
+                  "graceful restart; readable by its owner and group only"),
     AP_INIT_TAKE1("AOProxyCooldown", set_seconds, (void *)&cooldown_slot, RSRC_CONF,
                   "Seconds an instance rests after a 429 or 5xx that says not how long "
                   "(default 10)"),
@@ -285,6 +306,58 @@ static void apply_log_level(apr_pool_t *p, server_rec *s, const aop_config_t *cf
     }
 }
 
+/* `apache2ctl configtest` (-t) fails on any problem; a real start or a graceful
+ * restart serves what it can (aop_config_mode_e). */
+static int config_test(void)
+{
+    return ap_state_query(AP_SQ_RUN_MODE) == AP_SQ_RM_CONFIG_TEST;
+}
+
+/* The YAML files httpd's User cannot read: the parent (root) read them, but the
+ * children re-read them at POST /config/reload. */
+static const char *unreadable_files(apr_pool_t *p, const aop_config_t *cfg)
+{
+    int i;
+
+    for (i = 0; i < cfg->files->nelts; i++) {
+        const char *why = aop_user_access(p, APR_ARRAY_IDX(cfg->files, i, const char *),
+                                          AOP_ACCESS_READ);
+        if (why) {
+            return why;
+        }
+    }
+    return NULL;
+}
+
+static void log_warnings(server_rec *s, const aop_config_t *cfg)
+{
+    int i;
+
+    for (i = 0; i < cfg->warnings->nelts; i++) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, AOPLOGNO(00002) "configuration: %s",
+                     APR_ARRAY_IDX(cfg->warnings, i, const char *));
+    }
+}
+
+/* Key files only root can read work at start and graceful restart, not at a reload
+ * made by a child: worth a warning, not a refusal. */
+static void log_key_file_access(apr_pool_t *p, server_rec *s, const aop_config_t *cfg)
+{
+    int i;
+
+    for (i = 0; i < cfg->instances->nelts; i++) {
+        const aop_instance_t *inst = APR_ARRAY_IDX(cfg->instances, i, aop_instance_t *);
+        const char *why = inst->api_key_file
+                          ? aop_user_access(p, inst->api_key_file, AOP_ACCESS_READ) : NULL;
+
+        if (why) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, AOPLOGNO(00104)
+                         "instance %s: %s: POST /config/reload will leave it out (make the "
+                         "key file readable by the group of httpd's User)", inst->name, why);
+        }
+    }
+}
+
 /* One load per (directory, environment): virtual hosts inheriting the main
  * server's AOProxyConfigDir share its configuration. */
 static aop_config_t *load_once(apr_pool_t *pconf, server_rec *s, apr_hash_t *cache,
@@ -293,19 +366,26 @@ static aop_config_t *load_once(apr_pool_t *pconf, server_rec *s, apr_hash_t *cac
     const char *key = apr_pstrcat(pconf, dir, "\n", env ? env : "", NULL);
     aop_config_t *cfg = apr_hash_get(cache, key, APR_HASH_KEY_STRING);
     const char *err = NULL;
-    int i;
 
     if (cfg) {
         return cfg;
     }
-    if (aop_config_load(pconf, dir, env, NULL, NULL, &cfg, &err) != APR_SUCCESS) {
+    if (aop_config_load_mode(pconf, dir, env, NULL, NULL,
+                             config_test() ? AOP_CONFIG_STRICT : AOP_CONFIG_LENIENT, &cfg,
+                             &err) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s,
                      AOPLOGNO(00001) "configuration error: %s", err);
         return NULL;
     }
-    for (i = 0; i < cfg->warnings->nelts; i++) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, AOPLOGNO(00002) "configuration: %s",
-                     APR_ARRAY_IDX(cfg->warnings, i, const char *));
+    if (config_test()) {
+        if ((err = unreadable_files(pconf, cfg))) {
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s, AOPLOGNO(00103)
+                         "configuration error: %s: httpd's children read it at every "
+                         "POST /config/reload", err);
+            return NULL;
+        }
+        log_warnings(s, cfg);
+        log_key_file_access(pconf, s, cfg);
     }
     apr_hash_set(cache, key, APR_HASH_KEY_STRING, cfg);
     return cfg;
@@ -331,6 +411,38 @@ static aop_fleet_t *fleet_of(apr_pool_t *pconf, apr_hash_t *fleets, aop_srv_conf
     fleet->boot_cfg = sc->cfg;
     apr_hash_set(fleets, apr_pmemdup(pconf, &sc->cfg, sizeof(sc->cfg)), sizeof(sc->cfg), fleet);
     return fleet;
+}
+
+/* AOProxyAdminKey, else AOProxyAdminKeyFile (read now: at every start and graceful
+ * restart), else $ADMIN_API_KEY (the parent's environment: only a full restart
+ * renews it).  A configured key that cannot be used leaves none, with the reason in
+ * admin_key_problem; returns whether there is one. */
+static int resolve_admin_key(apr_pool_t *pconf, aop_srv_conf_t *sc)
+{
+    const char *key = NULL, *why;
+
+    sc->admin_key_problem = NULL;
+    if (sc->admin_key) {
+        return 0;                    /* the directive checked it already */
+    }
+    if (sc->admin_key_file) {
+        why = aop_secret_file_read(pconf, sc->admin_key_file, AOP_ADMIN_KEY_MIN, &key);
+    }
+    else if ((key = env_or(pconf, "ADMIN_API_KEY", NULL))) {
+        why = aop_secret_problem(pconf, key, AOP_ADMIN_KEY_MIN);
+        why = why ? apr_pstrcat(pconf, "$ADMIN_API_KEY ", why, NULL) : NULL;
+    }
+    else {
+        return 0;
+    }
+    sc->admin_key = why ? NULL : key;
+    sc->admin_key_problem = why;
+    return why != NULL;
+}
+
+const char *aop_admin_key_problem(apr_pool_t *p, const char *key)
+{
+    return aop_secret_problem(p, key, AOP_ADMIN_KEY_MIN);
 }
 
 int aop_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
@@ -360,9 +472,55 @@ int aop_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
         }
         sc->fleet = fleet_of(pconf, fleets, sc, env ? apr_pstrdup(pconf, env) : NULL);
         apply_log_level(pconf, s, sc->cfg);
-        if (!sc->admin_key) {
-            sc->admin_key = env_or(pconf, "ADMIN_API_KEY", NULL);
+        if (resolve_admin_key(pconf, sc) && config_test()) {
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s, AOPLOGNO(00105)
+                         "the admin key is not usable: %s", sc->admin_key_problem);
+            return HTTP_INTERNAL_SERVER_ERROR;
         }
+    }
+    return OK;
+}
+
+/* Each configuration's findings once, in the real start's (or the restart's)
+ * post_config; the trial run of a first start logs nothing, as its twin will. */
+int aop_config_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                           server_rec *s)
+{
+    apr_hash_t *seen = apr_hash_make(ptemp);
+    int i;
+
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
+        return OK;
+    }
+    for (; s; s = s->next) {
+        aop_srv_conf_t *sc = aop_srv_conf(s);
+        const char *why;
+
+        if (sc->admin_key_problem && !apr_hash_get(seen, sc->admin_key_problem,
+                                                   APR_HASH_KEY_STRING)) {
+            apr_hash_set(seen, sc->admin_key_problem, APR_HASH_KEY_STRING, "");
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, AOPLOGNO(00106)
+                         "the admin key is not usable, the management API refuses changes: "
+                         "%s", sc->admin_key_problem);
+        }
+        if (!sc->cfg || apr_hash_get(seen, &sc->cfg, sizeof(sc->cfg))) {
+            continue;
+        }
+        apr_hash_set(seen, apr_pmemdup(ptemp, &sc->cfg, sizeof(sc->cfg)), sizeof(sc->cfg), "");
+        log_warnings(s, sc->cfg);
+        for (i = 0; sc->cfg->left_out && i < sc->cfg->left_out->nelts; i++) {
+            const aop_left_out_t *lo = &APR_ARRAY_IDX(sc->cfg->left_out, i, aop_left_out_t);
+
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, AOPLOGNO(00100)
+                         "instance %s is left out, the others serve: %s", lo->name,
+                         lo->problem);
+        }
+        if ((why = unreadable_files(ptemp, sc->cfg))) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, AOPLOGNO(00107)
+                         "%s: POST /config/reload will fail until httpd's User can read it",
+                         why);
+        }
+        log_key_file_access(ptemp, s, sc->cfg);
     }
     return OK;
 }

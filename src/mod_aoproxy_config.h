@@ -28,7 +28,10 @@ typedef struct aop_srv_conf_t {
     aop_seconds_t retry_interval;    /* AOProxyRetryInterval */
     aop_seconds_t connect_timeout;   /* AOProxyConnectTimeout */
     aop_seconds_t cooldown;          /* AOProxyCooldown */
-    const char *admin_key;           /* AOProxyAdminKey, else $ADMIN_API_KEY: a secret */
+    const char *admin_key;           /* AOProxyAdminKey, else the key file's, else
+                                      * $ADMIN_API_KEY: a secret */
+    const char *admin_key_file;      /* AOProxyAdminKeyFile */
+    const char *admin_key_problem;   /* why a configured key is not used (post_config logs it) */
     const char *state_db;            /* AOProxyStateDB */
     int growth;                      /* AOProxyInstanceGrowth */
     int growth_set;
@@ -47,6 +50,8 @@ typedef struct aop_dir_conf_t {
 #define AOP_DEFAULT_CONNECT_TIMEOUT apr_time_from_sec(5)
 #define AOP_DEFAULT_COOLDOWN apr_time_from_sec(10)
 #define AOP_DEFAULT_GROWTH 32
+/* The shortest admin key accepted, from any source. */
+#define AOP_ADMIN_KEY_MIN 16
 
 extern const command_rec aop_cmds[];
 
@@ -56,11 +61,22 @@ void *aop_create_dir_conf(apr_pool_t *p, char *dir);
 void *aop_merge_dir_conf(apr_pool_t *p, void *basev, void *addv);
 
 aop_srv_conf_t *aop_srv_conf(const server_rec *s);
+
+/* NULL when key may be the admin key; else what is wrong with it (never the key). */
+const char *aop_admin_key_problem(apr_pool_t *p, const char *key);
 int aop_dir_enabled(const request_rec *r);
 
-/* check_config: loads the YAML of every server that needs it; a bad file stops
- * `apache2ctl configtest` and start-up with file, line and key. */
+/* check_config: loads the YAML of every server that needs it.  A file that cannot be
+ * read or parsed stops start-up with file, line and key; an instance that cannot be
+ * completed stops `apache2ctl configtest` but is only left out of a real start or a
+ * graceful restart, so one instance never takes the server down. */
 int aop_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                      server_rec *s);
+
+/* post_config: what check_config found short of fatal (warnings, instances left out,
+ * files httpd's User cannot read, an unusable admin key) goes to the error log, which
+ * is open only now; check_config's own messages reach the terminal alone. */
+int aop_config_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                           server_rec *s);
 
 #endif

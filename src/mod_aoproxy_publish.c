@@ -13,6 +13,7 @@
 #include "mod_aoproxy_private.h"
 #include "mod_aoproxy_balancer.h"
 #include "mod_aoproxy_config.h"
+#include "mod_aoproxy_user_access.h"
 #include "mod_aoproxy_publish.h"
 #include "mod_aoproxy_shm.h"
 
@@ -235,6 +236,27 @@ static void hand_over(apr_pool_t *p, server_rec *s, const char *db_path, int mad
     }
 }
 
+/* The children write the store: a directory or file they cannot write would be
+ * found only by the first change through the API (503 store_unavailable). */
+static void check_store_writable(apr_pool_t *p, server_rec *s, const char *db_path)
+{
+    static const char *const suffix[] = { "", "-wal", "-shm", NULL };
+    const char *why = aop_user_access(p, ap_make_dirstr_parent(p, db_path), AOP_ACCESS_WRITE);
+    int i;
+
+    for (i = 0; !why && suffix[i]; i++) {
+        const char *f = apr_pstrcat(p, db_path, suffix[i], NULL);
+
+        why = file_exists(p, f) ? aop_user_access(p, f, AOP_ACCESS_WRITE) : NULL;
+    }
+    if (why) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, AOPLOGNO(00101)
+                     "instance store: %s; changes through the management API will answer "
+                     "503 store_unavailable until it is (e.g. `chown -R %s` the directory)",
+                     why, aop_user_name());
+    }
+}
+
 static int ensure_dir(apr_pool_t *p, const char *db_path)
 {
     const char *dir = ap_make_dirstr_parent(p, db_path);
@@ -277,6 +299,31 @@ static apr_status_t import_state_file(apr_pool_t *ptemp, server_rec *s, aop_flee
     return APR_SUCCESS;
 }
 
+/* A YAML without instances is legitimate (everything made through the API) or an
+ * oversight: either way the log says where the instances served come from. */
+static void log_instance_origin(server_rec *s, const aop_fleet_t *fleet)
+{
+    const aop_config_t *cfg = fleet->boot_cfg;
+    const char *yaml = APR_ARRAY_IDX(cfg->files, cfg->files->nelts - 1, const char *);
+
+    int left_out = cfg->left_out ? cfg->left_out->nelts : 0;
+
+    if (cfg->instances->nelts > 0) {
+        return;
+    }
+    if (fleet->boot->nelts > 0 && !left_out) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, AOPLOGNO(00102)
+                     "%s lists no instances: the %d served come from the instance store %s "
+                     "alone (made through the management API)", yaml, fleet->boot->nelts,
+                     fleet->db_path);
+    }
+    else if (!fleet->boot->nelts) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, AOPLOGNO(00108)
+                     "no instance can serve: /v1/ answers model_not_found until %s lists "
+                     "a complete one (or the management API adds one)", yaml);
+    }
+}
+
 apr_status_t aop_publish_boot_layers(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
                                      aop_fleet_t *fleet, int trial, const char **perr)
 {
@@ -290,6 +337,7 @@ apr_status_t aop_publish_boot_layers(apr_pool_t *pconf, apr_pool_t *ptemp, serve
             return APR_EGENERAL;
         }
         hand_over(ptemp, s, fleet->db_path, made_dir);
+        check_store_writable(ptemp, s, fleet->db_path);
     }
     if (file_exists(ptemp, fleet->db_path)
         && aop_store_load(ptemp, fleet->db_path, &records, &res) != APR_SUCCESS) {
@@ -303,6 +351,7 @@ apr_status_t aop_publish_boot_layers(apr_pool_t *pconf, apr_pool_t *ptemp, serve
     }
     if (!trial) {
         log_warnings(s, warnings);
+        log_instance_origin(s, fleet);
     }
     return APR_SUCCESS;
 }

@@ -126,11 +126,11 @@ static void check_seed_instance(const aop_instance_t *inst, const char *file)
     ck_assert_str_eq(inst->name, "instance1");
     ck_assert_str_eq(inst->provider_type, "azure");
     ck_assert_str_eq(inst->api_key, SECRET_1);
-    ck_assert_str_eq(inst->api_base, "https://example.openai.azure.com");
+    ck_assert_str_eq(inst->api_base, "https://contoso-eastus.openai.azure.com");
     ck_assert_str_eq(inst->scheme, "https");
-    ck_assert_str_eq(inst->host, "example.openai.azure.com");
+    ck_assert_str_eq(inst->host, "contoso-eastus.openai.azure.com");
     ck_assert_int_eq(inst->port, 443);
-    ck_assert_str_eq(inst->origin, "https://example.openai.azure.com");
+    ck_assert_str_eq(inst->origin, "https://contoso-eastus.openai.azure.com");
     ck_assert_str_eq(inst->base_path, "");
     ck_assert_str_eq(inst->api_version, "2024-08-01-preview");
     ck_assert_int_eq(inst->priority, 100);
@@ -748,10 +748,10 @@ static const err_case_t err_cases[] = {
     { I_ALL "    provider_type: openai\n", "base.yaml:8: instances[0](a).provider_type: "
       "unsupported provider \"openai\" (expected: azure)" },
     { I_ALL "    wieght: 5\n", "base.yaml:8: instances[0](a).wieght: unknown key (expected "
-      "one of: name, provider_type, api_key, api_base, api_version, priority, weight, "
+      "one of: name, provider_type, api_key, api_key_file, api_base, api_version, priority, weight, "
       "max_tpm, enabled, supported_models, model_deployments)" },
     { I_ALL "    <<: {weight: 1}\n", "base.yaml:8: instances[0](a).<<: unknown key "
-      "(expected one of: name, provider_type, api_key, api_base, api_version, priority, "
+      "(expected one of: name, provider_type, api_key, api_key_file, api_base, api_version, priority, "
       "weight, max_tpm, enabled, supported_models, model_deployments)" },
     { I_ALL "    weight: -1\n", "base.yaml:8: instances[0](a).weight: must be >= 0, got -1" },
     { I_ALL "    priority: 1.5\n", "base.yaml:8: instances[0](a).priority: expected an "

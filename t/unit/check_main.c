@@ -12,6 +12,7 @@ int main(void)
 
     apr_initialize();
     sr = srunner_create(aop_config_suite());
+    srunner_add_suite(sr, aop_config_instances_suite());
     srunner_add_suite(sr, aop_route_suite());
     srunner_add_suite(sr, aop_request_suite());
     srunner_add_suite(sr, aop_jtree_suite());

@@ -5,6 +5,7 @@
 #include <check.h>
 
 Suite *aop_config_suite(void);
+Suite *aop_config_instances_suite(void);
 Suite *aop_route_suite(void);
 Suite *aop_request_suite(void);
 Suite *aop_jtree_suite(void);
