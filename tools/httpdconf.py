@@ -90,7 +90,7 @@ def render(server_root, port, module_path, config_dir, mpm="event", environment=
         'ErrorLog "%s/error.log"' % server_root,
         "LogLevel %s" % log_level,
         # Never a credential header (Authorization, api-key, X-Admin-API-Key, Cookie):
-        # t/conf/test_no_credential_logged.py checks this output.
+        # t/static/test_no_credential_logged.py checks this output.
         'LogFormat "%h \\"%r\\" %>s %b %D pid=%P" aop',
         'CustomLog "%s/access.log" aop' % server_root,
         'DocumentRoot "%s"' % server_root,
