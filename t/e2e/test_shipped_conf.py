@@ -192,6 +192,45 @@ def test_basic_auth_recipe_in_front_of_v1(request, fleet):
     assert "not-the-pass-xyz" not in srv.read_log() and "s3cret-pass" not in srv.read_log()
 
 
+# docs/security.md, "Authentication in front of the management API".
+ADMINS = """\
+<Location "/instances">
+    AuthType Basic
+    AuthName "mod_aoproxy management"
+    AuthUserFile "{htpasswd}"
+    <RequireAny>
+        Require local
+        Require valid-user
+    </RequireAny>
+</Location>
+"""
+
+
+def test_basic_auth_recipe_for_the_management_api(request, fleet):
+    srv = make_server("event", fleet.yaml())
+    htpasswd = os.path.join(srv.root, "admins.htpasswd")
+    subprocess.run(["htpasswd", "-cbB", htpasswd, "ops", "ops-pass-123"], check=True,
+                   capture_output=True)
+    ShippedHttpd(srv, after=ADMINS.format(htpasswd=htpasswd))
+    srv.start()
+    request.addfinalizer(srv.stop)
+    auth = {"Authorization": "Basic " + base64.b64encode(b"ops:ops-pass-123").decode()}
+    assert call(srv, "GET", "/instances").status == 200                    # local
+    assert call(srv, "GET", "/instances", headers=REMOTE).status == 401
+    assert call(srv, "GET", "/instances", headers=dict(REMOTE, **auth)).status == 200
+    # The password opens the door; a change still needs the admin key.
+    change = {"enabled": False}
+    resp = call(srv, "PATCH", "/instances/west", change, headers=dict(REMOTE, **auth))
+    assert resp.status in (401, 403), resp.body
+    resp = call(srv, "PATCH", "/instances/west", change,
+                headers=dict(REMOTE, **auth, **{"X-Admin-API-Key": ADMIN}))
+    assert resp.status == 200, resp.body
+    # The other paths keep the shipped Require local.
+    assert call(srv, "GET", "/stats", headers=dict(REMOTE, **auth)).status == 403
+    srv.expect_error(r"AH01630")
+    assert not srv.unexpected_errors()
+
+
 # docs/security.md, "Bearer keys": what OpenAI clients send as their API key.
 BEARER = """\
 <Location "/v1/">
@@ -242,10 +281,16 @@ def test_trace_logging_does_not_log_credentials(request, fleet):
 
 
 def test_without_the_guard_trace_logging_would_log_credentials(request, fleet):
-    """The test above can fail: without the shipped guard, httpd logs the headers."""
+    """The test above can fail: without the shipped guard, httpd logs the headers, and
+    the same LogLevel inside the <Location>s does not prevent it (the headers are
+    logged before any <Location> applies)."""
     text = open(SHIPPED).read()
     assert GUARD.search(text), "conf/aoproxy.conf's LogLevel guard changed"
-    logs = traced(request, fleet, conf_text=GUARD.sub("", text))
+    text = GUARD.sub("", text).replace("    AOProxy On\n", "    AOProxy On\n    LogLevel http:warn\n")
+    text = text.replace("    SetHandler aoproxy-api\n",
+                        "    SetHandler aoproxy-api\n    LogLevel http:warn\n")
+    assert text.count("LogLevel http:warn") == 8
+    logs = traced(request, fleet, conf_text=text)
     assert "sk-client-trace-secret" in logs
     assert ADMIN in logs
 
