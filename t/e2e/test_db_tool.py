@@ -21,6 +21,7 @@ import sqlite3
 import stat
 import subprocess
 import tempfile
+import threading
 import time
 
 import pytest
@@ -58,8 +59,10 @@ def run(*args, env=None, code=None):
     """Runs the tool; every output is checked for keys, whatever the test."""
     full_env = {k: v for k, v in os.environ.items() if k != "INSTANCE_MANAGER_DB_PATH"}
     full_env.update(env or {})
-    res = subprocess.run([TOOL] + [str(a) for a in args], capture_output=True, text=True,
-                         env=full_env, timeout=60)
+    res = subprocess.run([TOOL] + [str(a) for a in args], capture_output=True,
+                         env=full_env, timeout=120)
+    # decoded without text mode, which would turn the progress line's \r into \n
+    res.stdout, res.stderr = res.stdout.decode(), res.stderr.decode()
     for secret in SECRETS:
         assert secret not in res.stdout and secret not in res.stderr, "a key was printed"
     if code is not None:
@@ -853,3 +856,144 @@ def test_config_without_the_module_and_conflicting_options(tmp_path, store):
     assert "not with --vhost" in res.stderr
     res = run("health", "--config", tmp_path / "none.conf", code=1)
     assert "cannot read %s: no such file" % (tmp_path / "none.conf") in res.stderr
+
+
+# --------------------------------------------------------------------------
+# progress of long operations
+
+BIG = 5000              # instances
+LOG_ROWS = 50000        # change-log rows on top: a store of some 20 MB
+
+
+def steps(stderr, cmd, what):
+    """The counts that the progress line of one step showed, in order."""
+    return [tuple(int(n) for n in m) for m in re.findall(
+        r"\r%s: %s (\d+)/(\d+) \w+ \((\d+)%%\)" % (cmd, re.escape(what)), stderr)]
+
+
+def assert_progressed(shown, total):
+    """Several updates, growing, ending at total and 100%."""
+    assert len(shown) >= 5, shown
+    assert [s[0] for s in shown] == sorted(set(s[0] for s in shown)), shown
+    assert all(s[1] == total for s in shown), (shown, total)
+    assert shown[-1] == (total, total, 100), shown
+
+
+@pytest.fixture(scope="module")
+def big(tmp_path_factory):
+    """A large store, made by migrate --progress (whose output the fixture keeps), with
+    a long change log added."""
+    d = tmp_path_factory.mktemp("big")
+    entries = [dict(INSTANCES[i % 2], name="inst%05d" % i) for i in range(BIG)]
+    db = str(d / "instance_state.db")
+    res = run("migrate", "--state-file", write_state(d / "state.json", entries), "--db-path",
+              db, "--progress", code=0)
+    con = sqlite3.connect(db)
+    con.executemany("INSERT INTO change_log(at, who, action, name, detail) VALUES "
+                    "('2030-01-01T00:00:00.000Z', 'admin', 'update', ?, ?)",
+                    [("inst%05d" % (i % BIG), json.dumps({"version": 2, "fields": [
+                        "weight"], "note": "x" * 300})) for i in range(LOG_ROWS)])
+    con.commit()
+    con.close()
+    return db, res
+
+
+def test_migrate_of_many_instances_counts_them(big):
+    db, res = big
+    assert_progressed(steps(res.stderr, "migrate", "importing"), BIG)
+    assert "\rmigrate: verifying" in res.stderr
+    assert res.stdout.startswith("migrated %d instances" % BIG)
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT count(*) FROM instances").fetchone()[0] == BIG
+    con.close()
+
+
+def test_backup_and_restore_of_a_large_store_show_pages_copied(big, tmp_path):
+    db, _ = big
+    pages = pragma(db, "page_count")
+    assert os.path.getsize(db) > 10 * 1024 * 1024
+    res = run("backup", "--db-path", db, "--backup-dir", tmp_path / "b", "--progress", code=0)
+    assert_progressed(steps(res.stderr, "backup", "copying"), pages)
+    assert "\rbackup: vacuuming the copy" in res.stderr
+    [backup] = backup_paths(res)
+    assert rows(backup) == rows(db)
+    before = rows(db)
+    change_something(db)
+    res = run("restore", "--backup-path", backup, "--db-path", db, "--backup-dir",
+              tmp_path / "pre", "--progress", code=0)
+    restored_pages = pragma(backup, "page_count")
+    assert_progressed(steps(res.stderr, "restore", "staging the backup"), restored_pages)
+    assert_progressed(steps(res.stderr, "restore", "saving the current database"),
+                      pragma(glob.glob(str(tmp_path / "pre" / "pre_restore_*.db"))[0],
+                             "page_count"))
+    assert_progressed(steps(res.stderr, "restore", "copying into place"), restored_pages)
+    assert rows(db) == before
+    assert "restored %s into %s: %d instances" % (backup, db, BIG) in res.stdout
+
+
+def test_no_progress_without_a_terminal(big, tmp_path):
+    db, _ = big
+    for args in (["backup", "--db-path", db, "--backup-dir", tmp_path / "b"],
+                 ["health", "--db-path", db]):
+        res = run(*args, code=0)
+        assert res.stderr == "", res.stderr
+    [backup] = backup_paths(run("backup", "--db-path", db, "--backup-dir", tmp_path / "c",
+                                code=0))
+    res = run("restore", "--backup-path", backup, "--db-path", str(tmp_path / "new.db"),
+              code=0)
+    assert res.stderr == ""
+
+
+def test_progress_and_the_database_on_a_terminal(big, tmp_path):
+    """Through a pty (script(1)): progress without --progress, and which database."""
+    db, _ = big
+    cmd = [TOOL, "backup", "--backup-dir", str(tmp_path / "b")]
+    env = {k: v for k, v in os.environ.items() if k != "INSTANCE_MANAGER_DB_PATH"}
+    res = subprocess.run(["script", "-qec", shlex.join(cmd), "/dev/null"], capture_output=True,
+                         timeout=120, env=dict(env, INSTANCE_MANAGER_DB_PATH=db))
+    res.stdout = res.stdout.decode()
+    assert res.returncode == 0, res.stdout
+    assert "aoproxy-db backup: database %s, from $INSTANCE_MANAGER_DB_PATH" % db in res.stdout
+    assert_progressed(steps(res.stdout, "backup", "copying"), pragma(db, "page_count"))
+    assert "backed up %s to " % db in res.stdout
+
+
+def test_a_backup_in_steps_is_one_snapshot_while_others_write(big, tmp_path):
+    """The copy goes 128 pages a step for its progress line, in one read transaction:
+    a writer committing all the while neither restarts it nor tears its content."""
+    db = str(tmp_path / "busy.db")
+    shutil.copy(big[0], db)
+    stop, commits = threading.Event(), [0]
+
+    def writer():
+        con = sqlite3.connect(db, isolation_level=None, timeout=10)
+        while not stop.is_set():
+            con.execute("BEGIN IMMEDIATE")
+            for name in ("inst00000", "inst%05d" % (BIG - 1)):
+                con.execute("UPDATE instances SET updated_by = ? WHERE name = ?",
+                            (str(commits[0]), name))
+            con.execute("COMMIT")
+            commits[0] += 1
+        con.close()
+    t = threading.Thread(target=writer)
+    t.start()
+    try:
+        while commits[0] < 20:
+            time.sleep(0.01)
+        before = commits[0]
+        res = run("backup", "--db-path", db, "--backup-dir", tmp_path / "b", "--progress",
+                  code=0)
+        during = commits[0] - before
+    finally:
+        stop.set()
+        t.join()
+    assert during > 0, "the writer went on during the backup"
+    [backup] = backup_paths(res)
+    con = sqlite3.connect(backup)
+    marks = con.execute("SELECT updated_by FROM instances WHERE name IN (?, ?)",
+                        ("inst00000", "inst%05d" % (BIG - 1))).fetchall()
+    con.close()
+    assert marks[0] == marks[1], marks
+    shown = steps(res.stderr, "backup", "copying")
+    assert shown and shown[-1][1] >= pragma(big[0], "page_count")
+    assert_progressed(shown, shown[-1][1])
