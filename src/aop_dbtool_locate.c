@@ -156,9 +156,8 @@ static apr_status_t apache_env(httpd_t *h, const char **err)
     const char *envvars = nonempty(getenv("APACHE_ENVVARS"));
 
     envvars = envvars ? envvars : apr_pstrcat(h->p, dir, "/envvars", NULL);
-
-    h->env = our_env(h->p);
     if (!is_file(envvars)) {
+        h->env = our_env(h->p);
         return APR_SUCCESS;
     }
     h->envvars = envvars;
