@@ -30,6 +30,8 @@ typedef struct aop_req_t {
     struct aop_shm_inst_t *reserved_in;   /* the instance holding our token reservation */
     apr_int64_t reserved;                 /* its amount */
     int attempts;
+    int cooldowns;                        /* cooldowns its attempts started */
+    const char *failed;                   /* "name (status), ...": attempts that failed */
     int last_status;                      /* what the last attempt's scheme handler said */
     struct proxy_worker *soft_failed;     /* put in error by mod_proxy only to fail over */
     int in_scheme_handler;                /* re-entrancy guard of our wrapper */

@@ -43,20 +43,27 @@ typedef struct retained_t {
 
 static shm_header_t *hdr;
 
-/* Bumped when records change order without changing size. */
-#define LAYOUT_REVISION 2
+/* Bumped when records change order without changing size.  3: the rings moved out
+ * of the instance records into their own table, with log-linear histograms. */
+#define LAYOUT_REVISION 3
 #define LAYOUT ((apr_uint32_t)(sizeof(aop_shm_inst_t) * 7 + sizeof(aop_shm_model_t) * 3 \
                                + sizeof(aop_shm_pair_t) + sizeof(shm_header_t) \
-                               + LAYOUT_REVISION * 65536))
+                               + sizeof(aop_stats_ring_t) * 5 + LAYOUT_REVISION * 65536))
 
 static aop_shm_inst_t *inst_table(void)
 {
     return (aop_shm_inst_t *)((char *)hdr + APR_ALIGN_DEFAULT(sizeof(*hdr)));
 }
 
+/* Parallel to the instance table. */
+static aop_stats_ring_t *ring_table(void)
+{
+    return (aop_stats_ring_t *)(inst_table() + hdr->inst_cap);
+}
+
 static aop_shm_model_t *model_table(void)
 {
-    return (aop_shm_model_t *)(inst_table() + hdr->inst_cap);
+    return (aop_shm_model_t *)(ring_table() + hdr->inst_cap);
 }
 
 static aop_shm_pair_t *pair_table(void)
@@ -72,7 +79,8 @@ static char *doc_area(int fleet)
 static apr_size_t segment_size(apr_uint32_t inst_cap, apr_uint32_t model_cap,
                                apr_uint32_t pair_cap, apr_uint32_t doc_cap)
 {
-    return APR_ALIGN_DEFAULT(sizeof(shm_header_t)) + sizeof(aop_shm_inst_t) * inst_cap
+    return APR_ALIGN_DEFAULT(sizeof(shm_header_t))
+           + (sizeof(aop_shm_inst_t) + sizeof(aop_stats_ring_t)) * inst_cap
            + sizeof(aop_shm_model_t) * model_cap + sizeof(aop_shm_pair_t) * pair_cap
            + (apr_size_t)doc_cap * AOP_SHM_MAX_FLEETS;
 }
@@ -134,6 +142,11 @@ aop_shm_inst_t *aop_shm_inst(const aop_shm_map_t *map, int idx)
     return hdr && map ? inst_table() + map->inst_slot[idx] : NULL;
 }
 
+aop_stats_ring_t *aop_shm_ring(const aop_shm_inst_t *si)
+{
+    return hdr && si ? ring_table() + (si - inst_table()) : NULL;
+}
+
 aop_shm_model_t *aop_shm_model(const aop_shm_map_t *map, const char *model)
 {
     int *slot = map ? apr_hash_get(map->model_slot, model, APR_HASH_KEY_STRING) : NULL;
@@ -184,7 +197,7 @@ void aop_shm_reset_stats(void)
     memset(&hdr->overall.life, 0, sizeof(hdr->overall.life));
     hdr->overall.since = apr_time_now();
     for (i = 0; i < hdr->inst_cap; i++) {
-        aop_stats_reset(&inst_table()[i].ring);
+        aop_stats_reset(ring_table() + i);
     }
     for (i = 0; i < hdr->pair_cap; i++) {
         memset(&pair_table()[i].life, 0, sizeof(pair_table()[i].life));
@@ -272,6 +285,7 @@ static int map_instance(const aop_instance_t *inst, apr_hash_t *wanted, apr_hash
     si = inst_table() + slot;
     if (fresh) {
         memset(si, 0, sizeof(*si));
+        aop_stats_reset(ring_table() + slot);
         apr_cpystrn(si->name, inst->name, sizeof(si->name));
         aop_tpm_init(&si->tpm);
     }
