@@ -170,6 +170,13 @@ static int parse_new(aop_api_t *q, json_object *obj, const char *where, aop_inst
     if (aop_instance_from_json(q->r->pool, obj, NULL, 0, out, &err, &field) != APR_SUCCESS) {
         return invalid(q, where, err, field);
     }
+    /* /instances/add is the add endpoint for every method: an instance of that name
+     * could never be read, changed or deleted at /instances/{name}. */
+    if (aop_api_name_reserved(q->r->pool, (*out)->name)) {
+        return invalid(q, where, apr_psprintf(q->r->pool, "name: `%s` is reserved (/instances/%s "
+                                              "is an endpoint of the API).", (*out)->name,
+                                              (*out)->name), "name");
+    }
     return 1;
 }
 

@@ -212,6 +212,8 @@ def test_add_many_is_all_or_nothing(mgr, far):
     ({"colour": "blue"}, "colour"),
     ({"supported_models": ["new-model", "other"]}, "model_deployments"),
     ({"supported_models": "new-model"}, "supported_models"),
+    ({"name": "add"}, "name"),                # /instances/add is an endpoint
+    ({"name": "add-many"}, "name"),
 ])
 def test_bad_payloads_name_the_field_and_change_nothing(payload, field, mgr, far, request):
     srv = mgr("event")
