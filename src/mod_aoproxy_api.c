@@ -210,20 +210,16 @@ static const char *method_name(int method)
 /* The methods of the routes that name path, each once ("GET, PATCH, DELETE"). */
 static const char *allowed_methods(apr_pool_t *p, const char *path, int exact)
 {
-    const char *allow = NULL, *arg;
+    const char *allow = NULL, *arg, *m;
+    apr_int64_t seen = 0;
     size_t i;
 
     for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-        if (names_path(p, i, path, exact, &arg)) {
-            const char *m = method_name(routes[i].method);
-
-            if (!allow) {
-                allow = m;
-            }
-            else if (!ap_strstr_c(apr_pstrcat(p, ", ", allow, ", ", NULL),
-                                  apr_pstrcat(p, ", ", m, ", ", NULL))) {
-                allow = apr_pstrcat(p, allow, ", ", m, NULL);
-            }
+        if (!(seen & (AP_METHOD_BIT << routes[i].method))
+            && names_path(p, i, path, exact, &arg)) {
+            seen |= AP_METHOD_BIT << routes[i].method;
+            m = method_name(routes[i].method);
+            allow = allow ? apr_pstrcat(p, allow, ", ", m, NULL) : m;
         }
     }
     return allow;
