@@ -34,6 +34,8 @@ typedef struct aop_req_t {
     int resv_tracked;                     /* ticket names a record (else the table was full) */
     apr_interval_time_t resv_span;        /* how far ahead each sign of life moves its deadline */
     int attempts;
+    int cooldowns;                        /* cooldowns its attempts started */
+    const char *failed;                   /* "name (status), ...": attempts that failed */
     int last_status;                      /* what the last attempt's scheme handler said */
     struct proxy_worker *soft_failed;     /* put in error by mod_proxy only to fail over */
     int in_scheme_handler;                /* re-entrancy guard of our wrapper */

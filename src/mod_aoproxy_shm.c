@@ -47,10 +47,12 @@ typedef struct retained_t {
 
 static shm_header_t *hdr;
 
-/* Bumped when records change order without changing size. */
-#define LAYOUT_REVISION 2
+/* Bumped when records change order without changing size.  3: the rings moved out
+ * of the instance records into their own table, with log-linear histograms. */
+#define LAYOUT_REVISION 3
 #define LAYOUT ((apr_uint32_t)(sizeof(aop_shm_inst_t) * 7 + sizeof(aop_shm_model_t) * 3 \
                                + sizeof(aop_shm_pair_t) + sizeof(shm_header_t) \
+                               + sizeof(aop_stats_ring_t) * 5 \
                                + sizeof(aop_resv_rec_t) * 11 \
                                + LAYOUT_REVISION * 65536))
 
@@ -59,9 +61,15 @@ static aop_shm_inst_t *inst_table(void)
     return (aop_shm_inst_t *)((char *)hdr + APR_ALIGN_DEFAULT(sizeof(*hdr)));
 }
 
+/* Parallel to the instance table. */
+static aop_stats_ring_t *ring_table(void)
+{
+    return (aop_stats_ring_t *)(inst_table() + hdr->inst_cap);
+}
+
 static aop_shm_model_t *model_table(void)
 {
-    return (aop_shm_model_t *)(inst_table() + hdr->inst_cap);
+    return (aop_shm_model_t *)(ring_table() + hdr->inst_cap);
 }
 
 static aop_shm_pair_t *pair_table(void)
@@ -84,7 +92,8 @@ static apr_size_t segment_size(apr_uint32_t inst_cap, apr_uint32_t model_cap,
                                apr_uint32_t pair_cap, apr_uint32_t doc_cap,
                                apr_uint32_t resv_cap)
 {
-    return APR_ALIGN_DEFAULT(sizeof(shm_header_t)) + sizeof(aop_shm_inst_t) * inst_cap
+    return APR_ALIGN_DEFAULT(sizeof(shm_header_t))
+           + (sizeof(aop_shm_inst_t) + sizeof(aop_stats_ring_t)) * inst_cap
            + sizeof(aop_shm_model_t) * model_cap + sizeof(aop_shm_pair_t) * pair_cap
            + (apr_size_t)doc_cap * AOP_SHM_MAX_FLEETS + 8 /* resv_table()'s alignment */
            + aop_resv_size(resv_cap);
@@ -225,6 +234,11 @@ aop_shm_inst_t *aop_shm_inst(const aop_shm_map_t *map, int idx)
     return hdr && map ? inst_table() + map->inst_slot[idx] : NULL;
 }
 
+aop_stats_ring_t *aop_shm_ring(const aop_shm_inst_t *si)
+{
+    return hdr && si ? ring_table() + (si - inst_table()) : NULL;
+}
+
 aop_shm_model_t *aop_shm_model(const aop_shm_map_t *map, const char *model)
 {
     int *slot = map ? apr_hash_get(map->model_slot, model, APR_HASH_KEY_STRING) : NULL;
@@ -290,7 +304,7 @@ void aop_shm_reset_stats(void)
     memset(&hdr->overall.life, 0, sizeof(hdr->overall.life));
     hdr->overall.since = apr_time_now();
     for (i = 0; i < hdr->inst_cap; i++) {
-        aop_stats_reset(&inst_table()[i].ring);
+        aop_stats_reset(ring_table() + i);
     }
     for (i = 0; i < hdr->pair_cap; i++) {
         memset(&pair_table()[i].life, 0, sizeof(pair_table()[i].life));
@@ -378,6 +392,7 @@ static int map_instance(const aop_instance_t *inst, apr_hash_t *wanted, apr_hash
     si = inst_table() + slot;
     if (fresh) {
         memset(si, 0, sizeof(*si));
+        aop_stats_reset(ring_table() + slot);
         apr_cpystrn(si->name, inst->name, sizeof(si->name));
         aop_tpm_init(&si->tpm);
     }
@@ -614,7 +629,9 @@ apr_status_t aop_shm_setup(apr_pool_t *pconf, server_rec *s, apr_uint32_t ninst,
             return rv;
         }
         hdr = apr_shm_baseaddr_get(kept->shm);
-        memset(hdr, 0, size);
+        /* No memset: an anonymous segment (mmap MAP_SHARED|MAP_ANONYMOUS) comes
+         * zero-filled, and pages no instance touches (the spare capacity, the rings
+         * of quiet instances) then cost no memory at all. */
         hdr->magic = SHM_MAGIC;
         hdr->layout = LAYOUT;
         hdr->inst_cap = icap;

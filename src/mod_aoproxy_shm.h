@@ -19,7 +19,9 @@
 #define AOP_SHM_MAX_CANDIDATES 256   /* instances one model can be served by */
 #define AOP_SHM_MAX_FLEETS 8         /* distinct configurations (AOProxyConfigDir) */
 
-/* One instance, found again by name after a restart. */
+/* One instance, found again by name after a restart.  Its statistics ring (its last
+ * hour, minute by minute: aop_shm_ring) lives in a table of its own, so that these
+ * records, which every pick reads, stay small and close together. */
 typedef struct aop_shm_inst_t {
     /* What a pick reads, next to the token window's own (aop_tpm_t): with many
      * instances each one's state is cold when its turn comes, and every line counts. */
@@ -33,7 +35,6 @@ typedef struct aop_shm_inst_t {
     apr_uint32_t consecutive_failures;
     int last_status;
     apr_time_t last_error_at;
-    aop_stats_ring_t ring;           /* its last hour, minute by minute */
 } aop_shm_inst_t;
 
 /* One model's routing state over its candidates (route table order). */
@@ -104,6 +105,8 @@ char *aop_shm_read_doc(apr_pool_t *p, int fleet, apr_uint64_t *gen);
 apr_uint64_t aop_shm_generation(int fleet);
 
 aop_shm_inst_t *aop_shm_inst(const aop_shm_map_t *map, int idx);
+/* The statistics ring of an instance record (from aop_shm_inst). */
+aop_stats_ring_t *aop_shm_ring(const aop_shm_inst_t *si);
 aop_shm_model_t *aop_shm_model(const aop_shm_map_t *map, const char *model);
 aop_shm_pair_t *aop_shm_pair(const aop_shm_map_t *map, const aop_instance_t *inst, int idx,
                              const char *model);
