@@ -333,6 +333,20 @@ static aop_fleet_t *fleet_of(apr_pool_t *pconf, apr_hash_t *fleets, aop_srv_conf
     return fleet;
 }
 
+/* $ADMIN_API_KEY is held to AOProxyAdminKey's rule: a short key from the
+ * environment was taken although the directive refuses it.  Start-up and configtest
+ * stop either way; the message never shows the key. */
+static int admin_key_from_env(apr_pool_t *pconf, server_rec *s, aop_srv_conf_t *sc)
+{
+    sc->admin_key = env_or(pconf, "ADMIN_API_KEY", NULL);
+    if (sc->admin_key && strlen(sc->admin_key) < 16) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s, AOPLOGNO(00160)
+                     "ADMIN_API_KEY must be at least 16 characters long (as AOProxyAdminKey)");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return OK;
+}
+
 int aop_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                      server_rec *s)
 {
@@ -360,8 +374,8 @@ int aop_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
         }
         sc->fleet = fleet_of(pconf, fleets, sc, env ? apr_pstrdup(pconf, env) : NULL);
         apply_log_level(pconf, s, sc->cfg);
-        if (!sc->admin_key) {
-            sc->admin_key = env_or(pconf, "ADMIN_API_KEY", NULL);
+        if (!sc->admin_key && admin_key_from_env(pconf, s, sc) != OK) {
+            return HTTP_INTERNAL_SERVER_ERROR;
         }
     }
     return OK;
