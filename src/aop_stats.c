@@ -2,6 +2,7 @@
 
 #include <apr_time.h>   /* apr_interval_time_t: aop_stats.h includes only apr.h */
 
+#include "aop_sat.h"
 #include "aop_stats.h"
 
 const apr_int64_t aop_hist_bounds_us[AOP_HIST_BUCKETS] = {
@@ -80,14 +81,16 @@ static void add_tokens(aop_counts_t *c, const aop_stats_event_t *ev)
 
     /* Some answers (and our estimates) carry only the parts. */
     if (total == 0) {
-        total = prompt + completion;
+        total = aop_sat_addu(prompt, completion);
     }
-    c->prompt_tokens += prompt;
-    c->completion_tokens += completion;
-    c->total_tokens += total;
+    /* Token counts come from backends: a counter held at its top, never wrapped to a
+     * small number by a backend that claims huge usage again and again. */
+    c->prompt_tokens = aop_sat_addu(c->prompt_tokens, prompt);
+    c->completion_tokens = aop_sat_addu(c->completion_tokens, completion);
+    c->total_tokens = aop_sat_addu(c->total_tokens, total);
     if (ev->estimated && total > 0) {
         c->estimated_requests++;
-        c->estimated_tokens += total;
+        c->estimated_tokens = aop_sat_addu(c->estimated_tokens, total);
     }
 }
 
@@ -131,11 +134,11 @@ void aop_counts_merge(aop_counts_t *into, const aop_counts_t *from)
     into->errors_5xx += from->errors_5xx;
     into->errors_other += from->errors_other;
     merge_array(into->by_kind, from->by_kind, AOP_KIND_COUNT);
-    into->prompt_tokens += from->prompt_tokens;
-    into->completion_tokens += from->completion_tokens;
-    into->total_tokens += from->total_tokens;
+    into->prompt_tokens = aop_sat_addu(into->prompt_tokens, from->prompt_tokens);
+    into->completion_tokens = aop_sat_addu(into->completion_tokens, from->completion_tokens);
+    into->total_tokens = aop_sat_addu(into->total_tokens, from->total_tokens);
     into->estimated_requests += from->estimated_requests;
-    into->estimated_tokens += from->estimated_tokens;
+    into->estimated_tokens = aop_sat_addu(into->estimated_tokens, from->estimated_tokens);
     into->failovers += from->failovers;
     into->cooldowns += from->cooldowns;
     into->latency_count += from->latency_count;
