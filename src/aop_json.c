@@ -85,6 +85,11 @@ json_object *aop_json_parse(apr_pool_t *p, const char *text, apr_size_t len,
         json_object_put(obj);
         obj = NULL;
     }
+    else if (!obj) {
+        /* json-c's null is a NULL object: without this, "null" would return NULL
+         * with no error for the caller to show (found by t/fuzz "request"). */
+        *perr = "the document is a JSON null";
+    }
     return aop_json_own(p, obj);
 }
 

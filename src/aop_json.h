@@ -9,7 +9,8 @@
 
 json_object *aop_json_own(apr_pool_t *p, json_object *obj);
 
-/* Parses text (len bytes, not necessarily NUL-terminated); NULL and *perr on error. */
+/* Parses text (len bytes, not necessarily NUL-terminated); NULL and *perr on error,
+ * a document that is just null included. */
 json_object *aop_json_parse(apr_pool_t *p, const char *text, apr_size_t len,
                             const char **perr);
 

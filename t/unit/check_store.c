@@ -907,6 +907,27 @@ START_TEST(json_parse_names_finds_nul)
 }
 END_TEST
 
+/* Found by t/fuzz "request": json-c's null is a NULL object, which came back as a
+ * failure without an error message (a state file or admin body "null\r"). */
+START_TEST(json_null_document_is_an_error)
+{
+    const char *err = NULL, *field = NULL;
+    aop_store_result_t res;
+    int n = -1;
+
+    ck_assert_ptr_null(aop_json_parse(pool, "null\r", 5, &err));
+    ck_assert_ptr_nonnull(err);
+    err = NULL;
+    ck_assert_ptr_null(aop_json_parse_names(pool, " null ", 6, &err, &field));
+    ck_assert_ptr_nonnull(err);
+    ck_assert_ptr_null(field);
+    write_file(state, "null\n");
+    ck_assert_int_eq(aop_store_import_state_file(pool, db, state, NULL, &n, &res),
+                     APR_EINVAL);
+    ck_assert_ptr_nonnull(strstr(res.message, "JSON null"));
+}
+END_TEST
+
 /* ==========================================================================
  * which fields a stored record owns
  */
@@ -1294,6 +1315,7 @@ Suite *aop_store_suite(void)
     tcase_add_test(tj, json_not_an_object);
     tcase_add_test(tj, json_nul_in_strings);
     tcase_add_test(tj, json_parse_names_finds_nul);
+    tcase_add_test(tj, json_null_document_is_an_error);
     tcase_add_test(tj, json_patch);
     tcase_add_test(tj, json_patch_yaml_instance);
     tcase_add_test(tj, json_diff);
