@@ -321,7 +321,8 @@ static int insert_member(apr_pool_t *p, const char *body, apr_size_t len, const 
     apr_size_t end = len, n = sizeof(include_usage) - 1;
     char *buf;
 
-    while (end > 0 && strchr(" \t\r\n", body[end - 1])) {
+    while (end > 0 && (body[end - 1] == ' ' || body[end - 1] == '\t'
+                       || body[end - 1] == '\r' || body[end - 1] == '\n')) {
         end--;
     }
     if (end == 0 || body[end - 1] != '}') {
