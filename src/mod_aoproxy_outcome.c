@@ -47,6 +47,15 @@ static int rest(request_rec *r, aop_req_t *ctx, aop_shm_inst_t *si, apr_time_t n
     return 0;
 }
 
+/* Held at INT32_MAX: it is shown as a JSON int, and must never wrap back to 0 (which
+ * reads as healthy). */
+static void count_failure(aop_shm_inst_t *si)
+{
+    if (si->consecutive_failures < APR_INT32_MAX) {
+        si->consecutive_failures++;
+    }
+}
+
 static void note_remaining(request_rec *r, aop_shm_inst_t *si, apr_time_t now)
 {
     const char *v = apr_table_get(r->headers_out, "x-ratelimit-remaining-tokens");
@@ -97,7 +106,9 @@ int aop_outcome_note_locked(request_rec *r, aop_req_t *ctx, int status, apr_time
     }
     else if (aop_outcome_fails_over(status)) {
         /* Rate limiting is Azure working as agreed, not a failure of the instance. */
-        si->consecutive_failures += status != HTTP_TOO_MANY_REQUESTS;
+        if (status != HTTP_TOO_MANY_REQUESTS) {
+            count_failure(si);
+        }
         si->last_status = status;
         si->last_error_at = now;
         if (resting_status(status)) {
@@ -134,7 +145,7 @@ void aop_outcome_unreachable(aop_req_t *ctx, int status)
         return;
     }
     aop_shm_lock();
-    si->consecutive_failures++;
+    count_failure(si);
     si->last_status = status;
     si->last_error_at = apr_time_now();
     aop_shm_unlock();
