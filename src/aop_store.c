@@ -733,17 +733,6 @@ static apr_status_t load_record(store_t *s, sqlite3_stmt *st, aop_store_record_t
     return APR_SUCCESS;
 }
 
-/* Every instance key, in the instance-key order: aop_instance_json.h lists them
- * nowhere, but the diff of a complete instance against nothing names each one (the
- * key is set since a NULL one is left out). */
-static const apr_array_header_t *every_key(apr_pool_t *p)
-{
-    aop_instance_t *inst = aop_instance_new(p, NULL, 0);
-
-    inst->api_key = "";
-    return aop_instance_json_diff(p, NULL, aop_json_own(p, aop_instance_to_json(inst, 1)));
-}
-
 static void own_key(apr_pool_t *p, apr_hash_t *owned, const char *key, int imported,
                     int version)
 {
@@ -802,7 +791,7 @@ static void own_version(apr_pool_t *p, apr_hash_t *owned, const apr_array_header
  * all versions in order rather than a query per name. */
 static apr_status_t load_owners(store_t *s, apr_hash_t *by_name)
 {
-    const apr_array_header_t *all = every_key(s->p);
+    const apr_array_header_t *all = aop_field_keys(s->p, AOP_FIELD_API);
     apr_hash_t *owned = NULL;
     const char *name, *change, *last = NULL;
     sqlite3_stmt *st;
@@ -875,13 +864,17 @@ apr_status_t aop_store_load(apr_pool_t *p, const char *path,
 /* --------------------------------------------------------------------------
  * history
  */
-static void mask_key(json_object *obj)
+/* What the API shows of a stored version: the schema's secrets masked. */
+static void mask_secrets(json_object *obj)
 {
-    json_object *key;
+    const aop_field_t *f;
+    json_object *v;
 
-    if (json_object_object_get_ex(obj, "api_key", &key)
-        && json_object_is_type(key, json_type_string) && json_object_get_string_len(key)) {
-        json_object_object_add(obj, "api_key", json_object_new_string(AOP_API_KEY_MASK));
+    for (f = aop_instance_fields; f->key; ++f) {
+        if ((f->flags & AOP_FIELD_SECRET) && json_object_object_get_ex(obj, f->key, &v)
+            && json_object_is_type(v, json_type_string) && json_object_get_string_len(v)) {
+            json_object_object_add(obj, f->key, json_object_new_string(AOP_API_KEY_MASK));
+        }
     }
 }
 
@@ -916,7 +909,7 @@ static apr_status_t versions_work(store_t *s, void *baton)
             if (rv != APR_SUCCESS) {
                 return rv;
             }
-            mask_key(v->instance);
+            mask_secrets(v->instance);
         }
         APR_ARRAY_PUSH(vs->versions, aop_store_version_t *) = v;
     }
