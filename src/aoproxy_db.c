@@ -31,6 +31,7 @@
 #include "aop_file.h"
 #include "aop_json.h"
 #include "aop_store.h"
+#include "aop_store_import.h"
 
 #define EXIT_USAGE 2
 #define DEFAULT_MAX_BACKUPS 7

@@ -14,6 +14,7 @@
 #include "aop_json.h"
 #include "aop_layers.h"
 #include "aop_store.h"
+#include "aop_store_import.h"
 #include "check_suites.h"
 #include "check_tmpdir.h"
 

@@ -16,6 +16,7 @@
 #include "aop_instance_json.h"
 #include "aop_json.h"
 #include "aop_store.h"
+#include "aop_store_import.h"
 #include "check_suites.h"
 #include "check_tmpdir.h"
 
