@@ -7,12 +7,10 @@
  * Messages are "FIELD: what is wrong".  They quote names, versions, models and
  * deployments (none of them secret) but never api_key, and never api_base, which a
  * careless operator may have written with credentials in it. */
-#include <limits.h>
 #include <stdarg.h>
 #include <string.h>
 
 #include <apr_hash.h>
-#include <apr_lib.h>
 #include <apr_strings.h>
 
 #include "aop_instance_json.h"
