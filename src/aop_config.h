@@ -9,36 +9,13 @@
 #include <apr_tables.h>
 #include <apr_hash.h>
 
+#include "aop_instance_schema.h"   /* aop_instance_t */
+
 typedef enum {
     AOP_STRATEGY_FAILOVER = 0,
     AOP_STRATEGY_WEIGHTED,
     AOP_STRATEGY_ROUND_ROBIN
 } aop_strategy_e;
-
-#define AOP_NAME_MAX 64
-
-typedef struct aop_instance_t {
-    const char *name;            /* unique, [A-Za-z0-9._-]{1,64} */
-    const char *provider_type;   /* "azure" */
-    const char *api_key;         /* secret: never log or print it */
-    const char *api_key_file;    /* YAML only: the file api_key was read from, or NULL */
-    const char *api_base;        /* as written, trailing '/' removed */
-    const char *scheme;          /* "http" or "https" */
-    const char *host;            /* host name or IP literal (no brackets) */
-    int port;                    /* explicit or the scheme's default */
-    const char *origin;          /* "scheme://host[:port]" - the mod_proxy worker URL */
-    const char *base_path;       /* path prefix from api_base, "" or "/x/y" (no trailing '/') */
-    const char *api_version;
-    int priority;                /* lower value preferred by failover; default 100 */
-    int weight;                  /* >= 0; default 100 */
-    apr_int64_t max_tpm;         /* tokens per minute, 0 = unlimited; default 0 */
-    int enabled;                 /* default 1 */
-    apr_array_header_t *supported_models;   /* const char * */
-    apr_hash_t *model_deployments;          /* model -> deployment (const char *) */
-    apr_table_t *sources;        /* field name -> file path it came from (last layer wins) */
-    const char *file;            /* where the instance was first defined */
-    int line;
-} aop_instance_t;
 
 typedef struct aop_config_t {
     const char *name;
@@ -107,16 +84,9 @@ int aop_strategy_parse(const char *name, aop_strategy_e *out);
  * file paths.  The one rule for instance, deployment and api-version names. */
 int aop_config_safe_name(const char *s, int allow_dot);
 
-/* A new instance with the defaults (provider azure, priority 100, weight 100,
- * enabled), defined at file:line (for messages and sources). */
-aop_instance_t *aop_instance_new(apr_pool_t *p, const char *file, int line);
-
 /* The example endpoint shipped in the YAML under conf/ (example.openai.azure.com,
  * example-westus...): an instance still pointing there is left out with a warning
  * that says what to edit, in every mode. */
 int aop_config_placeholder_host(const char *host);
-
-/* Exact lookup: the deployment for model on this instance, or NULL. */
-const char *aop_instance_deployment(const aop_instance_t *inst, const char *model);
 
 #endif

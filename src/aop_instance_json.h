@@ -1,6 +1,7 @@
 /* Instances as JSON: the admin API's payloads and the records of the instance store
- * (aop_store.c).  The keys are the YAML keys and the rules are the YAML loader's
- * (aop_config.c), so that an instance is valid or not whatever its source. */
+ * (aop_store.c).  The keys are the YAML keys and the rules are the YAML loader's: both
+ * follow the instance schema (aop_instance_schema.h), so that an instance is valid or
+ * not whatever its source. */
 #ifndef AOP_INSTANCE_JSON_H
 #define AOP_INSTANCE_JSON_H
 
@@ -14,9 +15,9 @@
  * keeps the key it replaces, so that a GET-edit-PATCH round trip cannot store it. */
 #define AOP_API_KEY_MASK "***"
 
-/* Builds an instance from obj, a JSON object with the YAML keys (name, provider_type,
- * api_key, api_base, api_version, priority, weight, max_tpm, enabled,
- * supported_models, model_deployments).
+/* Builds an instance from obj, a JSON object with the keys of the schema's
+ * AOP_FIELD_API rows (name, provider_type, api_key, api_base, api_version, priority,
+ * weight, max_tpm, enabled, supported_models, model_deployments).
  *   partial=0 (add, or a stored record): absent keys take their defaults and the
  *     required ones (name, api_base, api_version, supported_models with a deployment
  *     for each model, api_key when enabled) must be present.  base is ignored.
@@ -37,12 +38,12 @@ apr_status_t aop_instance_from_json(apr_pool_t *p, json_object *obj,
                                     const char **pfield);
 
 /* A new JSON object (the caller owns it: json_object_put() or aop_json_own()) with
- * every key; model_deployments in supported_models order, so that equal instances
- * give equal text.  with_secret=0 shows a non-empty api_key as AOP_API_KEY_MASK; 1 is
- * for storage only.  A NULL api_key is left out. */
+ * every key, in table order; model_deployments in supported_models order, so that
+ * equal instances give equal text.  with_secret=0 shows a non-empty secret (api_key)
+ * as AOP_API_KEY_MASK; 1 is for storage only.  A NULL secret is left out. */
 json_object *aop_instance_to_json(const aop_instance_t *inst, int with_secret);
 
-/* 1 if key is one of the instance keys above. */
+/* 1 if key is one of the instance keys above (a row with AOP_FIELD_API). */
 int aop_instance_json_is_key(const char *key);
 
 /* The keys (const char *) whose values differ between two instance objects, in the
@@ -50,8 +51,5 @@ int aop_instance_json_is_key(const char *key);
  * Never the values, so api_key can be named as changed without being shown. */
 apr_array_header_t *aop_instance_json_diff(apr_pool_t *p, json_object *before,
                                            json_object *after);
-
-/* A valid instance name: aop_config_safe_name(name, 1) and at most AOP_NAME_MAX. */
-int aop_instance_name_ok(const char *name);
 
 #endif

@@ -15,13 +15,13 @@
 #include "aop_json.h"
 #include "aop_layers.h"
 
-/* The instance keys in their order (aop_instance_json.c's), for the sources; here
- * rather than derived from an instance since aop_effective_sources_json() has no pool
- * to derive them in.  The unit tests check that the two lists agree. */
-static const char *const instance_keys[] = {
-    "name", "provider_type", "api_key", "api_base", "api_version", "priority", "weight",
-    "max_tpm", "enabled", "supported_models", "model_deployments", NULL
-};
+/* The fields merged and attributed here are those of the JSON codec: the schema's
+ * rows with AOP_FIELD_API, walked in table order.  A field is merged as its JSON
+ * value (aop_instance_to_json), so no field needs code of its own here. */
+static int merged(const aop_field_t *f)
+{
+    return (f->flags & AOP_FIELD_API) != 0;
+}
 
 static const char *const layer_names[] = { "default", "yaml", "state_file", "database" };
 
@@ -62,14 +62,14 @@ static aop_field_source_t *new_source(apr_pool_t *p, aop_layer_e layer,
 static void attach_sources(apr_pool_t *p, aop_effective_t *e)
 {
     const aop_field_source_t *s;
-    int i;
+    const aop_field_t *f;
 
     e->inst->sources = apr_table_make(p, 16);
     e->inst->line = 0;
-    for (i = 0; instance_keys[i]; ++i) {
-        s = apr_hash_get(e->sources, instance_keys[i], APR_HASH_KEY_STRING);
+    for (f = aop_instance_fields; f->key; ++f) {
+        s = merged(f) ? apr_hash_get(e->sources, f->key, APR_HASH_KEY_STRING) : NULL;
         if (s && s->location) {
-            apr_table_setn(e->inst->sources, instance_keys[i], s->location);
+            apr_table_setn(e->inst->sources, f->key, s->location);
         }
     }
     s = apr_hash_get(e->sources, "name", APR_HASH_KEY_STRING);
@@ -131,22 +131,25 @@ static apr_status_t merge_fields(merge_t *m, const aop_instance_t *y,
     json_object *stored = r ? aop_json_own(m->p, aop_instance_to_json(r->inst, 1)) : NULL;
     json_object *val;
     const aop_store_owner_t *o;
+    const aop_field_t *f;
     aop_field_source_t *s;
-    int i;
 
     e->sources = apr_hash_make(m->p);
-    for (i = 0; instance_keys[i]; ++i) {
-        if ((o = owner_of(r, instance_keys[i])) != NULL) {
+    for (f = aop_instance_fields; f->key; ++f) {
+        if (!merged(f)) {
+            continue;
+        }
+        if ((o = owner_of(r, f->key)) != NULL) {
             /* absent from the record (a NULL api_key): JSON null, the default */
             val = NULL;
-            json_object_object_get_ex(stored, instance_keys[i], &val);
-            json_object_object_add(obj, instance_keys[i], json_object_get(val));
+            json_object_object_get_ex(stored, f->key, &val);
+            json_object_object_add(obj, f->key, json_object_get(val));
             s = owned_source(m, o);
         }
         else {
-            s = yaml_source(m, y, instance_keys[i]);
+            s = yaml_source(m, y, f->key);
         }
-        apr_hash_set(e->sources, instance_keys[i], APR_HASH_KEY_STRING, s);
+        apr_hash_set(e->sources, f->key, APR_HASH_KEY_STRING, s);
     }
     return checked(m->p, obj, &e->inst, perr);
 }
@@ -157,15 +160,18 @@ static apr_status_t whole_record(merge_t *m, const aop_store_record_t *r,
                                  aop_effective_t *e, const char **perr)
 {
     const aop_store_owner_t *o;
+    const aop_field_t *f;
     aop_field_source_t *s;
-    int i;
 
     e->sources = apr_hash_make(m->p);
-    for (i = 0; instance_keys[i]; ++i) {
-        o = owner_of(r, instance_keys[i]);
+    for (f = aop_instance_fields; f->key; ++f) {
+        if (!merged(f)) {
+            continue;
+        }
+        o = owner_of(r, f->key);
         s = o ? owned_source(m, o)
               : new_source(m->p, AOP_LAYER_DATABASE, m->db_path, r->version);
-        apr_hash_set(e->sources, instance_keys[i], APR_HASH_KEY_STRING, s);
+        apr_hash_set(e->sources, f->key, APR_HASH_KEY_STRING, s);
     }
     return checked(m->p, aop_json_own(m->p, aop_instance_to_json(r->inst, 1)), &e->inst,
                    perr);
@@ -274,11 +280,12 @@ json_object *aop_effective_sources_json(const aop_effective_t *e)
 {
     json_object *o = json_object_new_object();
     const aop_field_source_t *s;
-    int i;
+    const aop_field_t *f;
 
-    for (i = 0; instance_keys[i]; ++i) {
-        if ((s = apr_hash_get(e->sources, instance_keys[i], APR_HASH_KEY_STRING)) != NULL) {
-            json_object_object_add(o, instance_keys[i], source_json(s));
+    for (f = aop_instance_fields; f->key; ++f) {
+        s = merged(f) ? apr_hash_get(e->sources, f->key, APR_HASH_KEY_STRING) : NULL;
+        if (s) {
+            json_object_object_add(o, f->key, source_json(s));
         }
     }
     return o;
@@ -373,9 +380,9 @@ static apr_status_t source_from_json(decode_t *d, const char *key, json_object *
 static apr_status_t sources_from_json(decode_t *d, json_object *obj, apr_hash_t *sources)
 {
     aop_field_source_t *s;
+    const aop_field_t *f;
     json_object *v;
     apr_status_t rv;
-    int i;
 
     if (!json_object_is_type(obj, json_type_object)) {
         return bad(d, "_sources", "expected an object");
@@ -386,15 +393,18 @@ static apr_status_t sources_from_json(decode_t *d, json_object *obj, apr_hash_t 
             return bad(d, apr_pstrcat(d->p, "_sources.", key, NULL), "not an instance key");
         }
     }
-    for (i = 0; instance_keys[i]; ++i) {
-        if (!json_object_object_get_ex(obj, instance_keys[i], &v)) {
-            return bad(d, apr_pstrcat(d->p, "_sources.", instance_keys[i], NULL),
+    for (f = aop_instance_fields; f->key; ++f) {
+        if (!merged(f)) {
+            continue;
+        }
+        if (!json_object_object_get_ex(obj, f->key, &v)) {
+            return bad(d, apr_pstrcat(d->p, "_sources.", f->key, NULL),
                        "missing required field");
         }
-        if ((rv = source_from_json(d, instance_keys[i], v, &s)) != APR_SUCCESS) {
+        if ((rv = source_from_json(d, f->key, v, &s)) != APR_SUCCESS) {
             return rv;
         }
-        apr_hash_set(sources, instance_keys[i], APR_HASH_KEY_STRING, s);
+        apr_hash_set(sources, f->key, APR_HASH_KEY_STRING, s);
     }
     return APR_SUCCESS;
 }

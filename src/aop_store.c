@@ -25,13 +25,10 @@
 
 #include "aop_instance_json.h"
 #include "aop_json.h"
-#include "aop_file.h"
 #include "aop_store.h"
+#include "aop_store_private.h"
 
 #define STORE_SCHEMA_VERSION 1
-
-/* A state file is a list of instances: anything larger is not one. */
-#define STATE_FILE_MAX (16 * 1024 * 1024)
 
 static int busy_timeout_ms = AOP_STORE_BUSY_TIMEOUT_DEFAULT;
 
@@ -108,6 +105,35 @@ static void init_store(store_t *s, apr_pool_t *p, const char *path, const char *
                           t.tm_usec / 1000);
 }
 
+static apr_status_t vfail(apr_pool_t *p, aop_store_result_t *res, const char *path,
+                          aop_store_status_e status, const char *name, const char *fmt,
+                          va_list ap)
+    __attribute__((format(printf, 6, 0)));
+
+static apr_status_t vfail(apr_pool_t *p, aop_store_result_t *res, const char *path,
+                          aop_store_status_e status, const char *name, const char *fmt,
+                          va_list ap)
+{
+    res->message = apr_pstrcat(p, "instance store ", path, ": ", apr_pvsprintf(p, fmt, ap),
+                               NULL);
+    res->status = status;
+    res->name = name ? apr_pstrdup(p, name) : NULL;
+    return status_rv(status);
+}
+
+apr_status_t aop_store_failed(apr_pool_t *p, aop_store_result_t *res, const char *path,
+                              aop_store_status_e status, const char *name,
+                              const char *fmt, ...)
+{
+    va_list ap;
+    apr_status_t rv;
+
+    va_start(ap, fmt);
+    rv = vfail(p, res, path ? path : "", status, name, fmt, ap);
+    va_end(ap);
+    return rv;
+}
+
 static apr_status_t fail(store_t *s, aop_store_status_e status, const char *name,
                          const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -116,14 +142,12 @@ static apr_status_t fail(store_t *s, aop_store_status_e status, const char *name
                          const char *fmt, ...)
 {
     va_list ap;
+    apr_status_t rv;
 
     va_start(ap, fmt);
-    s->res->message = apr_pstrcat(s->p, "instance store ", s->path, ": ",
-                                  apr_pvsprintf(s->p, fmt, ap), NULL);
+    rv = vfail(s->p, s->res, s->path, status, name, fmt, ap);
     va_end(ap);
-    s->res->status = status;
-    s->res->name = name ? apr_pstrdup(s->p, name) : NULL;
-    return status_rv(status);
+    return rv;
 }
 
 static aop_store_status_e classify(int rc)
@@ -733,17 +757,6 @@ static apr_status_t load_record(store_t *s, sqlite3_stmt *st, aop_store_record_t
     return APR_SUCCESS;
 }
 
-/* Every instance key, in the instance-key order: aop_instance_json.h lists them
- * nowhere, but the diff of a complete instance against nothing names each one (the
- * key is set since a NULL one is left out). */
-static const apr_array_header_t *every_key(apr_pool_t *p)
-{
-    aop_instance_t *inst = aop_instance_new(p, NULL, 0);
-
-    inst->api_key = "";
-    return aop_instance_json_diff(p, NULL, aop_json_own(p, aop_instance_to_json(inst, 1)));
-}
-
 static void own_key(apr_pool_t *p, apr_hash_t *owned, const char *key, int imported,
                     int version)
 {
@@ -802,7 +815,7 @@ static void own_version(apr_pool_t *p, apr_hash_t *owned, const apr_array_header
  * all versions in order rather than a query per name. */
 static apr_status_t load_owners(store_t *s, apr_hash_t *by_name)
 {
-    const apr_array_header_t *all = every_key(s->p);
+    const apr_array_header_t *all = aop_field_keys(s->p, AOP_FIELD_API);
     apr_hash_t *owned = NULL;
     const char *name, *change, *last = NULL;
     sqlite3_stmt *st;
@@ -875,13 +888,17 @@ apr_status_t aop_store_load(apr_pool_t *p, const char *path,
 /* --------------------------------------------------------------------------
  * history
  */
-static void mask_key(json_object *obj)
+/* What the API shows of a stored version: the schema's secrets masked. */
+static void mask_secrets(json_object *obj)
 {
-    json_object *key;
+    const aop_field_t *f;
+    json_object *v;
 
-    if (json_object_object_get_ex(obj, "api_key", &key)
-        && json_object_is_type(key, json_type_string) && json_object_get_string_len(key)) {
-        json_object_object_add(obj, "api_key", json_object_new_string(AOP_API_KEY_MASK));
+    for (f = aop_instance_fields; f->key; ++f) {
+        if ((f->flags & AOP_FIELD_SECRET) && json_object_object_get_ex(obj, f->key, &v)
+            && json_object_is_type(v, json_type_string) && json_object_get_string_len(v)) {
+            json_object_object_add(obj, f->key, json_object_new_string(AOP_API_KEY_MASK));
+        }
     }
 }
 
@@ -916,7 +933,7 @@ static apr_status_t versions_work(store_t *s, void *baton)
             if (rv != APR_SUCCESS) {
                 return rv;
             }
-            mask_key(v->instance);
+            mask_secrets(v->instance);
         }
         APR_ARRAY_PUSH(vs->versions, aop_store_version_t *) = v;
     }
@@ -1169,19 +1186,13 @@ apr_status_t aop_store_change_log(apr_pool_t *p, const char *path, const char *n
 }
 
 /* --------------------------------------------------------------------------
- * the state file of the Python version
+ * a first batch (aop_store_private.h: the state-file import)
  */
 typedef struct {
-    const char *state_path;
-    const apr_array_header_t *bases;
-    int imported;
-} import_t;
-
-typedef struct {
-    const char *where;          /* "instances[2]" or "instances.east", for messages */
-    const char *key;            /* the object shape's key, else NULL */
-    json_object *obj;
-} state_entry_t;
+    aop_store_batch_fn *build;
+    void *baton;
+    int applied;
+} first_t;
 
 static apr_status_t count_rows(store_t *s, apr_int64_t *n)
 {
@@ -1197,255 +1208,34 @@ static apr_status_t count_rows(store_t *s, apr_int64_t *n)
     return APR_SUCCESS;
 }
 
-static apr_status_t state_fail(store_t *s, const char *state_path, const char *why)
+static apr_status_t first_work(store_t *s, void *baton)
 {
-    return fail(s, AOP_STORE_ERROR, NULL, "cannot import the state file %s: %s",
-                state_path, why);
-}
-
-/* The whole file; *text NULL if it does not exist. */
-static apr_status_t read_state_file(store_t *s, const char *state_path, const char **text,
-                                    apr_size_t *len)
-{
-    char ebuf[128];
-    apr_status_t rv;
-
-    switch (aop_file_read(s->p, state_path, STATE_FILE_MAX, text, len, &rv)) {
-    case AOP_FILE_OK:
-    case AOP_FILE_MISSING:
-        return APR_SUCCESS;
-    case AOP_FILE_NOT_REGULAR:
-        return state_fail(s, state_path, "not a regular file");
-    case AOP_FILE_TOO_LARGE:
-        return state_fail(s, state_path, "larger than 16 MiB");
-    default:
-        return state_fail(s, state_path, apr_strerror(rv, ebuf, sizeof(ebuf)));
-    }
-}
-
-static void add_entry(apr_pool_t *p, apr_array_header_t *entries, const char *where,
-                      const char *key, json_object *obj)
-{
-    state_entry_t *e = apr_array_push(entries);
-
-    e->where = where;
-    e->key = key ? apr_pstrdup(p, key) : NULL;
-    e->obj = obj;
-}
-
-/* "instances" as a list or as an object keyed by name. */
-static apr_status_t state_entries(store_t *s, const char *state_path, json_object *root,
-                                  apr_array_header_t *entries)
-{
-    json_object *list;
-    size_t i;
-
-    if (!json_object_is_type(root, json_type_object)
-        || !json_object_object_get_ex(root, "instances", &list)) {
-        return fail(s, AOP_STORE_INVALID, NULL, "state file %s: expected an object with "
-                    "\"instances\"", state_path);
-    }
-    if (json_object_is_type(list, json_type_array)) {
-        for (i = 0; i < json_object_array_length(list); ++i) {
-            add_entry(s->p, entries, apr_psprintf(s->p, "instances[%d]", (int)i), NULL,
-                      json_object_array_get_idx(list, i));
-        }
-        return APR_SUCCESS;
-    }
-    if (json_object_is_type(list, json_type_object)) {
-        json_object_object_foreach(list, key, val) {
-            add_entry(s->p, entries, apr_pstrcat(s->p, "instances.", key, NULL), key, val);
-        }
-        return APR_SUCCESS;
-    }
-    return fail(s, AOP_STORE_INVALID, NULL, "state file %s: \"instances\" must be a list "
-                "or an object", state_path);
-}
-
-static apr_status_t entry_fail(store_t *s, const char *state_path, const state_entry_t *e,
-                               const char *name, const char *field, const char *why)
-{
-    fail(s, AOP_STORE_INVALID, name, "state file %s: %s%s%s%s: %s", state_path, e->where,
-         name ? " (\"" : "", name ? name : "", name ? "\")" : "", why);
-    s->res->field = field;
-    return APR_EINVAL;
-}
-
-/* The known keys of one entry (runtime status and the Python version's other fields
- * are dropped), with the object shape's key as the name. */
-static apr_status_t entry_fields(store_t *s, const char *state_path, const state_entry_t *e,
-                                 json_object **out)
-{
-    json_object *known = aop_json_own(s->p, json_object_new_object()), *name;
-
-    if (!json_object_is_type(e->obj, json_type_object)) {
-        return entry_fail(s, state_path, e, NULL, NULL, "expected an object");
-    }
-    json_object_object_foreach(e->obj, key, val) {
-        if (aop_instance_json_is_key(key)) {
-            json_object_object_add(known, key, json_object_get(val));
-        }
-    }
-    if (e->key && json_object_object_get_ex(known, "name", &name)
-        && (!json_object_is_type(name, json_type_string)
-            || strcmp(json_object_get_string(name), e->key))) {
-        return entry_fail(s, state_path, e, e->key, "name", "name: differs from its key");
-    }
-    if (e->key) {
-        json_object_object_add(known, "name", json_object_new_string(e->key));
-    }
-    *out = known;
-    return APR_SUCCESS;
-}
-
-/* The entry's name if it has a usable one, for messages and for finding its base. */
-static const char *entry_name(apr_pool_t *p, json_object *obj)
-{
-    json_object *name;
-
-    if (!json_object_object_get_ex(obj, "name", &name)
-        || !json_object_is_type(name, json_type_string)
-        || !aop_instance_name_ok(json_object_get_string(name))) {
-        return NULL;
-    }
-    return apr_pstrdup(p, json_object_get_string(name));
-}
-
-static const aop_instance_t *find_base(const apr_array_header_t *bases, const char *name)
-{
-    const aop_instance_t *b;
-    int i;
-
-    for (i = 0; bases && name && i < bases->nelts; ++i) {
-        b = APR_ARRAY_IDX(bases, i, const aop_instance_t *);
-        if (b && b->name && !strcmp(b->name, name)) {
-            return b;
-        }
-    }
-    return NULL;
-}
-
-/* One entry into a change for the batch; the state file wins over YAML field by
- * field, YAML over the defaults.  The version's fields are the keys the entry gave
- * (the diff of its keys against nothing), not those of the whole instance: the
- * record owns only them, and the fields taken from the base stay YAML's. */
-static apr_status_t state_change(store_t *s, import_t *im, const state_entry_t *e,
-                                 apr_hash_t *seen, aop_store_change_t *c)
-{
-    json_object *obj;
-    const aop_instance_t *base;
-    aop_instance_t *inst;
-    const char *err, *field, *name;
-    apr_status_t rv;
-
-    if ((rv = entry_fields(s, im->state_path, e, &obj)) != APR_SUCCESS) {
-        return rv;
-    }
-    name = entry_name(s->p, obj);
-    base = find_base(im->bases, name);
-    if (aop_instance_from_json(s->p, obj, base, base != NULL, &inst, &err, &field)
-        != APR_SUCCESS) {
-        return entry_fail(s, im->state_path, e, name, field, err);
-    }
-    if (apr_hash_get(seen, inst->name, APR_HASH_KEY_STRING)) {
-        return entry_fail(s, im->state_path, e, inst->name, "name", "name: given twice");
-    }
-    apr_hash_set(seen, inst->name, APR_HASH_KEY_STRING, inst);
-    memset(c, 0, sizeof(*c));
-    c->inst = inst;
-    c->change = "import";
-    c->fields = aop_instance_json_diff(s->p, NULL, obj);
-    return APR_SUCCESS;
-}
-
-static apr_status_t import_entries(store_t *s, import_t *im, json_object *root)
-{
-    apr_array_header_t *entries = apr_array_make(s->p, 8, sizeof(state_entry_t));
+    first_t *f = baton;
     apr_array_header_t *changes = apr_array_make(s->p, 8, sizeof(aop_store_change_t));
-    apr_hash_t *seen = apr_hash_make(s->p);
-    apr_status_t rv;
-    int i;
-
-    if ((rv = state_entries(s, im->state_path, root, entries)) != APR_SUCCESS) {
-        return rv;
-    }
-    for (i = 0; i < entries->nelts; ++i) {
-        rv = state_change(s, im, &APR_ARRAY_IDX(entries, i, state_entry_t), seen,
-                          apr_array_push(changes));
-        if (rv != APR_SUCCESS) {
-            return rv;
-        }
-    }
-    if ((rv = put_many_work(s, changes)) == APR_SUCCESS) {
-        im->imported = changes->nelts;
-    }
-    return rv;
-}
-
-static apr_status_t import_work(store_t *s, void *baton)
-{
-    import_t *im = baton;
-    const char *text, *err, *field;
-    apr_size_t len = 0;
-    json_object *root;
     apr_int64_t rows;
     apr_status_t rv;
 
     if ((rv = count_rows(s, &rows)) != APR_SUCCESS || rows > 0
-        || (rv = read_state_file(s, im->state_path, &text, &len)) != APR_SUCCESS || !text) {
+        || (rv = f->build(s->p, f->baton, changes, s->res)) != APR_SUCCESS
+        || (rv = put_many_work(s, changes)) != APR_SUCCESS) {
         return rv;
     }
-    /* Names with a NUL are refused, not cut short ("ok\u0000evil" is no "ok"). */
-    if ((root = aop_json_parse_names(s->p, text, len, &err, &field)) == NULL) {
-        if (!field) {
-            return fail(s, AOP_STORE_INVALID, NULL, "state file %s is not valid JSON: %s",
-                        im->state_path, err);
-        }
-        rv = fail(s, AOP_STORE_INVALID, NULL, "state file %s: %s", im->state_path, err);
-        s->res->field = *field ? field : NULL;
-        return rv;
-    }
-    return import_entries(s, im, root);
+    f->applied = changes->nelts;
+    return APR_SUCCESS;
 }
 
-/* The state file the Python version kept (INSTANCE_MANAGER_STATE_FILE), as its
- * InstanceManager._save_state_to_file() wrote it:
- *
- *   {"timestamp": 1715000000.5, "worker_id": "…",
- *    "instances": [{"name": "east", "provider_type": "azure", "api_key": "…",
- *                   "api_base": "https://east.openai.azure.com",
- *                   "api_version": "2024-02-01", "proxy_url": null,
- *                   "priority": 100, "weight": 100, "max_tpm": 240000,
- *                   "max_input_tokens": 0, "supported_models": ["gpt-4o"],
- *                   "model_deployments": {"gpt-4o": "gpt-4o"},
- *                   "stats": {"error_count": 0, …}}, …]}
- *
- * "instances" may also be an object keyed by name, {"east": {…}}; a "name" inside an
- * entry must then equal its key, and may be left out.  Top-level keys other than
- * "instances" are ignored, and so are an entry's keys that are not instance keys
- * (proxy_url, max_input_tokens, stats, status, …).  The instance keys follow the
- * admin API's rules (aop_instance_from_json()): one bad entry and nothing is
- * imported. */
-apr_status_t aop_store_import_state_file(apr_pool_t *p, const char *db_path,
-                                         const char *state_path,
-                                         const apr_array_header_t *bases, int *imported,
-                                         aop_store_result_t *res)
+apr_status_t aop_store_put_many_if_empty(apr_pool_t *p, const char *path, const char *who,
+                                         aop_store_batch_fn *build, void *baton,
+                                         int *applied, aop_store_result_t *res)
 {
     aop_store_result_t dummy;
+    first_t f = { build, baton, 0 };
     store_t s;
-    import_t im;
     apr_status_t rv;
 
-    init_store(&s, p, db_path, "state-file", res ? res : &dummy);
-    *imported = 0;
-    if (!state_path || !*state_path) {
-        return APR_SUCCESS;
-    }
-    im.state_path = state_path;
-    im.bases = bases;
-    im.imported = 0;
-    rv = in_transaction(&s, import_work, &im);
-    *imported = (rv == APR_SUCCESS) ? im.imported : 0;
+    init_store(&s, p, path, who, res ? res : &dummy);
+    rv = in_transaction(&s, first_work, &f);
+    *applied = (rv == APR_SUCCESS) ? f.applied : 0;
     return rv;
 }
 

@@ -9,7 +9,8 @@
  * transaction and closes it again: nothing is kept open across httpd's forks, and a
  * failed call changes nothing.  Callers choose the path (this file never guesses
  * one).  Errors come back in an aop_store_result_t whose status says what the
- * caller should answer; messages name the path and the cause, never a key. */
+ * caller should answer; messages name the path and the cause, never a key.  The
+ * Python version's state file is imported by aop_store_import.h. */
 #ifndef AOP_STORE_H
 #define AOP_STORE_H
 
@@ -176,20 +177,6 @@ typedef struct {
 apr_status_t aop_store_change_log(apr_pool_t *p, const char *path, const char *name,
                                   int limit, apr_array_header_t **entries,
                                   aop_store_result_t *res);
-
-/* First start: when the database has no instance rows at all (not even deletions)
- * and state_path names an existing file, imports its instances (change "import", who
- * "state-file"), all or nothing, and sets *imported to their number; otherwise
- * *imported is 0.  bases (aop_instance_t *, may be NULL) are the YAML instances: a
- * state-file instance of the same name takes its absent fields from there (state file
- * over YAML, field by field); others need every required field.  Each import version
- * records as its fields the instance keys the entry gave, so that only those (and the
- * name) are owned: the fields taken from a base stay YAML's.  The file format is
- * described at aop_store_import_state_file() in aop_store.c. */
-apr_status_t aop_store_import_state_file(apr_pool_t *p, const char *db_path,
-                                         const char *state_path,
-                                         const apr_array_header_t *bases, int *imported,
-                                         aop_store_result_t *res);
 
 typedef struct {
     int ok;                     /* integrity_check said "ok" */

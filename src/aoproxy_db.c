@@ -7,7 +7,7 @@
  *
  * It works on the file while Apache runs: the module opens the database per use,
  * every copy goes through SQLite's backup API, and every read is one transaction.
- * The file is the one the server uses (aop_dbtool_locate.h: --db-path, --config,
+ * The file is the one the server uses (aoproxy_db_locate.h: --db-path, --config,
  * $INSTANCE_MANAGER_DB_PATH, Apache's configuration, the default), and the tool
  * says where it found it.  Exit status: 0 done, 1 failed (the message on stderr
  * names the path and the cause, never a key), 2 usage error. */
@@ -24,13 +24,14 @@
 #include <apr_hash.h>
 #include <apr_strings.h>
 
-#include "aop_dbtool_copy.h"
-#include "aop_dbtool_locate.h"
-#include "aop_dbtool_progress.h"
-#include "aop_dbtool_report.h"
+#include "aoproxy_db_copy.h"
+#include "aoproxy_db_locate.h"
+#include "aoproxy_db_progress.h"
+#include "aoproxy_db_report.h"
 #include "aop_file.h"
 #include "aop_json.h"
 #include "aop_store.h"
+#include "aop_store_import.h"
 
 #define EXIT_USAGE 2
 #define DEFAULT_MAX_BACKUPS 7
@@ -69,10 +70,10 @@ static const struct option all_options[] = {
 typedef struct {
     apr_pool_t *p;
     const char *cmd;
-    aop_dbtool_where_t where;   /* what the options say about the database */
+    aoproxy_db_where_t where;   /* what the options say about the database */
     const char *db_path;        /* the database found from it */
     const char *db_source;      /* where its path came from */
-    aop_dbtool_progress_t *pr;  /* NULL: no progress shown */
+    aoproxy_db_progress_t *pr;  /* NULL: no progress shown */
     const char *backup_dir;
     const char *backup_path;
     const char *state_file;
@@ -122,7 +123,7 @@ static int failed(const opts_t *o, const char *fmt, ...)
 {
     va_list ap;
 
-    aop_dbtool_progress_end(o->pr);
+    aoproxy_db_progress_end(o->pr);
     fprintf(stderr, "aoproxy-db %s: ", o->cmd);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
@@ -141,7 +142,7 @@ static int exists(const char *path)
 static const char *backup_dir(const opts_t *o)
 {
     return o->backup_dir ? o->backup_dir
-                         : apr_pstrcat(o->p, aop_dbtool_dirname(o->p, o->db_path),
+                         : apr_pstrcat(o->p, aoproxy_db_dirname(o->p, o->db_path),
                                        "/backups", NULL);
 }
 
@@ -156,26 +157,26 @@ static int cmd_backup(opts_t *o)
     aop_store_result_t res;
     int i;
 
-    aop_dbtool_progress_phase(o->pr, "checking the database");
+    aoproxy_db_progress_phase(o->pr, "checking the database");
     if (aop_store_check(o->p, o->db_path, &rep, &res) != APR_SUCCESS) {
         return failed(o, "%s%s", res.status == AOP_STORE_CORRUPT
                       ? "refusing to back up a damaged database: " : "", res.message);
     }
-    if (aop_dbtool_backup(o->p, o->db_path, dir, "", o->vacuum, o->pr, "copying", &out, &err)
+    if (aoproxy_db_backup(o->p, o->db_path, dir, "", o->vacuum, o->pr, "copying", &out, &err)
         != APR_SUCCESS) {
         return failed(o, "%s", err);
     }
-    aop_dbtool_progress_phase(o->pr, "checking the copy");
+    aoproxy_db_progress_phase(o->pr, "checking the copy");
     if (aop_store_check(o->p, out, &rep, &res) != APR_SUCCESS) {
-        aop_dbtool_remove_db(o->p, out);
+        aoproxy_db_remove_db(o->p, out);
         return failed(o, "the new backup fails its check, removed it: %s", res.message);
     }
-    aop_dbtool_progress_end(o->pr);
+    aoproxy_db_progress_end(o->pr);
     printf("backed up %s to %s: %" APR_INT64_T_FMT " instances, %" APR_INT64_T_FMT
            " deleted, %" APR_INT64_T_FMT " versions, %" APR_OFF_T_FMT " bytes%s\n",
            o->db_path, out, rep.instances, rep.deleted, rep.versions, rep.file_size,
            o->vacuum ? ", vacuumed" : "");
-    if (aop_dbtool_rotate(o->p, dir, o->max_backups, &removed, &err) != APR_SUCCESS) {
+    if (aoproxy_db_rotate(o->p, dir, o->max_backups, &removed, &err) != APR_SUCCESS) {
         return failed(o, "%s", err);
     }
     for (i = 0; i < removed->nelts; ++i) {
@@ -194,13 +195,13 @@ static int cmd_health(opts_t *o)
     json_object *report;
     int ok;
 
-    report = aop_dbtool_health(o->p, o->db_path, &ok, &err);
+    report = aoproxy_db_health(o->p, o->db_path, &ok, &err);
     json_object_object_add(report, "db_source", json_object_new_string(o->db_source));
-    text = aop_dbtool_json_text(o->p, report);
+    text = aoproxy_db_json_text(o->p, report);
     if (!o->output) {
         fputs(text, stdout);
     }
-    else if (aop_dbtool_write_file(o->p, o->output, text, 0644, &werr) != APR_SUCCESS) {
+    else if (aoproxy_db_write_file(o->p, o->output, text, 0644, &werr) != APR_SUCCESS) {
         return failed(o, "%s", werr);
     }
     return ok ? EXIT_SUCCESS : failed(o, "%s", err);
@@ -234,19 +235,19 @@ static int stage_backup(opts_t *o, const char *stage, int *live)
     const char *err;
     int created, i;
 
-    aop_dbtool_progress_phase(o->pr, "checking the backup");
+    aoproxy_db_progress_phase(o->pr, "checking the backup");
     if (aop_store_check(o->p, o->backup_path, &rep, &res) != APR_SUCCESS) {
         return failed(o, "refusing to restore: %s", res.message);
     }
     if (rep.schema_version <= 0) {
         return failed(o, "refusing to restore: %s holds no instance store", o->backup_path);
     }
-    if (aop_dbtool_create_private(o->p, stage, &created, &err) != APR_SUCCESS
-        || aop_dbtool_copy(o->p, o->backup_path, stage, o->pr, "staging the backup", &err)
+    if (aoproxy_db_create_private(o->p, stage, &created, &err) != APR_SUCCESS
+        || aoproxy_db_copy(o->p, o->backup_path, stage, o->pr, "staging the backup", &err)
            != APR_SUCCESS) {
         return failed(o, "%s", err);
     }
-    aop_dbtool_progress_phase(o->pr, "loading the backup's instances");
+    aoproxy_db_progress_phase(o->pr, "loading the backup's instances");
     if (aop_store_load(o->p, stage, &records, &res) != APR_SUCCESS) {
         return failed(o, "refusing to restore: %s", about_backup(o, stage, res.message));
     }
@@ -272,30 +273,30 @@ static int save_current(opts_t *o)
         return EXIT_SUCCESS;
     }
     if (!exists(o->db_path)) {
-        aop_dbtool_progress_end(o->pr);
+        aoproxy_db_progress_end(o->pr);
         printf("no database at %s yet: nothing to save first\n", o->db_path);
         return EXIT_SUCCESS;
     }
-    if (aop_dbtool_backup(o->p, o->db_path, backup_dir(o), AOP_DBTOOL_PRE_RESTORE_PREFIX, 0,
+    if (aoproxy_db_backup(o->p, o->db_path, backup_dir(o), AOPROXY_DB_PRE_RESTORE_PREFIX, 0,
                           o->pr, "saving the current database", &out, &err) != APR_SUCCESS) {
         return failed(o, "cannot save the current database first (--no-pre-restore-backup "
                       "restores without): %s", err);
     }
-    aop_dbtool_progress_end(o->pr);
+    aoproxy_db_progress_end(o->pr);
     printf("saved the current database %s to %s\n", o->db_path, out);
     return EXIT_SUCCESS;
 }
 
 /* The copy writes into the existing file, which keeps its owner; a new file gets
- * the directory's (aop_dbtool_create_private()). */
+ * the directory's (aoproxy_db_create_private()). */
 static int copy_into_place(opts_t *o, const char *stage)
 {
     struct stat before;
     const char *err;
     int had = stat(o->db_path, &before) == 0, created;
 
-    if (aop_dbtool_create_private(o->p, o->db_path, &created, &err) != APR_SUCCESS
-        || aop_dbtool_copy(o->p, stage, o->db_path, o->pr, "copying into place", &err)
+    if (aoproxy_db_create_private(o->p, o->db_path, &created, &err) != APR_SUCCESS
+        || aoproxy_db_copy(o->p, stage, o->db_path, o->pr, "copying into place", &err)
            != APR_SUCCESS) {
         return failed(o, "%s", err);
     }
@@ -310,7 +311,7 @@ static int copy_into_place(opts_t *o, const char *stage)
 static int cmd_restore(opts_t *o)
 {
     const char *stage = apr_psprintf(o->p, "%s/.aoproxy-db-restore-%ld.db",
-                                     aop_dbtool_dirname(o->p, o->db_path), (long)getpid());
+                                     aoproxy_db_dirname(o->p, o->db_path), (long)getpid());
     aop_store_report_t rep;
     aop_store_result_t res;
     int rc, live = 0;
@@ -325,15 +326,15 @@ static int cmd_restore(opts_t *o)
         && (rc = save_current(o)) == EXIT_SUCCESS) {
         rc = copy_into_place(o, stage);
     }
-    aop_dbtool_remove_db(o->p, stage);
+    aoproxy_db_remove_db(o->p, stage);
     if (rc != EXIT_SUCCESS) {
         return rc;
     }
-    aop_dbtool_progress_phase(o->pr, "checking the result");
+    aoproxy_db_progress_phase(o->pr, "checking the result");
     if (aop_store_check(o->p, o->db_path, &rep, &res) != APR_SUCCESS) {
         return failed(o, "restored, but the check fails: %s", res.message);
     }
-    aop_dbtool_progress_end(o->pr);
+    aoproxy_db_progress_end(o->pr);
     printf("restored %s into %s: %d instances, %" APR_INT64_T_FMT " deleted, %"
            APR_INT64_T_FMT " versions\n", o->backup_path, o->db_path, live, rep.deleted,
            rep.versions);
@@ -383,7 +384,7 @@ static int verify_migration(opts_t *o, apr_hash_t *expected, int imported, const
     aop_store_result_t res;
     int i, found = 0;
 
-    aop_dbtool_progress_phase(o->pr, "verifying");
+    aoproxy_db_progress_phase(o->pr, "verifying");
     if (aop_store_load(o->p, o->db_path, &records, &res) != APR_SUCCESS) {
         return failed(o, "imported, but the database does not load: %s", res.message);
     }
@@ -434,16 +435,16 @@ static int import(opts_t *o, apr_hash_t *expected, int *imported)
     int created;
     apr_status_t rv;
 
-    if (aop_dbtool_create_private(o->p, o->db_path, &created, &err) != APR_SUCCESS) {
+    if (aoproxy_db_create_private(o->p, o->db_path, &created, &err) != APR_SUCCESS) {
         return failed(o, "%s", err);
     }
-    aop_dbtool_progress_watch_inserts(o->pr, "instances", "importing",
+    aoproxy_db_progress_watch_inserts(o->pr, "instances", "importing",
                                       apr_hash_count(expected), "instances");
     rv = aop_store_import_state_file(o->p, o->db_path, o->state_file, NULL, imported, &res);
-    aop_dbtool_progress_unwatch();
+    aoproxy_db_progress_unwatch();
     if (rv != APR_SUCCESS) {
         if (created) {
-            aop_dbtool_remove_db(o->p, o->db_path);
+            aoproxy_db_remove_db(o->p, o->db_path);
         }
         return failed(o, "%s", res.message);
     }
@@ -462,13 +463,13 @@ static int cmd_migrate(opts_t *o)
     if ((rc = check_empty(o)) != EXIT_SUCCESS) {
         return rc;
     }
-    aop_dbtool_progress_phase(o->pr, "reading the state file");
+    aoproxy_db_progress_phase(o->pr, "reading the state file");
     expected = state_names(o);
     if ((rc = import(o, expected, &imported)) != EXIT_SUCCESS
         || (rc = verify_migration(o, expected, imported, &names)) != EXIT_SUCCESS) {
         return rc;
     }
-    aop_dbtool_progress_end(o->pr);
+    aoproxy_db_progress_end(o->pr);
     printf("migrated %d instances from %s into %s%s%s\n", imported, o->state_file,
            o->db_path, imported ? ": " : "", names);
     return EXIT_SUCCESS;
@@ -486,10 +487,10 @@ static int cmd_versions(opts_t *o)
     if (!exists(o->db_path)) {
         return failed(o, "the database %s does not exist", o->db_path);
     }
-    if (aop_dbtool_versions(o->p, o->db_path, o->name, &obj, &err) != APR_SUCCESS) {
+    if (aoproxy_db_versions(o->p, o->db_path, o->name, &obj, &err) != APR_SUCCESS) {
         return failed(o, "%s", err);
     }
-    fputs(aop_dbtool_json_text(o->p, obj), stdout);
+    fputs(aoproxy_db_json_text(o->p, obj), stdout);
     return EXIT_SUCCESS;
 }
 
@@ -501,10 +502,10 @@ static int cmd_log(opts_t *o)
     if (!exists(o->db_path)) {
         return failed(o, "the database %s does not exist", o->db_path);
     }
-    if (aop_dbtool_log(o->p, o->db_path, o->limit, &obj, &err) != APR_SUCCESS) {
+    if (aoproxy_db_log(o->p, o->db_path, o->limit, &obj, &err) != APR_SUCCESS) {
         return failed(o, "%s", err);
     }
-    fputs(aop_dbtool_json_text(o->p, obj), stdout);
+    fputs(aoproxy_db_json_text(o->p, obj), stdout);
     return EXIT_SUCCESS;
 }
 
@@ -712,9 +713,9 @@ static int required(const opts_t *o, const command_t *c)
  * or when a person watches (stderr is a terminal). */
 static int find_database(opts_t *o, const command_t *c)
 {
-    aop_dbtool_found_t found;
+    aoproxy_db_found_t found;
     const char *err;
-    apr_status_t rv = aop_dbtool_locate(o->p, &o->where, &found, &err);
+    apr_status_t rv = aoproxy_db_locate(o->p, &o->where, &found, &err);
 
     if (rv == APR_EINVAL) {
         fprintf(stderr, "aoproxy-db %s: %s\n", c->name, err);
@@ -740,10 +741,10 @@ static int run_command(opts_t *o, const command_t *c)
     if ((rc = find_database(o, c)) >= 0) {
         return rc;
     }
-    o->pr = aop_dbtool_progress_make(o->p, c->name, (c->options & OPT_PROGRESS)
+    o->pr = aoproxy_db_progress_make(o->p, c->name, (c->options & OPT_PROGRESS)
                                      && (o->progress || isatty(STDERR_FILENO)));
     rc = c->run(o);
-    aop_dbtool_progress_end(o->pr);
+    aoproxy_db_progress_end(o->pr);
     if (rc == EXIT_FAILURE && !o->where.db_path && !o->verbose && !isatty(STDERR_FILENO)) {
         fprintf(stderr, "aoproxy-db %s: database %s, from %s\n", c->name, o->db_path,
                 o->db_source);

@@ -10,6 +10,7 @@
 #include "aop_json.h"
 #include "aop_layers.h"
 #include "aop_store.h"
+#include "aop_store_import.h"
 #include "mod_aoproxy_private.h"
 #include "mod_aoproxy_balancer.h"
 #include "mod_aoproxy_config.h"

@@ -17,6 +17,7 @@ Suite *aop_cooldown_suite(void);
 Suite *aop_stats_suite(void);
 Suite *aop_store_suite(void);
 Suite *aop_layers_suite(void);
+Suite *aop_instance_schema_suite(void);
 Suite *aop_verify_suite(void);
 Suite *aop_sat_suite(void);
 

@@ -19,7 +19,7 @@
 #include <apr_lib.h>
 #include <apr_strings.h>
 
-#include "aop_dbtool_httpdconf.h"
+#include "aoproxy_db_httpdconf.h"
 #include "aop_file.h"
 
 #define CONF_FILE_MAX (4 * 1024 * 1024)
@@ -41,8 +41,8 @@ typedef struct {
     apr_hash_t *defines;        /* every Define'd NAME, for <IfDefine> */
     apr_hash_t *modules;        /* loaded so far, by identifier and source file name */
     const char *root;           /* ServerRoot as read so far */
-    aop_dbtool_conf_t *conf;
-    aop_dbtool_conf_server_t *main, *server;   /* server: where lines apply now */
+    aoproxy_db_conf_t *conf;
+    aoproxy_db_conf_server_t *main, *server;   /* server: where lines apply now */
     int depth;                  /* of Includes */
     const char *err;
 } reader_t;
@@ -76,7 +76,7 @@ static apr_status_t fail(reader_t *r, const file_t *f, const char *fmt, ...)
     return APR_EGENERAL;
 }
 
-const char *aop_dbtool_conf_relative(apr_pool_t *p, const char *root, const char *path)
+const char *aoproxy_db_conf_relative(apr_pool_t *p, const char *root, const char *path)
 {
     size_t n = strlen(root);
 
@@ -145,15 +145,15 @@ static const char *expand(reader_t *r, const char *s)
 /* --------------------------------------------------------------------------
  * servers and conditions
  */
-static aop_dbtool_conf_server_t *new_server(reader_t *r, const char *vhost, const file_t *f)
+static aoproxy_db_conf_server_t *new_server(reader_t *r, const char *vhost, const file_t *f)
 {
-    aop_dbtool_conf_server_t *s = apr_pcalloc(r->p, sizeof(*s));
+    aoproxy_db_conf_server_t *s = apr_pcalloc(r->p, sizeof(*s));
 
     s->vhost = vhost;
     s->file = f ? f->path : NULL;
     s->line = f ? f->line : 0;
     s->names = apr_array_make(r->p, 2, sizeof(const char *));
-    APR_ARRAY_PUSH(r->conf->servers, aop_dbtool_conf_server_t *) = s;
+    APR_ARRAY_PUSH(r->conf->servers, aoproxy_db_conf_server_t *) = s;
     return s;
 }
 
@@ -183,7 +183,7 @@ static int condition(reader_t *r, const char *kind, const char *args)
         in = apr_hash_get(r->defines, arg, APR_HASH_KEY_STRING) != NULL;
     }
     else if (!strcasecmp(kind, "IfFile")) {
-        in = stat(aop_dbtool_conf_relative(r->p, r->root, arg), &st) == 0;
+        in = stat(aoproxy_db_conf_relative(r->p, r->root, arg), &st) == 0;
     }
     else {
         return 1;
@@ -259,7 +259,7 @@ static apr_status_t include(reader_t *r, const file_t *f, const char *args, int 
         return fail(r, f, "Includes nested more than %d deep (one includes itself?)",
                     MAX_INCLUDE_DEPTH);
     }
-    path = aop_dbtool_conf_relative(r->p, r->root, arg);
+    path = aoproxy_db_conf_relative(r->p, r->root, arg);
     if (!strpbrk(path, "*?[")) {
         if (stat(path, &st) != 0) {
             return optional ? APR_SUCCESS : fail(r, f, "Include %s: no such file", path);
@@ -372,7 +372,7 @@ static apr_status_t d_server_alias(reader_t *r, const file_t *f, const char *arg
 }
 
 /* As the module's setters: the last one in a server wins. */
-static apr_status_t set_value(reader_t *r, const file_t *f, aop_dbtool_conf_value_t *v,
+static apr_status_t set_value(reader_t *r, const file_t *f, aoproxy_db_conf_value_t *v,
                               const char *args)
 {
     const char *arg = next_word(r->p, &args);
@@ -614,26 +614,26 @@ static apr_status_t read_file(reader_t *r, const char *path)
     return rv;
 }
 
-static void resolve_paths(aop_dbtool_conf_t *conf, apr_pool_t *p)
+static void resolve_paths(aoproxy_db_conf_t *conf, apr_pool_t *p)
 {
-    aop_dbtool_conf_server_t *s;
+    aoproxy_db_conf_server_t *s;
     int i;
 
     for (i = 0; i < conf->servers->nelts; ++i) {
-        s = APR_ARRAY_IDX(conf->servers, i, aop_dbtool_conf_server_t *);
+        s = APR_ARRAY_IDX(conf->servers, i, aoproxy_db_conf_server_t *);
         if (s->config_dir.value) {
-            s->config_dir.value = aop_dbtool_conf_relative(p, conf->server_root,
+            s->config_dir.value = aoproxy_db_conf_relative(p, conf->server_root,
                                                            s->config_dir.value);
         }
         if (s->state_db.value) {
-            s->state_db.value = aop_dbtool_conf_relative(p, conf->server_root,
+            s->state_db.value = aoproxy_db_conf_relative(p, conf->server_root,
                                                          s->state_db.value);
         }
     }
 }
 
-apr_status_t aop_dbtool_conf_read(apr_pool_t *p, const char *path, const char *server_root,
-                                  apr_hash_t *env, aop_dbtool_conf_t **out,
+apr_status_t aoproxy_db_conf_read(apr_pool_t *p, const char *path, const char *server_root,
+                                  apr_hash_t *env, aoproxy_db_conf_t **out,
                                   const char **err)
 {
     reader_t r;
@@ -647,8 +647,8 @@ apr_status_t aop_dbtool_conf_read(apr_pool_t *p, const char *path, const char *s
     r.modules = apr_hash_make(p);
     r.root = server_root;
     r.conf = apr_pcalloc(p, sizeof(*r.conf));
-    r.conf->path = aop_dbtool_conf_relative(p, server_root, path);
-    r.conf->servers = apr_array_make(p, 4, sizeof(aop_dbtool_conf_server_t *));
+    r.conf->path = aoproxy_db_conf_relative(p, server_root, path);
+    r.conf->servers = apr_array_make(p, 4, sizeof(aoproxy_db_conf_server_t *));
     r.main = r.server = new_server(&r, NULL, NULL);
     for (i = 0; static_modules[i]; ++i) {
         add_module(&r, static_modules[i]);

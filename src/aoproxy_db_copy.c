@@ -20,7 +20,7 @@
 #include <apr_time.h>
 #include <sqlite3.h>
 
-#include "aop_dbtool_copy.h"
+#include "aoproxy_db_copy.h"
 #include "aop_store.h"
 
 #define BACKUP_BASE "instance_state_"
@@ -51,7 +51,7 @@ static apr_status_t sys_fail(apr_pool_t *p, const char **err, const char *what,
     return APR_FROM_OS_ERROR(e);
 }
 
-const char *aop_dbtool_dirname(apr_pool_t *p, const char *path)
+const char *aoproxy_db_dirname(apr_pool_t *p, const char *path)
 {
     const char *slash = strrchr(path, '/');
 
@@ -93,7 +93,7 @@ static int begin_read(sqlite3 *src)
 
 /* The whole database, STEP_PAGES at a time so that progress can be shown; a busy
  * source or destination is waited for up to the store's busy timeout. */
-static int backup_all(sqlite3 *src, sqlite3 *dst, aop_dbtool_progress_t *pr,
+static int backup_all(sqlite3 *src, sqlite3 *dst, aoproxy_db_progress_t *pr,
                       const char *what)
 {
     sqlite3_backup *b;
@@ -110,7 +110,7 @@ static int backup_all(sqlite3 *src, sqlite3 *dst, aop_dbtool_progress_t *pr,
            || rc == SQLITE_LOCKED) {
         if (rc == SQLITE_OK) {
             waited = 0;
-            aop_dbtool_progress_count(pr, what, sqlite3_backup_pagecount(b)
+            aoproxy_db_progress_count(pr, what, sqlite3_backup_pagecount(b)
                                       - sqlite3_backup_remaining(b),
                                       sqlite3_backup_pagecount(b), "pages");
             continue;
@@ -122,7 +122,7 @@ static int backup_all(sqlite3 *src, sqlite3 *dst, aop_dbtool_progress_t *pr,
         waited += POLL_MS;
     }
     if (rc == SQLITE_DONE) {
-        aop_dbtool_progress_count(pr, what, sqlite3_backup_pagecount(b),
+        aoproxy_db_progress_count(pr, what, sqlite3_backup_pagecount(b),
                                   sqlite3_backup_pagecount(b), "pages");
     }
     sqlite3_backup_finish(b);
@@ -130,8 +130,8 @@ static int backup_all(sqlite3 *src, sqlite3 *dst, aop_dbtool_progress_t *pr,
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-apr_status_t aop_dbtool_copy(apr_pool_t *p, const char *from, const char *to,
-                             aop_dbtool_progress_t *pr, const char *what, const char **err)
+apr_status_t aoproxy_db_copy(apr_pool_t *p, const char *from, const char *to,
+                             aoproxy_db_progress_t *pr, const char *what, const char **err)
 {
     sqlite3 *src = NULL, *dst = NULL;
     apr_status_t rv = APR_SUCCESS;
@@ -156,7 +156,7 @@ apr_status_t aop_dbtool_copy(apr_pool_t *p, const char *from, const char *to,
  * self-contained file, so it goes back to a rollback journal (then VACUUM, which
  * rebuilds it without free pages). */
 static apr_status_t finish_backup(apr_pool_t *p, const char *path, int vacuum,
-                                  aop_dbtool_progress_t *pr, const char **err)
+                                  aoproxy_db_progress_t *pr, const char **err)
 {
     sqlite3 *db = NULL;
     int rc = open_db(path, SQLITE_OPEN_READWRITE, &db);
@@ -165,7 +165,7 @@ static apr_status_t finish_backup(apr_pool_t *p, const char *path, int vacuum,
         rc = sqlite3_exec(db, "PRAGMA journal_mode=DELETE", NULL, NULL, NULL);
     }
     if (rc == SQLITE_OK && vacuum) {
-        aop_dbtool_progress_phase(pr, "vacuuming the copy");
+        aoproxy_db_progress_phase(pr, "vacuuming the copy");
         rc = sqlite3_exec(db, "VACUUM", NULL, NULL, NULL);
     }
     if (rc != SQLITE_OK) {
@@ -179,7 +179,7 @@ static apr_status_t finish_backup(apr_pool_t *p, const char *path, int vacuum,
 /* --------------------------------------------------------------------------
  * files
  */
-void aop_dbtool_remove_db(apr_pool_t *p, const char *path)
+void aoproxy_db_remove_db(apr_pool_t *p, const char *path)
 {
     static const char *const suffixes[] = { "", "-journal", "-wal", "-shm" };
     size_t i;
@@ -202,10 +202,10 @@ static int open_private(const char *path)
     return fd;
 }
 
-apr_status_t aop_dbtool_create_private(apr_pool_t *p, const char *path, int *created,
+apr_status_t aoproxy_db_create_private(apr_pool_t *p, const char *path, int *created,
                                        const char **err)
 {
-    const char *dir = aop_dbtool_dirname(p, path);
+    const char *dir = aoproxy_db_dirname(p, path);
     struct stat st;
     int fd = open_private(path);
 
@@ -364,8 +364,8 @@ static apr_status_t reserve_name(apr_pool_t *p, const char *dir, const char *pre
 
 /* Written under a temporary name and renamed over the reserved one, so that a
  * backup file that has its final name is complete. */
-apr_status_t aop_dbtool_backup(apr_pool_t *p, const char *db, const char *dir,
-                               const char *prefix, int vacuum, aop_dbtool_progress_t *pr,
+apr_status_t aoproxy_db_backup(apr_pool_t *p, const char *db, const char *dir,
+                               const char *prefix, int vacuum, aoproxy_db_progress_t *pr,
                                const char *what, const char **out, const char **err)
 {
     const char *final = NULL, *tmp;
@@ -377,19 +377,19 @@ apr_status_t aop_dbtool_backup(apr_pool_t *p, const char *db, const char *dir,
         return rv;
     }
     tmp = apr_pstrcat(p, final, ".partial", NULL);
-    aop_dbtool_remove_db(p, tmp);
+    aoproxy_db_remove_db(p, tmp);
     if ((fd = open_private(tmp)) < 0) {
         rv = sys_fail(p, err, "cannot create", tmp);
     }
     else {
         close(fd);
-        if ((rv = aop_dbtool_copy(p, db, tmp, pr, what, err)) == APR_SUCCESS
+        if ((rv = aoproxy_db_copy(p, db, tmp, pr, what, err)) == APR_SUCCESS
             && (rv = finish_backup(p, tmp, vacuum, pr, err)) == APR_SUCCESS
             && rename(tmp, final) != 0) {
             rv = sys_fail(p, err, "cannot rename the backup to", final);
         }
     }
-    aop_dbtool_remove_db(p, tmp);
+    aoproxy_db_remove_db(p, tmp);
     if (rv != APR_SUCCESS) {
         unlink(final);
         return rv;
@@ -401,7 +401,7 @@ apr_status_t aop_dbtool_backup(apr_pool_t *p, const char *db, const char *dir,
 /* --------------------------------------------------------------------------
  * rotation
  */
-apr_status_t aop_dbtool_rotate(apr_pool_t *p, const char *dir, int keep,
+apr_status_t aoproxy_db_rotate(apr_pool_t *p, const char *dir, int keep,
                                apr_array_header_t **removed, const char **err)
 {
     apr_array_header_t *files = apr_array_make(p, 16, sizeof(backup_file_t));
@@ -446,7 +446,7 @@ static int write_all(int fd, const char *text, size_t len)
     return 0;
 }
 
-apr_status_t aop_dbtool_write_file(apr_pool_t *p, const char *path, const char *text,
+apr_status_t aoproxy_db_write_file(apr_pool_t *p, const char *path, const char *text,
                                    int mode, const char **err)
 {
     const char *tmp = apr_psprintf(p, "%s.tmp.%ld", path, (long)getpid());

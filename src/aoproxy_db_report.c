@@ -8,7 +8,7 @@
 #include <apr_time.h>
 #include <sqlite3.h>
 
-#include "aop_dbtool_report.h"
+#include "aoproxy_db_report.h"
 #include "aop_json.h"
 #include "aop_store.h"
 
@@ -143,7 +143,7 @@ static const char *now_iso(apr_pool_t *p)
                         t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec);
 }
 
-json_object *aop_dbtool_health(apr_pool_t *p, const char *path, int *ok,
+json_object *aoproxy_db_health(apr_pool_t *p, const char *path, int *ok,
                                const char **err)
 {
     json_object *r = aop_json_own(p, json_object_new_object());
@@ -183,7 +183,7 @@ json_object *aop_dbtool_health(apr_pool_t *p, const char *path, int *ok,
 /* --------------------------------------------------------------------------
  * history
  */
-apr_status_t aop_dbtool_versions(apr_pool_t *p, const char *path, const char *name,
+apr_status_t aoproxy_db_versions(apr_pool_t *p, const char *path, const char *name,
                                  json_object **out, const char **err)
 {
     apr_array_header_t *versions;
@@ -222,7 +222,7 @@ static json_object *detail_json(apr_pool_t *p, const char *detail)
     return d ? json_object_get(d) : detail ? json_object_new_string(detail) : NULL;
 }
 
-apr_status_t aop_dbtool_log(apr_pool_t *p, const char *path, int limit,
+apr_status_t aoproxy_db_log(apr_pool_t *p, const char *path, int limit,
                             json_object **out, const char **err)
 {
     apr_array_header_t *entries;
@@ -251,7 +251,7 @@ apr_status_t aop_dbtool_log(apr_pool_t *p, const char *path, int limit,
     return APR_SUCCESS;
 }
 
-const char *aop_dbtool_json_text(apr_pool_t *p, json_object *obj)
+const char *aoproxy_db_json_text(apr_pool_t *p, json_object *obj)
 {
     return apr_pstrcat(p, json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PRETTY
                                                          | JSON_C_TO_STRING_SPACED

@@ -14,9 +14,9 @@
 #include <apr_strings.h>
 #include <apr_thread_proc.h>
 
-#include "aop_dbtool_copy.h"
-#include "aop_dbtool_httpdconf.h"
-#include "aop_dbtool_locate.h"
+#include "aoproxy_db_copy.h"
+#include "aoproxy_db_httpdconf.h"
+#include "aoproxy_db_locate.h"
 #include "aop_store.h"
 
 #define ENVVARS_OUTPUT_MAX (1024 * 1024)
@@ -24,7 +24,7 @@
 
 extern char **environ;
 
-/* A store the configuration uses, and its servers (aop_dbtool_conf_server_t *). */
+/* A store the configuration uses, and its servers (aoproxy_db_conf_server_t *). */
 typedef struct {
     const char *path;
     const char *source;
@@ -39,7 +39,7 @@ typedef struct {
     const char *how;            /* "--config", "$APACHE_CONFDIR", ... */
     const char *envvars;        /* NULL: none was sourced */
     apr_hash_t *env;
-    aop_dbtool_conf_t *conf;
+    aoproxy_db_conf_t *conf;
 } httpd_t;
 
 static apr_status_t fail(const char **err, apr_pool_t *p, const char *fmt, ...)
@@ -152,7 +152,7 @@ static apr_status_t source_envvars(httpd_t *h, const char *dir, const char **err
 /* $APACHE_ENVVARS, else the envvars next to the configuration: apache2ctl's choice. */
 static apr_status_t apache_env(httpd_t *h, const char **err)
 {
-    const char *dir = aop_dbtool_dirname(h->p, h->path);
+    const char *dir = aoproxy_db_dirname(h->p, h->path);
     const char *envvars = nonempty(getenv("APACHE_ENVVARS"));
 
     envvars = envvars ? envvars : apr_pstrcat(h->p, dir, "/envvars", NULL);
@@ -171,11 +171,11 @@ static apr_status_t apache_env(httpd_t *h, const char **err)
 
 /* The module's fleet_of(): AOProxyStateDB as merged into the server, else
  * $INSTANCE_MANAGER_DB_PATH of Apache's environment, else the default. */
-static void store_of(const httpd_t *h, const aop_dbtool_conf_server_t *s,
-                     const aop_dbtool_conf_server_t *main, const char **path,
+static void store_of(const httpd_t *h, const aoproxy_db_conf_server_t *s,
+                     const aoproxy_db_conf_server_t *main, const char **path,
                      const char **source)
 {
-    const aop_dbtool_conf_value_t *v = s->state_db.value ? &s->state_db : &main->state_db;
+    const aoproxy_db_conf_value_t *v = s->state_db.value ? &s->state_db : &main->state_db;
     const char *env = nonempty(apr_hash_get(h->env, DB_ENV, APR_HASH_KEY_STRING));
 
     if (v->value) {
@@ -210,7 +210,7 @@ static store_t *store_named(const httpd_t *h, apr_array_header_t *stores, const 
     st = apr_pcalloc(h->p, sizeof(*st));
     st->path = path;
     st->source = source;
-    st->servers = apr_array_make(h->p, 2, sizeof(const aop_dbtool_conf_server_t *));
+    st->servers = apr_array_make(h->p, 2, sizeof(const aoproxy_db_conf_server_t *));
     APR_ARRAY_PUSH(stores, store_t *) = st;
     return st;
 }
@@ -223,8 +223,8 @@ static store_t *store_named(const httpd_t *h, apr_array_header_t *stores, const 
 static apr_array_header_t *stores_of(const httpd_t *h)
 {
     const apr_array_header_t *servers = h->conf->servers;
-    const aop_dbtool_conf_server_t *main = APR_ARRAY_IDX(servers, 0,
-                                                         aop_dbtool_conf_server_t *), *s;
+    const aoproxy_db_conf_server_t *main = APR_ARRAY_IDX(servers, 0,
+                                                         aoproxy_db_conf_server_t *), *s;
     apr_array_header_t *stores = apr_array_make(h->p, 2, sizeof(store_t *));
     apr_hash_t *fleets = apr_hash_make(h->p);
     const char *dir, *env, *key, *path, *source;
@@ -232,7 +232,7 @@ static apr_array_header_t *stores_of(const httpd_t *h)
     store_t *st;
 
     for (i = 0; i < n; ++i) {
-        s = APR_ARRAY_IDX(servers, i ? n - i : 0, aop_dbtool_conf_server_t *);
+        s = APR_ARRAY_IDX(servers, i ? n - i : 0, aoproxy_db_conf_server_t *);
         if (!(dir = s->config_dir.value ? s->config_dir.value : main->config_dir.value)) {
             continue;
         }
@@ -244,12 +244,12 @@ static apr_array_header_t *stores_of(const httpd_t *h)
             st = store_named(h, stores, path, source);
             apr_hash_set(fleets, key, APR_HASH_KEY_STRING, st);
         }
-        APR_ARRAY_PUSH(st->servers, const aop_dbtool_conf_server_t *) = s;
+        APR_ARRAY_PUSH(st->servers, const aoproxy_db_conf_server_t *) = s;
     }
     return stores;
 }
 
-static const char *describe(apr_pool_t *p, const aop_dbtool_conf_server_t *s)
+static const char *describe(apr_pool_t *p, const aoproxy_db_conf_server_t *s)
 {
     const char *d = s->vhost ? apr_psprintf(p, "<VirtualHost %s> at %s:%d", s->vhost,
                                             s->file, s->line)
@@ -272,7 +272,7 @@ static const char *list_stores(apr_pool_t *p, const apr_array_header_t *stores)
         for (users = "", j = 0; j < st->servers->nelts; ++j) {
             users = apr_pstrcat(p, users, j ? "; " : "",
                                 describe(p, APR_ARRAY_IDX(st->servers, j,
-                                                          aop_dbtool_conf_server_t *)), NULL);
+                                                          aoproxy_db_conf_server_t *)), NULL);
         }
         out = apr_pstrcat(p, out, "\n  ", st->path, "\n    used by ", users, "\n    from ",
                           st->source, NULL);
@@ -285,7 +285,7 @@ static const char *list_stores(apr_pool_t *p, const apr_array_header_t *stores)
  */
 
 /* name is one of the server's ServerName, ServerAlias or <VirtualHost> addresses. */
-static int named(apr_pool_t *p, const aop_dbtool_conf_server_t *s, const char *name)
+static int named(apr_pool_t *p, const aoproxy_db_conf_server_t *s, const char *name)
 {
     char *addrs = apr_pstrdup(p, s->vhost ? s->vhost : ""), *last, *w;
     int i;
@@ -304,7 +304,7 @@ static int named(apr_pool_t *p, const aop_dbtool_conf_server_t *s, const char *n
 }
 
 static apr_status_t pick(const httpd_t *h, const apr_array_header_t *stores,
-                         const char *vhost, aop_dbtool_found_t *found, const char **err)
+                         const char *vhost, aoproxy_db_found_t *found, const char **err)
 {
     const store_t *st, *chosen = NULL;
     int i, j;
@@ -312,7 +312,7 @@ static apr_status_t pick(const httpd_t *h, const apr_array_header_t *stores,
     for (i = 0; i < stores->nelts; ++i) {
         st = APR_ARRAY_IDX(stores, i, store_t *);
         for (j = 0; j < st->servers->nelts; ++j) {
-            if (!named(h->p, APR_ARRAY_IDX(st->servers, j, aop_dbtool_conf_server_t *), vhost)) {
+            if (!named(h->p, APR_ARRAY_IDX(st->servers, j, aoproxy_db_conf_server_t *), vhost)) {
                 continue;
             }
             if (chosen && chosen != st) {
@@ -324,7 +324,7 @@ static apr_status_t pick(const httpd_t *h, const apr_array_header_t *stores,
         }
     }
     for (i = 0; !chosen && i < h->conf->servers->nelts; ++i) {
-        if (named(h->p, APR_ARRAY_IDX(h->conf->servers, i, aop_dbtool_conf_server_t *),
+        if (named(h->p, APR_ARRAY_IDX(h->conf->servers, i, aoproxy_db_conf_server_t *),
                   vhost)) {
             return fail(err, h->p, "--vhost %s: that server of %s does not use mod_aoproxy "
                         "(no AOProxyConfigDir)", vhost, h->path);
@@ -342,14 +342,14 @@ static apr_status_t pick(const httpd_t *h, const apr_array_header_t *stores,
 /* --------------------------------------------------------------------------
  * the resolution
  */
-static void use_default(apr_pool_t *p, aop_dbtool_found_t *found, const char *why)
+static void use_default(apr_pool_t *p, aoproxy_db_found_t *found, const char *why)
 {
     found->path = AOP_DEFAULT_DB_PATH;
     found->source = apr_pstrcat(p, "the module's default, as ", why, NULL);
 }
 
 static apr_status_t from_config(apr_pool_t *p, const char *path, const char *how,
-                                const aop_dbtool_where_t *where, aop_dbtool_found_t *found,
+                                const aoproxy_db_where_t *where, aoproxy_db_found_t *found,
                                 const char **err)
 {
     httpd_t h = { p, path, how, NULL, NULL, NULL };
@@ -359,7 +359,7 @@ static apr_status_t from_config(apr_pool_t *p, const char *path, const char *how
     if (apache_env(&h, err) != APR_SUCCESS) {
         return APR_EGENERAL;
     }
-    if (aop_dbtool_conf_read(p, path, aop_dbtool_dirname(p, path), h.env, &h.conf, &cerr)
+    if (aoproxy_db_conf_read(p, path, aoproxy_db_dirname(p, path), h.env, &h.conf, &cerr)
         != APR_SUCCESS) {
         return fail(err, p, "cannot read the Apache configuration %s (%s): %s", path, how,
                     cerr);
@@ -390,8 +390,8 @@ static apr_status_t from_config(apr_pool_t *p, const char *path, const char *how
 }
 
 /* $APACHE_CONFDIR/apache2.conf, as apache2ctl reads it, else the build's. */
-static apr_status_t from_apache(apr_pool_t *p, const aop_dbtool_where_t *where,
-                                aop_dbtool_found_t *found, const char **err)
+static apr_status_t from_apache(apr_pool_t *p, const aoproxy_db_where_t *where,
+                                aoproxy_db_found_t *found, const char **err)
 {
     const char *dir = nonempty(getenv("APACHE_CONFDIR"));
     const char *how = dir ? "named by $APACHE_CONFDIR" : "Apache's default configuration";
@@ -410,8 +410,8 @@ static apr_status_t from_apache(apr_pool_t *p, const aop_dbtool_where_t *where,
     return APR_SUCCESS;
 }
 
-apr_status_t aop_dbtool_locate(apr_pool_t *p, const aop_dbtool_where_t *where,
-                               aop_dbtool_found_t *found, const char **err)
+apr_status_t aoproxy_db_locate(apr_pool_t *p, const aoproxy_db_where_t *where,
+                               aoproxy_db_found_t *found, const char **err)
 {
     const char *env = nonempty(getenv(DB_ENV));
     char *path;

@@ -12,8 +12,8 @@
  * the envvars file next to the configuration sourced, as apache2ctl does), else the
  * default; servers sharing an AOProxyConfigDir and environment share the store of the
  * first of them in httpd's order. */
-#ifndef AOP_DBTOOL_LOCATE_H
-#define AOP_DBTOOL_LOCATE_H
+#ifndef AOPROXY_DB_LOCATE_H
+#define AOPROXY_DB_LOCATE_H
 
 #include <apr_pools.h>
 
@@ -30,19 +30,19 @@ typedef struct {
     const char *db_path;        /* --db-path */
     const char *config;         /* --config */
     const char *vhost;          /* --vhost */
-} aop_dbtool_where_t;
+} aoproxy_db_where_t;
 
 typedef struct {
     const char *path;           /* the database */
     const char *source;         /* where the path comes from, in words, for messages */
-} aop_dbtool_found_t;
+} aoproxy_db_found_t;
 
 /* APR_SUCCESS with *found; APR_EINVAL when the configuration names several stores
  * and no --vhost chose one (*err lists them with the servers that use each: the
  * caller's usage error); APR_EGENERAL with *err otherwise (a configuration that
  * cannot be read, a --vhost that names no server of it, a --config without
  * mod_aoproxy). */
-apr_status_t aop_dbtool_locate(apr_pool_t *p, const aop_dbtool_where_t *where,
-                               aop_dbtool_found_t *found, const char **err);
+apr_status_t aoproxy_db_locate(apr_pool_t *p, const aoproxy_db_where_t *where,
+                               aoproxy_db_found_t *found, const char **err);
 
 #endif

@@ -7,9 +7,9 @@
 #include <apr_strings.h>
 #include <sqlite3.h>
 
-#include "aop_dbtool_progress.h"
+#include "aoproxy_db_progress.h"
 
-struct aop_dbtool_progress_t {
+struct aoproxy_db_progress_t {
     FILE *out;
     const char *cmd;
     char what[64];              /* the step on the current line; "" when none */
@@ -17,9 +17,9 @@ struct aop_dbtool_progress_t {
     int pct;                    /* its percentage; -1 when it has none */
 };
 
-aop_dbtool_progress_t *aop_dbtool_progress_make(apr_pool_t *p, const char *cmd, int on)
+aoproxy_db_progress_t *aoproxy_db_progress_make(apr_pool_t *p, const char *cmd, int on)
 {
-    aop_dbtool_progress_t *pr;
+    aoproxy_db_progress_t *pr;
 
     if (!on) {
         return NULL;
@@ -31,7 +31,7 @@ aop_dbtool_progress_t *aop_dbtool_progress_make(apr_pool_t *p, const char *cmd, 
     return pr;
 }
 
-void aop_dbtool_progress_end(aop_dbtool_progress_t *pr)
+void aoproxy_db_progress_end(aoproxy_db_progress_t *pr)
 {
     if (pr && pr->what[0]) {
         fputc('\n', pr->out);
@@ -42,7 +42,7 @@ void aop_dbtool_progress_end(aop_dbtool_progress_t *pr)
     }
 }
 
-static void draw(aop_dbtool_progress_t *pr, const char *text)
+static void draw(aoproxy_db_progress_t *pr, const char *text)
 {
     int n = (int)strlen(text);
 
@@ -52,15 +52,15 @@ static void draw(aop_dbtool_progress_t *pr, const char *text)
 }
 
 /* Starts a new line unless what is the step on the current one. */
-static void step(aop_dbtool_progress_t *pr, const char *what)
+static void step(aoproxy_db_progress_t *pr, const char *what)
 {
     if (strcmp(pr->what, what)) {
-        aop_dbtool_progress_end(pr);
+        aoproxy_db_progress_end(pr);
         apr_cpystrn(pr->what, what, sizeof(pr->what));
     }
 }
 
-void aop_dbtool_progress_count(aop_dbtool_progress_t *pr, const char *what,
+void aoproxy_db_progress_count(aoproxy_db_progress_t *pr, const char *what,
                                apr_int64_t done, apr_int64_t total, const char *unit)
 {
     char text[256];
@@ -80,7 +80,7 @@ void aop_dbtool_progress_count(aop_dbtool_progress_t *pr, const char *what,
     draw(pr, text);
 }
 
-void aop_dbtool_progress_phase(aop_dbtool_progress_t *pr, const char *what)
+void aoproxy_db_progress_phase(aoproxy_db_progress_t *pr, const char *what)
 {
     char text[256];
 
@@ -96,7 +96,7 @@ void aop_dbtool_progress_phase(aop_dbtool_progress_t *pr, const char *what)
  * rows inserted by connections the tool does not open itself
  */
 static struct {
-    aop_dbtool_progress_t *pr;
+    aoproxy_db_progress_t *pr;
     const char *table, *what, *unit;
     apr_int64_t done, total;
 } watch;
@@ -105,7 +105,7 @@ static void on_update(void *baton, int op, const char *db, const char *table,
                       sqlite3_int64 rowid)
 {
     if (op == SQLITE_INSERT && watch.pr && !strcmp(table, watch.table)) {
-        aop_dbtool_progress_count(watch.pr, watch.what, ++watch.done, watch.total,
+        aoproxy_db_progress_count(watch.pr, watch.what, ++watch.done, watch.total,
                                   watch.unit);
     }
 }
@@ -116,7 +116,7 @@ static int watch_connection(sqlite3 *db, char **errmsg, const sqlite3_api_routin
     return SQLITE_OK;
 }
 
-void aop_dbtool_progress_watch_inserts(aop_dbtool_progress_t *pr, const char *table,
+void aoproxy_db_progress_watch_inserts(aoproxy_db_progress_t *pr, const char *table,
                                        const char *what, apr_int64_t total,
                                        const char *unit)
 {
@@ -129,11 +129,11 @@ void aop_dbtool_progress_watch_inserts(aop_dbtool_progress_t *pr, const char *ta
     watch.unit = unit;
     watch.done = 0;
     watch.total = total;
-    aop_dbtool_progress_count(pr, what, 0, total, unit);
+    aoproxy_db_progress_count(pr, what, 0, total, unit);
     sqlite3_auto_extension((void (*)(void))watch_connection);
 }
 
-void aop_dbtool_progress_unwatch(void)
+void aoproxy_db_progress_unwatch(void)
 {
     if (watch.pr) {
         sqlite3_cancel_auto_extension((void (*)(void))watch_connection);

@@ -1,0 +1,155 @@
+/* An instance of Azure OpenAI and its fields, described once.
+ *
+ * aop_instance_fields[] has one row per field: its key, its type, where it lives in
+ * aop_instance_t, its range and default, which layers may set it, whether it is a
+ * secret, and the rule its value must follow.  Every reader and writer walks that
+ * table instead of a list of its own:
+ *   aop_config_instance.c  YAML -> aop_instance_t (the rows with AOP_FIELD_YAML);
+ *   aop_instance_json.c    JSON <-> aop_instance_t for the admin API, the store, the
+ *                          state file and the live document (AOP_FIELD_API);
+ *   aop_layers.c           merges YAML, state file and database field by field and
+ *                          says where each field came from (AOP_FIELD_API);
+ *   aop_store*.c           which keys a stored version may own, what to mask.
+ * Merging and comparing work on a field's JSON value (aop_instance_to_json), so
+ * they need no code per field.
+ *
+ * Adding a field: a member in aop_instance_t, a row in aop_instance_fields[]
+ * (aop_instance_schema.c), and its sample in t/unit/check_instance_schema.c, which
+ * fails for a row without one.  A field of a new type also needs that type's case
+ * in each reader and writer (the compiler's -Wswitch points at them). */
+#ifndef AOP_INSTANCE_SCHEMA_H
+#define AOP_INSTANCE_SCHEMA_H
+
+#include <stddef.h>
+
+#include <apr_hash.h>
+#include <apr_pools.h>
+#include <apr_tables.h>
+
+#define AOP_NAME_MAX 64
+
+typedef struct aop_instance_t {
+    const char *name;            /* unique, [A-Za-z0-9._-]{1,64} */
+    const char *provider_type;   /* "azure" */
+    const char *api_key;         /* secret: never log or print it */
+    const char *api_key_file;    /* YAML only: the file api_key was read from, or NULL */
+    const char *api_base;        /* as written, trailing '/' removed */
+    const char *scheme;          /* "http" or "https" */
+    const char *host;            /* host name or IP literal (no brackets) */
+    int port;                    /* explicit or the scheme's default */
+    const char *origin;          /* "scheme://host[:port]" - the mod_proxy worker URL */
+    const char *base_path;       /* path prefix from api_base, "" or "/x/y" (no trailing '/') */
+    const char *api_version;
+    int priority;                /* lower value preferred by failover; default 100 */
+    int weight;                  /* >= 0; default 100 */
+    apr_int64_t max_tpm;         /* tokens per minute, 0 = unlimited; default 0 */
+    int enabled;                 /* default 1 */
+    apr_array_header_t *supported_models;   /* const char * */
+    apr_hash_t *model_deployments;          /* model -> deployment (const char *) */
+    apr_table_t *sources;        /* field name -> file path it came from (last layer wins) */
+    const char *file;            /* where the instance was first defined */
+    int line;
+} aop_instance_t;
+
+/* What a field holds, and so how each reader and writer handles it. */
+typedef enum {
+    AOP_FIELD_STRING,       /* const char *, NULL when unset; check is its rule */
+    AOP_FIELD_URL,          /* const char *: the endpoint, api_base (there is one):
+                             * aop_url_parse_api_base() checks it and sets it, scheme,
+                             * host, port, origin and base_path */
+    AOP_FIELD_FILE,         /* const char *: a file name; in YAML relative to the file
+                             * that names it */
+    AOP_FIELD_INT,          /* int within lo..hi */
+    AOP_FIELD_INT64,        /* apr_int64_t within lo..hi */
+    AOP_FIELD_BOOL,         /* int, 0 or 1: YAML true/false, yes/no, on/off; a JSON boolean */
+    AOP_FIELD_MODELS,       /* apr_array_header_t * of const char *: distinct non-empty
+                             * model names, at least one when given */
+    AOP_FIELD_DEPLOYMENTS   /* apr_hash_t *: model -> deployment name ([A-Za-z0-9._-]+),
+                             * for the models of supported_models; written in their order */
+} aop_field_type_e;
+
+/* Which layers may set a field, and what else it is.  A field's key and value appear
+ * in YAML when it has AOP_FIELD_YAML, and in the JSON codec when it has
+ * AOP_FIELD_API: the admin API may then set it, the store and the state file hold it,
+ * the live document carries it, and the layers merge it and name its source. */
+#define AOP_FIELD_YAML        0x01
+#define AOP_FIELD_API         0x02
+/* The instance's identity: YAML reads it before the other fields (to name the
+ * instance in messages); a PATCH cannot change it (a rename is a delete and an add). */
+#define AOP_FIELD_NAME        0x04
+/* Refused when unset ("missing required field"): a NULL string, no models. */
+#define AOP_FIELD_REQUIRED    0x08
+/* Never in a message; the API shows it as AOP_API_KEY_MASK and takes the mask back
+ * as "unchanged"; only the store and the live document hold its value.  A NULL one
+ * is left out of JSON rather than written as null. */
+#define AOP_FIELD_SECRET      0x10
+/* YAML applies check once the instance is complete, after the example-endpoint check
+ * (an instance at the shipped example endpoint is left out whatever else it says),
+ * rather than as the value is read.  JSON applies it as the value is read. */
+#define AOP_FIELD_CHECK_LAST  0x20
+
+/* A string field's rule: NULL if value is acceptable, else the whole message after
+ * "KEY: ".  shown is the value as a message may quote it ("\"x\"", or "the value of
+ * ${VAR}" for YAML's environment values); note is YAML's " (environment variable ${X}
+ * is not set)" or "", to be added where it explains the problem. */
+typedef const char *aop_field_check_fn(apr_pool_t *p, const char *value, const char *shown,
+                                       const char *note);
+
+typedef struct {
+    const char *key;            /* the YAML and JSON key */
+    aop_field_type_e type;
+    size_t offset;              /* offsetof(aop_instance_t, member) */
+    unsigned flags;             /* AOP_FIELD_* above */
+    apr_int64_t lo, hi;         /* INT, INT64: the range */
+    apr_int64_t def;            /* INT, INT64, BOOL: the default */
+    const char *def_str;        /* STRING: the default (NULL: unset) */
+    aop_field_check_fn *check;  /* STRING: the rule, NULL: any string */
+} aop_field_t;
+
+/* Every field, in the order keys are listed in messages, written in JSON and shown
+ * with their sources; the row after the last has key NULL. */
+extern const aop_field_t aop_instance_fields[];
+
+/* The row of key among those with every flag of flags (0: any), or NULL. */
+const aop_field_t *aop_field_find(const char *key, unsigned flags);
+
+/* The row with AOP_FIELD_NAME. */
+const aop_field_t *aop_field_name(void);
+
+/* The keys of the rows with every flag of flags: "name, provider_type, ..." for
+ * "unknown key (expected one of: ...)", or as an array (const char *). */
+const char *aop_field_key_list(apr_pool_t *p, unsigned flags);
+apr_array_header_t *aop_field_keys(apr_pool_t *p, unsigned flags);
+
+/* What a string field's value is, for "expected %s, got ...": "a string", "a URL" or
+ * "a file name". */
+const char *aop_field_what(const aop_field_t *f);
+
+/* The field's member in inst, by type. */
+#define AOP_FIELD_AT(inst, f, type) ((type *)(void *)((char *)(inst) + (f)->offset))
+
+/* Puts the field back to its default (a URL's parts too). */
+void aop_field_reset(apr_pool_t *p, aop_instance_t *inst, const aop_field_t *f);
+
+/* 0 when the field is unset: a NULL string, no models, no deployments. */
+int aop_field_is_set(const aop_instance_t *inst, const aop_field_t *f);
+
+/* "must be >= LO, got V" or "must be between LO and HI, got V" when v is outside
+ * lo..hi, else NULL: the one wording of YAML and JSON for every number. */
+const char *aop_range_problem(apr_pool_t *p, apr_int64_t lo, apr_int64_t hi, apr_int64_t v);
+
+/* A new instance with every field at its default, defined at file:line (for
+ * messages and sources). */
+aop_instance_t *aop_instance_new(apr_pool_t *p, const char *file, int line);
+
+/* A copy that can be changed without touching base (lists, maps and sources are
+ * copied; strings are shared). */
+aop_instance_t *aop_instance_copy(apr_pool_t *p, const aop_instance_t *base);
+
+/* A valid instance name: aop_config_safe_name(name, 1) and at most AOP_NAME_MAX. */
+int aop_instance_name_ok(const char *name);
+
+/* Exact lookup: the deployment for model on this instance, or NULL. */
+const char *aop_instance_deployment(const aop_instance_t *inst, const char *model);
+
+#endif
