@@ -3,6 +3,7 @@
 #include <ap_provider.h>
 #include <mod_proxy.h>
 
+#include "aop_circuit.h"
 #include "aop_select.h"
 #include "mod_aoproxy_private.h"
 #include "mod_aoproxy_lbmethod.h"
@@ -43,9 +44,10 @@ static const aop_instance_t *instance(const aop_req_t *ctx, int idx)
     return APR_ARRAY_IDX(ctx->live->cfg->instances, idx, aop_instance_t *);
 }
 
-/* Not resting after a 429/5xx, key not refused, deployment not missing, and the
- * estimate fits its token budget.  exact: under the lock, the budget's window as it
- * is; else a lock-free hint from its per-second cache ("maybe" when that is old). */
+/* Not resting after a 429/5xx or a failure, no probe of it out (after a failure,
+ * one request at a time), key not refused, deployment not missing, and the estimate
+ * fits its token budget.  exact: under the lock, the budget's window as it is; else
+ * a lock-free hint from its per-second cache ("maybe" when that is old). */
 static int check_available(const aop_req_t *ctx, int idx, apr_time_t now, int exact)
 {
     const aop_shm_inst_t *si = aop_shm_inst(ctx->live->shm_map, idx);
@@ -55,6 +57,7 @@ static int check_available(const aop_req_t *ctx, int idx, apr_time_t now, int ex
         return 1;
     }
     return now >= si->cooldown_until && now >= si->unhealthy_until
+           && aop_circuit_admits(si->consecutive_failures, si->probe_until, now)
            && !aop_shm_model_missing(si, ctx->info.model, now)
            && (exact ? aop_tpm_fits(&si->tpm, max_tpm, ctx->info.estimate, sec)
                      : aop_tpm_fits_hint(&si->tpm, max_tpm, ctx->info.estimate, sec));
@@ -95,7 +98,11 @@ static apr_time_t available_at(const aop_req_t *ctx, int idx, apr_time_t now)
     }
     at = apr_time_from_sec(aop_tpm_fits_at(&si->tpm, instance(ctx, idx)->max_tpm,
                                            ctx->info.estimate, apr_time_sec(now)));
-    return at > si->cooldown_until ? at : si->cooldown_until;
+    at = at > si->cooldown_until ? at : si->cooldown_until;
+    if (!aop_circuit_admits(si->consecutive_failures, si->probe_until, now)) {
+        at = at > si->probe_until ? at : si->probe_until;
+    }
+    return at;
 }
 
 /* Each candidate's eligibility, read without the lock: a hint.  This is the part
@@ -155,6 +162,18 @@ static void reserve(aop_req_t *ctx, int idx)
     }
 }
 
+/* Under the lock, for the instance just picked: if it failed last, this request is
+ * its probe and the others wait for the outcome. */
+static void send_probe(const aop_req_t *ctx, int idx, apr_time_t now)
+{
+    aop_shm_inst_t *si = aop_shm_inst(ctx->live->shm_map, idx);
+
+    if (si) {
+        si->probe_until = aop_circuit_sent(si->consecutive_failures, si->probe_until, now,
+                                           aop_circuit_window(ctx->live->cfg->timeout));
+    }
+}
+
 void aop_lb_release_locked(aop_req_t *ctx, apr_int64_t used)
 {
     if (ctx->reserved_in) {
@@ -192,6 +211,7 @@ static int pick_scheduled(aop_req_t *ctx, proxy_balancer *b, aop_shm_model_t *sm
     if (w && PROXY_WORKER_IS_USABLE(w) && available_locked(ctx, idx, now)) {
         sm->cursor++;
         reserve(ctx, idx);
+        send_probe(ctx, idx, now);
     }
     else {
         idx = -1;
@@ -219,6 +239,7 @@ static int pick(request_rec *r, aop_req_t *ctx, proxy_balancer *b)
     idx = choose(ctx, sm, c, n, now);
     if (idx >= 0) {
         reserve(ctx, idx);
+        send_probe(ctx, idx, now);
     }
     aop_shm_unlock();
     return idx;

@@ -156,21 +156,56 @@ static int after_error_answer(request_rec *r, aop_req_t *ctx, proxy_worker *work
     return move_on(ctx, worker, 1, next);
 }
 
-/* No HTTP answer: refused (503), reset (502) or timed out (504). */
+static long msec_until(apr_time_t until)
+{
+    apr_time_t now = apr_time_now();
+
+    return until > now ? (long)apr_time_as_msec(until - now) : 0;
+}
+
+/* No HTTP answer: refused (503), reset (502) or timed out (504).  The instance rests
+ * like after a 5xx; a refused one is also left out by mod_proxy for its retry
+ * interval (the worker stays in error). */
 static int after_transport_failure(request_rec *r, aop_req_t *ctx, proxy_worker *worker,
                                    int status)
 {
-    int refused = status == HTTP_SERVICE_UNAVAILABLE, next;
+    int refused = status == HTTP_SERVICE_UNAVAILABLE, next, rested;
+    aop_kind_e kind = refused ? AOP_KIND_CONNECTION : status == HTTP_GATEWAY_TIME_OUT
+                      ? AOP_KIND_TIMEOUT : AOP_KIND_RESET;
+    apr_time_t until;
 
+    rested = aop_outcome_unreachable(ctx, status, &until);
     ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, refused ? AOPLOGNO(00040)
-                  "instance %s could not be reached (attempt %d for model %s)"
-                  : AOPLOGNO(00042) "instance %s failed before answering (attempt %d for "
-                  "model %s)", ctx->inst->name, ctx->attempts, ctx->info.model);
-    aop_outcome_unreachable(ctx, status);
+                  "instance %s could not be reached (attempt %d for model %s): resting it "
+                  "for %ld ms" : AOPLOGNO(00042) "instance %s failed before answering "
+                  "(attempt %d for model %s): resting it for %ld ms", ctx->inst->name,
+                  ctx->attempts, ctx->info.model, msec_until(until));
     aop_lb_release(ctx, 0);
     next = aop_lb_next_exists(r, ctx);
-    aop_stats_attempt(r, ctx, 0, status == HTTP_GATEWAY_TIME_OUT, next, 0);
+    aop_stats_attempt(r, ctx, 0, kind, next, rested);
     return move_on(ctx, worker, !refused, next);
+}
+
+/* The answer broke off while the hold filter still had it (mod_aoproxy_hold.c): the
+ * client saw none of it, so the request moves on as after a reset, and the instance
+ * rests as after one. */
+static int after_broken_answer(request_rec *r, aop_req_t *ctx, proxy_worker *worker)
+{
+    int answered = r->status, next, rested;
+    apr_time_t until;
+
+    ctx->broken = 0;
+    forget_answer(r);
+    rested = aop_outcome_unreachable(ctx, HTTP_BAD_GATEWAY, &until);
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, AOPLOGNO(00220)
+                  "instance %s broke off its answer (%d) before the client got any of it "
+                  "(attempt %d for model %s): resting it for %ld ms", ctx->inst->name,
+                  answered, ctx->attempts, ctx->info.model, msec_until(until));
+    ctx->last_status = HTTP_BAD_GATEWAY;
+    aop_lb_release(ctx, 0);
+    next = aop_lb_next_exists(r, ctx);
+    aop_stats_attempt(r, ctx, answered, AOP_KIND_TRUNCATED, next, rested);
+    return move_on(ctx, worker, 1, next);
 }
 
 /* Wraps the real scheme handler for each attempt: the body is replayed from the
@@ -188,6 +223,7 @@ static int aop_scheme_handler(request_rec *r, proxy_worker *worker, proxy_server
     ctx->attempts++;
     ctx->attempt_start = apr_time_now();
     ctx->attempt_recorded = 0;
+    ctx->broken = 0;
     ctx->ttfb = -1;
     aop_body_rewind(r, ctx);
     status = proxy_run_scheme_handler(r, worker, conf, url, proxyhost, proxyport);
@@ -195,14 +231,17 @@ static int aop_scheme_handler(request_rec *r, proxy_worker *worker, proxy_server
     if (apr_table_get(r->notes, OVERRIDE_NOTE)) {
         return after_error_answer(r, ctx, worker, status);
     }
+    if (ctx->broken && !r->sent_bodyct) {
+        return after_broken_answer(r, ctx, worker);
+    }
     ctx->last_status = status;
     if (status == HTTP_SERVICE_UNAVAILABLE
         || ((status == HTTP_BAD_GATEWAY || status == HTTP_GATEWAY_TIME_OUT)
             && !r->sent_bodyct)) {
         return after_transport_failure(r, ctx, worker, status);
     }
-    if (status != OK && !ctx->attempt_recorded) {
-        aop_stats_attempt(r, ctx, status, 0, 0, 0);
+    if (status != OK && status != DONE && !ctx->attempt_recorded) {
+        aop_stats_attempt(r, ctx, status, AOP_KIND_SUCCESS, 0, 0);
     }
     /* An answer that reached the client is counted when it ends (aop_stats_finish). */
     return status;

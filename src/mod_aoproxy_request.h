@@ -39,6 +39,7 @@ typedef struct aop_req_t {
     int usage_estimated;                  /* no usage in the answer: used_tokens guessed */
     apr_time_t attempt_start;             /* when the current attempt began */
     int attempt_recorded;                 /* the current attempt is in the statistics */
+    int broken;                           /* the current attempt's answer broke off */
     int finished;                         /* the request is in the statistics */
     apr_interval_time_t ttfb;             /* streams: first byte of the answer, -1 = none */
     int err_status;                       /* a local error answer, 0 = none */

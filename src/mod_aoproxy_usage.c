@@ -111,6 +111,15 @@ static int is_sse_unfinished(const usage_filter_t *uf)
     return aop_usage_events(uf->parser) > 0 && !aop_usage_saw_done(uf->parser);
 }
 
+/* The answer ends: a stream without its [DONE] was cut, unless the client went away
+ * (then mod_proxy_http stopped reading, and the instance is not to blame). */
+static void check_complete(usage_filter_t *uf, ap_filter_t *f)
+{
+    if (is_event_stream(f->r) && !aop_usage_saw_done(uf->parser) && !f->c->aborted) {
+        uf->req->broken = 1;
+    }
+}
+
 static apr_status_t feed_bucket(usage_filter_t *uf, apr_bucket *b)
 {
     const char *data;
@@ -142,11 +151,16 @@ static apr_status_t usage_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     }
     for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb); b = next) {
         next = APR_BUCKET_NEXT(b);
-        if (AP_BUCKET_IS_ERROR(b) && is_sse_unfinished(uf)) {
-            announce_broken_stream(uf, b);
+        if (AP_BUCKET_IS_ERROR(b)) {
+            /* mod_proxy_http: the instance broke off after bytes had gone out. */
+            uf->req->broken = 1;
+            if (is_sse_unfinished(uf)) {
+                announce_broken_stream(uf, b);
+            }
         }
         else if (APR_BUCKET_IS_EOS(b)) {
             aop_usage_finish(uf->parser, uf->strip ? emit : NULL, uf->out);
+            check_complete(uf, f);
             account(uf);
             aop_stats_finish(f->r, uf->req);
         }
