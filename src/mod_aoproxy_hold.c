@@ -85,7 +85,7 @@ static apr_status_t drop(ap_filter_t *f, hold_t *h, apr_bucket_brigade *bb)
 
     apr_brigade_cleanup(h->held);
     apr_brigade_cleanup(bb);
-    ctx->broken = 1;
+    ctx->broken = ctx->dropped = 1;
     /* ap_pass_brigade marked the EOS sent; the answer that replaces this one
      * (perhaps ours, written with ap_rwrite) needs the core to end it. */
     f->r->eos_sent = 0;

@@ -194,8 +194,10 @@ static int after_broken_answer(request_rec *r, aop_req_t *ctx, proxy_worker *wor
     int answered = r->status, next, rested;
     apr_time_t until;
 
-    ctx->broken = 0;
+    ctx->broken = ctx->dropped = 0;
     forget_answer(r);
+    /* mod_proxy_http says "body sent" as it starts relaying one; none went out. */
+    r->sent_bodyct = 0;
     rested = aop_outcome_unreachable(ctx, HTTP_BAD_GATEWAY, &until);
     ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, AOPLOGNO(00220)
                   "instance %s broke off its answer (%d) before the client got any of it "
@@ -223,7 +225,7 @@ static int aop_scheme_handler(request_rec *r, proxy_worker *worker, proxy_server
     ctx->attempts++;
     ctx->attempt_start = apr_time_now();
     ctx->attempt_recorded = 0;
-    ctx->broken = 0;
+    ctx->broken = ctx->dropped = 0;
     ctx->ttfb = -1;
     aop_body_rewind(r, ctx);
     status = proxy_run_scheme_handler(r, worker, conf, url, proxyhost, proxyport);
@@ -231,7 +233,7 @@ static int aop_scheme_handler(request_rec *r, proxy_worker *worker, proxy_server
     if (apr_table_get(r->notes, OVERRIDE_NOTE)) {
         return after_error_answer(r, ctx, worker, status);
     }
-    if (ctx->broken && !r->sent_bodyct) {
+    if (ctx->dropped) {
         return after_broken_answer(r, ctx, worker);
     }
     ctx->last_status = status;

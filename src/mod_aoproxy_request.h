@@ -40,6 +40,7 @@ typedef struct aop_req_t {
     apr_time_t attempt_start;             /* when the current attempt began */
     int attempt_recorded;                 /* the current attempt is in the statistics */
     int broken;                           /* the current attempt's answer broke off */
+    int dropped;                          /* ... and the client got none of it */
     int finished;                         /* the request is in the statistics */
     apr_interval_time_t ttfb;             /* streams: first byte of the answer, -1 = none */
     int err_status;                       /* a local error answer, 0 = none */
