@@ -15,6 +15,9 @@
 
 /* mod_proxy_http's note that it handed an error status to us (ProxyErrorOverride). */
 #define OVERRIDE_NOTE "proxy-error-override"
+/* ... and that the backend did not answer within the worker's timeout (it then
+ * returns 502, not 504). */
+#define TIMEOUT_NOTE "proxy_timedout"
 
 /* Client headers that must not reach Azure: credentials meant for us (or for
  * OpenAI), cookies, and Accept-Encoding (usage must be readable in the answer). */
@@ -163,16 +166,20 @@ static long msec_until(apr_time_t until)
     return until > now ? (long)apr_time_as_msec(until - now) : 0;
 }
 
-/* No HTTP answer: refused (503), reset (502) or timed out (504).  The instance rests
- * like after a 5xx; a refused one is also left out by mod_proxy for its retry
- * interval (the worker stays in error). */
+/* No HTTP answer: refused (503), reset or closed (502), or timed out (mod_proxy_http
+ * answers 502 with its TIMEOUT_NOTE, or 504).  The instance rests like after a 5xx; a
+ * refused one is also left out by mod_proxy for its retry interval (the worker stays
+ * in error). */
 static int after_transport_failure(request_rec *r, aop_req_t *ctx, proxy_worker *worker,
                                    int status)
 {
     int refused = status == HTTP_SERVICE_UNAVAILABLE, next, rested;
-    aop_kind_e kind = refused ? AOP_KIND_CONNECTION : status == HTTP_GATEWAY_TIME_OUT
-                      ? AOP_KIND_TIMEOUT : AOP_KIND_RESET;
+    int timed_out = status == HTTP_GATEWAY_TIME_OUT || apr_table_get(r->notes, TIMEOUT_NOTE);
+    aop_kind_e kind = refused ? AOP_KIND_CONNECTION : timed_out ? AOP_KIND_TIMEOUT
+                                                                : AOP_KIND_RESET;
     apr_time_t until;
+
+    ctx->last_status = timed_out ? HTTP_GATEWAY_TIME_OUT : status;
 
     rested = aop_outcome_unreachable(ctx, status, &until);
     ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, refused ? AOPLOGNO(00040)
@@ -188,16 +195,21 @@ static int after_transport_failure(request_rec *r, aop_req_t *ctx, proxy_worker 
 
 /* The answer broke off while the hold filter still had it (mod_aoproxy_hold.c): the
  * client saw none of it, so the request moves on as after a reset, and the instance
- * rests as after one. */
+ * rests as after one.  Without a status line, it was one: mod_proxy_http then closes
+ * a keep-alive client's connection without an answer, "to trigger a retry by the
+ * client", unless the hold filter keeps that from it. */
 static int after_broken_answer(request_rec *r, aop_req_t *ctx, proxy_worker *worker)
 {
-    int answered = r->status, next, rested;
+    int answered = r->status, next, rested, had_answer = r->sent_bodyct != 0;
     apr_time_t until;
 
     ctx->broken = ctx->dropped = 0;
     forget_answer(r);
     /* mod_proxy_http says "body sent" as it starts relaying one; none went out. */
     r->sent_bodyct = 0;
+    if (!had_answer) {
+        return after_transport_failure(r, ctx, worker, HTTP_BAD_GATEWAY);
+    }
     rested = aop_outcome_unreachable(ctx, HTTP_BAD_GATEWAY, &until);
     ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, AOPLOGNO(00220)
                   "instance %s broke off its answer (%d) before the client got any of it "
@@ -226,6 +238,7 @@ static int aop_scheme_handler(request_rec *r, proxy_worker *worker, proxy_server
     ctx->attempt_start = apr_time_now();
     ctx->attempt_recorded = 0;
     ctx->broken = ctx->dropped = 0;
+    apr_table_unset(r->notes, TIMEOUT_NOTE);
     ctx->ttfb = -1;
     aop_body_rewind(r, ctx);
     status = proxy_run_scheme_handler(r, worker, conf, url, proxyhost, proxyport);
