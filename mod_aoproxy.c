@@ -19,6 +19,7 @@
 #include "src/mod_aoproxy_publish.h"
 #include "src/mod_aoproxy_proxy.h"
 #include "src/mod_aoproxy_request.h"
+#include "src/mod_aoproxy_reservations.h"
 #include "src/mod_aoproxy_shm.h"
 #include "src/mod_aoproxy_stats.h"
 #include "src/mod_aoproxy_usage.h"
@@ -54,6 +55,7 @@ static void register_hooks(apr_pool_t *p)
     aop_live_register_hooks(p);
     aop_publish_register_hooks(p);
     aop_lbmethod_register_hooks(p);
+    aop_reservations_register_hooks(p);
     aop_balancer_register_hooks(p);
     aop_body_register_hooks(p);
     aop_request_register_hooks(p);

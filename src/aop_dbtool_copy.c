@@ -26,6 +26,7 @@
 #define BACKUP_BASE "instance_state_"
 #define MAX_SUFFIX 99           /* backups within one second */
 #define POLL_MS 50
+#define STEP_PAGES 128          /* per step of a copy: 512 KiB of 4 KiB pages */
 
 static apr_status_t fail(apr_pool_t *p, const char **err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -76,29 +77,61 @@ static const char *db_message(apr_pool_t *p, sqlite3 *db, int rc)
     return apr_pstrdup(p, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
 }
 
-/* The whole database in one step, so in one read transaction on the source; a busy
- * source or destination is waited for up to the store's busy timeout. */
-static int backup_all(sqlite3 *src, sqlite3 *dst)
+/* One read transaction on the source for the whole copy, so that the copy is one
+ * snapshot even though it goes in steps: sqlite3_backup_step() keeps a transaction it
+ * finds open, where it would otherwise start one per step and start over whenever
+ * another process wrote in between.  The destination stays locked from the first
+ * step to the last. */
+static int begin_read(sqlite3 *src)
 {
-    sqlite3_backup *b = sqlite3_backup_init(dst, "main", src, "main");
+    int rc = sqlite3_exec(src, "BEGIN", NULL, NULL, NULL);
+
+    return rc == SQLITE_OK ? sqlite3_exec(src, "SELECT count(*) FROM sqlite_master", NULL,
+                                          NULL, NULL)
+                           : rc;
+}
+
+/* The whole database, STEP_PAGES at a time so that progress can be shown; a busy
+ * source or destination is waited for up to the store's busy timeout. */
+static int backup_all(sqlite3 *src, sqlite3 *dst, aop_dbtool_progress_t *pr,
+                      const char *what)
+{
+    sqlite3_backup *b;
     int rc, waited = 0;
 
-    if (!b) {
+    if ((rc = begin_read(src)) != SQLITE_OK) {
+        return rc;
+    }
+    if (!(b = sqlite3_backup_init(dst, "main", src, "main"))) {
+        sqlite3_exec(src, "ROLLBACK", NULL, NULL, NULL);
         return sqlite3_errcode(dst);
     }
-    while ((rc = sqlite3_backup_step(b, -1)) == SQLITE_BUSY || rc == SQLITE_LOCKED) {
+    while ((rc = sqlite3_backup_step(b, STEP_PAGES)) == SQLITE_OK || rc == SQLITE_BUSY
+           || rc == SQLITE_LOCKED) {
+        if (rc == SQLITE_OK) {
+            waited = 0;
+            aop_dbtool_progress_count(pr, what, sqlite3_backup_pagecount(b)
+                                      - sqlite3_backup_remaining(b),
+                                      sqlite3_backup_pagecount(b), "pages");
+            continue;
+        }
         if (waited >= AOP_STORE_BUSY_TIMEOUT_DEFAULT) {
             break;
         }
         sqlite3_sleep(POLL_MS);
         waited += POLL_MS;
     }
+    if (rc == SQLITE_DONE) {
+        aop_dbtool_progress_count(pr, what, sqlite3_backup_pagecount(b),
+                                  sqlite3_backup_pagecount(b), "pages");
+    }
     sqlite3_backup_finish(b);
+    sqlite3_exec(src, "ROLLBACK", NULL, NULL, NULL);
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
 apr_status_t aop_dbtool_copy(apr_pool_t *p, const char *from, const char *to,
-                             const char **err)
+                             aop_dbtool_progress_t *pr, const char *what, const char **err)
 {
     sqlite3 *src = NULL, *dst = NULL;
     apr_status_t rv = APR_SUCCESS;
@@ -111,7 +144,7 @@ apr_status_t aop_dbtool_copy(apr_pool_t *p, const char *from, const char *to,
              != SQLITE_OK) {
         rv = fail(p, err, "cannot open %s: %s", to, db_message(p, dst, rc));
     }
-    else if ((rc = backup_all(src, dst)) != SQLITE_OK) {
+    else if ((rc = backup_all(src, dst, pr, what)) != SQLITE_OK) {
         rv = fail(p, err, "cannot copy %s to %s: %s", from, to, sqlite3_errstr(rc));
     }
     sqlite3_close(dst);
@@ -123,7 +156,7 @@ apr_status_t aop_dbtool_copy(apr_pool_t *p, const char *from, const char *to,
  * self-contained file, so it goes back to a rollback journal (then VACUUM, which
  * rebuilds it without free pages). */
 static apr_status_t finish_backup(apr_pool_t *p, const char *path, int vacuum,
-                                  const char **err)
+                                  aop_dbtool_progress_t *pr, const char **err)
 {
     sqlite3 *db = NULL;
     int rc = open_db(path, SQLITE_OPEN_READWRITE, &db);
@@ -132,6 +165,7 @@ static apr_status_t finish_backup(apr_pool_t *p, const char *path, int vacuum,
         rc = sqlite3_exec(db, "PRAGMA journal_mode=DELETE", NULL, NULL, NULL);
     }
     if (rc == SQLITE_OK && vacuum) {
+        aop_dbtool_progress_phase(pr, "vacuuming the copy");
         rc = sqlite3_exec(db, "VACUUM", NULL, NULL, NULL);
     }
     if (rc != SQLITE_OK) {
@@ -331,8 +365,8 @@ static apr_status_t reserve_name(apr_pool_t *p, const char *dir, const char *pre
 /* Written under a temporary name and renamed over the reserved one, so that a
  * backup file that has its final name is complete. */
 apr_status_t aop_dbtool_backup(apr_pool_t *p, const char *db, const char *dir,
-                               const char *prefix, int vacuum, const char **out,
-                               const char **err)
+                               const char *prefix, int vacuum, aop_dbtool_progress_t *pr,
+                               const char *what, const char **out, const char **err)
 {
     const char *final = NULL, *tmp;
     apr_status_t rv;
@@ -349,8 +383,8 @@ apr_status_t aop_dbtool_backup(apr_pool_t *p, const char *db, const char *dir,
     }
     else {
         close(fd);
-        if ((rv = aop_dbtool_copy(p, db, tmp, err)) == APR_SUCCESS
-            && (rv = finish_backup(p, tmp, vacuum, err)) == APR_SUCCESS
+        if ((rv = aop_dbtool_copy(p, db, tmp, pr, what, err)) == APR_SUCCESS
+            && (rv = finish_backup(p, tmp, vacuum, pr, err)) == APR_SUCCESS
             && rename(tmp, final) != 0) {
             rv = sys_fail(p, err, "cannot rename the backup to", final);
         }

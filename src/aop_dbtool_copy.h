@@ -8,6 +8,8 @@
 #include <apr_pools.h>
 #include <apr_tables.h>
 
+#include "aop_dbtool_progress.h"
+
 /* instance_state_YYYYMMDD_HHMMSS.db, optionally _N before ".db": the backups that
  * rotation counts.  Pre-restore backups carry this prefix in front and are never
  * rotated away. */
@@ -18,17 +20,20 @@
  * writes (in WAL mode writers are not held up).  to is opened as a database and
  * overwritten in place inside one write transaction, so its owner and mode stay, its
  * -wal and -shm stay consistent, and a process that opens it later sees either the
- * old or the new content.  Waits up to the store's busy timeout for locks. */
+ * old or the new content.  Waits up to the store's busy timeout for locks.  The
+ * pages copied show on pr (may be NULL) as step what. */
 apr_status_t aop_dbtool_copy(apr_pool_t *p, const char *from, const char *to,
+                             aop_dbtool_progress_t *pr, const char *what,
                              const char **err);
 
 /* A new backup of db in dir (created owner-only if missing): copied to a temporary
  * name, switched to a rollback journal (a single self-contained file), VACUUMed if
  * vacuum is set, then renamed to [prefix]instance_state_YYYYMMDD_HHMMSS[_N].db (UTC;
- * _N when the name is taken), mode 0600.  Nothing is left behind on failure. */
+ * _N when the name is taken), mode 0600.  Nothing is left behind on failure.  The
+ * copy shows on pr (may be NULL) as step what, then the VACUUM. */
 apr_status_t aop_dbtool_backup(apr_pool_t *p, const char *db, const char *dir,
-                               const char *prefix, int vacuum, const char **out,
-                               const char **err);
+                               const char *prefix, int vacuum, aop_dbtool_progress_t *pr,
+                               const char *what, const char **out, const char **err);
 
 /* Removes all but the newest keep backups (the rotated pattern above) from dir;
  * *removed (const char *, may be NULL) lists the paths removed. */

@@ -4,12 +4,6 @@
 
 #include "aop_stats.h"
 
-const apr_int64_t aop_hist_bounds_us[AOP_HIST_BUCKETS] = {
-    5000, 10000, 25000, 50000, 100000, 250000, 500000,
-    1000000, 2500000, 5000000, 10000000, 20000000, 30000000,
-    60000000, 120000000, 300000000, APR_INT64_MAX
-};
-
 aop_kind_e aop_stats_kind(int status, int timed_out)
 {
     if (status <= 0) {
@@ -31,17 +25,64 @@ aop_kind_e aop_stats_kind(int status, int timed_out)
     return AOP_KIND_SUCCESS;
 }
 
+/* ------------------------------------------------------------------ buckets */
+
+/* The width of the buckets below 2^MIN_EXP, as log2. */
+#define LINEAR_SHIFT (AOP_HIST_MIN_EXP - AOP_HIST_SUB_BITS)
+
 int aop_hist_bucket(apr_interval_time_t us)
 {
-    int i;
+    apr_uint64_t u;
+    int e = AOP_HIST_MIN_EXP;
 
-    /* Prometheus `le`: a duration equal to a bound belongs to that bucket. */
-    for (i = 0; i < AOP_HIST_BUCKETS - 1; i++) {
-        if (us <= aop_hist_bounds_us[i]) {
-            return i;
-        }
+    /* (lower, upper]: index by us - 1, so that an upper bound is in its own bucket. */
+    if (us <= 1) {
+        return 0;
     }
-    return AOP_HIST_BUCKETS - 1;
+    u = (apr_uint64_t)us - 1;
+    if (u < ((apr_uint64_t)1 << AOP_HIST_MIN_EXP)) {
+        return (int)(u >> LINEAR_SHIFT);
+    }
+    if (u >= ((apr_uint64_t)1 << AOP_HIST_MAX_EXP)) {
+        return AOP_HIST_BUCKETS - 1;
+    }
+    while (u >> (e + 1)) {
+        e++;
+    }
+    /* The bits after the leading one pick the linear bucket inside the power. */
+    return AOP_HIST_SUB + (e - AOP_HIST_MIN_EXP) * AOP_HIST_SUB
+           + (int)(u >> (e - AOP_HIST_SUB_BITS)) - AOP_HIST_SUB;
+}
+
+apr_int64_t aop_hist_upper_us(int i)
+{
+    int k, e;
+
+    if (i < 0) {
+        return 0;
+    }
+    if (i < AOP_HIST_SUB) {
+        return (apr_int64_t)(i + 1) << LINEAR_SHIFT;
+    }
+    if (i >= AOP_HIST_BUCKETS - 1) {
+        return APR_INT64_MAX;
+    }
+    k = i - AOP_HIST_SUB;
+    e = AOP_HIST_MIN_EXP + k / AOP_HIST_SUB;
+    return (apr_int64_t)(AOP_HIST_SUB + k % AOP_HIST_SUB + 1) << (e - AOP_HIST_SUB_BITS);
+}
+
+int aop_hist_ends_power(int i)
+{
+    return i >= 0 && i < AOP_HIST_BUCKETS - 1 && (i + 1) % AOP_HIST_SUB == 0;
+}
+
+/* ------------------------------------------------------------------ adding */
+
+/* Counters never wrap: a bogus huge value pins them at the top instead. */
+static apr_uint64_t sat_add(apr_uint64_t a, apr_uint64_t b)
+{
+    return a > APR_UINT64_MAX - b ? APR_UINT64_MAX : a + b;
 }
 
 /* Negative inputs would wrap to huge unsigned counts in shared memory. */
@@ -52,7 +93,7 @@ static apr_uint64_t nonneg(apr_int64_t v)
 
 /* Every request lands in exactly one of successes / 4xx / 5xx / other, so the four
  * always add up to requests. */
-static void add_request(aop_counts_t *c, const aop_stats_event_t *ev)
+static void add_request(aop_tally_t *c, const aop_stats_event_t *ev)
 {
     c->requests++;
     if (ev->kind == AOP_KIND_SUCCESS) {
@@ -72,7 +113,7 @@ static void add_request(aop_counts_t *c, const aop_stats_event_t *ev)
     }
 }
 
-static void add_tokens(aop_counts_t *c, const aop_stats_event_t *ev)
+static void add_tokens(aop_tally_t *c, const aop_stats_event_t *ev)
 {
     apr_uint64_t prompt = nonneg(ev->prompt_tokens);
     apr_uint64_t completion = nonneg(ev->completion_tokens);
@@ -80,71 +121,129 @@ static void add_tokens(aop_counts_t *c, const aop_stats_event_t *ev)
 
     /* Some answers (and our estimates) carry only the parts. */
     if (total == 0) {
-        total = prompt + completion;
+        total = sat_add(prompt, completion);
     }
-    c->prompt_tokens += prompt;
-    c->completion_tokens += completion;
-    c->total_tokens += total;
+    c->prompt_tokens = sat_add(c->prompt_tokens, prompt);
+    c->completion_tokens = sat_add(c->completion_tokens, completion);
+    c->total_tokens = sat_add(c->total_tokens, total);
     if (ev->estimated && total > 0) {
         c->estimated_requests++;
-        c->estimated_tokens += total;
+        c->estimated_tokens = sat_add(c->estimated_tokens, total);
     }
 }
 
-static void add_duration(apr_uint64_t *count, apr_uint64_t *sum_us,
-                         apr_uint64_t hist[AOP_HIST_BUCKETS], apr_interval_time_t us)
-{
-    if (us < 0) {
-        return;
-    }
-    (*count)++;
-    *sum_us += (apr_uint64_t)us;
-    hist[aop_hist_bucket(us)]++;
-}
-
-void aop_counts_add(aop_counts_t *c, const aop_stats_event_t *ev)
+static void add_tally(aop_tally_t *c, const aop_stats_event_t *ev)
 {
     if (ev->request) {
         add_request(c, ev);
     }
     add_tokens(c, ev);
-    c->failovers += nonneg(ev->failovers);
-    c->cooldowns += ev->cooldown ? 1 : 0;
-    add_duration(&c->latency_count, &c->latency_sum_us, c->latency_hist, ev->latency);
-    add_duration(&c->ttfb_count, &c->ttfb_sum_us, c->ttfb_hist, ev->ttfb);
+    c->failovers = sat_add(c->failovers, nonneg(ev->failovers));
+    c->cooldowns = sat_add(c->cooldowns, nonneg(ev->cooldowns));
 }
 
-static void merge_array(apr_uint64_t *into, const apr_uint64_t *from, int n)
+/* count, sum and extremes: the same for both bucket widths. */
+#define ADD_SAMPLE(h, v) do {                                           \
+        if ((h)->count == 0 || (v) < (h)->min_us) {                     \
+            (h)->min_us = (v);                                          \
+        }                                                               \
+        if ((h)->count == 0 || (v) > (h)->max_us) {                     \
+            (h)->max_us = (v);                                          \
+        }                                                               \
+        (h)->count++;                                                   \
+        (h)->sum_us = sat_add((h)->sum_us, (v));                        \
+    } while (0)
+
+static void add_duration(aop_hist_t *h, apr_interval_time_t us)
+{
+    if (us < 0) {
+        return;
+    }
+    ADD_SAMPLE(h, (apr_uint64_t)us);
+    h->bucket[aop_hist_bucket(us)]++;
+}
+
+static void add_duration32(aop_hist32_t *h, apr_interval_time_t us)
+{
+    apr_uint32_t *b;
+
+    if (us < 0) {
+        return;
+    }
+    ADD_SAMPLE(h, (apr_uint64_t)us);
+    b = &h->bucket[aop_hist_bucket(us)];
+    if (*b < APR_UINT32_MAX) {
+        (*b)++;
+    }
+}
+
+void aop_counts_add(aop_counts_t *c, const aop_stats_event_t *ev)
+{
+    add_tally(&c->n, ev);
+    add_duration(&c->latency, ev->latency);
+    add_duration(&c->ttfb, ev->ttfb);
+}
+
+/* ------------------------------------------------------------------ merging */
+
+static void merge_tally(aop_tally_t *into, const aop_tally_t *from)
+{
+    apr_uint64_t *to = (apr_uint64_t *)into;
+    const apr_uint64_t *add = (const apr_uint64_t *)from;
+    size_t i;
+
+    /* aop_tally_t is nothing but apr_uint64_t counters (checked by the unit tests). */
+    for (i = 0; i < sizeof(*into) / sizeof(apr_uint64_t); i++) {
+        to[i] = sat_add(to[i], add[i]);
+    }
+}
+
+/* count, sum and extremes of from (not empty) into into. */
+#define MERGE_HEAD(into, from) do {                                     \
+        if (!(into)->count || (from)->min_us < (into)->min_us) {        \
+            (into)->min_us = (from)->min_us;                            \
+        }                                                               \
+        if (!(into)->count || (from)->max_us > (into)->max_us) {        \
+            (into)->max_us = (from)->max_us;                            \
+        }                                                               \
+        (into)->count = sat_add((into)->count, (from)->count);          \
+        (into)->sum_us = sat_add((into)->sum_us, (from)->sum_us);       \
+    } while (0)
+
+static void merge_hist(aop_hist_t *into, const aop_hist_t *from)
 {
     int i;
 
-    for (i = 0; i < n; i++) {
-        into[i] += from[i];
+    if (!from->count) {
+        return;
+    }
+    MERGE_HEAD(into, from);
+    for (i = 0; i < AOP_HIST_BUCKETS; i++) {
+        into->bucket[i] = sat_add(into->bucket[i], from->bucket[i]);
+    }
+}
+
+static void merge_hist32(aop_hist_t *into, const aop_hist32_t *from)
+{
+    int i;
+
+    if (!from->count) {
+        return;
+    }
+    MERGE_HEAD(into, from);
+    for (i = 0; i < AOP_HIST_BUCKETS; i++) {
+        into->bucket[i] += from->bucket[i];      /* 60 x 2^32 fits 64 bits */
     }
 }
 
 void aop_counts_merge(aop_counts_t *into, const aop_counts_t *from)
 {
-    into->requests += from->requests;
-    into->successes += from->successes;
-    into->errors_4xx += from->errors_4xx;
-    into->errors_5xx += from->errors_5xx;
-    into->errors_other += from->errors_other;
-    merge_array(into->by_kind, from->by_kind, AOP_KIND_COUNT);
-    into->prompt_tokens += from->prompt_tokens;
-    into->completion_tokens += from->completion_tokens;
-    into->total_tokens += from->total_tokens;
-    into->estimated_requests += from->estimated_requests;
-    into->estimated_tokens += from->estimated_tokens;
-    into->failovers += from->failovers;
-    into->cooldowns += from->cooldowns;
-    into->latency_count += from->latency_count;
-    into->latency_sum_us += from->latency_sum_us;
-    merge_array(into->latency_hist, from->latency_hist, AOP_HIST_BUCKETS);
-    into->ttfb_count += from->ttfb_count;
-    into->ttfb_sum_us += from->ttfb_sum_us;
-    merge_array(into->ttfb_hist, from->ttfb_hist, AOP_HIST_BUCKETS);
+    merge_tally(&into->n, &from->n);
+    merge_hist(&into->latency, &from->latency);
+    merge_hist(&into->ttfb, &from->ttfb);
 }
+
+/* ------------------------------------------------------------------ the ring */
 
 /* Non-negative even for a (bogus) negative minute: it indexes shared memory. */
 static int slot_of(apr_int64_t minute)
@@ -157,14 +256,16 @@ static int slot_of(apr_int64_t minute)
 void aop_stats_record(aop_stats_ring_t *ring, apr_int64_t now_minute,
                       const aop_stats_event_t *ev)
 {
-    int slot = slot_of(now_minute);
+    aop_minute_t *m = &ring->slot[slot_of(now_minute)];
 
     /* The slot still holds a minute an hour (or more) old: start it afresh. */
-    if (ring->minute[slot] != now_minute) {
-        memset(&ring->counts[slot], 0, sizeof(ring->counts[slot]));
-        ring->minute[slot] = now_minute;
+    if (m->minute != now_minute) {
+        memset(m, 0, sizeof(*m));
+        m->minute = now_minute;
     }
-    aop_counts_add(&ring->counts[slot], ev);
+    add_tally(&m->n, ev);
+    add_duration32(&m->latency, ev->latency);
+    add_duration32(&m->ttfb, ev->ttfb);
 }
 
 void aop_stats_window(const aop_stats_ring_t *ring, apr_int64_t now_minute, int minutes,
@@ -181,8 +282,12 @@ void aop_stats_window(const aop_stats_ring_t *ring, apr_int64_t now_minute, int 
     /* Slots are matched by the minute they hold, not by position, so minutes never
      * written and minutes of an earlier hour drop out by themselves. */
     for (i = 0; i < AOP_STATS_MINUTES; i++) {
-        if (ring->minute[i] > now_minute - minutes && ring->minute[i] <= now_minute) {
-            aop_counts_merge(out, &ring->counts[i]);
+        const aop_minute_t *m = &ring->slot[i];
+
+        if (m->minute > now_minute - minutes && m->minute <= now_minute) {
+            merge_tally(&out->n, &m->n);
+            merge_hist32(&out->latency, &m->latency);
+            merge_hist32(&out->ttfb, &m->ttfb);
         }
     }
 }
@@ -192,19 +297,16 @@ void aop_stats_reset(aop_stats_ring_t *ring)
     memset(ring, 0, sizeof(*ring));
 }
 
-static double seconds(apr_int64_t us)
-{
-    return (double)us / 1e6;
-}
+/* ------------------------------------------------------------------ percentiles */
 
-double aop_hist_quantile(const apr_uint64_t hist[AOP_HIST_BUCKETS], double q)
+double aop_hist_quantile(const aop_hist_t *h, double q)
 {
     apr_uint64_t total = 0, before = 0;
-    double rank, lower, upper;
-    int i;
+    double rank, lower, upper, v;
+    int i, found = -1, last = -1;
 
     for (i = 0; i < AOP_HIST_BUCKETS; i++) {
-        total += hist[i];
+        total += h->bucket[i];
     }
     if (total == 0) {
         return -1.0;
@@ -216,19 +318,36 @@ double aop_hist_quantile(const apr_uint64_t hist[AOP_HIST_BUCKETS], double q)
         q = 1.0;
     }
     rank = q * (double)total;
-    /* Empty buckets are skipped: with rank 0 the first bucket would otherwise
-     * divide by a zero count. */
-    for (i = 0; i < AOP_HIST_BUCKETS - 1; i++) {
-        if (hist[i] > 0 && (double)(before + hist[i]) >= rank) {
-            break;
+    /* The first bucket whose cumulative count reaches the rank holds the sample of
+     * that rank; empty buckets are skipped (rank 0 would divide by a zero count). */
+    for (i = 0; i < AOP_HIST_BUCKETS && found < 0; i++) {
+        if (!h->bucket[i]) {
+            continue;
         }
-        before += hist[i];
+        last = i;
+        if ((double)(before + h->bucket[i]) >= rank) {
+            found = i;
+        } else {
+            before += h->bucket[i];
+        }
     }
-    /* The +Inf bucket has no upper bound to interpolate towards. */
-    if (i == AOP_HIST_BUCKETS - 1) {
-        return seconds(aop_hist_bounds_us[AOP_HIST_BUCKETS - 2]);
+    if (found < 0) {                 /* rounding: the highest sample */
+        found = last;
+        before = total - h->bucket[last];
     }
-    lower = i == 0 ? 0.0 : seconds(aop_hist_bounds_us[i - 1]);
-    upper = seconds(aop_hist_bounds_us[i]);
-    return lower + (upper - lower) * ((rank - (double)before) / (double)hist[i]);
+    lower = (double)aop_hist_upper_us(found - 1);
+    upper = found == AOP_HIST_BUCKETS - 1 ? (double)h->max_us
+                                          : (double)aop_hist_upper_us(found);
+    if (upper < lower) {
+        upper = lower;
+    }
+    v = lower + (upper - lower) * ((rank - (double)before) / (double)h->bucket[found]);
+    /* Within what was seen: a constant latency answers itself, not its bucket's top. */
+    if (h->count && v < (double)h->min_us) {
+        v = (double)h->min_us;
+    }
+    if (h->count && v > (double)h->max_us) {
+        v = (double)h->max_us;
+    }
+    return v / 1e6;
 }

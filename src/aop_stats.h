@@ -1,8 +1,15 @@
 /* Statistics as plain fixed-size records (they live in shared memory): additive
  * counters for one minute, a ring of the last 60 minutes, windows summed over the
- * ring, and latency histograms with fixed log-scale buckets from which percentiles
- * are estimated (no list of samples is ever kept).  Callers serialise updates (the
- * module's global mutex); nothing here allocates. */
+ * ring, and duration histograms from which percentiles are estimated (no list of
+ * samples is ever kept).  Callers serialise updates (the module's shared-memory
+ * lock); nothing here allocates.
+ *
+ * The histograms are log-linear, as HdrHistogram's are: every power of two of
+ * microseconds from 2^5 (32 us) to 2^28 (268 s) is cut into AOP_HIST_SUB equal
+ * buckets, and [0, 32 us] into AOP_HIST_SUB buckets of 2 us; one more bucket holds
+ * what lies beyond 2^28 us.  A bucket is at most 1/16 as wide as its lower bound, so
+ * an estimate inside the right bucket is within 6.25 % of the true value from 32 us
+ * to 268 s.  Buckets hold (lower, upper] as Prometheus' `le` does. */
 #ifndef AOP_STATS_H
 #define AOP_STATS_H
 
@@ -10,12 +17,13 @@
 #include <apr_time.h>
 
 #define AOP_STATS_MINUTES 60
-#define AOP_HIST_BUCKETS 17
 
-/* Upper bounds of the histogram buckets in microseconds, ascending; the last is
- * APR_INT64_MAX (+Inf).  5 ms, 10, 25, 50, 100, 250, 500 ms, 1 s, 2.5, 5, 10, 20,
- * 30, 60, 120, 300 s, +Inf. */
-extern const apr_int64_t aop_hist_bounds_us[AOP_HIST_BUCKETS];
+#define AOP_HIST_SUB_BITS 4
+#define AOP_HIST_SUB (1 << AOP_HIST_SUB_BITS)   /* linear buckets per power of two */
+#define AOP_HIST_MIN_EXP 5                      /* 2^5 us: where the powers start */
+#define AOP_HIST_MAX_EXP 28                     /* 2^28 us (268 s): where they end */
+/* [0, 2^MIN_EXP], each power up to 2^MAX_EXP, and the rest. */
+#define AOP_HIST_BUCKETS (AOP_HIST_SUB * (AOP_HIST_MAX_EXP - AOP_HIST_MIN_EXP + 1) + 1)
 
 /* What kind of failure an attempt or request was, for the error counters. */
 typedef enum {
@@ -31,7 +39,8 @@ typedef enum {
     AOP_KIND_COUNT
 } aop_kind_e;
 
-typedef struct aop_counts_t {
+/* The additive counters, alike in a minute and in a total. */
+typedef struct aop_tally_t {
     apr_uint64_t requests;
     apr_uint64_t successes;
     apr_uint64_t errors_4xx;         /* by status class */
@@ -45,13 +54,44 @@ typedef struct aop_counts_t {
     apr_uint64_t estimated_tokens;   /* the part of total_tokens that was estimated */
     apr_uint64_t failovers;          /* attempts beyond the first */
     apr_uint64_t cooldowns;          /* cooldowns started */
-    apr_uint64_t latency_count;
-    apr_uint64_t latency_sum_us;
-    apr_uint64_t latency_hist[AOP_HIST_BUCKETS];   /* per bucket, not cumulative */
-    apr_uint64_t ttfb_count;         /* streams: time to first byte */
-    apr_uint64_t ttfb_sum_us;
-    apr_uint64_t ttfb_hist[AOP_HIST_BUCKETS];
+} aop_tally_t;
+
+/* A duration's distribution over a total or a window: 64-bit buckets. */
+typedef struct aop_hist_t {
+    apr_uint64_t count;
+    apr_uint64_t sum_us;
+    apr_uint64_t min_us;             /* meaningful when count > 0 */
+    apr_uint64_t max_us;
+    apr_uint64_t bucket[AOP_HIST_BUCKETS];   /* per bucket, not cumulative */
+} aop_hist_t;
+
+/* The same over one minute of a ring: 32-bit buckets (saturating), which halves the
+ * ring; a minute never sees 2^32 durations in one bucket. */
+typedef struct aop_hist32_t {
+    apr_uint64_t count;
+    apr_uint64_t sum_us;
+    apr_uint64_t min_us;
+    apr_uint64_t max_us;
+    apr_uint32_t bucket[AOP_HIST_BUCKETS];
+} aop_hist32_t;
+
+/* Counts since start, or over a window. */
+typedef struct aop_counts_t {
+    aop_tally_t n;
+    aop_hist_t latency;
+    aop_hist_t ttfb;                 /* streams: time to first byte */
 } aop_counts_t;
+
+typedef struct aop_minute_t {
+    apr_int64_t minute;              /* the epoch minute it holds, 0 = empty */
+    aop_tally_t n;
+    aop_hist32_t latency;
+    aop_hist32_t ttfb;
+} aop_minute_t;
+
+typedef struct aop_stats_ring_t {
+    aop_minute_t slot[AOP_STATS_MINUTES];
+} aop_stats_ring_t;
 
 /* One event to count.  Fields that do not apply are 0 (latency/ttfb: -1). */
 typedef struct aop_stats_event_t {
@@ -65,13 +105,8 @@ typedef struct aop_stats_event_t {
     apr_int64_t total_tokens;
     int estimated;               /* the tokens above are an estimate */
     int failovers;
-    int cooldown;                /* 1: a cooldown started */
+    int cooldowns;               /* cooldowns started (or lengthened) by it */
 } aop_stats_event_t;
-
-typedef struct aop_stats_ring_t {
-    apr_int64_t minute[AOP_STATS_MINUTES];   /* epoch minute each slot holds, 0 = empty */
-    aop_counts_t counts[AOP_STATS_MINUTES];
-} aop_stats_ring_t;
 
 /* A kind from an HTTP status (0 = transport failure: pass timed_out). */
 aop_kind_e aop_stats_kind(int status, int timed_out);
@@ -89,12 +124,20 @@ void aop_stats_window(const aop_stats_ring_t *ring, apr_int64_t now_minute, int 
 
 void aop_stats_reset(aop_stats_ring_t *ring);
 
-/* The q-quantile (0 < q <= 1) of a histogram in seconds, interpolated linearly
- * inside its bucket as Prometheus' histogram_quantile does; -1 when empty.  A
- * quantile in the +Inf bucket answers the highest finite bound. */
-double aop_hist_quantile(const apr_uint64_t hist[AOP_HIST_BUCKETS], double q);
-
-/* The bucket a duration falls in. */
+/* The bucket a duration falls in (negative: the first). */
 int aop_hist_bucket(apr_interval_time_t us);
+
+/* The inclusive upper bound of bucket i in microseconds; APR_INT64_MAX for the
+ * last.  Its lower (exclusive) bound is the previous bucket's upper, 0 for the first. */
+apr_int64_t aop_hist_upper_us(int i);
+
+/* Whether bucket i ends at a power of two: the boundaries /metrics exports. */
+int aop_hist_ends_power(int i);
+
+/* The q-quantile (0 < q <= 1) in seconds, -1 when empty: the bucket holding the
+ * sample of rank q * count, interpolated linearly inside it (Prometheus'
+ * histogram_quantile does the same), then kept within the smallest and largest
+ * duration seen.  The last bucket's upper end is the largest duration seen. */
+double aop_hist_quantile(const aop_hist_t *h, double q);
 
 #endif

@@ -588,8 +588,13 @@ static apr_status_t delete_one(store_t *s, aop_store_change_t *c, const char *ch
         return rv;
     }
     if (cur.exists && cur.deleted) {
-        return fail(s, to_version ? AOP_STORE_CONFLICT : AOP_STORE_NOT_FOUND, c->name,
-                    "instance \"%s\" is deleted already", c->name);
+        if (to_version) {
+            return fail(s, AOP_STORE_CONFLICT, c->name, "instance \"%s\" is deleted already "
+                        "(version %d is a deletion: roll back to a version with its data, or "
+                        "to version 0 for its YAML definition)", c->name, to_version);
+        }
+        return fail(s, AOP_STORE_NOT_FOUND, c->name, "instance \"%s\" is deleted already",
+                    c->name);
     }
     v.name = c->name;
     v.data = NULL;
@@ -771,11 +776,13 @@ static void own_version(apr_pool_t *p, apr_hash_t *owned, const apr_array_header
                         int version)
 {
     int add = !strcmp(change, "add"), import = !strcmp(change, "import");
+    int revert = !strcmp(change, "revert");
 
-    if (deletion || add || import) {
+    if (deletion || add || import || revert) {
         apr_hash_clear(owned);
     }
-    if (deletion) {
+    /* a revert hands every field back to the YAML */
+    if (deletion || revert) {
         return;
     }
     if (add) {
@@ -1016,6 +1023,76 @@ static apr_status_t rollback_work(store_t *s, void *baton)
     c.name = rb->name;
     rv = delete_one(s, &c, "rollback", rb->to_version);
     rb->new_version = c.new_version;
+    return rv;
+}
+
+typedef struct {
+    const char *name;
+    const aop_instance_t *base;
+    int new_version;
+} revert_t;
+
+/* Version 0: the YAML instance again, owning no field; with none, a deletion. */
+static apr_status_t revert_work(store_t *s, void *baton)
+{
+    revert_t *rb = baton;
+    aop_store_change_t c;
+    json_object *after, *before;
+    current_t cur;
+    version_t v;
+    apr_status_t rv;
+
+    if ((rv = get_current(s, rb->name, &cur)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (!cur.exists) {
+        return fail(s, AOP_STORE_NOT_FOUND, rb->name, "instance \"%s\" has no stored "
+                    "versions", rb->name);
+    }
+    if (!rb->base) {
+        if (cur.deleted) {
+            return fail(s, AOP_STORE_CONFLICT, rb->name, "instance \"%s\" is deleted "
+                        "already, and no YAML defines it", rb->name);
+        }
+        memset(&c, 0, sizeof(c));
+        c.name = rb->name;
+        rv = delete_one(s, &c, "revert", 0);
+        rb->new_version = c.new_version;
+        return rv;
+    }
+    if ((rv = validated(s, rb->base, &after)) != APR_SUCCESS
+        || (rv = current_json(s, rb->name, &cur, &before)) != APR_SUCCESS) {
+        return rv;
+    }
+    v.name = rb->name;
+    v.data = aop_json_to_string(s->p, after);
+    v.change = "revert";
+    v.fields = fields_text(s->p, aop_instance_json_diff(s->p, before, after));
+    v.to_version = 0;
+    return write_version(s, &cur, &v, &rb->new_version);
+}
+
+apr_status_t aop_store_revert(apr_pool_t *p, const char *path, const char *name,
+                              const aop_instance_t *base, const char *who, int *new_version,
+                              aop_store_result_t *res)
+{
+    aop_store_result_t dummy;
+    store_t s;
+    revert_t r;
+    apr_status_t rv;
+
+    init_store(&s, p, path, who, res ? res : &dummy);
+    r.name = name ? name : "";
+    r.base = base;
+    r.new_version = 0;
+    if (base && (!base->name || strcmp(base->name, r.name) != 0)) {
+        fail(&s, AOP_STORE_INVALID, r.name, "the YAML instance given is not \"%s\"", r.name);
+        return APR_EINVAL;
+    }
+    rv = in_transaction(&s, revert_work, &r);
+    if (rv == APR_SUCCESS && new_version) {
+        *new_version = r.new_version;
+    }
     return rv;
 }
 

@@ -84,7 +84,7 @@ typedef struct {
  * owned follows the versions of a name, oldest to newest: "add" sets every key;
  * "import" exactly the keys its state-file entry gave, and "name" (imported=1);
  * "update" and "rollback" add their fields to the earlier versions' set; a deletion
- * (a "delete", or a rollback to one) empties it.  inst holds every field all the
+ * (a "delete", or a rollback to one) and a "revert" (aop_store_revert) empty it.  inst holds every field all the
  * same: the rest are those of the YAML instance or defaults at the time of writing. */
 apr_status_t aop_store_load(apr_pool_t *p, const char *path,
                             apr_array_header_t **records, aop_store_result_t *res);
@@ -133,7 +133,7 @@ typedef struct {
     int version;
     const char *changed_at;
     const char *changed_by;
-    const char *change;             /* add, update, delete, rollback, import */
+    const char *change;             /* add, update, delete, rollback, revert, import */
     apr_array_header_t *fields;     /* const char *: the fields changed */
     json_object *instance;          /* api_key masked; NULL for a deletion; owned by
                                      * the pool (json_object_get() it to keep it) */
@@ -150,11 +150,22 @@ apr_status_t aop_store_rollback(apr_pool_t *p, const char *path, const char *nam
                                 int to_version, const char *who, int *new_version,
                                 aop_store_result_t *res);
 
+/* Rolls name back to "version 0", before any stored change: base, the instance as
+ * the YAML (and the defaults) define it, is written as a new version (change
+ * "revert") that owns no field, so that every field follows the YAML again, from now
+ * on too; with base NULL (no YAML defines the name) the version is a deletion.  A
+ * deleted name comes back this way.  NOT_FOUND if the name has no versions (there is
+ * nothing to revert), CONFLICT if it is deleted and base is NULL, INVALID if base
+ * does not pass validation or is not called name. */
+apr_status_t aop_store_revert(apr_pool_t *p, const char *path, const char *name,
+                              const aop_instance_t *base, const char *who, int *new_version,
+                              aop_store_result_t *res);
+
 typedef struct {
     apr_int64_t id;
     const char *at;
     const char *who;
-    const char *action;             /* add, update, delete, rollback, import */
+    const char *action;             /* add, update, delete, rollback, revert, import */
     const char *name;
     const char *detail;             /* JSON: {"version":N,"fields":[...]} and, for a
                                      * rollback, "to_version" */

@@ -7,8 +7,10 @@
  *
  * It works on the file while Apache runs: the module opens the database per use,
  * every copy goes through SQLite's backup API, and every read is one transaction.
- * Exit status: 0 done, 1 failed (the message on stderr names the path and the
- * cause, never a key), 2 usage error. */
+ * The file is the one the server uses (aop_dbtool_locate.h: --db-path, --config,
+ * $INSTANCE_MANAGER_DB_PATH, Apache's configuration, the default), and the tool
+ * says where it found it.  Exit status: 0 done, 1 failed (the message on stderr
+ * names the path and the cause, never a key), 2 usage error. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
@@ -23,6 +25,8 @@
 #include <apr_strings.h>
 
 #include "aop_dbtool_copy.h"
+#include "aop_dbtool_locate.h"
+#include "aop_dbtool_progress.h"
 #include "aop_dbtool_report.h"
 #include "aop_file.h"
 #include "aop_json.h"
@@ -37,8 +41,12 @@ enum {
     OPT_DB_PATH = 1 << 0, OPT_BACKUP_DIR = 1 << 1, OPT_MAX_BACKUPS = 1 << 2,
     OPT_NO_VACUUM = 1 << 3, OPT_OUTPUT = 1 << 4, OPT_BACKUP_PATH = 1 << 5,
     OPT_NO_PRE_RESTORE = 1 << 6, OPT_STATE_FILE = 1 << 7, OPT_LIMIT = 1 << 8,
-    OPT_HELP = 1 << 9
+    OPT_HELP = 1 << 9, OPT_CONFIG = 1 << 10, OPT_VHOST = 1 << 11, OPT_VERBOSE = 1 << 12,
+    OPT_PROGRESS = 1 << 13
 };
+
+/* Every command takes these: they choose the database. */
+#define OPT_WHERE (OPT_DB_PATH | OPT_CONFIG | OPT_VHOST | OPT_VERBOSE)
 
 static const struct option all_options[] = {
     { "db-path", required_argument, NULL, OPT_DB_PATH },
@@ -50,14 +58,21 @@ static const struct option all_options[] = {
     { "no-pre-restore-backup", no_argument, NULL, OPT_NO_PRE_RESTORE },
     { "state-file", required_argument, NULL, OPT_STATE_FILE },
     { "limit", required_argument, NULL, OPT_LIMIT },
-    { "help", no_argument, NULL, OPT_HELP }
+    { "help", no_argument, NULL, OPT_HELP },
+    { "config", required_argument, NULL, OPT_CONFIG },
+    { "vhost", required_argument, NULL, OPT_VHOST },
+    { "verbose", no_argument, NULL, OPT_VERBOSE },
+    { "progress", no_argument, NULL, OPT_PROGRESS }
 };
 #define N_OPTIONS (sizeof(all_options) / sizeof(all_options[0]))
 
 typedef struct {
     apr_pool_t *p;
     const char *cmd;
-    const char *db_path;
+    aop_dbtool_where_t where;   /* what the options say about the database */
+    const char *db_path;        /* the database found from it */
+    const char *db_source;      /* where its path came from */
+    aop_dbtool_progress_t *pr;  /* NULL: no progress shown */
     const char *backup_dir;
     const char *backup_path;
     const char *state_file;
@@ -67,6 +82,8 @@ typedef struct {
     int limit;
     int vacuum;
     int pre_restore;
+    int verbose;
+    int progress;
 } opts_t;
 
 typedef int cmd_fn(opts_t *o);
@@ -78,12 +95,25 @@ typedef struct {
     const char *args;           /* the positional argument, if any */
     const char *synopsis;
     const char *help;           /* what it does */
-    const char *options_help;   /* its options but --db-path and --help */
+    const char *options_help;   /* its options but those of where_help and --help */
 } command_t;
 
-static const char db_path_help[] =
-    "  --db-path P          the database (default: $INSTANCE_MANAGER_DB_PATH, else\n"
-    "                       " AOP_DEFAULT_DB_PATH ")\n";
+static const char where_help[] =
+    "  --db-path P          the database itself\n"
+    "  --config FILE        the database of the server this httpd.conf configures\n"
+    "                       (its AOProxyStateDB, through Includes and ${VAR}s)\n"
+    "  --vhost NAME         that of the server with this ServerName, ServerAlias or\n"
+    "                       <VirtualHost> address, when the configuration has several\n"
+    "  --verbose            say on stderr which database, and where its path came from\n";
+
+static const char where_note[] =
+    "Without --db-path or --config: $INSTANCE_MANAGER_DB_PATH, else the database that\n"
+    "Apache's configuration ($APACHE_CONFDIR/" AOP_HTTPD_CONF_NAME ", else\n"
+    AOP_HTTPD_SYSCONFDIR "/" AOP_HTTPD_CONF_NAME ") gives its server, else\n"
+    AOP_DEFAULT_DB_PATH ".\n";
+
+static const char progress_help[] =
+    "  --progress           show progress on stderr even when it is not a terminal\n";
 
 static int failed(const opts_t *o, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -92,6 +122,7 @@ static int failed(const opts_t *o, const char *fmt, ...)
 {
     va_list ap;
 
+    aop_dbtool_progress_end(o->pr);
     fprintf(stderr, "aoproxy-db %s: ", o->cmd);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
@@ -125,17 +156,21 @@ static int cmd_backup(opts_t *o)
     aop_store_result_t res;
     int i;
 
+    aop_dbtool_progress_phase(o->pr, "checking the database");
     if (aop_store_check(o->p, o->db_path, &rep, &res) != APR_SUCCESS) {
         return failed(o, "%s%s", res.status == AOP_STORE_CORRUPT
                       ? "refusing to back up a damaged database: " : "", res.message);
     }
-    if (aop_dbtool_backup(o->p, o->db_path, dir, "", o->vacuum, &out, &err) != APR_SUCCESS) {
+    if (aop_dbtool_backup(o->p, o->db_path, dir, "", o->vacuum, o->pr, "copying", &out, &err)
+        != APR_SUCCESS) {
         return failed(o, "%s", err);
     }
+    aop_dbtool_progress_phase(o->pr, "checking the copy");
     if (aop_store_check(o->p, out, &rep, &res) != APR_SUCCESS) {
         aop_dbtool_remove_db(o->p, out);
         return failed(o, "the new backup fails its check, removed it: %s", res.message);
     }
+    aop_dbtool_progress_end(o->pr);
     printf("backed up %s to %s: %" APR_INT64_T_FMT " instances, %" APR_INT64_T_FMT
            " deleted, %" APR_INT64_T_FMT " versions, %" APR_OFF_T_FMT " bytes%s\n",
            o->db_path, out, rep.instances, rep.deleted, rep.versions, rep.file_size,
@@ -152,12 +187,16 @@ static int cmd_backup(opts_t *o)
 /* --------------------------------------------------------------------------
  * health
  */
+/* The report says where the path came from: "missing" tells where the tool looked. */
 static int cmd_health(opts_t *o)
 {
     const char *err, *werr, *text;
+    json_object *report;
     int ok;
 
-    text = aop_dbtool_json_text(o->p, aop_dbtool_health(o->p, o->db_path, &ok, &err));
+    report = aop_dbtool_health(o->p, o->db_path, &ok, &err);
+    json_object_object_add(report, "db_source", json_object_new_string(o->db_source));
+    text = aop_dbtool_json_text(o->p, report);
     if (!o->output) {
         fputs(text, stdout);
     }
@@ -195,6 +234,7 @@ static int stage_backup(opts_t *o, const char *stage, int *live)
     const char *err;
     int created, i;
 
+    aop_dbtool_progress_phase(o->pr, "checking the backup");
     if (aop_store_check(o->p, o->backup_path, &rep, &res) != APR_SUCCESS) {
         return failed(o, "refusing to restore: %s", res.message);
     }
@@ -202,9 +242,11 @@ static int stage_backup(opts_t *o, const char *stage, int *live)
         return failed(o, "refusing to restore: %s holds no instance store", o->backup_path);
     }
     if (aop_dbtool_create_private(o->p, stage, &created, &err) != APR_SUCCESS
-        || aop_dbtool_copy(o->p, o->backup_path, stage, &err) != APR_SUCCESS) {
+        || aop_dbtool_copy(o->p, o->backup_path, stage, o->pr, "staging the backup", &err)
+           != APR_SUCCESS) {
         return failed(o, "%s", err);
     }
+    aop_dbtool_progress_phase(o->pr, "loading the backup's instances");
     if (aop_store_load(o->p, stage, &records, &res) != APR_SUCCESS) {
         return failed(o, "refusing to restore: %s", about_backup(o, stage, res.message));
     }
@@ -230,14 +272,16 @@ static int save_current(opts_t *o)
         return EXIT_SUCCESS;
     }
     if (!exists(o->db_path)) {
+        aop_dbtool_progress_end(o->pr);
         printf("no database at %s yet: nothing to save first\n", o->db_path);
         return EXIT_SUCCESS;
     }
     if (aop_dbtool_backup(o->p, o->db_path, backup_dir(o), AOP_DBTOOL_PRE_RESTORE_PREFIX, 0,
-                          &out, &err) != APR_SUCCESS) {
+                          o->pr, "saving the current database", &out, &err) != APR_SUCCESS) {
         return failed(o, "cannot save the current database first (--no-pre-restore-backup "
                       "restores without): %s", err);
     }
+    aop_dbtool_progress_end(o->pr);
     printf("saved the current database %s to %s\n", o->db_path, out);
     return EXIT_SUCCESS;
 }
@@ -251,7 +295,8 @@ static int copy_into_place(opts_t *o, const char *stage)
     int had = stat(o->db_path, &before) == 0, created;
 
     if (aop_dbtool_create_private(o->p, o->db_path, &created, &err) != APR_SUCCESS
-        || aop_dbtool_copy(o->p, stage, o->db_path, &err) != APR_SUCCESS) {
+        || aop_dbtool_copy(o->p, stage, o->db_path, o->pr, "copying into place", &err)
+           != APR_SUCCESS) {
         return failed(o, "%s", err);
     }
     if (chmod(o->db_path, 0600) != 0
@@ -284,9 +329,11 @@ static int cmd_restore(opts_t *o)
     if (rc != EXIT_SUCCESS) {
         return rc;
     }
+    aop_dbtool_progress_phase(o->pr, "checking the result");
     if (aop_store_check(o->p, o->db_path, &rep, &res) != APR_SUCCESS) {
         return failed(o, "restored, but the check fails: %s", res.message);
     }
+    aop_dbtool_progress_end(o->pr);
     printf("restored %s into %s: %d instances, %" APR_INT64_T_FMT " deleted, %"
            APR_INT64_T_FMT " versions\n", o->backup_path, o->db_path, live, rep.deleted,
            rep.versions);
@@ -329,14 +376,14 @@ static apr_hash_t *state_names(opts_t *o)
 }
 
 /* Loads the store again and finds every name of the state file there, live. */
-static int verify_migration(opts_t *o, int imported, const char **list)
+static int verify_migration(opts_t *o, apr_hash_t *expected, int imported, const char **list)
 {
-    apr_hash_t *expected = state_names(o);
     apr_array_header_t *records;
     aop_store_record_t *r;
     aop_store_result_t res;
     int i, found = 0;
 
+    aop_dbtool_progress_phase(o->pr, "verifying");
     if (aop_store_load(o->p, o->db_path, &records, &res) != APR_SUCCESS) {
         return failed(o, "imported, but the database does not load: %s", res.message);
     }
@@ -378,11 +425,36 @@ static int check_empty(opts_t *o)
     return EXIT_SUCCESS;
 }
 
-static int cmd_migrate(opts_t *o)
+/* The import runs in the store's own connection: its inserts into "instances" are
+ * what the progress line counts. */
+static int import(opts_t *o, apr_hash_t *expected, int *imported)
 {
     aop_store_result_t res;
-    const char *err, *names = "";
-    int created, imported = 0, rc;
+    const char *err;
+    int created;
+    apr_status_t rv;
+
+    if (aop_dbtool_create_private(o->p, o->db_path, &created, &err) != APR_SUCCESS) {
+        return failed(o, "%s", err);
+    }
+    aop_dbtool_progress_watch_inserts(o->pr, "instances", "importing",
+                                      apr_hash_count(expected), "instances");
+    rv = aop_store_import_state_file(o->p, o->db_path, o->state_file, NULL, imported, &res);
+    aop_dbtool_progress_unwatch();
+    if (rv != APR_SUCCESS) {
+        if (created) {
+            aop_dbtool_remove_db(o->p, o->db_path);
+        }
+        return failed(o, "%s", res.message);
+    }
+    return EXIT_SUCCESS;
+}
+
+static int cmd_migrate(opts_t *o)
+{
+    const char *names = "";
+    apr_hash_t *expected;
+    int imported = 0, rc;
 
     if (!exists(o->state_file)) {
         return failed(o, "the state file %s does not exist", o->state_file);
@@ -390,19 +462,13 @@ static int cmd_migrate(opts_t *o)
     if ((rc = check_empty(o)) != EXIT_SUCCESS) {
         return rc;
     }
-    if (aop_dbtool_create_private(o->p, o->db_path, &created, &err) != APR_SUCCESS) {
-        return failed(o, "%s", err);
-    }
-    if (aop_store_import_state_file(o->p, o->db_path, o->state_file, NULL, &imported, &res)
-        != APR_SUCCESS) {
-        if (created) {
-            aop_dbtool_remove_db(o->p, o->db_path);
-        }
-        return failed(o, "%s", res.message);
-    }
-    if ((rc = verify_migration(o, imported, &names)) != EXIT_SUCCESS) {
+    aop_dbtool_progress_phase(o->pr, "reading the state file");
+    expected = state_names(o);
+    if ((rc = import(o, expected, &imported)) != EXIT_SUCCESS
+        || (rc = verify_migration(o, expected, imported, &names)) != EXIT_SUCCESS) {
         return rc;
     }
+    aop_dbtool_progress_end(o->pr);
     printf("migrated %d instances from %s into %s%s%s\n", imported, o->state_file,
            o->db_path, imported ? ": " : "", names);
     return EXIT_SUCCESS;
@@ -445,23 +511,26 @@ static int cmd_log(opts_t *o)
 /* --------------------------------------------------------------------------
  * command line
  */
+#define WHERE "[--db-path P | --config F [--vhost N]]"
+
 static const command_t commands[] = {
-    { "backup", cmd_backup, OPT_DB_PATH | OPT_BACKUP_DIR | OPT_MAX_BACKUPS | OPT_NO_VACUUM,
-      NULL, "[--db-path P] [--backup-dir D] [--max-backups N] [--no-vacuum]",
+    { "backup", cmd_backup,
+      OPT_WHERE | OPT_BACKUP_DIR | OPT_MAX_BACKUPS | OPT_NO_VACUUM | OPT_PROGRESS, NULL,
+      WHERE " [--backup-dir D] [--max-backups N] [--no-vacuum] [--progress]",
       "Checks the database's integrity (a damaged one is refused), copies it while\n"
       "Apache runs with SQLite's backup API, VACUUMs the copy, and keeps the newest N\n"
       "backups instance_state_YYYYMMDD_HHMMSS.db (UTC) in D.\n",
       "  --backup-dir D       where backups go (default: backups/ next to the database)\n"
       "  --max-backups N      how many backups to keep (default: 7)\n"
       "  --no-vacuum          copy as is, without VACUUM\n" },
-    { "health", cmd_health, OPT_DB_PATH | OPT_OUTPUT, NULL, "[--db-path P] [--output FILE]",
+    { "health", cmd_health, OPT_WHERE | OPT_OUTPUT, NULL, WHERE " [--output FILE]",
       "Prints a JSON report: integrity, schema version, sizes, rows per table, the span\n"
-      "of the version history and the change log.  Exit status 1 when the database is\n"
-      "missing or fails its integrity check.\n",
+      "of the version history and the change log, and where the path came from.  Exit\n"
+      "status 1 when the database is missing or fails its integrity check.\n",
       "  --output FILE        write the report to FILE (mode 0644) instead of stdout\n" },
     { "restore", cmd_restore,
-      OPT_DB_PATH | OPT_BACKUP_PATH | OPT_BACKUP_DIR | OPT_NO_PRE_RESTORE, NULL,
-      "--backup-path B [--db-path P] [--backup-dir D] [--no-pre-restore-backup]",
+      OPT_WHERE | OPT_BACKUP_PATH | OPT_BACKUP_DIR | OPT_NO_PRE_RESTORE | OPT_PROGRESS, NULL,
+      "--backup-path B " WHERE " [--backup-dir D] [--no-pre-restore-backup] [--progress]",
       "Checks backup B (integrity, schema, every instance valid), saves the current\n"
       "database as pre_restore_instance_state_*.db in D, then copies B over it with\n"
       "SQLite's backup API (safe while Apache runs; -wal and -shm stay consistent).\n"
@@ -471,18 +540,18 @@ static const command_t commands[] = {
       "  --backup-dir D       where the pre-restore backup goes (default: backups/ next\n"
       "                       to the database)\n"
       "  --no-pre-restore-backup  do not save the current database first\n" },
-    { "migrate", cmd_migrate, OPT_DB_PATH | OPT_STATE_FILE, NULL,
-      "--state-file S [--db-path P]",
+    { "migrate", cmd_migrate, OPT_WHERE | OPT_STATE_FILE | OPT_PROGRESS, NULL,
+      "--state-file S " WHERE " [--progress]",
       "Imports the Python service's state file into an empty database (creating it),\n"
       "then loads the database again to verify.  A database that holds instances is\n"
       "refused.  Apache imports $INSTANCE_MANAGER_STATE_FILE itself on its first\n"
       "start (then with the YAML instances as defaults for absent fields); this command\n"
       "takes no YAML: every instance must be complete.\n",
       "  --state-file S       the state file (required)\n" },
-    { "versions", cmd_versions, OPT_DB_PATH, "NAME", "NAME [--db-path P]",
+    { "versions", cmd_versions, OPT_WHERE, "NAME", "NAME " WHERE,
       "Prints the stored versions of instance NAME as JSON, newest first (keys masked).\n",
       "" },
-    { "log", cmd_log, OPT_DB_PATH | OPT_LIMIT, NULL, "[--db-path P] [--limit N]",
+    { "log", cmd_log, OPT_WHERE | OPT_LIMIT, NULL, WHERE " [--limit N]",
       "Prints the change log as JSON, newest first.\n",
       "  --limit N            at most N entries (default: 100; 0: all)\n" }
 };
@@ -497,15 +566,16 @@ static void usage(FILE *f)
     for (i = 0; i < N_COMMANDS; ++i) {
         fprintf(f, "  aoproxy-db %-8s %s\n", commands[i].name, commands[i].synopsis);
     }
-    fprintf(f, "\n%s\n'aoproxy-db COMMAND --help' describes a command.  Exit status: 0 "
-            "done, 1 failed, 2 usage error.\n", db_path_help);
+    fprintf(f, "\n%s%s\n%s\n'aoproxy-db COMMAND --help' describes a command.  Exit status: "
+            "0 done, 1 failed, 2 usage error.\n", where_help, progress_help, where_note);
 }
 
 static void command_usage(FILE *f, const command_t *c)
 {
-    fprintf(f, "Usage: aoproxy-db %s %s\n\n%s\nOptions:\n%s%s"
-            "  --help               this text\n", c->name, c->synopsis, c->help,
-            c->options_help, db_path_help);
+    fprintf(f, "Usage: aoproxy-db %s %s\n\n%s\nOptions:\n%s%s%s"
+            "  --help               this text\n\n%s", c->name, c->synopsis, c->help,
+            c->options_help, (c->options & OPT_PROGRESS) ? progress_help : "", where_help,
+            where_note);
 }
 
 static int usage_error(const command_t *c, const char *fmt, ...)
@@ -547,10 +617,10 @@ static const char *option_name(int opt)
 
 static int set_option(opts_t *o, const command_t *c, int opt, const char *arg)
 {
-    const char **text[] = { &o->db_path, &o->backup_dir, &o->output, &o->backup_path,
-                            &o->state_file };
+    const char **text[] = { &o->where.db_path, &o->backup_dir, &o->output, &o->backup_path,
+                            &o->state_file, &o->where.config, &o->where.vhost };
     static const int text_opts[] = { OPT_DB_PATH, OPT_BACKUP_DIR, OPT_OUTPUT,
-                                     OPT_BACKUP_PATH, OPT_STATE_FILE };
+                                     OPT_BACKUP_PATH, OPT_STATE_FILE, OPT_CONFIG, OPT_VHOST };
     size_t i;
 
     for (i = 0; i < sizeof(text_opts) / sizeof(text_opts[0]); ++i) {
@@ -572,6 +642,12 @@ static int set_option(opts_t *o, const command_t *c, int opt, const char *arg)
         return 0;
     case OPT_NO_PRE_RESTORE:
         o->pre_restore = 0;
+        return 0;
+    case OPT_VERBOSE:
+        o->verbose = 1;
+        return 0;
+    case OPT_PROGRESS:
+        o->progress = 1;
         return 0;
     }
     return usage_error(c, "--%s: unexpected option", option_name(opt));
@@ -625,12 +701,58 @@ static int required(const opts_t *o, const command_t *c)
     if ((c->options & OPT_STATE_FILE) && !o->state_file) {
         return usage_error(c, "%s is required", "--state-file");
     }
+    if (o->where.db_path && (o->where.config || o->where.vhost)) {
+        return usage_error(c, "--db-path names the database itself: not with %s",
+                           o->where.config ? "--config" : "--vhost");
+    }
     return -1;
+}
+
+/* Sets o->db_path to the store the server uses, and says how it was found when asked
+ * or when a person watches (stderr is a terminal). */
+static int find_database(opts_t *o, const command_t *c)
+{
+    aop_dbtool_found_t found;
+    const char *err;
+    apr_status_t rv = aop_dbtool_locate(o->p, &o->where, &found, &err);
+
+    if (rv == APR_EINVAL) {
+        fprintf(stderr, "aoproxy-db %s: %s\n", c->name, err);
+        return EXIT_USAGE;
+    }
+    if (rv != APR_SUCCESS) {
+        return failed(o, "%s", err);
+    }
+    o->db_path = found.path;
+    o->db_source = found.source;
+    if (o->verbose || (isatty(STDERR_FILENO) && !o->where.db_path)) {
+        fprintf(stderr, "aoproxy-db %s: database %s, from %s\n", c->name, o->db_path,
+                o->db_source);
+    }
+    return -1;
+}
+
+/* A failure says where the path came from, unless the command line named it. */
+static int run_command(opts_t *o, const command_t *c)
+{
+    int rc;
+
+    if ((rc = find_database(o, c)) >= 0) {
+        return rc;
+    }
+    o->pr = aop_dbtool_progress_make(o->p, c->name, (c->options & OPT_PROGRESS)
+                                     && (o->progress || isatty(STDERR_FILENO)));
+    rc = c->run(o);
+    aop_dbtool_progress_end(o->pr);
+    if (rc == EXIT_FAILURE && !o->where.db_path && !o->verbose && !isatty(STDERR_FILENO)) {
+        fprintf(stderr, "aoproxy-db %s: database %s, from %s\n", c->name, o->db_path,
+                o->db_source);
+    }
+    return rc;
 }
 
 static int run(apr_pool_t *p, int argc, char **argv)
 {
-    const char *env = getenv("INSTANCE_MANAGER_DB_PATH");
     opts_t o;
     size_t i;
     int rc;
@@ -642,7 +764,6 @@ static int run(apr_pool_t *p, int argc, char **argv)
     }
     memset(&o, 0, sizeof(o));
     o.p = p;
-    o.db_path = env && *env ? env : AOP_DEFAULT_DB_PATH;
     o.max_backups = DEFAULT_MAX_BACKUPS;
     o.limit = DEFAULT_LOG_LIMIT;
     o.vacuum = o.pre_restore = 1;
@@ -653,7 +774,7 @@ static int run(apr_pool_t *p, int argc, char **argv)
                 || (rc = required(&o, &commands[i])) >= 0) {
                 return rc;
             }
-            return commands[i].run(&o);
+            return run_command(&o, &commands[i]);
         }
     }
     fprintf(stderr, "aoproxy-db: unknown command %s\n\n", argv[1]);

@@ -163,18 +163,72 @@ static int admin_refused(aop_api_t *q)
     return 0;
 }
 
-static const char *allowed_methods(apr_pool_t *p, const char *path)
+static int literal(const route_t *route)
 {
-    const char *allow = NULL, *arg;
+    return strchr(route->path, '*') == NULL;
+}
+
+/* Whether a route spells path out ("/instances/add"): then only such routes name it,
+ * whatever the method, and no star of another route ("/instances/{name}") takes it as
+ * an argument.  So GET /instances/add answers 405, never "no instance named add". */
+static int spelled_out(apr_pool_t *p, const char *path)
+{
+    const char *arg;
     size_t i;
 
     for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-        if (path_matches(p, path, routes[i].path, &arg)) {
-            const char *m = ap_method_name_of(p, routes[i].method);
+        if (literal(&routes[i]) && path_matches(p, path, routes[i].path, &arg)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Whether route i names path (with its argument in *arg). */
+static int names_path(apr_pool_t *p, size_t i, const char *path, int exact, const char **arg)
+{
+    return literal(&routes[i]) == exact && path_matches(p, path, routes[i].path, arg);
+}
+
+/* Not ap_method_name_of(): httpd's registry maps M_GET to "HEAD" as well, and which
+ * name comes back depends on a hash's order. */
+static const char *method_name(int method)
+{
+    switch (method) {
+    case M_GET:
+        return "GET";
+    case M_POST:
+        return "POST";
+    case M_PATCH:
+        return "PATCH";
+    case M_DELETE:
+        return "DELETE";
+    default:
+        return "OPTIONS";            /* no route uses another */
+    }
+}
+
+/* The methods of the routes that name path, each once ("GET, PATCH, DELETE"). */
+static const char *allowed_methods(apr_pool_t *p, const char *path, int exact)
+{
+    const char *allow = NULL, *arg, *m;
+    apr_int64_t seen = 0;
+    size_t i;
+
+    for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        if (!(seen & (AP_METHOD_BIT << routes[i].method))
+            && names_path(p, i, path, exact, &arg)) {
+            seen |= AP_METHOD_BIT << routes[i].method;
+            m = method_name(routes[i].method);
             allow = allow ? apr_pstrcat(p, allow, ", ", m, NULL) : m;
         }
     }
     return allow;
+}
+
+int aop_api_name_reserved(apr_pool_t *p, const char *name)
+{
+    return spelled_out(p, apr_pstrcat(p, "/instances/", name, NULL));
 }
 
 /* An old path answers with a permanent redirect to its new place, below the same
@@ -204,27 +258,33 @@ static int redirected(aop_api_t *q, const char *path)
     return 0;
 }
 
+/* A path that exists with other methods answers 405 with Allow; one that does not,
+ * 404. */
 static void dispatch(aop_api_t *q)
 {
     const char *path = api_path(q->r->uri), *allow;
+    int exact;
     size_t i;
 
     if (redirected(q, path)) {
         return;
     }
+    exact = spelled_out(q->r->pool, path);
     for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         if (routes[i].method == q->r->method_number
-            && path_matches(q->r->pool, path, routes[i].path, &q->arg)) {
+            && names_path(q->r->pool, i, path, exact, &q->arg)) {
             if (!routes[i].admin || !admin_refused(q)) {
                 routes[i].fn(q);
             }
             return;
         }
     }
-    if ((allow = allowed_methods(q->r->pool, path))) {
+    if ((allow = allowed_methods(q->r->pool, path, exact))) {
         apr_table_setn(q->r->err_headers_out, "Allow", allow);
-        aop_send_error(q->r, HTTP_METHOD_NOT_ALLOWED, "Method not allowed.", NULL,
-                       "method_not_allowed");
+        aop_send_error(q->r, HTTP_METHOD_NOT_ALLOWED,
+                       apr_psprintf(q->r->pool, "Method %s is not allowed on this path "
+                                    "(allowed: %s).", q->r->method, allow),
+                       NULL, "method_not_allowed");
         return;
     }
     aop_send_error(q->r, HTTP_NOT_FOUND, apr_psprintf(q->r->pool, "Invalid URL (%s %s)",

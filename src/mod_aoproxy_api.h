@@ -62,6 +62,10 @@ void aop_api_post_reload(aop_api_t *q);
  * when it is the server's fault. */
 void aop_api_store_error(aop_api_t *q, const aop_store_result_t *res);
 
+/* Whether /instances/{name} is an endpoint of its own ("add", "add-many"), so that
+ * an instance of that name could not be read, changed or deleted there. */
+int aop_api_name_reserved(apr_pool_t *p, const char *name);
+
 /* 404 instance_not_found for name. */
 void aop_api_not_found(aop_api_t *q, const char *name);
 

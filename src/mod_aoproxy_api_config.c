@@ -80,7 +80,7 @@ void aop_api_get_instances(aop_api_t *q)
                            "invalid_filter");
             return;
         }
-        snap = aop_snapshot_take(q->r->pool, q->live);
+        snap = aop_snapshot_take(q->r->pool, q->live, 0);
     }
     root = aop_json_own(q->r->pool, json_object_new_object());
     arr = json_object_new_array();

@@ -170,6 +170,13 @@ static int parse_new(aop_api_t *q, json_object *obj, const char *where, aop_inst
     if (aop_instance_from_json(q->r->pool, obj, NULL, 0, out, &err, &field) != APR_SUCCESS) {
         return invalid(q, where, err, field);
     }
+    /* /instances/add is the add endpoint for every method: an instance of that name
+     * could never be read, changed or deleted at /instances/{name}. */
+    if (aop_api_name_reserved(q->r->pool, (*out)->name)) {
+        return invalid(q, where, apr_psprintf(q->r->pool, "name: `%s` is reserved (/instances/%s "
+                                              "is an endpoint of the API).", (*out)->name,
+                                              (*out)->name), "name");
+    }
     return 1;
 }
 
@@ -394,6 +401,29 @@ void aop_api_delete_instance(aop_api_t *q)
 
 /* ------------------------------------------------------------------ rollback */
 
+/* The store call of a rollback: to version 0, the YAML definition (or nothing). */
+static apr_status_t store_rollback(aop_api_t *q, int to, int *version,
+                                   aop_store_result_t *res)
+{
+    const aop_instance_t *base = NULL;
+    aop_change_error_t err;
+
+    if (to > 0) {
+        return aop_store_rollback(q->r->pool, q->sc->fleet->db_path, q->arg, to, who(q),
+                                  version, res);
+    }
+    if (aop_publish_yaml_instance(q->r, q->sc->fleet, q->arg, &base, &err) != APR_SUCCESS) {
+        memset(res, 0, sizeof(*res));
+        res->status = AOP_STORE_ERROR;
+        res->message = err.message;
+        return APR_EGENERAL;
+    }
+    return aop_store_revert(q->r->pool, q->sc->fleet->db_path, q->arg, base, who(q), version,
+                            res);
+}
+
+/* {"version": N}: version N's data again; 0 stands for the instance before any change
+ * through the API, that is as the YAML defines it. */
 void aop_api_post_rollback(aop_api_t *q)
 {
     json_object *obj = read_body(q), *v;
@@ -406,16 +436,16 @@ void aop_api_post_rollback(aop_api_t *q)
     }
     if (!json_object_is_type(obj, json_type_object)
         || !json_object_object_get_ex(obj, "version", &v) || !json_object_is_type(v, json_type_int)
-        || (to = json_object_get_int(v)) < 1) {
+        || (to = json_object_get_int(v)) < 0) {
         aop_send_error(q->r, HTTP_BAD_REQUEST, "version: the version to restore (an integer "
-                       ">= 1) is required.", "version", "invalid_version");
+                       ">= 0; 0 is the YAML's definition) is required.", "version",
+                       "invalid_version");
         return;
     }
     if (!locked(q)) {
         return;
     }
-    if (commit_change(q, aop_store_rollback(q->r->pool, q->sc->fleet->db_path, q->arg, to,
-                                            who(q), &version, &res), &res)) {
+    if (commit_change(q, store_rollback(q, to, &version, &res), &res)) {
         ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, q->r, AOPLOGNO(00097)
                       "instance %s rolled back to version %d by %s (version %d)", q->arg, to,
                       who(q), version);

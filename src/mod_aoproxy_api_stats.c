@@ -15,17 +15,17 @@ static json_object *ms_or_null(double seconds)
     return seconds < 0 ? NULL : json_object_new_double(seconds * 1000.0);
 }
 
-static json_object *latency_json(apr_uint64_t count, apr_uint64_t sum_us,
-                                 const apr_uint64_t *hist)
+static json_object *latency_json(const aop_hist_t *h)
 {
     json_object *o = json_object_new_object();
 
-    json_object_object_add(o, "count", json_object_new_int64((apr_int64_t)count));
-    json_object_object_add(o, "avg", count ? json_object_new_double((double)sum_us / 1000.0
-                                                                    / (double)count) : NULL);
-    json_object_object_add(o, "p50", ms_or_null(aop_hist_quantile(hist, 0.50)));
-    json_object_object_add(o, "p95", ms_or_null(aop_hist_quantile(hist, 0.95)));
-    json_object_object_add(o, "p99", ms_or_null(aop_hist_quantile(hist, 0.99)));
+    json_object_object_add(o, "count", json_object_new_int64((apr_int64_t)h->count));
+    json_object_object_add(o, "avg", h->count ? json_object_new_double(
+                                                    (double)h->sum_us / 1000.0
+                                                    / (double)h->count) : NULL);
+    json_object_object_add(o, "p50", ms_or_null(aop_hist_quantile(h, 0.50)));
+    json_object_object_add(o, "p95", ms_or_null(aop_hist_quantile(h, 0.95)));
+    json_object_object_add(o, "p99", ms_or_null(aop_hist_quantile(h, 0.99)));
     return o;
 }
 
@@ -34,7 +34,7 @@ static void add_u64(json_object *o, const char *key, apr_uint64_t v)
     json_object_object_add(o, key, json_object_new_int64((apr_int64_t)v));
 }
 
-static json_object *errors_json(const aop_counts_t *c)
+static json_object *errors_json(const aop_tally_t *c)
 {
     json_object *o = json_object_new_object(), *cls = json_object_new_object();
     json_object *kind = json_object_new_object();
@@ -55,7 +55,7 @@ static json_object *errors_json(const aop_counts_t *c)
     return o;
 }
 
-static json_object *tokens_json(const aop_counts_t *c)
+static json_object *tokens_json(const aop_tally_t *c)
 {
     json_object *o = json_object_new_object();
 
@@ -68,9 +68,10 @@ static json_object *tokens_json(const aop_counts_t *c)
 }
 
 /* One set of counters (a window, or since start) as JSON. */
-static json_object *counts_json(const aop_counts_t *c, int minutes)
+static json_object *counts_json(const aop_counts_t *counts, int minutes)
 {
     json_object *o = json_object_new_object();
+    const aop_tally_t *c = &counts->n;
 
     if (minutes > 0) {
         json_object_object_add(o, "window_minutes", json_object_new_int(minutes));
@@ -82,10 +83,8 @@ static json_object *counts_json(const aop_counts_t *c, int minutes)
                                c->requests ? (double)(c->requests - c->successes)
                                              / (double)c->requests : 0.0));
     json_object_object_add(o, "tokens", tokens_json(c));
-    json_object_object_add(o, "latency_ms", latency_json(c->latency_count, c->latency_sum_us,
-                                                         c->latency_hist));
-    json_object_object_add(o, "ttfb_ms", latency_json(c->ttfb_count, c->ttfb_sum_us,
-                                                      c->ttfb_hist));
+    json_object_object_add(o, "latency_ms", latency_json(&counts->latency));
+    json_object_object_add(o, "ttfb_ms", latency_json(&counts->ttfb));
     add_u64(o, "failovers", c->failovers);
     add_u64(o, "cooldowns", c->cooldowns);
     return o;
@@ -171,7 +170,7 @@ static json_object *instances_state(apr_pool_t *p, const aop_snapshot_t *snap)
 static aop_snapshot_t *snapshot(aop_api_t *q, json_object **root)
 {
     *root = aop_json_own(q->r->pool, json_object_new_object());
-    return aop_snapshot_take(q->r->pool, q->live);
+    return aop_snapshot_take(q->r->pool, q->live, 0);
 }
 
 void aop_api_get_stats(aop_api_t *q)
@@ -181,10 +180,10 @@ void aop_api_get_stats(aop_api_t *q)
 
     json_object_object_add(root, "status", json_object_new_string(
                                aop_health_name(aop_snapshot_overall_health(snap))));
-    json_object_object_add(root, "since", aop_api_time(q->r->pool, snap->overall.since));
+    json_object_object_add(root, "since", aop_api_time(q->r->pool, snap->since));
     json_object_object_add(root, "window", window_json(snap, -1,
                                                        q->live->cfg->stats_window_minutes));
-    json_object_object_add(root, "total", counts_json(&snap->overall.life, 0));
+    json_object_object_add(root, "total", counts_json(&snap->overall_life, 0));
     aop_api_send(q, root);
 }
 

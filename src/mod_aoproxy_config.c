@@ -93,19 +93,21 @@ static const char *set_enabled(cmd_parms *cmd, void *dconf, int flag)
     return NULL;
 }
 
-static const char *set_config_dir(cmd_parms *cmd, void *dconf, const char *arg)
+/* A path directive (relative to ServerRoot) into the server field at offset
+ * cmd->info: AOProxyConfigDir, AOProxyStateDB, AOProxyAdminKeyFile. */
+static const char *set_path(cmd_parms *cmd, void *dconf, const char *arg)
 {
     const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
-    const char *dir;
+    const char *path;
 
     if (err) {
         return err;
     }
-    dir = ap_server_root_relative(cmd->pool, arg);
-    if (!dir) {
-        return apr_pstrcat(cmd->pool, "AOProxyConfigDir: invalid path '", arg, "'", NULL);
+    if (!(path = ap_server_root_relative(cmd->pool, arg))) {
+        return apr_pstrcat(cmd->pool, cmd->directive->directive, ": invalid path '", arg, "'",
+                           NULL);
     }
-    aop_srv_conf(cmd->server)->config_dir = dir;
+    *(const char **)(void *)((char *)aop_srv_conf(cmd->server) + (apr_size_t)cmd->info) = path;
     return NULL;
 }
 
@@ -185,36 +187,6 @@ static const char *set_admin_key(cmd_parms *cmd, void *dconf, const char *arg)
     return NULL;
 }
 
-static const char *set_admin_key_file(cmd_parms *cmd, void *dconf, const char *arg)
-{
-    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
-    const char *path;
-
-    if (err) {
-        return err;
-    }
-    if (!(path = ap_server_root_relative(cmd->pool, arg))) {
-        return apr_pstrcat(cmd->pool, "AOProxyAdminKeyFile: invalid path '", arg, "'", NULL);
-    }
-    aop_srv_conf(cmd->server)->admin_key_file = path;
-    return NULL;
-}
-
-static const char *set_state_db(cmd_parms *cmd, void *dconf, const char *arg)
-{
-    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
-    const char *path;
-
-    if (err) {
-        return err;
-    }
-    if (!(path = ap_server_root_relative(cmd->pool, arg))) {
-        return apr_pstrcat(cmd->pool, "AOProxyStateDB: invalid path '", arg, "'", NULL);
-    }
-    aop_srv_conf(cmd->server)->state_db = path;
-    return NULL;
-}
-
 static const char *set_growth(cmd_parms *cmd, void *dconf, const char *arg)
 {
     aop_srv_conf_t *sc = aop_srv_conf(cmd->server);
@@ -238,7 +210,8 @@ const command_rec aop_cmds[] = {
     AP_INIT_FLAG("AOProxy", set_enabled, NULL, RSRC_CONF | ACCESS_CONF,
                  "On: serve OpenAI API calls (/v1/...) here from the configured Azure "
                  "OpenAI instances"),
-    AP_INIT_TAKE1("AOProxyConfigDir", set_config_dir, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("AOProxyConfigDir", set_path,
+                  (void *)APR_OFFSETOF(aop_srv_conf_t, config_dir), RSRC_CONF,
                   "Directory holding base.yaml and <environment>.yaml"),
     AP_INIT_TAKE1("AOProxyEnvironment", set_environment, NULL, RSRC_CONF,
                   "Environment whose YAML overlays base.yaml (default: $ENVIRONMENT)"),
@@ -251,13 +224,15 @@ const command_rec aop_cmds[] = {
     AP_INIT_TAKE1("AOProxyAdminKey", set_admin_key, NULL, RSRC_CONF,
                   "Key the management API's mutations require in X-Admin-API-Key "
                   "(default: $ADMIN_API_KEY; none: mutations are refused)"),
-    AP_INIT_TAKE1("AOProxyAdminKeyFile", set_admin_key_file, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("AOProxyAdminKeyFile", set_path,
+                  (void *)APR_OFFSETOF(aop_srv_conf_t, admin_key_file), RSRC_CONF,
                   "File whose first line is the admin key, read at every start and "
                   "graceful restart; readable by its owner and group only"),
     AP_INIT_TAKE1("AOProxyCooldown", set_seconds, (void *)&cooldown_slot, RSRC_CONF,
                   "Seconds an instance rests after a 429 or 5xx that says not how long "
                   "(default 10)"),
-    AP_INIT_TAKE1("AOProxyStateDB", set_state_db, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("AOProxyStateDB", set_path,
+                  (void *)APR_OFFSETOF(aop_srv_conf_t, state_db), RSRC_CONF,
                   "SQLite file of the instances changed through the management API "
                   "(default: $INSTANCE_MANAGER_DB_PATH, else " AOP_DEFAULT_DB_PATH ")"),
     AP_INIT_TAKE1("AOProxyInstanceGrowth", set_growth, NULL, RSRC_CONF,

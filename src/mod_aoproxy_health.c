@@ -16,7 +16,7 @@ const char *aop_health_name(aop_health_e h)
 
 apr_uint64_t aop_health_errors(const aop_counts_t *c)
 {
-    return c->requests - c->successes - c->by_kind[AOP_KIND_CLIENT_4XX];
+    return c->n.requests - c->n.successes - c->n.by_kind[AOP_KIND_CLIENT_4XX];
 }
 
 static aop_health_t judged(aop_health_e status, const char *reason)
@@ -91,11 +91,11 @@ aop_health_t aop_health_of(apr_pool_t *p, aop_live_t *live, int idx,
         return judged(AOP_DEGRADED, apr_psprintf(p, "%u consecutive failures",
                                                  si->consecutive_failures));
     }
-    if (window->requests >= AOP_DEGRADED_MIN_REQUESTS
-        && (double)errors / (double)window->requests >= AOP_DEGRADED_ERROR_RATE) {
+    if (window->n.requests >= AOP_DEGRADED_MIN_REQUESTS
+        && (double)errors / (double)window->n.requests >= AOP_DEGRADED_ERROR_RATE) {
         return judged(AOP_DEGRADED, apr_psprintf(p, "error rate %.0f%% in the last %d "
                                                  "minutes", 100.0 * (double)errors
-                                                 / (double)window->requests,
+                                                 / (double)window->n.requests,
                                                  live->cfg->stats_window_minutes));
     }
     return judged(AOP_HEALTHY, NULL);

@@ -3,6 +3,7 @@
 
 #include "mod_aoproxy_private.h"
 #include "mod_aoproxy_hold.h"
+#include "mod_aoproxy_lbmethod.h"
 #include "mod_aoproxy_request.h"
 
 typedef enum { HOLD_UNDECIDED = 0, HOLD_ANSWER, HOLD_FIRST_BYTE, HOLD_PASS } hold_mode_e;
@@ -103,6 +104,7 @@ static apr_status_t release(ap_filter_t *f, hold_t *h, apr_bucket_brigade *bb)
 
 static apr_status_t hold_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 {
+    aop_req_t *ctx = aop_req_get(f->r);
     hold_t *h = hold_ctx(f);
     apr_off_t len = 0;
     apr_status_t rv;
@@ -121,6 +123,9 @@ static apr_status_t hold_filter(ap_filter_t *f, apr_bucket_brigade *bb)
      * connection's buffers): ap_save_brigade sets them aside in the request pool. */
     apr_brigade_length(bb, 1, &len);
     h->len += len;
+    if (len && ctx->resv_tracked) {
+        aop_lb_alive(ctx, apr_time_now());     /* bytes came: the request is alive */
+    }
     if ((rv = ap_save_brigade(f, &h->held, &bb, f->r->pool)) != APR_SUCCESS) {
         return rv;
     }

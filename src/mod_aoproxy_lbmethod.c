@@ -151,14 +151,25 @@ static int choose(aop_req_t *ctx, aop_shm_model_t *sm, aop_cand_t *c, int n,
     return idx;
 }
 
-static void reserve(aop_req_t *ctx, int idx)
+/* A reservation is recorded with this process as its owner and a deadline, so that
+ * one whose process died or stalled is given back (mod_aoproxy_reservations.c). */
+static void reserve(aop_req_t *ctx, int idx, apr_time_t now)
 {
     aop_shm_inst_t *si = aop_shm_inst(ctx->live->shm_map, idx);
+    aop_resv_table_t *table = aop_shm_reservations();
 
     if (si) {
         aop_tpm_reserve(&si->tpm, ctx->info.estimate);
         ctx->reserved_in = si;
         ctx->reserved = ctx->info.estimate;
+        ctx->resv_span = aop_lb_reservation_span(ctx);
+        ctx->resv_tracked = 0;
+        if (table) {
+            ctx->ticket = aop_resv_claim(table, aop_shm_my_pid(),
+                                         aop_shm_inst_slot_of(ctx->live->shm_map, idx),
+                                         ctx->reserved, now + ctx->resv_span);
+            ctx->resv_tracked = ctx->ticket.idx >= 0;
+        }
     }
 }
 
@@ -176,11 +187,33 @@ static void send_probe(const aop_req_t *ctx, int idx, apr_time_t now)
 
 void aop_lb_release_locked(aop_req_t *ctx, apr_int64_t used)
 {
-    if (ctx->reserved_in) {
-        aop_tpm_commit(&ctx->reserved_in->tpm, ctx->reserved, used,
-                       apr_time_sec(apr_time_now()));
-        ctx->reserved_in = NULL;
-        ctx->reserved = 0;
+    apr_int64_t held;
+
+    if (!ctx->reserved_in) {
+        return;
+    }
+    held = ctx->resv_tracked ? aop_resv_release(aop_shm_reservations(), &ctx->ticket)
+                             : ctx->reserved;
+    if (ctx->resv_tracked && held == 0 && ctx->reserved > 0) {
+        /* The sweep gave it back already, counting the estimate as used. */
+        used = used > ctx->reserved ? used - ctx->reserved : 0;
+    }
+    aop_tpm_commit(&ctx->reserved_in->tpm, held, used, apr_time_sec(apr_time_now()));
+    ctx->reserved_in = NULL;
+    ctx->reserved = 0;
+    ctx->resv_tracked = 0;
+}
+
+apr_interval_time_t aop_lb_reservation_span(const aop_req_t *ctx)
+{
+    return (apr_interval_time_t)(2 * ctx->live->cfg->timeout * APR_USEC_PER_SEC)
+           + ctx->sc->connect_timeout.value + AOP_RESV_SLACK;
+}
+
+void aop_lb_alive(aop_req_t *ctx, apr_time_t now)
+{
+    if (ctx->resv_tracked) {
+        aop_resv_touch(aop_shm_reservations(), &ctx->ticket, now + ctx->resv_span);
     }
 }
 
@@ -210,7 +243,7 @@ static int pick_scheduled(aop_req_t *ctx, proxy_balancer *b, aop_shm_model_t *sm
     w = untried(ctx, b, idx);
     if (w && PROXY_WORKER_IS_USABLE(w) && available_locked(ctx, idx, now)) {
         sm->cursor++;
-        reserve(ctx, idx);
+        reserve(ctx, idx, now);
         send_probe(ctx, idx, now);
     }
     else {
@@ -238,7 +271,7 @@ static int pick(request_rec *r, aop_req_t *ctx, proxy_balancer *b)
     aop_shm_lock();
     idx = choose(ctx, sm, c, n, now);
     if (idx >= 0) {
-        reserve(ctx, idx);
+        reserve(ctx, idx, now);
         send_probe(ctx, idx, now);
     }
     aop_shm_unlock();

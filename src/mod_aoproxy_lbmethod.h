@@ -25,6 +25,20 @@ int aop_lb_next_exists(request_rec *r, const aop_req_t *ctx);
 void aop_lb_release(aop_req_t *ctx, apr_int64_t used);
 void aop_lb_release_locked(aop_req_t *ctx, apr_int64_t used);
 
+/* Slack beyond the instance's timeouts before a silent request's reservation is
+ * given back by the sweep. */
+#define AOP_RESV_SLACK apr_time_from_sec(2)
+
+/* How long a reservation may go without a sign of life: twice the worker's timeout
+ * (mod_proxy may wait that long to send the body, then as long for the answer's
+ * first bytes; between later bytes it waits once), the connect timeout and
+ * AOP_RESV_SLACK.  A live request is never that silent: mod_proxy gives up first. */
+apr_interval_time_t aop_lb_reservation_span(const aop_req_t *ctx);
+
+/* A sign of life of the request holding a reservation (answer bytes passed): its
+ * deadline moves on by the span.  No lock, one store. */
+void aop_lb_alive(aop_req_t *ctx, apr_time_t now);
+
 void aop_lbmethod_register_hooks(apr_pool_t *p);
 
 /* post_config: fetch mod_proxy's optional functions, failing loudly without it. */

@@ -65,7 +65,8 @@ typedef struct series_t {
     int idx;                         /* instance */
     int m;                           /* model index in its supported_models */
     const char *labels;              /* aoproxy_instance="..",model=".." */
-    const aop_counts_t *c;
+    const aop_counts_t *counts;
+    const aop_tally_t *c;            /* &counts->n */
 } series_t;
 
 typedef void series_fn(const series_t *s);
@@ -85,7 +86,8 @@ static void each_pair(request_rec *r, const aop_snapshot_t *snap, series_fn *fn)
         for (j = 0; j < inst->supported_models->nelts; j++) {
             s.idx = i;
             s.m = j;
-            s.c = &snap->life[i][j];
+            s.counts = &snap->life[i][j];
+            s.c = &s.counts->n;
             s.labels = apr_psprintf(r->pool, "aoproxy_instance=\"%s\",model=\"%s\"",
                                     label(r->pool, inst->name),
                                     label(r->pool, APR_ARRAY_IDX(inst->supported_models, j,
@@ -132,37 +134,36 @@ static void cooldown_series(const series_t *s)
                s->c->cooldowns);
 }
 
-static void histogram(const series_t *s, const char *name, const apr_uint64_t *hist,
-                      apr_uint64_t count, apr_uint64_t sum_us)
+/* The fine buckets (aop_stats.h) are exported at every power of two of microseconds,
+ * 32 us to 268 s: a fixed, sensible set of `le` bounds that are exact bucket bounds,
+ * so each cumulative count is exact.  /stats computes its percentiles from all of
+ * them. */
+static void histogram(const series_t *s, const char *name, const aop_hist_t *h)
 {
     apr_uint64_t cumulative = 0;
     int b;
 
     for (b = 0; b < AOP_HIST_BUCKETS; b++) {
-        cumulative += hist[b];
-        if (b == AOP_HIST_BUCKETS - 1) {
-            ap_rprintf(s->r, "%s_bucket{%s,le=\"+Inf\"} %" APR_UINT64_T_FMT "\n", name,
-                       s->labels, cumulative);
-        }
-        else {
+        cumulative += h->bucket[b];
+        if (aop_hist_ends_power(b)) {
             ap_rprintf(s->r, "%s_bucket{%s,le=\"%s\"} %" APR_UINT64_T_FMT "\n", name,
-                       s->labels, bound_label(s->r->pool, aop_hist_bounds_us[b]), cumulative);
+                       s->labels, bound_label(s->r->pool, aop_hist_upper_us(b)), cumulative);
         }
     }
+    ap_rprintf(s->r, "%s_bucket{%s,le=\"+Inf\"} %" APR_UINT64_T_FMT "\n", name, s->labels,
+               cumulative);
     ap_rprintf(s->r, "%s_sum{%s} %.6f\n%s_count{%s} %" APR_UINT64_T_FMT "\n", name, s->labels,
-               (double)sum_us / 1e6, name, s->labels, count);
+               (double)h->sum_us / 1e6, name, s->labels, cumulative);
 }
 
 static void latency_series(const series_t *s)
 {
-    histogram(s, "aoproxy_request_duration_seconds", s->c->latency_hist, s->c->latency_count,
-              s->c->latency_sum_us);
+    histogram(s, "aoproxy_request_duration_seconds", &s->counts->latency);
 }
 
 static void ttfb_series(const series_t *s)
 {
-    histogram(s, "aoproxy_time_to_first_byte_seconds", s->c->ttfb_hist, s->c->ttfb_count,
-              s->c->ttfb_sum_us);
+    histogram(s, "aoproxy_time_to_first_byte_seconds", &s->counts->ttfb);
 }
 
 typedef enum { G_USED, G_RESERVED, G_LIMIT, G_COOLDOWN } gauge_e;
@@ -225,7 +226,7 @@ static void instance_gauges(request_rec *r, const aop_snapshot_t *snap)
 
 static void overall_counters(request_rec *r, const aop_snapshot_t *snap)
 {
-    const aop_counts_t *c = &snap->overall.life;
+    const aop_tally_t *c = &snap->overall_life.n;
     int k;
 
     header(r, "aoproxy_client_requests_total", "counter", "Client requests, whether or not an "
@@ -241,7 +242,7 @@ static void overall_counters(request_rec *r, const aop_snapshot_t *snap)
 void aop_api_get_metrics(aop_api_t *q)
 {
     request_rec *r = q->r;
-    aop_snapshot_t *snap = aop_snapshot_take(r->pool, q->live);
+    aop_snapshot_t *snap = aop_snapshot_take(r->pool, q->live, 1);
 
     ap_set_content_type(r, "text/plain; version=0.0.4; charset=utf-8");
     header(r, "aoproxy_requests_total", "counter", "Attempts at an instance for a model, by "

@@ -139,12 +139,22 @@ static int move_on(aop_req_t *ctx, proxy_worker *worker, int soft, int next)
     return next ? HTTP_SERVICE_UNAVAILABLE : HTTP_BAD_GATEWAY;
 }
 
+/* Remembers a failed attempt for the final log line (AOP00041): "east (429), west
+ * (refused)".  Names and statuses only: nothing secret. */
+static void note_failed(request_rec *r, aop_req_t *ctx, const char *what)
+{
+    const char *one = apr_psprintf(r->pool, "%s (%s)", ctx->inst->name, what);
+
+    ctx->failed = ctx->failed ? apr_pstrcat(r->pool, ctx->failed, ", ", one, NULL) : one;
+}
+
 /* Azure answered with one of the override statuses. */
 static int after_error_answer(request_rec *r, aop_req_t *ctx, proxy_worker *worker,
                               int status)
 {
     int cooldown = aop_outcome_note(r, ctx, status), next;
 
+    note_failed(r, ctx, apr_itoa(r->pool, status));
     ctx->last_status = status;
     aop_lb_release(ctx, 0);
     next = aop_lb_next_exists(r, ctx);
@@ -187,6 +197,7 @@ static int after_transport_failure(request_rec *r, aop_req_t *ctx, proxy_worker 
                   "for %ld ms" : AOPLOGNO(00042) "instance %s failed before answering "
                   "(attempt %d for model %s): resting it for %ld ms", ctx->inst->name,
                   ctx->attempts, ctx->info.model, msec_until(until));
+    note_failed(r, ctx, refused ? "refused" : timed_out ? "timed out" : "reset");
     aop_lb_release(ctx, 0);
     next = aop_lb_next_exists(r, ctx);
     aop_stats_attempt(r, ctx, 0, kind, next, rested);
@@ -215,6 +226,7 @@ static int after_broken_answer(request_rec *r, aop_req_t *ctx, proxy_worker *wor
                   "instance %s broke off its answer (%d) before the client got any of it "
                   "(attempt %d for model %s): resting it for %ld ms", ctx->inst->name,
                   answered, ctx->attempts, ctx->info.model, msec_until(until));
+    note_failed(r, ctx, "truncated");
     ctx->last_status = HTTP_BAD_GATEWAY;
     aop_lb_release(ctx, 0);
     next = aop_lb_next_exists(r, ctx);
@@ -324,6 +336,18 @@ static void answer_unreachable(request_rec *r, aop_req_t *ctx)
                    NULL, "upstream_unavailable");
 }
 
+/* Which instances failed, and how: the operator's first question. */
+static const char *failed_instances(request_rec *r, const aop_req_t *ctx)
+{
+    if (ctx->failed) {
+        return apr_pstrcat(r->pool, "tried ", ctx->failed, NULL);
+    }
+    if (ctx->inst && ctx->attempts > 0) {
+        return apr_pstrcat(r->pool, "tried ", ctx->inst->name, NULL);
+    }
+    return "no instance could be tried";
+}
+
 /* When mod_proxy gives up or hands us Azure's error, the client gets an OpenAI
  * error instead of an HTML page or Azure's own shape. */
 static int aop_request_status(int *status, request_rec *r)
@@ -349,7 +373,8 @@ static int aop_request_status(int *status, request_rec *r)
     }
     ap_log_rerror(APLOG_MARK, r->status == HTTP_TOO_MANY_REQUESTS ? APLOG_INFO : APLOG_ERR,
                   0, r, AOPLOGNO(00041) "request for model %s failed with %d after %d "
-                  "attempt(s)", ctx->info.model, r->status, ctx->attempts);
+                  "attempt(s): %s", ctx->info.model, r->status, ctx->attempts,
+                  failed_instances(r, ctx));
     *status = OK;
     return OK;
 }

@@ -496,6 +496,27 @@ apr_status_t aop_publish_change(request_rec *r, aop_fleet_t *fleet,
     return APR_SUCCESS;
 }
 
+apr_status_t aop_publish_yaml_instance(request_rec *r, aop_fleet_t *fleet, const char *name,
+                                       const aop_instance_t **out, aop_change_error_t *err)
+{
+    json_object *settings, *old_list;
+    apr_array_header_t *layer;
+    int i;
+
+    *out = NULL;
+    if (current_layers(r, fleet, &settings, &layer, &old_list, err) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    for (i = 0; i < layer->nelts; i++) {
+        const aop_effective_t *e = APR_ARRAY_IDX(layer, i, aop_effective_t *);
+
+        if (strcmp(e->inst->name, name) == 0) {
+            *out = e->inst;
+        }
+    }
+    return APR_SUCCESS;
+}
+
 apr_status_t aop_publish_room(request_rec *r, aop_live_t *live,
                               const apr_array_header_t *instances, aop_change_error_t *err)
 {

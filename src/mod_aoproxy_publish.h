@@ -36,6 +36,11 @@ apr_status_t aop_publish_boot(apr_pool_t *ptemp, server_rec *s, aop_fleet_t *fle
 apr_status_t aop_publish_change(request_rec *r, aop_fleet_t *fleet,
                                 const aop_config_t *new_yaml, aop_change_error_t *err);
 
+/* Under the admin lock: the instance the live YAML layer (the YAML as last loaded,
+ * with the defaults; keys included) defines as name, or *out NULL if none does. */
+apr_status_t aop_publish_yaml_instance(request_rec *r, aop_fleet_t *fleet, const char *name,
+                                       const aop_instance_t **out, aop_change_error_t *err);
+
 /* Whether the balancer and shared memory have room for instances (a change not yet
  * stored): checked before the store is written, so that a change is either stored and
  * live or neither. */

@@ -6,6 +6,7 @@
 #include <httpd.h>
 
 #include "aop_request.h"
+#include "aop_resv.h"
 #include "mod_aoproxy_config.h"
 #include "mod_aoproxy_live.h"
 
@@ -29,7 +30,12 @@ typedef struct aop_req_t {
     const char *deployment;               /* its deployment for the model */
     struct aop_shm_inst_t *reserved_in;   /* the instance holding our token reservation */
     apr_int64_t reserved;                 /* its amount */
+    aop_resv_ticket_t ticket;             /* its record (owner, deadline): aop_resv.h */
+    int resv_tracked;                     /* ticket names a record (else the table was full) */
+    apr_interval_time_t resv_span;        /* how far ahead each sign of life moves its deadline */
     int attempts;
+    int cooldowns;                        /* cooldowns its attempts started */
+    const char *failed;                   /* "name (status), ...": attempts that failed */
     int last_status;                      /* what the last attempt's scheme handler said */
     struct proxy_worker *soft_failed;     /* put in error by mod_proxy only to fail over */
     int in_scheme_handler;                /* re-entrancy guard of our wrapper */

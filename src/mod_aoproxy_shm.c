@@ -2,8 +2,10 @@
 #include <apr_shm.h>
 #include <apr_strings.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <http_core.h>
@@ -30,7 +32,9 @@ typedef struct shm_header_t {
     apr_uint32_t model_cap;
     apr_uint32_t pair_cap;
     apr_uint32_t doc_cap;            /* bytes per fleet document */
-    volatile apr_uint32_t lock;      /* 0: free; else the holder's process id */
+    apr_uint32_t resv_cap;           /* token reservations in flight (aop_resv.h) */
+    apr_uint32_t lock_takeovers;     /* locks taken from a stopped or stuck holder */
+    apr_uint64_t lock;               /* 0: free; else holder's pid << 32 | a sequence */
     shm_fleet_t fleet[AOP_SHM_MAX_FLEETS];
     aop_shm_overall_t overall;
 } shm_header_t;
@@ -43,10 +47,13 @@ typedef struct retained_t {
 
 static shm_header_t *hdr;
 
-/* Bumped when records change order without changing size. */
-#define LAYOUT_REVISION 2
+/* Bumped when records change order without changing size.  3: the rings moved out
+ * of the instance records into their own table, with log-linear histograms. */
+#define LAYOUT_REVISION 3
 #define LAYOUT ((apr_uint32_t)(sizeof(aop_shm_inst_t) * 7 + sizeof(aop_shm_model_t) * 3 \
                                + sizeof(aop_shm_pair_t) + sizeof(shm_header_t) \
+                               + sizeof(aop_stats_ring_t) * 5 \
+                               + sizeof(aop_resv_rec_t) * 11 \
                                + LAYOUT_REVISION * 65536))
 
 static aop_shm_inst_t *inst_table(void)
@@ -54,9 +61,15 @@ static aop_shm_inst_t *inst_table(void)
     return (aop_shm_inst_t *)((char *)hdr + APR_ALIGN_DEFAULT(sizeof(*hdr)));
 }
 
+/* Parallel to the instance table. */
+static aop_stats_ring_t *ring_table(void)
+{
+    return (aop_stats_ring_t *)(inst_table() + hdr->inst_cap);
+}
+
 static aop_shm_model_t *model_table(void)
 {
-    return (aop_shm_model_t *)(inst_table() + hdr->inst_cap);
+    return (aop_shm_model_t *)(ring_table() + hdr->inst_cap);
 }
 
 static aop_shm_pair_t *pair_table(void)
@@ -69,12 +82,21 @@ static char *doc_area(int fleet)
     return (char *)(pair_table() + hdr->pair_cap) + (apr_size_t)fleet * hdr->doc_cap;
 }
 
-static apr_size_t segment_size(apr_uint32_t inst_cap, apr_uint32_t model_cap,
-                               apr_uint32_t pair_cap, apr_uint32_t doc_cap)
+/* After the documents, 8-aligned: the token reservations. */
+static aop_resv_table_t *resv_table(void)
 {
-    return APR_ALIGN_DEFAULT(sizeof(shm_header_t)) + sizeof(aop_shm_inst_t) * inst_cap
+    return (aop_resv_table_t *)APR_ALIGN_DEFAULT((apr_uintptr_t)doc_area(AOP_SHM_MAX_FLEETS));
+}
+
+static apr_size_t segment_size(apr_uint32_t inst_cap, apr_uint32_t model_cap,
+                               apr_uint32_t pair_cap, apr_uint32_t doc_cap,
+                               apr_uint32_t resv_cap)
+{
+    return APR_ALIGN_DEFAULT(sizeof(shm_header_t))
+           + (sizeof(aop_shm_inst_t) + sizeof(aop_stats_ring_t)) * inst_cap
            + sizeof(aop_shm_model_t) * model_cap + sizeof(aop_shm_pair_t) * pair_cap
-           + (apr_size_t)doc_cap * AOP_SHM_MAX_FLEETS;
+           + (apr_size_t)doc_cap * AOP_SHM_MAX_FLEETS + 8 /* resv_table()'s alignment */
+           + aop_resv_size(resv_cap);
 }
 
 /* The state lock is a spinlock in the segment itself.  What it guards are a few
@@ -82,10 +104,21 @@ static apr_size_t segment_size(apr_uint32_t inst_cap, apr_uint32_t model_cap,
  * sleep: an APR global mutex (a robust, priority-inheriting pthread mutex plus a
  * thread mutex) made every contended acquisition a pair of system calls, measured
  * at a tenth of the proxy's throughput.  A waiter spins briefly, then yields the
- * CPU to whoever holds it; a holder that died (its process is gone) is detected
- * and its lock taken over, so a crash never wedges the server. */
+ * CPU to whoever holds it.
+ *
+ * No holder can stall the others for long.  A waiter that has waited LOCK_ASK
+ * asks about the holder: gone (a crash) or stopped (SIGSTOP, a debugger: state T or
+ * t in /proc), and the lock is taken over at once; after LOCK_MAX_WAIT it is taken
+ * over whatever the holder is doing (swapped out, starved).  A holder that resumes
+ * after a takeover finishes the few stores it was making beside the new holder's
+ * (at worst a counter off by one request's numbers) and its unlock, which only
+ * releases the lock it took, changes nothing.  The lock word is the holder's process
+ * id and a per-acquisition number, so that a stale unlock never releases a later
+ * acquisition by another thread of the same process. */
 #define SPINS_BEFORE_YIELD 100
-#define YIELDS_BEFORE_CHECK 1000
+#define YIELDS_BEFORE_CHECK 64
+#define LOCK_ASK apr_time_from_msec(5)
+#define LOCK_MAX_WAIT apr_time_from_msec(250)
 
 static void cpu_relax(void)
 {
@@ -98,40 +131,112 @@ static void cpu_relax(void)
 
 /* getpid() is a system call: the lock asks this instead (set in each child). */
 static apr_uint32_t my_pid;
+static apr_uint32_t lock_seq;
+static __thread apr_uint64_t held_token;
+
+static apr_uint32_t holder_pid(apr_uint64_t word)
+{
+    return (apr_uint32_t)(word >> 32);
+}
+
+/* Stopped by a signal or a debugger: its /proc state is T or t (the state follows
+ * the last ')', the command name may hold one). */
+static int process_stopped(apr_uint32_t pid)
+{
+    char path[64], buf[512], *paren;
+    ssize_t n;
+    int fd;
+
+    apr_snprintf(path, sizeof(path), "/proc/%u/stat", (unsigned)pid);
+    if ((fd = open(path, O_RDONLY)) < 0) {
+        return 0;
+    }
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0) {
+        return 0;
+    }
+    buf[n] = '\0';
+    paren = strrchr(buf, ')');
+    return paren && paren[1] == ' ' && (paren[2] == 'T' || paren[2] == 't');
+}
+
+/* Whether a waiter that has waited this long may take the lock from its holder. */
+static int may_take_over(apr_uint64_t word, apr_uint32_t me, apr_interval_time_t waited)
+{
+    apr_uint32_t pid = holder_pid(word);
+
+    if (waited < LOCK_ASK || pid == me) {
+        return 0;
+    }
+    if (waited >= LOCK_MAX_WAIT) {
+        return 1;
+    }
+    return (kill((pid_t)pid, 0) != 0 && errno == ESRCH) || process_stopped(pid);
+}
 
 apr_status_t aop_shm_lock(void)
 {
-    apr_uint32_t me = my_pid ? my_pid : (apr_uint32_t)getpid(), owner;
+    apr_uint32_t me = my_pid ? my_pid : (apr_uint32_t)getpid();
+    apr_uint64_t token = ((apr_uint64_t)me << 32) | apr_atomic_inc32(&lock_seq), word = 0;
+    apr_time_t started = 0;
     unsigned spins = 0, yields = 0;
 
     if (!hdr) {
         return APR_SUCCESS;
     }
-    while ((owner = apr_atomic_cas32(&hdr->lock, me, 0)) != 0) {
+    while (!__atomic_compare_exchange_n(&hdr->lock, &word, token, 0, __ATOMIC_ACQUIRE,
+                                        __ATOMIC_RELAXED)) {
         if (++spins < SPINS_BEFORE_YIELD) {
             cpu_relax();
-            continue;
         }
-        if (++yields % YIELDS_BEFORE_CHECK == 0 && owner != me
-            && kill((pid_t)owner, 0) != 0 && errno == ESRCH) {
-            apr_atomic_cas32(&hdr->lock, 0, owner);      /* its holder died */
-            continue;
+        else if (++yields % YIELDS_BEFORE_CHECK != 0) {
+            sched_yield();
         }
-        sched_yield();
+        else if (!started) {
+            started = apr_time_now();
+        }
+        else if (may_take_over(word, me, apr_time_now() - started)
+                 && __atomic_compare_exchange_n(&hdr->lock, &word, token, 0,
+                                                __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+            hdr->lock_takeovers++;
+            break;
+        }
+        word = 0;
     }
+    held_token = token;
     return APR_SUCCESS;
 }
 
 void aop_shm_unlock(void)
 {
+    apr_uint64_t mine = held_token;
+
     if (hdr) {
-        apr_atomic_set32(&hdr->lock, 0);
+        __atomic_compare_exchange_n(&hdr->lock, &mine, 0, 0, __ATOMIC_RELEASE,
+                                    __ATOMIC_RELAXED);
     }
+    held_token = 0;
+}
+
+apr_uint32_t aop_shm_my_pid(void)
+{
+    return my_pid ? my_pid : (apr_uint32_t)getpid();
+}
+
+apr_uint32_t aop_shm_lock_takeovers(void)
+{
+    return hdr ? hdr->lock_takeovers : 0;
 }
 
 aop_shm_inst_t *aop_shm_inst(const aop_shm_map_t *map, int idx)
 {
     return hdr && map ? inst_table() + map->inst_slot[idx] : NULL;
+}
+
+aop_stats_ring_t *aop_shm_ring(const aop_shm_inst_t *si)
+{
+    return hdr && si ? ring_table() + (si - inst_table()) : NULL;
 }
 
 aop_shm_model_t *aop_shm_model(const aop_shm_map_t *map, const char *model)
@@ -172,6 +277,21 @@ aop_shm_overall_t *aop_shm_overall(void)
     return hdr ? &hdr->overall : NULL;
 }
 
+aop_resv_table_t *aop_shm_reservations(void)
+{
+    return hdr ? resv_table() : NULL;
+}
+
+aop_shm_inst_t *aop_shm_inst_slot(int slot)
+{
+    return hdr && slot >= 0 && (apr_uint32_t)slot < hdr->inst_cap ? inst_table() + slot : NULL;
+}
+
+int aop_shm_inst_slot_of(const aop_shm_map_t *map, int idx)
+{
+    return map ? map->inst_slot[idx] : -1;
+}
+
 void aop_shm_reset_stats(void)
 {
     apr_uint32_t i;
@@ -184,7 +304,7 @@ void aop_shm_reset_stats(void)
     memset(&hdr->overall.life, 0, sizeof(hdr->overall.life));
     hdr->overall.since = apr_time_now();
     for (i = 0; i < hdr->inst_cap; i++) {
-        aop_stats_reset(&inst_table()[i].ring);
+        aop_stats_reset(ring_table() + i);
     }
     for (i = 0; i < hdr->pair_cap; i++) {
         memset(&pair_table()[i].life, 0, sizeof(pair_table()[i].life));
@@ -272,6 +392,7 @@ static int map_instance(const aop_instance_t *inst, apr_hash_t *wanted, apr_hash
     si = inst_table() + slot;
     if (fresh) {
         memset(si, 0, sizeof(*si));
+        aop_stats_reset(ring_table() + slot);
         apr_cpystrn(si->name, inst->name, sizeof(si->name));
         aop_tpm_init(&si->tpm);
     }
@@ -450,12 +571,28 @@ char *aop_shm_read_doc(apr_pool_t *p, int fleet, apr_uint64_t *gen)
 /* ------------------------------------------------------------------ set-up */
 
 static int fits(apr_shm_t *shm, apr_uint32_t icap, apr_uint32_t mcap, apr_uint32_t pcap,
-                apr_uint32_t dcap)
+                apr_uint32_t dcap, apr_uint32_t rcap)
 {
     shm_header_t *h = shm ? apr_shm_baseaddr_get(shm) : NULL;
 
     return h && h->magic == SHM_MAGIC && h->layout == LAYOUT && h->inst_cap >= icap
-           && h->model_cap >= mcap && h->pair_cap >= pcap && h->doc_cap >= dcap;
+           && h->model_cap >= mcap && h->pair_cap >= pcap && h->doc_cap >= dcap
+           && h->resv_cap >= rcap;
+}
+
+/* A reservation lives from a pick to the end of the handler that made it: at most
+ * one per worker thread the MPM can ever run. */
+static apr_uint32_t reservations_capacity(void)
+{
+    int daemons = 0, threads = 0;
+
+    if (ap_mpm_query(AP_MPMQ_HARD_LIMIT_DAEMONS, &daemons) != APR_SUCCESS || daemons < 1) {
+        daemons = 256;
+    }
+    if (ap_mpm_query(AP_MPMQ_HARD_LIMIT_THREADS, &threads) != APR_SUCCESS || threads < 1) {
+        threads = 1;
+    }
+    return (apr_uint32_t)daemons * (apr_uint32_t)threads + SHM_MIN_SLOTS;
 }
 
 /* Room for twice what the configuration names, or for what it names plus the
@@ -475,15 +612,16 @@ apr_status_t aop_shm_setup(apr_pool_t *pconf, server_rec *s, apr_uint32_t ninst,
     apr_uint32_t pcap = capacity(npairs, growth * 8);
     /* A stored instance takes well under 2 KiB of JSON; the rest is headroom. */
     apr_uint32_t dcap = 64 * 1024 + icap * 4096;
+    apr_uint32_t rcap = reservations_capacity();
     apr_status_t rv;
 
     if (!kept) {
         kept = ap_retained_data_create("mod_aoproxy_shm", sizeof(*kept));
     }
-    if (!fits(kept->shm, icap, mcap, pcap, dcap)) {
+    if (!fits(kept->shm, icap, mcap, pcap, dcap, rcap)) {
         /* The old segment (if any) stays mapped for children still finishing
          * requests; it is released when the server stops. */
-        apr_size_t size = segment_size(icap, mcap, pcap, dcap);
+        apr_size_t size = segment_size(icap, mcap, pcap, dcap, rcap);
 
         rv = apr_shm_create(&kept->shm, size, NULL, s->process->pool);
         if (rv != APR_SUCCESS) {
@@ -491,13 +629,17 @@ apr_status_t aop_shm_setup(apr_pool_t *pconf, server_rec *s, apr_uint32_t ninst,
             return rv;
         }
         hdr = apr_shm_baseaddr_get(kept->shm);
-        memset(hdr, 0, size);
+        /* No memset: an anonymous segment (mmap MAP_SHARED|MAP_ANONYMOUS) comes
+         * zero-filled, and pages no instance touches (the spare capacity, the rings
+         * of quiet instances) then cost no memory at all. */
         hdr->magic = SHM_MAGIC;
         hdr->layout = LAYOUT;
         hdr->inst_cap = icap;
         hdr->model_cap = mcap;
         hdr->pair_cap = pcap;
         hdr->doc_cap = dcap;
+        hdr->resv_cap = rcap;
+        aop_resv_init(resv_table(), rcap);
         hdr->overall.since = apr_time_now();
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, AOPLOGNO(00050) "shared memory: %"
                      APR_SIZE_T_FMT " bytes for %u instances, %u models, %u pairs",

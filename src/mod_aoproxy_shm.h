@@ -9,6 +9,7 @@
 #include <httpd.h>
 
 #include "aop_config.h"
+#include "aop_resv.h"
 #include "aop_route.h"
 #include "aop_stats.h"
 #include "aop_tpm.h"
@@ -18,7 +19,9 @@
 #define AOP_SHM_MAX_CANDIDATES 256   /* instances one model can be served by */
 #define AOP_SHM_MAX_FLEETS 8         /* distinct configurations (AOProxyConfigDir) */
 
-/* One instance, found again by name after a restart. */
+/* One instance, found again by name after a restart.  Its statistics ring (its last
+ * hour, minute by minute: aop_shm_ring) lives in a table of its own, so that these
+ * records, which every pick reads, stay small and close together. */
 typedef struct aop_shm_inst_t {
     /* What a pick reads, next to the token window's own (aop_tpm_t): with many
      * instances each one's state is cold when its turn comes, and every line counts. */
@@ -33,7 +36,6 @@ typedef struct aop_shm_inst_t {
     apr_uint32_t consecutive_failures;
     int last_status;
     apr_time_t last_error_at;
-    aop_stats_ring_t ring;           /* its last hour, minute by minute */
 } aop_shm_inst_t;
 
 /* One model's routing state over its candidates (route table order). */
@@ -72,8 +74,17 @@ void aop_shm_register_hooks(apr_pool_t *p);
 apr_status_t aop_shm_setup(apr_pool_t *pconf, server_rec *s, apr_uint32_t ninst,
                            apr_uint32_t nmodels, apr_uint32_t npairs, apr_uint32_t growth);
 
+/* The segment's lock: never held across I/O, never waited for more than a quarter
+ * of a second (a stopped or stuck holder loses it: see mod_aoproxy_shm.c). */
 apr_status_t aop_shm_lock(void);
 void aop_shm_unlock(void);
+
+/* How many times a waiter took the lock from a holder that was gone, stopped or
+ * stuck (since the segment was made). */
+apr_uint32_t aop_shm_lock_takeovers(void);
+
+/* This process's id (cached in children). */
+apr_uint32_t aop_shm_my_pid(void);
 
 /* Caller holds the lock.  Finds (or claims) the slots of cfg's instances, their
  * (instance, model) pairs and routes' models.  wanted: names whose slots must not be
@@ -95,10 +106,21 @@ char *aop_shm_read_doc(apr_pool_t *p, int fleet, apr_uint64_t *gen);
 apr_uint64_t aop_shm_generation(int fleet);
 
 aop_shm_inst_t *aop_shm_inst(const aop_shm_map_t *map, int idx);
+/* The statistics ring of an instance record (from aop_shm_inst). */
+aop_stats_ring_t *aop_shm_ring(const aop_shm_inst_t *si);
 aop_shm_model_t *aop_shm_model(const aop_shm_map_t *map, const char *model);
 aop_shm_pair_t *aop_shm_pair(const aop_shm_map_t *map, const aop_instance_t *inst, int idx,
                              const char *model);
 aop_shm_overall_t *aop_shm_overall(void);
+
+/* Who holds which token reservation (aop_resv.h); NULL without a segment. */
+aop_resv_table_t *aop_shm_reservations(void);
+
+/* The instance record at a slot of the segment (a reservation's), or NULL. */
+aop_shm_inst_t *aop_shm_inst_slot(int slot);
+
+/* The segment slot of a view's instance idx, or -1. */
+int aop_shm_inst_slot_of(const aop_shm_map_t *map, int idx);
 
 /* Zeroes every statistic (rings and lifetime counters); budgets and health stay. */
 void aop_shm_reset_stats(void);

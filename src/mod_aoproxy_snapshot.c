@@ -3,64 +3,112 @@
 #include "mod_aoproxy_private.h"
 #include "mod_aoproxy_snapshot.h"
 
-static void copy_instances(apr_pool_t *p, aop_snapshot_t *snap)
+static const aop_instance_t *instance_at(const aop_snapshot_t *snap, int idx)
 {
-    const aop_config_t *cfg = snap->live->cfg;
-    int i, j;
+    return APR_ARRAY_IDX(snap->live->cfg->instances, idx, aop_instance_t *);
+}
 
-    for (i = 0; i < snap->n; i++) {
-        const aop_instance_t *inst = APR_ARRAY_IDX(cfg->instances, i, aop_instance_t *);
-        const aop_shm_inst_t *si = aop_shm_inst(snap->live->shm_map, i);
-        int models = inst->supported_models->nelts;
+/* Caller holds the lock. */
+static void copy_pairs_locked(apr_pool_t *p, aop_snapshot_t *snap, int i)
+{
+    const aop_instance_t *inst = instance_at(snap, i);
+    int j, models = inst->supported_models->nelts;
 
-        snap->life[i] = apr_pcalloc(p, sizeof(aop_counts_t) * (models + 1));
-        if (!si) {
-            continue;
-        }
-        snap->inst[i] = *si;
-        for (j = 0; j < models; j++) {
-            const aop_shm_pair_t *pair = aop_shm_pair(snap->live->shm_map, inst, i,
-                                                      APR_ARRAY_IDX(inst->supported_models,
-                                                                    j, const char *));
-            if (pair) {
-                snap->life[i][j] = pair->life;
-            }
+    snap->life[i] = apr_pcalloc(p, sizeof(aop_counts_t) * (models + 1));
+    for (j = 0; j < models; j++) {
+        const aop_shm_pair_t *pair = aop_shm_pair(snap->live->shm_map, inst, i,
+                                                  APR_ARRAY_IDX(inst->supported_models, j,
+                                                                const char *));
+        if (pair) {
+            snap->life[i][j] = pair->life;
         }
     }
 }
 
-aop_snapshot_t *aop_snapshot_take(apr_pool_t *p, aop_live_t *live)
+/* One instance, under one short hold of the lock. */
+static void copy_instance(apr_pool_t *p, aop_snapshot_t *snap, int i, int with_pairs)
+{
+    const aop_shm_inst_t *si = aop_shm_inst(snap->live->shm_map, i);
+
+    if (!si) {
+        if (with_pairs) {
+            snap->life[i] = apr_pcalloc(p, sizeof(aop_counts_t)
+                                           * (instance_at(snap, i)->supported_models->nelts + 1));
+        }
+        return;
+    }
+    aop_shm_lock();
+    snap->inst[i] = *si;
+    aop_stats_window(aop_shm_ring(si), snap->minute, snap->live->cfg->stats_window_minutes,
+                     &snap->window[i]);
+    if (with_pairs) {
+        copy_pairs_locked(p, snap, i);
+    }
+    aop_shm_unlock();
+}
+
+static void copy_overall(aop_snapshot_t *snap)
+{
+    const aop_shm_overall_t *all = aop_shm_overall();
+
+    if (!all) {
+        return;
+    }
+    aop_shm_lock();
+    snap->since = all->since;
+    snap->overall_life = all->life;
+    aop_stats_window(&all->ring, snap->minute, snap->live->cfg->stats_window_minutes,
+                     &snap->overall_window);
+    aop_shm_unlock();
+}
+
+aop_snapshot_t *aop_snapshot_take(apr_pool_t *p, aop_live_t *live, int with_pairs)
 {
     aop_snapshot_t *snap = apr_pcalloc(p, sizeof(*snap));
-    const aop_shm_overall_t *all;
     int i;
 
     snap->live = live;
     snap->n = live->cfg->instances->nelts;
-    snap->inst = apr_pcalloc(p, sizeof(aop_shm_inst_t) * (snap->n + 1));
-    snap->life = apr_pcalloc(p, sizeof(aop_counts_t *) * (snap->n + 1));
-    snap->health = apr_pcalloc(p, sizeof(aop_health_t) * (snap->n + 1));
-    aop_shm_lock();
     snap->now = apr_time_now();
-    copy_instances(p, snap);
-    if ((all = aop_shm_overall())) {
-        snap->overall = *all;
+    snap->minute = apr_time_sec(snap->now) / 60;
+    snap->inst = apr_pcalloc(p, sizeof(aop_shm_inst_t) * (snap->n + 1));
+    snap->window = apr_pcalloc(p, sizeof(aop_counts_t) * (snap->n + 1));
+    snap->life = with_pairs ? apr_pcalloc(p, sizeof(aop_counts_t *) * (snap->n + 1)) : NULL;
+    snap->health = apr_pcalloc(p, sizeof(aop_health_t) * (snap->n + 1));
+    for (i = 0; i < snap->n; i++) {
+        copy_instance(p, snap, i, with_pairs);
+        snap->health[i] = aop_health_of(p, live, i, &snap->inst[i], &snap->window[i],
+                                        snap->now);
+    }
+    copy_overall(snap);
+    return snap;
+}
+
+/* A window other than the main one, summed from shared memory: an instance's slot
+ * is only read while it still holds that instance (a change may have given it away). */
+static void window_now(const aop_snapshot_t *snap, int idx, int minutes, aop_counts_t *out)
+{
+    const aop_shm_inst_t *si = idx >= 0 ? aop_shm_inst(snap->live->shm_map, idx) : NULL;
+    const aop_shm_overall_t *all = idx < 0 ? aop_shm_overall() : NULL;
+
+    memset(out, 0, sizeof(*out));
+    aop_shm_lock();
+    if (si && strcmp(si->name, instance_at(snap, idx)->name) == 0) {
+        aop_stats_window(aop_shm_ring(si), snap->minute, minutes, out);
+    }
+    else if (all) {
+        aop_stats_window(&all->ring, snap->minute, minutes, out);
     }
     aop_shm_unlock();
-    snap->minute = apr_time_sec(snap->now) / 60;
-    for (i = 0; i < snap->n; i++) {
-        aop_counts_t window;
-
-        aop_snapshot_window(snap, i, live->cfg->stats_window_minutes, &window);
-        snap->health[i] = aop_health_of(p, live, i, &snap->inst[i], &window, snap->now);
-    }
-    return snap;
 }
 
 void aop_snapshot_window(const aop_snapshot_t *snap, int idx, int minutes, aop_counts_t *out)
 {
-    aop_stats_window(idx >= 0 ? &snap->inst[idx].ring : &snap->overall.ring, snap->minute,
-                     minutes, out);
+    if (minutes == snap->live->cfg->stats_window_minutes) {
+        *out = idx >= 0 ? snap->window[idx] : snap->overall_window;
+        return;
+    }
+    window_now(snap, idx, minutes, out);
 }
 
 aop_health_e aop_snapshot_overall_health(const aop_snapshot_t *snap)

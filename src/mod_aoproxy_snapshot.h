@@ -1,5 +1,9 @@
-/* A consistent copy of the shared state a report needs, taken under the lock and
- * read at leisure afterwards (the lock is never held while JSON is built). */
+/* A copy of the shared state a report needs, taken under the lock and read at
+ * leisure afterwards (the lock is never held while JSON is built).  Each instance is
+ * copied under one short hold of the lock - its state, its main window and, for
+ * /metrics, its lifetime counters - so an instance's numbers agree with each other;
+ * the rings themselves (some 190 KiB an instance) are never copied: other windows
+ * are summed from shared memory when asked for. */
 #ifndef MOD_AOPROXY_SNAPSHOT_H
 #define MOD_AOPROXY_SNAPSHOT_H
 
@@ -16,14 +20,20 @@ typedef struct aop_snapshot_t {
     apr_int64_t minute;
     int n;                           /* instances */
     aop_shm_inst_t *inst;            /* copies, parallel to cfg->instances */
-    aop_counts_t **life;             /* [instance][i]: parallel to its supported_models */
-    aop_shm_overall_t overall;
+    aop_counts_t *window;            /* each one's main window, parallel */
+    aop_counts_t **life;             /* [instance][i]: parallel to its supported_models;
+                                      * NULL unless taken with_pairs */
+    aop_counts_t overall_window;     /* every request, main window */
+    aop_counts_t overall_life;       /* every request since start or reset */
+    apr_time_t since;                /* when counting (re)started */
     aop_health_t *health;            /* judged over the main window */
 } aop_snapshot_t;
 
-aop_snapshot_t *aop_snapshot_take(apr_pool_t *p, aop_live_t *live);
+/* with_pairs: also the lifetime counters of every instance x model pair. */
+aop_snapshot_t *aop_snapshot_take(apr_pool_t *p, aop_live_t *live, int with_pairs);
 
-/* An instance's (idx >= 0) or the overall (idx < 0) counts over the last minutes. */
+/* An instance's (idx >= 0) or the overall (idx < 0) counts over the last minutes,
+ * as of the snapshot's minute. */
 void aop_snapshot_window(const aop_snapshot_t *snap, int idx, int minutes, aop_counts_t *out);
 
 aop_health_e aop_snapshot_overall_health(const aop_snapshot_t *snap);

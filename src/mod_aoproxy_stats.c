@@ -33,7 +33,7 @@ static void attempt_event(aop_req_t *ctx, int status, aop_kind_e failure, int fa
     ev->latency = now - ctx->attempt_start;
     ev->ttfb = status >= 200 && status < 300 ? ctx->ttfb : -1;
     ev->failovers = failover;
-    ev->cooldown = cooldown;
+    ev->cooldowns = cooldown ? 1 : 0;
     if (ev->kind == AOP_KIND_SUCCESS) {
         add_tokens(ctx, ev);
     }
@@ -48,7 +48,7 @@ static void record_attempt_locked(aop_req_t *ctx, const aop_stats_event_t *ev, a
 
     ctx->attempt_recorded = 1;
     if (si) {
-        aop_stats_record(&si->ring, minute_of(now), ev);
+        aop_stats_record(aop_shm_ring(si), minute_of(now), ev);
     }
     if (pair) {
         aop_counts_add(&pair->life, ev);
@@ -62,6 +62,7 @@ void aop_stats_attempt(request_rec *r, aop_req_t *ctx, int status, aop_kind_e fa
     aop_stats_event_t ev;
 
     attempt_event(ctx, status, failure, failover, cooldown, now, &ev);
+    ctx->cooldowns += ev.cooldowns;
     aop_shm_lock();
     record_attempt_locked(ctx, &ev, now);
     aop_shm_unlock();
@@ -78,6 +79,7 @@ static void overall_event(request_rec *r, aop_req_t *ctx, apr_time_t now, aop_st
     ev->latency = now - r->request_time;
     ev->ttfb = ctx->ttfb;
     ev->failovers = ctx->attempts > 1 ? ctx->attempts - 1 : 0;
+    ev->cooldowns = ctx->cooldowns;
     add_tokens(ctx, ev);
 }
 
@@ -95,7 +97,6 @@ void aop_stats_finish(request_rec *r, aop_req_t *ctx)
     }
     ctx->finished = 1;
     count_attempt = ctx->inst && ctx->attempt_start && !ctx->attempt_recorded;
-    overall_event(r, ctx, now, &overall);
     aop_shm_lock();
     aop_lb_release_locked(ctx, ctx->used_tokens);
     if (count_attempt) {
@@ -106,7 +107,10 @@ void aop_stats_finish(request_rec *r, aop_req_t *ctx)
         attempt_event(ctx, r->status, ctx->broken ? AOP_KIND_TRUNCATED : AOP_KIND_SUCCESS,
                       0, rested, now, &attempt);
         record_attempt_locked(ctx, &attempt, now);
+        ctx->cooldowns += attempt.cooldowns;
     }
+    /* Overall, a request counts the cooldowns all its attempts started. */
+    overall_event(r, ctx, now, &overall);
     if (all) {
         aop_stats_record(&all->ring, minute_of(now), &overall);
         aop_counts_add(&all->life, &overall);

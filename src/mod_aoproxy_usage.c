@@ -141,6 +141,9 @@ static apr_status_t feed_bucket(usage_filter_t *uf, apr_bucket *b)
     if (len && uf->req->ttfb < 0 && is_event_stream(uf->req->r)) {
         uf->req->ttfb = apr_time_now() - uf->req->attempt_start;
     }
+    if (len && uf->req->resv_tracked) {
+        aop_lb_alive(uf->req, apr_time_now());
+    }
     return aop_usage_feed(uf->parser, data, len, uf->strip ? emit : NULL, uf->out);
 }
 

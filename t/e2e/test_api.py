@@ -29,6 +29,42 @@ def test_unknown_api_path_and_method(server):
     assert_openai_error(request(server, "DELETE", "/config"), 405)
 
 
+# A path the API has, asked with another method: 405 with the methods it has, never
+# 404 (nor "no instance named add": a spelled-out path beats /instances/{name}).
+WRONG_METHODS = [
+    ("GET", "/instances/add", "POST"),
+    ("GET", "/instances/add/", "POST"),
+    ("PATCH", "/instances/add", "POST"),
+    ("DELETE", "/instances/add-many", "POST"),
+    ("GET", "/instances/add-many", "POST"),
+    ("GET", "/stats/reset", "POST"),
+    ("GET", "/config/reload", "POST"),
+    ("GET", "/admin/config/reload", "POST"),
+    ("PUT", "/stats", "GET"),
+    ("POST", "/metrics", "GET"),
+    ("POST", "/instances", "GET"),
+    ("POST", "/instances/config/all", "GET"),
+    ("DELETE", "/instances/config/east", "GET"),
+    ("GET", "/instances/verify/east", "POST"),
+    ("POST", "/instances/east", "GET, PATCH, DELETE"),
+    ("GET", "/admin/instances/east/rollback", "POST"),
+    ("DELETE", "/admin/instances/east/versions", "GET"),
+    ("POST", "/admin/config/instances/east/sources", "GET"),
+]
+
+
+def test_wrong_method_on_a_known_path_is_405(server):
+    for method, path, allow in WRONG_METHODS:
+        resp = request(server, method, path)
+        err = assert_openai_error(resp, 405, code="method_not_allowed")
+        assert resp.header("Allow") == allow, (method, path, resp.header("Allow"))
+        assert method in err["message"] and allow in err["message"], err
+    # Unknown paths stay 404, whatever the method.
+    for method, path in (("GET", "/instances/add/x"), ("POST", "/stats/nope"),
+                         ("GET", "/admin/instances/east")):
+        assert_openai_error(request(server, method, path), 404, code="unknown_url")
+
+
 def test_old_paths_redirect_permanently(server):
     import http.client
     for old, new in (("/verification/instances/east", "/instances/verify/east"),

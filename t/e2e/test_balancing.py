@@ -313,6 +313,26 @@ def test_5xx_fails_over_and_400_is_relayed(bal, started):
     assert len(bal.client.requests()) == 1, "a 400 is the client's: no failover"
 
 
+@pytest.mark.parametrize("mpm", MPMS)
+def test_a_request_failing_everywhere_names_each_instance_in_the_log(mpm, bal, started):
+    from harness import closed_port
+    srv = started(mpm, fleet_yaml("failover", [
+        instance("a", bal.port, ["gpt-4o"], priority=1),
+        instance("b", closed_port(), ["gpt-4o"], priority=2),
+        instance("c", bal.port, ["gpt-4o"], priority=3)]))
+    srv.expect_error(r"AOP00041|AH00957|AH01114|AH00959|AH01102|AH00898|AH01097|AH02609|"
+                     r"refused")
+    bal.client.rules([{"deployment": "dep-a", "status": 500, "times": 1},
+                      {"deployment": "dep-c", "status": 503, "times": 1}])
+    assert_openai_error(chat(srv), 503, code="upstream_error")
+    assert served_by(bal) == ["dep-a", "dep-c"]
+    lines = [l for l in srv.read_log().splitlines() if "AOP00041" in l]
+    assert len(lines) == 1 and "[aoproxy:error]" in lines[0], lines
+    assert "request for model gpt-4o failed with 503 after 3 attempt(s): tried a (500), " \
+           "b (refused), c (503)" in lines[0], lines[0]
+    assert KEY not in srv.read_log()
+
+
 def test_refused_key_marks_the_instance_unhealthy(bal, started):
     srv = started("event", fleet_yaml("failover", [
         instance("badkey", bal.port, ["gpt-4o"], priority=1, key="wrong-key-000"),

@@ -2,19 +2,33 @@
 online copy, VACUUM, rotation), health, restore (with and without a pre-restore
 backup, under an open connection), migrate from the Python service's state file,
 versions and the change log, usage errors.  Databases are made by the tool's own
-migrate and inspected with Python's sqlite3.  No output may ever hold an api_key."""
+migrate and inspected with Python's sqlite3.  No output may ever hold an api_key.
+
+Finding the store: the real apache2 with the module from the build tree imports a
+state file into the store its configuration names (AOP00087 says which file), and the
+tool must find that same file from the configuration (--config, $APACHE_CONFDIR as
+apache2ctl uses it, Includes, <IfModule>, ${VAR}s from envvars, <VirtualHost>s).
+Progress: a store of 5000 instances and 50000 change-log rows copied with --progress,
+through a pty without it, and quiet in a pipe."""
 
 import glob
 import json
 import os
 import re
+import shlex
+import shutil
 import sqlite3
 import stat
 import subprocess
+import tempfile
+import threading
+import time
 
 import pytest
 
-from harness import BUILDDIR
+import httpdconf
+from conftest import MPMS
+from harness import BUILDDIR, MODULE, Httpd, free_port, wait_port
 
 TOOL = os.path.join(BUILDDIR, "aoproxy-db")
 SECRETS = ("sk-dbtool-east-0123456789abcdef", "sk-dbtool-west-fedcba9876543210")
@@ -45,8 +59,10 @@ def run(*args, env=None, code=None):
     """Runs the tool; every output is checked for keys, whatever the test."""
     full_env = {k: v for k, v in os.environ.items() if k != "INSTANCE_MANAGER_DB_PATH"}
     full_env.update(env or {})
-    res = subprocess.run([TOOL] + [str(a) for a in args], capture_output=True, text=True,
-                         env=full_env, timeout=60)
+    res = subprocess.run([TOOL] + [str(a) for a in args], capture_output=True,
+                         env=full_env, timeout=120)
+    # decoded without text mode, which would turn the progress line's \r into \n
+    res.stdout, res.stderr = res.stdout.decode(), res.stderr.decode()
     for secret in SECRETS:
         assert secret not in res.stdout and secret not in res.stderr, "a key was printed"
     if code is not None:
@@ -303,9 +319,15 @@ def test_default_db_path_comes_from_the_environment(store):
     assert h["db_path"] == store
 
 
-def test_default_db_path_without_the_environment(tmp_path):
-    h = json.loads(run("health").stdout)
+def test_default_db_path_without_the_environment_or_an_apache_configuration(tmp_path):
+    res = run("health", env={"APACHE_CONFDIR": str(tmp_path)}, code=1)
+    h = json.loads(res.stdout)
     assert h["db_path"] == "/var/lib/apache2/aoproxy/instance_state.db"
+    # the report and the failure say where the tool looked, and why it took the default
+    why = "the module's default, as there is no Apache configuration at %s/%s" \
+        % (tmp_path, CONF_NAME)
+    assert h["db_source"].startswith(why), h["db_source"]
+    assert "from " + why in res.stderr
 
 
 # --------------------------------------------------------------------------
@@ -509,3 +531,469 @@ def test_no_key_in_any_output_or_report(store, tmp_path):
         tmp_path / "other.db", code=1)
     for secret in SECRETS:
         assert secret not in out.read_text()
+
+
+# --------------------------------------------------------------------------
+# finding the store the server uses
+
+CONF_NAME = httpdconf.apxs_query("TARGET") + ".conf"     # Debian: apache2.conf
+
+YAML = """\
+instances:
+  - name: "yaml-one"
+    api_key: "key-yaml-0123456789abcdef"
+    api_base: "http://127.0.0.1:9"
+    api_version: "2024-10-21"
+    supported_models: ["gpt-4o"]
+    model_deployments: { gpt-4o: "dep-yaml" }
+"""
+
+# What a server imports at its first start (INSTANCE_MANAGER_STATE_FILE): it then
+# creates its store, and says which file in AOP00087.
+SERVED_STATE = [dict(i, api_base="http://127.0.0.1:9") for i in INSTANCES]
+
+
+class Server(Httpd):
+    """The harness's server; main_state_db False drops the AOProxyStateDB line the
+    harness writes into the main server, so that nothing in the files names a store."""
+    main_state_db = True
+
+    def write_conf(self):
+        super().write_conf()
+        if not self.main_state_db:
+            with open(self.conf_path) as f:
+                lines = [l for l in f if not l.startswith("AOProxyStateDB")]
+            with open(self.conf_path, "w") as f:
+                f.writelines(lines)
+
+
+def write_files(root, files):
+    for name, text in files.items():
+        path = os.path.join(root, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(text.replace("ROOT", root))
+
+
+@pytest.fixture
+def servers(request):
+    """Makes servers in scratch roots (not started); stops what was started and checks
+    each error log for [error] lines after the test."""
+    made = []
+
+    def make(extra_conf="", files=None, mpm="event", env=None, conf_name="httpd.conf"):
+        root = tempfile.mkdtemp(prefix="aop-dbtool-")
+        srv = Server(root, mpm=mpm, extra_conf=extra_conf.replace("ROOT", root),
+                     env=dict({"INSTANCE_MANAGER_STATE_FILE": os.path.join(root, "state.json")},
+                              **(env or {})))
+        srv.env.pop("INSTANCE_MANAGER_DB_PATH", None)
+        srv.conf_path = os.path.join(root, conf_name)
+        srv.write_yaml("base.yaml", YAML)
+        write_state(os.path.join(root, "state.json"), SERVED_STATE)
+        write_files(root, files or {})
+        made.append(srv)
+        return srv
+    yield make
+    for srv in made:
+        bad = srv.unexpected_errors()
+        srv.stop()
+        if not request.session.testsfailed:
+            shutil.rmtree(srv.root, ignore_errors=True)
+        assert not bad, "\n".join(bad)
+
+
+def stores_made(srv):
+    """The stores the server imported the state file into (AOP00087)."""
+    return re.findall(r"AOP00087: imported 2 instances from the state file \S+ into (\S+)",
+                      srv.read_log())
+
+
+def line_of(path, text):
+    with open(path) as f:
+        return [i for i, line in enumerate(f, 1) if text in line][0]
+
+
+def health_of(*args, env=None, code=0):
+    res = run("health", *args, env=env, code=code)
+    return json.loads(res.stdout), res
+
+
+@pytest.mark.parametrize("mpm", MPMS)
+def test_config_finds_the_store_set_in_an_included_file(servers, mpm):
+    """AOProxyStateDB in a file that an Include wildcard brings in, relative to the
+    ServerRoot, chosen by <IfModule> of the MPM, with a Define'd and an environment
+    ${VAR}: it overrides the main file's own AOProxyStateDB, as httpd reads it."""
+    srv = servers(mpm=mpm, env={"AOP_STORE_NAME": "from-env"},
+                  extra_conf='Include "conf.d/*.conf"\n', files={
+                      "conf.d/10-store.conf": """\
+# the store, per MPM
+Define STORE_DIR stores
+<IfModule mpm_prefork_module>
+    AOProxyStateDB "${STORE_DIR}/prefork.db"
+</IfModule>
+<IfModule !mpm_prefork_module>
+    AOProxyStateDB \\
+        "${STORE_DIR}/${AOP_STORE_NAME}.db"
+</IfModule>
+<IfDefine NEVER_DEFINED>
+    AOProxyStateDB "/nowhere/never.db"
+</IfDefine>
+""", "conf.d/README": "not included: the wildcard says *.conf\n"})
+    srv.start()
+    expected = os.path.join(srv.root, "stores", "prefork.db" if mpm == "prefork"
+                            else "from-env.db")
+    assert stores_made(srv) == [expected]
+    assert not os.path.exists(os.path.join(srv.root, "state", "instance_state.db"))
+    h, res = health_of("--config", srv.conf_path, env={"AOP_STORE_NAME": "from-env"})
+    assert h["ok"] is True and h["db_path"] == expected, h
+    assert h["instances"] == {"live": 2, "deleted": 0}
+    line = 4 if mpm == "prefork" else 7
+    assert h["db_source"].startswith("AOProxyStateDB at %s/conf.d/10-store.conf:%d "
+                                     % (srv.root, line)), h["db_source"]
+    v = json.loads(run("versions", "east", "--config", srv.conf_path,
+                       env={"AOP_STORE_NAME": "from-env"}, code=0).stdout)
+    assert v["versions"][0]["change"] == "import"
+    res = run("log", "--config", srv.conf_path, "--verbose",
+              env={"AOP_STORE_NAME": "from-env"}, code=0)
+    assert "aoproxy-db log: database %s, from AOProxyStateDB at" % expected in res.stderr
+
+
+def apache2ctl(srv, cmd, env):
+    """Debian's apache2ctl, as an operator runs it for the configuration in srv.root."""
+    res = subprocess.run(["apache2ctl", cmd], capture_output=True, text=True, timeout=60,
+                         env=dict(srv.env, APACHE_STARTED_BY_SYSTEMD="1", **env))
+    assert res.returncode == 0, (res.stdout, res.stderr, srv.read_log())
+
+
+ENVVARS = """\
+# as Debian's /etc/apache2/envvars: sourced by apache2ctl
+export APACHE_RUN_DIR=ROOT/run
+export APACHE_LOCK_DIR=ROOT/lock
+export APACHE_LOG_DIR=ROOT
+export AOP_STORE_DIR=ROOT/from-envvars
+"""
+
+
+@pytest.mark.parametrize("named_by", ["directive", "envvars"])
+def test_apache_confdir_finds_the_store_without_options(servers, named_by):
+    """The layout apache2ctl reads: $APACHE_CONFDIR/apache2.conf, IncludeOptional
+    conf-enabled/*.conf, envvars.  The store is named by AOProxyStateDB with a ${VAR}
+    that only envvars sets, or by $INSTANCE_MANAGER_DB_PATH that only envvars sets.
+    The old tool reported the default path as missing here."""
+    files = {"envvars": ENVVARS}
+    if named_by == "directive":
+        files["conf-enabled/aoproxy-store.conf"] = \
+            'AOProxyStateDB "${AOP_STORE_DIR}/instance_state.db"\n'
+    else:
+        files["envvars"] += "export INSTANCE_MANAGER_DB_PATH=ROOT/from-envvars/env.db\n"
+    srv = servers(extra_conf="IncludeOptional conf-enabled/*.conf\n"
+                             "IncludeOptional mods-enabled/*.load\n",
+                  files=files, conf_name=CONF_NAME)
+    srv.main_state_db = False
+    srv.write_conf()
+    confdir = {"APACHE_CONFDIR": srv.root}
+    apache2ctl(srv, "start", confdir)
+    # the pid file comes after the post_config run that imports the state file
+    deadline = time.time() + 15
+    while srv.pid() is None and time.time() < deadline:
+        time.sleep(0.05)
+    assert wait_port(srv.port) and srv.pid(), srv.read_log()
+    try:
+        expected = os.path.join(srv.root, "from-envvars",
+                                "instance_state.db" if named_by == "directive" else "env.db")
+        assert stores_made(srv) == [expected]
+        h, res = health_of(env=confdir)
+        assert h["ok"] is True and h["db_path"] == expected, h
+        assert h["instances"]["live"] == 2
+        if named_by == "directive":
+            assert h["db_source"].startswith(
+                "AOProxyStateDB at %s/conf-enabled/aoproxy-store.conf:1 (Apache configuration "
+                "%s/%s, named by $APACHE_CONFDIR)" % (srv.root, srv.root, CONF_NAME))
+        else:
+            assert h["db_source"].startswith(
+                "$INSTANCE_MANAGER_DB_PATH after sourcing %s/envvars, as no AOProxyStateDB "
+                "is set" % srv.root), h["db_source"]
+        # an explicit $INSTANCE_MANAGER_DB_PATH still comes first, --config before it
+        other = os.path.join(srv.root, "other.db")
+        h, _ = health_of(env=dict(confdir, INSTANCE_MANAGER_DB_PATH=other), code=1)
+        assert h["db_path"] == other and h["db_source"] == "$INSTANCE_MANAGER_DB_PATH"
+        h, _ = health_of("--config", srv.conf_path, env={"INSTANCE_MANAGER_DB_PATH": other})
+        assert h["db_path"] == expected
+    finally:
+        apache2ctl(srv, "stop", confdir)
+
+
+def test_stock_debian_configuration_with_the_module_enabled(tmp_path, monkeypatch):
+    """A copy of this machine's /etc/apache2 with the module enabled as a Debian
+    package would (mods-enabled/aoproxy.load, conf-enabled/aoproxy.conf): the real
+    envvars is sourced (APACHE_LOCK_DIR), the real Includes are followed."""
+    if not os.path.isfile("/etc/apache2/apache2.conf"):
+        pytest.skip("no Debian Apache configuration on this machine")
+    confdir = str(tmp_path / "apache2")
+    shutil.copytree("/etc/apache2", confdir, symlinks=True)
+    write_files(confdir, {
+        "mods-enabled/aoproxy.load": "LoadModule aoproxy_module %s\n" % MODULE,
+        "conf-enabled/aoproxy.conf": """\
+<IfModule aoproxy_module>
+    AOProxyConfigDir /etc/aoproxy
+    AOProxyStateDB "${APACHE_LOCK_DIR}/aoproxy/instance_state.db"
+</IfModule>
+"""})
+    h, res = health_of(env={"APACHE_CONFDIR": confdir}, code=1)
+    assert h["status"] == "missing"
+    assert h["db_path"] == "/var/lock/apache2/aoproxy/instance_state.db"
+    assert h["db_source"].startswith("AOProxyStateDB at %s/conf-enabled/aoproxy.conf:3 "
+                                     % confdir), h["db_source"]
+    assert "from AOProxyStateDB at %s/conf-enabled/aoproxy.conf:3" % confdir in res.stderr
+    # without the LoadModule the <IfModule> section is out: nothing uses the module
+    os.unlink(os.path.join(confdir, "mods-enabled", "aoproxy.load"))
+    h, _ = health_of(env={"APACHE_CONFDIR": confdir}, code=1)
+    assert h["db_path"] == "/var/lib/apache2/aoproxy/instance_state.db"
+    assert "has no server that uses mod_aoproxy" in h["db_source"]
+
+
+VHOSTS = """\
+Listen 127.0.0.1:{p2}
+Listen 127.0.0.1:{p3}
+<VirtualHost 127.0.0.1:{p2}>
+    ServerName b1.example
+    AOProxyConfigDir "ROOT/second"
+    AOProxyStateDB "stores/b1.db"
+</VirtualHost>
+<VirtualHost 127.0.0.1:{p2}>
+    ServerName b2.example
+    ServerAlias api.b2.example
+    AOProxyConfigDir "ROOT/second"
+    AOProxyStateDB "stores/b2.db"
+</VirtualHost>
+<VirtualHost 127.0.0.1:{p3}>
+    ServerName inherits.example
+    AOProxyStateDB "stores/ignored.db"
+</VirtualHost>
+"""
+
+
+def test_virtual_hosts_with_two_stores_make_the_user_choose(servers):
+    """Two configurations, two stores.  As the module decides: servers that share a
+    configuration share the store of the first of them in httpd's order (the main
+    server, then the virtual hosts last to first), so b2.db serves b1 and b2, and the
+    main server's store serves inherits.example despite its own AOProxyStateDB."""
+    p2, p3 = free_port(), free_port()
+    srv = servers(extra_conf=VHOSTS.format(p2=p2, p3=p3),
+                  files={"second/base.yaml": YAML.replace("yaml-one", "yaml-two")})
+    srv.start()
+    main = os.path.join(srv.root, "state", "instance_state.db")
+    b2 = os.path.join(srv.root, "stores", "b2.db")
+    assert sorted(stores_made(srv)) == sorted([main, b2])
+    for unused in ("b1.db", "ignored.db"):
+        assert not os.path.exists(os.path.join(srv.root, "stores", unused))
+
+    res = run("health", "--config", srv.conf_path, code=2)
+    assert res.stdout == ""
+    assert "uses 2 instance stores; choose one with --vhost NAME or --db-path P" in res.stderr
+    used_by = dict(re.findall(r"^  (/\S+)\n    used by (.*)$", res.stderr, re.M))
+    assert set(used_by) == {main, b2}, res.stderr
+    assert used_by[main].startswith("the main server (127.0.0.1); <VirtualHost 127.0.0.1:%d> "
+                                    "at " % p3)
+    assert "(inherits.example)" in used_by[main]
+    assert "(b1.example)" in used_by[b2] and "(b2.example)" in used_by[b2]
+    for name, store in [("b1.example", b2), ("api.b2.example", b2), ("B2.example", b2),
+                        ("inherits.example", main), ("127.0.0.1:%d" % p3, main)]:
+        h, _ = health_of("--config", srv.conf_path, "--vhost", name)
+        assert h["db_path"] == store and h["ok"] is True, (name, h)
+    assert h["db_source"].startswith("AOProxyStateDB at %s:%d " % (
+        srv.conf_path, line_of(srv.conf_path, "AOProxyStateDB \"%s/state/" % srv.root)))
+    h, _ = health_of("--config", srv.conf_path, "--vhost", "b1.example")
+    assert h["db_source"].startswith("AOProxyStateDB at %s:%d " % (
+        srv.conf_path, line_of(srv.conf_path, "stores/b2.db")))
+    res = run("health", "--config", srv.conf_path, "--vhost", "nosuch.example", code=1)
+    assert "--vhost nosuch.example: no server of %s" % srv.conf_path in res.stderr
+
+
+# --------------------------------------------------------------------------
+# reading configurations: what httpd refuses, the tool refuses
+
+@pytest.mark.parametrize("text, message", [
+    # after the two lines of ServerRoot and AOProxyConfigDir
+    ("<VirtualHost *:80>\nServerName x\n", "httpd.conf:3: <VirtualHost> is not closed"),
+    ("<IfModule foo_module>\n</IfDefine>\n", "httpd.conf:4: </IfDefine> closes <IfModule> "
+                                             "of line 3"),
+    ("Include missing.conf\n", "Include ROOT/missing.conf: no such file"),
+    ("Include conf.d/*.conf\n", "Include ROOT/conf.d/*.conf: no file matches"),
+    ("Include httpd.conf\n", "Includes nested more than 32 deep"),
+    ("<VirtualHost *:80>\n<VirtualHost *:81>\n</VirtualHost>\n</VirtualHost>\n",
+     "httpd.conf:4: <VirtualHost> inside <VirtualHost>"),
+])
+def test_a_configuration_httpd_would_refuse(tmp_path, text, message):
+    conf = tmp_path / "httpd.conf"
+    conf.write_text('ServerRoot "%s"\nAOProxyConfigDir /x\n%s' % (tmp_path, text))
+    res = run("health", "--config", conf, code=1)
+    assert res.stdout == ""
+    assert "cannot read the Apache configuration %s (--config): " % conf in res.stderr
+    assert message.replace("ROOT", str(tmp_path)) in res.stderr, res.stderr
+
+
+def test_include_optional_skips_what_is_missing(tmp_path):
+    conf = tmp_path / "httpd.conf"
+    (tmp_path / "conf.d").mkdir()
+    (tmp_path / "conf.d" / "b.conf").write_text('AOProxyStateDB "b.db"\n')
+    (tmp_path / "conf.d" / "a.conf").write_text('AOProxyStateDB "a.db"\n')
+    conf.write_text("AOProxyConfigDir /x\nIncludeOptional missing.conf\n"
+                    "IncludeOptional nothing/*.conf\nInclude conf.d\n")
+    # a directory is included whole, in name order: the last one read wins
+    h, _ = health_of("--config", conf, code=1)
+    assert h["db_path"] == str(tmp_path / "b.db")
+
+
+def test_config_without_the_module_and_conflicting_options(tmp_path, store):
+    conf = tmp_path / "httpd.conf"
+    conf.write_text('AOProxyStateDB "x.db"\n')
+    res = run("health", "--config", conf, code=1)
+    assert "has no server that uses mod_aoproxy (no AOProxyConfigDir)" in res.stderr
+    res = run("backup", "--config", conf, "--db-path", store, code=2)
+    assert "--db-path names the database itself: not with --config" in res.stderr
+    res = run("health", "--vhost", "x.example", "--db-path", store, code=2)
+    assert "not with --vhost" in res.stderr
+    res = run("health", "--config", tmp_path / "none.conf", code=1)
+    assert "cannot read %s: no such file" % (tmp_path / "none.conf") in res.stderr
+
+
+# --------------------------------------------------------------------------
+# progress of long operations
+
+BIG = 5000              # instances
+LOG_ROWS = 50000        # change-log rows on top: a store of some 20 MB
+
+
+def steps(stderr, cmd, what):
+    """The counts that the progress line of one step showed, in order."""
+    return [tuple(int(n) for n in m) for m in re.findall(
+        r"\r%s: %s (\d+)/(\d+) \w+ \((\d+)%%\)" % (cmd, re.escape(what)), stderr)]
+
+
+def assert_progressed(shown, total):
+    """Several updates, growing, ending at total and 100%."""
+    assert len(shown) >= 5, shown
+    assert [s[0] for s in shown] == sorted(set(s[0] for s in shown)), shown
+    assert all(s[1] == total for s in shown), (shown, total)
+    assert shown[-1] == (total, total, 100), shown
+
+
+@pytest.fixture(scope="module")
+def big(tmp_path_factory):
+    """A large store, made by migrate --progress (whose output the fixture keeps), with
+    a long change log added."""
+    d = tmp_path_factory.mktemp("big")
+    entries = [dict(INSTANCES[i % 2], name="inst%05d" % i) for i in range(BIG)]
+    db = str(d / "instance_state.db")
+    res = run("migrate", "--state-file", write_state(d / "state.json", entries), "--db-path",
+              db, "--progress", code=0)
+    con = sqlite3.connect(db)
+    con.executemany("INSERT INTO change_log(at, who, action, name, detail) VALUES "
+                    "('2030-01-01T00:00:00.000Z', 'admin', 'update', ?, ?)",
+                    [("inst%05d" % (i % BIG), json.dumps({"version": 2, "fields": [
+                        "weight"], "note": "x" * 300})) for i in range(LOG_ROWS)])
+    con.commit()
+    con.close()
+    return db, res
+
+
+def test_migrate_of_many_instances_counts_them(big):
+    db, res = big
+    assert_progressed(steps(res.stderr, "migrate", "importing"), BIG)
+    assert "\rmigrate: verifying" in res.stderr
+    assert res.stdout.startswith("migrated %d instances" % BIG)
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT count(*) FROM instances").fetchone()[0] == BIG
+    con.close()
+
+
+def test_backup_and_restore_of_a_large_store_show_pages_copied(big, tmp_path):
+    db, _ = big
+    pages = pragma(db, "page_count")
+    assert os.path.getsize(db) > 10 * 1024 * 1024
+    res = run("backup", "--db-path", db, "--backup-dir", tmp_path / "b", "--progress", code=0)
+    assert_progressed(steps(res.stderr, "backup", "copying"), pages)
+    assert "\rbackup: vacuuming the copy" in res.stderr
+    [backup] = backup_paths(res)
+    assert rows(backup) == rows(db)
+    before = rows(db)
+    change_something(db)
+    res = run("restore", "--backup-path", backup, "--db-path", db, "--backup-dir",
+              tmp_path / "pre", "--progress", code=0)
+    restored_pages = pragma(backup, "page_count")
+    assert_progressed(steps(res.stderr, "restore", "staging the backup"), restored_pages)
+    assert_progressed(steps(res.stderr, "restore", "saving the current database"),
+                      pragma(glob.glob(str(tmp_path / "pre" / "pre_restore_*.db"))[0],
+                             "page_count"))
+    assert_progressed(steps(res.stderr, "restore", "copying into place"), restored_pages)
+    assert rows(db) == before
+    assert "restored %s into %s: %d instances" % (backup, db, BIG) in res.stdout
+
+
+def test_no_progress_without_a_terminal(big, tmp_path):
+    db, _ = big
+    for args in (["backup", "--db-path", db, "--backup-dir", tmp_path / "b"],
+                 ["health", "--db-path", db]):
+        res = run(*args, code=0)
+        assert res.stderr == "", res.stderr
+    [backup] = backup_paths(run("backup", "--db-path", db, "--backup-dir", tmp_path / "c",
+                                code=0))
+    res = run("restore", "--backup-path", backup, "--db-path", str(tmp_path / "new.db"),
+              code=0)
+    assert res.stderr == ""
+
+
+def test_progress_and_the_database_on_a_terminal(big, tmp_path):
+    """Through a pty (script(1)): progress without --progress, and which database."""
+    db, _ = big
+    cmd = [TOOL, "backup", "--backup-dir", str(tmp_path / "b")]
+    env = {k: v for k, v in os.environ.items() if k != "INSTANCE_MANAGER_DB_PATH"}
+    res = subprocess.run(["script", "-qec", shlex.join(cmd), "/dev/null"], capture_output=True,
+                         timeout=120, env=dict(env, INSTANCE_MANAGER_DB_PATH=db))
+    res.stdout = res.stdout.decode()
+    assert res.returncode == 0, res.stdout
+    assert "aoproxy-db backup: database %s, from $INSTANCE_MANAGER_DB_PATH" % db in res.stdout
+    assert_progressed(steps(res.stdout, "backup", "copying"), pragma(db, "page_count"))
+    assert "backed up %s to " % db in res.stdout
+
+
+def test_a_backup_in_steps_is_one_snapshot_while_others_write(big, tmp_path):
+    """The copy goes 128 pages a step for its progress line, in one read transaction:
+    a writer committing all the while neither restarts it nor tears its content."""
+    db = str(tmp_path / "busy.db")
+    shutil.copy(big[0], db)
+    stop, commits = threading.Event(), [0]
+
+    def writer():
+        con = sqlite3.connect(db, isolation_level=None, timeout=10)
+        while not stop.is_set():
+            con.execute("BEGIN IMMEDIATE")
+            for name in ("inst00000", "inst%05d" % (BIG - 1)):
+                con.execute("UPDATE instances SET updated_by = ? WHERE name = ?",
+                            (str(commits[0]), name))
+            con.execute("COMMIT")
+            commits[0] += 1
+        con.close()
+    t = threading.Thread(target=writer)
+    t.start()
+    try:
+        while commits[0] < 20:
+            time.sleep(0.01)
+        before = commits[0]
+        res = run("backup", "--db-path", db, "--backup-dir", tmp_path / "b", "--progress",
+                  code=0)
+        during = commits[0] - before
+    finally:
+        stop.set()
+        t.join()
+    assert during > 0, "the writer went on during the backup"
+    [backup] = backup_paths(res)
+    con = sqlite3.connect(backup)
+    marks = con.execute("SELECT updated_by FROM instances WHERE name IN (?, ?)",
+                        ("inst00000", "inst%05d" % (BIG - 1))).fetchall()
+    con.close()
+    assert marks[0] == marks[1], marks
+    shown = steps(res.stderr, "backup", "copying")
+    assert shown and shown[-1][1] >= pragma(big[0], "page_count")
+    assert_progressed(shown, shown[-1][1])

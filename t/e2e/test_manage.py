@@ -212,6 +212,8 @@ def test_add_many_is_all_or_nothing(mgr, far):
     ({"colour": "blue"}, "colour"),
     ({"supported_models": ["new-model", "other"]}, "model_deployments"),
     ({"supported_models": "new-model"}, "supported_models"),
+    ({"name": "add"}, "name"),                # /instances/add is an endpoint
+    ({"name": "add-many"}, "name"),
 ])
 def test_bad_payloads_name_the_field_and_change_nothing(payload, field, mgr, far, request):
     srv = mgr("event")
@@ -278,6 +280,48 @@ def test_versions_and_rollback(mgr, far):
     assert_openai_error(chat(srv), 404, "model_not_found")
     ok(admin(srv, "POST", "/admin/instances/y/rollback", {"version": 3}))
     assert chat(srv).status == 200
+
+
+@pytest.mark.parametrize("mpm", MPMS)
+def test_a_yaml_instance_deleted_through_the_api_comes_back(mpm, mgr, east, far):
+    srv = mgr(mpm)
+    assert ok(admin(srv, "DELETE", "/instances/y"))["version"] == 1
+    assert_openai_error(chat(srv), 404, "model_not_found")
+    vs = ok(admin(srv, "GET", "/admin/instances/y/versions"))["versions"]
+    assert [(v["version"], v["change"]) for v in vs] == [(1, "delete")]
+    # Its one version is the deletion: rolling back to that is a documented 409 that
+    # says what brings it back.
+    err = assert_openai_error(admin(srv, "POST", "/admin/instances/y/rollback",
+                                    {"version": 1}), 409, "conflict")
+    assert "version 0" in err["message"]
+    # Version 0: the instance as the YAML defines it, live in every process.
+    body = ok(admin(srv, "POST", "/admin/instances/y/rollback", {"version": 0}))
+    assert body["rolled_back_to"] == 0 and body["version"] == 2
+    assert body["instance"]["name"] == "y" and body["instance"]["api_key"] == "***"
+    assert held_connections(srv, 4) == [200] * 4
+    assert served_by(east) == ["dep-y"] * 4
+    vs = ok(admin(srv, "GET", "/admin/instances/y/versions"))["versions"]
+    assert vs[0]["change"] == "revert" and vs[0]["instance"]["api_key"] == "***"
+    src = ok(admin(srv, "GET", "/admin/config/instances/y/sources"))["sources"]
+    assert {s["layer"] for s in src.values()} <= {"yaml", "default"}, src
+    # Every field follows the YAML again: after a reload, and after a restart.
+    srv.write_yaml("base.yaml", base_yaml(east).replace("weight: 100", "weight: 77"))
+    ok(admin(srv, "POST", "/config/reload"))
+    assert ok(request(srv, "GET", "/instances/config/y"))["weight"] == 77
+    srv.stop()
+    srv.start()
+    assert names(srv) == ["y"] and chat(srv).status == 200
+    # An instance only the API defined has no YAML: version 0 deletes it.
+    ok(admin(srv, "POST", "/instances/add", new_instance(far)), 201)
+    body = ok(admin(srv, "POST", "/admin/instances/added/rollback", {"version": 0}))
+    assert body["version"] == 2 and "instance" not in body
+    assert names(srv) == ["y"]
+    assert_openai_error(admin(srv, "POST", "/admin/instances/added/rollback", {"version": 0}),
+                        409, "conflict")
+    assert_openai_error(admin(srv, "POST", "/admin/instances/never/rollback", {"version": 0}),
+                        404)
+    assert_openai_error(admin(srv, "POST", "/admin/instances/y/rollback", {"version": -1}),
+                        400, "invalid_version")
 
 
 # ---------------------------------------------------------------- restarts

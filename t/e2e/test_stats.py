@@ -104,7 +104,7 @@ def test_counts_are_exact_across_processes(stats_server, mock):
     overall = get(server, "/stats")["window"]
     assert overall["requests"] == 45 and overall["successes"] == 43
     assert overall["errors"]["by_kind"]["client_4xx"] == 2
-    assert overall["failovers"] == 1
+    assert overall["failovers"] == 1 and overall["cooldowns"] == 1
     assert overall["tokens"]["total"] == 473
     assert insts["a"]["tpm"]["used"] == 440
     # Prometheus sees the same numbers.
@@ -132,13 +132,66 @@ def test_percentiles_follow_known_latencies(stats_server, mock):
     lat = instances_by_name(server)["a"]["stats"]["latency_ms"]
     assert lat["count"] == 20
     assert 120 <= lat["avg"] <= 400                       # (2 x 1200 + 18 x 120) / 20 = 228
-    assert 100 < lat["p50"] <= 250                        # the 100-250 ms bucket
-    assert 1000 < lat["p95"] <= 2500 and 1000 < lat["p99"] <= 2500
+    # Ranks 10, 19 and 20 of 20: a 120 ms answer, then the 1.2 s ones (plus the
+    # proxy's own time), each within the buckets' 6.25 %.
+    assert 120 * 0.9375 <= lat["p50"] <= 150
+    assert 1200 * 0.9375 <= lat["p95"] <= 1400 and 1200 * 0.9375 <= lat["p99"] <= 1400
     _, samples = metrics(server)
     le = lambda v: sample(samples, "aoproxy_request_duration_seconds_bucket",
                           aoproxy_instance="a", model="gpt-4o", le=v)
-    assert le("0.1") == 0 and le("0.25") == 18 and le("1") == 18 and le("2.5") == 20
-    assert le("+Inf") == 20
+    # /metrics exports the powers of two of microseconds: 65.5 ms, 262 ms, 1.05 s, 2.1 s
+    assert le("0.065536") == 0 and le("0.262144") == 18 and le("1.048576") == 18
+    assert le("2.097152") == 20 and le("+Inf") == 20
+    assert le("0.000032") == 0 and le("268.435456") == 20
+
+
+@pytest.mark.parametrize("stats_server", MPMS, indirect=True)
+def test_percentiles_are_within_the_measured_latencies(stats_server, mock):
+    """Every answer takes at least the mock's 30 ms and at most what the client saw,
+    so the server's percentiles lie between 30 ms and the client's percentiles (with
+    the buckets' 6.25 %).  Fixed 0-5/5-10/10-25/25-50 ms buckets put p50 at 37.5 ms."""
+    server = stats_server
+    slow_backend(mock, 30)
+    seen = []
+    for _ in range(20):
+        t0 = time.monotonic()
+        assert chat(server).status == 200
+        seen.append((time.monotonic() - t0) * 1000)
+    seen.sort()
+    client = {"p50": seen[9], "p95": seen[18], "p99": seen[19]}
+    for where in (instances_by_name(server)["a"]["stats"], get(server, "/stats")["window"],
+                  get(server, "/stats")["total"]):
+        lat = where["latency_ms"]
+        assert lat["count"] == 20
+        for p in ("p50", "p95", "p99"):
+            assert 30 * 0.9375 <= lat[p] <= client[p] * 1.0625, (p, lat, client)
+        assert lat["p50"] <= lat["p95"] <= lat["p99"]
+
+
+@pytest.mark.parametrize("stats_server", MPMS, indirect=True)
+def test_cooldowns_are_counted_in_windows_and_totals(stats_server, mock):
+    server = stats_server
+    server.expect_error(r"AOP00041")
+    # a answers 429 (rests 30 s) and b serves; then b answers 503 (rests 1 s) and
+    # nothing is left: two cooldowns, one each.
+    mock.client.rules([{"deployment": "dep-a", "status": 429,
+                        "headers": {"Retry-After": "30"}, "times": 1}])
+    assert chat(server).status == 200
+    mock.client.rules([{"deployment": "dep-b", "status": 503,
+                        "headers": {"Retry-After": "1"}, "times": 1}])
+    assert chat(server).status == 503
+    stats = get(server, "/stats")
+    assert stats["window"]["cooldowns"] == 2 and stats["total"]["cooldowns"] == 2
+    assert stats["window"]["failovers"] == 1
+    insts = instances_by_name(server)
+    assert insts["a"]["stats"]["cooldowns"] == 1 and insts["b"]["stats"]["cooldowns"] == 1
+    for w in get(server, "/stats/windows")["windows"]:
+        assert w["overall"]["cooldowns"] == 2
+        assert w["instances"]["a"]["cooldowns"] == 1 and w["instances"]["b"]["cooldowns"] == 1
+    _, samples = metrics(server)
+    for name in ("a", "b"):
+        assert sample(samples, "aoproxy_cooldowns_total", aoproxy_instance=name,
+                      model="gpt-4o") == 1
 
 
 def test_stream_ttfb_is_measured(stats_server, mock):

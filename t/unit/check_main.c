@@ -17,6 +17,7 @@ int main(void)
     srunner_add_suite(sr, aop_request_suite());
     srunner_add_suite(sr, aop_jtree_suite());
     srunner_add_suite(sr, aop_tpm_suite());
+    srunner_add_suite(sr, aop_resv_suite());
     srunner_add_suite(sr, aop_select_suite());
     srunner_add_suite(sr, aop_usage_suite());
     srunner_add_suite(sr, aop_cooldown_suite());

@@ -1032,6 +1032,54 @@ START_TEST(owned_rollback)
 }
 END_TEST
 
+/* Version 0: a YAML instance deleted through the API (its only version a deletion)
+ * comes back as the YAML defines it, owning nothing; so does a changed one.  An
+ * instance only ever stored is deleted by it. */
+START_TEST(store_revert_to_yaml)
+{
+    aop_store_result_t res;
+    aop_store_record_t *r;
+    aop_instance_t *y = inst("yaml-a", 100);
+    int v = 0;
+
+    ck_assert_int_eq(aop_store_revert(pool, db, "yaml-a", y, "erin", &v, &res), APR_ENOENT);
+    ck_assert_int_eq(aop_store_delete(pool, db, "yaml-a", "ops", &v, &res), APR_SUCCESS);
+    ck_assert_int_eq(v, 1);
+    /* rolling back to that deletion: it is deleted already (409, saying what to do) */
+    ck_assert_int_eq(aop_store_rollback(pool, db, "yaml-a", 1, "erin", &v, &res), APR_EEXIST);
+    ck_assert_ptr_nonnull(strstr(res.message, "version 0"));
+    ck_assert_int_eq(aop_store_revert(pool, db, "yaml-a", y, "erin", &v, &res), APR_SUCCESS);
+    ck_assert_int_eq(v, 2);
+    r = record(load(), 0);
+    ck_assert_int_eq(r->deleted, 0);
+    ck_assert_int_eq(r->inst->weight, 100);
+    ck_assert_str_eq(owned_of("yaml-a"), "");
+    ck_assert_str_eq(version_at(versions("yaml-a"), 0)->change, "revert");
+    ck_assert_ptr_nonnull(version_at(versions("yaml-a"), 0)->instance);
+
+    /* changed, then reverted: the changed fields are the YAML's again */
+    y->weight = 5;
+    patch_ok(y, "weight", 3);
+    ck_assert_str_eq(owned_of("yaml-a"), "weight:3");
+    ck_assert_int_eq(aop_store_revert(pool, db, "yaml-a", inst("yaml-a", 100), "erin", &v,
+                                      &res), APR_SUCCESS);
+    ck_assert_int_eq(v, 4);
+    ck_assert_str_eq(owned_of("yaml-a"), "");
+    ck_assert_str_eq(joined(version_at(versions("yaml-a"), 0)->fields), "weight");
+
+    /* no YAML: version 0 is no instance at all */
+    put_ok(inst("api-b", 30), "add", 1);
+    ck_assert_int_eq(aop_store_revert(pool, db, "api-b", NULL, "erin", &v, &res), APR_SUCCESS);
+    ck_assert_int_eq(v, 2);
+    ck_assert_str_eq(owned_of("api-b"), "-");
+    ck_assert_str_eq(version_at(versions("api-b"), 0)->change, "revert");
+    ck_assert_int_eq(aop_store_revert(pool, db, "api-b", NULL, "erin", &v, &res), APR_EEXIST);
+    /* a base of another name is refused */
+    ck_assert_int_eq(aop_store_revert(pool, db, "api-b", inst("other", 1), "erin", &v, &res),
+                     APR_EINVAL);
+}
+END_TEST
+
 /* A deleted record owns nothing; added again, it owns every key afresh. */
 START_TEST(owned_delete_then_add)
 {
@@ -1247,6 +1295,7 @@ Suite *aop_store_suite(void)
     tcase_add_test(to, owned_update_after_import);
     tcase_add_test(to, owned_update_yaml_name);
     tcase_add_test(to, owned_rollback);
+    tcase_add_test(to, store_revert_to_yaml);
     tcase_add_test(to, owned_delete_then_add);
     tcase_add_test(to, owned_many_names);
     suite_add_tcase(s, to);

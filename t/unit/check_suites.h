@@ -10,6 +10,7 @@ Suite *aop_route_suite(void);
 Suite *aop_request_suite(void);
 Suite *aop_jtree_suite(void);
 Suite *aop_tpm_suite(void);
+Suite *aop_resv_suite(void);
 Suite *aop_select_suite(void);
 Suite *aop_usage_suite(void);
 Suite *aop_cooldown_suite(void);
