@@ -33,10 +33,10 @@ class Counts:
         self.ok = 0
         self.errors = {}          # kind -> count
         self.stale = 0
-        self.samples = []         # (monotonic time, kind or "ok"), for phases
+        self.samples = []         # (start, end, kind or "ok"): monotonic times
         self.examples = {}        # kind -> first detail
 
-    def add(self, kind, detail=None):
+    def add(self, started, kind, detail=None):
         now = time.monotonic()
         with self.lock:
             if kind == "ok":
@@ -44,14 +44,21 @@ class Counts:
             else:
                 self.errors[kind] = self.errors.get(kind, 0) + 1
                 self.examples.setdefault(kind, detail)
-            self.samples.append((now, kind))
+            self.samples.append((started, now, kind))
 
-    def between(self, t0, t1):
-        """(good answers, errors) completed in [t0, t1)."""
+    def completed(self, t0, t1):
+        """Good answers that completed in [t0, t1): throughput."""
         with self.lock:
-            ok = sum(1 for t, k in self.samples if t0 <= t < t1 and k == "ok")
-            bad = sum(1 for t, k in self.samples if t0 <= t < t1 and k != "ok")
-        return ok, bad
+            return sum(1 for _, t, k in self.samples if t0 <= t < t1 and k == "ok")
+
+    def errors_started(self, t0, t1):
+        """{kind: n} of the failed requests that started in [t0, t1)."""
+        out = {}
+        with self.lock:
+            for t, _, k in self.samples:
+                if t0 <= t < t1 and k != "ok":
+                    out[k] = out.get(k, 0) + 1
+        return out
 
     def error_total(self):
         with self.lock:
@@ -70,14 +77,19 @@ def check_json(body):
 def check_stream(body):
     events = [l[6:] for l in body.decode("utf-8", "replace").split("\n")
               if l.startswith("data: ")]
-    if not events or events[-1] != "[DONE]":
-        return "incomplete"
-    for e in events[:-1]:
+    bad = False
+    for e in events:
+        if e == "[DONE]":
+            continue
         try:
             if "error" in json.loads(e):
-                return "error_event"
+                return "error_event"       # the proxy told the client its stream broke
         except ValueError:
-            return "bad_body"
+            bad = True
+    if bad:
+        return "bad_body"
+    if not events or events[-1] != "[DONE]":
+        return "incomplete"
     return None
 
 
@@ -117,12 +129,14 @@ class Load:
             payload = dict(CHAT, stream=True) if stream else CHAT
             body = json.dumps(payload).encode()
             reused = conn is not None
+            started = time.monotonic()
             if conn is None:
                 conn = self.connect()
             try:
                 kind, detail = self.one(conn, body, stream, reused)
             except Stale:
-                self.counts.stale += 1
+                with self.counts.lock:
+                    self.counts.stale += 1
                 conn.close()
                 conn = self.connect()
                 try:
@@ -132,7 +146,7 @@ class Load:
             if kind != "ok":
                 conn.close()
                 conn = None
-            self.counts.add(kind, detail)
+            self.counts.add(started, kind, detail)
         if conn is not None:
             conn.close()
 
@@ -166,6 +180,10 @@ class Load:
         try:
             data = resp.read()
         except http.client.IncompleteRead as e:
+            # A broken stream ends with the proxy's error event, then the connection
+            # closes without the last chunk: the client was told.
+            if stream and check_stream(e.partial) == "error_event":
+                return "error_event", e.partial[-300:]
             return "incomplete", repr(e)[:200]
         except socket.timeout:
             return "timeout", "reading the answer"
