@@ -190,8 +190,7 @@ static int after_transport_failure(request_rec *r, aop_req_t *ctx, proxy_worker 
     apr_time_t until;
 
     ctx->last_status = timed_out ? HTTP_GATEWAY_TIME_OUT : status;
-
-    rested = aop_outcome_unreachable(ctx, status, &until);
+    rested = aop_outcome_unreachable(ctx, ctx->last_status, &until);
     ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, refused ? AOPLOGNO(00040)
                   "instance %s could not be reached (attempt %d for model %s): resting it "
                   "for %ld ms" : AOPLOGNO(00042) "instance %s failed before answering "

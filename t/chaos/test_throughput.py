@@ -64,7 +64,7 @@ def test_one_failing_instance_of_three_keeps_80_percent_of_the_throughput(fleet,
     ok_srv = gateway(request, spare, "event", tuning="event-fixed")
     bad_srv = gateway(request, fleet, "event", tuning="event-fixed")
     faulty = fleet[0]
-    healthy, rates, errors, hits, stale = [], {}, {}, {}, 0
+    healthy, rates, errors, hits, stale, healthy_errors = [], {}, {}, {}, 0, {}
     try:
         measure(ok_srv, 2.0)                          # warm-up: processes, pools
         measure(bad_srv, 2.0)
@@ -79,11 +79,11 @@ def test_one_failing_instance_of_three_keeps_80_percent_of_the_throughput(fleet,
             before = kinds(bad_srv)
             rates[fault], errors[fault], m = measure(bad_srv, FAULT_S[fault])
             stale += n + m
-            hits[fault] = kinds(bad_srv)[KIND[fault]] - before[KIND[fault]]
-            assert not errors["healthy"] and not errors[fault], errors
-            assert hits[fault] > 0, (fault, hits)
+            hits[fault] = kinds(bad_srv).get(KIND[fault], 0) - before.get(KIND[fault], 0)
+            healthy_errors.update(errors["healthy"])
         rate, errors["healthy"], n = measure(ok_srv, HEALTHY_S)
         healthy.append(rate)
+        healthy_errors.update(errors.pop("healthy"))
     finally:
         finish(request, bad_srv)
         finish(request, ok_srv)
@@ -104,5 +104,8 @@ def test_one_failing_instance_of_three_keeps_80_percent_of_the_throughput(fleet,
             json.dump({"healthy": healthy, "rates": rates, "ratios": ratios,
                        "failed_attempts": hits, "stale_keepalive_retries": stale}, fh,
                       indent=1)
-    assert not errors["healthy"], errors
+    assert not healthy_errors, healthy_errors
+    assert not any(errors.values()), errors
+    # Each fault did fail the instance's attempts (and so was put to the test).
+    assert all(hits.values()), hits
     assert min(ratios.values()) >= TARGET, ratios
