@@ -129,6 +129,28 @@ def test_a_truncated_answer_with_nowhere_else_to_go_is_an_openai_502(flt, starte
     assert (total["requests"], total["successes"]) == (1, 0)
 
 
+def test_past_the_hold_limit_a_truncated_answer_reaches_the_client_and_counts(flt, started):
+    """Answers over 4 MB (AOP_HOLD_MAX) are not held whole: one cut after that point
+    reaches the client cut, and counts as truncated, and the instance rests."""
+    import http.client
+    srv = started("event", a_then_b(flt))
+    flt.client.rules([{"deployment": "dep-a", "content_bytes": 6 * 1024 * 1024,
+                       "action": "truncate", "truncate_after": 5 * 1024 * 1024,
+                       "times": 1}])
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
+    conn.request("POST", "/v1/chat/completions", headers={"Content-Type": "application/json"},
+                 body=json.dumps({"model": "gpt-4o", "messages": [{"role": "user",
+                                                                   "content": "big"}]}))
+    resp = conn.getresponse()
+    assert resp.status == 200
+    with pytest.raises(http.client.IncompleteRead):
+        resp.read()
+    conn.close()
+    assert served_by(flt) == ["dep-a"]
+    assert by_kind(srv)["truncated"] == 1 and by_kind(srv, "a")["truncated"] == 1
+    assert resting(srv, "a")
+
+
 def test_a_body_that_stalls_past_the_timeout_fails_over(flt, started):
     srv = started("event", a_then_b(flt, timeout=1))
     flt.client.rules([{"deployment": "dep-a", "action": "stall", "stall_after": 30,
@@ -302,3 +324,17 @@ def test_after_its_cooldown_a_failed_instance_gets_one_probe_at_a_time(mpm, flt,
     flt.client.reset()
     assert burst(srv, 8) == [200] * 8
     assert served_by(flt).count("dep-a") == 4
+
+
+def test_a_lone_half_open_instance_still_takes_every_request(flt, started):
+    """With nothing else to go to, the probe does not hold the others back: they go
+    too, rather than get a 429 for as long as the probe runs."""
+    srv = started("event", fleet_yaml("failover", [instance("a", flt.port, ["gpt-4o"])]),
+                  cooldown=1)
+    srv.expect_error(r"AOP00041")
+    flt.client.rules([{"deployment": "dep-a", "status": 500, "times": 1}])
+    assert chat(srv).status == 502              # the only instance failed
+    time.sleep(1.2)                             # the cooldown is over: half-open
+    flt.client.rules([{"deployment": "dep-a", "delay_ms": 600}])
+    assert burst(srv, 4) == [200] * 4
+    assert get(srv, "/instances/a")["health"]["consecutive_failures"] == 0
