@@ -100,6 +100,7 @@ int aop_outcome_note_locked(request_rec *r, aop_req_t *ctx, int status, apr_time
     else {
         /* Rate limiting is Azure working as agreed, not a failure of the instance. */
         si->consecutive_failures += status != HTTP_TOO_MANY_REQUESTS;
+        si->probe_until = 0;         /* a probe's failure is its outcome */
         si->last_status = status;
         si->last_error_at = now;
         if (resting_status(status)) {
@@ -140,10 +141,11 @@ static int rest_default(aop_req_t *ctx, aop_shm_inst_t *si, apr_time_t now)
     return 0;
 }
 
-int aop_outcome_failed_locked(aop_req_t *ctx, int status, apr_time_t now, apr_time_t *until)
+int aop_outcome_failed_locked(aop_req_t *ctx, int status, int rest, apr_time_t now,
+                              apr_time_t *until)
 {
     aop_shm_inst_t *si = ctx->chosen >= 0 ? aop_shm_inst(ctx->live->shm_map, ctx->chosen) : NULL;
-    int rested;
+    int rested = 0;
 
     *until = 0;
     if (!si) {
@@ -152,17 +154,20 @@ int aop_outcome_failed_locked(aop_req_t *ctx, int status, apr_time_t now, apr_ti
     si->consecutive_failures++;
     si->last_status = status;
     si->last_error_at = now;
-    rested = rest_default(ctx, si, now);
-    *until = si->cooldown_until;
+    si->probe_until = 0;             /* a probe's failure is its outcome */
+    if (rest) {
+        rested = rest_default(ctx, si, now);
+        *until = si->cooldown_until;
+    }
     return rested;
 }
 
-int aop_outcome_unreachable(aop_req_t *ctx, int status, apr_time_t *until)
+int aop_outcome_unreachable(aop_req_t *ctx, int status, int rest, apr_time_t *until)
 {
     int rested;
 
     aop_shm_lock();
-    rested = aop_outcome_failed_locked(ctx, status, apr_time_now(), until);
+    rested = aop_outcome_failed_locked(ctx, status, rest, apr_time_now(), until);
     aop_shm_unlock();
     return rested;
 }

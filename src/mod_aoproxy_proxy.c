@@ -178,8 +178,8 @@ static long msec_until(apr_time_t until)
 
 /* No HTTP answer: refused (503), reset or closed (502), or timed out (mod_proxy_http
  * answers 502 with its TIMEOUT_NOTE, or 504).  The instance rests like after a 5xx; a
- * refused one is also left out by mod_proxy for its retry interval (the worker stays
- * in error). */
+ * refused one is left out by mod_proxy for its retry interval instead (the worker
+ * stays in error: AOProxyRetryInterval is the operator's say on that). */
 static int after_transport_failure(request_rec *r, aop_req_t *ctx, proxy_worker *worker,
                                    int status)
 {
@@ -190,12 +190,13 @@ static int after_transport_failure(request_rec *r, aop_req_t *ctx, proxy_worker 
     apr_time_t until;
 
     ctx->last_status = timed_out ? HTTP_GATEWAY_TIME_OUT : status;
-    rested = aop_outcome_unreachable(ctx, ctx->last_status, &until);
+    rested = aop_outcome_unreachable(ctx, ctx->last_status, !refused, &until);
     ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, refused ? AOPLOGNO(00040)
-                  "instance %s could not be reached (attempt %d for model %s): resting it "
-                  "for %ld ms" : AOPLOGNO(00042) "instance %s failed before answering "
+                  "instance %s could not be reached (attempt %d for model %s): left out for "
+                  "%ld ms" : AOPLOGNO(00042) "instance %s failed before answering "
                   "(attempt %d for model %s): resting it for %ld ms", ctx->inst->name,
-                  ctx->attempts, ctx->info.model, msec_until(until));
+                  ctx->attempts, ctx->info.model, refused
+                  ? (long)apr_time_as_msec(worker->s->retry) : msec_until(until));
     note_failed(r, ctx, refused ? "refused" : timed_out ? "timed out" : "reset");
     aop_lb_release(ctx, 0);
     next = aop_lb_next_exists(r, ctx);
@@ -220,7 +221,7 @@ static int after_broken_answer(request_rec *r, aop_req_t *ctx, proxy_worker *wor
     if (!had_answer) {
         return after_transport_failure(r, ctx, worker, HTTP_BAD_GATEWAY);
     }
-    rested = aop_outcome_unreachable(ctx, HTTP_BAD_GATEWAY, &until);
+    rested = aop_outcome_unreachable(ctx, HTTP_BAD_GATEWAY, 1, &until);
     ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, AOPLOGNO(00220)
                   "instance %s broke off its answer (%d) before the client got any of it "
                   "(attempt %d for model %s): resting it for %ld ms", ctx->inst->name,

@@ -102,7 +102,7 @@ void aop_stats_finish(request_rec *r, aop_req_t *ctx)
     if (count_attempt) {
         /* The attempt whose answer the client got (failed ones were counted as
          * they failed). */
-        rested = ctx->broken ? aop_outcome_failed_locked(ctx, HTTP_BAD_GATEWAY, now, &until)
+        rested = ctx->broken ? aop_outcome_failed_locked(ctx, HTTP_BAD_GATEWAY, 1, now, &until)
                              : aop_outcome_note_locked(r, ctx, r->status, now, &until);
         attempt_event(ctx, r->status, ctx->broken ? AOP_KIND_TRUNCATED : AOP_KIND_SUCCESS,
                       0, rested, now, &attempt);

@@ -270,13 +270,13 @@ def test_a_refused_instance_is_left_out(flt, started):
         instance("b", flt.port, ["gpt-4o"], priority=2)]))
     statuses = [chat(srv).status for _ in range(6)]
     assert statuses == [200] * 6
-    # One attempt found it refusing; mod_proxy's retry interval and the cooldown
-    # keep it out of every later pick.
+    # One attempt found it refusing; mod_proxy's retry interval (AOProxyRetryInterval,
+    # 60 s) keeps it out of every later pick.
     state = get(srv, "/instances/dead")
     assert state["stats"]["requests"] == 1
     assert state["stats"]["errors"]["by_kind"]["connection"] == 1
-    assert state["health"]["cooldown_until"] is not None
     assert state["health"]["status"] == "unhealthy"
+    assert state["health"]["consecutive_failures"] == 1
 
 
 # ------------------------------------------------------ the probe after a cooldown
