@@ -4,6 +4,27 @@
 #include <apr_date.h>
 
 #include "aop_cooldown.h"
+#include "aop_sat.h"
+
+/* A plain decimal number ("12", "0.5") at s: its value, *end after it; -1 when s does
+ * not start with one.  strtod alone would also take "inf", "nan", hex and exponents
+ * ("1e999"), none of which a header means. */
+static double decimal(const char *s, const char **end)
+{
+    apr_size_t span = strspn(s, "0123456789.");
+    char *stop;
+    double v;
+
+    if (span == 0) {
+        return -1;
+    }
+    v = strtod(s, &stop);
+    if (stop != s + span) {
+        return -1;              /* "1.2.3", or strtod went on into "e5" */
+    }
+    *end = stop;
+    return v;
+}
 
 static apr_interval_time_t unit_usec(const char **s)
 {
@@ -26,7 +47,7 @@ static apr_interval_time_t unit_usec(const char **s)
 apr_interval_time_t aop_cooldown_parse_duration(const char *s)
 {
     double total = 0;
-    char *end;
+    const char *end;
 
     if (!s || !*s) {
         return -1;
@@ -35,10 +56,10 @@ apr_interval_time_t aop_cooldown_parse_duration(const char *s)
         s++;
     }
     do {
-        double v = strtod(s, &end);
+        double v = decimal(s, &end);
         apr_interval_time_t unit;
 
-        if (end == s || v < 0) {
+        if (v < 0) {
             return -1;
         }
         s = end;
@@ -50,7 +71,8 @@ apr_interval_time_t aop_cooldown_parse_duration(const char *s)
         }
         total += v * (double)unit;
     } while (*s && *s != ' ');
-    return (apr_interval_time_t)total;
+    /* In double, before the conversion: a "99999999999999999999h" stays defined. */
+    return aop_sat_usec(total, AOP_DURATION_MAX);
 }
 
 static apr_interval_time_t retry_after(const char *v, apr_time_t now)
@@ -76,11 +98,11 @@ apr_interval_time_t aop_cooldown_from_headers(aop_header_fn *get, void *baton,
     int i;
 
     if ((v = get(baton, "retry-after-ms"))) {
-        char *end;
-        double ms = strtod(v, &end);
+        const char *end;
+        double ms = decimal(v, &end);
 
-        if (end != v && ms >= 0) {
-            d = (apr_interval_time_t)(ms * 1000);
+        if (ms >= 0) {
+            d = aop_sat_usec(ms * 1000, AOP_DURATION_MAX);
         }
     }
     if (d < 0 && (v = get(baton, "Retry-After"))) {

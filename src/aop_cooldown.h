@@ -8,6 +8,9 @@
 /* Longest cooldown a response can ask for: a wild header must not bench an instance
  * for a day. */
 #define AOP_COOLDOWN_MAX apr_time_from_sec(3600)
+/* Longest duration aop_cooldown_parse_duration() returns (a day); longer ones are held
+ * there, so that no header value can overflow the arithmetic on times. */
+#define AOP_DURATION_MAX apr_time_from_sec(86400)
 
 typedef const char *aop_header_fn(void *baton, const char *name);
 
@@ -17,8 +20,9 @@ typedef const char *aop_header_fn(void *baton, const char *name);
 apr_interval_time_t aop_cooldown_from_headers(aop_header_fn *get, void *baton,
                                               apr_time_t now, apr_interval_time_t dflt);
 
-/* A duration: plain seconds ("12", "0.5") or Go-style ("1m30s", "250ms", "2h").
- * Returns -1 when s is not one. */
+/* A duration: plain seconds ("12", "0.5") or Go-style ("1m30s", "250ms", "2h"),
+ * decimal digits and '.' only (no sign, exponent, "inf" or "nan").  Returns -1 when s
+ * is not one; a longer one than AOP_DURATION_MAX is held at it. */
 apr_interval_time_t aop_cooldown_parse_duration(const char *s);
 
 #endif

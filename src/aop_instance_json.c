@@ -73,10 +73,17 @@ int aop_instance_name_ok(const char *name)
 static apr_status_t get_string(ctx_t *c, json_object *v, const char *field,
                                const char *what, const char **out)
 {
+    const char *s;
+
     if (!json_object_is_type(v, json_type_string)) {
         return fail(c, field, "expected %s, got %s", what, type_name(v));
     }
-    *out = apr_pstrdup(c->p, json_object_get_string(v));
+    s = json_object_get_string(v);
+    /* json-c keeps a \u0000 inside; as a C string "ok\u0000evil" would be "ok". */
+    if (strlen(s) != (size_t)json_object_get_string_len(v)) {
+        return fail(c, field, "contains a NUL character (\\u0000)");
+    }
+    *out = apr_pstrdup(c->p, s);
     return APR_SUCCESS;
 }
 

@@ -4,6 +4,7 @@
 #include <apr_strings.h>
 
 #include "aop_json.h"
+#include "aop_jtree.h"
 
 /* A tokener allocates its buffers when made: one per thread, reset for each parse,
  * instead of one per request body and per usage value. */
@@ -84,7 +85,55 @@ json_object *aop_json_parse(apr_pool_t *p, const char *text, apr_size_t len,
         json_object_put(obj);
         obj = NULL;
     }
+    else if (!obj) {
+        /* json-c's null is a NULL object: without this, "null" would return NULL
+         * with no error for the caller to show (found by t/fuzz "request"). */
+        *perr = "the document is a JSON null";
+    }
     return aop_json_own(p, obj);
+}
+
+/* Whether text holds the escape \u0000 (an escaped backslash before "u0000" is
+ * none): for text aop_jtree refuses but json-c, more lenient, would take. */
+static int has_nul_escape(const char *text, apr_size_t len)
+{
+    apr_size_t i;
+
+    for (i = 0; i + 1 < len; i++) {
+        if (text[i] != '\\') {
+            continue;
+        }
+        if (text[i + 1] == 'u' && len - i >= 6 && memcmp(text + i + 2, "0000", 4) == 0) {
+            return 1;
+        }
+        i++;                    /* the escaped character, a backslash perhaps */
+    }
+    return 0;
+}
+
+json_object *aop_json_parse_names(apr_pool_t *p, const char *text, apr_size_t len,
+                                  const char **perr, const char **pfield)
+{
+    const aop_jnode_t *tree;
+    const char *at = NULL;
+    apr_pool_t *scratch;
+
+    *pfield = NULL;
+    /* aop_jtree keeps NUL characters, so it can tell where one is. */
+    apr_pool_create(&scratch, p);
+    if ((tree = aop_jtree_parse(scratch, text, len, NULL)) != NULL) {
+        at = aop_jtree_nul_path(scratch, tree);
+    }
+    else if (has_nul_escape(text, len)) {
+        at = "";
+    }
+    if (at) {
+        *pfield = apr_pstrdup(p, at);
+        *perr = apr_pstrcat(p, *at ? at : "the document", ": contains a NUL character "
+                            "(\\u0000)", NULL);
+    }
+    apr_pool_destroy(scratch);
+    return at ? NULL : aop_json_parse(p, text, len, perr);
 }
 
 const char *aop_json_to_string(apr_pool_t *p, json_object *obj)

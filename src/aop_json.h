@@ -9,9 +9,19 @@
 
 json_object *aop_json_own(apr_pool_t *p, json_object *obj);
 
-/* Parses text (len bytes, not necessarily NUL-terminated); NULL and *perr on error. */
+/* Parses text (len bytes, not necessarily NUL-terminated); NULL and *perr on error,
+ * a document that is just null included. */
 json_object *aop_json_parse(apr_pool_t *p, const char *text, apr_size_t len,
                             const char **perr);
+
+/* aop_json_parse for documents whose strings become names, keys and URLs (the
+ * management API's bodies, the state file): json-c cuts a member name at a NUL
+ * character ("ok\u0000evil" is read as "ok"), so any string value or member name
+ * holding one is refused, with *perr "FIELD: contains a NUL character" and *pfield
+ * FIELD ("name", "instances[0].model_deployments", or "" when not known); *pfield is
+ * NULL for other errors. */
+json_object *aop_json_parse_names(apr_pool_t *p, const char *text, apr_size_t len,
+                                  const char **perr, const char **pfield);
 
 /* Serialises obj compactly into pool memory. */
 const char *aop_json_to_string(apr_pool_t *p, json_object *obj);

@@ -563,6 +563,46 @@ const aop_jnode_t *aop_jtree_get(const aop_jnode_t *obj, const char *key)
     return found;
 }
 
+static int has_nul(const char *s, apr_size_t len)
+{
+    return s && memchr(s, '\0', len) != NULL;
+}
+
+/* The path below v of its first NUL ("" for v itself), or NULL.  Built only on the
+ * way back from a find: a clean document costs no allocation.  The recursion is
+ * bounded by the parser's AOP_JTREE_MAX_DEPTH. */
+static const char *nul_below(apr_pool_t *p, const aop_jnode_t *v)
+{
+    const aop_jnode_t *c;
+    const char *sub;
+    apr_size_t i = 0;
+
+    if (v->type == AOP_JSTRING) {
+        return has_nul(v->str, v->str_len) ? "" : NULL;
+    }
+    for (c = v->child; c; c = c->next, i++) {
+        /* a name with a NUL is shown as far as it goes: the path stays printable */
+        if (v->type == AOP_JOBJECT && has_nul(c->key, c->key_len)) {
+            return c->key;
+        }
+        if ((sub = nul_below(p, c)) == NULL) {
+            continue;
+        }
+        if (*sub && *sub != '[') {
+            sub = apr_pstrcat(p, ".", sub, NULL);
+        }
+        return v->type == AOP_JOBJECT
+               ? apr_pstrcat(p, c->key, sub, NULL)
+               : apr_psprintf(p, "[%" APR_SIZE_T_FMT "]%s", i, sub);
+    }
+    return NULL;
+}
+
+const char *aop_jtree_nul_path(apr_pool_t *p, const aop_jnode_t *v)
+{
+    return v ? nul_below(p, v) : NULL;
+}
+
 const char *aop_jtree_type_word(const aop_jnode_t *v)
 {
     switch (v ? v->type : AOP_JNULL) {

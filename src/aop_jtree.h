@@ -44,6 +44,12 @@ aop_jnode_t *aop_jtree_parse(apr_pool_t *p, const char *text, apr_size_t len, co
  * LAST one wins (as json-c does). NULL when obj is NULL, not an object, or has no such member. */
 const aop_jnode_t *aop_jtree_get(const aop_jnode_t *obj, const char *key);
 
+/* Where the first string value or member name that holds a NUL character (from
+ * \u0000) is, as a path such as "name", "instances[1].model_deployments" or "" for
+ * the root itself; NULL when there is none.  For documents whose strings become
+ * C strings (names, keys, URLs), which would end at the NUL. */
+const char *aop_jtree_nul_path(apr_pool_t *p, const aop_jnode_t *v);
+
 /* "null", "a boolean", "an integer", "a decimal", "a string", "an array", "an object" (for error messages).
  * A NULL node is "null", as a missing json-c object is. */
 const char *aop_jtree_type_word(const aop_jnode_t *v);

@@ -4,6 +4,14 @@
 
 #include "aop_jtree.h"
 #include "aop_request.h"
+#include "aop_sat.h"
+
+/* The top-level keys the gateway reads: each must be given at most once, or the
+ * gateway (whose parser takes the last) and Azure could act on different values. */
+static const char *const read_keys[] = {
+    "model", "stream", "stream_options", "n", "max_tokens", "max_completion_tokens",
+    "messages", "prompt", "input", "tools", NULL
+};
 
 static int fail(aop_request_error_t *err, const char *message, const char *param,
                 const char *code)
@@ -30,9 +38,11 @@ static const aop_jnode_t *member(const aop_jnode_t *obj, const char *key)
     return v && v->type != AOP_JNULL ? v : NULL;
 }
 
-/* Reads an optional non-negative integer field; 1 = present, 0 = absent, -1 = bad. */
+/* Reads an optional integer field in [0, max]; 1 = present, 0 = absent, -1 = bad.
+ * The bound comes before any arithmetic: a client's 2^63 - 1 must not become a
+ * negative reservation. */
 static int opt_count(apr_pool_t *p, const aop_jnode_t *root, const char *key,
-                     apr_int64_t *out, aop_request_error_t *err)
+                     apr_int64_t max, apr_int64_t *out, aop_request_error_t *err)
 {
     const aop_jnode_t *v = member(root, key);
 
@@ -45,6 +55,12 @@ static int opt_count(apr_pool_t *p, const aop_jnode_t *root, const char *key,
     if (v->i < 0) {
         return fail(err, apr_psprintf(p, "Invalid '%s': must be a non-negative integer.",
                                       key), key, "invalid_value");
+    }
+    if (v->i > max) {
+        return fail(err, apr_psprintf(p, "Invalid '%s': integer above maximum value. "
+                                         "Expected a value <= %" APR_INT64_T_FMT ", but got "
+                                         "%" APR_INT64_T_FMT " instead.", key, max, v->i),
+                    key, "integer_above_max_value");
     }
     *out = v->i;
     return 1;
@@ -84,6 +100,12 @@ static int parse_model(apr_pool_t *p, const aop_jnode_t *root, aop_request_info_
     if (v->str_len == 0) {
         return fail(err, "you must provide a model parameter", "model", NULL);
     }
+    /* "gpt-4o-mini\u0000evil" would route as gpt-4o-mini (every lookup stops at the
+     * NUL) while Azure receives the whole string. */
+    if (memchr(v->str, '\0', v->str_len)) {
+        return fail(err, "Invalid 'model': the model name contains a NUL character.",
+                    "model", "invalid_value");
+    }
     info->model = v->str;       /* in p, as the tree is */
     return 0;
 }
@@ -94,16 +116,65 @@ static int parse_counts(apr_pool_t *p, const aop_jnode_t *root, aop_request_info
     apr_int64_t n = 1;
     int rc;
 
-    if ((rc = opt_count(p, root, "max_completion_tokens", &info->max_tokens, err)) < 0) {
+    if ((rc = opt_count(p, root, "max_completion_tokens", AOP_MAX_TOKENS_LIMIT,
+                        &info->max_tokens, err)) < 0) {
         return -1;
     }
-    if (rc == 0 && opt_count(p, root, "max_tokens", &info->max_tokens, err) < 0) {
+    if (rc == 0 && opt_count(p, root, "max_tokens", AOP_MAX_TOKENS_LIMIT,
+                             &info->max_tokens, err) < 0) {
         return -1;
     }
-    if (opt_count(p, root, "n", &n, err) < 0) {
+    if (opt_count(p, root, "n", AOP_MAX_N, &n, err) < 0) {
         return -1;
     }
-    info->n = n > 0 ? (int)(n > 128 ? 128 : n) : 1;
+    info->n = n > 0 ? (int)n : 1;       /* 0: Azure's to refuse; reserved as 1 */
+    return 0;
+}
+
+static int duplicate(apr_pool_t *p, aop_request_error_t *err, const char *key)
+{
+    return fail(err, apr_psprintf(p, "Invalid body: the key '%s' is given more than once.",
+                                  key), key, "duplicate_key");
+}
+
+/* The index of member m's name in read_keys, or -1. */
+static int read_key_index(const aop_jnode_t *m)
+{
+    int i;
+
+    for (i = 0; read_keys[i]; i++) {
+        if (strlen(read_keys[i]) == m->key_len
+            && memcmp(m->key, read_keys[i], m->key_len) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* One pass over the top-level members (and stream_options'): a read key twice is
+ * refused.  Linear in the members, whatever their number. */
+static int check_duplicates(apr_pool_t *p, const aop_jnode_t *root, aop_request_error_t *err)
+{
+    char seen[sizeof(read_keys) / sizeof(read_keys[0])] = { 0 };
+    const aop_jnode_t *m, *opts = NULL;
+    int i, usage_seen = 0;
+
+    for (m = root->child; m; m = m->next) {
+        if ((i = read_key_index(m)) < 0) {
+            continue;
+        }
+        if (seen[i]++) {
+            return duplicate(p, err, read_keys[i]);
+        }
+        if (strcmp(read_keys[i], "stream_options") == 0) {
+            opts = m;
+        }
+    }
+    for (m = opts && opts->type == AOP_JOBJECT ? opts->child : NULL; m; m = m->next) {
+        if (m->key_len == 13 && memcmp(m->key, "include_usage", 13) == 0 && usage_seen++) {
+            return duplicate(p, err, "stream_options.include_usage");
+        }
+    }
     return 0;
 }
 
@@ -125,7 +196,7 @@ static apr_int64_t input_tokens(const aop_jnode_t *v)
         return 0;
     }
     for (item = v->child; item; item = item->next) {
-        sum += item->type == AOP_JINT ? 1 : input_tokens(item);
+        sum = aop_sat_add(sum, item->type == AOP_JINT ? 1 : input_tokens(item));
     }
     return sum;
 }
@@ -142,13 +213,13 @@ static apr_int64_t content_tokens(const aop_jnode_t *content)
     }
     for (part = content->child; part; part = part->next) {
         if ((v = aop_jtree_get(part, "text")) != NULL) {
-            sum += input_tokens(v);
+            sum = aop_sat_add(sum, input_tokens(v));
         }
         else if (aop_jtree_get(part, "image_url")) {
-            sum += AOP_TOKENS_PER_IMAGE;
+            sum = aop_sat_add(sum, AOP_TOKENS_PER_IMAGE);
         }
         else {
-            sum += text_tokens(part->src_len);
+            sum = aop_sat_add(sum, text_tokens(part->src_len));
         }
     }
     return sum;
@@ -160,11 +231,11 @@ static apr_int64_t message_tokens(const aop_jnode_t *msg)
     const aop_jnode_t *v;
 
     if ((v = aop_jtree_get(msg, "content")) != NULL) {
-        sum += content_tokens(v);
+        sum = aop_sat_add(sum, content_tokens(v));
     }
     if ((v = aop_jtree_get(msg, "tool_calls")) != NULL
         || (v = aop_jtree_get(msg, "function_call")) != NULL) {
-        sum += text_tokens(v->src_len);
+        sum = aop_sat_add(sum, text_tokens(v->src_len));
     }
     return sum;
 }
@@ -178,11 +249,11 @@ static apr_int64_t prompt_tokens(const aop_jnode_t *root, apr_size_t len)
 
     if ((v = aop_jtree_get(root, "messages")) != NULL && v->type == AOP_JARRAY) {
         for (msg = v->child; msg; msg = msg->next) {
-            sum += message_tokens(msg);
+            sum = aop_sat_add(sum, message_tokens(msg));
         }
-        sum += AOP_TOKENS_PER_REPLY;
+        sum = aop_sat_add(sum, AOP_TOKENS_PER_REPLY);
         if ((v = aop_jtree_get(root, "tools")) != NULL) {
-            sum += text_tokens(v->src_len);
+            sum = aop_sat_add(sum, text_tokens(v->src_len));
         }
         return sum;
     }
@@ -202,9 +273,11 @@ static void estimate(aop_op_e op, const aop_jnode_t *root, apr_size_t len,
     info->prompt_estimate = prompt_tokens(root, len);
     if (op != AOP_OP_EMBEDDINGS) {
         out = info->max_tokens > 0 ? info->max_tokens : AOP_DEFAULT_COMPLETION_ESTIMATE;
-        out *= info->n;
+        out = aop_sat_mul(out, info->n);
     }
-    info->estimate = info->prompt_estimate + out;
+    /* Bounded by the limits on max_tokens and n and by the body's size, so never near
+     * the range's end; saturating all the same, as every sum that meets a budget. */
+    info->estimate = aop_sat_add(info->prompt_estimate, out);
 }
 
 int aop_request_parse(apr_pool_t *p, aop_op_e op, const char *body, apr_size_t len,
@@ -230,8 +303,8 @@ int aop_request_parse(apr_pool_t *p, aop_op_e op, const char *body, apr_size_t l
         return fail(err, apr_psprintf(p, "Invalid body: expected a JSON object, but got %s "
                                          "instead.", aop_jtree_type_word(root)), NULL, NULL);
     }
-    if (parse_model(p, root, info, err) || parse_stream(p, root, info, err)
-        || parse_counts(p, root, info, err)) {
+    if (check_duplicates(p, root, err) || parse_model(p, root, info, err)
+        || parse_stream(p, root, info, err) || parse_counts(p, root, info, err)) {
         return -1;
     }
     estimate(op, root, len, info);
@@ -248,7 +321,8 @@ static int insert_member(apr_pool_t *p, const char *body, apr_size_t len, const 
     apr_size_t end = len, n = sizeof(include_usage) - 1;
     char *buf;
 
-    while (end > 0 && strchr(" \t\r\n", body[end - 1])) {
+    while (end > 0 && (body[end - 1] == ' ' || body[end - 1] == '\t'
+                       || body[end - 1] == '\r' || body[end - 1] == '\n')) {
         end--;
     }
     if (end == 0 || body[end - 1] != '}') {

@@ -16,6 +16,11 @@
 #define AOP_TOKENS_PER_REPLY 3
 /* An image part: what a 1024x1024 image costs at high detail. */
 #define AOP_TOKENS_PER_IMAGE 765
+/* The largest max_tokens / max_completion_tokens accepted (2^31 - 1, far above any
+ * model's context): a larger value is answered 400 before it meets any arithmetic. */
+#define AOP_MAX_TOKENS_LIMIT 2147483647
+/* The most choices (n) one request may ask for, OpenAI's own limit. */
+#define AOP_MAX_N 128
 
 typedef struct aop_request_info_t {
     const char *model;
@@ -35,7 +40,13 @@ typedef struct aop_request_error_t {
     const char *code;           /* NULL or e.g. "invalid_type" */
 } aop_request_error_t;
 
-/* Parses body; returns 0 and fills info, or -1 and fills err. */
+/* Parses body; returns 0 and fills info, or -1 and fills err.  Refused (400):
+ * malformed JSON, a body that is not an object, a missing or empty model, a model
+ * with a NUL character, a top-level key the gateway reads given twice (model,
+ * stream, stream_options and its include_usage, n, max_tokens,
+ * max_completion_tokens, messages, prompt, input, tools: the gateway and Azure could
+ * each take another one), wrong types, max_tokens above AOP_MAX_TOKENS_LIMIT and n
+ * above AOP_MAX_N. */
 int aop_request_parse(apr_pool_t *p, aop_op_e op, const char *body, apr_size_t len,
                       aop_request_info_t *info, aop_request_error_t *err);
 

@@ -2,6 +2,7 @@
 
 #include <apr_time.h>   /* apr_interval_time_t: aop_stats.h includes only apr.h */
 
+#include "aop_sat.h"
 #include "aop_stats.h"
 
 aop_kind_e aop_stats_kind(int status, int timed_out)
@@ -79,12 +80,6 @@ int aop_hist_ends_power(int i)
 
 /* ------------------------------------------------------------------ adding */
 
-/* Counters never wrap: a bogus huge value pins them at the top instead. */
-static apr_uint64_t sat_add(apr_uint64_t a, apr_uint64_t b)
-{
-    return a > APR_UINT64_MAX - b ? APR_UINT64_MAX : a + b;
-}
-
 /* Negative inputs would wrap to huge unsigned counts in shared memory. */
 static apr_uint64_t nonneg(apr_int64_t v)
 {
@@ -121,14 +116,14 @@ static void add_tokens(aop_tally_t *c, const aop_stats_event_t *ev)
 
     /* Some answers (and our estimates) carry only the parts. */
     if (total == 0) {
-        total = sat_add(prompt, completion);
+        total = aop_sat_addu(prompt, completion);
     }
-    c->prompt_tokens = sat_add(c->prompt_tokens, prompt);
-    c->completion_tokens = sat_add(c->completion_tokens, completion);
-    c->total_tokens = sat_add(c->total_tokens, total);
+    c->prompt_tokens = aop_sat_addu(c->prompt_tokens, prompt);
+    c->completion_tokens = aop_sat_addu(c->completion_tokens, completion);
+    c->total_tokens = aop_sat_addu(c->total_tokens, total);
     if (ev->estimated && total > 0) {
         c->estimated_requests++;
-        c->estimated_tokens = sat_add(c->estimated_tokens, total);
+        c->estimated_tokens = aop_sat_addu(c->estimated_tokens, total);
     }
 }
 
@@ -138,8 +133,8 @@ static void add_tally(aop_tally_t *c, const aop_stats_event_t *ev)
         add_request(c, ev);
     }
     add_tokens(c, ev);
-    c->failovers = sat_add(c->failovers, nonneg(ev->failovers));
-    c->cooldowns = sat_add(c->cooldowns, nonneg(ev->cooldowns));
+    c->failovers = aop_sat_addu(c->failovers, nonneg(ev->failovers));
+    c->cooldowns = aop_sat_addu(c->cooldowns, nonneg(ev->cooldowns));
 }
 
 /* count, sum and extremes: the same for both bucket widths. */
@@ -151,7 +146,7 @@ static void add_tally(aop_tally_t *c, const aop_stats_event_t *ev)
             (h)->max_us = (v);                                          \
         }                                                               \
         (h)->count++;                                                   \
-        (h)->sum_us = sat_add((h)->sum_us, (v));                        \
+        (h)->sum_us = aop_sat_addu((h)->sum_us, (v));                        \
     } while (0)
 
 static void add_duration(aop_hist_t *h, apr_interval_time_t us)
@@ -194,7 +189,7 @@ static void merge_tally(aop_tally_t *into, const aop_tally_t *from)
 
     /* aop_tally_t is nothing but apr_uint64_t counters (checked by the unit tests). */
     for (i = 0; i < sizeof(*into) / sizeof(apr_uint64_t); i++) {
-        to[i] = sat_add(to[i], add[i]);
+        to[i] = aop_sat_addu(to[i], add[i]);
     }
 }
 
@@ -206,8 +201,8 @@ static void merge_tally(aop_tally_t *into, const aop_tally_t *from)
         if (!(into)->count || (from)->max_us > (into)->max_us) {        \
             (into)->max_us = (from)->max_us;                            \
         }                                                               \
-        (into)->count = sat_add((into)->count, (from)->count);          \
-        (into)->sum_us = sat_add((into)->sum_us, (from)->sum_us);       \
+        (into)->count = aop_sat_addu((into)->count, (from)->count);          \
+        (into)->sum_us = aop_sat_addu((into)->sum_us, (from)->sum_us);       \
     } while (0)
 
 static void merge_hist(aop_hist_t *into, const aop_hist_t *from)
@@ -219,7 +214,7 @@ static void merge_hist(aop_hist_t *into, const aop_hist_t *from)
     }
     MERGE_HEAD(into, from);
     for (i = 0; i < AOP_HIST_BUCKETS; i++) {
-        into->bucket[i] = sat_add(into->bucket[i], from->bucket[i]);
+        into->bucket[i] = aop_sat_addu(into->bucket[i], from->bucket[i]);
     }
 }
 

@@ -1385,7 +1385,7 @@ static apr_status_t import_entries(store_t *s, import_t *im, json_object *root)
 static apr_status_t import_work(store_t *s, void *baton)
 {
     import_t *im = baton;
-    const char *text, *err;
+    const char *text, *err, *field;
     apr_size_t len = 0;
     json_object *root;
     apr_int64_t rows;
@@ -1395,9 +1395,15 @@ static apr_status_t import_work(store_t *s, void *baton)
         || (rv = read_state_file(s, im->state_path, &text, &len)) != APR_SUCCESS || !text) {
         return rv;
     }
-    if ((root = aop_json_parse(s->p, text, len, &err)) == NULL) {
-        return fail(s, AOP_STORE_INVALID, NULL, "state file %s is not valid JSON: %s",
-                    im->state_path, err);
+    /* Names with a NUL are refused, not cut short ("ok\u0000evil" is no "ok"). */
+    if ((root = aop_json_parse_names(s->p, text, len, &err, &field)) == NULL) {
+        if (!field) {
+            return fail(s, AOP_STORE_INVALID, NULL, "state file %s is not valid JSON: %s",
+                        im->state_path, err);
+        }
+        rv = fail(s, AOP_STORE_INVALID, NULL, "state file %s: %s", im->state_path, err);
+        s->res->field = *field ? field : NULL;
+        return rv;
     }
     return import_entries(s, im, root);
 }

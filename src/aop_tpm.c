@@ -1,5 +1,6 @@
 #include <string.h>
 
+#include "aop_sat.h"
 #include "aop_tpm.h"
 
 void aop_tpm_init(aop_tpm_t *t)
@@ -20,7 +21,7 @@ static apr_int64_t window_sum(const aop_tpm_t *t, apr_int64_t now)
 
     for (i = 0; i < AOP_TPM_WINDOW; i++) {
         if (in_window(t->sec[i], now)) {
-            sum += t->tokens[i];
+            sum = aop_sat_add_nonneg(sum, t->tokens[i]);
         }
     }
     return sum;
@@ -49,13 +50,17 @@ static int remote_allows(const aop_tpm_t *t, apr_int64_t estimate, apr_int64_t n
     return t->remote_remaining >= estimate;
 }
 
+/* Every term is held in [0, INT64_MAX] and summed with saturation: a wild estimate
+ * or count can only make the budget look spent, never wrap it into room. */
 static int fits_with(apr_int64_t used, apr_int64_t reserved, apr_int64_t max_tpm,
                      apr_int64_t estimate)
 {
-    if (used + reserved == 0) {
+    apr_int64_t held = aop_sat_add_nonneg(used, reserved);
+
+    if (held == 0) {
         return 1;
     }
-    return used + reserved + estimate <= max_tpm;
+    return aop_sat_add_nonneg(held, estimate) <= max_tpm;
 }
 
 int aop_tpm_fits(const aop_tpm_t *t, apr_int64_t max_tpm, apr_int64_t estimate,
@@ -104,17 +109,18 @@ apr_int64_t aop_tpm_fits_at(const aop_tpm_t *t, apr_int64_t max_tpm, apr_int64_t
 
 void aop_tpm_reserve(aop_tpm_t *t, apr_int64_t estimate)
 {
-    t->reserved += estimate;
+    t->reserved = aop_sat_add_nonneg(t->reserved, estimate);
 }
 
 void aop_tpm_commit(aop_tpm_t *t, apr_int64_t reserved, apr_int64_t used, apr_int64_t now)
 {
     int i = (int)(now % AOP_TPM_WINDOW);
 
-    t->reserved -= reserved;
-    if (t->reserved < 0) {
-        t->reserved = 0;
+    if (i < 0) {
+        i += AOP_TPM_WINDOW;            /* a bogus negative clock must not index before sec[] */
     }
+
+    t->reserved = aop_sat_sub_nonneg(t->reserved, reserved);
     if (used <= 0) {
         return;
     }
@@ -122,9 +128,10 @@ void aop_tpm_commit(aop_tpm_t *t, apr_int64_t reserved, apr_int64_t used, apr_in
         t->sec[i] = now;
         t->tokens[i] = 0;
     }
-    t->tokens[i] += used;
+    t->tokens[i] = aop_sat_add_nonneg(t->tokens[i], used);
     if (t->cache_sec == now) {
-        t->cache_used += used;          /* this second's bucket is in the window */
+        /* this second's bucket is in the window */
+        t->cache_used = aop_sat_add_nonneg(t->cache_used, used);
     }
     if (t->remote_remaining >= 0 && now - t->remote_at < AOP_TPM_WINDOW) {
         t->remote_remaining = t->remote_remaining > used ? t->remote_remaining - used : 0;

@@ -1,6 +1,8 @@
+#include <limits.h>
 #include <string.h>
 
 #include "aop_jtree.h"
+#include "aop_sat.h"
 #include "aop_usage.h"
 
 /* Where the JSON scanner is in capturing the top-level "usage" value. */
@@ -93,12 +95,16 @@ static const aop_jnode_t *parse_json(aop_usage_parser_t *up, const char *text,
     return aop_jtree_parse(up->scratch, text, len, NULL);
 }
 
-/* A non-negative integer member, or -1 when absent or not one. */
+/* A non-negative integer member, held at AOP_USAGE_MAX_TOKENS; -1 when absent or
+ * not one. */
 static apr_int64_t count_member(const aop_jnode_t *obj, const char *key)
 {
     const aop_jnode_t *v = aop_jtree_get(obj, key);
 
-    return v && v->type == AOP_JINT && v->i >= 0 ? v->i : -1;
+    if (!v || v->type != AOP_JINT || v->i < 0) {
+        return -1;
+    }
+    return v->i > AOP_USAGE_MAX_TOKENS ? AOP_USAGE_MAX_TOKENS : v->i;
 }
 
 /* Records a usage object; null or anything else is no usage. */
@@ -115,7 +121,8 @@ static void take_usage(aop_usage_parser_t *up, const aop_jnode_t *u)
     up->usage.prompt_tokens = prompt < 0 ? 0 : prompt;
     up->usage.completion_tokens = completion < 0 ? 0 : completion;
     up->usage.total_tokens = total >= 0 ? total
-                             : up->usage.prompt_tokens + up->usage.completion_tokens;
+                             : aop_sat_add_nonneg(up->usage.prompt_tokens,
+                                                  up->usage.completion_tokens);
     up->usage.found = 1;
 }
 
@@ -341,9 +348,10 @@ static void count_choices(aop_usage_parser_t *up, const aop_jnode_t *choices)
             continue;
         }
         if ((delta = aop_jtree_get(c, "delta")) != NULL && delta->type == AOP_JOBJECT) {
-            up->content_chars += string_chars(delta, "content");
+            up->content_chars = aop_sat_add_nonneg(up->content_chars,
+                                                   string_chars(delta, "content"));
         }
-        up->content_chars += string_chars(c, "text");
+        up->content_chars = aop_sat_add_nonneg(up->content_chars, string_chars(c, "text"));
     }
 }
 
@@ -459,7 +467,9 @@ static int evaluate(aop_usage_parser_t *up)
     if (s->data_lines == 0 || (s->data_len == 0 && !s->data_over)) {
         return 0;               /* empty data: no event, as browsers see it */
     }
-    up->events++;
+    if (up->events < INT_MAX) {
+        up->events++;           /* an endless stream must not wrap it to "no events" */
+    }
     if (s->data_over || s->passthrough) {
         return 0;
     }
@@ -469,7 +479,7 @@ static int evaluate(aop_usage_parser_t *up)
     }
     chars = scan_event(s->data, s->data_len, &has_usage);
     if (!has_usage) {
-        up->content_chars += chars;
+        up->content_chars = aop_sat_add_nonneg(up->content_chars, chars);
         return 0;
     }
     root = parse_json(up, s->data, s->data_len);
@@ -563,7 +573,7 @@ static void line_end(aop_usage_parser_t *up)
         value_start(up);        /* a line without ':' is a field with an empty value */
     }
     if (s->line_is_data) {
-        s->data_lines++;
+        s->data_lines += s->data_lines < INT_MAX;       /* a 12 GB event must not wrap it */
         s->data_done = s->data_len;
     }
     s->line = LS_START;
@@ -682,7 +692,9 @@ static apr_status_t piece_end(aop_usage_parser_t *up, const char *d, apr_size_t 
     if ((rv = emit_span(emit, baton, d, s->emit_from, s->ev_start)) != APR_SUCCESS) {
         return rv;
     }
-    rest = len - s->ev_start;
+    if ((rest = len - s->ev_start) == 0) {
+        return APR_SUCCESS;     /* nothing to hold (and no buffer yet: no memcpy to NULL) */
+    }
     buf_reserve(up->pool, &s->hold, &s->hold_cap, s->hold_len, s->hold_len + rest);
     memcpy(s->hold + s->hold_len, d + s->ev_start, rest);
     s->hold_len += rest;

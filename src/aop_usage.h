@@ -24,6 +24,12 @@
  * a larger event is forwarded unchanged and not parsed. */
 #define AOP_USAGE_MAX_EVENT (1024 * 1024)
 
+/* The largest token count taken from a backend's usage (2^40): more than any answer
+ * can hold (128 choices of 2^31 - 1 tokens each, and a prompt), small enough that
+ * sums of such counts stay far from the 64-bit range.  A larger count, or a negative
+ * one, is held at this bound or read as absent. */
+#define AOP_USAGE_MAX_TOKENS (APR_INT64_C(1) << 40)
+
 typedef struct aop_usage_t {
     apr_int64_t prompt_tokens, completion_tokens, total_tokens;
     int found;                  /* a usage object was seen */

@@ -42,14 +42,57 @@ static void change_error(aop_api_t *q, const aop_change_error_t *err)
     aop_send_error(q->r, err->status, err->message, err->param, err->code);
 }
 
+/* Appends n bytes to the pool buffer *buf (len used, *cap allocated), at most
+ * MAX_ADMIN_BODY in all (the caller checks).  Copied with memcpy, not string
+ * functions: a body may hold a NUL byte, which must reach the parser to be refused
+ * there, never cut the buffer short of len. */
+static void body_append(apr_pool_t *p, char **buf, apr_size_t *len, apr_size_t *cap,
+                        const char *data, apr_size_t n)
+{
+    if (*len + n + 1 > *cap) {
+        apr_size_t ncap = *cap ? *cap * 2 : 16384;
+        char *nbuf;
+
+        while (ncap < *len + n + 1) {
+            ncap *= 2;
+        }
+        nbuf = apr_palloc(p, ncap);
+        if (*len) {
+            memcpy(nbuf, *buf, *len);
+        }
+        *buf = nbuf;
+        *cap = ncap;
+    }
+    memcpy(*buf + *len, data, n);
+    *len += n;
+    (*buf)[*len] = '\0';
+}
+
+static json_object *parse_body(aop_api_t *q, const char *buf, apr_size_t len)
+{
+    const char *err = NULL, *field = NULL;
+    json_object *obj;
+
+    if (!len) {
+        aop_send_error(q->r, HTTP_BAD_REQUEST, "The request needs a JSON body.", NULL,
+                       "invalid_json");
+        return NULL;
+    }
+    if ((obj = aop_json_parse_names(q->r->pool, buf, len, &err, &field)) == NULL) {
+        /* A NUL in a name: "ok\u0000evil" would otherwise be stored as "ok". */
+        aop_send_error(q->r, HTTP_BAD_REQUEST, field ? err : "We could not parse the JSON "
+                       "body of your request.", field && *field ? field : NULL,
+                       field ? "invalid_value" : "invalid_json");
+    }
+    return obj;
+}
+
 /* The request body as JSON; NULL (answered) when it is missing, too big or not JSON. */
 static json_object *read_body(aop_api_t *q)
 {
     request_rec *r = q->r;
     char *buf = NULL;
-    apr_size_t len = 0;
-    const char *err = NULL;
-    json_object *obj;
+    apr_size_t len = 0, cap = 0;
     long n;
     char chunk[8192];
 
@@ -64,22 +107,14 @@ static json_object *read_body(aop_api_t *q)
                                "than 1 MiB.", NULL, "request_too_large");
                 return NULL;
             }
-            buf = buf ? apr_pstrcat(r->pool, buf, apr_pstrmemdup(r->pool, chunk, (apr_size_t)n),
-                                    NULL)
-                      : apr_pstrmemdup(r->pool, chunk, (apr_size_t)n);
-            len += (apr_size_t)n;
+            body_append(r->pool, &buf, &len, &cap, chunk, (apr_size_t)n);
         }
         if (n < 0) {
             aop_send_error(r, HTTP_BAD_REQUEST, "The request body cannot be read.", NULL, NULL);
             return NULL;
         }
     }
-    if (!len || !(obj = aop_json_parse(r->pool, buf, len, &err))) {
-        aop_send_error(r, HTTP_BAD_REQUEST, len ? "We could not parse the JSON body of your "
-                       "request." : "The request needs a JSON body.", NULL, "invalid_json");
-        return NULL;
-    }
-    return obj;
+    return parse_body(q, buf, len);
 }
 
 static const char *who(aop_api_t *q)

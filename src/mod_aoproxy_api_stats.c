@@ -5,10 +5,19 @@
 #include <http_protocol.h>
 
 #include "aop_json.h"
+#include "aop_sat.h"
 #include "mod_aoproxy_private.h"
 #include "mod_aoproxy_api.h"
 #include "mod_aoproxy_errors.h"
 #include "mod_aoproxy_snapshot.h"
+
+/* JSON integers here are signed 64-bit: a counter held at APR_UINT64_MAX shows as
+ * INT64_MAX, never as a negative number. */
+static json_object *u64_json(apr_uint64_t v)
+{
+    return json_object_new_int64(v > (apr_uint64_t)APR_INT64_MAX ? APR_INT64_MAX
+                                                                 : (apr_int64_t)v);
+}
 
 static json_object *ms_or_null(double seconds)
 {
@@ -19,7 +28,7 @@ static json_object *latency_json(const aop_hist_t *h)
 {
     json_object *o = json_object_new_object();
 
-    json_object_object_add(o, "count", json_object_new_int64((apr_int64_t)h->count));
+    json_object_object_add(o, "count", u64_json(h->count));
     json_object_object_add(o, "avg", h->count ? json_object_new_double(
                                                     (double)h->sum_us / 1000.0
                                                     / (double)h->count) : NULL);
@@ -31,7 +40,7 @@ static json_object *latency_json(const aop_hist_t *h)
 
 static void add_u64(json_object *o, const char *key, apr_uint64_t v)
 {
-    json_object_object_add(o, key, json_object_new_int64((apr_int64_t)v));
+    json_object_object_add(o, key, u64_json(v));
 }
 
 static json_object *errors_json(const aop_tally_t *c)
@@ -49,7 +58,7 @@ static json_object *errors_json(const aop_tally_t *c)
     add_u64(kind, "client_4xx", c->by_kind[AOP_KIND_CLIENT_4XX]);
     add_u64(kind, "reset", c->by_kind[AOP_KIND_RESET]);
     add_u64(kind, "truncated", c->by_kind[AOP_KIND_TRUNCATED]);
-    add_u64(o, "total", c->requests - c->successes);
+    add_u64(o, "total", aop_sat_subu(c->requests, c->successes));
     json_object_object_add(o, "by_class", cls);
     json_object_object_add(o, "by_kind", kind);
     return o;
@@ -80,7 +89,7 @@ static json_object *counts_json(const aop_counts_t *counts, int minutes)
     add_u64(o, "successes", c->successes);
     json_object_object_add(o, "errors", errors_json(c));
     json_object_object_add(o, "error_rate", json_object_new_double(
-                               c->requests ? (double)(c->requests - c->successes)
+                               c->requests ? (double)aop_sat_subu(c->requests, c->successes)
                                              / (double)c->requests : 0.0));
     json_object_object_add(o, "tokens", tokens_json(c));
     json_object_object_add(o, "latency_ms", latency_json(&counts->latency));
@@ -136,7 +145,8 @@ static json_object *tpm_json(const aop_snapshot_t *snap, int idx)
     json_object_object_add(o, "reserved", json_object_new_int64(si->tpm.reserved));
     json_object_object_add(o, "max_tpm", json_object_new_int64(max));
     json_object_object_add(o, "utilization", max > 0
-                           ? json_object_new_double((double)(used + si->tpm.reserved)
+                           ? json_object_new_double((double)aop_sat_add_nonneg(
+                                                        used, si->tpm.reserved)
                                                     / (double)max) : NULL);
     return o;
 }

@@ -2,6 +2,7 @@
 
 #include <mod_proxy.h>
 
+#include "aop_sat.h"
 #include "mod_aoproxy_private.h"
 #include "mod_aoproxy_health.h"
 
@@ -16,7 +17,8 @@ const char *aop_health_name(aop_health_e h)
 
 apr_uint64_t aop_health_errors(const aop_counts_t *c)
 {
-    return c->n.requests - c->n.successes - c->n.by_kind[AOP_KIND_CLIENT_4XX];
+    return aop_sat_subu(aop_sat_subu(c->n.requests, c->n.successes),
+                        c->n.by_kind[AOP_KIND_CLIENT_4XX]);
 }
 
 static aop_health_t judged(aop_health_e status, const char *reason)
@@ -80,8 +82,9 @@ aop_health_t aop_health_of(apr_pool_t *p, aop_live_t *live, int idx,
                       apr_psprintf(p, "answered %d: resting until the cooldown ends",
                                    si->last_status));
     }
-    if (inst->max_tpm > 0 && aop_tpm_used(&si->tpm, apr_time_sec(now)) + si->tpm.reserved
-                             >= inst->max_tpm) {
+    if (inst->max_tpm > 0
+        && aop_sat_add_nonneg(aop_tpm_used(&si->tpm, apr_time_sec(now)), si->tpm.reserved)
+           >= inst->max_tpm) {
         return judged(AOP_RATE_LIMITED, "its tokens-per-minute budget is spent");
     }
     if (any_missing(si, now)) {

@@ -47,6 +47,15 @@ static int rest(request_rec *r, aop_req_t *ctx, aop_shm_inst_t *si, apr_time_t n
     return 0;
 }
 
+/* Held at INT32_MAX: it is shown as a JSON int, and must never wrap back to 0 (which
+ * reads as healthy). */
+static void count_failure(aop_shm_inst_t *si)
+{
+    if (si->consecutive_failures < APR_INT32_MAX) {
+        si->consecutive_failures++;
+    }
+}
+
 static void note_remaining(request_rec *r, aop_shm_inst_t *si, apr_time_t now)
 {
     const char *v = apr_table_get(r->headers_out, "x-ratelimit-remaining-tokens");
@@ -99,7 +108,9 @@ int aop_outcome_note_locked(request_rec *r, aop_req_t *ctx, int status, apr_time
     }
     else {
         /* Rate limiting is Azure working as agreed, not a failure of the instance. */
-        si->consecutive_failures += status != HTTP_TOO_MANY_REQUESTS;
+        if (status != HTTP_TOO_MANY_REQUESTS) {
+            count_failure(si);
+        }
         si->probe_until = 0;         /* a probe's failure is its outcome */
         si->last_status = status;
         si->last_error_at = now;
@@ -151,7 +162,7 @@ int aop_outcome_failed_locked(aop_req_t *ctx, int status, int rest, apr_time_t n
     if (!si) {
         return 0;
     }
-    si->consecutive_failures++;
+    count_failure(si);
     si->last_status = status;
     si->last_error_at = now;
     si->probe_until = 0;             /* a probe's failure is its outcome */

@@ -4,6 +4,7 @@
 #include <util_filter.h>
 #include <http_request.h>
 
+#include "aop_sat.h"
 #include "aop_usage.h"
 #include "mod_aoproxy_private.h"
 #include "mod_aoproxy_lbmethod.h"
@@ -71,8 +72,9 @@ static void account(usage_filter_t *uf)
     }
     else {
         req->used_prompt = req->info.prompt_estimate;
-        req->used_completion = (aop_usage_content_chars(uf->parser) + 3) / 4;
-        req->used_tokens = req->used_prompt + req->used_completion;
+        req->used_completion = aop_usage_content_chars(uf->parser) / 4
+                               + (aop_usage_content_chars(uf->parser) % 4 != 0);
+        req->used_tokens = aop_sat_add_nonneg(req->used_prompt, req->used_completion);
         req->usage_estimated = 1;
     }
 }

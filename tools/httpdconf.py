@@ -89,7 +89,9 @@ def render(server_root, port, module_path, config_dir, mpm="event", environment=
         MPM_TUNING[mpm],
         'ErrorLog "%s/error.log"' % server_root,
         "LogLevel %s" % log_level,
-        'LogFormat "%h \\"%r\\" %>s %b %D pid=%P auth=\\"%{Authorization}i\\" key=\\"%{api-key}i\\"" aop',
+        # Never a credential header (Authorization, api-key, X-Admin-API-Key, Cookie):
+        # t/static/test_no_credential_logged.py checks this output.
+        'LogFormat "%h \\"%r\\" %>s %b %D pid=%P" aop',
         'CustomLog "%s/access.log" aop' % server_root,
         'DocumentRoot "%s"' % server_root,
         # As Debian's apache2.conf: no .htaccess lookups, nothing served from disk
@@ -109,7 +111,9 @@ def render(server_root, port, module_path, config_dir, mpm="event", environment=
 
 
 def aoproxy_lines(config_dir, environment, state_db=None, v1_scope="location"):
-    """The module's part of the configuration, as conf/aoproxy.conf has it.
+    """The module's part of the configuration, as conf/aoproxy.conf has it, less its
+    access rules (Require local: the tests' clients are local, and t/e2e's
+    test_shipped_conf.py runs the shipped file itself).
 
     v1_scope "server" says `AOProxy On` in the server itself instead of in a
     <Location "/v1/"> (the same /v1/ calls, no section to merge per request);

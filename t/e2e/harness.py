@@ -25,6 +25,8 @@ HTTPD = os.environ.get("AOP_HTTPD", "/usr/sbin/apache2")
 MODULE = os.path.join(BUILDDIR, ".libs", "mod_aoproxy.so")
 
 BAD_LEVELS = re.compile(r"\[(?:[\w_]+:)?(error|crit|alert|emerg)\]")
+# A sanitizer report that went to stderr (so to the error log) rather than its file.
+SANITIZER = re.compile(r": runtime error: |ERROR: AddressSanitizer")
 
 
 def free_port():
@@ -60,16 +62,19 @@ class Httpd:
         self.v1_scope = "location"      # or "server": AOProxy On outside any <Location>
         self.ssl = False                # load mod_ssl (https vhosts, https instances)
         self.env = dict(os.environ, **(env or {}))
+        self.asan_dir = None
         if os.environ.get("AOP_ASAN"):
             # The module is built with -fsanitize=address (tools/test-asan); httpd is
             # not, so the runtime is preloaded.  Reports land in the server root.
             self.env["LD_PRELOAD"] = os.environ["AOP_ASAN"]
-            # httpd's children run as an unprivileged user: they need a writable place.
-            self.asan_dir = os.path.join(root, "asan")
-            os.makedirs(self.asan_dir, exist_ok=True)
-            os.chmod(self.asan_dir, 0o1777)
             self.env["ASAN_OPTIONS"] = "log_path=%s/report:detect_leaks=0:abort_on_error=0" \
-                % self.asan_dir
+                % self.sanitizer_dir()
+        if os.environ.get("AOP_UBSAN"):
+            # The module is built with -fsanitize=undefined and every report is fatal
+            # (tools/test-ubsan): the process that hit it dies, its report lands here.
+            self.env["LD_PRELOAD"] = os.environ["AOP_UBSAN"]
+            self.env["UBSAN_OPTIONS"] = "log_path=%s/ubsan:halt_on_error=1:" \
+                "print_stacktrace=1" % self.sanitizer_dir()
         self.port = free_port()
         self.config_dir = os.path.join(root, "aoproxy")
         self.error_log = os.path.join(root, "error.log")
@@ -80,6 +85,15 @@ class Httpd:
         os.makedirs(self.config_dir, exist_ok=True)
         os.chmod(root, 0o755)
 
+    def sanitizer_dir(self):
+        """Where sanitizer reports go; httpd's children run as an unprivileged user:
+        they need a writable place."""
+        if self.asan_dir is None:
+            self.asan_dir = os.path.join(self.root, "asan")
+            os.makedirs(self.asan_dir, exist_ok=True)
+            os.chmod(self.asan_dir, 0o1777)
+        return self.asan_dir
+
     @property
     def url(self):
         return "http://127.0.0.1:%d" % self.port
@@ -89,10 +103,16 @@ class Httpd:
             f.write(text)
 
     def write_conf(self):
+        extra = self.extra_conf
+        if os.environ.get("AOP_UBSAN"):
+            # libubsan reads UBSAN_OPTIONS (log_path) from /proc/self/environ at its
+            # first report, which a child that changed its user may not read unless
+            # it is dumpable: CoreDumpDirectory makes httpd say so (PR_SET_DUMPABLE).
+            extra += '\nCoreDumpDirectory "%s"\n' % self.sanitizer_dir()
         with open(self.conf_path, "w") as f:
             f.write(httpdconf.render(self.root, self.port, MODULE, self.config_dir,
                                      mpm=self.mpm, environment=self.environment,
-                                     extra=self.extra_conf, log_level=self.log_level,
+                                     extra=extra, log_level=self.log_level,
                                      v1_scope=self.v1_scope, ssl_proxy=self.ssl))
 
     def run(self, *args, timeout=30):
@@ -163,17 +183,18 @@ class Httpd:
         return lines
 
     def sanitizer_reports(self):
-        """AddressSanitizer reports written by httpd processes (AOP_ASAN runs)."""
+        """AddressSanitizer and UndefinedBehaviorSanitizer reports written by httpd
+        processes (AOP_ASAN and AOP_UBSAN runs)."""
         out = []
-        adir = getattr(self, "asan_dir", None)
+        adir = self.asan_dir
         for name in sorted(os.listdir(adir)) if adir else []:
             out.append(self.read_log(os.path.join(adir, name)))
             os.rename(os.path.join(adir, name), os.path.join(self.root, "seen-" + name))
         return out
 
     def unexpected_errors(self):
-        bad = [l for l in self.new_log_lines() if BAD_LEVELS.search(l)
-               and not any(p.search(l) for p in self.expected_errors)]
+        bad = [l for l in self.new_log_lines() if SANITIZER.search(l)
+               or (BAD_LEVELS.search(l) and not any(p.search(l) for p in self.expected_errors))]
         bad += self.sanitizer_reports()
         self.expected_errors = []
         return bad

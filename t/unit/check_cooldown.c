@@ -70,6 +70,35 @@ START_TEST(formats)
 }
 END_TEST
 
+/* Issue 12: header values that strtod takes but that are no duration (inf, nan,
+ * exponents far beyond the range) were converted to an integer out of range. */
+START_TEST(wild_values_are_bounded)
+{
+    const char *const ms_huge[] = { "retry-after-ms", "1e300", "Retry-After", "4", NULL };
+    const char *const ms_digits[] = { "retry-after-ms", "99999999999999999999999999", NULL };
+    const char *const ms_nan[] = { "retry-after-ms", "nan", "Retry-After", "4", NULL };
+    const char *const ra_inf[] = { "Retry-After", "inf", NULL };
+    const char *const ra_digits[] = { "Retry-After", "999999999999999999999999999999", NULL };
+    const char *const reset_huge[] = { "x-ratelimit-reset-tokens", "99999999999999999999h",
+                                       NULL };
+
+    ck_assert_int_eq(cooldown(ms_huge), apr_time_from_sec(4));       /* not a number: next */
+    ck_assert_int_eq(cooldown(ms_digits), AOP_COOLDOWN_MAX);
+    ck_assert_int_eq(cooldown(ms_nan), apr_time_from_sec(4));
+    ck_assert_int_eq(cooldown(ra_inf), apr_time_from_sec(10));       /* the default */
+    ck_assert_int_eq(cooldown(ra_digits), AOP_COOLDOWN_MAX);
+    ck_assert_int_eq(cooldown(reset_huge), AOP_COOLDOWN_MAX);
+    ck_assert_int_eq(aop_cooldown_parse_duration("99999999999999999999h"), AOP_DURATION_MAX);
+    ck_assert_int_eq(aop_cooldown_parse_duration("1e999"), -1);
+    ck_assert_int_eq(aop_cooldown_parse_duration("inf"), -1);
+    ck_assert_int_eq(aop_cooldown_parse_duration("nan"), -1);
+    ck_assert_int_eq(aop_cooldown_parse_duration("0x10"), -1);
+    ck_assert_int_eq(aop_cooldown_parse_duration("."), -1);
+    ck_assert_int_eq(aop_cooldown_parse_duration("25h"), AOP_DURATION_MAX);
+    ck_assert_int_eq(aop_cooldown_parse_duration(".5s"), 500000);
+}
+END_TEST
+
 Suite *aop_cooldown_suite(void)
 {
     Suite *s = suite_create("aop_cooldown");
@@ -77,6 +106,7 @@ Suite *aop_cooldown_suite(void)
 
     tcase_add_test(tc, precedence);
     tcase_add_test(tc, formats);
+    tcase_add_test(tc, wild_values_are_bounded);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -26,6 +26,7 @@ int main(void)
     srunner_add_suite(sr, aop_store_suite());
     srunner_add_suite(sr, aop_layers_suite());
     srunner_add_suite(sr, aop_verify_suite());
+    srunner_add_suite(sr, aop_sat_suite());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);

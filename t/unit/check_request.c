@@ -121,6 +121,100 @@ START_TEST(bad_bodies)
 }
 END_TEST
 
+/* Issue 12: a client's max_tokens of 2^63 - 1 (or 2^62 with n 4) overflowed the
+ * estimate into a negative reservation.  Absurd values are refused before any
+ * arithmetic; the largest accepted ones give an exact, positive estimate. */
+START_TEST(absurd_counts_are_refused)
+{
+    aop_request_info_t info;
+    aop_request_error_t err;
+
+    ck_assert_int_eq(parse(AOP_OP_CHAT, "{\"model\":\"m\",\"max_tokens\":9223372036854775807}",
+                           &info, &err), -1);
+    ck_assert_str_eq(err.param, "max_tokens");
+    ck_assert_str_eq(err.code, "integer_above_max_value");
+    ck_assert_int_eq(parse(AOP_OP_CHAT, "{\"model\":\"m\",\"max_tokens\":4611686018427387904,"
+                           "\"n\":4}", &info, &err), -1);
+    ck_assert_str_eq(err.param, "max_tokens");
+    ck_assert_int_eq(parse(AOP_OP_CHAT, "{\"model\":\"m\",\"max_completion_tokens\":"
+                           "2147483648}", &info, &err), -1);
+    ck_assert_str_eq(err.param, "max_completion_tokens");
+    /* Beyond int64: the parser holds it at 2^63 - 1, still refused. */
+    ck_assert_int_eq(parse(AOP_OP_CHAT, "{\"model\":\"m\",\"max_tokens\":"
+                           "99999999999999999999999}", &info, &err), -1);
+    ck_assert_int_eq(parse(AOP_OP_CHAT, "{\"model\":\"m\",\"n\":129}", &info, &err), -1);
+    ck_assert_str_eq(err.param, "n");
+    ck_assert_str_eq(err.code, "integer_above_max_value");
+    ck_assert_ptr_nonnull(strstr(err.message, "<= 128"));
+    ck_assert_int_eq(parse(AOP_OP_CHAT, "{\"model\":\"m\",\"n\":9223372036854775807}",
+                           &info, &err), -1);
+    /* The limits themselves: an exact estimate, 4 prompt tokens (the body's size). */
+    ck_assert_int_eq(parse(AOP_OP_CHAT, "{\"model\":\"m\",\"max_tokens\":2147483647,\"n\":128}",
+                           &info, &err), 0);
+    ck_assert_int_eq(info.n, 128);
+    ck_assert_int_eq(info.estimate, info.prompt_estimate + APR_INT64_C(2147483647) * 128);
+    ck_assert_int_gt(info.estimate, 0);
+    /* Embeddings reserve no completion whatever max_tokens says, but the bound holds. */
+    ck_assert_int_eq(parse(AOP_OP_EMBEDDINGS, "{\"model\":\"m\",\"input\":\"x\","
+                           "\"max_tokens\":9223372036854775807}", &info, &err), -1);
+}
+END_TEST
+
+/* Issue 12: "gpt-4o-mini\u0000evil" routed as gpt-4o-mini and went to Azure whole. */
+START_TEST(nul_in_model_is_refused)
+{
+    aop_request_info_t info;
+    aop_request_error_t err;
+
+    ck_assert_int_eq(parse(AOP_OP_CHAT, "{\"model\":\"gpt-4o-mini\\u0000evil\"}", &info, &err),
+                     -1);
+    ck_assert_str_eq(err.param, "model");
+    ck_assert_str_eq(err.code, "invalid_value");
+    ck_assert_ptr_nonnull(strstr(err.message, "NUL"));
+    ck_assert_int_eq(parse(AOP_OP_CHAT, "{\"model\":\"\\u0000\"}", &info, &err), -1);
+    /* Escapes of other characters stay fine. */
+    ck_assert_int_eq(parse(AOP_OP_CHAT, "{\"model\":\"gpt\\u002d4o\"}", &info, &err), 0);
+    ck_assert_str_eq(info.model, "gpt-4o");
+}
+END_TEST
+
+/* Issue 12: with "model" twice the gateway routed on the last and forwarded both. */
+START_TEST(duplicate_read_keys_are_refused)
+{
+    static const char *const bodies[][2] = {
+        { "{\"model\":\"a\",\"model\":\"b\"}", "model" },
+        { "{\"model\":\"a\",\"messages\":[],\"model\":\"a\"}", "model" },
+        { "{\"model\":\"a\",\"stream\":false,\"stream\":true}", "stream" },
+        { "{\"model\":\"a\",\"n\":1,\"n\":128}", "n" },
+        { "{\"model\":\"a\",\"max_tokens\":1,\"max_tokens\":2}", "max_tokens" },
+        { "{\"model\":\"a\",\"max_completion_tokens\":1,\"max_completion_tokens\":2}",
+          "max_completion_tokens" },
+        { "{\"model\":\"a\",\"messages\":[],\"messages\":[]}", "messages" },
+        { "{\"model\":\"a\",\"prompt\":\"x\",\"prompt\":\"y\"}", "prompt" },
+        { "{\"model\":\"a\",\"input\":\"x\",\"input\":\"y\"}", "input" },
+        { "{\"model\":\"a\",\"tools\":[],\"tools\":[]}", "tools" },
+        { "{\"model\":\"a\",\"stream_options\":{\"include_usage\":false,"
+          "\"include_usage\":true}}", "stream_options.include_usage" },
+        /* the same name escaped: the decoded names are compared */
+        { "{\"model\":\"a\",\"mod\\u0065l\":\"b\"}", "model" },
+    };
+    aop_request_info_t info;
+    aop_request_error_t err;
+    size_t i;
+
+    for (i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+        ck_assert_msg(parse(AOP_OP_CHAT, bodies[i][0], &info, &err) == -1, "%s", bodies[i][0]);
+        ck_assert_str_eq(err.param, bodies[i][1]);
+        ck_assert_str_eq(err.code, "duplicate_key");
+    }
+    /* Keys the gateway does not read are Azure's business, twice or not; so are
+     * nested ones other than include_usage. */
+    ck_assert_int_eq(parse(AOP_OP_CHAT, "{\"model\":\"a\",\"user\":\"x\",\"user\":\"y\","
+                           "\"messages\":[{\"role\":\"user\",\"role\":\"user\"}]}",
+                           &info, &err), 0);
+}
+END_TEST
+
 static const char *with_usage(const char *body)
 {
     aop_request_info_t info;
@@ -167,11 +261,13 @@ START_TEST(usage_is_added_for_streams)
     ck_assert_str_eq(with_usage("{\"model\":\"m\",\"stream\":true,\"stream_options\":7}"),
                      "{\"model\":\"m\",\"stream\":true,\"stream_options\":"
                      "{\"include_usage\":true}}");
-    /* With the member twice, the last one is the one that counts, and is changed. */
-    out = with_usage("{\"model\":\"m\",\"stream\":true,\"stream_options\":{\"include_usage\":true},"
-                     "\"stream_options\":{\"include_usage\":false}}");
-    ck_assert_str_eq(out, "{\"model\":\"m\",\"stream\":true,\"stream_options\":"
-                          "{\"include_usage\":true},\"stream_options\":{\"include_usage\":true}}");
+    /* With the member twice, the gateway and Azure could each read another one: the
+     * body is refused before anything is changed or sent. */
+    ck_assert_int_eq(parse(AOP_OP_CHAT, "{\"model\":\"m\",\"stream\":true,\"stream_options\":"
+                           "{\"include_usage\":true},\"stream_options\":{\"include_usage\":false}}",
+                           &info, &err), -1);
+    ck_assert_str_eq(err.param, "stream_options");
+    ck_assert_str_eq(err.code, "duplicate_key");
 }
 END_TEST
 
@@ -187,6 +283,9 @@ Suite *aop_request_suite(void)
     tcase_add_test(tc, prompt_estimate_follows_the_content);
     tcase_add_test(tc, bad_bodies);
     tcase_add_test(tc, usage_is_added_for_streams);
+    tcase_add_test(tc, absurd_counts_are_refused);
+    tcase_add_test(tc, nul_in_model_is_refused);
+    tcase_add_test(tc, duplicate_read_keys_are_refused);
     suite_add_tcase(s, tc);
     return s;
 }

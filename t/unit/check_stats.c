@@ -317,6 +317,34 @@ START_TEST(counters_saturate)
 }
 END_TEST
 
+/* Issue 12: token counts come from backends; a counter fed huge counts again and
+ * again is held at its top instead of wrapping to a small number. */
+START_TEST(token_counters_saturate)
+{
+    aop_stats_event_t ev = event(1, 200, -1);
+    aop_counts_t c, w;
+    int i;
+
+    memset(&c, 0, sizeof(c));
+    ev.prompt_tokens = APR_INT64_MAX;
+    ev.completion_tokens = APR_INT64_MAX;       /* no total: the parts' sum */
+    ev.estimated = 1;
+    for (i = 0; i < 3; i++) {
+        aop_counts_add(&c, &ev);
+    }
+    ck_assert_uint_eq(c.n.prompt_tokens, APR_UINT64_MAX);
+    ck_assert_uint_eq(c.n.completion_tokens, APR_UINT64_MAX);
+    ck_assert_uint_eq(c.n.total_tokens, APR_UINT64_MAX);
+    ck_assert_uint_eq(c.n.estimated_tokens, APR_UINT64_MAX);
+    memcpy(&w, &c, sizeof(w));
+    aop_counts_merge(&w, &c);
+    ck_assert_uint_eq(w.n.total_tokens, APR_UINT64_MAX);
+    ck_assert_uint_eq(w.n.prompt_tokens, APR_UINT64_MAX);
+    ck_assert_uint_eq(w.n.estimated_tokens, APR_UINT64_MAX);
+    ck_assert_uint_eq(w.n.requests, 6);
+}
+END_TEST
+
 START_TEST(ring_slot_reused_after_an_hour_starts_from_zero)
 {
     static aop_stats_ring_t r;
@@ -753,6 +781,7 @@ Suite *aop_stats_suite(void)
     tcase_add_test(tc, tally_is_counters_only);
     tcase_add_test(tc, merge_sums_every_field);
     tcase_add_test(tc, counters_saturate);
+    tcase_add_test(tc, token_counters_saturate);
     tcase_add_test(tc, ring_slot_reused_after_an_hour_starts_from_zero);
     tcase_add_test(tc, windows_sum_exactly_their_minutes);
     tcase_add_test(tc, window_overwrites_its_output);

@@ -826,6 +826,105 @@ START_TEST(store_import_bad_state_file)
     ck_assert_int_eq(aop_store_import_state_file(pool, db, state, NULL, &n, &res),
                      APR_EINVAL);
     ck_assert_int_eq(load()->nelts, 0);
+    /* Issue 12: a name with a NUL was stored cut short ("ok\u0000evil" as "ok"); in a
+     * member name json-c cannot even tell.  Refused wherever it is. */
+    write_file(state, "{\"instances\": [{\"name\": \"ok\\u0000evil\", \"api_key\": \"k\","
+               " \"api_base\": \"https://a\", \"api_version\": \"v\", \"supported_models\":"
+               " [\"m\"], \"model_deployments\": {\"m\": \"d\"}}]}");
+    ck_assert_int_eq(aop_store_import_state_file(pool, db, state, NULL, &n, &res),
+                     APR_EINVAL);
+    ck_assert_str_eq(res.field, "instances[0].name");
+    ck_assert_ptr_nonnull(strstr(res.message, "NUL"));
+    write_file(state, "{\"instances\": {\"ok\\u0000evil\": {\"api_key\": \"k\","
+               " \"api_base\": \"https://a\", \"api_version\": \"v\", \"supported_models\":"
+               " [\"m\"], \"model_deployments\": {\"m\": \"d\"}}}}");
+    ck_assert_int_eq(aop_store_import_state_file(pool, db, state, NULL, &n, &res),
+                     APR_EINVAL);
+    ck_assert_ptr_nonnull(strstr(res.message, "NUL"));
+    ck_assert_int_eq(load()->nelts, 0);
+}
+END_TEST
+
+/* Issue 12: every string field of an instance is refused with a NUL in it, whatever
+ * built the json-c object (json-c keeps \u0000 in a value; as a C string it ends). */
+START_TEST(json_nul_in_strings)
+{
+    static const char *const fields[] = {
+        "name", "api_key", "api_base", "api_version", "provider_type"
+    };
+    aop_instance_t *out;
+    const char *err, *field;
+    json_object *obj;
+    size_t i;
+
+    for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        obj = js(payload("east", 100));
+        json_object_object_add(obj, fields[i], json_object_new_string_len("east\0x", 6));
+        ck_assert_int_eq(aop_instance_from_json(pool, obj, NULL, 0, &out, &err, &field),
+                         APR_EINVAL);
+        ck_assert_str_eq(field, fields[i]);
+        ck_assert_ptr_nonnull(strstr(err, "NUL"));
+    }
+    obj = js(payload("east", 100));
+    json_object_object_add(obj, "supported_models", json_object_new_array());
+    json_object_array_add(json_object_object_get(obj, "supported_models"),
+                          json_object_new_string_len("gpt-4o\0x", 8));
+    ck_assert_int_eq(aop_instance_from_json(pool, obj, NULL, 0, &out, &err, &field),
+                     APR_EINVAL);
+    ck_assert_str_eq(field, "supported_models[0]");
+}
+END_TEST
+
+/* The parser the admin API and the state file import use. */
+START_TEST(json_parse_names_finds_nul)
+{
+    static const char *const docs[][2] = {
+        { "{\"name\":\"ok\\u0000evil\"}", "name" },
+        { "{\"model_deployments\":{\"gpt\\u0000x\":\"d\"}}", "model_deployments.gpt" },
+        { "{\"instances\":[{\"name\":\"a\"},{\"supported_models\":[\"m\",\"\\u0000\"]}]}",
+          "instances[1].supported_models[1]" },
+        { "[[\"\\u0000\"]]", "[0][0]" },
+        { "\"\\u0000\"", "" },
+        /* json-c takes this (a trailing comma), aop_jtree does not: the text is scanned */
+        { "{\"name\":\"a\\u0000\",}", "" },
+    };
+    const char *err, *field;
+    size_t i;
+
+    for (i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+        ck_assert_ptr_null(aop_json_parse_names(pool, docs[i][0], strlen(docs[i][0]), &err,
+                                                &field));
+        ck_assert_msg(field && !strcmp(field, docs[i][1]), "%s: field %s", docs[i][0],
+                      field ? field : "NULL");
+        ck_assert_ptr_nonnull(strstr(err, "NUL"));
+    }
+    /* An escaped backslash before u0000 is text, not a NUL. */
+    ck_assert_ptr_nonnull(aop_json_parse_names(pool, "{\"a\":\"\\\\u0000\"}", 15, &err,
+                                               &field));
+    ck_assert_ptr_null(field);
+    ck_assert_ptr_null(aop_json_parse_names(pool, "{\"a\":", 5, &err, &field));
+    ck_assert_ptr_null(field);
+}
+END_TEST
+
+/* Found by t/fuzz "request": json-c's null is a NULL object, which came back as a
+ * failure without an error message (a state file or admin body "null\r"). */
+START_TEST(json_null_document_is_an_error)
+{
+    const char *err = NULL, *field = NULL;
+    aop_store_result_t res;
+    int n = -1;
+
+    ck_assert_ptr_null(aop_json_parse(pool, "null\r", 5, &err));
+    ck_assert_ptr_nonnull(err);
+    err = NULL;
+    ck_assert_ptr_null(aop_json_parse_names(pool, " null ", 6, &err, &field));
+    ck_assert_ptr_nonnull(err);
+    ck_assert_ptr_null(field);
+    write_file(state, "null\n");
+    ck_assert_int_eq(aop_store_import_state_file(pool, db, state, NULL, &n, &res),
+                     APR_EINVAL);
+    ck_assert_ptr_nonnull(strstr(res.message, "JSON null"));
 }
 END_TEST
 
@@ -1262,6 +1361,9 @@ Suite *aop_store_suite(void)
     tcase_add_loop_test(tj, json_bad_payloads, 0,
                         (int)(sizeof(bad_payloads) / sizeof(bad_payloads[0])));
     tcase_add_test(tj, json_not_an_object);
+    tcase_add_test(tj, json_nul_in_strings);
+    tcase_add_test(tj, json_parse_names_finds_nul);
+    tcase_add_test(tj, json_null_document_is_an_error);
     tcase_add_test(tj, json_patch);
     tcase_add_test(tj, json_patch_yaml_instance);
     tcase_add_test(tj, json_diff);

@@ -19,5 +19,6 @@ Suite *aop_stats_suite(void);
 Suite *aop_store_suite(void);
 Suite *aop_layers_suite(void);
 Suite *aop_verify_suite(void);
+Suite *aop_sat_suite(void);
 
 #endif

@@ -132,6 +132,52 @@ START_TEST(hint_uses_only_this_seconds_cache)
 }
 END_TEST
 
+/* Issue 12: a reservation of -9.2e18 let a request pass a spent budget and left
+ * reserved at +9.2e18 after it ended, so that max_tpm was never enforced again.
+ * Every sum now saturates, and reserved never goes below zero. */
+START_TEST(wild_numbers_never_wrap_a_budget)
+{
+    aop_tpm_t t;
+
+    aop_tpm_init(&t);
+    aop_tpm_commit(&t, 0, 1000, T0);                       /* the budget is spent */
+    ck_assert(!aop_tpm_fits(&t, 1000, 1, T0));
+    ck_assert(!aop_tpm_fits(&t, 1000, APR_INT64_MAX, T0));
+    /* A negative estimate counts as 0: it cannot make room in a spent budget. */
+    ck_assert(!aop_tpm_fits(&t, 999, APR_INT64_MIN, T0));
+    ck_assert_int_eq(aop_tpm_fits(&t, 1000, APR_INT64_MIN, T0), aop_tpm_fits(&t, 1000, 0, T0));
+    /* A reservation at the top of the range: nothing else fits, and it goes back. */
+    aop_tpm_reserve(&t, APR_INT64_MAX);
+    aop_tpm_reserve(&t, 5);
+    ck_assert_int_eq(t.reserved, APR_INT64_MAX);
+    ck_assert(!aop_tpm_fits(&t, APR_INT64_MAX - 1, 1, T0));
+    aop_tpm_refresh(&t, T0);
+    ck_assert(!aop_tpm_fits_hint(&t, 1000, 1, T0));
+    aop_tpm_commit(&t, APR_INT64_MAX, 0, T0);
+    ck_assert_int_eq(t.reserved, 0);
+    /* A negative reservation is none: it cannot make room, nor be "given back" into
+     * a positive balance. */
+    aop_tpm_reserve(&t, -APR_INT64_C(9200000000000000000));
+    ck_assert_int_eq(t.reserved, 0);
+    aop_tpm_commit(&t, -APR_INT64_C(9200000000000000000), 0, T0);
+    ck_assert_int_eq(t.reserved, 0);
+    ck_assert(!aop_tpm_fits(&t, 1000, 1, T0));
+    ck_assert(!aop_tpm_fits(&t, 999, -5, T0));
+    /* Usage counts at the top of the range: held there, the window still sums. */
+    aop_tpm_commit(&t, 0, APR_INT64_MAX, T0 + 1);
+    aop_tpm_commit(&t, 0, APR_INT64_MAX, T0 + 1);
+    aop_tpm_commit(&t, 0, APR_INT64_MAX, T0 + 2);
+    ck_assert_int_eq(aop_tpm_used(&t, T0 + 2), APR_INT64_MAX);
+    aop_tpm_refresh(&t, T0 + 3);
+    ck_assert_int_eq(t.cache_used, APR_INT64_MAX);
+    aop_tpm_commit(&t, 0, 10, T0 + 3);
+    ck_assert_int_eq(aop_tpm_used(&t, T0 + 3), APR_INT64_MAX);
+    ck_assert(!aop_tpm_fits(&t, APR_INT64_MAX - 1, 1, T0 + 3));
+    ck_assert_int_eq(aop_tpm_fits_at(&t, 1000, 1, T0 + 3), T0 + 62);   /* T0 + 2 left */
+    ck_assert(aop_tpm_fits(&t, 1000, 1, T0 + 62));
+}
+END_TEST
+
 Suite *aop_tpm_suite(void)
 {
     Suite *s = suite_create("aop_tpm");
@@ -144,6 +190,7 @@ Suite *aop_tpm_suite(void)
     tcase_add_test(tc, remote_remaining_bounds_the_budget);
     tcase_add_test(tc, cache_follows_commits_and_seconds);
     tcase_add_test(tc, hint_uses_only_this_seconds_cache);
+    tcase_add_test(tc, wild_numbers_never_wrap_a_budget);
     suite_add_tcase(s, tc);
     return s;
 }

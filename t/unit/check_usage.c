@@ -189,6 +189,24 @@ START_TEST(total_computed_when_missing)
 }
 END_TEST
 
+/* Issue 12: a backend's counts are held at AOP_USAGE_MAX_TOKENS, and a missing
+ * total is their sum, which can no longer overflow. */
+START_TEST(huge_counts_are_bounded)
+{
+    result_t r;
+
+    run_json("{\"usage\":{\"prompt_tokens\":9223372036854775807,"
+             "\"completion_tokens\":9223372036854775807}}", &r);
+    assert_usage(&r, AOP_USAGE_MAX_TOKENS, AOP_USAGE_MAX_TOKENS, 2 * AOP_USAGE_MAX_TOKENS);
+    run_json("{\"usage\":{\"prompt_tokens\":99999999999999999999999,\"completion_tokens\":1,"
+             "\"total_tokens\":99999999999999999999999}}", &r);
+    assert_usage(&r, AOP_USAGE_MAX_TOKENS, 1, AOP_USAGE_MAX_TOKENS);
+    run_json("{\"usage\":{\"prompt_tokens\":-5,\"completion_tokens\":1e30,"
+             "\"total_tokens\":-9223372036854775808}}", &r);
+    assert_usage(&r, 0, 0, 0);
+}
+END_TEST
+
 START_TEST(absent_or_null_usage)
 {
     result_t r;
@@ -826,6 +844,7 @@ Suite *aop_usage_suite(void)
     tcase_add_test(tc, usage_at_start_and_spaced);
     tcase_add_test(tc, text_completion_and_embeddings);
     tcase_add_test(tc, total_computed_when_missing);
+    tcase_add_test(tc, huge_counts_are_bounded);
     tcase_add_test(tc, absent_or_null_usage);
     tcase_add_test(tc, usage_in_strings_and_nested_objects_ignored);
     tcase_add_test(tc, escapes_in_strings);

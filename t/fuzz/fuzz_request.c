@@ -1,0 +1,114 @@
+/* Fuzz target "request": the request path's parsing on any bytes.  The strict JSON
+ * parser (its tree must stay inside the text it came from), the request body for
+ * every operation (what it accepts must respect the documented bounds), the
+ * stream_options splice (what it produces must parse and ask for usage, the rest
+ * unchanged), and the NUL-checking parse of the management API and the state file. */
+#include <string.h>
+
+#include <apr_general.h>
+#include <apr_pools.h>
+
+#include "aop_json.h"
+#include "aop_jtree.h"
+#include "aop_request.h"
+#include "fuzz.h"
+
+static apr_pool_t *root;
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    apr_initialize();
+    apr_pool_create(&root, NULL);
+    return 0;
+}
+
+/* Every node's text lies within the document and every decoded string is
+ * NUL-terminated at its length (it may hold NULs before). */
+static void check_tree(const aop_jnode_t *n, const char *text, size_t len, int depth)
+{
+    const aop_jnode_t *c;
+    apr_size_t count = 0;
+
+    FUZZ_CHECK(depth <= AOP_JTREE_MAX_DEPTH + 1);
+    FUZZ_CHECK(n->src >= text && n->src_len <= len
+               && (size_t)(n->src - text) <= len - n->src_len);
+    if (n->type == AOP_JSTRING) {
+        FUZZ_CHECK(n->str && n->str[n->str_len] == '\0' && n->str_len < n->src_len);
+    }
+    for (c = n->child; c; c = c->next, count++) {
+        FUZZ_CHECK(c->src >= n->src && c->src + c->src_len <= n->src + n->src_len);
+        FUZZ_CHECK((n->type == AOP_JOBJECT) == (c->key != NULL));
+        if (c->key) {
+            FUZZ_CHECK(c->key[c->key_len] == '\0');
+        }
+        check_tree(c, text, len, depth + 1);
+    }
+    FUZZ_CHECK(count == n->count);
+}
+
+static void check_info(const aop_request_info_t *info)
+{
+    FUZZ_CHECK(info->model && *info->model);
+    FUZZ_CHECK(info->n >= 1 && info->n <= AOP_MAX_N);
+    FUZZ_CHECK(info->max_tokens >= 0 && info->max_tokens <= AOP_MAX_TOKENS_LIMIT);
+    FUZZ_CHECK(info->prompt_estimate >= 0 && info->estimate >= info->prompt_estimate);
+}
+
+/* What the gateway sends upstream for a stream whose client did not ask for usage. */
+static void check_with_usage(apr_pool_t *p, aop_op_e op, const char *body, size_t len,
+                             const aop_request_info_t *info)
+{
+    aop_request_info_t again;
+    aop_request_error_t err;
+    const char *out = NULL;
+    apr_size_t out_len = 0;
+
+    if (!info->stream || info->include_usage || op == AOP_OP_EMBEDDINGS) {
+        return;
+    }
+    FUZZ_CHECK(aop_request_with_usage(p, body, len, info, &out, &out_len) == 0);
+    FUZZ_CHECK(out[out_len] == '\0');
+    FUZZ_CHECK(aop_request_parse(p, op, out, out_len, &again, &err) == 0);
+    FUZZ_CHECK(again.stream == 1 && again.include_usage == 1 && again.has_stream_options);
+    FUZZ_CHECK(strcmp(again.model, info->model) == 0);
+    FUZZ_CHECK(again.n == info->n && again.max_tokens == info->max_tokens);
+}
+
+static void one_op(apr_pool_t *p, aop_op_e op, const char *body, size_t len)
+{
+    aop_request_info_t info;
+    aop_request_error_t err;
+
+    if (aop_request_parse(p, op, body, len, &info, &err) != 0) {
+        FUZZ_CHECK(err.message != NULL);
+        return;
+    }
+    check_info(&info);
+    check_with_usage(p, op, body, len, &info);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    const char *body = (const char *)data, *perr = NULL, *field = NULL;
+    const aop_jnode_t *tree;
+    apr_pool_t *p;
+
+    apr_pool_create(&p, root);
+    if ((tree = aop_jtree_parse(p, body, size, &perr)) != NULL) {
+        check_tree(tree, body, size, 0);
+        (void)aop_jtree_nul_path(p, tree);
+    }
+    else {
+        FUZZ_CHECK(perr != NULL);
+    }
+    one_op(p, AOP_OP_CHAT, body, size);
+    one_op(p, AOP_OP_COMPLETIONS, body, size);
+    one_op(p, AOP_OP_EMBEDDINGS, body, size);
+    if (!aop_json_parse_names(p, body, size, &perr, &field)) {
+        FUZZ_CHECK(perr != NULL);
+        /* A NUL found is one aop_jtree saw, or one the text itself spells. */
+        FUZZ_CHECK(!field || !tree || aop_jtree_nul_path(p, tree) != NULL);
+    }
+    apr_pool_destroy(p);
+    return 0;
+}
