@@ -30,7 +30,7 @@ from conftest import (api, access_log, busy_children, finish, gateway, stats_tot
                       unexpected_log_lines, wait_unreserved)
 from load import Load
 
-PHASE_S = 3.5       # load time of one fault
+PHASE_S = 3.0       # load time of one fault
 CALM_S = 2.5        # load time after it, faults cleared: the instance serves again
 STREAM_EVERY = 4    # every 4th request of a client streams
 

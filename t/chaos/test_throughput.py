@@ -9,11 +9,13 @@ them, one instance fails throughout, in turn:
   truncate  it promises a Content-Length and closes half-way (streams: before their
             first byte)
   refuse    it is killed: connections are refused
-The closed-loop load (load.py) goes to one gateway at a time: all-healthy, fault,
-all-healthy, fault, ... and each fault's throughput is compared with the mean of the
-all-healthy runs just before and after it, so that what else the machine does
-weighs on both sides alike.  A fault's run includes its onset: the first requests
-it catches wait the whole routing.timeout.  The numbers are printed, and written to
+The closed-loop load (load.py) goes to one gateway at a time, in runs of 5 s: all
+healthy, the fault, all healthy, the fault, ... and each fault's throughput is
+compared with that of the all-healthy runs between its own, so that what else the
+machine does weighs on both sides alike.  The fault lasts throughout, the runs
+without load on its gateway included: its runs include its onset (the first
+requests a stall catches wait the whole routing.timeout) and every probe after a
+cooldown.  The numbers are printed, and written to
 $AOP_CHAOS_RESULTS when set (docs/balancing.md quotes them).
 
 Before the fix, a stalling instance took every connection for the whole timeout, in
@@ -28,8 +30,10 @@ from conftest import Fleet, api, finish, gateway
 from load import Load
 
 CONNECTIONS = 24
-HEALTHY_S = 10.0
-FAULT_S = {"stall": 30.0, "reset": 15.0, "truncate": 15.0, "refuse": 15.0}
+SEGMENT_S = 5.0
+# Pairs of runs (all healthy, then the fault) per fault: the stall's onset weighs on
+# its first run, so it gets more of them.
+PAIRS = {"stall": 6, "reset": 2, "truncate": 2, "refuse": 2}
 TARGET = 0.8
 
 # The kind each fault's attempts count as at the failing instance.
@@ -48,14 +52,35 @@ def kinds(srv):
     return api(srv, "GET", "/instances/m0")["stats"]["errors"]["by_kind"]
 
 
-def measure(srv, seconds):
-    """(good answers a second, errors by kind, stale retries) of one run."""
-    load = Load(srv.port, connections=CONNECTIONS, stream_every=8).start()
-    t0 = time.monotonic()
-    time.sleep(seconds)
-    t1 = time.monotonic()
-    counts = load.stop()
-    return counts.completed(t0, t1) / (t1 - t0), counts.errors, counts.stale
+class Tally:
+    def __init__(self):
+        self.answers, self.seconds, self.errors, self.stale = 0, 0.0, {}, 0
+
+    def run(self, srv, seconds):
+        """Load on srv for seconds: good answers completed in that time, and every
+        error of the requests it sent (those still in flight at its end included)."""
+        load = Load(srv.port, connections=CONNECTIONS, stream_every=8).start()
+        t0 = time.monotonic()
+        time.sleep(seconds)
+        t1 = time.monotonic()
+        counts = load.stop()
+        self.answers += counts.completed(t0, t1)
+        self.seconds += t1 - t0
+        self.stale += counts.stale
+        for kind, n in counts.errors.items():
+            self.errors[kind] = self.errors.get(kind, 0) + n
+
+    @property
+    def rate(self):
+        return self.answers / self.seconds if self.seconds else 0.0
+
+
+def start_fault(faulty, fault):
+    faulty.client.clear_rules()
+    if fault == "refuse":
+        faulty.kill()
+    else:
+        faulty.client.rules(FAULTS[fault])
 
 
 def test_one_failing_instance_of_three_keeps_80_percent_of_the_throughput(fleet, request):
@@ -63,49 +88,41 @@ def test_one_failing_instance_of_three_keeps_80_percent_of_the_throughput(fleet,
     spare = Fleet()
     ok_srv = gateway(request, spare, "event", tuning="event-fixed")
     bad_srv = gateway(request, fleet, "event", tuning="event-fixed")
-    faulty = fleet[0]
-    healthy, rates, errors, hits, stale, healthy_errors = [], {}, {}, {}, 0, {}
+    healthy = {f: Tally() for f in PAIRS}
+    failing = {f: Tally() for f in PAIRS}
+    hits = {}
     try:
-        measure(ok_srv, 2.0)                          # warm-up: processes, pools
-        measure(bad_srv, 2.0)
-        for fault in FAULT_S:
-            rate, errors["healthy"], n = measure(ok_srv, HEALTHY_S)
-            healthy.append(rate)
-            faulty.client.clear_rules()
-            if fault == "refuse":
-                faulty.kill()
-            else:
-                faulty.client.rules(FAULTS[fault])
-            before = kinds(bad_srv)
-            rates[fault], errors[fault], m = measure(bad_srv, FAULT_S[fault])
-            stale += n + m
-            hits[fault] = kinds(bad_srv).get(KIND[fault], 0) - before.get(KIND[fault], 0)
-            healthy_errors.update(errors["healthy"])
-        rate, errors["healthy"], n = measure(ok_srv, HEALTHY_S)
-        healthy.append(rate)
-        healthy_errors.update(errors.pop("healthy"))
+        Tally().run(ok_srv, 2.0)                      # warm-up: processes, pools
+        Tally().run(bad_srv, 2.0)
+        for fault, pairs in PAIRS.items():
+            start_fault(fleet[0], fault)
+            before = kinds(bad_srv).get(KIND[fault], 0)
+            for _ in range(pairs):
+                healthy[fault].run(ok_srv, SEGMENT_S)
+                failing[fault].run(bad_srv, SEGMENT_S)
+            hits[fault] = kinds(bad_srv).get(KIND[fault], 0) - before
     finally:
         finish(request, bad_srv)
         finish(request, ok_srv)
         spare.stop()
         fleet.calm()
 
-    ratios = {f: rates[f] / ((healthy[i] + healthy[i + 1]) / 2)
-              for i, f in enumerate(FAULT_S)}
-    print("\nthroughput, one of three instances failing (event MPM, %d connections):"
-          % CONNECTIONS)
-    print("  all healthy: %s req/s" % ", ".join("%.0f" % h for h in healthy))
-    for f in FAULT_S:
-        print("  %-9s %6.0f req/s  ratio %.2f  client errors %s  (%d attempts at m0 "
-              "counted %s)" % (f, rates[f], ratios[f], errors[f] or "none", hits[f], KIND[f]))
+    ratios = {f: failing[f].rate / healthy[f].rate for f in PAIRS}
+    print("\nthroughput, one of three instances failing (event MPM, %d connections, "
+          "runs of %.0f s in turn):" % (CONNECTIONS, SEGMENT_S))
+    for f in PAIRS:
+        print("  %-9s %6.0f req/s against %6.0f all healthy: ratio %.2f  client errors %s "
+              "(%d attempts at m0 counted %s)"
+              % (f, failing[f].rate, healthy[f].rate, ratios[f],
+                 failing[f].errors or "none", hits[f], KIND[f]))
     out = os.environ.get("AOP_CHAOS_RESULTS")
     if out:
         with open(out, "w") as fh:
-            json.dump({"healthy": healthy, "rates": rates, "ratios": ratios,
-                       "failed_attempts": hits, "stale_keepalive_retries": stale}, fh,
-                      indent=1)
-    assert not healthy_errors, healthy_errors
-    assert not any(errors.values()), errors
+            json.dump({f: {"failing": failing[f].rate, "healthy": healthy[f].rate,
+                           "ratio": ratios[f], "seconds": failing[f].seconds,
+                           "failed_attempts": hits[f]} for f in PAIRS}, fh, indent=1)
+    assert not any(t.errors for t in healthy.values()), [t.errors for t in healthy.values()]
+    assert not any(t.errors for t in failing.values()), [t.errors for t in failing.values()]
     # Each fault did fail the instance's attempts (and so was put to the test).
     assert all(hits.values()), hits
     assert min(ratios.values()) >= TARGET, ratios
