@@ -6,7 +6,8 @@
 #include "mod_aoproxy_lbmethod.h"
 #include "mod_aoproxy_request.h"
 
-typedef enum { HOLD_UNDECIDED = 0, HOLD_ANSWER, HOLD_FIRST_BYTE, HOLD_PASS } hold_mode_e;
+/* A JSON answer is held until it is whole, a stream until its first byte. */
+typedef enum { HOLD_ANSWER, HOLD_FIRST_BYTE, HOLD_PASS } hold_mode_e;
 
 typedef struct hold_t {
     hold_mode_e mode;
@@ -41,40 +42,24 @@ static hold_t *hold_ctx(ap_filter_t *f)
     return h;
 }
 
-static int has_error(apr_bucket_brigade *bb)
+/* What a brigade from mod_proxy_http holds. */
+typedef struct seen_t {
+    int error;                       /* the backend broke off (ap_proxy_backend_broke) */
+    int data;                        /* a byte of the answer */
+    int eos;                         /* the answer's end */
+} seen_t;
+
+static seen_t scan(apr_bucket_brigade *bb)
 {
+    seen_t seen = { 0, 0, 0 };
     apr_bucket *b;
 
     for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb); b = APR_BUCKET_NEXT(b)) {
-        if (AP_BUCKET_IS_ERROR(b)) {
-            return 1;
-        }
+        seen.error |= AP_BUCKET_IS_ERROR(b);
+        seen.eos |= APR_BUCKET_IS_EOS(b);
+        seen.data |= !APR_BUCKET_IS_METADATA(b) && b->length != 0;
     }
-    return 0;
-}
-
-static int has_data(apr_bucket_brigade *bb)
-{
-    apr_bucket *b;
-
-    for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb); b = APR_BUCKET_NEXT(b)) {
-        if (!APR_BUCKET_IS_METADATA(b) && b->length != 0) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-static int has_eos(apr_bucket_brigade *bb)
-{
-    apr_bucket *b;
-
-    for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb); b = APR_BUCKET_NEXT(b)) {
-        if (APR_BUCKET_IS_EOS(b)) {
-            return 1;
-        }
-    }
-    return 0;
+    return seen;
 }
 
 /* mod_proxy_http says the backend broke off (an error bucket, then EOS): nothing of
@@ -108,15 +93,19 @@ static apr_status_t hold_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     hold_t *h = hold_ctx(f);
     apr_off_t len = 0;
     apr_status_t rv;
+    seen_t seen;
 
     if (h->mode == HOLD_PASS || APR_BRIGADE_EMPTY(bb)) {
         return h->mode == HOLD_PASS ? ap_pass_brigade(f->next, bb) : APR_SUCCESS;
     }
-    /* A stream that ends before its first byte of data is as broken as one cut. */
-    if (has_error(bb) || (h->mode == HOLD_FIRST_BYTE && !has_data(bb) && has_eos(bb))) {
+    seen = scan(bb);
+    /* A stream that ends before its first byte of data is as broken as one cut
+     * (unless the client went away: mod_proxy_http stopped reading then). */
+    if (seen.error || (h->mode == HOLD_FIRST_BYTE && seen.eos && !seen.data
+                       && !f->c->aborted)) {
         return drop(f, h, bb);
     }
-    if (has_eos(bb) || (h->mode == HOLD_FIRST_BYTE && has_data(bb))) {
+    if (seen.eos || (h->mode == HOLD_FIRST_BYTE && seen.data)) {
         return release(f, h, bb);
     }
     /* Held buckets outlive this call (mod_proxy_http's point into its backend
