@@ -196,16 +196,21 @@ def wait_unreserved(srv, timeout):
         time.sleep(0.2)
 
 
-def access_log(srv):
+def access_log(srv, expected=0, timeout=5.0):
     """(lines, 200s) of the proxied chat completions in the access log, read by the
-    request line and the status (whatever else the LogFormat holds)."""
-    lines = ok = 0
-    for line in srv.read_log(srv.access_log).splitlines():
-        m = REQUEST_LINE.search(line)
-        if m and m.group("method") == "POST" and m.group("path") == "/v1/chat/completions":
-            lines += 1
-            ok += m.group("status") == "200"
-    return lines, ok
+    request line and the status (whatever else the LogFormat holds).  httpd writes a
+    line just after the answer went out: waits (at most timeout) for expected lines."""
+    deadline = time.time() + timeout
+    while True:
+        lines = ok = 0
+        for line in srv.read_log(srv.access_log).splitlines():
+            m = REQUEST_LINE.search(line)
+            if m and m.group("method") == "POST" and m.group("path") == "/v1/chat/completions":
+                lines += 1
+                ok += m.group("status") == "200"
+        if lines >= expected or time.time() > deadline:
+            return lines, ok
+        time.sleep(0.1)
 
 
 def unexpected_log_lines(srv):
