@@ -13,6 +13,7 @@
 #include "src/mod_aoproxy_balancer.h"
 #include "src/mod_aoproxy_body.h"
 #include "src/mod_aoproxy_config.h"
+#include "src/mod_aoproxy_hold.h"
 #include "src/mod_aoproxy_lbmethod.h"
 #include "src/mod_aoproxy_live.h"
 #include "src/mod_aoproxy_publish.h"
@@ -59,6 +60,7 @@ static void register_hooks(apr_pool_t *p)
     aop_body_register_hooks(p);
     aop_request_register_hooks(p);
     aop_proxy_register_hooks(p);
+    aop_hold_register_hooks(p);
     aop_usage_register_hooks(p);
     aop_stats_register_hooks(p);
     aop_api_register_hooks(p);

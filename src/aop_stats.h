@@ -30,9 +30,12 @@ typedef enum {
     AOP_KIND_SUCCESS = 0,
     AOP_KIND_RATE_LIMITED,       /* 429 (Azure's, or ours when budgets are spent) */
     AOP_KIND_TIMEOUT,            /* no answer in time (504/408) */
-    AOP_KIND_CONNECTION,         /* refused or reset */
+    AOP_KIND_CONNECTION,         /* no connection could be made (refused) */
     AOP_KIND_UPSTREAM_5XX,       /* Azure answered 5xx */
     AOP_KIND_CLIENT_4XX,         /* any other 4xx */
+    AOP_KIND_RESET,              /* the connection was reset (or closed) before an answer */
+    AOP_KIND_TRUNCATED,          /* the answer broke off: shorter than its Content-Length,
+                                  * a stream without its end, a stall mid-answer */
     AOP_KIND_COUNT
 } aop_kind_e;
 

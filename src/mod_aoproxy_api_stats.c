@@ -56,6 +56,8 @@ static json_object *errors_json(const aop_tally_t *c)
     add_u64(kind, "connection", c->by_kind[AOP_KIND_CONNECTION]);
     add_u64(kind, "upstream_5xx", c->by_kind[AOP_KIND_UPSTREAM_5XX]);
     add_u64(kind, "client_4xx", c->by_kind[AOP_KIND_CLIENT_4XX]);
+    add_u64(kind, "reset", c->by_kind[AOP_KIND_RESET]);
+    add_u64(kind, "truncated", c->by_kind[AOP_KIND_TRUNCATED]);
     add_u64(o, "total", aop_sat_subu(c->requests, c->successes));
     json_object_object_add(o, "by_class", cls);
     json_object_object_add(o, "by_kind", kind);

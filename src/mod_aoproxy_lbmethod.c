@@ -3,6 +3,7 @@
 #include <ap_provider.h>
 #include <mod_proxy.h>
 
+#include "aop_circuit.h"
 #include "aop_select.h"
 #include "mod_aoproxy_private.h"
 #include "mod_aoproxy_lbmethod.h"
@@ -43,9 +44,10 @@ static const aop_instance_t *instance(const aop_req_t *ctx, int idx)
     return APR_ARRAY_IDX(ctx->live->cfg->instances, idx, aop_instance_t *);
 }
 
-/* Not resting after a 429/5xx, key not refused, deployment not missing, and the
- * estimate fits its token budget.  exact: under the lock, the budget's window as it
- * is; else a lock-free hint from its per-second cache ("maybe" when that is old). */
+/* Not resting after a 429/5xx or a failure, key not refused, deployment not missing,
+ * and the estimate fits its token budget.  exact: under the lock, the budget's window
+ * as it is; else a lock-free hint from its per-second cache ("maybe" when that is
+ * old). */
 static int check_available(const aop_req_t *ctx, int idx, apr_time_t now, int exact)
 {
     const aop_shm_inst_t *si = aop_shm_inst(ctx->live->shm_map, idx);
@@ -98,6 +100,16 @@ static apr_time_t available_at(const aop_req_t *ctx, int idx, apr_time_t now)
     return at > si->cooldown_until ? at : si->cooldown_until;
 }
 
+/* After a failure, one request at a time until one succeeds (aop_circuit.h), unless
+ * this pick takes what is left (pick()). */
+static int probe_allows(const aop_req_t *ctx, int idx, apr_time_t now)
+{
+    const aop_shm_inst_t *si = aop_shm_inst(ctx->live->shm_map, idx);
+
+    return !si || ctx->probes_ignored
+           || aop_circuit_admits(si->consecutive_failures, si->probe_until, now);
+}
+
 /* Each candidate's eligibility, read without the lock: a hint.  This is the part
  * that grows with the number of instances (only when the scheduled one cannot take
  * the request), so it stays outside the lock; the pick under the lock then only runs
@@ -116,6 +128,10 @@ static aop_cand_t *hint(request_rec *r, aop_req_t *ctx, proxy_balancer *b, int n
         c[i].priority = instance(ctx, idx)->priority;
         c[i].weight = instance(ctx, idx)->weight;
         c[i].eligible = w && worker_usable(w, r) && maybe_available(ctx, idx, now);
+        if (c[i].eligible && !probe_allows(ctx, idx, now)) {
+            c[i].eligible = 0;
+            ctx->probe_blocked = 1;
+        }
     }
     return c;
 }
@@ -132,7 +148,7 @@ static int choose(aop_req_t *ctx, aop_shm_model_t *sm, aop_cand_t *c, int n,
 
     while ((k = aop_select(ctx->live->cfg->strategy, c, n, &st)) >= 0) {
         idx = APR_ARRAY_IDX(ctx->candidates, k, int);
-        if (available_locked(ctx, idx, now)) {
+        if (available_locked(ctx, idx, now) && probe_allows(ctx, idx, now)) {
             break;
         }
         c[k].eligible = 0;
@@ -163,6 +179,18 @@ static void reserve(aop_req_t *ctx, int idx, apr_time_t now)
                                          ctx->reserved, now + ctx->resv_span);
             ctx->resv_tracked = ctx->ticket.idx >= 0;
         }
+    }
+}
+
+/* Under the lock, for the instance just picked: if it failed last, this request is
+ * its probe and the others wait for the outcome. */
+static void send_probe(const aop_req_t *ctx, int idx, apr_time_t now)
+{
+    aop_shm_inst_t *si = aop_shm_inst(ctx->live->shm_map, idx);
+
+    if (si) {
+        si->probe_until = aop_circuit_sent(si->consecutive_failures, si->probe_until, now,
+                                           aop_circuit_window(ctx->live->cfg->timeout));
     }
 }
 
@@ -222,12 +250,31 @@ static int pick_scheduled(aop_req_t *ctx, proxy_balancer *b, aop_shm_model_t *sm
     aop_shm_lock();
     idx = APR_ARRAY_IDX(ctx->candidates, rt->schedule[sm->cursor % rt->schedule_len], int);
     w = untried(ctx, b, idx);
-    if (w && PROXY_WORKER_IS_USABLE(w) && available_locked(ctx, idx, now)) {
+    if (w && PROXY_WORKER_IS_USABLE(w) && available_locked(ctx, idx, now)
+        && probe_allows(ctx, idx, now)) {
         sm->cursor++;
         reserve(ctx, idx, now);
+        send_probe(ctx, idx, now);
     }
     else {
         idx = -1;
+    }
+    aop_shm_unlock();
+    return idx;
+}
+
+/* The full pass: hints outside the lock, the strategy and the exact check under it. */
+static int pick_full(request_rec *r, aop_req_t *ctx, proxy_balancer *b, aop_shm_model_t *sm,
+                     int n, apr_time_t now)
+{
+    aop_cand_t *c = hint(r, ctx, b, n, now);
+    int idx;
+
+    aop_shm_lock();
+    idx = choose(ctx, sm, c, n, now);
+    if (idx >= 0) {
+        reserve(ctx, idx, now);
+        send_probe(ctx, idx, now);
     }
     aop_shm_unlock();
     return idx;
@@ -240,20 +287,20 @@ static int pick(request_rec *r, aop_req_t *ctx, proxy_balancer *b)
                                                             : ctx->candidates->nelts;
     apr_time_t now = apr_time_now();
     aop_shm_model_t *sm = aop_shm_model(ctx->live->shm_map, ctx->info.model);
-    aop_cand_t *c;
     int idx;
 
     if (sm && ctx->route && ctx->route->schedule_len
         && (idx = pick_scheduled(ctx, b, sm, now)) >= 0) {
         return idx;
     }
-    c = hint(r, ctx, b, n, now);
-    aop_shm_lock();
-    idx = choose(ctx, sm, c, n, now);
-    if (idx >= 0) {
-        reserve(ctx, idx, now);
+    ctx->probe_blocked = 0;
+    if ((idx = pick_full(r, ctx, b, sm, n, now)) < 0 && ctx->probe_blocked) {
+        /* Only instances whose probe is out are left: one of them rather than a 429
+         * for the whole model while a probe runs (a lone instance, say). */
+        ctx->probes_ignored = 1;
+        idx = pick_full(r, ctx, b, sm, n, now);
+        ctx->probes_ignored = 0;
     }
-    aop_shm_unlock();
     return idx;
 }
 

@@ -11,7 +11,8 @@
 #include "mod_aoproxy_snapshot.h"
 
 static const char *const kind_names[AOP_KIND_COUNT] = {
-    "success", "rate_limited", "timeout", "connection", "upstream_5xx", "client_4xx"
+    "success", "rate_limited", "timeout", "connection", "upstream_5xx", "client_4xx",
+    "reset", "truncated"
 };
 
 /* A label value with backslash, double quote and newline escaped. */

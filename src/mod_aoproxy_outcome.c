@@ -101,14 +101,17 @@ int aop_outcome_note_locked(request_rec *r, aop_req_t *ctx, int status, apr_time
         return 0;
     }
     note_remaining(r, si, now);
-    if (status < 400) {
+    if (!aop_outcome_fails_over(status)) {
+        /* It answered (a 400 is the client's): the circuit closes, a probe is over. */
         si->consecutive_failures = 0;
+        si->probe_until = 0;
     }
-    else if (aop_outcome_fails_over(status)) {
+    else {
         /* Rate limiting is Azure working as agreed, not a failure of the instance. */
         if (status != HTTP_TOO_MANY_REQUESTS) {
             count_failure(si);
         }
+        si->probe_until = 0;         /* a probe's failure is its outcome */
         si->last_status = status;
         si->last_error_at = now;
         if (resting_status(status)) {
@@ -137,16 +140,56 @@ int aop_outcome_note(request_rec *r, aop_req_t *ctx, int status)
     return rested;
 }
 
-void aop_outcome_unreachable(aop_req_t *ctx, int status)
+/* No header says how long: AOProxyCooldown, as for a 5xx without one. */
+static int rest_default(aop_req_t *ctx, aop_shm_inst_t *si, apr_time_t now)
+{
+    apr_time_t until = now + ctx->sc->cooldown.value;
+
+    if (until > si->cooldown_until) {
+        si->cooldown_until = until;
+        return 1;
+    }
+    return 0;
+}
+
+int aop_outcome_failed_locked(aop_req_t *ctx, int status, int rest, apr_time_t now,
+                              apr_time_t *until)
 {
     aop_shm_inst_t *si = ctx->chosen >= 0 ? aop_shm_inst(ctx->live->shm_map, ctx->chosen) : NULL;
+    int rested = 0;
 
+    *until = 0;
     if (!si) {
-        return;
+        return 0;
     }
-    aop_shm_lock();
     count_failure(si);
     si->last_status = status;
-    si->last_error_at = apr_time_now();
+    si->last_error_at = now;
+    si->probe_until = 0;             /* a probe's failure is its outcome */
+    if (rest) {
+        rested = rest_default(ctx, si, now);
+        *until = si->cooldown_until;
+    }
+    return rested;
+}
+
+int aop_outcome_unreachable(aop_req_t *ctx, int status, int rest, apr_time_t *until)
+{
+    int rested;
+
+    aop_shm_lock();
+    rested = aop_outcome_failed_locked(ctx, status, rest, apr_time_now(), until);
     aop_shm_unlock();
+    return rested;
+}
+
+void aop_outcome_log_broken(request_rec *r, aop_req_t *ctx, apr_time_t until, apr_time_t now)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, AOPLOGNO(00221)
+                  "instance %s broke off its answer for model %s after the client had part "
+                  "of it (%s): counted as truncated, resting it for %" APR_TIME_T_FMT " ms",
+                  ctx->inst->name, ctx->info.model,
+                  r->content_type && !ap_cstr_casecmpn(r->content_type, "text/event-stream", 17)
+                  ? "a stream without its end" : "a body shorter than announced",
+                  until > now ? apr_time_as_msec(until - now) : 0);
 }

@@ -22,8 +22,20 @@ int aop_outcome_note_locked(request_rec *r, aop_req_t *ctx, int status, apr_time
 void aop_outcome_log(request_rec *r, aop_req_t *ctx, int status, apr_time_t until,
                      apr_time_t now);
 
-/* The instance never answered: refused (503), reset (502) or timed out (504). */
-void aop_outcome_unreachable(aop_req_t *ctx, int status);
+/* The instance failed without an answer the client can use: refused (503), reset
+ * (502) or timed out (504) before answering, or its answer broke off (502).  As for a
+ * 5xx its consecutive failures grow (once it may be tried again, it takes one request
+ * at a time until one succeeds: aop_circuit.h), and with rest it rests for
+ * AOProxyCooldown (a new cooldown never shortens a running one); a refused one needs
+ * no rest of ours: mod_proxy leaves its worker out for AOProxyRetryInterval.  Returns
+ * 1 when it started or extended a cooldown, *until: when that ends (0: none).  The
+ * _locked form is for callers that hold the shm lock. */
+int aop_outcome_unreachable(aop_req_t *ctx, int status, int rest, apr_time_t *until);
+int aop_outcome_failed_locked(aop_req_t *ctx, int status, int rest, apr_time_t now,
+                              apr_time_t *until);
+/* After aop_outcome_failed_locked for an answer that broke off once the client had
+ * part of it (never under the lock). */
+void aop_outcome_log_broken(request_rec *r, aop_req_t *ctx, apr_time_t until, apr_time_t now);
 
 /* Whether a status from Azure is worth another instance. */
 int aop_outcome_fails_over(int status);

@@ -15,6 +15,9 @@
 
 /* mod_proxy_http's note that it handed an error status to us (ProxyErrorOverride). */
 #define OVERRIDE_NOTE "proxy-error-override"
+/* ... and that the backend did not answer within the worker's timeout (it then
+ * returns 502, not 504). */
+#define TIMEOUT_NOTE "proxy_timedout"
 
 /* Client headers that must not reach Azure: credentials meant for us (or for
  * OpenAI), cookies, and Accept-Encoding (usage must be readable in the answer). */
@@ -166,23 +169,69 @@ static int after_error_answer(request_rec *r, aop_req_t *ctx, proxy_worker *work
     return move_on(ctx, worker, 1, next);
 }
 
-/* No HTTP answer: refused (503), reset (502) or timed out (504). */
+static long msec_until(apr_time_t until)
+{
+    apr_time_t now = apr_time_now();
+
+    return until > now ? (long)apr_time_as_msec(until - now) : 0;
+}
+
+/* No HTTP answer: refused (503), reset or closed (502), or timed out (mod_proxy_http
+ * answers 502 with its TIMEOUT_NOTE, or 504).  The instance rests like after a 5xx; a
+ * refused one is left out by mod_proxy for its retry interval instead (the worker
+ * stays in error: AOProxyRetryInterval is the operator's say on that). */
 static int after_transport_failure(request_rec *r, aop_req_t *ctx, proxy_worker *worker,
                                    int status)
 {
-    int refused = status == HTTP_SERVICE_UNAVAILABLE, next;
+    int refused = status == HTTP_SERVICE_UNAVAILABLE, next, rested;
+    int timed_out = status == HTTP_GATEWAY_TIME_OUT || apr_table_get(r->notes, TIMEOUT_NOTE);
+    aop_kind_e kind = refused ? AOP_KIND_CONNECTION : timed_out ? AOP_KIND_TIMEOUT
+                                                                : AOP_KIND_RESET;
+    apr_time_t until;
 
+    ctx->last_status = timed_out ? HTTP_GATEWAY_TIME_OUT : status;
+    rested = aop_outcome_unreachable(ctx, ctx->last_status, !refused, &until);
     ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, refused ? AOPLOGNO(00040)
-                  "instance %s could not be reached (attempt %d for model %s)"
-                  : AOPLOGNO(00042) "instance %s failed before answering (attempt %d for "
-                  "model %s)", ctx->inst->name, ctx->attempts, ctx->info.model);
-    note_failed(r, ctx, refused ? "refused" : status == HTTP_GATEWAY_TIME_OUT ? "timed out"
-                                                                                : "reset");
-    aop_outcome_unreachable(ctx, status);
+                  "instance %s could not be reached (attempt %d for model %s): left out for "
+                  "%ld ms" : AOPLOGNO(00042) "instance %s failed before answering "
+                  "(attempt %d for model %s): resting it for %ld ms", ctx->inst->name,
+                  ctx->attempts, ctx->info.model, refused
+                  ? (long)apr_time_as_msec(worker->s->retry) : msec_until(until));
+    note_failed(r, ctx, refused ? "refused" : timed_out ? "timed out" : "reset");
     aop_lb_release(ctx, 0);
     next = aop_lb_next_exists(r, ctx);
-    aop_stats_attempt(r, ctx, 0, status == HTTP_GATEWAY_TIME_OUT, next, 0);
+    aop_stats_attempt(r, ctx, 0, kind, next, rested);
     return move_on(ctx, worker, !refused, next);
+}
+
+/* The answer broke off while the hold filter still had it (mod_aoproxy_hold.c): the
+ * client saw none of it, so the request moves on as after a reset, and the instance
+ * rests as after one.  Without a status line, it was one: mod_proxy_http then closes
+ * a keep-alive client's connection without an answer, "to trigger a retry by the
+ * client", unless the hold filter keeps that from it. */
+static int after_broken_answer(request_rec *r, aop_req_t *ctx, proxy_worker *worker)
+{
+    int answered = r->status, next, rested, had_answer = r->sent_bodyct != 0;
+    apr_time_t until;
+
+    ctx->broken = ctx->dropped = 0;
+    forget_answer(r);
+    /* mod_proxy_http says "body sent" as it starts relaying one; none went out. */
+    r->sent_bodyct = 0;
+    if (!had_answer) {
+        return after_transport_failure(r, ctx, worker, HTTP_BAD_GATEWAY);
+    }
+    rested = aop_outcome_unreachable(ctx, HTTP_BAD_GATEWAY, 1, &until);
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, AOPLOGNO(00220)
+                  "instance %s broke off its answer (%d) before the client got any of it "
+                  "(attempt %d for model %s): resting it for %ld ms", ctx->inst->name,
+                  answered, ctx->attempts, ctx->info.model, msec_until(until));
+    note_failed(r, ctx, "truncated");
+    ctx->last_status = HTTP_BAD_GATEWAY;
+    aop_lb_release(ctx, 0);
+    next = aop_lb_next_exists(r, ctx);
+    aop_stats_attempt(r, ctx, answered, AOP_KIND_TRUNCATED, next, rested);
+    return move_on(ctx, worker, 1, next);
 }
 
 /* Wraps the real scheme handler for each attempt: the body is replayed from the
@@ -200,6 +249,8 @@ static int aop_scheme_handler(request_rec *r, proxy_worker *worker, proxy_server
     ctx->attempts++;
     ctx->attempt_start = apr_time_now();
     ctx->attempt_recorded = 0;
+    ctx->broken = ctx->dropped = 0;
+    apr_table_unset(r->notes, TIMEOUT_NOTE);
     ctx->ttfb = -1;
     aop_body_rewind(r, ctx);
     status = proxy_run_scheme_handler(r, worker, conf, url, proxyhost, proxyport);
@@ -207,14 +258,17 @@ static int aop_scheme_handler(request_rec *r, proxy_worker *worker, proxy_server
     if (apr_table_get(r->notes, OVERRIDE_NOTE)) {
         return after_error_answer(r, ctx, worker, status);
     }
+    if (ctx->dropped) {
+        return after_broken_answer(r, ctx, worker);
+    }
     ctx->last_status = status;
     if (status == HTTP_SERVICE_UNAVAILABLE
         || ((status == HTTP_BAD_GATEWAY || status == HTTP_GATEWAY_TIME_OUT)
             && !r->sent_bodyct)) {
         return after_transport_failure(r, ctx, worker, status);
     }
-    if (status != OK && !ctx->attempt_recorded) {
-        aop_stats_attempt(r, ctx, status, 0, 0, 0);
+    if (status != OK && status != DONE && !ctx->attempt_recorded) {
+        aop_stats_attempt(r, ctx, status, AOP_KIND_SUCCESS, 0, 0);
     }
     /* An answer that reached the client is counted when it ends (aop_stats_finish). */
     return status;

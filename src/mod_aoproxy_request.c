@@ -15,6 +15,7 @@
 #include "mod_aoproxy_lbmethod.h"
 #include "mod_aoproxy_proxy.h"
 #include "mod_aoproxy_request.h"
+#include "mod_aoproxy_hold.h"
 #include "mod_aoproxy_usage.h"
 
 aop_req_t *aop_req_get(const request_rec *r)
@@ -184,7 +185,9 @@ static int aop_fixups(request_rec *r)
     ctx->preselected = -1;
     ctx->ttfb = -1;
     ap_set_module_config(r->request_config, &aoproxy_module, ctx);
-    /* On every answer of ours, proxied or not: usage, and counting at its end. */
+    /* An instance's answer is held until it cannot fail over for want of it, then
+     * (every answer of ours, proxied or not) usage, and counting at its end. */
+    ap_add_output_filter(AOP_HOLD_FILTER, NULL, r, r->connection);
     ap_add_output_filter(AOP_USAGE_FILTER, NULL, r, r->connection);
     if (!ctx->sc->cfg || !ctx->sc->balancer
         || !(ctx->live = aop_live_acquire(r, ctx->sc->fleet))) {

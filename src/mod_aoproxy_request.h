@@ -26,6 +26,8 @@ typedef struct aop_req_t {
     unsigned char *tried;                 /* per instance index: attempted already */
     int chosen;                           /* instance index of this attempt, -1 = none */
     int preselected;                      /* picked (and reserved) in fixups, -1 = none */
+    int probes_ignored;                   /* this pick may take an instance whose probe is out */
+    int probe_blocked;                    /* ... and one was left out for that alone */
     const aop_instance_t *inst;           /* the instance of this attempt */
     const char *deployment;               /* its deployment for the model */
     struct aop_shm_inst_t *reserved_in;   /* the instance holding our token reservation */
@@ -45,6 +47,8 @@ typedef struct aop_req_t {
     int usage_estimated;                  /* no usage in the answer: used_tokens guessed */
     apr_time_t attempt_start;             /* when the current attempt began */
     int attempt_recorded;                 /* the current attempt is in the statistics */
+    int broken;                           /* the current attempt's answer broke off */
+    int dropped;                          /* ... and the client got none of it */
     int finished;                         /* the request is in the statistics */
     apr_interval_time_t ttfb;             /* streams: first byte of the answer, -1 = none */
     int err_status;                       /* a local error answer, 0 = none */

@@ -26,6 +26,7 @@ typedef struct aop_shm_inst_t {
     /* What a pick reads, next to the token window's own (aop_tpm_t): with many
      * instances each one's state is cold when its turn comes, and every line counts. */
     apr_time_t cooldown_until;       /* 429/5xx: not picked before this */
+    apr_time_t probe_until;          /* half-open: a probe is out until this (aop_circuit.h) */
     apr_time_t unhealthy_until;      /* 401/403: the key is refused */
     apr_time_t missing_latest;       /* the latest of missing_until: a quick "none" */
     aop_tpm_t tpm;

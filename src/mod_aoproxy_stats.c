@@ -21,13 +21,15 @@ static void add_tokens(const aop_req_t *ctx, aop_stats_event_t *ev)
     ev->estimated = ctx->usage_estimated;
 }
 
-static void attempt_event(aop_req_t *ctx, int status, int timed_out, int failover,
+/* failure: what went wrong when the status alone does not tell (a reset, a timeout,
+ * an answer broken off after its 200); AOP_KIND_SUCCESS: the status tells. */
+static void attempt_event(aop_req_t *ctx, int status, aop_kind_e failure, int failover,
                           int cooldown, apr_time_t now, aop_stats_event_t *ev)
 {
     memset(ev, 0, sizeof(*ev));
     ev->request = 1;
     ev->status = status;
-    ev->kind = aop_stats_kind(status, timed_out);
+    ev->kind = failure != AOP_KIND_SUCCESS ? failure : aop_stats_kind(status, 0);
     ev->latency = now - ctx->attempt_start;
     ev->ttfb = status >= 200 && status < 300 ? ctx->ttfb : -1;
     ev->failovers = failover;
@@ -53,13 +55,13 @@ static void record_attempt_locked(aop_req_t *ctx, const aop_stats_event_t *ev, a
     }
 }
 
-void aop_stats_attempt(request_rec *r, aop_req_t *ctx, int status, int timed_out,
+void aop_stats_attempt(request_rec *r, aop_req_t *ctx, int status, aop_kind_e failure,
                        int failover, int cooldown)
 {
     apr_time_t now = apr_time_now();
     aop_stats_event_t ev;
 
-    attempt_event(ctx, status, timed_out, failover, cooldown, now, &ev);
+    attempt_event(ctx, status, failure, failover, cooldown, now, &ev);
     ctx->cooldowns += ev.cooldowns;
     aop_shm_lock();
     record_attempt_locked(ctx, &ev, now);
@@ -72,7 +74,8 @@ static void overall_event(request_rec *r, aop_req_t *ctx, apr_time_t now, aop_st
     memset(ev, 0, sizeof(*ev));
     ev->request = 1;
     ev->status = r->status;
-    ev->kind = aop_stats_kind(r->status, 0);
+    /* A 200 whose body broke off is no success for the client. */
+    ev->kind = ctx->broken ? AOP_KIND_TRUNCATED : aop_stats_kind(r->status, 0);
     ev->latency = now - r->request_time;
     ev->ttfb = ctx->ttfb;
     ev->failovers = ctx->attempts > 1 ? ctx->attempts - 1 : 0;
@@ -99,8 +102,10 @@ void aop_stats_finish(request_rec *r, aop_req_t *ctx)
     if (count_attempt) {
         /* The attempt whose answer the client got (failed ones were counted as
          * they failed). */
-        rested = aop_outcome_note_locked(r, ctx, r->status, now, &until);
-        attempt_event(ctx, r->status, 0, 0, rested, now, &attempt);
+        rested = ctx->broken ? aop_outcome_failed_locked(ctx, HTTP_BAD_GATEWAY, 1, now, &until)
+                             : aop_outcome_note_locked(r, ctx, r->status, now, &until);
+        attempt_event(ctx, r->status, ctx->broken ? AOP_KIND_TRUNCATED : AOP_KIND_SUCCESS,
+                      0, rested, now, &attempt);
         record_attempt_locked(ctx, &attempt, now);
         ctx->cooldowns += attempt.cooldowns;
     }
@@ -111,7 +116,10 @@ void aop_stats_finish(request_rec *r, aop_req_t *ctx)
         aop_counts_add(&all->life, &overall);
     }
     aop_shm_unlock();
-    if (count_attempt) {
+    if (count_attempt && ctx->broken) {
+        aop_outcome_log_broken(r, ctx, until, now);
+    }
+    else if (count_attempt) {
         aop_outcome_log(r, ctx, r->status, until, now);
     }
 }

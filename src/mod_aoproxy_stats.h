@@ -6,12 +6,14 @@
 
 #include <httpd.h>
 
+#include "aop_stats.h"
 #include "mod_aoproxy_request.h"
 
-/* An attempt ended: status is Azure's (0 when it never answered; timed_out then
- * tells a timeout from a refused or reset connection); failover: the request moves
- * on to another instance; cooldown: the answer started or extended one. */
-void aop_stats_attempt(request_rec *r, aop_req_t *ctx, int status, int timed_out,
+/* An attempt ended: status is Azure's (0 when it never answered); failure says what
+ * went wrong when the status does not (AOP_KIND_TIMEOUT, _CONNECTION, _RESET,
+ * _TRUNCATED; AOP_KIND_SUCCESS: the status tells); failover: the request moves on to
+ * another instance; cooldown: the attempt started or extended one. */
+void aop_stats_attempt(request_rec *r, aop_req_t *ctx, int status, aop_kind_e failure,
                        int failover, int cooldown);
 
 /* The request's answer is complete (its EOS passes the usage filter, before the

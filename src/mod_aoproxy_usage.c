@@ -88,14 +88,17 @@ static const char broken_stream_event[] =
     "before it ended.\",\"type\":\"server_error\",\"param\":null,"
     "\"code\":\"stream_interrupted\"}}\n\n";
 
-static void announce_broken_stream(usage_filter_t *uf, apr_bucket *before)
+/* finish: the parser still holds the partial event (strip mode): out with it first. */
+static void announce_broken_stream(usage_filter_t *uf, apr_bucket *before, int finish)
 {
     apr_bucket_alloc_t *ba = before->list;
     apr_bucket *ev = apr_bucket_immortal_create(broken_stream_event,
                                                 sizeof(broken_stream_event) - 1, ba);
 
     if (uf->strip) {
-        aop_usage_finish(uf->parser, emit, uf->out);
+        if (finish) {
+            aop_usage_finish(uf->parser, emit, uf->out);
+        }
         APR_BRIGADE_INSERT_TAIL(uf->out, ev);
         APR_BRIGADE_INSERT_TAIL(uf->out, apr_bucket_flush_create(ba));
     }
@@ -111,6 +114,21 @@ static void announce_broken_stream(usage_filter_t *uf, apr_bucket *before)
 static int is_sse_unfinished(const usage_filter_t *uf)
 {
     return aop_usage_events(uf->parser) > 0 && !aop_usage_saw_done(uf->parser);
+}
+
+/* The answer ends (the parser is finished): a stream without its [DONE] was cut,
+ * though its HTTP end looked clean, unless the client went away (mod_proxy_http
+ * stopped reading then, and the instance is not to blame). */
+static void check_complete(usage_filter_t *uf, ap_filter_t *f, apr_bucket *eos)
+{
+    if (uf->req->broken || !is_event_stream(f->r) || aop_usage_saw_done(uf->parser)
+        || f->c->aborted) {
+        return;
+    }
+    uf->req->broken = 1;
+    if (aop_usage_events(uf->parser) > 0) {
+        announce_broken_stream(uf, eos, 0);
+    }
 }
 
 static apr_status_t feed_bucket(usage_filter_t *uf, apr_bucket *b)
@@ -147,11 +165,16 @@ static apr_status_t usage_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     }
     for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb); b = next) {
         next = APR_BUCKET_NEXT(b);
-        if (AP_BUCKET_IS_ERROR(b) && is_sse_unfinished(uf)) {
-            announce_broken_stream(uf, b);
+        if (AP_BUCKET_IS_ERROR(b)) {
+            /* mod_proxy_http: the instance broke off after bytes had gone out. */
+            uf->req->broken = 1;
+            if (is_sse_unfinished(uf)) {
+                announce_broken_stream(uf, b, 1);
+            }
         }
         else if (APR_BUCKET_IS_EOS(b)) {
             aop_usage_finish(uf->parser, uf->strip ? emit : NULL, uf->out);
+            check_complete(uf, f, b);
             account(uf);
             aop_stats_finish(f->r, uf->req);
         }

@@ -5,7 +5,9 @@ import json
 import socket
 import time
 
-from conftest import KEYS, request
+import pytest
+
+from conftest import KEYS, MPMS, make_server, request, serving
 
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Say hi"}],
         "temperature": 0.2, "max_tokens": 20}
@@ -108,9 +110,23 @@ def test_failover_on_refused_connection_keeps_the_body(server, fleet):
         fleet.west.client.reset()
 
 
-def test_failover_on_connection_reset_keeps_a_large_body(server, fleet):
+@pytest.fixture(params=MPMS)
+def own_server(request, fleet):
+    """A server of its own for a test that makes instances rest (a reset does, for
+    AOProxyCooldown): the shared one's later tests would find them resting."""
+    run = serving(request, make_server(request.param, fleet.yaml()))
+    srv = next(run)
+    yield srv
+    bad = srv.unexpected_errors()
+    for _ in run:                     # stops it
+        pass
+    assert not bad, "\n".join(bad)
+
+
+def test_failover_on_connection_reset_keeps_a_large_body(own_server, fleet):
     # east resets the connection once after reading the request: the same request
     # goes on to the next instance that serves gpt-4o-mini (west), body intact.
+    server = own_server
     server.expect_error(r"AH01102|AH01095|AH00898|AH01097|error reading status line")
     fleet.east.client.rules([{"action": "reset", "times": 1}])
     body = json.dumps(dict(CHAT, messages=[{"role": "user", "content": "y" * 48000}])).encode()
@@ -122,12 +138,16 @@ def test_failover_on_connection_reset_keeps_a_large_body(server, fleet):
     assert east_rec["body"].encode() == body
     assert west_rec["body"].encode() == body
     assert header(west_rec, "content-length") == str(len(body))
-    # One reset does not take east out of service: the next request goes there.
+    # A reset rests east like a 5xx (AOProxyCooldown): the next request goes to west.
     resp = request(server, "POST", "/v1/chat/completions", CHAT)
-    assert resp.json()["choices"][0]["message"]["content"] == "mock:east:east-mini"
+    assert resp.json()["choices"][0]["message"]["content"] == "mock:west:west-mini"
+    east = request(server, "GET", "/instances/east").json()
+    assert east["stats"]["errors"]["by_kind"]["reset"] == 1
+    assert east["health"]["cooldown_until"] is not None
 
 
-def test_every_instance_failing_gives_an_openai_error(server, fleet):
+def test_every_instance_failing_gives_an_openai_error(own_server, fleet):
+    server = own_server
     server.expect_error(r"AH01102|AH01095|AH00898|AH01097|AOP00041")
     fleet.east.client.rules([{"action": "reset", "times": 1}])
     fleet.west.client.rules([{"action": "reset", "times": 1}])

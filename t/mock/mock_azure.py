@@ -47,11 +47,15 @@ Control API (JSON)
 ``GET /_mock/rules``     -> the rules with their remaining ``times``
 ``GET /_mock/stats``     -> ``{"requests","by_deployment","tokens_served","tokens_by_minute"}``
 
+``POST /_mock/rules/clear`` -> removes the rules only (recordings and counters stay)
+
 Recorded request: ``{"method","path","query" (raw string),"params" (dict; a
 repeated key gives a list),"headers" ([name,value] pairs as received),"body"
 (raw text),"json" (parsed or null),"body_length","time","rule" (index of the
 rule applied or null),"deployment","status" (what was answered: an int, or
-"reset"/"hang"/"cut")}``.  Every request outside ``/_mock/`` is recorded.
+"reset"/"hang"/"cut"/"closed"/"truncated"/"stalled"/"no_done")}``.  Every request outside
+``/_mock/`` is counted; with ``--max-records N`` only the first N since the last
+reset are kept (a load test's memory stays bounded; ``stats`` still counts all).
 
 Rules (``POST /_mock/rules`` ``{"rules":[rule,...]}``; the first matching
 live rule wins; indexes count from the last reset):
@@ -65,10 +69,20 @@ live rule wins; indexes count from the last reset):
   error for that status; + ``headers``: dict added to / replacing the answer's
   headers): answer that instead of the normal answer
 * ``action``: ``"reset"`` (SO_LINGER 0 + close: TCP RST, no answer),
+  ``"close"`` (close (FIN) without a byte of answer),
   ``"hang"`` (no answer until the client closes, at most ``hang_ms``, default
   and max 120000), ``"cut_stream"`` (streams: send ``cut_after`` events,
   default 3, then close without ``[DONE]`` or the last chunk; non-streamed:
-  announce the full Content-Length, send half the body, close)
+  announce the full Content-Length, send half the body, close),
+  ``"truncate"`` (announce the whole answer, send its first ``truncate_after``
+  bytes, default half, then close: non-streamed, the full Content-Length is
+  promised; streamed, the cut falls wherever that byte is, mid-event if so,
+  and the chunked encoding is left unterminated),
+  ``"stall"`` (send the answer's start, then nothing until the client closes,
+  at most ``hang_ms``: streams send ``stall_after`` events, default 2;
+  non-streamed answers the headers and ``stall_after`` bytes, default half)
+* ``done``: false ends a stream cleanly (its last chunk) but without
+  ``data: [DONE]`` (recorded status "no_done")
 * ``chunks`` (K content pieces in a stream, default 5), ``event_delay_ms``
   (sleep between streamed events), ``content_bytes`` (pad CONTENT to that
   many bytes), ``headers`` (also applies to normal answers)
@@ -228,12 +242,14 @@ class BadRequest(Exception):
 class State:
     """Recordings, rules and counters, shared by all handler threads."""
 
-    def __init__(self):
+    def __init__(self, max_records=None):
         self.lock = threading.Lock()
+        self.max_records = max_records
         self.reset()
 
     def reset(self):
         with self.lock:
+            self.count = 0
             self.requests = []
             self.rules = []          # list of dicts; "_remaining" None = unlimited
             self.by_deployment = {}
@@ -243,7 +259,9 @@ class State:
 
     def record(self, rec):
         with self.lock:
-            self.requests.append(rec)
+            self.count += 1
+            if self.max_records is None or len(self.requests) < self.max_records:
+                self.requests.append(rec)
             dep = rec.get("deployment")
             if dep is not None:
                 self.by_deployment[dep] = self.by_deployment.get(dep, 0) + 1
@@ -253,6 +271,10 @@ class State:
     def update(self, rec, **kw):
         with self.lock:
             rec.update(kw)
+
+    def clear_rules(self):
+        with self.lock:
+            self.rules = []
 
     def add_rules(self, rules):
         idx = []
@@ -310,7 +332,7 @@ class State:
     def stats(self):
         with self.lock:
             return {
-                "requests": len(self.requests),
+                "requests": self.count,
                 "by_deployment": dict(self.by_deployment),
                 "tokens_served": self.tokens_served,
                 "tokens_by_minute": dict(self.tokens_by_minute),
@@ -503,6 +525,17 @@ class Handler(BaseHTTPRequestHandler):
             return True
         return False
 
+    def hang_then_close(self, rule):
+        """Nothing more until the client closes (at most hang_ms), then close."""
+        try:
+            self.wfile.flush()
+        except Exception:
+            pass
+        limit = time.monotonic() + min(HANG_MAX_S, float(rule.get("hang_ms", HANG_MAX_S * 1000)) / 1000.0)
+        while time.monotonic() < limit and not self.client_gone():
+            time.sleep(0.05)
+        return self.abort_close()
+
     def sleep_ms(self, ms):
         if ms and ms > 0:
             time.sleep(ms / 1000.0)
@@ -556,6 +589,9 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_json(200, st.stats(), azure=False)
         if path == "/_mock/reset" and m == "POST":
             st.reset()
+            return self.send_json(200, {"ok": True}, azure=False)
+        if path == "/_mock/rules/clear" and m == "POST":
+            st.clear_rules()
             return self.send_json(200, {"ok": True}, azure=False)
         if path == "/_mock/rules" and m == "GET":
             return self.send_json(200, st.snapshot_rules(), azure=False)
@@ -635,12 +671,12 @@ class Handler(BaseHTTPRequestHandler):
         if action == "reset":
             self.state.update(rec, status="reset")
             return self.abort_reset()
+        if action == "close":
+            self.state.update(rec, status="closed")
+            return self.abort_close()
         if action == "hang":
             self.state.update(rec, status="hang")
-            limit = time.monotonic() + min(HANG_MAX_S, float(rule.get("hang_ms", HANG_MAX_S * 1000)) / 1000.0)
-            while time.monotonic() < limit and not self.client_gone():
-                time.sleep(0.05)
-            return self.abort_close()
+            return self.hang_then_close(rule)
         if rule.get("status") is not None:
             status = int(rule["status"])
             body = rule.get("body")
@@ -737,16 +773,29 @@ class Handler(BaseHTTPRequestHandler):
         self.state.add_tokens(usage["total_tokens"])
         self.state.update(rec, status=200)
         body = json.dumps(obj, separators=(",", ":")).encode()
-        if rule.get("action") == "cut_stream":
-            # non-streamed variant: promise the full length, send half, close
-            self.send_response(200)
-            for k, v in [("Content-Type", "application/json")] + self.common_headers():
-                self.send_header(k, v)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body[: len(body) // 2])
-            return self.abort_close()
+        if rule.get("action") in ("cut_stream", "truncate", "stall"):
+            return self.partial_body(rec, rule, body)
         return self.send_raw(200, body, "application/json", rule.get("headers"), self.common_headers())
+
+    def partial_body(self, rec, rule, body):
+        """Promise the full Content-Length, send part of the body, then close
+        (cut_stream: half; truncate: truncate_after bytes) or stall (stall_after
+        bytes, then nothing)."""
+        action = rule["action"]
+        key = {"truncate": "truncate_after", "stall": "stall_after"}.get(action)
+        n = int(rule.get(key, len(body) // 2)) if key else len(body) // 2
+        n = max(0, min(n, len(body) - 1))
+        self.state.update(rec, status={"cut_stream": "cut", "truncate": "truncated",
+                                       "stall": "stalled"}[action])
+        self.send_response(200)
+        for k, v in [("Content-Type", "application/json")] + self.common_headers():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body[:n])
+        if action == "stall":
+            return self.hang_then_close(rule)
+        return self.abort_close()
 
     def embeddings(self, rec, parsed, model):
         if "input" not in parsed:
@@ -782,6 +831,9 @@ class Handler(BaseHTTPRequestHandler):
         ev_delay = rule.get("event_delay_ms") or 0
         cut = rule.get("action") == "cut_stream"
         cut_after = int(rule.get("cut_after", 3))
+        stall = rule.get("action") == "stall"
+        stall_after = int(rule.get("stall_after", 2))
+        truncate = rule.get("action") == "truncate"
         created = int(time.time())
         cid = ("chatcmpl-mock" if chat else "cmpl-mock") + uuid.uuid4().hex[:20]
         obj_name = "chat.completion.chunk" if chat else "text_completion"
@@ -813,6 +865,8 @@ class Handler(BaseHTTPRequestHandler):
             events.append(chunk([], usage=usage))
 
         self.state.update(rec, status=200)
+        if truncate:
+            return self.truncated_stream(rec, rule, events)
         if rule.get("content_length") and not cut:
             # The whole stream at once with a Content-Length, as some gateways (and
             # nginx's `return`) send it.
@@ -855,6 +909,9 @@ class Handler(BaseHTTPRequestHandler):
             if cut and sent >= cut_after:
                 self.state.update(rec, status="cut")
                 return self.abort_close()
+            if stall and sent >= stall_after:
+                self.state.update(rec, status="stalled")
+                return self.hang_then_close(rule)
             if i > 0:
                 self.sleep_ms(ev_delay)
             write_chunk(b"data: " + json.dumps(ev, separators=(",", ":")).encode() + b"\n\n")
@@ -863,10 +920,34 @@ class Handler(BaseHTTPRequestHandler):
             self.state.update(rec, status="cut")
             return self.abort_close()
         self.sleep_ms(ev_delay)
-        write_chunk(b"data: [DONE]\n\n")
+        if rule.get("done", True):
+            write_chunk(b"data: [DONE]\n\n")
+        else:
+            self.state.update(rec, status="no_done")
         if chunked:
             self.wfile.write(b"0\r\n\r\n")
         self.state.add_tokens(usage["total_tokens"])
+
+
+    def truncated_stream_bytes(self, events):
+        return b"".join(b"data: " + json.dumps(ev, separators=(",", ":")).encode() + b"\n\n"
+                        for ev in events) + b"data: [DONE]\n\n"
+
+    def truncated_stream(self, rec, rule, events):
+        """The stream's first truncate_after bytes (default half) in one chunk, then
+        close without the last chunk."""
+        data = self.truncated_stream_bytes(events)
+        n = max(0, min(int(rule.get("truncate_after", len(data) // 2)), len(data) - 1))
+        self.state.update(rec, status="truncated")
+        self.send_response(200)
+        hdrs = [("Content-Type", "text/event-stream; charset=utf-8"), ("Cache-Control", "no-cache"),
+                ("Transfer-Encoding", "chunked")] + self.common_headers()
+        for kk, v in self._merge_headers(hdrs, rule.get("headers")):
+            self.send_header(kk, v)
+        self.end_headers()
+        if n:
+            self.wfile.write(b"%x\r\n%s\r\n" % (n, data[:n]))
+        return self.abort_close()
 
 
 class MockServer(ThreadingHTTPServer):
@@ -877,7 +958,7 @@ class MockServer(ThreadingHTTPServer):
         if ":" in addr[0]:
             self.address_family = socket.AF_INET6
         self.cfg = cfg
-        self.state = State()
+        self.state = State(cfg.max_records)
         super().__init__(addr, Handler)
 
     def handle_error(self, request, client_address):
@@ -898,6 +979,8 @@ def parse_args(argv=None):
     ap.add_argument("--deployment", action="append", default=[], metavar="DEP=MODEL",
                     help="known deployment and the model it reports (repeatable)")
     ap.add_argument("--quiet", action="store_true")
+    ap.add_argument("--max-records", type=int, default=None, metavar="N",
+                    help="keep only the first N recorded requests (counters count all)")
     a = ap.parse_args(argv)
     deps = {}
     for d in a.deployment:

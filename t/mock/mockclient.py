@@ -53,6 +53,10 @@ class MockClient:
         """Append rules (a list of dicts); returns their indexes."""
         return self._call("POST", "/_mock/rules", {"rules": list(rules)})["indexes"]
 
+    def clear_rules(self):
+        """Remove every rule; recordings and counters stay."""
+        return self._call("POST", "/_mock/rules/clear", {})
+
     def list_rules(self):
         return self._call("GET", "/_mock/rules")
 

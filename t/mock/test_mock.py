@@ -481,6 +481,133 @@ def test_rule_cut_stream(mock):
         r2.read()
 
 
+def read_until_close(r):
+    """What a response's body delivered before the connection broke: (bytes, error)."""
+    got = b""
+    try:
+        while True:
+            d = r.read1(65536)
+            if not d:
+                return got, None
+            got += d
+    except (http.client.IncompleteRead, ConnectionError) as e:
+        return got, e
+
+
+def test_rule_close_sends_fin_without_an_answer(mock):
+    mock.client.rules([{"action": "close", "times": 1}])
+    s = socket.create_connection(("127.0.0.1", mock.port), timeout=5)
+    s.sendall(b"POST " + CHAT.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
+    assert s.recv(65536) == b""          # a clean EOF, no byte of answer, no RST
+    s.close()
+    assert mock.client.requests()[0]["status"] == "closed"
+    r, j = post_json(mock, CHAT, {"messages": [{"role": "user", "content": "x"}]})
+    assert r.status == 200
+
+
+def test_rule_truncate_promises_the_full_length(mock):
+    mock.client.rules([{"action": "truncate", "truncate_after": 40, "times": 1}])
+    c = conn(mock)
+    c.request("POST", CHAT, body=json.dumps({"messages": [{"role": "user", "content": "x"}]}),
+              headers={"api-key": KEY})
+    r = c.getresponse()
+    assert r.status == 200
+    announced = int(r.getheader("Content-Length"))
+    got, _ = read_until_close(r)       # read1 ends quietly at the close
+    assert len(got) == 40 < announced
+    assert mock.client.requests()[0]["status"] == "truncated"
+    # the default cuts in the middle
+    mock.client.rules([{"action": "truncate", "times": 1}])
+    c = conn(mock)
+    c.request("POST", CHAT, body=json.dumps({"messages": [{"role": "user", "content": "x"}]}),
+              headers={"api-key": KEY})
+    r = c.getresponse()
+    announced = int(r.getheader("Content-Length"))
+    got, _ = read_until_close(r)
+    assert len(got) == announced // 2
+
+
+def test_rule_truncate_a_stream_mid_event(mock):
+    whole = stream_req(mock)[1]
+    mock.client.rules([{"action": "truncate", "truncate_after": 100, "times": 1}])
+    c = conn(mock)
+    c.request("POST", CHAT, body=json.dumps({"messages": [{"role": "user", "content": "stream me please"}],
+                                             "stream": True}), headers={"api-key": KEY})
+    r = c.getresponse()
+    assert r.status == 200 and r.getheader("Transfer-Encoding") == "chunked"
+    got, err = read_until_close(r)
+    assert isinstance(err, http.client.IncompleteRead)   # no last chunk
+    assert len(got) == 100 and b"[DONE]" not in got
+    assert whole.startswith(got[:60])                      # the same stream, cut
+
+
+def test_rule_stall_stream_after_events(mock):
+    mock.client.rules([{"action": "stall", "stall_after": 2, "hang_ms": 5000, "times": 1}])
+    c = conn(mock, timeout=0.8)
+    c.request("POST", CHAT, body=json.dumps({"messages": [{"role": "user", "content": "x"}],
+                                             "stream": True}), headers={"api-key": KEY})
+    r = c.getresponse()
+    got = b""
+    t0 = time.monotonic()
+    with pytest.raises(socket.timeout):
+        while True:
+            d = r.read1(65536)
+            if not d:
+                break
+            got += d
+    assert time.monotonic() - t0 >= 0.7
+    assert got.count(b"data: ") == 2
+    c.close()
+    assert mock.client.requests()[0]["status"] == "stalled"
+
+
+def test_rule_stall_body_after_bytes(mock):
+    mock.client.rules([{"action": "stall", "stall_after": 10, "hang_ms": 300, "times": 1}])
+    c = conn(mock, timeout=5)
+    c.request("POST", CHAT, body=json.dumps({"messages": [{"role": "user", "content": "x"}]}),
+              headers={"api-key": KEY})
+    r = c.getresponse()
+    t0 = time.monotonic()
+    got, err = read_until_close(r)
+    # hang_ms bounds the stall; then the connection closes short of the length
+    assert 0.25 <= time.monotonic() - t0 < 3
+    assert len(got) == 10 < int(r.getheader("Content-Length"))
+
+
+def test_rule_stream_without_done_ends_cleanly(mock):
+    mock.client.rules([{"done": False, "times": 1}])
+    r, data = stream_req(mock)           # a complete chunked body: no IncompleteRead
+    assert r.status == 200
+    ev = sse_events(data)
+    assert ev and "[DONE]" not in ev
+    assert json.loads(ev[-1])["choices"][0]["finish_reason"] == "stop"
+    assert mock.client.requests()[0]["status"] == "no_done"
+
+
+def test_rules_clear_keeps_recordings(mock):
+    mock.client.rules([{"status": 500}])
+    r, _ = post(mock, CHAT, {"messages": [{"role": "user", "content": "x"}]})
+    assert r.status == 500
+    mock.client.clear_rules()
+    assert mock.client.list_rules() == []
+    r, _ = post(mock, CHAT, {"messages": [{"role": "user", "content": "x"}]})
+    assert r.status == 200
+    assert [q["status"] for q in mock.client.requests()] == [500, 200]
+
+
+def test_max_records_bounds_the_recording_not_the_count():
+    m = start_mock(name="few", api_key=KEY, deployments={"chat": "gpt-4o"},
+                   extra_args=["--max-records", "2"])
+    try:
+        for _ in range(5):
+            assert post(m, CHAT, {"messages": [{"role": "user", "content": "x"}]})[0].status == 200
+        assert len(m.client.requests()) == 2
+        assert m.client.stats()["requests"] == 5
+        assert m.client.stats()["by_deployment"] == {"chat": 5}
+    finally:
+        m.stop()
+
+
 def test_rule_content_bytes_10mb(mock):
     size = 10 * 1024 * 1024
     mock.client.rules([{"content_bytes": size, "times": 1}])

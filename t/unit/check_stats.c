@@ -130,6 +130,34 @@ START_TEST(add_counts_requests_by_kind_and_class)
 }
 END_TEST
 
+/* A reset has no status; a truncated answer has the 200 it started with, and is no
+ * success: both are errors of class "other", each of its own kind. */
+START_TEST(add_counts_resets_and_truncated_answers)
+{
+    aop_counts_t cs;
+    aop_tally_t *c = &cs.n;
+    aop_stats_event_t ev;
+
+    memset(&cs, 0, sizeof(cs));
+    ev = event(1, 0, -1);
+    ev.kind = AOP_KIND_RESET;
+    aop_counts_add(&cs, &ev);
+    ev = event(1, 200, -1);
+    ev.kind = AOP_KIND_TRUNCATED;
+    aop_counts_add(&cs, &ev);
+    ev = event(1, 200, -1);
+    aop_counts_add(&cs, &ev);
+
+    ck_assert_uint_eq(c->requests, 3);
+    ck_assert_uint_eq(c->successes, 1);
+    ck_assert_uint_eq(c->errors_other, 2);
+    ck_assert_uint_eq(c->errors_4xx + c->errors_5xx, 0);
+    ck_assert_uint_eq(c->by_kind[AOP_KIND_RESET], 1);
+    ck_assert_uint_eq(c->by_kind[AOP_KIND_TRUNCATED], 1);
+    ck_assert_uint_eq(c->by_kind[AOP_KIND_CONNECTION] + c->by_kind[AOP_KIND_TIMEOUT], 0);
+}
+END_TEST
+
 START_TEST(add_counts_tokens_durations_and_attempts)
 {
     aop_counts_t c;
@@ -748,6 +776,7 @@ Suite *aop_stats_suite(void)
 
     tcase_add_test(tc, kinds_from_status);
     tcase_add_test(tc, add_counts_requests_by_kind_and_class);
+    tcase_add_test(tc, add_counts_resets_and_truncated_answers);
     tcase_add_test(tc, add_counts_tokens_durations_and_attempts);
     tcase_add_test(tc, tally_is_counters_only);
     tcase_add_test(tc, merge_sums_every_field);

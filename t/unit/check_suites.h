@@ -14,6 +14,7 @@ Suite *aop_resv_suite(void);
 Suite *aop_select_suite(void);
 Suite *aop_usage_suite(void);
 Suite *aop_cooldown_suite(void);
+Suite *aop_circuit_suite(void);
 Suite *aop_stats_suite(void);
 Suite *aop_store_suite(void);
 Suite *aop_layers_suite(void);

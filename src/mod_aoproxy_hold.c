@@ -1,0 +1,131 @@
+#include <http_protocol.h>
+#include <util_filter.h>
+
+#include "mod_aoproxy_private.h"
+#include "mod_aoproxy_hold.h"
+#include "mod_aoproxy_lbmethod.h"
+#include "mod_aoproxy_request.h"
+
+/* A JSON answer is held until it is whole, a stream until its first byte. */
+typedef enum { HOLD_ANSWER, HOLD_FIRST_BYTE, HOLD_PASS } hold_mode_e;
+
+typedef struct hold_t {
+    hold_mode_e mode;
+    apr_bucket_brigade *held;
+    apr_off_t len;
+} hold_t;
+
+/* Only an instance's good answer is worth holding: an error answer is final, and
+ * ours are answered whole anyway. */
+static hold_mode_e mode_for(request_rec *r)
+{
+    aop_req_t *ctx = aop_req_get(r);
+
+    if (!ctx || !ctx->inst || r->status < 200 || r->status >= 300) {
+        return HOLD_PASS;
+    }
+    if (r->content_type && ap_cstr_casecmpn(r->content_type, "text/event-stream", 17) == 0) {
+        return HOLD_FIRST_BYTE;
+    }
+    return HOLD_ANSWER;
+}
+
+static hold_t *hold_ctx(ap_filter_t *f)
+{
+    hold_t *h = f->ctx;
+
+    if (!h) {
+        h = f->ctx = apr_pcalloc(f->r->pool, sizeof(*h));
+        h->mode = mode_for(f->r);
+        h->held = apr_brigade_create(f->r->pool, f->c->bucket_alloc);
+    }
+    return h;
+}
+
+/* What a brigade from mod_proxy_http holds. */
+typedef struct seen_t {
+    int error;                       /* the backend broke off (ap_proxy_backend_broke) */
+    int data;                        /* a byte of the answer */
+    int eos;                         /* the answer's end */
+} seen_t;
+
+static seen_t scan(apr_bucket_brigade *bb)
+{
+    seen_t seen = { 0, 0, 0 };
+    apr_bucket *b;
+
+    for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb); b = APR_BUCKET_NEXT(b)) {
+        seen.error |= AP_BUCKET_IS_ERROR(b);
+        seen.eos |= APR_BUCKET_IS_EOS(b);
+        seen.data |= !APR_BUCKET_IS_METADATA(b) && b->length != 0;
+    }
+    return seen;
+}
+
+/* mod_proxy_http says the backend broke off (an error bucket, then EOS): nothing of
+ * this answer went out, so it is dropped whole, and the next answer through here (the
+ * next instance's, or our error) starts afresh. */
+static apr_status_t drop(ap_filter_t *f, hold_t *h, apr_bucket_brigade *bb)
+{
+    aop_req_t *ctx = aop_req_get(f->r);
+
+    apr_brigade_cleanup(h->held);
+    apr_brigade_cleanup(bb);
+    ctx->broken = ctx->dropped = 1;
+    /* ap_pass_brigade marked the EOS sent; the answer that replaces this one
+     * (perhaps ours, written with ap_rwrite) needs the core to end it. */
+    f->r->eos_sent = 0;
+    f->ctx = NULL;
+    return APR_SUCCESS;
+}
+
+/* Whatever is held goes on first, then bb; from now on everything passes. */
+static apr_status_t release(ap_filter_t *f, hold_t *h, apr_bucket_brigade *bb)
+{
+    h->mode = HOLD_PASS;
+    APR_BRIGADE_PREPEND(bb, h->held);
+    return ap_pass_brigade(f->next, bb);
+}
+
+static apr_status_t hold_filter(ap_filter_t *f, apr_bucket_brigade *bb)
+{
+    aop_req_t *ctx = aop_req_get(f->r);
+    hold_t *h = hold_ctx(f);
+    apr_off_t len = 0;
+    apr_status_t rv;
+    seen_t seen;
+
+    if (h->mode == HOLD_PASS || APR_BRIGADE_EMPTY(bb)) {
+        return h->mode == HOLD_PASS ? ap_pass_brigade(f->next, bb) : APR_SUCCESS;
+    }
+    seen = scan(bb);
+    /* A stream that ends before its first byte of data is as broken as one cut
+     * (unless the client went away: mod_proxy_http stopped reading then). */
+    if (seen.error || (h->mode == HOLD_FIRST_BYTE && seen.eos && !seen.data
+                       && !f->c->aborted)) {
+        return drop(f, h, bb);
+    }
+    if (seen.eos || (h->mode == HOLD_FIRST_BYTE && seen.data)) {
+        return release(f, h, bb);
+    }
+    /* Held buckets outlive this call (mod_proxy_http's point into its backend
+     * connection's buffers): ap_save_brigade sets them aside in the request pool. */
+    apr_brigade_length(bb, 1, &len);
+    h->len += len;
+    if (len && ctx->resv_tracked) {
+        aop_lb_alive(ctx, apr_time_now());     /* bytes came: the request is alive */
+    }
+    if ((rv = ap_save_brigade(f, &h->held, &bb, f->r->pool)) != APR_SUCCESS) {
+        return rv;
+    }
+    apr_brigade_cleanup(bb);
+    if (h->len > AOP_HOLD_MAX) {
+        return release(f, h, bb);
+    }
+    return APR_SUCCESS;
+}
+
+void aop_hold_register_hooks(apr_pool_t *p)
+{
+    ap_register_output_filter(AOP_HOLD_FILTER, hold_filter, NULL, AP_FTYPE_RESOURCE);
+}
