@@ -56,9 +56,10 @@ Machine-readable: [benchmark-results.json](benchmark-results.json).
 
 def write(report, out_dir, save, top):
     path = os.path.join(out_dir, "results.json")
-    with open(path, "w") as f:
-        json.dump(report, f, indent=2)
-    print("results: %s" % path)
+    for name in (path, os.path.join(out_dir, "results-%s.json" % report["when"])):
+        with open(name, "w") as f:
+            json.dump(report, f, indent=2)
+    print("results: %s (and results-%s.json)" % (path, report["when"]))
     if save:
         saved = os.path.join(top, "docs", "benchmark-results.json")
         merged = merge(saved, report)

@@ -27,8 +27,8 @@ def describe(r):
     if "ttfb" in r:
         text += "  ttfb p50 %.3f ms" % r["ttfb"]["p50_ms"]
     if r.get("non_2xx") or r.get("socket_errors"):
-        text += "\n      !! %d non-2xx answers, %d socket errors" % (r["non_2xx"],
-                                                                 r["socket_errors"])
+        text += "\n      !! %d non-2xx answers, %d socket errors %s" % (
+            r["non_2xx"], r["socket_errors"], r.get("socket_error_kinds", ""))
     return text
 
 
@@ -48,7 +48,9 @@ def paired(rounds, a, b, key="rps"):
     return statistics.median(x[key] / y[key] for x, y in zip(rounds[a], rounds[b]))
 
 
-def paired_cpu(rounds, a, b):
-    """The median over the rounds of a's CPU per request minus b's (us)."""
-    return statistics.median(x["cpu"]["us_per_request"] - y["cpu"]["us_per_request"]
+def paired_cpu(rounds, a, b, key="us_per_request"):
+    """The median over the rounds of a's CPU per request minus b's (us): in all, or
+    key "user_us" / "system_us" (user time is what a module's own code adds; system
+    time, mostly the network's, is the same work for both and the noisier)."""
+    return statistics.median(x["cpu"][key] - y["cpu"][key]
                              for x, y in zip(rounds[a], rounds[b]))

@@ -131,6 +131,7 @@ PROXY_HTTP = """\
 
 PROXY_TLS = """\
             proxy_ssl_session_reuse on;
+            proxy_ssl_protocols TLSv1.2 TLSv1.3;  # 1.22 offers no 1.3 by default
             proxy_ssl_verify on;
             proxy_ssl_name 127.0.0.1;
             proxy_ssl_trusted_certificate {cert};"""

@@ -53,6 +53,9 @@ def wrk(url, body, duration, connections, tmp, threads=1, cpu_pids=None):
     r = {"rps": rps, "p50_ms": pct.get("50"), "p99_ms": pct.get("99"), "requests": total,
          "non_2xx": int(bad.group(1)) if bad else 0,
          "socket_errors": sum(int(x) for x in errs.groups()) if errs else 0}
+    if errs and r["socket_errors"]:
+        r["socket_error_kinds"] = dict(zip(("connect", "read", "write", "timeout"),
+                                           (int(x) for x in errs.groups())))
     if before and total:
         user, system = after[0] - before[0], after[1] - before[1]
         r["cpu"] = {"us_per_request": (user + system) * 1e6 / total,
