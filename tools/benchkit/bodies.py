@@ -72,8 +72,8 @@ def markdown(part):
                  for r in runs)
     return """## Request body size: 1 KB, 100 KB, 1 MB prompts
 
-wrk with {conn} connections for {dur} s a run, {rounds} rounds, posting a chat
-request whose prompt brings the body to the size given; the backend answers the same
+wrk with {conn} connections for {dur} s a run, {rounds} rounds, posting a
+chat request whose prompt brings the body to the size given; the backend answers the same
 small JSON. Plain mod_proxy_balancer (1 member) against mod_aoproxy (2 instances);
 CPU is the Apache children's user + system time over the run divided by the requests
 served (user time is where the module's own work shows; system time is mostly the

@@ -195,8 +195,8 @@ def markdown(part):
     light = rat["aoproxy_2_light"]
     return """## Small chat: throughput, latency, CPU, TTFB
 
-wrk with {conn} connections for {dur} s a run, {rounds} rounds; a ~100-byte chat
-completion, as JSON and streamed (SSE). A server's CPU is its serving processes'
+wrk with {conn} connections for {dur} s a run, {rounds} rounds; a ~100-byte
+chat completion, as JSON and streamed (SSE). A server's CPU is its serving processes'
 (Apache's children, nginx's workers) user + system time over the run divided by the
 requests served.
 
@@ -208,8 +208,9 @@ proxy's rate: it is not the bottleneck.
 {ratios}
 
 At light load ({light_c} connections, where a p99 is a request's own path rather than
-queueing): mod_aoproxy adds {light_p50:+.3f} ms at p50 and {light_p99:+.3f} ms at p99,
-and {light_cpu:+.1f} us of Apache CPU per request ({light_user:+.1f} us of it user time).
+queueing): mod_aoproxy adds {light_p50:+.3f} ms at p50 and {light_p99:+.3f} ms at
+p99, and {light_cpu:+.1f} us of Apache CPU per request ({light_user:+.1f} us of it user
+time).
 
 Selection and accounting with 256 instances instead of 2: throughput ratio
 {flat_t:.3f}, added p99 {flat_p:+.3f} ms. For comparison, plain mod_proxy_balancer with

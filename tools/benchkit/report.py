@@ -40,13 +40,15 @@ def markdown(rep):
     return """# Benchmark
 
 `tools/bench --save` wrote this; each section says when its part ran (`tools/bench
---only PART --save` reruns one and keeps the others). Machine: {cpu} ({cores} cores,
-{mem} GiB), Linux {kernel}, {httpd}, nginx {nginx}. Everything (the servers, the
-backends, the load generators) shares those cores, so what counts are ratios and
-differences within a part's run, not absolute numbers. Where rounds are given, the
-sides of each comparison run one after the other within a round, every other round
-in reverse order; a number is the median over the rounds, a ratio the median of the
-per-round ratios.
+--only PART --save` reruns one and keeps the others).
+
+Machine: {cpu} ({cores} cores, {mem} GiB), Linux {kernel}, {httpd}, nginx {nginx}.
+
+Everything (the servers, the backends, the load generators) shares those cores, so
+what counts are ratios and differences within a part's run, not absolute numbers.
+Where rounds are given, the sides of each comparison run one after the other within a
+round, every other round in reverse order; a number is the median over the rounds, a
+ratio the median of the per-round ratios.
 
 {sections}
 Machine-readable: [benchmark-results.json](benchmark-results.json).

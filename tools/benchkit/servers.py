@@ -9,8 +9,8 @@ import subprocess
 import sys
 import time
 
-from .common import (ADMIN_KEY, API_VERSION, HTTPD, KEY, MODEL, STREAM_MODEL, TOP,
-                     children, free_port, wait_answer, wait_gone, wait_port)
+from .common import (ADMIN_KEY, API_VERSION, CHAT, DIRECT, HTTPD, KEY, MODEL, STREAM_MODEL,
+                     TOP, V1, children, free_port, wait_answer, wait_gone, wait_port)
 
 sys.path.insert(0, os.path.join(TOP, "tools"))
 import httpdconf  # noqa: E402
@@ -271,7 +271,8 @@ class Apache:
     """Debian's apache2 with its own root: plain (a balancer of `plain_members`
     members) when `instances` is 0, else mod_aoproxy from this tree with that many
     instances (or the YAML `yaml`).  `.start_seconds` is the time from
-    `apache2 -k start` until it served `ready` (path, body) with 200."""
+    `apache2 -k start` until it served `ready` (path, body; by default the small
+    chat) with 200."""
 
     def __init__(self, root, origin, instances=0, plain_members=1, mpm=BENCH_MPM, extra="",
                  log_level="warn", yaml=None, ssl_ca=None, ready=None, weighted=True):
@@ -307,12 +308,12 @@ class Apache:
         text = text.replace(httpdconf.MPM_TUNING["event"], mpm)
         with open(self.conf, "w") as f:
             f.write(text)
+        # Serving, not only listening (the port opens before the children serve, and
+        # before the pid file exists).
+        ready = ready or ((V1, CHAT) if module else (DIRECT, CHAT))
         t0 = time.perf_counter()
         subprocess.run([HTTPD, "-d", root, "-f", self.conf, "-k", "start"], check=True)
-        if ready:
-            wait_answer(self.port, ready[0], ready[1])
-        else:
-            wait_port(self.port)
+        wait_answer(self.port, ready[0], ready[1])
         self.start_seconds = time.perf_counter() - t0
 
     def pid(self):

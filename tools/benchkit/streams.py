@@ -37,7 +37,7 @@ class SseBackend:
         self.proc.wait(10)
 
 
-def start_proxy(kind, root, backend_port, mpm, prompt):
+def start_proxy(kind, root, backend_port, mpm):
     """(server, path) for kind plain / aoproxy / nginx, ready to serve."""
     origin = "http://127.0.0.1:%d" % backend_port
     if kind == "nginx":
@@ -47,6 +47,18 @@ def start_proxy(kind, root, backend_port, mpm, prompt):
         srv = Apache(root, origin, mpm=mpm, ready=(DIRECT_STREAM, ready_body))
         return srv, DIRECT_STREAM
     return Apache(root, origin, 2, mpm=mpm, ready=(V1, ready_body)), V1
+
+
+def settled(srv, quiet=0.5, limit=10):
+    """The serving processes once their number has not changed for `quiet` seconds
+    (a server answers before it has started all of them)."""
+    pids, since, end = srv.pids(), time.time(), time.time() + limit
+    while time.time() < end and time.time() - since < quiet:
+        time.sleep(0.1)
+        now = srv.pids()
+        if sorted(now) != sorted(pids):
+            pids, since = now, time.time()
+    return pids
 
 
 async def sample(srv, progress, samples, stop):
@@ -72,10 +84,9 @@ async def drive(srv, path, body, n, timeout):
 
 
 def one_run(kind, root, backend_port, mpm, n, prompt, timeout):
-    srv, path = start_proxy(kind, root, backend_port, mpm, prompt)
+    srv, path = start_proxy(kind, root, backend_port, mpm)
     try:
-        time.sleep(0.5)                         # every child up and settled
-        pids = srv.pids()
+        pids = settled(srv)
         idle = pss_sum_kb(pids)
         cpu0 = cpu_seconds(pids)
         body = chat_body(prompt, model=STREAM_MODEL, stream=True)
@@ -167,8 +178,8 @@ def markdown(part):
 Each client holds one streamed chat request (`"stream": true`) on its own connection;
 the backend, a one-process asyncio server (`tools/benchkit/sse_backend.py`), reads the
 whole request and then answers with an Azure-shaped SSE stream that lasts
-{secs:g} s ({events} content events, one every {every:g} s, the first events at once). Clients
-start in a linear ramp of {ramp} a second; one asyncio process drives them all
+{secs:g} s ({events} content events, one every {every:g} s, the first events at
+once). Clients start in a linear ramp of {ramp} a second; one asyncio process drives them all
 (`tools/benchkit/stream_client.py`). A stream completed when it got status 200 and
 every chunk to `data: [DONE]`. TTFB is from the client's connect to the first body
 byte. PSS per stream: the serving processes' PSS (Apache's children, nginx's workers),

@@ -106,19 +106,20 @@ def markdown(part):
             ", ".join(r["handshakes"].get("protocols", []))))
     return """## HTTPS backend
 
-nginx serves the small chat's answer on https (TLS 1.2 and 1.3 offered, a self-signed
-RSA-2048 certificate for 127.0.0.1). Apache (`SSLProxyEngine On`, `SSLProxyVerify require`,
-the certificate as `SSLProxyCACertificateFile`) and nginx (`proxy_ssl_verify on`,
-keep-alive upstream, `proxy_ssl_session_reuse on`, `proxy_ssl_protocols TLSv1.2
-TLSv1.3`) verify it. wrk with {conn}
-connections for {dur} s a run, {rounds} rounds, plain http between wrk and the proxy.
+nginx serves the small chat's answer on https (TLS 1.2 and 1.3 offered, a
+self-signed RSA-2048 certificate for 127.0.0.1). Apache (`SSLProxyEngine On`,
+`SSLProxyVerify require`, the certificate as `SSLProxyCACertificateFile`) and nginx
+(`proxy_ssl_verify on`, keep-alive upstream, `proxy_ssl_session_reuse on`,
+`proxy_ssl_protocols TLSv1.2 TLSv1.3`) verify it. wrk with {conn} connections for
+{dur} s a run, {rounds} rounds, plain http between wrk and the proxy.
 CPU: the proxy's serving processes (for the last row: the backend's). Backend
 connections: how many TLS connections the backend saw opened over all rounds
 (resumed: with an abbreviated handshake), against the requests they carried; nginx
 closes an upstream connection after 1000 requests (`keepalive_requests`, its default)
-and opens the next with a resumed session. mod_aoproxy
-adds {cpu:+.1f} us of CPU per request over plain mod_proxy here ({user:+.1f} us of it
-user time; medians of the per-round differences).
+and opens the next with a resumed session.
+
+mod_aoproxy adds {cpu:+.1f} us of CPU per request over plain mod_proxy here
+({user:+.1f} us of it user time; medians of the per-round differences).
 
 {rows}
 """.format(conn=st["connections"], dur=st["duration"], rounds=st["repeat"],
