@@ -35,7 +35,10 @@ def markdown(rep):
             continue
         text = module.markdown(part)
         head, rest = text.split("\n", 1)
-        note = "\n_Run %s%s._\n" % (part["when"], ", with `--quick`" if part.get("quick") else "")
+        note = "\n_Run %s%s%s._\n" % (
+            part["when"], ", with `--quick`" if part.get("quick") else "",
+            "; load average %.1f before, %.1f after" % tuple(part["load"])
+            if part.get("load") else "")
         sections.append(head + "\n" + note + rest)
     return """# Benchmark
 

@@ -22,6 +22,7 @@ class Progress:
 
     def __init__(self):
         self.connected = self.first_byte = self.finished = 0
+        self.lag_max = 0.0
 
     def in_progress(self):
         return self.connected - self.finished

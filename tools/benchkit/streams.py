@@ -64,14 +64,18 @@ def settled(srv, quiet=0.5, limit=10):
 async def sample(srv, progress, samples, stop):
     """The serving processes' PSS with the streams in progress, every SAMPLE_SECONDS
     (the processes asked each time: Debian's MPM settings start more)."""
+    loop = asyncio.get_running_loop()
     while not stop.is_set():
         n = progress.in_progress()
         kb = await asyncio.to_thread(lambda: pss_sum_kb(srv.pids()))
         samples.append({"in_progress": min(n, progress.in_progress()), "pss_kb": kb})
+        due = loop.time() + SAMPLE_SECONDS
         try:
             await asyncio.wait_for(stop.wait(), SAMPLE_SECONDS)
         except TimeoutError:
-            pass
+            # How late the client's own loop woke: when it lags (a starved client on a
+            # busy machine), its TTFB numbers carry that lag.
+            progress.lag_max = max(progress.lag_max, loop.time() - due)
 
 
 async def drive(srv, path, body, n, timeout):
@@ -80,7 +84,7 @@ async def drive(srv, path, body, n, timeout):
     records = await run_streams(srv.port, path, body, n, n / RAMP_PER_SECOND, timeout, progress)
     stop.set()
     await sampler
-    return records, samples
+    return records, samples, progress
 
 
 def one_run(kind, root, backend_port, mpm, n, prompt, timeout):
@@ -91,7 +95,7 @@ def one_run(kind, root, backend_port, mpm, n, prompt, timeout):
         cpu0 = cpu_seconds(pids)
         body = chat_body(prompt, model=STREAM_MODEL, stream=True)
         t0 = time.perf_counter()
-        records, samples = asyncio.run(drive(srv, path, body, n, timeout))
+        records, samples, progress = asyncio.run(drive(srv, path, body, n, timeout))
         wall = time.perf_counter() - t0
         cpu1 = cpu_seconds(srv.pids())
     finally:
@@ -99,6 +103,7 @@ def one_run(kind, root, backend_port, mpm, n, prompt, timeout):
     out = summarize(records)
     peak = max(samples, key=lambda s: (s["in_progress"], s["pss_kb"]))
     out.update({"processes": len(pids), "idle_pss_kb": idle, "peak": peak,
+                "client_lag_max_ms": progress.lag_max * 1000,
                 "pss_per_stream_kb": (peak["pss_kb"] - idle) / peak["in_progress"]
                 if peak["in_progress"] else None,
                 "cpu_ms_per_stream": (sum(cpu1) - sum(cpu0)) * 1000 / n,
@@ -108,10 +113,10 @@ def one_run(kind, root, backend_port, mpm, n, prompt, timeout):
 
 def describe(r):
     return ("%5d/%d completed, %d failed %s  ttfb p50 %s p99 %s ms  %s kB/stream "
-            "(%d in progress)  %.1f s" % (
+            "(%d in progress)  %.1f s  client lag %.0f ms" % (
                 r["completed"], r["streams"], r["failed"], r["errors"] or "",
                 fmt(r["ttfb_p50_ms"]), fmt(r["ttfb_p99_ms"]), fmt(r["pss_per_stream_kb"]),
-                r["peak"]["in_progress"], r["wall_seconds"]))
+                r["peak"]["in_progress"], r["wall_seconds"], r["client_lag_max_ms"]))
 
 
 def fmt(v):
@@ -157,8 +162,8 @@ def run(cfg, tmp):
 def markdown(part):
     st, runs = part["settings"], part["runs"]
     rows = ["| prompt | streams | proxy | completed | failed | TTFB p50 ms | TTFB p99 ms "
-            "| PSS per stream (kB) | vs plain | CPU ms/stream |",
-            "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+            "| PSS per stream (kB) | vs plain | CPU ms/stream | client lag ms |",
+            "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     names = {"plain": "plain mod_proxy", "aoproxy": "mod_aoproxy", "nginx": "nginx"}
     for label, prompt, n in st["sets"]:
         base = runs.get("plain_%s_%d" % (label, n))
@@ -185,7 +190,9 @@ every chunk to `data: [DONE]`. TTFB is from the client's connect to the first bo
 byte. PSS per stream: the serving processes' PSS (Apache's children, nginx's workers),
 sampled every {sample} s, at the sample with the most streams in progress, minus
 their PSS before the run, divided by those streams. Each run starts fresh servers.
-CPU: the serving processes' user + system time over the run, per stream.
+CPU: the serving processes' user + system time over the run, per stream. Client lag:
+how late the client's own event loop woke at worst (a client starved by other work
+on the machine adds that much to the TTFBs it measures).
 
 Both Apaches run the event MPM with a fixed set of processes for thousands of streams
 (nginx: `worker_processes auto`, `proxy_buffering off`, keep-alive to the backend):
@@ -216,6 +223,7 @@ def row(r, base, name, prompt):
     if base is not None and r is not base and r["pss_per_stream_kb"] and \
             base["pss_per_stream_kb"]:
         ratio = "%.2f" % (r["pss_per_stream_kb"] / base["pss_per_stream_kb"])
-    return "| %s | %d | %s | %d | %d | %s | %s | %s | %s | %.2f |" % (
+    return "| %s | %d | %s | %d | %d | %s | %s | %s | %s | %.2f | %s |" % (
         prompt, r["n"], name, r["completed"], r["failed"], fmt(r["ttfb_p50_ms"]),
-        fmt(r["ttfb_p99_ms"]), fmt(r["pss_per_stream_kb"]), ratio, r["cpu_ms_per_stream"])
+        fmt(r["ttfb_p99_ms"]), fmt(r["pss_per_stream_kb"]), ratio, r["cpu_ms_per_stream"],
+        "%.0f" % r["client_lag_max_ms"] if "client_lag_max_ms" in r else "")
