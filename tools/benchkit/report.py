@@ -37,8 +37,8 @@ def markdown(rep):
         head, rest = text.split("\n", 1)
         note = "\n_Run %s%s%s._\n" % (
             part["when"], ", with `--quick`" if part.get("quick") else "",
-            "; load average %.1f before, %.1f after" % tuple(part["load"])
-            if part.get("load") else "")
+            "; load average %.1f when the run began" % part["load_at_start"]
+            if "load_at_start" in part else "")
         sections.append(head + "\n" + note + rest)
     return """# Benchmark
 
