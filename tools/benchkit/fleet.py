@@ -1,0 +1,259 @@
+"""Large fleets: mod_aoproxy with 1000 and 5000 instances (all serving one model,
+equal weights, one backend) against plain mod_proxy_balancer with as many members.
+Start time, the parent's and the children's memory, the shared segment, the latency
+of `POST /instances/add` and what a steady light load meets meanwhile, `GET /metrics`,
+and how many instances got traffic after 2 requests per instance."""
+
+import http.client
+import json
+import os
+import re
+import statistics
+import threading
+import time
+
+from .common import (ADMIN_KEY, API_VERSION, CHAT, DIRECT, KEY, MODEL, V1,
+                     memory_kb, percentile, request, status_kb)
+from . import count_client
+from .servers import Apache
+
+LOAD_THREADS = 2
+
+
+class LightLoad:
+    """LOAD_THREADS clients, each sending the small chat on its own keep-alive
+    connection one request after the other: (start, seconds, status) of each."""
+
+    def __init__(self, port):
+        self.port, self.stopping, self.samples = port, threading.Event(), []
+        self.threads = [threading.Thread(target=self.loop, daemon=True)
+                        for _ in range(LOAD_THREADS)]
+        for t in self.threads:
+            t.start()
+
+    def loop(self):
+        body = json.dumps(CHAT).encode()
+        hdrs = {"Content-Type": "application/json", "api-key": KEY}
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        while not self.stopping.is_set():
+            t0 = time.perf_counter()
+            try:
+                conn.request("POST", V1, body=body, headers=hdrs)
+                resp = conn.getresponse()
+                resp.read()
+                status = resp.status
+            except (OSError, http.client.HTTPException):
+                status = 0
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+            self.samples.append((t0, time.perf_counter() - t0, status))
+        conn.close()
+
+    def stop(self):
+        self.stopping.set()
+        for t in self.threads:
+            t.join(70)
+        return self.samples
+
+
+def added_instance(i, origin):
+    return {"name": "added%02d" % i, "api_key": KEY, "api_base": origin,
+            "api_version": API_VERSION,
+            "supported_models": [MODEL], "model_deployments": {MODEL: "bench"}}
+
+
+def adds_under_load(srv, origin, count):
+    """`count` adds, 1 s apart, while LightLoad runs (from 1.5 s before the first to
+    1 s after the last). The light load's requests are split into those that started
+    before the first add (the baseline) and the others."""
+    load = LightLoad(srv.port)
+    time.sleep(1.5)
+    first = time.perf_counter()
+    adds = []
+    for i in range(count):
+        status, body, secs = request(srv.port, "POST", "/instances/add",
+                                     added_instance(i, origin),
+                                     headers={"X-Admin-API-Key": ADMIN_KEY}, timeout=120)
+        if status != 201:
+            raise RuntimeError("POST /instances/add: %d %s" % (status, body[:200]))
+        adds.append(secs * 1000)
+        time.sleep(1)
+    samples = load.stop()
+    before = sorted(s[1] * 1000 for s in samples if s[0] < first)
+    after = sorted(s[1] * 1000 for s in samples if s[0] >= first)
+    return {"adds": count, "add_ms": adds, "add_ms_median": statistics.median(adds),
+            "add_ms_max": max(adds),
+            "load_before": {"requests": len(before), "p50_ms": percentile(before, 0.5),
+                            "p99_ms": percentile(before, 0.99),
+                            "max_ms": before[-1] if before else None},
+            "load_during": {"requests": len(after), "p50_ms": percentile(after, 0.5),
+                            "p99_ms": percentile(after, 0.99),
+                            "max_ms": after[-1] if after else None,
+                            "over_100ms": sum(1 for x in after if x > 100)},
+            "failed": sum(1 for s in samples if s[2] != 200)}
+
+
+def metrics(port, times=3):
+    """GET /metrics `times` times: size, median and max time, and the last text."""
+    took, text = [], b""
+    for _ in range(times):
+        status, text, secs = request(port, "GET", "/metrics", timeout=120)
+        if status != 200:
+            raise RuntimeError("GET /metrics: %d" % status)
+        took.append(secs * 1000)
+    return {"bytes": len(text), "ms_median": statistics.median(took), "ms_max": max(took)}, text
+
+
+def instances_with_traffic(text):
+    per = {}
+    for name, n in re.findall(rb'^aoproxy_requests_total\{aoproxy_instance="([^"]+)",'
+                              rb'model="[^"]+",outcome="[^"]+"\} (\d+)$', text, re.M):
+        per[name] = per.get(name, 0) + int(n)
+    return sum(1 for v in per.values() if v > 0)
+
+
+def shm_bytes(srv):
+    m = re.findall(r"AOP00050: shared memory: (\d+) bytes for (\d+) instances", srv.log_text())
+    return (int(m[-1][0]), int(m[-1][1])) if m else (None, None)
+
+
+def server_memory(srv):
+    parent = memory_kb(srv.pid())
+    kids = [memory_kb(p) for p in srv.pids()]
+    return {"parent_rss_kb": parent["rss"], "parent_pss_kb": parent["pss"],
+            "parent_rss_shmem_kb": status_kb(srv.pid(), "RssShmem"),
+            "child_pss_kb": statistics.fmean(k["pss"] for k in kids),
+            "child_rss_kb": statistics.fmean(k["rss"] for k in kids),
+            "child_rss_kb_max": max(k["rss"] for k in kids),
+            "child_private_dirty_kb_max": max(k["private_dirty"] for k in kids),
+            "children": len(kids)}
+
+
+def fleet_yaml(origin, n):
+    """n instances of one model, one line each: in the block style of conf/base.yaml,
+    5000 of them would pass the 1 MiB a YAML file may have (AOP00001)."""
+    line = ('  - {{name: inst{i:04d}, api_key: "{key}", api_base: "{origin}", '
+            'api_version: "{v}", supported_models: [{m}], '
+            'model_deployments: {{{m}: bench}}}}')
+    return ("routing: { strategy: \"weighted\", retries: 2, timeout: 30 }\ninstances:\n"
+            + "\n".join(line.format(i=i, key=KEY, origin=origin, v=API_VERSION, m=MODEL)
+                        for i in range(n)) + "\n")
+
+
+def measure_aoproxy(cfg, tmp, origin, n):
+    """Start, memory and shared segment; traffic spread and /metrics; adds."""
+    srv = Apache(os.path.join(tmp, "fleet-aop-%d" % n), origin, yaml=fleet_yaml(origin, n),
+                 log_level="warn aoproxy:info", ready=(V1, CHAT))
+    try:
+        out = {"start_seconds": srv.start_seconds}
+        out["shm_bytes"], out["shm_instance_slots"] = shm_bytes(srv)
+        out["memory_at_start"] = server_memory(srv)
+        # A fixed number of requests: each instance's fair share is a few.
+        out["traffic"] = count_client.send(srv.port, V1, json.dumps(CHAT).encode(),
+                                           cfg.fleet_requests_per_instance * n)
+        out["memory_after_traffic"] = server_memory(srv)
+        out["metrics"], text = metrics(srv.port)
+        out["traffic"]["instances_with_traffic"] = instances_with_traffic(text)
+        out["memory_after_metrics"] = server_memory(srv)
+        out["add"] = adds_under_load(srv, origin, cfg.fleet_adds)
+        out["memory_after_adds"] = server_memory(srv)
+    finally:
+        srv.stop()
+    return out
+
+
+def measure_plain(tmp, origin, n):
+    srv = Apache(os.path.join(tmp, "fleet-plain-%d" % n), origin, plain_members=n,
+                 ready=(DIRECT, CHAT))
+    try:
+        return {"start_seconds": srv.start_seconds, "memory_at_start": server_memory(srv)}
+    finally:
+        srv.stop()
+
+
+def run(cfg, tmp, backend):
+    origin = "http://127.0.0.1:%d" % backend.port
+    out = {}
+    for n in cfg.fleet_sizes:
+        print("fleet: %d instances" % n)
+        plain = measure_plain(tmp, origin, n)
+        print("  plain    start %.2f s  parent RSS %d kB  child PSS %d kB" % (
+            plain["start_seconds"], plain["memory_at_start"]["parent_rss_kb"],
+            plain["memory_at_start"]["child_pss_kb"]))
+        aop = measure_aoproxy(cfg, tmp, origin, n)
+        print("  aoproxy  start %.2f s  parent RSS %d kB  child PSS %d kB  shm %s  "
+              "traffic %d of %d  metrics %d B %.0f ms  add %.0f ms (load max %.0f ms, "
+              "baseline max %.0f ms)" % (
+                  aop["start_seconds"], aop["memory_at_start"]["parent_rss_kb"],
+                  aop["memory_at_start"]["child_pss_kb"], aop["shm_bytes"],
+                  aop["traffic"]["instances_with_traffic"], n, aop["metrics"]["bytes"],
+                  aop["metrics"]["ms_median"], aop["add"]["add_ms_median"],
+                  aop["add"]["load_during"]["max_ms"], aop["add"]["load_before"]["max_ms"]))
+        out[str(n)] = {"plain": plain, "aoproxy": aop}
+    return {"settings": {"sizes": cfg.fleet_sizes, "adds": cfg.fleet_adds,
+                         "requests_per_instance": cfg.fleet_requests_per_instance,
+                         "load_threads": LOAD_THREADS},
+            "sizes": out}
+
+
+def mb(kb):
+    return "%.1f MB" % (kb / 1024.0)
+
+
+def markdown(part):
+    st = part["settings"]
+    rows = ["| instances | server | start s | parent RSS (of it shared memory) | shared segment "
+            "| child PSS at start "
+            "| child PSS after traffic |",
+            "| ---: | --- | ---: | ---: | ---: | ---: | ---: |"]
+    ops = ["| instances | got traffic | requests | `POST /instances/add` ms (median, max) "
+           "| light load p99 / max ms before | max ms during adds | requests > 100 ms "
+           "| `GET /metrics` size | `GET /metrics` ms | largest child RSS after /metrics "
+           "| after the adds |",
+           "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for n, x in part["sizes"].items():
+        p, a = x["plain"], x["aoproxy"]
+        rows.append("| %s | plain mod_proxy (%s members) | %.2f | %s (%s) | - | %s | - |" % (
+            n, n, p["start_seconds"], mb(p["memory_at_start"]["parent_rss_kb"]),
+            mb(p["memory_at_start"]["parent_rss_shmem_kb"]),
+            mb(p["memory_at_start"]["child_pss_kb"])))
+        rows.append("| %s | mod_aoproxy | %.2f | **%s** (%s) | %s (%s slots) | %s | %s |" % (
+            n, a["start_seconds"], mb(a["memory_at_start"]["parent_rss_kb"]),
+            mb(a["memory_at_start"]["parent_rss_shmem_kb"]),
+            "%.0f MB" % (a["shm_bytes"] / 1048576.0) if a["shm_bytes"] else "?",
+            a["shm_instance_slots"], mb(a["memory_at_start"]["child_pss_kb"]),
+            mb(a["memory_after_traffic"]["child_pss_kb"])))
+        t, ad, m = a["traffic"], a["add"], a["metrics"]
+        ops.append("| %s | **%d of %s** | %d | %.0f, %.0f | %.1f / %.1f | **%.0f** | %d of %d "
+                   "| %.1f MB | %.0f | %s | %s |" % (
+                       n, t["instances_with_traffic"], n, t["requests"], ad["add_ms_median"],
+                       ad["add_ms_max"], ad["load_before"]["p99_ms"],
+                       ad["load_before"]["max_ms"], ad["load_during"]["max_ms"],
+                       ad["load_during"]["over_100ms"], ad["load_during"]["requests"],
+                       m["bytes"] / 1048576.0, m["ms_median"],
+                       mb(a["memory_after_metrics"]["child_rss_kb_max"]),
+                       mb(a["memory_after_adds"]["child_rss_kb_max"])))
+    return """## Large fleets
+
+mod_aoproxy with N instances in its YAML (one model all serve, equal weights,
+strategy weighted, one backend origin; one line per instance in flow style, as the
+block style of conf/base.yaml passes the 1 MiB a YAML file may have before 5000)
+against plain mod_proxy_balancer with N `BalancerMember`s; both with the small
+benchmark MPM (2 fixed processes of 32 threads). Start: from `apache2 -k start`
+until the server answers a chat request. The shared segment's size is what AOP00050
+logs (it holds twice the configured instances, for growth); parent RSS counts the
+pages of it the parent touched.
+
+{rows}
+
+Then, for mod_aoproxy: {per} requests per instance (8 keep-alive clients; a fair
+share would reach every instance) and how many instances `/metrics` counts with at
+least one; then {adds} `POST /instances/add` (a new instance on the same origin,
+1 s apart) while {threads} clients send the small chat one request after the other
+(their latencies before the first add, and from the first add until 1 s after the
+last); `GET /metrics` is timed three times (median). The largest child's RSS is
+taken after /metrics and again after the adds.
+
+{ops}
+""".format(rows="\n".join(rows), ops="\n".join(ops), per=st["requests_per_instance"],
+           adds=st["adds"], threads=st["load_threads"])

@@ -1,0 +1,127 @@
+"""An HTTPS backend, as Azure is: nginx with a self-signed certificate that the
+proxies verify (Apache: SSLProxyEngine with that certificate as its one CA; nginx:
+proxy_ssl_verify). Small chat throughput through plain mod_proxy, mod_aoproxy and
+nginx as a reverse proxy, and the TLS handshakes each made at the backend: each
+backend connection's first request is logged with whether its session was resumed,
+so the log shows whether connections are reused."""
+
+import json
+import os
+
+from .common import CHAT, DIRECT, V1
+from .rounds import median_of, paired, paired_cpu, run_rounds
+from .servers import Apache, backend, nginx_proxy, self_signed
+from .wrkload import wrk
+
+
+class Handshakes:
+    """The backend's log of new connections: one line per connection, with whether
+    its TLS session was resumed and the protocol."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def lines(self):
+        try:
+            with open(self.path) as f:
+                return [x.split() for x in f.read().split("\n") if x.strip()]
+        except OSError:
+            return []
+
+
+def counted(fn, hs):
+    """fn() with the connections the backend saw opened meanwhile added to its result."""
+    def run():
+        n0 = len(hs.lines())
+        r = fn()
+        new = hs.lines()[n0:]
+        r["handshakes"] = {"new_connections": len(new),
+                           "resumed": sum(1 for x in new if x[1:2] == ["r"]),
+                           "protocols": sorted({x[2] for x in new if len(x) > 2})}
+        return r
+    return run
+
+
+def run(cfg, tmp):
+    root = os.path.join(tmp, "tls")
+    os.makedirs(root, exist_ok=True)
+    cert, key = self_signed(root)
+    be = backend(os.path.join(root, "backend"), tls=(cert, key))
+    hs = Handshakes(os.path.join(root, "backend", "handshakes.log"))
+    origin = "https://127.0.0.1:%d" % be.tls_port
+    print("tls: %ds per run, %d connections, %d rounds" % (
+        cfg.tls_duration, cfg.connections, cfg.tls_repeat))
+    servers, rounds = {}, {}
+    try:
+        servers["plain"] = Apache(os.path.join(root, "plain"), origin, ssl_ca=cert,
+                                  ready=(DIRECT, CHAT))
+        servers["aoproxy"] = Apache(os.path.join(root, "aop"), origin, 2, ssl_ca=cert,
+                                    ready=(V1, CHAT))
+        servers["nginx"] = nginx_proxy(os.path.join(root, "nginx"), be.tls_port, "https", cert)
+        steps = [("backend", counted(lambda: wrk(origin + DIRECT, json.dumps(CHAT),
+                                                 cfg.tls_duration, cfg.connections, tmp,
+                                                 cpu_pids=be.pids()), hs))]
+        for name, path in (("plain", DIRECT), ("aoproxy", V1), ("nginx", DIRECT)):
+            srv = servers[name]
+            url = "http://127.0.0.1:%d%s" % (srv.port, path)
+            steps.append((name, counted(lambda url=url, srv=srv: wrk(
+                url, json.dumps(CHAT), cfg.tls_duration, cfg.connections, tmp,
+                cpu_pids=srv.pids()), hs)))
+        run_rounds(steps, cfg.tls_repeat, rounds)
+    finally:
+        for srv in servers.values():
+            srv.stop()
+        be.stop()
+    results = {name: median_of(runs) for name, runs in rounds.items()}
+    for name, runs in rounds.items():
+        results[name]["handshakes"] = {
+            k: sum(r["handshakes"][k] for r in runs) for k in ("new_connections", "resumed")}
+        results[name]["handshakes"]["protocols"] = sorted(
+            {p for r in runs for p in r["handshakes"]["protocols"]})
+        results[name]["requests_total"] = sum(r["requests"] for r in runs)
+    return {"settings": {"duration": cfg.tls_duration, "connections": cfg.connections,
+                         "repeat": cfg.tls_repeat},
+            "results": results, "rounds": rounds,
+            "ratios": {"aoproxy": paired(rounds, "aoproxy", "plain"),
+                       "nginx": paired(rounds, "nginx", "plain"),
+                       "aoproxy_added_cpu_us": paired_cpu(rounds, "aoproxy", "plain"),
+                       "aoproxy_added_user_us": paired_cpu(rounds, "aoproxy", "plain",
+                                                           "user_us")}}
+
+
+def markdown(part):
+    st, res, rat = part["settings"], part["results"], part["ratios"]
+    rows = ["| through | req/s | vs plain | p50 ms | p99 ms | CPU us/req | backend connections "
+            "(resumed) | requests | TLS |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+    names = {"backend": "none (wrk to the backend)", "plain": "plain mod_proxy",
+             "aoproxy": "mod_aoproxy", "nginx": "nginx"}
+    for name in ("plain", "aoproxy", "nginx", "backend"):
+        r = res[name]
+        ratio = "1" if name == "plain" else ("**%.3f**" % rat[name] if name in rat else "")
+        rows.append("| %s | %.0f | %s | %.2f | %.2f | %.1f | %d (%d) | %d | %s |" % (
+            names[name], r["rps"], ratio, r["p50_ms"], r["p99_ms"],
+            r["cpu"]["us_per_request"], r["handshakes"]["new_connections"],
+            r["handshakes"]["resumed"], r["requests_total"],
+            ", ".join(r["handshakes"].get("protocols", []))))
+    return """## HTTPS backend
+
+nginx serves the small chat's answer on https (TLS 1.2 and 1.3 offered, a
+self-signed RSA-2048 certificate for 127.0.0.1). Apache (`SSLProxyEngine On`,
+`SSLProxyVerify require`, the certificate as `SSLProxyCACertificateFile`) and nginx
+(`proxy_ssl_verify on`, keep-alive upstream, `proxy_ssl_session_reuse on`,
+`proxy_ssl_protocols TLSv1.2 TLSv1.3`) verify it. wrk with {conn} connections for
+{dur} s a run, {rounds} rounds, plain http between wrk and the proxy.
+CPU: the proxy's serving processes (for the last row: the backend's). Backend
+connections: how many TLS connections the backend saw opened over all rounds
+(resumed: with an abbreviated handshake), against the requests they carried; nginx
+closes an upstream connection after 1000 requests (`keepalive_requests`, its default)
+and opens the next with a resumed session.
+
+mod_aoproxy adds {cpu:+.1f} us of CPU per request over plain mod_proxy here
+({user:+.1f} us of it user time; medians of the per-round differences).
+
+{rows}
+""".format(conn=st["connections"], dur=st["duration"], rounds=st["repeat"],
+           cpu=rat["aoproxy_added_cpu_us"], user=rat.get("aoproxy_added_user_us", float("nan")),
+           rows="\n".join(rows))
