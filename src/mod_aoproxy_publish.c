@@ -534,15 +534,15 @@ apr_status_t aop_publish_room(request_rec *r, aop_live_t *live,
     return APR_SUCCESS;
 }
 
-/* ------------------------------------------------------------------ hooks */
+/* ------------------------------------------------------------------ the admin mutex */
 
-static int publish_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
+apr_status_t aop_admin_mutex_register(apr_pool_t *pconf)
 {
     admin_mutex = NULL;
     return ap_mutex_register(pconf, ADMIN_MUTEX_TYPE, NULL, APR_LOCK_DEFAULT, 0);
 }
 
-apr_status_t aop_publish_setup(apr_pool_t *pconf, server_rec *s)
+apr_status_t aop_admin_mutex_create(apr_pool_t *pconf, server_rec *s)
 {
     apr_status_t rv;
 
@@ -554,7 +554,7 @@ apr_status_t aop_publish_setup(apr_pool_t *pconf, server_rec *s)
     return rv;
 }
 
-static void publish_child_init(apr_pool_t *p, server_rec *s)
+void aop_admin_mutex_child_init(apr_pool_t *p, server_rec *s)
 {
     apr_status_t rv;
 
@@ -564,10 +564,4 @@ static void publish_child_init(apr_pool_t *p, server_rec *s)
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, AOPLOGNO(00090)
                      "cannot attach to the admin mutex in this child");
     }
-}
-
-void aop_publish_register_hooks(apr_pool_t *p)
-{
-    ap_hook_pre_config(publish_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_child_init(publish_child_init, NULL, NULL, APR_HOOK_MIDDLE);
 }

@@ -1,10 +1,15 @@
 #!/usr/bin/python3
-"""The call graph between the module's glue files (src/mod_aoproxy_*.c) has no cycle.
+"""The call graph between the module's glue files (src/mod_aoproxy_*.c) has no cycle,
+and start-up is in one place.
 
 A file calls another when its object file needs a symbol the other defines (nm: U
-against T/D/B).  Files that call each other, directly or around a loop, cannot be
+against T/D/B/R).  Files that call each other, directly or around a loop, cannot be
 read, tested or changed one at a time; this check (run by `make check`) keeps the
 graph a hierarchy.  Prints each cycle found, and the graph with -v.
+
+Lifecycle hooks (pre_config, check_config, post_config, child_init, pre_mpm,
+monitor...) are registered by src/mod_aoproxy_startup.c alone: the other glue files
+and mod_aoproxy.c are libraries it calls.  Prints each file that registers one.
 
     t/check-glue-cycles.py [-v] [OBJDIR]     (default: src/.libs of the build tree)
 """
@@ -16,6 +21,11 @@ import subprocess
 import sys
 
 PREFIX = "mod_aoproxy_la-"
+STARTUP = "mod_aoproxy_startup.c"
+LIFECYCLE = {"ap_hook_" + h for h in (
+    "pre_config", "check_config", "test_config", "open_logs", "post_config",
+    "child_init", "child_stopping", "child_stopped", "pre_mpm", "monitor",
+    "drop_privileges", "mpm")}
 
 
 def symbols(obj):
@@ -28,12 +38,24 @@ def symbols(obj):
     return defined, needed
 
 
-def graph(objdir):
+def glue_symbols(objdir, srcdir):
+    """Each glue file's symbols; an object left by a file since renamed or removed
+    (its source is gone) is not the module's."""
     objs = sorted(glob.glob(os.path.join(objdir, PREFIX + "mod_aoproxy_*.o")))
+    names = {o: os.path.basename(o)[len(PREFIX):-2] + ".c" for o in objs}
+    objs = [o for o in objs if os.path.exists(os.path.join(srcdir, "src", names[o]))]
     if not objs:
         sys.exit("check-glue-cycles: no glue objects in %s (build first)" % objdir)
-    names = {o: os.path.basename(o)[len(PREFIX):-2] + ".c" for o in objs}
-    syms = {names[o]: symbols(o) for o in objs}
+    return {names[o]: symbols(o) for o in objs}
+
+
+def entry_symbols(objdir):
+    """mod_aoproxy.c's, built beside src/ (.libs of the build tree's top)."""
+    obj = os.path.join(objdir, os.pardir, os.pardir, ".libs", PREFIX + "mod_aoproxy.o")
+    return symbols(obj) if os.path.exists(obj) else None
+
+
+def graph(syms):
     owner = {}
     for name, (defined, _) in syms.items():
         for s in defined:
@@ -74,21 +96,38 @@ def cycles(g):
     return out
 
 
+def lifecycle_outside_startup(syms, entry):
+    """(file, hooks) of each file but the start-up file that registers a lifecycle hook."""
+    files = dict(syms)
+    if entry is not None:
+        files["mod_aoproxy.c"] = entry
+    if STARTUP not in syms:
+        return [(STARTUP, ["missing"])]
+    return [(name, sorted(needed & LIFECYCLE)) for name, (_, needed) in sorted(files.items())
+            if name != STARTUP and needed & LIFECYCLE]
+
+
 def main(argv):
     verbose = "-v" in argv
     args = [a for a in argv if a != "-v"]
     objdir = args[0] if args else os.path.join(os.environ.get("AOP_BUILDDIR", "."), "src",
                                                 ".libs")
-    g = graph(objdir)
+    srcdir = os.environ.get("AOP_SRCDIR",
+                            os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
+    syms = glue_symbols(objdir, srcdir)
+    g = graph(syms)
     if verbose:
         for name in sorted(g):
             print("%s -> %s" % (name, ", ".join(g[name]) or "-"))
     found = cycles(g)
     for comp in found:
         print("glue files calling each other in a cycle: " + " <-> ".join(comp))
-    if found:
+    strays = lifecycle_outside_startup(syms, entry_symbols(objdir))
+    for name, hooks in strays:
+        print("lifecycle hooks outside %s: %s registers %s" % (STARTUP, name, ", ".join(hooks)))
+    if found or strays:
         return 1
-    print("glue call graph: %d files, no cycle" % len(g))
+    print("glue call graph: %d files, no cycle; lifecycle hooks in %s alone" % (len(g), STARTUP))
     return 0
 
 
