@@ -12,7 +12,7 @@
  * host (say, two keys of one resource) stay distinct members with their own
  * connection pools.  The path never goes on the wire: our canon_handler builds the
  * whole backend URL. */
-static const char *worker_url(apr_pool_t *p, const aop_instance_t *inst)
+const char *aop_balancer_worker_url(apr_pool_t *p, const aop_instance_t *inst)
 {
     return apr_pstrcat(p, inst->origin, "/", inst->name, NULL);
 }
@@ -36,7 +36,8 @@ static const char *define_worker(apr_pool_t *pconf, server_rec *s, aop_srv_conf_
     proxy_worker *w = NULL;
     const char *err;
 
-    err = ap_proxy_define_worker_ex(pconf, &w, balancer, psf, worker_url(pconf, inst), 0);
+    err = ap_proxy_define_worker_ex(pconf, &w, balancer, psf,
+                                    aop_balancer_worker_url(pconf, inst), 0);
     if (err) {
         return apr_psprintf(pconf, "instance %s: %s", inst->name, err);
     }
@@ -263,7 +264,8 @@ const char *aop_balancer_assign(request_rec *r, aop_fleet_t *fleet,
 
     if (!all->nelts) {
         for (i = 0; i < eff->nelts; i++) {
-            names[i] = worker_url(r->pool, APR_ARRAY_IDX(eff, i, aop_effective_t *)->inst);
+            names[i] = aop_balancer_worker_url(r->pool,
+                                               APR_ARRAY_IDX(eff, i, aop_effective_t *)->inst);
         }
         return NULL;                 /* no server proxies for this fleet */
     }
@@ -271,7 +273,8 @@ const char *aop_balancer_assign(request_rec *r, aop_fleet_t *fleet,
     first = &APR_ARRAY_IDX(all, 0, aop_fleet_member_t);
     /* Exact names first, so that reuse never takes a worker an instance keeps. */
     for (i = 0; i < eff->nelts; i++) {
-        const char *url = worker_url(r->pool, APR_ARRAY_IDX(eff, i, aop_effective_t *)->inst);
+        const char *url = aop_balancer_worker_url(
+            r->pool, APR_ARRAY_IDX(eff, i, aop_effective_t *)->inst);
 
         if (aop_balancer_worker_named(first->balancer, url)) {
             names[i] = url;
@@ -289,7 +292,7 @@ const char *aop_balancer_assign(request_rec *r, aop_fleet_t *fleet,
             names[i] = apr_pstrdup(r->pool, w->s->name_ex);
         }
         else {
-            names[i] = worker_url(r->pool, inst);
+            names[i] = aop_balancer_worker_url(r->pool, inst);
             for (j = 0; j < all->nelts; j++) {
                 if ((err = grow(r, &APR_ARRAY_IDX(all, j, aop_fleet_member_t), fleet, inst,
                                 names[i]))) {
@@ -367,7 +370,7 @@ int aop_balancer_workers_needed(aop_live_t *live, const apr_array_header_t *inst
         const aop_instance_t *inst = APR_ARRAY_IDX(instances, i, aop_instance_t *);
         proxy_worker *w;
 
-        if (aop_balancer_worker_named(b, worker_url(p, inst))) {
+        if (aop_balancer_worker_named(b, aop_balancer_worker_url(p, inst))) {
             continue;
         }
         if ((w = reusable(b, inst, used))) {

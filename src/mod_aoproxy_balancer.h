@@ -28,6 +28,9 @@ void aop_balancer_flag(aop_fleet_t *fleet, const apr_array_header_t *eff, const 
 
 int aop_balancer_free_slots(aop_fleet_t *fleet);
 
+/* The name (URL) of an instance's own worker: origin + "/" + instance name. */
+const char *aop_balancer_worker_url(apr_pool_t *p, const aop_instance_t *inst);
+
 /* The worker of b named name (its full URL), or NULL. */
 struct proxy_worker *aop_balancer_worker_named(struct proxy_balancer *b, const char *name);
 

@@ -374,8 +374,14 @@ apr_status_t aop_publish_boot(apr_pool_t *ptemp, server_rec *s, aop_fleet_t *fle
         *perr = "cannot build the YAML layer";
         return APR_EGENERAL;
     }
+    /* No server may proxy for the fleet (its API alone is served): then no worker
+     * is defined yet, and the names are those the instances' workers will have, as
+     * a change through the API names them (aop_balancer_assign). */
     for (i = 0; i < fleet->boot->nelts; i++) {
-        names[i] = fleet->boot_workers[i]->s->name_ex;
+        const aop_instance_t *inst = APR_ARRAY_IDX(fleet->boot, i, aop_effective_t *)->inst;
+
+        names[i] = fleet->boot_workers ? fleet->boot_workers[i]->s->name_ex
+                                       : aop_balancer_worker_url(ptemp, inst);
     }
     doc = build_doc(ptemp, settings, layer, fleet->boot, names);
     /* A new start judges every instance's health anew. */
@@ -386,7 +392,7 @@ apr_status_t aop_publish_boot(apr_pool_t *ptemp, server_rec *s, aop_fleet_t *fle
     if (!(live = aop_live_build(fleet, doc, gen, perr))) {
         return APR_EGENERAL;
     }
-    for (i = 0; i < fleet->boot->nelts; i++) {
+    for (i = 0; fleet->boot_workers && i < fleet->boot->nelts; i++) {
         live->workers[i] = fleet->boot_workers[i];
     }
     fleet->current = live;
