@@ -6,7 +6,8 @@
  * fleet.  The registry is filled anew in every configuration cycle: emptied in
  * pre_config, a fleet added per configuration in check_config (its id: its place,
  * which names its document in shared memory), balancers attached in post_config;
- * read-only once the children run. */
+ * read-only once the children run, but for each process's own view of a fleet
+ * (current, mod_aoproxy_live.c). */
 #ifndef MOD_AOPROXY_FLEETS_H
 #define MOD_AOPROXY_FLEETS_H
 

@@ -2,8 +2,8 @@
  * the management API without a restart.
  *
  * A fleet (mod_aoproxy_fleets.h) is one configuration with its balancers and its
- * SQLite store.  Its instances live in shared memory as a JSON
- * document with a generation number (mod_aoproxy_shm.c); each process keeps a view
+ * SQLite store.  Its instances live in shared memory as a JSON document with a
+ * generation number (mod_aoproxy_shm.c); each process keeps a view
  * parsed from it - settings, effective instances, routes, shared-memory slots,
  * balancer workers - and builds a new one when the generation moves.  A request
  * holds the view it started with until it ends, so in-flight requests finish on the

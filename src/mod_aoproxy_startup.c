@@ -27,17 +27,18 @@
  * The trial pass.  A start reads the configuration twice: first a trial pass
  * (AP_SQ_MAIN_STATE is AP_SQ_MS_CREATE_PRE_CONFIG) in the process that was started,
  * then - after httpd detached into the daemon - the real pass, which the MPM then
- * runs.  The trial pass checks all it can (a store that cannot be read fails it) but
- * changes nothing and logs nothing its twin will log again: no store directory is
- * made, no state file imported, no shared memory or mutex made.
+ * runs.  The trial pass checks all it can (a store that cannot be read fails it, and
+ * so the start) but changes nothing and leaves the warnings to its twin: no store
+ * directory is made, no state file imported, no shared memory or mutex made.
  *
  * configtest (apache2ctl -t) runs pre_config and check_config only, then exits:
  * check_config is where a bad configuration must fail (strictly: an instance that
  * cannot be completed fails configtest but is only left out of a real start).
  *
  * A restart (graceful or not) runs the real pass again in the same parent: httpd
- * clears the configuration pool and loads the module anew, so every static of ours
- * starts over (pre_config resets them anyway, for a module linked in statically).
+ * clears the configuration pool, which unloads the module (a DSO) before it is
+ * loaded anew; pre_config resets what must start over all the same (the fleets, the
+ * segment pointer, the admin mutex), so a module linked in statically is alike.
  * Shared memory is kept (ap_retained_data): its budgets, cooldowns and statistics
  * go on, and the new generation re-attaches the segment when it is big enough.  On
  * a graceful restart the old children finish their requests on the old
