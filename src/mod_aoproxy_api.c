@@ -50,7 +50,8 @@ void aop_api_store_error(aop_api_t *q, const aop_store_result_t *res)
     if (status >= 500) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r, AOPLOGNO(00091)
                       "instance store %s: %s (%s)", q->live->fleet->db_path,
-                      res->message ? res->message : "failed", aop_store_status_name(res->status));
+                      res->message ? res->message : "failed",
+                      aop_store_status_name(res->status));
     }
     aop_send_error(q->r, status, res->message ? res->message : "The instance store failed.",
                    res->field, res->status == AOP_STORE_INVALID ? "invalid_instance"

@@ -32,7 +32,8 @@ typedef struct aop_req_t {
     apr_size_t body_len;
     int body_delivered;                   /* the replay filter handed it out already */
     const aop_route_t *route;             /* the model's, in live->routes */
-    const apr_array_header_t *candidates; /* route->candidates: indices into live->cfg->instances */
+    const apr_array_header_t *candidates; /* route->candidates: indices into
+                                           * live->cfg->instances */
     int err_status;                       /* a local error answer, 0 = none */
     const char *err_body;
 
@@ -41,7 +42,8 @@ typedef struct aop_req_t {
     unsigned char *tried;                 /* per instance index: attempted already */
     int chosen;                           /* instance index of this attempt, -1 = none */
     int preselected;                      /* picked (and reserved) in fixups, -1 = none */
-    int probes_ignored;                   /* this pick may take an instance whose probe is out */
+    int probes_ignored;                   /* this pick may take an instance whose probe
+                                           * is out */
     int probe_blocked;                    /* ... and one was left out for that alone */
     const aop_instance_t *inst;           /* the instance of this attempt */
     const char *deployment;               /* its deployment for the model */
@@ -51,7 +53,8 @@ typedef struct aop_req_t {
     apr_int64_t reserved;                 /* its amount */
     aop_resv_ticket_t ticket;             /* its record (owner, deadline): aop_resv.h */
     int resv_tracked;                     /* ticket names a record (else the table was full) */
-    apr_interval_time_t resv_span;        /* how far ahead each sign of life moves its deadline */
+    apr_interval_time_t resv_span;        /* how far ahead each sign of life moves its
+                                           * deadline */
 
     /* ---- each attempt (mod_aoproxy_proxy.c, the scheme handler wrapper); the hold
      * filter (mod_aoproxy_hold.c) marks an answer broken or dropped, the usage filter
