@@ -37,8 +37,8 @@ LAYERS = [
     # publication, health and snapshots for the reports.
     ("instances", ["outcome", "reservations", "balancer", "live", "health", "snapshot",
                    "publish"]),
-    # The request path, in the order a request meets it upwards: the pick, the
-    # counting, the output filters, mod_proxy's hooks, the fixups hook.
+    # The request path, from the pick up to the fixups hook that starts it: the pick,
+    # the counting, the output filters, mod_proxy's hooks, the fixups hook.
     ("request", ["lbmethod", "stats", "hold", "usage", "proxy", "request"]),
     # The management API: the router and its helpers, the handlers, their table.
     ("api", ["api", "api_config", "api_manage", "api_stats", "api_metrics", "api_verify",
