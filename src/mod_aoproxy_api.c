@@ -1,5 +1,5 @@
-/* The management API's router: method + path, admin key, JSON answers; and the
- * configuration views (/instances, /config). */
+/* The management API's router: method + path, admin key, JSON answers, over the
+ * table of endpoints it is handed; and the helpers the handlers share. */
 #include <apr_strings.h>
 
 #include <http_protocol.h>
@@ -37,14 +37,30 @@ json_object *aop_api_instance_config(const aop_instance_t *inst)
     return aop_instance_to_json(inst, 0);
 }
 
-/* ------------------------------------------------------------------ routing */
+void aop_api_not_found(aop_api_t *q, const char *name)
+{
+    aop_send_error(q->r, HTTP_NOT_FOUND, apr_psprintf(q->r->pool, "No instance named `%s`.",
+                                                      name), "name", "instance_not_found");
+}
 
-typedef struct route_t {
-    int method;
-    const char *path;                /* "*" stands for one path segment: the arg */
-    aop_api_fn *fn;
-    int admin;                       /* needs X-Admin-API-Key */
-} route_t;
+void aop_api_store_error(aop_api_t *q, const aop_store_result_t *res)
+{
+    int status = aop_store_http_status(res->status);
+
+    if (status >= 500) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r, AOPLOGNO(00091)
+                      "instance store %s: %s (%s)", q->live->fleet->db_path,
+                      res->message ? res->message : "failed",
+                      aop_store_status_name(res->status));
+    }
+    aop_send_error(q->r, status, res->message ? res->message : "The instance store failed.",
+                   res->field, res->status == AOP_STORE_INVALID ? "invalid_instance"
+                   : res->status == AOP_STORE_CONFLICT ? "conflict"
+                   : res->status == AOP_STORE_NOT_FOUND ? "not_found"
+                   : res->status == AOP_STORE_BUSY ? "store_busy" : "store_unavailable");
+}
+
+/* ------------------------------------------------------------------ routing */
 
 /* Paths of the service this module replaces, moved for good (301, any method). */
 static const struct {
@@ -56,31 +72,9 @@ static const struct {
     { "/health/instances", "/stats/instances" },
 };
 
-static const route_t routes[] = {
-    { M_GET, "/instances", aop_api_get_instances, 0 },
-    { M_GET, "/instances/config/all", aop_api_get_instances_config, 0 },
-    { M_GET, "/instances/config/*", aop_api_get_instance_config, 0 },
-    { M_GET, "/instances/*", aop_api_get_instance, 0 },
-    { M_POST, "/instances/add", aop_api_post_add, 1 },
-    { M_POST, "/instances/add-many", aop_api_post_add_many, 1 },
-    { M_PATCH, "/instances/*", aop_api_patch_instance, 1 },
-    { M_DELETE, "/instances/*", aop_api_delete_instance, 1 },
-    { M_GET, "/config", aop_api_get_config, 0 },
-    { M_POST, "/config/reload", aop_api_post_reload, 1 },
-    { M_GET, "/admin/config/sources", aop_api_get_sources, 1 },
-    { M_GET, "/admin/config/instances/*/sources", aop_api_get_instance_sources, 1 },
-    { M_GET, "/admin/config/effective", aop_api_get_effective, 1 },
-    { M_POST, "/admin/config/reload", aop_api_post_reload, 1 },
-    { M_GET, "/admin/instances/*/versions", aop_api_get_versions, 1 },
-    { M_POST, "/admin/instances/*/rollback", aop_api_post_rollback, 1 },
-    { M_GET, "/stats", aop_api_get_stats, 0 },
-    { M_GET, "/stats/windows", aop_api_get_stats_windows, 0 },
-    { M_GET, "/stats/instances", aop_api_get_stats_instances, 0 },
-    { M_GET, "/stats/health", aop_api_get_stats_health, 0 },
-    { M_POST, "/stats/reset", aop_api_post_stats_reset, 1 },
-    { M_POST, "/instances/verify/*", aop_api_post_instance_verify, 1 },
-    { M_GET, "/metrics", aop_api_get_metrics, 0 },
-};
+/* The endpoints (mod_aoproxy_api_routes.c), handed in at registration. */
+static const aop_api_route_t *routes;
+static apr_size_t nroutes;
 
 /* The API's own part of the URI: from its first segment we know, so that it can be
  * mounted below a prefix ("/gateway/stats" works like "/stats"). */
@@ -163,7 +157,7 @@ static int admin_refused(aop_api_t *q)
     return 0;
 }
 
-static int literal(const route_t *route)
+static int literal(const aop_api_route_t *route)
 {
     return strchr(route->path, '*') == NULL;
 }
@@ -176,7 +170,7 @@ static int spelled_out(apr_pool_t *p, const char *path)
     const char *arg;
     size_t i;
 
-    for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+    for (i = 0; i < nroutes; i++) {
         if (literal(&routes[i]) && path_matches(p, path, routes[i].path, &arg)) {
             return 1;
         }
@@ -215,7 +209,7 @@ static const char *allowed_methods(apr_pool_t *p, const char *path, int exact)
     apr_int64_t seen = 0;
     size_t i;
 
-    for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+    for (i = 0; i < nroutes; i++) {
         if (!(seen & (AP_METHOD_BIT << routes[i].method))
             && names_path(p, i, path, exact, &arg)) {
             seen |= AP_METHOD_BIT << routes[i].method;
@@ -270,7 +264,7 @@ static void dispatch(aop_api_t *q)
         return;
     }
     exact = spelled_out(q->r->pool, path);
-    for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+    for (i = 0; i < nroutes; i++) {
         if (routes[i].method == q->r->method_number
             && names_path(q->r->pool, i, path, exact, &q->arg)) {
             if (!routes[i].admin || !admin_refused(q)) {
@@ -311,7 +305,9 @@ static int aop_api_handler(request_rec *r)
     return OK;
 }
 
-void aop_api_register_hooks(apr_pool_t *p)
+void aop_api_register_hooks(apr_pool_t *p, const aop_api_route_t *table, apr_size_t n)
 {
+    routes = table;
+    nroutes = n;
     ap_hook_handler(aop_api_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }

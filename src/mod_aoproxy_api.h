@@ -1,5 +1,9 @@
-/* The JSON management API (SetHandler aoproxy-api): one table of method + path
- * routes, an admin-key check for mutations, and the handlers' shared helpers. */
+/* The JSON management API (SetHandler aoproxy-api): the router (method + path, the
+ * admin key for mutations, 301/404/405) and the helpers every handler shares.
+ *
+ * The router calls no handler by name: the table of endpoints
+ * (mod_aoproxy_api_routes.c) is handed to it at registration, so that the handler
+ * files (mod_aoproxy_api_*.c) call this one and it calls none of them. */
 #ifndef MOD_AOPROXY_API_H
 #define MOD_AOPROXY_API_H
 
@@ -20,7 +24,18 @@ typedef struct aop_api_t {
 
 typedef void aop_api_fn(aop_api_t *q);
 
-void aop_api_register_hooks(apr_pool_t *p);
+/* One endpoint: a method and a path ("*" stands for one path segment, the arg). */
+typedef struct aop_api_route_t {
+    int method;                      /* M_GET, M_POST, M_PATCH, M_DELETE */
+    const char *path;
+    aop_api_fn *fn;
+    int admin;                       /* needs X-Admin-API-Key */
+} aop_api_route_t;
+
+/* The handler hook, serving routes (static: kept, not copied). */
+void aop_api_register_hooks(apr_pool_t *p, const aop_api_route_t *routes, apr_size_t n);
+
+/* ---- for the handlers */
 
 /* Sends root (owned by the request pool) as a 200 JSON answer. */
 void aop_api_send(aop_api_t *q, json_object *root);
@@ -31,32 +46,8 @@ json_object *aop_api_time(apr_pool_t *p, apr_time_t t);
 /* An instance's configuration, the key shown as "***". */
 json_object *aop_api_instance_config(const aop_instance_t *inst);
 
-/* Handlers (mod_aoproxy_api_stats.c, mod_aoproxy_metrics.c). */
-void aop_api_get_stats(aop_api_t *q);
-void aop_api_get_stats_windows(aop_api_t *q);
-void aop_api_get_stats_instances(aop_api_t *q);
-void aop_api_get_stats_health(aop_api_t *q);
-void aop_api_post_stats_reset(aop_api_t *q);
-void aop_api_get_instance(aop_api_t *q);
-void aop_api_get_metrics(aop_api_t *q);
-
-/* Configuration reads (mod_aoproxy_api_config.c). */
-void aop_api_get_instances(aop_api_t *q);
-void aop_api_get_instances_config(aop_api_t *q);
-void aop_api_get_instance_config(aop_api_t *q);
-void aop_api_get_config(aop_api_t *q);
-void aop_api_get_effective(aop_api_t *q);
-void aop_api_get_sources(aop_api_t *q);
-void aop_api_get_instance_sources(aop_api_t *q);
-void aop_api_get_versions(aop_api_t *q);
-
-/* Changes (mod_aoproxy_api_manage.c). */
-void aop_api_post_add(aop_api_t *q);
-void aop_api_post_add_many(aop_api_t *q);
-void aop_api_patch_instance(aop_api_t *q);
-void aop_api_delete_instance(aop_api_t *q);
-void aop_api_post_rollback(aop_api_t *q);
-void aop_api_post_reload(aop_api_t *q);
+/* 404 instance_not_found for name. */
+void aop_api_not_found(aop_api_t *q, const char *name);
 
 /* An instance store failure as the API answers it (400/404/409/503/500), logged
  * when it is the server's fault. */
@@ -65,11 +56,5 @@ void aop_api_store_error(aop_api_t *q, const aop_store_result_t *res);
 /* Whether /instances/{name} is an endpoint of its own ("add", "add-many"), so that
  * an instance of that name could not be read, changed or deleted there. */
 int aop_api_name_reserved(apr_pool_t *p, const char *name);
-
-/* 404 instance_not_found for name. */
-void aop_api_not_found(aop_api_t *q, const char *name);
-
-/* POST /instances/verify/{name} (mod_aoproxy_verify.c). */
-void aop_api_post_instance_verify(aop_api_t *q);
 
 #endif

@@ -12,15 +12,10 @@
 #include "aop_store.h"
 #include "mod_aoproxy_private.h"
 #include "mod_aoproxy_api.h"
+#include "mod_aoproxy_api_handlers.h"
 #include "mod_aoproxy_errors.h"
 #include "mod_aoproxy_health.h"
 #include "mod_aoproxy_snapshot.h"
-
-void aop_api_not_found(aop_api_t *q, const char *name)
-{
-    aop_send_error(q->r, HTTP_NOT_FOUND, apr_psprintf(q->r->pool, "No instance named `%s`.",
-                                                      name), "name", "instance_not_found");
-}
 
 static const aop_effective_t *effective_at(const aop_live_t *live, int idx)
 {

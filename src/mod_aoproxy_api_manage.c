@@ -12,26 +12,11 @@
 #include "aop_store.h"
 #include "mod_aoproxy_private.h"
 #include "mod_aoproxy_api.h"
+#include "mod_aoproxy_api_handlers.h"
 #include "mod_aoproxy_errors.h"
 #include "mod_aoproxy_publish.h"
 
 #define MAX_ADMIN_BODY (1024 * 1024)
-
-void aop_api_store_error(aop_api_t *q, const aop_store_result_t *res)
-{
-    int status = aop_store_http_status(res->status);
-
-    if (status >= 500) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r, AOPLOGNO(00091)
-                      "instance store %s: %s (%s)", q->live->fleet->db_path,
-                      res->message ? res->message : "failed", aop_store_status_name(res->status));
-    }
-    aop_send_error(q->r, status, res->message ? res->message : "The instance store failed.",
-                   res->field, res->status == AOP_STORE_INVALID ? "invalid_instance"
-                   : res->status == AOP_STORE_CONFLICT ? "conflict"
-                   : res->status == AOP_STORE_NOT_FOUND ? "not_found"
-                   : res->status == AOP_STORE_BUSY ? "store_busy" : "store_unavailable");
-}
 
 static void change_error(aop_api_t *q, const aop_change_error_t *err)
 {

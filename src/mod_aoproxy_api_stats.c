@@ -8,6 +8,7 @@
 #include "aop_sat.h"
 #include "mod_aoproxy_private.h"
 #include "mod_aoproxy_api.h"
+#include "mod_aoproxy_api_handlers.h"
 #include "mod_aoproxy_errors.h"
 #include "mod_aoproxy_snapshot.h"
 

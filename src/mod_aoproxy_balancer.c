@@ -12,7 +12,7 @@
  * host (say, two keys of one resource) stay distinct members with their own
  * connection pools.  The path never goes on the wire: our canon_handler builds the
  * whole backend URL. */
-static const char *worker_url(apr_pool_t *p, const aop_instance_t *inst)
+const char *aop_balancer_worker_url(apr_pool_t *p, const aop_instance_t *inst)
 {
     return apr_pstrcat(p, inst->origin, "/", inst->name, NULL);
 }
@@ -36,7 +36,8 @@ static const char *define_worker(apr_pool_t *pconf, server_rec *s, aop_srv_conf_
     proxy_worker *w = NULL;
     const char *err;
 
-    err = ap_proxy_define_worker_ex(pconf, &w, balancer, psf, worker_url(pconf, inst), 0);
+    err = ap_proxy_define_worker_ex(pconf, &w, balancer, psf,
+                                    aop_balancer_worker_url(pconf, inst), 0);
     if (err) {
         return apr_psprintf(pconf, "instance %s: %s", inst->name, err);
     }
@@ -159,35 +160,11 @@ static void attach_balancers(apr_pool_t *ptemp, server_rec *s)
         }
         apr_hash_set(seen, apr_pmemdup(ptemp, &sc->balancer, sizeof(sc->balancer)),
                      sizeof(sc->balancer), "");
-        if (!fleet->balancer) {
-            fleet->balancer = sc->balancer;
-            fleet->balancer_server = s;
-        }
-        else {
-            aop_fleet_member_t *m = apr_array_push(fleet->members);
-
-            m->balancer = sc->balancer;
-            m->s = s;
-        }
+        aop_fleet_attach(fleet, sc->balancer, s);
     }
 }
 
 /* ------------------------------------------------------------------ run time */
-
-/* Each balancer of the fleet with the server whose configuration holds it. */
-static apr_array_header_t *balancers_of(apr_pool_t *p, aop_fleet_t *fleet)
-{
-    apr_array_header_t *all = apr_array_make(p, 2, sizeof(aop_fleet_member_t));
-    aop_fleet_member_t *m;
-
-    if (fleet->balancer) {
-        m = apr_array_push(all);
-        m->balancer = fleet->balancer;
-        m->s = fleet->balancer_server;
-    }
-    apr_array_cat(all, fleet->members);
-    return all;
-}
 
 proxy_worker *aop_balancer_worker_named(proxy_balancer *b, const char *name)
 {
@@ -279,7 +256,7 @@ static void sync_all(apr_array_header_t *all)
 const char *aop_balancer_assign(request_rec *r, aop_fleet_t *fleet,
                                 const apr_array_header_t *eff, const char **names)
 {
-    apr_array_header_t *all = balancers_of(r->pool, fleet);
+    apr_array_header_t *all = aop_fleet_balancers(r->pool, fleet);
     apr_hash_t *used = apr_hash_make(r->pool);
     aop_fleet_member_t *first;
     const char *err;
@@ -287,7 +264,8 @@ const char *aop_balancer_assign(request_rec *r, aop_fleet_t *fleet,
 
     if (!all->nelts) {
         for (i = 0; i < eff->nelts; i++) {
-            names[i] = worker_url(r->pool, APR_ARRAY_IDX(eff, i, aop_effective_t *)->inst);
+            names[i] = aop_balancer_worker_url(r->pool,
+                                               APR_ARRAY_IDX(eff, i, aop_effective_t *)->inst);
         }
         return NULL;                 /* no server proxies for this fleet */
     }
@@ -295,7 +273,8 @@ const char *aop_balancer_assign(request_rec *r, aop_fleet_t *fleet,
     first = &APR_ARRAY_IDX(all, 0, aop_fleet_member_t);
     /* Exact names first, so that reuse never takes a worker an instance keeps. */
     for (i = 0; i < eff->nelts; i++) {
-        const char *url = worker_url(r->pool, APR_ARRAY_IDX(eff, i, aop_effective_t *)->inst);
+        const char *url = aop_balancer_worker_url(
+            r->pool, APR_ARRAY_IDX(eff, i, aop_effective_t *)->inst);
 
         if (aop_balancer_worker_named(first->balancer, url)) {
             names[i] = url;
@@ -313,7 +292,7 @@ const char *aop_balancer_assign(request_rec *r, aop_fleet_t *fleet,
             names[i] = apr_pstrdup(r->pool, w->s->name_ex);
         }
         else {
-            names[i] = worker_url(r->pool, inst);
+            names[i] = aop_balancer_worker_url(r->pool, inst);
             for (j = 0; j < all->nelts; j++) {
                 if ((err = grow(r, &APR_ARRAY_IDX(all, j, aop_fleet_member_t), fleet, inst,
                                 names[i]))) {
@@ -335,7 +314,7 @@ void aop_balancer_flag(aop_fleet_t *fleet, const apr_array_header_t *eff, const 
     int i, j;
 
     apr_pool_create(&p, NULL);
-    all = balancers_of(p, fleet);
+    all = aop_fleet_balancers(p, fleet);
     enabled = apr_hash_make(p);
     for (i = 0; i < eff->nelts; i++) {
         apr_hash_set(enabled, names[i], APR_HASH_KEY_STRING,
@@ -380,7 +359,7 @@ int aop_balancer_workers_needed(aop_live_t *live, const apr_array_header_t *inst
         return 0;
     }
     apr_pool_create(&p, NULL);
-    sync_all(balancers_of(p, live->fleet));
+    sync_all(aop_fleet_balancers(p, live->fleet));
     used = apr_hash_make(p);
     for (i = 0; i < live->cfg->instances->nelts; i++) {
         if (live->worker_names[i]) {
@@ -391,7 +370,7 @@ int aop_balancer_workers_needed(aop_live_t *live, const apr_array_header_t *inst
         const aop_instance_t *inst = APR_ARRAY_IDX(instances, i, aop_instance_t *);
         proxy_worker *w;
 
-        if (aop_balancer_worker_named(b, worker_url(p, inst))) {
+        if (aop_balancer_worker_named(b, aop_balancer_worker_url(p, inst))) {
             continue;
         }
         if ((w = reusable(b, inst, used))) {
@@ -407,36 +386,16 @@ int aop_balancer_workers_needed(aop_live_t *live, const apr_array_header_t *inst
 
 /* ------------------------------------------------------------------ start-up */
 
-int aop_balancer_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
-                             server_rec *s)
+int aop_balancer_define_all(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
 {
     const proxy_balancer_method *lbmethod;
-    apr_hash_t *booted = apr_hash_make(ptemp);
-    server_rec *s0;
     const char *err;
-    int trial, rc;
 
     lbmethod = ap_lookup_provider(PROXY_LBMETHOD, AOP_LBMETHOD_NAME, "0");
     if (!lbmethod) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, AOPLOGNO(00021)
                      "our lbmethod provider is not registered");
         return HTTP_INTERNAL_SERVER_ERROR;
-    }
-    trial = ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG;
-    /* Every fleet's instances first (the API may serve one no server proxies for). */
-    for (s0 = s; s0; s0 = s0->next) {
-        aop_srv_conf_t *sc = aop_srv_conf(s0);
-
-        if (sc->fleet && !apr_hash_get(booted, &sc->fleet, sizeof(sc->fleet))) {
-            apr_hash_set(booted, apr_pmemdup(ptemp, &sc->fleet, sizeof(sc->fleet)),
-                         sizeof(sc->fleet), "");
-            sc->fleet->balancer = NULL;
-            sc->fleet->boot_workers = NULL;
-            sc->fleet->members = apr_array_make(pconf, 1, sizeof(aop_fleet_member_t));
-            if ((rc = aop_live_boot(pconf, ptemp, s0, sc->fleet, trial)) != OK) {
-                return rc;
-            }
-        }
     }
     if ((err = define_balancers(pconf, ptemp, s, lbmethod))) {
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s, AOPLOGNO(00022)
@@ -445,12 +404,4 @@ int aop_balancer_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
     }
     attach_balancers(ptemp, s);
     return OK;
-}
-
-void aop_balancer_register_hooks(apr_pool_t *p)
-{
-    static const char *const pred[] = { "mod_proxy.c", NULL };
-    static const char *const succ[] = { "mod_proxy_balancer.c", NULL };
-
-    ap_hook_post_config(aop_balancer_post_config, pred, succ, APR_HOOK_MIDDLE);
 }

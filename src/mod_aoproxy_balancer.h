@@ -9,11 +9,11 @@
 
 #include "mod_aoproxy_live.h"
 
-/* post_config, ordered after mod_proxy's and before mod_proxy_balancer's (which
- * puts the balancers it finds into shared memory).  Loads every fleet's instances
- * (aop_live_boot) first. */
-int aop_balancer_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
-                             server_rec *s);
+/* post_config, after mod_proxy's and before mod_proxy_balancer's (which puts the
+ * balancers it finds into shared memory), once every fleet has its boot instances:
+ * each proxying server's balancer with a worker per instance, attached to its fleet
+ * (mod_aoproxy_fleets.h) and to the server (sc->balancer).  OK, or an error logged. */
+int aop_balancer_define_all(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
 
 /* Under the admin lock: a worker for each effective instance (aop_effective_t *) -
  * its own, else a removed instance's on the same origin, else a new one in a spare
@@ -28,6 +28,9 @@ void aop_balancer_flag(aop_fleet_t *fleet, const apr_array_header_t *eff, const 
 
 int aop_balancer_free_slots(aop_fleet_t *fleet);
 
+/* The name (URL) of an instance's own worker: origin + "/" + instance name. */
+const char *aop_balancer_worker_url(apr_pool_t *p, const aop_instance_t *inst);
+
 /* The worker of b named name (its full URL), or NULL. */
 struct proxy_worker *aop_balancer_worker_named(struct proxy_balancer *b, const char *name);
 
@@ -38,7 +41,5 @@ void aop_balancer_sync(struct proxy_balancer *b, server_rec *s);
 /* How many of instances (aop_instance_t *) would take a new slot: neither their own
  * worker nor a removed instance's on their origin (one unused by live) is there. */
 int aop_balancer_workers_needed(aop_live_t *live, const apr_array_header_t *instances);
-
-void aop_balancer_register_hooks(apr_pool_t *p);
 
 #endif

@@ -5,7 +5,7 @@
 
 #include <httpd.h>
 
-#include "mod_aoproxy_request.h"
+#include "mod_aoproxy_ctx.h"
 
 #define AOP_BODY_FILTER "AOPROXY_BODY"
 

@@ -9,7 +9,7 @@
 #include "aop_secret_file.h"
 #include "aop_store.h"
 #include "mod_aoproxy_config.h"
-#include "mod_aoproxy_live.h"
+#include "mod_aoproxy_fleets.h"
 #include "mod_aoproxy_user_access.h"
 
 aop_srv_conf_t *aop_srv_conf(const server_rec *s)
@@ -368,10 +368,10 @@ static aop_config_t *load_once(apr_pool_t *pconf, server_rec *s, apr_hash_t *cac
 
 /* One fleet per loaded configuration: servers sharing a configuration share its
  * live instances and its store (the first server's AOProxyStateDB wins). */
-static aop_fleet_t *fleet_of(apr_pool_t *pconf, apr_hash_t *fleets, aop_srv_conf_t *sc,
+static aop_fleet_t *fleet_of(apr_pool_t *pconf, server_rec *s, aop_srv_conf_t *sc,
                              const char *env)
 {
-    aop_fleet_t *fleet = apr_hash_get(fleets, &sc->cfg, sizeof(sc->cfg));
+    aop_fleet_t *fleet = aop_fleets_find(sc->cfg);
 
     if (fleet) {
         return fleet;
@@ -384,7 +384,7 @@ static aop_fleet_t *fleet_of(apr_pool_t *pconf, apr_hash_t *fleets, aop_srv_conf
     fleet->state_file = env_or(pconf, "INSTANCE_MANAGER_STATE_FILE", NULL);
     fleet->growth = sc->growth;
     fleet->boot_cfg = sc->cfg;
-    apr_hash_set(fleets, apr_pmemdup(pconf, &sc->cfg, sizeof(sc->cfg)), sizeof(sc->cfg), fleet);
+    aop_fleets_add(pconf, s, fleet);
     return fleet;
 }
 
@@ -424,7 +424,6 @@ int aop_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                      server_rec *s)
 {
     apr_hash_t *cache = apr_hash_make(ptemp);
-    apr_hash_t *fleets = apr_hash_make(ptemp);
 
     for (; s; s = s->next) {
         aop_srv_conf_t *sc = aop_srv_conf(s);
@@ -445,7 +444,7 @@ int aop_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
         if (!sc->cfg) {
             return HTTP_INTERNAL_SERVER_ERROR;
         }
-        sc->fleet = fleet_of(pconf, fleets, sc, env ? apr_pstrdup(pconf, env) : NULL);
+        sc->fleet = fleet_of(pconf, s, sc, env ? apr_pstrdup(pconf, env) : NULL);
         apply_log_level(pconf, s, sc->cfg);
         if (resolve_admin_key(pconf, sc) && config_test()) {
             ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s, AOPLOGNO(00105)
@@ -456,17 +455,11 @@ int aop_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     return OK;
 }
 
-/* Each configuration's findings once, in the real start's (or the restart's)
- * post_config; the trial run of a first start logs nothing, as its twin will. */
-int aop_config_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
-                           server_rec *s)
+void aop_config_log_findings(apr_pool_t *ptemp, server_rec *s)
 {
     apr_hash_t *seen = apr_hash_make(ptemp);
     int i;
 
-    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
-        return OK;
-    }
     for (; s; s = s->next) {
         aop_srv_conf_t *sc = aop_srv_conf(s);
         const char *why;
@@ -497,5 +490,4 @@ int aop_config_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
         }
         log_key_file_access(ptemp, s, sc->cfg);
     }
-    return OK;
 }

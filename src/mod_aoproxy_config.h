@@ -37,7 +37,7 @@ typedef struct aop_srv_conf_t {
     int growth_set;
     /* Resolved at start-up (check_config / post_config); read-only afterwards. */
     aop_config_t *cfg;               /* the YAML as loaded at start-up */
-    struct aop_fleet_t *fleet;       /* the live instances: mod_aoproxy_live.h */
+    struct aop_fleet_t *fleet;       /* its configuration's: mod_aoproxy_fleets.h */
     struct proxy_balancer *balancer; /* this server's balancer://aoproxy, if it proxies */
 } aop_srv_conf_t;
 
@@ -66,17 +66,18 @@ aop_srv_conf_t *aop_srv_conf(const server_rec *s);
 const char *aop_admin_key_problem(apr_pool_t *p, const char *key);
 int aop_dir_enabled(const request_rec *r);
 
-/* check_config: loads the YAML of every server that needs it.  A file that cannot be
+/* check_config: loads the YAML of every server that needs it, and adds a fleet for
+ * each configuration to the registry (mod_aoproxy_fleets.h).  A file that cannot be
  * read or parsed stops start-up with file, line and key; an instance that cannot be
  * completed stops `apache2ctl configtest` but is only left out of a real start or a
  * graceful restart, so one instance never takes the server down. */
 int aop_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                      server_rec *s);
 
-/* post_config: what check_config found short of fatal (warnings, instances left out,
- * files httpd's User cannot read, an unusable admin key) goes to the error log, which
- * is open only now; check_config's own messages reach the terminal alone. */
-int aop_config_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
-                           server_rec *s);
+/* post_config of the real pass (mod_aoproxy_startup.c): what check_config found short
+ * of fatal (warnings, instances left out, files httpd's User cannot read, an unusable
+ * admin key) goes to the error log, which is open only now; check_config's own
+ * messages reach the terminal alone.  Each configuration's findings once. */
+void aop_config_log_findings(apr_pool_t *ptemp, server_rec *s);
 
 #endif

@@ -2,9 +2,9 @@
 #include <util_filter.h>
 
 #include "mod_aoproxy_private.h"
+#include "mod_aoproxy_ctx.h"
 #include "mod_aoproxy_hold.h"
-#include "mod_aoproxy_lbmethod.h"
-#include "mod_aoproxy_request.h"
+#include "mod_aoproxy_reservations.h"
 
 /* A JSON answer is held until it is whole, a stream until its first byte. */
 typedef enum { HOLD_ANSWER, HOLD_FIRST_BYTE, HOLD_PASS } hold_mode_e;
@@ -113,7 +113,7 @@ static apr_status_t hold_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     apr_brigade_length(bb, 1, &len);
     h->len += len;
     if (len && ctx->resv_tracked) {
-        aop_lb_alive(ctx, apr_time_now());     /* bytes came: the request is alive */
+        aop_reservation_alive(ctx, apr_time_now());     /* bytes came: the request is alive */
     }
     if ((rv = ap_save_brigade(f, &h->held, &bb, f->r->pool)) != APR_SUCCESS) {
         return rv;

@@ -8,7 +8,7 @@
 #include "mod_aoproxy_private.h"
 #include "mod_aoproxy_lbmethod.h"
 #include "mod_aoproxy_live.h"
-#include "mod_aoproxy_proxy.h"
+#include "mod_aoproxy_reservations.h"
 #include "mod_aoproxy_shm.h"
 
 static APR_OPTIONAL_FN_TYPE(ap_proxy_retry_worker) *retry_worker;
@@ -160,28 +160,6 @@ static int choose(aop_req_t *ctx, aop_shm_model_t *sm, aop_cand_t *c, int n,
     return idx;
 }
 
-/* A reservation is recorded with this process as its owner and a deadline, so that
- * one whose process died or stalled is given back (mod_aoproxy_reservations.c). */
-static void reserve(aop_req_t *ctx, int idx, apr_time_t now)
-{
-    aop_shm_inst_t *si = aop_shm_inst(ctx->live->shm_map, idx);
-    aop_resv_table_t *table = aop_shm_reservations();
-
-    if (si) {
-        aop_tpm_reserve(&si->tpm, ctx->info.estimate);
-        ctx->reserved_in = si;
-        ctx->reserved = ctx->info.estimate;
-        ctx->resv_span = aop_lb_reservation_span(ctx);
-        ctx->resv_tracked = 0;
-        if (table) {
-            ctx->ticket = aop_resv_claim(table, aop_shm_my_pid(),
-                                         aop_shm_inst_slot_of(ctx->live->shm_map, idx),
-                                         ctx->reserved, now + ctx->resv_span);
-            ctx->resv_tracked = ctx->ticket.idx >= 0;
-        }
-    }
-}
-
 /* Under the lock, for the instance just picked: if it failed last, this request is
  * its probe and the others wait for the outcome. */
 static void send_probe(const aop_req_t *ctx, int idx, apr_time_t now)
@@ -191,47 +169,6 @@ static void send_probe(const aop_req_t *ctx, int idx, apr_time_t now)
     if (si) {
         si->probe_until = aop_circuit_sent(si->consecutive_failures, si->probe_until, now,
                                            aop_circuit_window(ctx->live->cfg->timeout));
-    }
-}
-
-void aop_lb_release_locked(aop_req_t *ctx, apr_int64_t used)
-{
-    apr_int64_t held;
-
-    if (!ctx->reserved_in) {
-        return;
-    }
-    held = ctx->resv_tracked ? aop_resv_release(aop_shm_reservations(), &ctx->ticket)
-                             : ctx->reserved;
-    if (ctx->resv_tracked && held == 0 && ctx->reserved > 0) {
-        /* The sweep gave it back already, counting the estimate as used. */
-        used = used > ctx->reserved ? used - ctx->reserved : 0;
-    }
-    aop_tpm_commit(&ctx->reserved_in->tpm, held, used, apr_time_sec(apr_time_now()));
-    ctx->reserved_in = NULL;
-    ctx->reserved = 0;
-    ctx->resv_tracked = 0;
-}
-
-apr_interval_time_t aop_lb_reservation_span(const aop_req_t *ctx)
-{
-    return (apr_interval_time_t)(2 * ctx->live->cfg->timeout * APR_USEC_PER_SEC)
-           + ctx->sc->connect_timeout.value + AOP_RESV_SLACK;
-}
-
-void aop_lb_alive(aop_req_t *ctx, apr_time_t now)
-{
-    if (ctx->resv_tracked) {
-        aop_resv_touch(aop_shm_reservations(), &ctx->ticket, now + ctx->resv_span);
-    }
-}
-
-void aop_lb_release(aop_req_t *ctx, apr_int64_t used)
-{
-    if (ctx->reserved_in) {
-        aop_shm_lock();
-        aop_lb_release_locked(ctx, used);
-        aop_shm_unlock();
     }
 }
 
@@ -253,7 +190,7 @@ static int pick_scheduled(aop_req_t *ctx, proxy_balancer *b, aop_shm_model_t *sm
     if (w && PROXY_WORKER_IS_USABLE(w) && available_locked(ctx, idx, now)
         && probe_allows(ctx, idx, now)) {
         sm->cursor++;
-        reserve(ctx, idx, now);
+        aop_reservation_take_locked(ctx, idx, now);
         send_probe(ctx, idx, now);
     }
     else {
@@ -273,7 +210,7 @@ static int pick_full(request_rec *r, aop_req_t *ctx, proxy_balancer *b, aop_shm_
     aop_shm_lock();
     idx = choose(ctx, sm, c, n, now);
     if (idx >= 0) {
-        reserve(ctx, idx, now);
+        aop_reservation_take_locked(ctx, idx, now);
         send_probe(ctx, idx, now);
     }
     aop_shm_unlock();
@@ -304,6 +241,14 @@ static int pick(request_rec *r, aop_req_t *ctx, proxy_balancer *b)
     return idx;
 }
 
+void aop_lb_restore_soft_failed(aop_req_t *ctx)
+{
+    if (ctx->soft_failed) {
+        ctx->soft_failed->s->status &= ~PROXY_WORKER_IN_ERROR;
+        ctx->soft_failed = NULL;
+    }
+}
+
 static proxy_worker *aop_finder(proxy_balancer *balancer, request_rec *r)
 {
     aop_req_t *ctx = aop_req_get(r);
@@ -317,8 +262,8 @@ static proxy_worker *aop_finder(proxy_balancer *balancer, request_rec *r)
         ctx->preselected = -1;
     }
     else {
-        aop_proxy_restore_soft_failed(ctx);
-        aop_lb_release(ctx, 0);         /* an earlier attempt's, if it failed */
+        aop_lb_restore_soft_failed(ctx);
+        aop_reservation_release(ctx, 0);   /* an earlier attempt's, if it failed */
         idx = pick(r, ctx, balancer);
     }
     ctx->chosen = idx;
@@ -400,8 +345,7 @@ static const proxy_balancer_method aop_lbmethod = {
     NULL
 };
 
-int aop_lbmethod_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
-                             server_rec *s)
+int aop_lb_bind_proxy(server_rec *s)
 {
     retry_worker = APR_RETRIEVE_OPTIONAL_FN(ap_proxy_retry_worker);
     if (!retry_worker) {

@@ -1,28 +1,14 @@
 #include <apr_atomic.h>
 #include <apr_strings.h>
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
 
 #include <mod_proxy.h>
-#include <scoreboard.h>
 
 #include "aop_json.h"
 #include "aop_layers.h"
 #include "mod_aoproxy_private.h"
 #include "mod_aoproxy_balancer.h"
-#include "mod_aoproxy_config.h"
 #include "mod_aoproxy_live.h"
-#include "mod_aoproxy_publish.h"
 #include "mod_aoproxy_shm.h"
-
-/* Every fleet of the running configuration (pconf), in id order. */
-static apr_array_header_t *fleets;
-
-apr_array_header_t *aop_live_fleets(void)
-{
-    return fleets;
-}
 
 /* ------------------------------------------------------------------ views */
 
@@ -238,114 +224,4 @@ int aop_live_find(const aop_live_t *live, const char *name)
         }
     }
     return -1;
-}
-
-/* ------------------------------------------------------------------ start-up */
-
-int aop_live_boot(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s, aop_fleet_t *fleet,
-                  int trial)
-{
-    const char *err = NULL;
-
-    if (aop_publish_boot_layers(pconf, ptemp, s, fleet, trial, &err) != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s, AOPLOGNO(00082)
-                     "instance store %s: %s", fleet->db_path, err);
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
-    if (!fleets) {
-        fleets = apr_array_make(pconf, 2, sizeof(aop_fleet_t *));
-    }
-    fleet->id = fleets->nelts;
-    APR_ARRAY_PUSH(fleets, aop_fleet_t *) = fleet;
-    return OK;
-}
-
-static void count(aop_fleet_t *fleet, apr_uint32_t *ninst, apr_uint32_t *nmodels,
-                  apr_uint32_t *npairs, apr_uint32_t *growth)
-{
-    int i;
-
-    for (i = 0; i < fleet->boot->nelts; i++) {
-        const aop_instance_t *inst = APR_ARRAY_IDX(fleet->boot, i, aop_effective_t *)->inst;
-
-        (*ninst)++;
-        *nmodels += inst->supported_models->nelts;
-        *npairs += inst->supported_models->nelts;
-    }
-    *growth += fleet->growth;
-}
-
-static int aop_live_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
-                                server_rec *s)
-{
-    apr_uint32_t ninst = 0, nmodels = 0, npairs = 0, growth = 0;
-    apr_status_t rv;
-    int i;
-
-    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG || !fleets
-        || !fleets->nelts) {
-        return OK;                   /* the first, trial run of start-up, or unused */
-    }
-    if (fleets->nelts > AOP_SHM_MAX_FLEETS) {
-        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s, AOPLOGNO(00083)
-                     "at most %d distinct AOProxyConfigDir/environment pairs are supported",
-                     AOP_SHM_MAX_FLEETS);
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
-    for (i = 0; i < fleets->nelts; i++) {
-        count(APR_ARRAY_IDX(fleets, i, aop_fleet_t *), &ninst, &nmodels, &npairs, &growth);
-    }
-    if ((rv = aop_shm_setup(pconf, s, ninst, nmodels, npairs, growth)) != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, AOPLOGNO(00051)
-                     "cannot set up shared memory and its mutex");
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
-    if ((rv = aop_publish_setup(pconf, s)) != APR_SUCCESS) {
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
-    for (i = 0; i < fleets->nelts; i++) {
-        aop_fleet_t *fleet = APR_ARRAY_IDX(fleets, i, aop_fleet_t *);
-        const char *err = NULL;
-
-#if APR_HAS_THREADS
-        apr_thread_mutex_create(&fleet->mutex, APR_THREAD_MUTEX_DEFAULT, pconf);
-#endif
-        fleet->current = NULL;
-        if (aop_publish_boot(ptemp, s, fleet, &err) != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, AOPLOGNO(00052)
-                         "cannot publish the instances: %s", err);
-            return HTTP_INTERNAL_SERVER_ERROR;
-        }
-    }
-    return OK;
-}
-
-static int aop_live_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
-{
-    fleets = NULL;
-    return OK;
-}
-
-/* Start-up builds the published document and its layers as json-c trees (malloc,
- * some megabytes with hundreds of instances) in ptemp, which httpd destroys after
- * post_config.  The freed heap stays resident in the parent, and in every child that
- * forks from it, unless it is given back before the MPM starts them. */
-static int aop_live_pre_mpm(apr_pool_t *p, ap_scoreboard_e sb_type)
-{
-#ifdef __GLIBC__
-    if (fleets && fleets->nelts) {
-        malloc_trim(0);
-    }
-#endif
-    return OK;
-}
-
-void aop_live_register_hooks(apr_pool_t *p)
-{
-    /* After mod_proxy_balancer's, which gives the balancer its worker slots. */
-    static const char *const pred[] = { "mod_proxy_balancer.c", NULL };
-
-    ap_hook_pre_config(aop_live_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_post_config(aop_live_post_config, pred, NULL, APR_HOOK_MIDDLE);
-    ap_hook_pre_mpm(aop_live_pre_mpm, NULL, NULL, APR_HOOK_MIDDLE);
 }

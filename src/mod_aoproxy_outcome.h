@@ -7,7 +7,7 @@
 
 #include <httpd.h>
 
-#include "mod_aoproxy_request.h"
+#include "mod_aoproxy_ctx.h"
 
 /* How long a refused key or a missing deployment keeps an instance (or instance and
  * model) out, unless a reload comes first. */

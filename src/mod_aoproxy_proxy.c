@@ -6,11 +6,12 @@
 
 #include "mod_aoproxy_private.h"
 #include "mod_aoproxy_body.h"
+#include "mod_aoproxy_ctx.h"
 #include "mod_aoproxy_errors.h"
 #include "mod_aoproxy_lbmethod.h"
 #include "mod_aoproxy_outcome.h"
 #include "mod_aoproxy_proxy.h"
-#include "mod_aoproxy_request.h"
+#include "mod_aoproxy_reservations.h"
 #include "mod_aoproxy_stats.h"
 
 /* mod_proxy_http's note that it handed an error status to us (ProxyErrorOverride). */
@@ -34,8 +35,7 @@ static apr_array_header_t *override_codes;
  * module_index + 1): what a copy of one must hold. */
 static apr_size_t conf_slots;
 
-int aop_proxy_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
-                          server_rec *s)
+void aop_proxy_prepare(apr_pool_t *pconf)
 {
     static const int codes[] = { 401, 403, 404, 408, 429, 500, 502, 503, 504 };
     size_t i;
@@ -52,7 +52,6 @@ int aop_proxy_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
     for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
         APR_ARRAY_PUSH(override_codes, int) = codes[i];
     }
-    return OK;
 }
 
 /* A private copy of this request's directory configuration in which mod_proxy's
@@ -110,14 +109,6 @@ static int aop_proxy_fixups(request_rec *r)
     return OK;
 }
 
-void aop_proxy_restore_soft_failed(aop_req_t *ctx)
-{
-    if (ctx->soft_failed) {
-        ctx->soft_failed->s->status &= ~PROXY_WORKER_IN_ERROR;
-        ctx->soft_failed = NULL;
-    }
-}
-
 /* Forgets what an overridden answer left in the request, before the next attempt. */
 static void forget_answer(request_rec *r)
 {
@@ -156,7 +147,7 @@ static int after_error_answer(request_rec *r, aop_req_t *ctx, proxy_worker *work
 
     note_failed(r, ctx, apr_itoa(r->pool, status));
     ctx->last_status = status;
-    aop_lb_release(ctx, 0);
+    aop_reservation_release(ctx, 0);
     next = aop_lb_next_exists(r, ctx);
     aop_stats_attempt(r, ctx, status, 0, next, cooldown);
     if (!next) {
@@ -198,7 +189,7 @@ static int after_transport_failure(request_rec *r, aop_req_t *ctx, proxy_worker 
                   ctx->attempts, ctx->info.model, refused
                   ? (long)apr_time_as_msec(worker->s->retry) : msec_until(until));
     note_failed(r, ctx, refused ? "refused" : timed_out ? "timed out" : "reset");
-    aop_lb_release(ctx, 0);
+    aop_reservation_release(ctx, 0);
     next = aop_lb_next_exists(r, ctx);
     aop_stats_attempt(r, ctx, 0, kind, next, rested);
     return move_on(ctx, worker, !refused, next);
@@ -228,7 +219,7 @@ static int after_broken_answer(request_rec *r, aop_req_t *ctx, proxy_worker *wor
                   answered, ctx->attempts, ctx->info.model, msec_until(until));
     note_failed(r, ctx, "truncated");
     ctx->last_status = HTTP_BAD_GATEWAY;
-    aop_lb_release(ctx, 0);
+    aop_reservation_release(ctx, 0);
     next = aop_lb_next_exists(r, ctx);
     aop_stats_attempt(r, ctx, answered, AOP_KIND_TRUNCATED, next, rested);
     return move_on(ctx, worker, 1, next);
@@ -358,7 +349,7 @@ static int aop_request_status(int *status, request_rec *r)
     if (!ctx) {
         return DECLINED;
     }
-    aop_proxy_restore_soft_failed(ctx);
+    aop_lb_restore_soft_failed(ctx);
     overridden = apr_table_get(r->notes, OVERRIDE_NOTE) != NULL;
     if ((*status < 400 && !overridden) || r->sent_bodyct) {
         return DECLINED;

@@ -374,8 +374,14 @@ apr_status_t aop_publish_boot(apr_pool_t *ptemp, server_rec *s, aop_fleet_t *fle
         *perr = "cannot build the YAML layer";
         return APR_EGENERAL;
     }
+    /* No server may proxy for the fleet (its API alone is served): then no worker
+     * is defined yet, and the names are those the instances' workers will have, as
+     * a change through the API names them (aop_balancer_assign). */
     for (i = 0; i < fleet->boot->nelts; i++) {
-        names[i] = fleet->boot_workers[i]->s->name_ex;
+        const aop_instance_t *inst = APR_ARRAY_IDX(fleet->boot, i, aop_effective_t *)->inst;
+
+        names[i] = fleet->boot_workers ? fleet->boot_workers[i]->s->name_ex
+                                       : aop_balancer_worker_url(ptemp, inst);
     }
     doc = build_doc(ptemp, settings, layer, fleet->boot, names);
     /* A new start judges every instance's health anew. */
@@ -386,7 +392,7 @@ apr_status_t aop_publish_boot(apr_pool_t *ptemp, server_rec *s, aop_fleet_t *fle
     if (!(live = aop_live_build(fleet, doc, gen, perr))) {
         return APR_EGENERAL;
     }
-    for (i = 0; i < fleet->boot->nelts; i++) {
+    for (i = 0; fleet->boot_workers && i < fleet->boot->nelts; i++) {
         live->workers[i] = fleet->boot_workers[i];
     }
     fleet->current = live;
@@ -534,15 +540,15 @@ apr_status_t aop_publish_room(request_rec *r, aop_live_t *live,
     return APR_SUCCESS;
 }
 
-/* ------------------------------------------------------------------ hooks */
+/* ------------------------------------------------------------------ the admin mutex */
 
-static int publish_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
+apr_status_t aop_admin_mutex_register(apr_pool_t *pconf)
 {
     admin_mutex = NULL;
     return ap_mutex_register(pconf, ADMIN_MUTEX_TYPE, NULL, APR_LOCK_DEFAULT, 0);
 }
 
-apr_status_t aop_publish_setup(apr_pool_t *pconf, server_rec *s)
+apr_status_t aop_admin_mutex_create(apr_pool_t *pconf, server_rec *s)
 {
     apr_status_t rv;
 
@@ -554,7 +560,7 @@ apr_status_t aop_publish_setup(apr_pool_t *pconf, server_rec *s)
     return rv;
 }
 
-static void publish_child_init(apr_pool_t *p, server_rec *s)
+void aop_admin_mutex_child_init(apr_pool_t *p, server_rec *s)
 {
     apr_status_t rv;
 
@@ -564,10 +570,4 @@ static void publish_child_init(apr_pool_t *p, server_rec *s)
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, AOPLOGNO(00090)
                      "cannot attach to the admin mutex in this child");
     }
-}
-
-void aop_publish_register_hooks(apr_pool_t *p)
-{
-    ap_hook_pre_config(publish_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_child_init(publish_child_init, NULL, NULL, APR_HOOK_MIDDLE);
 }

@@ -52,9 +52,11 @@ apr_status_t aop_publish_room(request_rec *r, aop_live_t *live,
 apr_status_t aop_admin_lock(void);
 void aop_admin_unlock(void);
 
-/* post_config (real start only): the admin mutex. */
-apr_status_t aop_publish_setup(apr_pool_t *pconf, server_rec *s);
-
-void aop_publish_register_hooks(apr_pool_t *p);
+/* Its life (mod_aoproxy_startup.c): the mutex type registered in pre_config (which
+ * forgets the last generation's mutex), the mutex made in the real pass's
+ * post_config, attached to in each child. */
+apr_status_t aop_admin_mutex_register(apr_pool_t *pconf);
+apr_status_t aop_admin_mutex_create(apr_pool_t *pconf, server_rec *s);
+void aop_admin_mutex_child_init(apr_pool_t *p, server_rec *s);
 
 #endif

@@ -11,17 +11,15 @@
 #include "mod_aoproxy_private.h"
 #include "mod_aoproxy_balancer.h"
 #include "mod_aoproxy_body.h"
+#include "mod_aoproxy_ctx.h"
 #include "mod_aoproxy_errors.h"
 #include "mod_aoproxy_lbmethod.h"
+#include "mod_aoproxy_live.h"
+#include "mod_aoproxy_hold.h"
 #include "mod_aoproxy_proxy.h"
 #include "mod_aoproxy_request.h"
-#include "mod_aoproxy_hold.h"
+#include "mod_aoproxy_reservations.h"
 #include "mod_aoproxy_usage.h"
-
-aop_req_t *aop_req_get(const request_rec *r)
-{
-    return ap_get_module_config(r->request_config, &aoproxy_module);
-}
 
 /* Records an error for the local handler to answer; fixups then returns OK. */
 static int answer_error(request_rec *r, aop_req_t *ctx, int status, const char *message,
@@ -60,7 +58,7 @@ static int answer_body_status(request_rec *r, aop_req_t *ctx, int status)
 /* However the request ends (even aborted), its token reservation is given back. */
 static apr_status_t release_reservation(void *data)
 {
-    aop_lb_release(data, 0);
+    aop_reservation_release(data, 0);
     return APR_SUCCESS;
 }
 
@@ -178,13 +176,7 @@ static int aop_fixups(request_rec *r)
     if (r->main || !aop_dir_enabled(r) || !is_v1_path(r->uri)) {
         return DECLINED;
     }
-    ctx = apr_pcalloc(r->pool, sizeof(*ctx));
-    ctx->r = r;
-    ctx->sc = aop_srv_conf(r->server);
-    ctx->chosen = -1;
-    ctx->preselected = -1;
-    ctx->ttfb = -1;
-    ap_set_module_config(r->request_config, &aoproxy_module, ctx);
+    ctx = aop_req_make(r);
     /* An instance's answer is held until it cannot fail over for want of it, then
      * (every answer of ours, proxied or not) usage, and counting at its end. */
     ap_add_output_filter(AOP_HOLD_FILTER, NULL, r, r->connection);

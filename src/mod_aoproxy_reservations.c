@@ -1,11 +1,75 @@
 #include <errno.h>
 #include <signal.h>
 
-#include <mpm_common.h>
-
 #include "mod_aoproxy_private.h"
+#include "mod_aoproxy_live.h"
 #include "mod_aoproxy_reservations.h"
 #include "mod_aoproxy_shm.h"
+
+/* ------------------------------------------------------------------ a request's */
+
+void aop_reservation_take_locked(aop_req_t *ctx, int idx, apr_time_t now)
+{
+    aop_shm_inst_t *si = aop_shm_inst(ctx->live->shm_map, idx);
+    aop_resv_table_t *table = aop_shm_reservations();
+
+    if (si) {
+        aop_tpm_reserve(&si->tpm, ctx->info.estimate);
+        ctx->reserved_in = si;
+        ctx->reserved = ctx->info.estimate;
+        ctx->resv_span = aop_reservation_span(ctx);
+        ctx->resv_tracked = 0;
+        if (table) {
+            ctx->ticket = aop_resv_claim(table, aop_shm_my_pid(),
+                                         aop_shm_inst_slot_of(ctx->live->shm_map, idx),
+                                         ctx->reserved, now + ctx->resv_span);
+            ctx->resv_tracked = ctx->ticket.idx >= 0;
+        }
+    }
+}
+
+void aop_reservation_release_locked(aop_req_t *ctx, apr_int64_t used)
+{
+    apr_int64_t held;
+
+    if (!ctx->reserved_in) {
+        return;
+    }
+    held = ctx->resv_tracked ? aop_resv_release(aop_shm_reservations(), &ctx->ticket)
+                             : ctx->reserved;
+    if (ctx->resv_tracked && held == 0 && ctx->reserved > 0) {
+        /* The sweep gave it back already, counting the estimate as used. */
+        used = used > ctx->reserved ? used - ctx->reserved : 0;
+    }
+    aop_tpm_commit(&ctx->reserved_in->tpm, held, used, apr_time_sec(apr_time_now()));
+    ctx->reserved_in = NULL;
+    ctx->reserved = 0;
+    ctx->resv_tracked = 0;
+}
+
+void aop_reservation_release(aop_req_t *ctx, apr_int64_t used)
+{
+    if (ctx->reserved_in) {
+        aop_shm_lock();
+        aop_reservation_release_locked(ctx, used);
+        aop_shm_unlock();
+    }
+}
+
+apr_interval_time_t aop_reservation_span(const aop_req_t *ctx)
+{
+    return (apr_interval_time_t)(2 * ctx->live->cfg->timeout * APR_USEC_PER_SEC)
+           + ctx->sc->connect_timeout.value + AOP_RESV_SLACK;
+}
+
+void aop_reservation_alive(aop_req_t *ctx, apr_time_t now)
+{
+    if (ctx->resv_tracked) {
+        aop_resv_touch(aop_shm_reservations(), &ctx->ticket, now + ctx->resv_span);
+    }
+}
+
+/* ------------------------------------------------------------------ the sweep */
 
 /* Records looked at per sweep: a second's worth of stale ones is far below this,
  * and the next sweep takes the rest. */
@@ -42,7 +106,7 @@ static void log_takeovers(server_rec *s)
     }
 }
 
-static int aop_reservations_monitor(apr_pool_t *p, server_rec *s)
+void aop_reservations_sweep(server_rec *s)
 {
     aop_resv_table_t *table = aop_shm_reservations();
     aop_resv_stale_t stale[SWEEP_BATCH];
@@ -51,15 +115,15 @@ static int aop_reservations_monitor(apr_pool_t *p, server_rec *s)
     int found, done;
 
     if (!table) {
-        return DECLINED;
+        return;
     }
     log_takeovers(s);
     if (!table->in_use) {
-        return DECLINED;
+        return;
     }
     found = aop_resv_find_stale(table, now, alive, NULL, stale, SWEEP_BATCH);
     if (!found) {
-        return DECLINED;
+        return;
     }
     aop_shm_lock();
     tokens_before = table->reclaimed_tokens;
@@ -72,10 +136,4 @@ static int aop_reservations_monitor(apr_pool_t *p, server_rec *s)
                      "counted as used) of requests whose process ended or stalled",
                      done, tokens_before);
     }
-    return DECLINED;
-}
-
-void aop_reservations_register_hooks(apr_pool_t *p)
-{
-    ap_hook_monitor(aop_reservations_monitor, NULL, NULL, APR_HOOK_MIDDLE);
 }

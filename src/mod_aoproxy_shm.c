@@ -649,20 +649,13 @@ apr_status_t aop_shm_setup(apr_pool_t *pconf, server_rec *s, apr_uint32_t ninst,
     return APR_SUCCESS;
 }
 
-static int aop_shm_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
+void aop_shm_reset(void)
 {
     hdr = NULL;
     my_pid = 0;                      /* the parent asks getpid() */
-    return OK;
 }
 
-static void aop_shm_child_init(apr_pool_t *p, server_rec *s)
+void aop_shm_child_init(void)
 {
     my_pid = (apr_uint32_t)getpid();
-}
-
-void aop_shm_register_hooks(apr_pool_t *p)
-{
-    ap_hook_pre_config(aop_shm_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_child_init(aop_shm_child_init, NULL, NULL, APR_HOOK_REALLY_FIRST);
 }

@@ -67,10 +67,15 @@ typedef struct aop_shm_map_t {
     apr_hash_t *model_slot;          /* model name -> int * */
 } aop_shm_map_t;
 
-void aop_shm_register_hooks(apr_pool_t *p);
+/* pre_config: no segment until post_config attaches one. */
+void aop_shm_reset(void);
 
-/* post_config: creates the mutex and creates or re-attaches the segment, sized for
- * ninst/nmodels/npairs as configured plus growth instances added at run time. */
+/* child_init: the lock's owner is this child (its pid, cached). */
+void aop_shm_child_init(void);
+
+/* post_config of the real pass: creates the segment, or re-attaches the one kept
+ * across a graceful restart when it is big enough, sized for ninst/nmodels/npairs as
+ * configured plus growth instances added at run time. */
 apr_status_t aop_shm_setup(apr_pool_t *pconf, server_rec *s, apr_uint32_t ninst,
                            apr_uint32_t nmodels, apr_uint32_t npairs, apr_uint32_t growth);
 

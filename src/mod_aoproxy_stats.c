@@ -2,8 +2,8 @@
 #include <http_protocol.h>
 
 #include "mod_aoproxy_private.h"
-#include "mod_aoproxy_lbmethod.h"
 #include "mod_aoproxy_outcome.h"
+#include "mod_aoproxy_reservations.h"
 #include "mod_aoproxy_shm.h"
 #include "mod_aoproxy_stats.h"
 
@@ -98,7 +98,7 @@ void aop_stats_finish(request_rec *r, aop_req_t *ctx)
     ctx->finished = 1;
     count_attempt = ctx->inst && ctx->attempt_start && !ctx->attempt_recorded;
     aop_shm_lock();
-    aop_lb_release_locked(ctx, ctx->used_tokens);
+    aop_reservation_release_locked(ctx, ctx->used_tokens);
     if (count_attempt) {
         /* The attempt whose answer the client got (failed ones were counted as
          * they failed). */

@@ -7,7 +7,7 @@
 #include <httpd.h>
 
 #include "aop_stats.h"
-#include "mod_aoproxy_request.h"
+#include "mod_aoproxy_ctx.h"
 
 /* An attempt ended: status is Azure's (0 when it never answered); failure says what
  * went wrong when the status does not (AOP_KIND_TIMEOUT, _CONNECTION, _RESET,

@@ -7,8 +7,8 @@
 #include "aop_sat.h"
 #include "aop_usage.h"
 #include "mod_aoproxy_private.h"
-#include "mod_aoproxy_lbmethod.h"
-#include "mod_aoproxy_request.h"
+#include "mod_aoproxy_ctx.h"
+#include "mod_aoproxy_reservations.h"
 #include "mod_aoproxy_stats.h"
 #include "mod_aoproxy_usage.h"
 
@@ -144,7 +144,7 @@ static apr_status_t feed_bucket(usage_filter_t *uf, apr_bucket *b)
         uf->req->ttfb = apr_time_now() - uf->req->attempt_start;
     }
     if (len && uf->req->resv_tracked) {
-        aop_lb_alive(uf->req, apr_time_now());
+        aop_reservation_alive(uf->req, apr_time_now());
     }
     return aop_usage_feed(uf->parser, data, len, uf->strip ? emit : NULL, uf->out);
 }

@@ -16,9 +16,11 @@ import subprocess
 import pytest
 
 from conftest import MPMS, make_server
+from conftest import request as request_
 from harness import free_port
 
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+ADMIN = "admin-key-5e4f3a2b9a8b7c6d"
 
 # Debian's sites-available/000-default.conf, less its log paths.
 DEFAULT_SITE = """\
@@ -189,3 +191,25 @@ def test_a_proxy_section_of_our_balancer_name_is_refused_with_its_remedy(fleet, 
     finally:
         srv.stop()
 
+
+
+@pytest.mark.parametrize("mpm", MPMS)
+def test_a_server_serving_the_api_alone_starts(request, fleet, mpm):
+    """AOProxyConfigDir and the management API with no AOProxy On anywhere: no
+    balancer is defined, so start-up publishes the instances without workers (it
+    used to crash in post_config, the daemon gone before it served anything), and a
+    change through the API still goes live."""
+    srv = make_server(mpm, fleet.yaml(), env={"ADMIN_API_KEY": ADMIN})
+    srv.v1_scope = "none"
+    started(srv, request)
+    listed = request_(srv, "GET", "/instances")
+    assert listed.status == 200, listed.body
+    assert {"east", "west"} <= {i["name"] for i in listed.json()["instances"]}
+    assert request_(srv, "GET", "/stats").status == 200
+    added = request_(srv, "POST", "/instances/add", headers={"X-Admin-API-Key": ADMIN}, body={
+        "name": "north", "api_key": "key-north-0123456789", "api_version": "2024-10-21",
+        "api_base": "http://127.0.0.1:%d" % fleet.east.port, "supported_models": ["gpt-4o"],
+        "model_deployments": {"gpt-4o": "east-4o"}})
+    assert added.status == 201, added.body
+    assert "north" in {i["name"] for i in request_(srv, "GET", "/instances").json()["instances"]}
+    assert not srv.unexpected_errors()

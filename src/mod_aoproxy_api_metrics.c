@@ -8,6 +8,7 @@
 
 #include "mod_aoproxy_private.h"
 #include "mod_aoproxy_api.h"
+#include "mod_aoproxy_api_handlers.h"
 #include "mod_aoproxy_snapshot.h"
 
 static const char *const kind_names[AOP_KIND_COUNT] = {

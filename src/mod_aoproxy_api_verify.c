@@ -18,9 +18,10 @@
 #include "aop_verify.h"
 #include "mod_aoproxy_private.h"
 #include "mod_aoproxy_api.h"
+#include "mod_aoproxy_api_handlers.h"
+#include "mod_aoproxy_api_verify.h"
 #include "mod_aoproxy_config.h"
 #include "mod_aoproxy_errors.h"
-#include "mod_aoproxy_verify.h"
 
 #define BODY_MAX (64 * 1024)             /* of an answer, kept to classify it */
 #define USER_AGENT "mod_aoproxy (instance verification)"
@@ -38,27 +39,21 @@ static apr_status_t curl_cleanup(void *unused)
     return APR_SUCCESS;
 }
 
-static int verify_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
+void aop_api_verify_init(apr_pool_t *pconf, apr_pool_t *plog)
 {
     CURLcode rc;
 
     if (curl_ready) {
-        return OK;
+        return;
     }
     if ((rc = curl_global_init(CURL_GLOBAL_DEFAULT)) != CURLE_OK) {
         ap_log_perror(APLOG_MARK, APLOG_ERR, 0, plog, AOPLOGNO(00072)
                       "libcurl could not be initialised (%s): POST /instances/verify "
                       "cannot probe instances", curl_easy_strerror(rc));
-        return OK;
+        return;
     }
     curl_ready = 1;
     apr_pool_cleanup_register(pconf, NULL, curl_cleanup, apr_pool_cleanup_null);
-    return OK;
-}
-
-void aop_verify_register_hooks(apr_pool_t *p)
-{
-    ap_hook_pre_config(verify_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
 }
 
 /* ------------------------------------------------------------------ the instance */

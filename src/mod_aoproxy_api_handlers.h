@@ -1,0 +1,40 @@
+/* The management API's handlers, one file per group of endpoints; only the table of
+ * endpoints (mod_aoproxy_api_routes.c) names them. */
+#ifndef MOD_AOPROXY_API_HANDLERS_H
+#define MOD_AOPROXY_API_HANDLERS_H
+
+#include "mod_aoproxy_api.h"
+
+/* Statistics (mod_aoproxy_api_stats.c). */
+void aop_api_get_stats(aop_api_t *q);
+void aop_api_get_stats_windows(aop_api_t *q);
+void aop_api_get_stats_instances(aop_api_t *q);
+void aop_api_get_stats_health(aop_api_t *q);
+void aop_api_post_stats_reset(aop_api_t *q);
+void aop_api_get_instance(aop_api_t *q);
+
+/* Prometheus (mod_aoproxy_api_metrics.c). */
+void aop_api_get_metrics(aop_api_t *q);
+
+/* Configuration reads (mod_aoproxy_api_config.c). */
+void aop_api_get_instances(aop_api_t *q);
+void aop_api_get_instances_config(aop_api_t *q);
+void aop_api_get_instance_config(aop_api_t *q);
+void aop_api_get_config(aop_api_t *q);
+void aop_api_get_effective(aop_api_t *q);
+void aop_api_get_sources(aop_api_t *q);
+void aop_api_get_instance_sources(aop_api_t *q);
+void aop_api_get_versions(aop_api_t *q);
+
+/* Changes (mod_aoproxy_api_manage.c). */
+void aop_api_post_add(aop_api_t *q);
+void aop_api_post_add_many(aop_api_t *q);
+void aop_api_patch_instance(aop_api_t *q);
+void aop_api_delete_instance(aop_api_t *q);
+void aop_api_post_rollback(aop_api_t *q);
+void aop_api_post_reload(aop_api_t *q);
+
+/* POST /instances/verify/{name} (mod_aoproxy_api_verify.c). */
+void aop_api_post_instance_verify(aop_api_t *q);
+
+#endif

@@ -1,0 +1,91 @@
+/* The per-request state of a proxied OpenAI call (as mod_h2's h2_conn_ctx is of a
+ * connection): made by the fixups hook, found again by every later hook and filter
+ * through aop_req_get(), gone with r->pool.
+ *
+ * The fields are grouped by who writes them; everyone else only reads them.  A field
+ * written in two places says so. */
+#ifndef MOD_AOPROXY_CTX_H
+#define MOD_AOPROXY_CTX_H
+
+#include <httpd.h>
+
+#include "aop_request.h"
+#include "aop_resv.h"
+#include "aop_route.h"
+#include "mod_aoproxy_config.h"
+#include "mod_aoproxy_live.h"
+
+struct aop_shm_inst_t;
+struct proxy_worker;
+
+typedef struct aop_req_t {
+    /* ---- the request hook (mod_aoproxy_request.c, fixups), once; the body replay
+     * filter (mod_aoproxy_body.c) reads the body in and marks it handed out */
+    request_rec *r;
+    aop_srv_conf_t *sc;
+    aop_live_t *live;                     /* the instances this request started with */
+    aop_op_e op;
+    const char *model_id;                 /* /v1/models/{id} */
+    aop_request_info_t info;              /* model, stream, estimate... of the body */
+    int injected_usage;                   /* we asked Azure for stream usage, not the client */
+    const char *body;                     /* the request body to send, r->pool */
+    apr_size_t body_len;
+    int body_delivered;                   /* the replay filter handed it out already */
+    const aop_route_t *route;             /* the model's, in live->routes */
+    const apr_array_header_t *candidates; /* route->candidates: indices into
+                                           * live->cfg->instances */
+    int err_status;                       /* a local error answer, 0 = none */
+    const char *err_body;
+
+    /* ---- the pick (mod_aoproxy_lbmethod.c: aop_lb_pick_first in fixups, then the
+     * finder for each attempt) */
+    unsigned char *tried;                 /* per instance index: attempted already */
+    int chosen;                           /* instance index of this attempt, -1 = none */
+    int preselected;                      /* picked (and reserved) in fixups, -1 = none */
+    int probes_ignored;                   /* this pick may take an instance whose probe
+                                           * is out */
+    int probe_blocked;                    /* ... and one was left out for that alone */
+    const aop_instance_t *inst;           /* the instance of this attempt */
+    const char *deployment;               /* its deployment for the model */
+
+    /* ---- the token reservation of the pick (mod_aoproxy_reservations.c) */
+    struct aop_shm_inst_t *reserved_in;   /* the instance holding our token reservation */
+    apr_int64_t reserved;                 /* its amount */
+    aop_resv_ticket_t ticket;             /* its record (owner, deadline): aop_resv.h */
+    int resv_tracked;                     /* ticket names a record (else the table was full) */
+    apr_interval_time_t resv_span;        /* how far ahead each sign of life moves its
+                                           * deadline */
+
+    /* ---- each attempt (mod_aoproxy_proxy.c, the scheme handler wrapper); the hold
+     * filter (mod_aoproxy_hold.c) marks an answer broken or dropped, the usage filter
+     * (mod_aoproxy_usage.c) a stream broken and its first byte */
+    int attempts;
+    apr_time_t attempt_start;             /* when the current attempt began */
+    int last_status;                      /* what the last attempt's scheme handler said */
+    const char *failed;                   /* "name (status), ...": attempts that failed */
+    struct proxy_worker *soft_failed;     /* put in error by mod_proxy only to fail over */
+    int in_scheme_handler;                /* re-entrancy guard of our wrapper */
+    int broken;                           /* the current attempt's answer broke off */
+    int dropped;                          /* ... and the client got none of it */
+    apr_interval_time_t ttfb;             /* streams: first byte of the answer, -1 = none */
+
+    /* ---- the usage filter (mod_aoproxy_usage.c), as the answer passes */
+    apr_int64_t used_tokens;              /* what the answer used (or an estimate) */
+    apr_int64_t used_prompt;              /* ... of which prompt */
+    apr_int64_t used_completion;          /* ... and completion */
+    int usage_estimated;                  /* no usage in the answer: used_tokens guessed */
+
+    /* ---- the statistics (mod_aoproxy_stats.c) */
+    int attempt_recorded;                 /* the current attempt is in the statistics
+                                           * (the wrapper clears it for each attempt) */
+    int cooldowns;                        /* cooldowns its attempts started */
+    int finished;                         /* the request is in the statistics */
+} aop_req_t;
+
+/* fixups: this request's state, nothing picked yet, kept in r->request_config. */
+aop_req_t *aop_req_make(request_rec *r);
+
+/* The state of a request of ours, or NULL (not an OpenAI call under AOProxy On). */
+aop_req_t *aop_req_get(const request_rec *r);
+
+#endif
