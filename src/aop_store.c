@@ -538,14 +538,14 @@ static apr_status_t validated(store_t *s, const aop_instance_t *inst, json_objec
 static apr_status_t resolve_change(store_t *s, const char *name, const current_t *cur,
                                    const char *change, const char **out)
 {
-    int live = cur->exists && !cur->deleted;
+    int view = cur->exists && !cur->deleted;
 
     *out = change;
     if (!change) {
-        *out = live ? "update" : "add";
+        *out = view ? "update" : "add";
     }
     else if (!strcmp(change, "add") || !strcmp(change, "import")) {
-        if (live) {
+        if (view) {
             return fail(s, AOP_STORE_CONFLICT, name, "instance \"%s\" exists already",
                         name);
         }

@@ -227,7 +227,7 @@ static const char *about_backup(const opts_t *o, const char *stage, const char *
  * version's rules: it is copied to a staging file next to the database and loaded
  * there (loading switches a file to WAL mode: the backup itself stays untouched),
  * and the staging file is what gets restored. */
-static int stage_backup(opts_t *o, const char *stage, int *live)
+static int stage_backup(opts_t *o, const char *stage, int *view)
 {
     apr_array_header_t *records;
     aop_store_report_t rep;
@@ -251,8 +251,8 @@ static int stage_backup(opts_t *o, const char *stage, int *live)
     if (aop_store_load(o->p, stage, &records, &res) != APR_SUCCESS) {
         return failed(o, "refusing to restore: %s", about_backup(o, stage, res.message));
     }
-    for (*live = 0, i = 0; i < records->nelts; ++i) {
-        *live += APR_ARRAY_IDX(records, i, aop_store_record_t *)->inst != NULL;
+    for (*view = 0, i = 0; i < records->nelts; ++i) {
+        *view += APR_ARRAY_IDX(records, i, aop_store_record_t *)->inst != NULL;
     }
     return EXIT_SUCCESS;
 }
@@ -314,7 +314,7 @@ static int cmd_restore(opts_t *o)
                                      aoproxy_db_dirname(o->p, o->db_path), (long)getpid());
     aop_store_report_t rep;
     aop_store_result_t res;
-    int rc, live = 0;
+    int rc, view = 0;
 
     if (!exists(o->backup_path)) {
         return failed(o, "the backup %s does not exist", o->backup_path);
@@ -322,7 +322,7 @@ static int cmd_restore(opts_t *o)
     if (same_file(o->backup_path, o->db_path)) {
         return failed(o, "the backup %s is the database itself", o->backup_path);
     }
-    if ((rc = stage_backup(o, stage, &live)) == EXIT_SUCCESS
+    if ((rc = stage_backup(o, stage, &view)) == EXIT_SUCCESS
         && (rc = save_current(o)) == EXIT_SUCCESS) {
         rc = copy_into_place(o, stage);
     }
@@ -336,7 +336,7 @@ static int cmd_restore(opts_t *o)
     }
     aoproxy_db_progress_end(o->pr);
     printf("restored %s into %s: %d instances, %" APR_INT64_T_FMT " deleted, %"
-           APR_INT64_T_FMT " versions\n", o->backup_path, o->db_path, live, rep.deleted,
+           APR_INT64_T_FMT " versions\n", o->backup_path, o->db_path, view, rep.deleted,
            rep.versions);
     return EXIT_SUCCESS;
 }

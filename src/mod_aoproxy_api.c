@@ -49,7 +49,7 @@ void aop_api_store_error(aop_api_t *q, const aop_store_result_t *res)
 
     if (status >= 500) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r, AOPLOGNO(00091)
-                      "instance store %s: %s (%s)", q->live->fleet->db_path,
+                      "instance store %s: %s (%s)", q->view->fleet->db_path,
                       res->message ? res->message : "failed",
                       aop_store_status_name(res->status));
     }
@@ -296,7 +296,7 @@ static int aop_api_handler(request_rec *r)
     q.r = r;
     q.sc = aop_srv_conf(r->server);
     q.arg = NULL;
-    if (!q.sc->cfg || !(q.live = aop_live_acquire(r, q.sc->fleet))) {
+    if (!q.sc->cfg || !(q.view = aop_view_acquire(r, q.sc->fleet))) {
         aop_send_error(r, HTTP_SERVICE_UNAVAILABLE, "No AOProxyConfigDir is set for this "
                        "server.", NULL, "not_configured");
         return OK;

@@ -13,12 +13,12 @@
 #include "aop_config.h"
 #include "aop_store.h"
 #include "mod_aoproxy_config.h"
-#include "mod_aoproxy_live.h"
+#include "mod_aoproxy_view.h"
 
 typedef struct aop_api_t {
     request_rec *r;
     aop_srv_conf_t *sc;
-    aop_live_t *live;                /* the instances as this request found them */
+    aop_view_t *view;                /* the instances as this request found them */
     const char *arg;                 /* the {name} of a route, or NULL */
 } aop_api_t;
 

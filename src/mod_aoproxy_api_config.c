@@ -17,29 +17,29 @@
 #include "mod_aoproxy_health.h"
 #include "mod_aoproxy_snapshot.h"
 
-static const aop_effective_t *effective_at(const aop_live_t *live, int idx)
+static const aop_effective_t *effective_at(const aop_view_t *view, int idx)
 {
-    return APR_ARRAY_IDX(live->effective, idx, aop_effective_t *);
+    return APR_ARRAY_IDX(view->effective, idx, aop_effective_t *);
 }
 
 /* An instance's configuration as the API shows it: the keys, the key masked, and the
  * stored version it is at (0: never changed through the API). */
-static json_object *config_json(const aop_live_t *live, int idx)
+static json_object *config_json(const aop_view_t *view, int idx)
 {
-    const aop_effective_t *e = effective_at(live, idx);
+    const aop_effective_t *e = effective_at(view, idx);
     json_object *o = aop_instance_to_json(e->inst, 0);
 
     json_object_object_add(o, "version", json_object_new_int(e->version));
     return o;
 }
 
-static json_object *all_configs(const aop_live_t *live)
+static json_object *all_configs(const aop_view_t *view)
 {
     json_object *arr = json_object_new_array();
     int i;
 
-    for (i = 0; i < live->cfg->instances->nelts; i++) {
-        json_object_array_add(arr, config_json(live, i));
+    for (i = 0; i < view->cfg->instances->nelts; i++) {
+        json_object_array_add(arr, config_json(view, i));
     }
     return arr;
 }
@@ -75,12 +75,12 @@ void aop_api_get_instances(aop_api_t *q)
                            "invalid_filter");
             return;
         }
-        snap = aop_snapshot_take(q->r->pool, q->live, 0);
+        snap = aop_snapshot_take(q->r->pool, q->view, 0);
     }
     root = aop_json_own(q->r->pool, json_object_new_object());
     arr = json_object_new_array();
-    for (i = 0; i < q->live->cfg->instances->nelts; i++) {
-        const aop_instance_t *inst = APR_ARRAY_IDX(q->live->cfg->instances, i,
+    for (i = 0; i < q->view->cfg->instances->nelts; i++) {
+        const aop_instance_t *inst = APR_ARRAY_IDX(q->view->cfg->instances, i,
                                                    aop_instance_t *);
 
         if ((model && !serves(inst, model))
@@ -89,7 +89,7 @@ void aop_api_get_instances(aop_api_t *q)
             || (snap && strcmp(aop_health_name(snap->health[i].status), status) != 0)) {
             continue;
         }
-        json_object_array_add(arr, config_json(q->live, i));
+        json_object_array_add(arr, config_json(q->view, i));
     }
     json_object_object_add(root, "count", json_object_new_int((int)json_object_array_length(arr)));
     json_object_object_add(root, "instances", arr);
@@ -100,19 +100,19 @@ void aop_api_get_instances_config(aop_api_t *q)
 {
     json_object *root = aop_json_own(q->r->pool, json_object_new_object());
 
-    json_object_object_add(root, "instances", all_configs(q->live));
+    json_object_object_add(root, "instances", all_configs(q->view));
     aop_api_send(q, root);
 }
 
 void aop_api_get_instance_config(aop_api_t *q)
 {
-    int idx = aop_live_find(q->live, q->arg);
+    int idx = aop_view_find(q->view, q->arg);
 
     if (idx < 0) {
         aop_api_not_found(q, q->arg);
         return;
     }
-    aop_api_send(q, aop_json_own(q->r->pool, config_json(q->live, idx)));
+    aop_api_send(q, aop_json_own(q->r->pool, config_json(q->view, idx)));
 }
 
 /* ------------------------------------------------------------------ /config */
@@ -128,9 +128,9 @@ static json_object *routing_json(const aop_config_t *cfg)
 }
 
 /* The effective configuration; secrets (keys, the webhook URL) are masked. */
-static json_object *config_root(const aop_live_t *live)
+static json_object *config_root(const aop_view_t *view)
 {
-    const aop_config_t *cfg = live->cfg;
+    const aop_config_t *cfg = view->cfg;
     json_object *root = json_object_new_object();
     json_object *logging = json_object_new_object(), *monitoring = json_object_new_object();
 
@@ -149,29 +149,29 @@ static json_object *config_root(const aop_live_t *live)
                            json_object_new_int(cfg->stats_window_minutes));
     json_object_object_add(monitoring, "additional_windows", aop_json_int_array(cfg->additional_windows));
     json_object_object_add(root, "monitoring", monitoring);
-    json_object_object_add(root, "instances", all_configs(live));
+    json_object_object_add(root, "instances", all_configs(view));
     return root;
 }
 
 void aop_api_get_config(aop_api_t *q)
 {
-    aop_api_send(q, aop_json_own(q->r->pool, config_root(q->live)));
+    aop_api_send(q, aop_json_own(q->r->pool, config_root(q->view)));
 }
 
 /* /config plus where it stands: the generation and each instance's field sources. */
 void aop_api_get_effective(aop_api_t *q)
 {
-    json_object *root = aop_json_own(q->r->pool, config_root(q->live));
+    json_object *root = aop_json_own(q->r->pool, config_root(q->view));
     json_object *sources = json_object_new_object();
     int i;
 
-    for (i = 0; i < q->live->cfg->instances->nelts; i++) {
-        const aop_effective_t *e = effective_at(q->live, i);
+    for (i = 0; i < q->view->cfg->instances->nelts; i++) {
+        const aop_effective_t *e = effective_at(q->view, i);
 
         json_object_object_add(sources, e->inst->name, aop_effective_sources_json(e));
     }
     json_object_object_add(root, "generation",
-                           json_object_new_int64((apr_int64_t)q->live->generation));
+                           json_object_new_int64((apr_int64_t)q->view->generation));
     json_object_object_add(root, "sources", sources);
     aop_api_send(q, root);
 }
@@ -202,14 +202,14 @@ static json_object *layer_json(apr_pool_t *p, const char *layer, const char *loc
 }
 
 /* How many fields of the live instances each layer sets. */
-static void count_fields(const aop_live_t *live, int counts[4])
+static void count_fields(const aop_view_t *view, int counts[4])
 {
     int i;
 
-    for (i = 0; i < live->effective->nelts; i++) {
+    for (i = 0; i < view->effective->nelts; i++) {
         apr_hash_index_t *hi;
 
-        for (hi = apr_hash_first(NULL, effective_at(live, i)->sources); hi;
+        for (hi = apr_hash_first(NULL, effective_at(view, i)->sources); hi;
              hi = apr_hash_next(hi)) {
             const aop_field_source_t *src = apr_hash_this_val(hi);
 
@@ -218,21 +218,21 @@ static void count_fields(const aop_live_t *live, int counts[4])
     }
 }
 
-void aop_api_get_sources(aop_api_t *q)
+void aop_api_get_layers(aop_api_t *q)
 {
-    aop_fleet_t *fleet = q->live->fleet;
+    aop_fleet_t *fleet = q->view->fleet;
     json_object *root = aop_json_own(q->r->pool, json_object_new_object());
     json_object *layers = json_object_new_array();
     int counts[4] = { 0, 0, 0, 0 };
 
-    count_fields(q->live, counts);
+    count_fields(q->view, counts);
     json_object_array_add(layers, layer_json(q->r->pool, "database", fleet->db_path,
                                              counts[AOP_LAYER_DATABASE]));
     json_object_array_add(layers, layer_json(q->r->pool, "state_file", fleet->state_file,
                                              counts[AOP_LAYER_STATE_FILE]));
     json_object_array_add(layers, layer_json(q->r->pool, "yaml", NULL, counts[AOP_LAYER_YAML]));
     json_object_object_add(json_object_array_get_idx(layers, 2), "files",
-                           aop_json_str_array(q->live->cfg->files));
+                           aop_json_str_array(q->view->cfg->files));
     json_object_array_add(layers, layer_json(q->r->pool, "default", NULL,
                                              counts[AOP_LAYER_DEFAULT]));
     json_object_object_add(root, "precedence", layers);
@@ -240,15 +240,15 @@ void aop_api_get_sources(aop_api_t *q)
     json_object_object_add(root, "environment", fleet->environment
                            ? json_object_new_string(fleet->environment) : NULL);
     json_object_object_add(root, "generation",
-                           json_object_new_int64((apr_int64_t)q->live->generation));
+                           json_object_new_int64((apr_int64_t)q->view->generation));
     json_object_object_add(root, "instances",
-                           json_object_new_int(q->live->cfg->instances->nelts));
+                           json_object_new_int(q->view->cfg->instances->nelts));
     aop_api_send(q, root);
 }
 
 void aop_api_get_instance_sources(aop_api_t *q)
 {
-    int idx = aop_live_find(q->live, q->arg);
+    int idx = aop_view_find(q->view, q->arg);
     json_object *root;
 
     if (idx < 0) {
@@ -257,8 +257,8 @@ void aop_api_get_instance_sources(aop_api_t *q)
     }
     root = aop_json_own(q->r->pool, json_object_new_object());
     json_object_object_add(root, "instance", json_object_new_string(q->arg));
-    json_object_object_add(root, "version", json_object_new_int(effective_at(q->live, idx)->version));
-    json_object_object_add(root, "sources", aop_effective_sources_json(effective_at(q->live, idx)));
+    json_object_object_add(root, "version", json_object_new_int(effective_at(q->view, idx)->version));
+    json_object_object_add(root, "sources", aop_effective_sources_json(effective_at(q->view, idx)));
     aop_api_send(q, root);
 }
 
@@ -285,7 +285,7 @@ void aop_api_get_versions(aop_api_t *q)
     json_object *root, *arr;
     int i;
 
-    if (aop_store_versions(q->r->pool, q->live->fleet->db_path, q->arg, &versions, &res)
+    if (aop_store_versions(q->r->pool, q->view->fleet->db_path, q->arg, &versions, &res)
         != APR_SUCCESS) {
         if (res.status == AOP_STORE_NOT_FOUND) {
             aop_send_error(q->r, HTTP_NOT_FOUND, apr_psprintf(

@@ -22,7 +22,7 @@ void aop_api_get_instances_config(aop_api_t *q);
 void aop_api_get_instance_config(aop_api_t *q);
 void aop_api_get_config(aop_api_t *q);
 void aop_api_get_effective(aop_api_t *q);
-void aop_api_get_sources(aop_api_t *q);
+void aop_api_get_layers(aop_api_t *q);
 void aop_api_get_instance_sources(aop_api_t *q);
 void aop_api_get_versions(aop_api_t *q);
 

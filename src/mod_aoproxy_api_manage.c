@@ -124,27 +124,27 @@ static int invalid(aop_api_t *q, const char *prefix, const char *err, const char
 }
 
 /* The view after a change (and the lock's release is the caller's). */
-static aop_live_t *fresh(aop_api_t *q)
+static aop_view_t *fresh(aop_api_t *q)
 {
-    aop_live_t *live = aop_live_acquire(q->r, q->sc->fleet);
+    aop_view_t *view = aop_view_acquire(q->r, q->sc->fleet);
 
-    return live ? live : q->live;
+    return view ? view : q->view;
 }
 
 static json_object *instance_answer(aop_api_t *q, const char *name, const char *key,
                                     json_object *root)
 {
-    aop_live_t *live = fresh(q);
-    int idx = aop_live_find(live, name);
+    aop_view_t *view = fresh(q);
+    int idx = aop_view_find(view, name);
 
     if (idx >= 0) {
-        const aop_effective_t *e = APR_ARRAY_IDX(live->effective, idx, aop_effective_t *);
+        const aop_effective_t *e = APR_ARRAY_IDX(view->effective, idx, aop_effective_t *);
         json_object *o = aop_instance_to_json(e->inst, 0);
 
         json_object_object_add(o, "version", json_object_new_int(e->version));
         json_object_object_add(root, key, o);
     }
-    json_object_object_add(root, "generation", json_object_new_int64((apr_int64_t)live->generation));
+    json_object_object_add(root, "generation", json_object_new_int64((apr_int64_t)view->generation));
     return root;
 }
 
@@ -156,7 +156,7 @@ static int locked(aop_api_t *q)
                        NULL, NULL);
         return 0;
     }
-    q->live = fresh(q);
+    q->view = fresh(q);
     return 1;
 }
 
@@ -204,7 +204,7 @@ static int room_for(aop_api_t *q, apr_array_header_t *insts)
 {
     aop_change_error_t err;
 
-    if (aop_publish_room(q->r, q->live, insts, &err) != APR_SUCCESS) {
+    if (aop_publish_room(q->r, q->view, insts, &err) != APR_SUCCESS) {
         change_error(q, &err);
         return 0;
     }
@@ -226,7 +226,7 @@ static void add_instances(aop_api_t *q, apr_array_header_t *insts, int many)
         const aop_instance_t *inst = APR_ARRAY_IDX(insts, i, aop_instance_t *);
         aop_store_change_t *c = apr_array_push(changes);
 
-        if (aop_live_find(q->live, inst->name) >= 0) {
+        if (aop_view_find(q->view, inst->name) >= 0) {
             aop_admin_unlock();
             aop_send_error(q->r, HTTP_CONFLICT, apr_psprintf(
                                q->r->pool, "An instance named `%s` exists already (change it "
@@ -363,13 +363,13 @@ void aop_api_patch_instance(aop_api_t *q)
     if (!locked(q)) {
         return;
     }
-    if ((idx = aop_live_find(q->live, q->arg)) < 0) {
+    if ((idx = aop_view_find(q->view, q->arg)) < 0) {
         aop_admin_unlock();
         aop_api_not_found(q, q->arg);
         return;
     }
     if (aop_instance_from_json(q->r->pool, obj,
-                               APR_ARRAY_IDX(q->live->cfg->instances, idx, aop_instance_t *),
+                               APR_ARRAY_IDX(q->view->cfg->instances, idx, aop_instance_t *),
                                1, &inst, &err, &field) != APR_SUCCESS) {
         aop_admin_unlock();
         invalid(q, NULL, err, field);
@@ -401,7 +401,7 @@ void aop_api_delete_instance(aop_api_t *q)
     if (!locked(q)) {
         return;
     }
-    if (aop_live_find(q->live, q->arg) < 0) {
+    if (aop_view_find(q->view, q->arg) < 0) {
         aop_admin_unlock();
         aop_api_not_found(q, q->arg);
         return;
@@ -509,7 +509,7 @@ void aop_api_post_reload(aop_api_t *q)
     aop_change_error_t err;
     const char *perr = NULL;
     json_object *root;
-    aop_live_t *live;
+    aop_view_t *view;
     int i;
 
     if (aop_config_load_mode(q->r->pool, fleet->config_dir, fleet->environment, NULL, NULL,
@@ -529,7 +529,7 @@ void aop_api_post_reload(aop_api_t *q)
     ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, q->r, AOPLOGNO(00098)
                   "configuration reloaded by %s", who(q));
     root = aop_json_own(q->r->pool, json_object_new_object());
-    live = fresh(q);
+    view = fresh(q);
     for (i = 0; i < cfg->warnings->nelts; i++) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, q->r, AOPLOGNO(00099) "configuration: %s",
                       APR_ARRAY_IDX(cfg->warnings, i, const char *));
@@ -537,7 +537,7 @@ void aop_api_post_reload(aop_api_t *q)
     json_object_object_add(root, "reloaded", json_object_new_boolean(1));
     json_object_object_add(root, "files", aop_json_str_array(cfg->files));
     json_object_object_add(root, "left_out", left_out_json(q, cfg));
-    json_object_object_add(root, "instances", json_object_new_int(live->cfg->instances->nelts));
-    json_object_object_add(root, "generation", json_object_new_int64((apr_int64_t)live->generation));
+    json_object_object_add(root, "instances", json_object_new_int(view->cfg->instances->nelts));
+    json_object_object_add(root, "generation", json_object_new_int64((apr_int64_t)view->generation));
     aop_api_send(q, root);
 }

@@ -81,7 +81,7 @@ static void each_pair(request_rec *r, const aop_snapshot_t *snap, series_fn *fn)
     s.r = r;
     s.snap = snap;
     for (i = 0; i < snap->n; i++) {
-        const aop_instance_t *inst = APR_ARRAY_IDX(snap->live->cfg->instances, i,
+        const aop_instance_t *inst = APR_ARRAY_IDX(snap->view->cfg->instances, i,
                                                    aop_instance_t *);
 
         for (j = 0; j < inst->supported_models->nelts; j++) {
@@ -179,7 +179,7 @@ static double gauge_value(const aop_snapshot_t *snap, int i, gauge_e g)
     case G_RESERVED:
         return (double)si->tpm.reserved;
     case G_LIMIT:
-        return (double)APR_ARRAY_IDX(snap->live->cfg->instances, i, aop_instance_t *)->max_tpm;
+        return (double)APR_ARRAY_IDX(snap->view->cfg->instances, i, aop_instance_t *)->max_tpm;
     default:
         return si->cooldown_until > snap->now ? (double)(si->cooldown_until - snap->now) / 1e6
                                               : 0.0;
@@ -188,7 +188,7 @@ static double gauge_value(const aop_snapshot_t *snap, int i, gauge_e g)
 
 static const char *instance_label(request_rec *r, const aop_snapshot_t *snap, int i)
 {
-    return label(r->pool, APR_ARRAY_IDX(snap->live->cfg->instances, i, aop_instance_t *)->name);
+    return label(r->pool, APR_ARRAY_IDX(snap->view->cfg->instances, i, aop_instance_t *)->name);
 }
 
 /* One gauge family, every instance's sample together (the format wants them so). */
@@ -243,7 +243,7 @@ static void overall_counters(request_rec *r, const aop_snapshot_t *snap)
 void aop_api_get_metrics(aop_api_t *q)
 {
     request_rec *r = q->r;
-    aop_snapshot_t *snap = aop_snapshot_take(r->pool, q->live, 1);
+    aop_snapshot_t *snap = aop_snapshot_take(r->pool, q->view, 1);
 
     ap_set_content_type(r, "text/plain; version=0.0.4; charset=utf-8");
     header(r, "aoproxy_requests_total", "counter", "Attempts at an instance for a model, by "

@@ -20,7 +20,7 @@ static const aop_api_route_t routes[] = {
     { M_DELETE, "/instances/*", aop_api_delete_instance, 1 },
     { M_GET, "/config", aop_api_get_config, 0 },
     { M_POST, "/config/reload", aop_api_post_reload, 1 },
-    { M_GET, "/admin/config/sources", aop_api_get_sources, 1 },
+    { M_GET, "/admin/config/sources", aop_api_get_layers, 1 },
     { M_GET, "/admin/config/instances/*/sources", aop_api_get_instance_sources, 1 },
     { M_GET, "/admin/config/effective", aop_api_get_effective, 1 },
     { M_POST, "/admin/config/reload", aop_api_post_reload, 1 },

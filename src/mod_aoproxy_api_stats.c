@@ -110,7 +110,7 @@ static json_object *window_json(const aop_snapshot_t *snap, int idx, int minutes
 
 static const aop_instance_t *instance_at(const aop_snapshot_t *snap, int idx)
 {
-    return APR_ARRAY_IDX(snap->live->cfg->instances, idx, aop_instance_t *);
+    return APR_ARRAY_IDX(snap->view->cfg->instances, idx, aop_instance_t *);
 }
 
 static json_object *health_json(apr_pool_t *p, const aop_snapshot_t *snap, int idx)
@@ -163,7 +163,7 @@ static json_object *instance_state(apr_pool_t *p, const aop_snapshot_t *snap, in
     json_object_object_add(o, "health", health_json(p, snap, idx));
     json_object_object_add(o, "tpm", tpm_json(snap, idx));
     json_object_object_add(o, "stats", window_json(snap, idx,
-                                                   snap->live->cfg->stats_window_minutes));
+                                                   snap->view->cfg->stats_window_minutes));
     return o;
 }
 
@@ -181,7 +181,7 @@ static json_object *instances_state(apr_pool_t *p, const aop_snapshot_t *snap)
 static aop_snapshot_t *snapshot(aop_api_t *q, json_object **root)
 {
     *root = aop_json_own(q->r->pool, json_object_new_object());
-    return aop_snapshot_take(q->r->pool, q->live, 0);
+    return aop_snapshot_take(q->r->pool, q->view, 0);
 }
 
 void aop_api_get_stats(aop_api_t *q)
@@ -193,7 +193,7 @@ void aop_api_get_stats(aop_api_t *q)
                                aop_health_name(aop_snapshot_overall_health(snap))));
     json_object_object_add(root, "since", aop_api_time(q->r->pool, snap->since));
     json_object_object_add(root, "window", window_json(snap, -1,
-                                                       q->live->cfg->stats_window_minutes));
+                                                       q->view->cfg->stats_window_minutes));
     json_object_object_add(root, "total", counts_json(&snap->overall_life, 0));
     aop_api_send(q, root);
 }
@@ -216,10 +216,10 @@ void aop_api_get_stats_windows(aop_api_t *q)
 {
     json_object *root, *arr = json_object_new_array();
     aop_snapshot_t *snap = snapshot(q, &root);
-    const apr_array_header_t *extra = q->live->cfg->additional_windows;
+    const apr_array_header_t *extra = q->view->cfg->additional_windows;
     int i;
 
-    json_object_array_add(arr, one_window(q->r->pool, snap, q->live->cfg->stats_window_minutes));
+    json_object_array_add(arr, one_window(q->r->pool, snap, q->view->cfg->stats_window_minutes));
     for (i = 0; i < extra->nelts; i++) {
         json_object_array_add(arr, one_window(q->r->pool, snap, APR_ARRAY_IDX(extra, i, int)));
     }
@@ -233,7 +233,7 @@ void aop_api_get_stats_instances(aop_api_t *q)
     aop_snapshot_t *snap = snapshot(q, &root);
 
     json_object_object_add(root, "window_minutes",
-                           json_object_new_int(q->live->cfg->stats_window_minutes));
+                           json_object_new_int(q->view->cfg->stats_window_minutes));
     json_object_object_add(root, "instances", instances_state(q->r->pool, snap));
     aop_api_send(q, root);
 }
@@ -279,7 +279,7 @@ void aop_api_get_instance(aop_api_t *q)
 {
     json_object *root, *state;
     aop_snapshot_t *snap = snapshot(q, &root);
-    int idx = aop_live_find(snap->live, q->arg);
+    int idx = aop_view_find(snap->view, q->arg);
 
     if (idx < 0) {
         aop_send_error(q->r, HTTP_NOT_FOUND, apr_psprintf(q->r->pool, "No instance named "

@@ -61,9 +61,9 @@ void aop_api_verify_init(apr_pool_t *pconf, apr_pool_t *plog)
 /* The live instance of that name (an instance added through the API too). */
 static const aop_instance_t *find_instance(const aop_api_t *q, const char *name)
 {
-    int idx = name ? aop_live_find(q->live, name) : -1;
+    int idx = name ? aop_view_find(q->view, name) : -1;
 
-    return idx >= 0 ? APR_ARRAY_IDX(q->live->cfg->instances, idx, const aop_instance_t *)
+    return idx >= 0 ? APR_ARRAY_IDX(q->view->cfg->instances, idx, const aop_instance_t *)
                     : NULL;
 }
 

@@ -6,7 +6,7 @@
 #include "mod_aoproxy_balancer.h"
 #include "aop_layers.h"
 #include "mod_aoproxy_config.h"
-#include "mod_aoproxy_live.h"
+#include "mod_aoproxy_view.h"
 
 /* A worker per instance, named origin + "/" + instance name: two instances on one
  * host (say, two keys of one resource) stay distinct members with their own
@@ -348,9 +348,9 @@ int aop_balancer_free_slots(aop_fleet_t *fleet)
     return b && b->storage && b->wslot ? (int)b->storage->num_free_slots(b->wslot) : 0;
 }
 
-int aop_balancer_workers_needed(aop_live_t *live, const apr_array_header_t *instances)
+int aop_balancer_workers_needed(aop_view_t *view, const apr_array_header_t *instances)
 {
-    proxy_balancer *b = live->fleet->balancer;
+    proxy_balancer *b = view->fleet->balancer;
     apr_pool_t *p;
     apr_hash_t *used;
     int i, need = 0;
@@ -359,11 +359,11 @@ int aop_balancer_workers_needed(aop_live_t *live, const apr_array_header_t *inst
         return 0;
     }
     apr_pool_create(&p, NULL);
-    sync_all(aop_fleet_balancers(p, live->fleet));
+    sync_all(aop_fleet_balancers(p, view->fleet));
     used = apr_hash_make(p);
-    for (i = 0; i < live->cfg->instances->nelts; i++) {
-        if (live->worker_names[i]) {
-            apr_hash_set(used, live->worker_names[i], APR_HASH_KEY_STRING, "");
+    for (i = 0; i < view->cfg->instances->nelts; i++) {
+        if (view->worker_names[i]) {
+            apr_hash_set(used, view->worker_names[i], APR_HASH_KEY_STRING, "");
         }
     }
     for (i = 0; i < instances->nelts; i++) {

@@ -7,7 +7,7 @@
 
 #include <httpd.h>
 
-#include "mod_aoproxy_live.h"
+#include "mod_aoproxy_view.h"
 
 /* post_config, after mod_proxy's and before mod_proxy_balancer's (which puts the
  * balancers it finds into shared memory), once every fleet has its boot instances:
@@ -40,6 +40,6 @@ void aop_balancer_sync(struct proxy_balancer *b, server_rec *s);
 
 /* How many of instances (aop_instance_t *) would take a new slot: neither their own
  * worker nor a removed instance's on their origin (one unused by live) is there. */
-int aop_balancer_workers_needed(aop_live_t *live, const apr_array_header_t *instances);
+int aop_balancer_workers_needed(aop_view_t *view, const apr_array_header_t *instances);
 
 #endif

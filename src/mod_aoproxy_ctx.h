@@ -13,7 +13,7 @@
 #include "aop_resv.h"
 #include "aop_route.h"
 #include "mod_aoproxy_config.h"
-#include "mod_aoproxy_live.h"
+#include "mod_aoproxy_view.h"
 
 struct aop_shm_inst_t;
 struct proxy_worker;
@@ -23,7 +23,7 @@ typedef struct aop_req_t {
      * filter (mod_aoproxy_body.c) reads the body in and marks it handed out */
     request_rec *r;
     aop_srv_conf_t *sc;
-    aop_live_t *live;                     /* the instances this request started with */
+    aop_view_t *view;                     /* the instances this request started with */
     aop_op_e op;
     const char *model_id;                 /* /v1/models/{id} */
     aop_request_info_t info;              /* model, stream, estimate... of the body */
@@ -31,9 +31,9 @@ typedef struct aop_req_t {
     const char *body;                     /* the request body to send, r->pool */
     apr_size_t body_len;
     int body_delivered;                   /* the replay filter handed it out already */
-    const aop_route_t *route;             /* the model's, in live->routes */
+    const aop_route_t *route;             /* the model's, in view->routes */
     const apr_array_header_t *candidates; /* route->candidates: indices into
-                                           * live->cfg->instances */
+                                           * view->cfg->instances */
     int err_status;                       /* a local error answer, 0 = none */
     const char *err_body;
 

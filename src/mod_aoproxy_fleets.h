@@ -1,13 +1,13 @@
 /* The registry of this configuration's fleets and their balancers.
  *
  * A fleet is one configuration (one AOProxyConfigDir and environment): its YAML, its
- * SQLite store, the instances it serves (mod_aoproxy_live.h) and the balancer of
+ * SQLite store, the instances it serves (mod_aoproxy_view.h) and the balancer of
  * every server that proxies for it.  Servers sharing a configuration share its
  * fleet.  The registry is filled anew in every configuration cycle: emptied in
  * pre_config, a fleet added per configuration in check_config (its id: its place,
  * which names its document in shared memory), balancers attached in post_config;
  * read-only once the children run, but for each process's own view of a fleet
- * (current, mod_aoproxy_live.c). */
+ * (current, mod_aoproxy_view.c). */
 #ifndef MOD_AOPROXY_FLEETS_H
 #define MOD_AOPROXY_FLEETS_H
 
@@ -18,7 +18,7 @@
 
 struct proxy_worker;
 struct proxy_balancer;
-struct aop_live_t;
+struct aop_view_t;
 
 /* A server's balancer for a fleet (virtual hosts sharing a configuration each have
  * their own, with the same workers). */
@@ -41,7 +41,7 @@ typedef struct aop_fleet_t {
     server_rec *balancer_server;
     apr_array_header_t *members;     /* aop_fleet_member_t: the other servers' */
     struct proxy_worker **boot_workers;   /* parallel to boot */
-    struct aop_live_t *current;      /* this process's view (mod_aoproxy_live.c) */
+    struct aop_view_t *current;      /* this process's view (mod_aoproxy_view.c) */
 #if APR_HAS_THREADS
     apr_thread_mutex_t *mutex;       /* guards current in this process */
 #endif

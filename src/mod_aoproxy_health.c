@@ -30,9 +30,9 @@ static aop_health_t judged(aop_health_e status, const char *reason)
     return h;
 }
 
-static int worker_refusing(aop_live_t *live, int idx, apr_time_t now)
+static int worker_refusing(aop_view_t *view, int idx, apr_time_t now)
 {
-    proxy_worker *w = aop_live_worker(live, NULL, idx);
+    proxy_worker *w = aop_view_worker(view, NULL, idx);
 
     return w && PROXY_WORKER_IS(w, PROXY_WORKER_IN_ERROR)
            && now <= w->s->error_time + w->s->retry;
@@ -51,30 +51,30 @@ static int any_missing(const aop_shm_inst_t *si, apr_time_t now)
 }
 
 /* Reasons an instance cannot serve at all, worst first. */
-static const char *out_of_service(apr_pool_t *p, aop_live_t *live, int idx,
+static const char *out_of_service(apr_pool_t *p, aop_view_t *view, int idx,
                                   const aop_shm_inst_t *si, apr_time_t now)
 {
     if (now < si->unhealthy_until) {
         return apr_psprintf(p, "Azure refused the api key (%d)", si->last_status);
     }
-    if (worker_refusing(live, idx, now)) {
+    if (worker_refusing(view, idx, now)) {
         return "connections fail; mod_proxy retries after AOProxyRetryInterval";
     }
     return NULL;
 }
 
-aop_health_t aop_health_of(apr_pool_t *p, aop_live_t *live, int idx,
+aop_health_t aop_health_of(apr_pool_t *p, aop_view_t *view, int idx,
                            const aop_shm_inst_t *si, const aop_counts_t *window,
                            apr_time_t now)
 {
-    const aop_instance_t *inst = APR_ARRAY_IDX(live->cfg->instances, idx, aop_instance_t *);
+    const aop_instance_t *inst = APR_ARRAY_IDX(view->cfg->instances, idx, aop_instance_t *);
     apr_uint64_t errors = aop_health_errors(window);
     const char *why;
 
     if (!inst->enabled) {
         return judged(AOP_DISABLED, "disabled in the configuration");
     }
-    if ((why = out_of_service(p, live, idx, si, now))) {
+    if ((why = out_of_service(p, view, idx, si, now))) {
         return judged(AOP_UNHEALTHY, why);
     }
     if (now < si->cooldown_until) {
@@ -99,12 +99,12 @@ aop_health_t aop_health_of(apr_pool_t *p, aop_live_t *live, int idx,
         return judged(AOP_DEGRADED, apr_psprintf(p, "error rate %.0f%% in the last %d "
                                                  "minutes", 100.0 * (double)errors
                                                  / (double)window->n.requests,
-                                                 live->cfg->stats_window_minutes));
+                                                 view->cfg->stats_window_minutes));
     }
     return judged(AOP_HEALTHY, NULL);
 }
 
-aop_health_e aop_health_overall(const aop_health_e *each, int n, aop_live_t *live)
+aop_health_e aop_health_overall(const aop_health_e *each, int n, aop_view_t *view)
 {
     int i, enabled = 0, healthy = 0, serving = 0;
 

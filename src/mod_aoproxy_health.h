@@ -7,7 +7,7 @@
 
 #include "aop_stats.h"
 #include "mod_aoproxy_config.h"
-#include "mod_aoproxy_live.h"
+#include "mod_aoproxy_view.h"
 #include "mod_aoproxy_shm.h"
 
 typedef enum {
@@ -29,7 +29,7 @@ typedef struct aop_health_t {
 #define AOP_DEGRADED_MIN_REQUESTS 4
 
 /* si is a copy taken under the lock; window its main window's counts. */
-aop_health_t aop_health_of(apr_pool_t *p, aop_live_t *live, int idx,
+aop_health_t aop_health_of(apr_pool_t *p, aop_view_t *view, int idx,
                            const aop_shm_inst_t *si, const aop_counts_t *window,
                            apr_time_t now);
 
@@ -37,7 +37,7 @@ const char *aop_health_name(aop_health_e h);
 
 /* The service as a whole: healthy when every enabled instance is, unhealthy when none
  * can serve, degraded in between. */
-aop_health_e aop_health_overall(const aop_health_e *each, int n, aop_live_t *live);
+aop_health_e aop_health_overall(const aop_health_e *each, int n, aop_view_t *view);
 
 /* Requests that failed for a reason of the instance's (not the client's). */
 apr_uint64_t aop_health_errors(const aop_counts_t *c);

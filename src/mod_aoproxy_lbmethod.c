@@ -7,7 +7,7 @@
 #include "aop_select.h"
 #include "mod_aoproxy_private.h"
 #include "mod_aoproxy_lbmethod.h"
-#include "mod_aoproxy_live.h"
+#include "mod_aoproxy_view.h"
 #include "mod_aoproxy_reservations.h"
 #include "mod_aoproxy_shm.h"
 
@@ -36,12 +36,12 @@ static int worker_usable(proxy_worker *w, request_rec *r)
 /* The worker of a candidate this request may still try, or NULL. */
 static proxy_worker *untried(const aop_req_t *ctx, proxy_balancer *b, int idx)
 {
-    return ctx->tried[idx] ? NULL : aop_live_worker(ctx->live, b, idx);
+    return ctx->tried[idx] ? NULL : aop_view_worker(ctx->view, b, idx);
 }
 
 static const aop_instance_t *instance(const aop_req_t *ctx, int idx)
 {
-    return APR_ARRAY_IDX(ctx->live->cfg->instances, idx, aop_instance_t *);
+    return APR_ARRAY_IDX(ctx->view->cfg->instances, idx, aop_instance_t *);
 }
 
 /* Not resting after a 429/5xx or a failure, key not refused, deployment not missing,
@@ -50,7 +50,7 @@ static const aop_instance_t *instance(const aop_req_t *ctx, int idx)
  * old). */
 static int check_available(const aop_req_t *ctx, int idx, apr_time_t now, int exact)
 {
-    const aop_shm_inst_t *si = aop_shm_inst(ctx->live->shm_map, idx);
+    const aop_shm_inst_t *si = aop_shm_inst(ctx->view->shm_map, idx);
     apr_int64_t max_tpm = instance(ctx, idx)->max_tpm, sec = apr_time_sec(now);
 
     if (!si) {
@@ -75,7 +75,7 @@ static int maybe_available(const aop_req_t *ctx, int idx, apr_time_t now)
 /* Under the lock: the budget's window brought to this second, then the exact check. */
 static int available_locked(const aop_req_t *ctx, int idx, apr_time_t now)
 {
-    aop_shm_inst_t *si = aop_shm_inst(ctx->live->shm_map, idx);
+    aop_shm_inst_t *si = aop_shm_inst(ctx->view->shm_map, idx);
 
     if (si) {
         aop_tpm_refresh(&si->tpm, apr_time_sec(now));
@@ -86,7 +86,7 @@ static int available_locked(const aop_req_t *ctx, int idx, apr_time_t now)
 /* When candidate idx could take the request, or 0 when only a reload can help. */
 static apr_time_t available_at(const aop_req_t *ctx, int idx, apr_time_t now)
 {
-    const aop_shm_inst_t *si = aop_shm_inst(ctx->live->shm_map, idx);
+    const aop_shm_inst_t *si = aop_shm_inst(ctx->view->shm_map, idx);
     apr_time_t at;
 
     if (!si) {
@@ -104,7 +104,7 @@ static apr_time_t available_at(const aop_req_t *ctx, int idx, apr_time_t now)
  * this pick takes what is left (pick()). */
 static int probe_allows(const aop_req_t *ctx, int idx, apr_time_t now)
 {
-    const aop_shm_inst_t *si = aop_shm_inst(ctx->live->shm_map, idx);
+    const aop_shm_inst_t *si = aop_shm_inst(ctx->view->shm_map, idx);
 
     return !si || ctx->probes_ignored
            || aop_circuit_admits(si->consecutive_failures, si->probe_until, now);
@@ -146,7 +146,7 @@ static int choose(aop_req_t *ctx, aop_shm_model_t *sm, aop_cand_t *c, int n,
     aop_select_state_t st = { sm ? sm->cursor : 0, sm ? sm->cw : local_cw };
     int k, idx = -1;
 
-    while ((k = aop_select(ctx->live->cfg->strategy, c, n, &st)) >= 0) {
+    while ((k = aop_select(ctx->view->cfg->strategy, c, n, &st)) >= 0) {
         idx = APR_ARRAY_IDX(ctx->candidates, k, int);
         if (available_locked(ctx, idx, now) && probe_allows(ctx, idx, now)) {
             break;
@@ -164,11 +164,11 @@ static int choose(aop_req_t *ctx, aop_shm_model_t *sm, aop_cand_t *c, int n,
  * its probe and the others wait for the outcome. */
 static void send_probe(const aop_req_t *ctx, int idx, apr_time_t now)
 {
-    aop_shm_inst_t *si = aop_shm_inst(ctx->live->shm_map, idx);
+    aop_shm_inst_t *si = aop_shm_inst(ctx->view->shm_map, idx);
 
     if (si) {
         si->probe_until = aop_circuit_sent(si->consecutive_failures, si->probe_until, now,
-                                           aop_circuit_window(ctx->live->cfg->timeout));
+                                           aop_circuit_window(ctx->view->cfg->timeout));
     }
 }
 
@@ -223,7 +223,7 @@ static int pick(request_rec *r, aop_req_t *ctx, proxy_balancer *b)
     int n = ctx->candidates->nelts > AOP_SHM_MAX_CANDIDATES ? AOP_SHM_MAX_CANDIDATES
                                                             : ctx->candidates->nelts;
     apr_time_t now = apr_time_now();
-    aop_shm_model_t *sm = aop_shm_model(ctx->live->shm_map, ctx->info.model);
+    aop_shm_model_t *sm = aop_shm_model(ctx->view->shm_map, ctx->info.model);
     int idx;
 
     if (sm && ctx->route && ctx->route->schedule_len
@@ -254,7 +254,7 @@ static proxy_worker *aop_finder(proxy_balancer *balancer, request_rec *r)
     aop_req_t *ctx = aop_req_get(r);
     int idx;
 
-    if (!ctx || !ctx->candidates || !ctx->live) {
+    if (!ctx || !ctx->candidates || !ctx->view) {
         return NULL;
     }
     if (ctx->preselected >= 0) {
@@ -275,7 +275,7 @@ static proxy_worker *aop_finder(proxy_balancer *balancer, request_rec *r)
     ctx->tried[idx] = 1;
     ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, "aoproxy: attempt %d -> instance %s",
                   ctx->attempts + 1, ctx->inst->name);
-    return aop_live_worker(ctx->live, balancer, idx);
+    return aop_view_worker(ctx->view, balancer, idx);
 }
 
 /* Whether any untried candidate is usable (or due) and available; reads the shared
@@ -297,7 +297,7 @@ static int any_ready(request_rec *r, const aop_req_t *ctx, apr_time_t now)
 
 int aop_lb_next_exists(request_rec *r, const aop_req_t *ctx)
 {
-    return ctx->attempts <= ctx->live->cfg->retries && any_ready(r, ctx, apr_time_now());
+    return ctx->attempts <= ctx->view->cfg->retries && any_ready(r, ctx, apr_time_now());
 }
 
 apr_interval_time_t aop_lb_retry_after(request_rec *r, const aop_req_t *ctx)

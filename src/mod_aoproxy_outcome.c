@@ -93,7 +93,7 @@ void aop_outcome_log(request_rec *r, aop_req_t *ctx, int status, apr_time_t unti
 int aop_outcome_note_locked(request_rec *r, aop_req_t *ctx, int status, apr_time_t now,
                             apr_time_t *until)
 {
-    aop_shm_inst_t *si = ctx->chosen >= 0 ? aop_shm_inst(ctx->live->shm_map, ctx->chosen) : NULL;
+    aop_shm_inst_t *si = ctx->chosen >= 0 ? aop_shm_inst(ctx->view->shm_map, ctx->chosen) : NULL;
     int rested = 0;
 
     *until = 0;
@@ -155,7 +155,7 @@ static int rest_default(aop_req_t *ctx, aop_shm_inst_t *si, apr_time_t now)
 int aop_outcome_failed_locked(aop_req_t *ctx, int status, int rest, apr_time_t now,
                               apr_time_t *until)
 {
-    aop_shm_inst_t *si = ctx->chosen >= 0 ? aop_shm_inst(ctx->live->shm_map, ctx->chosen) : NULL;
+    aop_shm_inst_t *si = ctx->chosen >= 0 ? aop_shm_inst(ctx->view->shm_map, ctx->chosen) : NULL;
     int rested = 0;
 
     *until = 0;

@@ -366,7 +366,7 @@ apr_status_t aop_publish_boot(apr_pool_t *ptemp, server_rec *s, aop_fleet_t *fle
     const aop_config_t *cfg = with_instances(ptemp, fleet->boot_cfg, fleet->boot);
     apr_uint64_t gen;
     const char *doc;
-    aop_live_t *live;
+    aop_view_t *view;
     int i;
 
     if (aop_layers_merge(ptemp, fleet->boot_cfg->instances, NULL, NULL, &layer, NULL)
@@ -389,13 +389,13 @@ apr_status_t aop_publish_boot(apr_pool_t *ptemp, server_rec *s, aop_fleet_t *fle
                 &gen, perr) != APR_SUCCESS) {
         return APR_ENOSPC;
     }
-    if (!(live = aop_live_build(fleet, doc, gen, perr))) {
+    if (!(view = aop_view_build(fleet, doc, gen, perr))) {
         return APR_EGENERAL;
     }
     for (i = 0; fleet->boot_workers && i < fleet->boot->nelts; i++) {
-        live->workers[i] = fleet->boot_workers[i];
+        view->workers[i] = fleet->boot_workers[i];
     }
-    fleet->current = live;
+    fleet->current = view;
     return APR_SUCCESS;
 }
 
@@ -524,11 +524,11 @@ apr_status_t aop_publish_yaml_instance(request_rec *r, aop_fleet_t *fleet, const
     return APR_SUCCESS;
 }
 
-apr_status_t aop_publish_room(request_rec *r, aop_live_t *live,
+apr_status_t aop_publish_room(request_rec *r, aop_view_t *view,
                               const apr_array_header_t *instances, aop_change_error_t *err)
 {
-    int need = aop_balancer_workers_needed(live, instances);
-    int free_slots = aop_balancer_free_slots(live->fleet);
+    int need = aop_balancer_workers_needed(view, instances);
+    int free_slots = aop_balancer_free_slots(view->fleet);
 
     if (need > free_slots) {
         fail(err, HTTP_SERVICE_UNAVAILABLE,

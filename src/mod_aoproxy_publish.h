@@ -9,7 +9,7 @@
 #include <httpd.h>
 
 #include "aop_config.h"
-#include "mod_aoproxy_live.h"
+#include "mod_aoproxy_view.h"
 
 /* An OpenAI-style error for the admin API. */
 typedef struct aop_change_error_t {
@@ -44,7 +44,7 @@ apr_status_t aop_publish_yaml_instance(request_rec *r, aop_fleet_t *fleet, const
 /* Whether the balancer and shared memory have room for instances (a change not yet
  * stored): checked before the store is written, so that a change is either stored and
  * live or neither. */
-apr_status_t aop_publish_room(request_rec *r, aop_live_t *live,
+apr_status_t aop_publish_room(request_rec *r, aop_view_t *view,
                               const apr_array_header_t *instances, aop_change_error_t *err);
 
 /* Serialises changes across processes and threads; never held across network I/O

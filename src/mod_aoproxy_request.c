@@ -14,7 +14,7 @@
 #include "mod_aoproxy_ctx.h"
 #include "mod_aoproxy_errors.h"
 #include "mod_aoproxy_lbmethod.h"
-#include "mod_aoproxy_live.h"
+#include "mod_aoproxy_view.h"
 #include "mod_aoproxy_hold.h"
 #include "mod_aoproxy_proxy.h"
 #include "mod_aoproxy_request.h"
@@ -114,7 +114,7 @@ static int prepare_call(request_rec *r, aop_req_t *ctx)
 {
     aop_request_error_t err;
     apr_interval_time_t wait = 0;
-    int status, n = ctx->live->cfg->instances->nelts;
+    int status, n = ctx->view->cfg->instances->nelts;
 
     if (r->method_number != M_POST) {
         return answer_bad_method(r, ctx, "POST");
@@ -125,7 +125,7 @@ static int prepare_call(request_rec *r, aop_req_t *ctx)
     if (aop_request_parse(r->pool, ctx->op, ctx->body, ctx->body_len, &ctx->info, &err)) {
         return answer_error(r, ctx, HTTP_BAD_REQUEST, err.message, err.param, err.code);
     }
-    ctx->route = aop_route_find(ctx->live->routes, ctx->info.model);
+    ctx->route = aop_route_find(ctx->view->routes, ctx->info.model);
     ctx->candidates = ctx->route ? ctx->route->candidates : NULL;
     if (!ctx->candidates) {
         return answer_error(r, ctx, HTTP_NOT_FOUND,
@@ -182,7 +182,7 @@ static int aop_fixups(request_rec *r)
     ap_add_output_filter(AOP_HOLD_FILTER, NULL, r, r->connection);
     ap_add_output_filter(AOP_USAGE_FILTER, NULL, r, r->connection);
     if (!ctx->sc->cfg || !ctx->sc->balancer
-        || !(ctx->live = aop_live_acquire(r, ctx->sc->fleet))) {
+        || !(ctx->view = aop_view_acquire(r, ctx->sc->fleet))) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOPLOGNO(00012)
                       "AOProxy On for %s but this server has no instances configured",
                       r->uri);
@@ -222,12 +222,12 @@ static json_object *model_entry(const char *id)
 
 static void answer_models(request_rec *r, aop_req_t *ctx)
 {
-    const apr_array_header_t *models = ctx->live->routes->models;
+    const apr_array_header_t *models = ctx->view->routes->models;
     json_object *root, *data;
     int i;
 
     if (ctx->model_id) {
-        if (!aop_route_candidates(ctx->live->routes, ctx->model_id)) {
+        if (!aop_route_candidates(ctx->view->routes, ctx->model_id)) {
             aop_send_error(r, HTTP_NOT_FOUND,
                            apr_psprintf(r->pool, "The model `%s` does not exist or you do "
                                         "not have access to it.", ctx->model_id),

@@ -2,7 +2,7 @@
 #include <signal.h>
 
 #include "mod_aoproxy_private.h"
-#include "mod_aoproxy_live.h"
+#include "mod_aoproxy_view.h"
 #include "mod_aoproxy_reservations.h"
 #include "mod_aoproxy_shm.h"
 
@@ -10,7 +10,7 @@
 
 void aop_reservation_take_locked(aop_req_t *ctx, int idx, apr_time_t now)
 {
-    aop_shm_inst_t *si = aop_shm_inst(ctx->live->shm_map, idx);
+    aop_shm_inst_t *si = aop_shm_inst(ctx->view->shm_map, idx);
     aop_resv_table_t *table = aop_shm_reservations();
 
     if (si) {
@@ -21,7 +21,7 @@ void aop_reservation_take_locked(aop_req_t *ctx, int idx, apr_time_t now)
         ctx->resv_tracked = 0;
         if (table) {
             ctx->ticket = aop_resv_claim(table, aop_shm_my_pid(),
-                                         aop_shm_inst_slot_of(ctx->live->shm_map, idx),
+                                         aop_shm_inst_slot_of(ctx->view->shm_map, idx),
                                          ctx->reserved, now + ctx->resv_span);
             ctx->resv_tracked = ctx->ticket.idx >= 0;
         }
@@ -58,7 +58,7 @@ void aop_reservation_release(aop_req_t *ctx, apr_int64_t used)
 
 apr_interval_time_t aop_reservation_span(const aop_req_t *ctx)
 {
-    return (apr_interval_time_t)(2 * ctx->live->cfg->timeout * APR_USEC_PER_SEC)
+    return (apr_interval_time_t)(2 * ctx->view->cfg->timeout * APR_USEC_PER_SEC)
            + ctx->sc->connect_timeout.value + AOP_RESV_SLACK;
 }
 

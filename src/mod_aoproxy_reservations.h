@@ -14,7 +14,7 @@
 #define AOP_RESV_SLACK apr_time_from_sec(2)
 
 /* Caller holds the shm lock: reserves the request's estimate in instance idx (of
- * ctx->live) for the attempt just picked, recorded with this process as its owner. */
+ * ctx->view) for the attempt just picked, recorded with this process as its owner. */
 void aop_reservation_take_locked(aop_req_t *ctx, int idx, apr_time_t now);
 
 /* Ends the reservation of the current attempt: used tokens count in its window.

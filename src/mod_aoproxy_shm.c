@@ -19,7 +19,7 @@
 #define SHM_MIN_SLOTS 64
 
 /* A fleet's live document: the effective instances every process builds its view
- * from (mod_aoproxy_live.c), and the generation that tells a process its view is old. */
+ * from (mod_aoproxy_view.c), and the generation that tells a process its view is old. */
 typedef struct shm_fleet_t {
     volatile apr_uint64_t generation;
     apr_uint32_t len;

@@ -5,7 +5,7 @@
 
 static const aop_instance_t *instance_at(const aop_snapshot_t *snap, int idx)
 {
-    return APR_ARRAY_IDX(snap->live->cfg->instances, idx, aop_instance_t *);
+    return APR_ARRAY_IDX(snap->view->cfg->instances, idx, aop_instance_t *);
 }
 
 /* Caller holds the lock. */
@@ -16,7 +16,7 @@ static void copy_pairs_locked(apr_pool_t *p, aop_snapshot_t *snap, int i)
 
     snap->life[i] = apr_pcalloc(p, sizeof(aop_counts_t) * (models + 1));
     for (j = 0; j < models; j++) {
-        const aop_shm_pair_t *pair = aop_shm_pair(snap->live->shm_map, inst, i,
+        const aop_shm_pair_t *pair = aop_shm_pair(snap->view->shm_map, inst, i,
                                                   APR_ARRAY_IDX(inst->supported_models, j,
                                                                 const char *));
         if (pair) {
@@ -28,7 +28,7 @@ static void copy_pairs_locked(apr_pool_t *p, aop_snapshot_t *snap, int i)
 /* One instance, under one short hold of the lock. */
 static void copy_instance(apr_pool_t *p, aop_snapshot_t *snap, int i, int with_pairs)
 {
-    const aop_shm_inst_t *si = aop_shm_inst(snap->live->shm_map, i);
+    const aop_shm_inst_t *si = aop_shm_inst(snap->view->shm_map, i);
 
     if (!si) {
         if (with_pairs) {
@@ -39,7 +39,7 @@ static void copy_instance(apr_pool_t *p, aop_snapshot_t *snap, int i, int with_p
     }
     aop_shm_lock();
     snap->inst[i] = *si;
-    aop_stats_window(aop_shm_ring(si), snap->minute, snap->live->cfg->stats_window_minutes,
+    aop_stats_window(aop_shm_ring(si), snap->minute, snap->view->cfg->stats_window_minutes,
                      &snap->window[i]);
     if (with_pairs) {
         copy_pairs_locked(p, snap, i);
@@ -57,18 +57,18 @@ static void copy_overall(aop_snapshot_t *snap)
     aop_shm_lock();
     snap->since = all->since;
     snap->overall_life = all->life;
-    aop_stats_window(&all->ring, snap->minute, snap->live->cfg->stats_window_minutes,
+    aop_stats_window(&all->ring, snap->minute, snap->view->cfg->stats_window_minutes,
                      &snap->overall_window);
     aop_shm_unlock();
 }
 
-aop_snapshot_t *aop_snapshot_take(apr_pool_t *p, aop_live_t *live, int with_pairs)
+aop_snapshot_t *aop_snapshot_take(apr_pool_t *p, aop_view_t *view, int with_pairs)
 {
     aop_snapshot_t *snap = apr_pcalloc(p, sizeof(*snap));
     int i;
 
-    snap->live = live;
-    snap->n = live->cfg->instances->nelts;
+    snap->view = view;
+    snap->n = view->cfg->instances->nelts;
     snap->now = apr_time_now();
     snap->minute = apr_time_sec(snap->now) / 60;
     snap->inst = apr_pcalloc(p, sizeof(aop_shm_inst_t) * (snap->n + 1));
@@ -77,7 +77,7 @@ aop_snapshot_t *aop_snapshot_take(apr_pool_t *p, aop_live_t *live, int with_pair
     snap->health = apr_pcalloc(p, sizeof(aop_health_t) * (snap->n + 1));
     for (i = 0; i < snap->n; i++) {
         copy_instance(p, snap, i, with_pairs);
-        snap->health[i] = aop_health_of(p, live, i, &snap->inst[i], &snap->window[i],
+        snap->health[i] = aop_health_of(p, view, i, &snap->inst[i], &snap->window[i],
                                         snap->now);
     }
     copy_overall(snap);
@@ -88,7 +88,7 @@ aop_snapshot_t *aop_snapshot_take(apr_pool_t *p, aop_live_t *live, int with_pair
  * is only read while it still holds that instance (a change may have given it away). */
 static void window_now(const aop_snapshot_t *snap, int idx, int minutes, aop_counts_t *out)
 {
-    const aop_shm_inst_t *si = idx >= 0 ? aop_shm_inst(snap->live->shm_map, idx) : NULL;
+    const aop_shm_inst_t *si = idx >= 0 ? aop_shm_inst(snap->view->shm_map, idx) : NULL;
     const aop_shm_overall_t *all = idx < 0 ? aop_shm_overall() : NULL;
 
     memset(out, 0, sizeof(*out));
@@ -104,7 +104,7 @@ static void window_now(const aop_snapshot_t *snap, int idx, int minutes, aop_cou
 
 void aop_snapshot_window(const aop_snapshot_t *snap, int idx, int minutes, aop_counts_t *out)
 {
-    if (minutes == snap->live->cfg->stats_window_minutes) {
+    if (minutes == snap->view->cfg->stats_window_minutes) {
         *out = idx >= 0 ? snap->window[idx] : snap->overall_window;
         return;
     }
@@ -119,5 +119,5 @@ aop_health_e aop_snapshot_overall_health(const aop_snapshot_t *snap)
     for (i = 0; i < n; i++) {
         each[i] = snap->health[i].status;
     }
-    return aop_health_overall(each, n, snap->live);
+    return aop_health_overall(each, n, snap->view);
 }

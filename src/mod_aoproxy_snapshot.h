@@ -11,11 +11,11 @@
 
 #include "mod_aoproxy_config.h"
 #include "mod_aoproxy_health.h"
-#include "mod_aoproxy_live.h"
+#include "mod_aoproxy_view.h"
 #include "mod_aoproxy_shm.h"
 
 typedef struct aop_snapshot_t {
-    aop_live_t *live;
+    aop_view_t *view;
     apr_time_t now;
     apr_int64_t minute;
     int n;                           /* instances */
@@ -30,7 +30,7 @@ typedef struct aop_snapshot_t {
 } aop_snapshot_t;
 
 /* with_pairs: also the lifetime counters of every instance x model pair. */
-aop_snapshot_t *aop_snapshot_take(apr_pool_t *p, aop_live_t *live, int with_pairs);
+aop_snapshot_t *aop_snapshot_take(apr_pool_t *p, aop_view_t *view, int with_pairs);
 
 /* An instance's (idx >= 0) or the overall (idx < 0) counts over the last minutes,
  * as of the snapshot's minute. */

@@ -33,9 +33,9 @@ LAYERS = [
     # the directives and the configuration, the per-request state.
     ("foundations", ["errors", "user_access", "shm", "fleets", "body", "config", "ctx"]),
     # What the instances are and what shared memory says of them: outcomes of
-    # attempts, token reservations, balancers and workers, the live views and their
+    # attempts, token reservations, balancers and workers, the views and their
     # publication, health and snapshots for the reports.
-    ("instances", ["outcome", "reservations", "balancer", "live", "health", "snapshot",
+    ("instances", ["outcome", "reservations", "balancer", "view", "health", "snapshot",
                    "publish"]),
     # The request path, from the pick up to the fixups hook that starts it: the pick,
     # the counting, the output filters, mod_proxy's hooks, the fixups hook.

@@ -7,21 +7,21 @@
 #include "aop_layers.h"
 #include "mod_aoproxy_private.h"
 #include "mod_aoproxy_balancer.h"
-#include "mod_aoproxy_live.h"
+#include "mod_aoproxy_view.h"
 #include "mod_aoproxy_shm.h"
 
 /* ------------------------------------------------------------------ views */
 
-static apr_status_t free_view(aop_live_t *live)
+static apr_status_t free_view(aop_view_t *view)
 {
-    apr_pool_destroy(live->pool);
+    apr_pool_destroy(view->pool);
     return APR_SUCCESS;
 }
 
-static void unref(aop_live_t *live)
+static void unref(aop_view_t *view)
 {
-    if (live && apr_atomic_dec32(&live->refs) == 0) {
-        free_view(live);
+    if (view && apr_atomic_dec32(&view->refs) == 0) {
+        free_view(view);
     }
 }
 
@@ -67,36 +67,36 @@ static void apply_settings(aop_config_t *cfg, json_object *settings)
     }
 }
 
-static apr_status_t build_instances(aop_live_t *live, json_object *list, const char **perr)
+static apr_status_t build_instances(aop_view_t *view, json_object *list, const char **perr)
 {
     size_t i, n = json_object_array_length(list);
 
-    live->effective = apr_array_make(live->pool, (int)n + 1, sizeof(aop_effective_t *));
-    live->cfg->instances = apr_array_make(live->pool, (int)n + 1, sizeof(aop_instance_t *));
-    live->worker_names = apr_pcalloc(live->pool, sizeof(char *) * (n + 1));
-    live->workers = apr_pcalloc(live->pool, sizeof(proxy_worker *) * (n + 1));
+    view->effective = apr_array_make(view->pool, (int)n + 1, sizeof(aop_effective_t *));
+    view->cfg->instances = apr_array_make(view->pool, (int)n + 1, sizeof(aop_instance_t *));
+    view->worker_names = apr_pcalloc(view->pool, sizeof(char *) * (n + 1));
+    view->workers = apr_pcalloc(view->pool, sizeof(proxy_worker *) * (n + 1));
     for (i = 0; i < n; i++) {
         json_object *o = json_object_array_get_idx(list, i), *w;
         aop_effective_t *e;
 
         if (json_object_object_get_ex(o, "_worker", &w)) {
-            live->worker_names[i] = apr_pstrdup(live->pool, json_object_get_string(w));
+            view->worker_names[i] = apr_pstrdup(view->pool, json_object_get_string(w));
             json_object_object_del(o, "_worker");
         }
-        if (aop_effective_from_json(live->pool, o, &e, perr) != APR_SUCCESS) {
+        if (aop_effective_from_json(view->pool, o, &e, perr) != APR_SUCCESS) {
             return APR_EINVAL;
         }
-        APR_ARRAY_PUSH(live->effective, aop_effective_t *) = e;
-        APR_ARRAY_PUSH(live->cfg->instances, aop_instance_t *) = e->inst;
+        APR_ARRAY_PUSH(view->effective, aop_effective_t *) = e;
+        APR_ARRAY_PUSH(view->cfg->instances, aop_instance_t *) = e->inst;
     }
     return APR_SUCCESS;
 }
 
-aop_live_t *aop_live_build(aop_fleet_t *fleet, const char *doc, apr_uint64_t generation,
+aop_view_t *aop_view_build(aop_fleet_t *fleet, const char *doc, apr_uint64_t generation,
                            const char **perr)
 {
     apr_pool_t *pool, *scratch;
-    aop_live_t *live;
+    aop_view_t *view;
     json_object *root, *list, *settings;
 
     /* Unmanaged: a view outlives no parent and dies with its last holder, whatever
@@ -105,13 +105,13 @@ aop_live_t *aop_live_build(aop_fleet_t *fleet, const char *doc, apr_uint64_t gen
         *perr = "out of memory";
         return NULL;
     }
-    live = apr_pcalloc(pool, sizeof(*live));
-    live->pool = pool;
-    live->fleet = fleet;
-    live->generation = generation;
-    live->refs = 1;
-    live->cfg = apr_pmemdup(pool, fleet->boot_cfg, sizeof(*live->cfg));
-    live->cfg->instances = apr_array_make(pool, 1, sizeof(aop_instance_t *));
+    view = apr_pcalloc(pool, sizeof(*view));
+    view->pool = pool;
+    view->fleet = fleet;
+    view->generation = generation;
+    view->refs = 1;
+    view->cfg = apr_pmemdup(pool, fleet->boot_cfg, sizeof(*view->cfg));
+    view->cfg->instances = apr_array_make(pool, 1, sizeof(aop_instance_t *));
     /* The document's JSON only while the view is built: the view keeps what it
      * decoded, not the tree (hundreds of instances' worth in every process). */
     apr_pool_create(&scratch, pool);
@@ -122,24 +122,24 @@ aop_live_t *aop_live_build(aop_fleet_t *fleet, const char *doc, apr_uint64_t gen
         apr_pool_destroy(pool);
         return NULL;
     }
-    if (build_instances(live, list, perr) != APR_SUCCESS) {
+    if (build_instances(view, list, perr) != APR_SUCCESS) {
         apr_pool_destroy(pool);
         return NULL;
     }
     if (json_object_object_get_ex(root, "settings", &settings)) {
-        apply_settings(live->cfg, settings);
+        apply_settings(view->cfg, settings);
     }
     apr_pool_destroy(scratch);
-    live->routes = aop_route_table_build(pool, live->cfg);
+    view->routes = aop_route_table_build(pool, view->cfg);
     aop_shm_lock();
-    live->shm_map = aop_shm_map_locked(pool, live->cfg, live->routes, NULL, NULL);
+    view->shm_map = aop_shm_map_locked(pool, view->cfg, view->routes, NULL, NULL);
     aop_shm_unlock();
-    if (!live->shm_map) {
+    if (!view->shm_map) {
         *perr = "shared memory has no room for the instances";
         apr_pool_destroy(pool);
         return NULL;
     }
-    return live;
+    return view;
 }
 
 /* Rebuilds this process's view from shared memory; caller holds fleet->mutex. */
@@ -148,14 +148,14 @@ static void refresh(aop_fleet_t *fleet, server_rec *s)
     apr_pool_t *tmp;
     apr_uint64_t gen = 0;
     const char *doc, *err = NULL;
-    aop_live_t *live;
+    aop_view_t *view;
 
     apr_pool_create_unmanaged_ex(&tmp, NULL, NULL);
     doc = aop_shm_read_doc(tmp, fleet->id, &gen);
-    live = doc ? aop_live_build(fleet, doc, gen, &err) : NULL;
+    view = doc ? aop_view_build(fleet, doc, gen, &err) : NULL;
     apr_pool_destroy(tmp);
 
-    if (!live) {
+    if (!view) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, AOPLOGNO(00080)
                      "cannot build the instances of generation %" APR_UINT64_T_FMT
                      ": %s; serving generation %" APR_UINT64_T_FMT " still", gen,
@@ -165,14 +165,14 @@ static void refresh(aop_fleet_t *fleet, server_rec *s)
     }
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, AOPLOGNO(00081)
                  "instances of generation %" APR_UINT64_T_FMT ": %d", gen,
-                 live->cfg->instances->nelts);
+                 view->cfg->instances->nelts);
     unref(fleet->current);
-    fleet->current = live;
+    fleet->current = view;
 }
 
-aop_live_t *aop_live_acquire(request_rec *r, aop_fleet_t *fleet)
+aop_view_t *aop_view_acquire(request_rec *r, aop_fleet_t *fleet)
 {
-    aop_live_t *live;
+    aop_view_t *view;
     apr_uint64_t gen;
 
     if (!fleet) {
@@ -185,41 +185,41 @@ aop_live_t *aop_live_acquire(request_rec *r, aop_fleet_t *fleet)
     if (!fleet->current || fleet->current->generation != gen) {
         refresh(fleet, r->server);
     }
-    if ((live = fleet->current)) {
-        apr_atomic_inc32(&live->refs);
+    if ((view = fleet->current)) {
+        apr_atomic_inc32(&view->refs);
     }
 #if APR_HAS_THREADS
     apr_thread_mutex_unlock(fleet->mutex);
 #endif
-    if (live) {
-        apr_pool_cleanup_register(r->pool, live, unref_cleanup, apr_pool_cleanup_null);
+    if (view) {
+        apr_pool_cleanup_register(r->pool, view, unref_cleanup, apr_pool_cleanup_null);
     }
-    return live;
+    return view;
 }
 
-struct proxy_worker *aop_live_worker(aop_live_t *live, struct proxy_balancer *balancer,
+struct proxy_worker *aop_view_worker(aop_view_t *view, struct proxy_balancer *balancer,
                                      int idx)
 {
-    proxy_balancer *b = balancer ? balancer : live->fleet->balancer;
-    int cache = b == live->fleet->balancer;
-    proxy_worker *w = cache ? live->workers[idx] : NULL;
+    proxy_balancer *b = balancer ? balancer : view->fleet->balancer;
+    int cache = b == view->fleet->balancer;
+    proxy_worker *w = cache ? view->workers[idx] : NULL;
 
-    if (w || !b || !live->worker_names[idx]) {
+    if (w || !b || !view->worker_names[idx]) {
         return w;
     }
-    w = aop_balancer_worker_named(b, live->worker_names[idx]);
+    w = aop_balancer_worker_named(b, view->worker_names[idx]);
     if (w && cache) {
-        live->workers[idx] = w;      /* racing threads store the same pointer */
+        view->workers[idx] = w;      /* racing threads store the same pointer */
     }
     return w;
 }
 
-int aop_live_find(const aop_live_t *live, const char *name)
+int aop_view_find(const aop_view_t *view, const char *name)
 {
     int i;
 
-    for (i = 0; i < live->cfg->instances->nelts; i++) {
-        if (strcmp(APR_ARRAY_IDX(live->cfg->instances, i, aop_instance_t *)->name, name) == 0) {
+    for (i = 0; i < view->cfg->instances->nelts; i++) {
+        if (strcmp(APR_ARRAY_IDX(view->cfg->instances, i, aop_instance_t *)->name, name) == 0) {
             return i;
         }
     }

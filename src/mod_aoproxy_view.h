@@ -8,8 +8,8 @@
  * balancer workers - and builds a new one when the generation moves.  A request
  * holds the view it started with until it ends, so in-flight requests finish on the
  * configuration they began with; the last holder of an old view frees it. */
-#ifndef MOD_AOPROXY_LIVE_H
-#define MOD_AOPROXY_LIVE_H
+#ifndef MOD_AOPROXY_VIEW_H
+#define MOD_AOPROXY_VIEW_H
 
 #include <httpd.h>
 
@@ -21,7 +21,7 @@ struct proxy_worker;
 struct proxy_balancer;
 struct aop_shm_map_t;
 
-typedef struct aop_live_t {
+typedef struct aop_view_t {
     aop_fleet_t *fleet;
     apr_pool_t *pool;                /* owns the view; destroyed with the last reference */
     apr_uint64_t generation;
@@ -32,25 +32,25 @@ typedef struct aop_live_t {
     const char **worker_names;       /* parallel to cfg->instances */
     struct proxy_worker **workers;   /* parallel; found in the balancer on first use */
     volatile apr_uint32_t refs;
-} aop_live_t;
+} aop_view_t;
 
 /* The fleet's current view, held until r->pool is cleaned up; NULL if the fleet has
  * none (shared memory missing).  Builds a new view when the generation moved. */
-aop_live_t *aop_live_acquire(request_rec *r, aop_fleet_t *fleet);
+aop_view_t *aop_view_acquire(request_rec *r, aop_fleet_t *fleet);
 
 /* The worker of instance idx in balancer (NULL: the fleet's first), or NULL while
  * this process's balancer does not know it yet (mod_proxy_balancer syncs new workers
  * before each request to it). */
-struct proxy_worker *aop_live_worker(aop_live_t *live, struct proxy_balancer *balancer,
+struct proxy_worker *aop_view_worker(aop_view_t *view, struct proxy_balancer *balancer,
                                      int idx);
 
 /* Index of the instance called name, or -1. */
-int aop_live_find(const aop_live_t *live, const char *name);
+int aop_view_find(const aop_view_t *view, const char *name);
 
 /* ---- changes (mod_aoproxy_publish.c) */
 
 /* The view of a document (the publisher's own, or one read from shared memory). */
-aop_live_t *aop_live_build(aop_fleet_t *fleet, const char *doc, apr_uint64_t generation,
+aop_view_t *aop_view_build(aop_fleet_t *fleet, const char *doc, apr_uint64_t generation,
                            const char **perr);
 
 #endif
