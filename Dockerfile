@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0
+# Copyright 2026 The mod_aoproxy authors (LICENSE)
 # mod_aoproxy in a container: Debian 12's apache2 with the libapache2-mod-aoproxy package
 # built from this tree (first stage) and installed (second stage), the way README's
 # install section does it.

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* mod_aoproxy: OpenAI API calls served from a fleet of Azure OpenAI instances
  * through mod_proxy and a balancer whose lbmethod is ours.
  *

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 #include "aop_circuit.h"
 
 int aop_circuit_admits(apr_uint32_t failures, apr_time_t probe_until, apr_time_t now)

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* When an instance that failed may take requests again: a circuit breaker over the
  * instance's consecutive failures (5xx, 408, timeouts, resets, refused connections,
  * answers broken off) and its cooldown.

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* Reads the proxy configuration: DIR/base.yaml overlaid with DIR/<env>.yaml.
  *
  * The work is done in three passes over pool-allocated trees:

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* The proxy's configuration model, read from YAML (libyaml) at httpd config time:
  * DIR/base.yaml overlaid with DIR/<environment>.yaml, ${VAR} expanded from the
  * environment.  Errors name the file, the line and the key so that

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* The configuration's instances: YAML -> aop_instance_t, driven by the instance
  * schema (aop_instance_schema.h).
  *

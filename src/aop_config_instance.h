@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* The configuration's instances, for aop_config.c: YAML -> aop_instance_t by the
  * instance schema (aop_instance_schema.h), and the overlay's rule for them. */
 #ifndef AOP_CONFIG_INSTANCE_H

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* How long an instance that answered 429 (or 5xx) should be left alone, from the
  * headers Azure and OpenAI send, in order of precision. */
 #ifndef AOP_COOLDOWN_H

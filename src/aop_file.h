@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* Reading a small file whole (a YAML layer, a state file) into pool memory. */
 #ifndef AOP_FILE_H
 #define AOP_FILE_H

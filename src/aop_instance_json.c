@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* Instances to and from JSON, with the YAML loader's rules: both walk the instance
  * schema (aop_instance_schema.c), so they share the keys, the ranges, the rules of
  * names and versions, the URL check (aop_url.c) and the required fields.  Only the

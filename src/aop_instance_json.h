@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* Instances as JSON: the admin API's payloads and the records of the instance store
  * (aop_store.c).  The keys are the YAML keys and the rules are the YAML loader's: both
  * follow the instance schema (aop_instance_schema.h), so that an instance is valid or

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* The instance's fields (aop_instance_schema.h): the table, the rules of its string
  * fields, and what every reader needs to walk it.  The rules' wording is shared by
  * YAML and JSON, so that a value is refused with the same words whatever its source. */

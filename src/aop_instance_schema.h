@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* An instance of Azure OpenAI and its fields, described once.
  *
  * aop_instance_fields[] has one row per field: its key, its type, where it lives in

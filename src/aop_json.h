@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* json-c tied to APR pools: an object handed to aop_json_own() is released when the
  * pool is, so no early return can leak it. */
 #ifndef AOP_JSON_H

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* The strict JSON parser of aop_jtree.h: one pass over the text, recursive descent
  * bounded by AOP_JTREE_MAX_DEPTH, every node and string from the pool. */
 #include <stdlib.h>

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* A small strict JSON parser (RFC 8259) into a read-only tree allocated from an APR
  * pool, for the request hot path: the request body and the usage object of answers.
  * json-c costs a locale switch (duplocale/newlocale/freelocale: a process-wide lock,

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* The effective instances, merged field by field from YAML and the stored records,
  * and their codec.
  *

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* The effective instances: the database over the state file (imported into the
  * database) over YAML over the defaults, field by field, with a record of where each
  * field of each instance comes from.  The YAML instances come from aop_config.c, the

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* The httpd-free core logs through this callback so the module can route it to
  * ap_log_error and the unit tests to stderr (the core never includes httpd headers). */
 #ifndef AOP_LOG_H

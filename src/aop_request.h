@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* What the proxy needs from an OpenAI request body: the model, whether the answer is
  * streamed, and a token estimate to reserve against an instance's budget. */
 #ifndef AOP_REQUEST_H

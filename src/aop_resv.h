@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* Who holds which token reservation.  A request reserves its estimate on the
  * instance it picked (aop_tpm_t.reserved) and gives it back when it ends; a process
  * killed in between never gives it back, and one stopped (SIGSTOP, a debugger) holds

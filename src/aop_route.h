@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* From an OpenAI request to an Azure OpenAI one: which operation the path names,
  * which instances serve a model (exact names only), and the backend path. */
 #ifndef AOP_ROUTE_H

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* Saturating arithmetic for the numbers a client or a backend hands us (token
  * counts, estimates, reservations, durations): a sum that would leave the 64-bit
  * range sticks at its end instead of wrapping (undefined behaviour for signed

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* Secrets kept in files (an instance's api_key_file, AOProxyAdminKeyFile): read at
  * every start, graceful restart and reload, so that a changed key takes effect
  * without the full restart an environment variable needs. */

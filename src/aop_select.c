@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 #include "aop_select.h"
 
 /* Smooth weighted round-robin (as nginx's upstreams do) over the members of a subset:

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* The routing strategies over plain arrays, so they are testable without httpd:
  * the caller says which candidates are eligible for this attempt and keeps the
  * strategy's state (in shared memory, updated under the global mutex). */

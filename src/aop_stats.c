@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 #include <string.h>
 
 #include <apr_time.h>   /* apr_interval_time_t: aop_stats.h includes only apr.h */

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* Statistics as plain fixed-size records (they live in shared memory): additive
  * counters for one minute, a ring of the last 60 minutes, windows summed over the
  * ring, and duration histograms from which percentiles are estimated (no list of

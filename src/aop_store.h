@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* The instance store: the instances operators add, change and delete through the
  * admin API, kept in SQLite with every version, so that changes survive restarts
  * and can be rolled back.  A stored record overrides a YAML instance of the same name

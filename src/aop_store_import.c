@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* The Python version's state file, imported into an empty instance store: this file
  * reads the file and turns its entries into one batch of "import" changes with the
  * admin API's rules; aop_store.c applies the batch in the transaction that found the

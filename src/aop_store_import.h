@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* The instances of the Python version's state file (INSTANCE_MANAGER_STATE_FILE),
  * imported into an empty instance store (aop_store.h) at the first start. */
 #ifndef AOP_STORE_IMPORT_H

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* What the instance store's files share beyond aop_store.h: aop_store.c keeps the
  * database, aop_store_import.c reads the Python version's state file and hands its
  * instances over as one batch.  No other file includes this. */

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* Tokens-per-minute budgets: a rolling 60-second window of one-second buckets plus
  * the estimates of requests still in flight.  Plain fixed-size structs: they live in
  * shared memory, and every mutation happens under the module's global mutex. */

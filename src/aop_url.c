@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* Parsing an instance's api_base: the checks that keep the proxy from forwarding to
  * something it cannot or should not reach, and the parts mod_proxy needs (the origin
  * for its worker, the path prefix for every backend request). */

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* An instance's api_base, an absolute http(s) URL, split into the parts the proxy
  * uses: the origin that names the mod_proxy worker and the base path in front of
  * every backend request. */

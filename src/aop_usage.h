@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* Token usage learnt from an Azure OpenAI response while it streams through the
  * output filter: the body arrives in pieces cut at any byte and must be forwarded
  * without waiting for the end, so the parser works incrementally in bounded memory.

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* POST /instances/verify/{name}, its httpd-free part: what a probe of a deployment
  * looks like and what its answer means.
  *

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* Reads the configuration's YAML into the tree of aop_yaml.h, and overlays trees.
  *
  * Reading is one recursive descent over libyaml's events; each event is copied into

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* The configuration's YAML: a document read into a small pool-allocated tree, and one
  * such tree overlaid on another.
  *

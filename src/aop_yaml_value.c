@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* Typed values from the configuration's YAML tree: see aop_yaml_value.h. */
 #include <errno.h>
 #include <string.h>

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* Typed values from the configuration's YAML tree (aop_yaml.h): a scalar as a string,
  * an integer within a range or a boolean, with the messages every key's errors use.
  * Shared by the top-level sections (aop_config.c) and the instances

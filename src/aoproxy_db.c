@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* aoproxy-db: maintenance of mod_aoproxy's instance store, the SQLite database that
  * holds the instances operators change through the admin API.  It replaces the
  * Python service's app.maintenance.sqlite_backup, sqlite_health, restore and

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* aoproxy-db's file work: online copies, backups and their rotation.
  *
  * Copies go through sqlite3_backup rather than cp: a byte copy of a database that

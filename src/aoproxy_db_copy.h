@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* aoproxy-db's file work: copies of the instance store made with SQLite's online
  * backup API, timestamped backup files and their rotation, and the owner and mode of
  * the files it creates.  Errors come back as a message in *err that names the path

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* aoproxy-db's reading of an Apache httpd configuration.
  *
  * httpd has no way to print a module's directives as it parsed them (-D DUMP_CONFIG

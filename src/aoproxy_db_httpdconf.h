@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* aoproxy-db's reading of an Apache httpd configuration: just enough of httpd's own
  * parse to know, for the main server and every <VirtualHost>, the mod_aoproxy
  * directives that choose the instance store (AOProxyConfigDir, AOProxyEnvironment,

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* Which instance store aoproxy-db works on: the resolution order is in the header.
  *
  * The tool used to take $INSTANCE_MANAGER_DB_PATH or the module's default path only,

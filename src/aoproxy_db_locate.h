@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* Which instance store aoproxy-db works on, and why: the first of
  *   --db-path P                    the file named;
  *   --config FILE [--vhost NAME]   the store the server configured in FILE uses;

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* aoproxy-db's progress line.  It is redrawn only when the percentage changes, so a
  * forced --progress into a file stays short, and padded with blanks over the end of
  * a longer previous text instead of terminal escapes, which a file would keep. */

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* aoproxy-db's progress line: what a long command is doing, counted, on stderr,
  * rewritten in place with \r ("backup: copying 1200/5000 pages (24%)").  The caller
  * turns it on when stderr is a terminal or --progress asks; off (or NULL) every call

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* aoproxy-db's JSON reports.  The health report starts from aop_store_check() (the
  * integrity check, the counts the store knows) and adds what an operator watches over
  * time: every table's rows, page and free-page counts (when VACUUM would pay), and

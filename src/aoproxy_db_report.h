@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* aoproxy-db's JSON reports: the health of the instance store, an instance's
  * versions and the change log.  Objects are owned by the pool (aop_json_own()).  No
  * report holds an api_key: the health report shows no instance data at all, and

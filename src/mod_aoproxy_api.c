@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* The management API's router: method + path, admin key, JSON answers, over the
  * table of endpoints it is handed; and the helpers the handlers share. */
 #include <apr_strings.h>

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* The JSON management API (SetHandler aoproxy-api): the router (method + path, the
  * admin key for mutations, 301/404/405) and the helpers every handler shares.
  *

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* Reads of the configuration: the instances (filtered), one instance's configuration,
  * the effective configuration, where each field comes from, and an instance's stored
  * versions.  Keys are always masked. */

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* The management API's handlers, one file per group of endpoints; only the table of
  * endpoints (mod_aoproxy_api_routes.c) names them. */
 #ifndef MOD_AOPROXY_API_HANDLERS_H

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* Changes through the management API: add, add-many, patch, delete, rollback and
  * reload.  Each is validated whole before anything is written, then - under the
  * admin lock - stored in SQLite (one transaction) and published to every process

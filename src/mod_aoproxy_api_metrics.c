@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* GET /metrics: the Prometheus text exposition format (version 0.0.4), scrapeable
  * as is.  Counters and histograms per instance and model count since start or the
  * last reset; gauges tell the present.  The instance label is "aoproxy_instance":

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* Every endpoint of the management API: method, path, handler, whether it needs the
  * admin key.  The router (mod_aoproxy_api.c) is handed this table; a spelled-out path
  * ("/instances/add") beats a "*" segment whatever the order, and a "*" never spans a

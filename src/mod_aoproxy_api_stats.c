@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* /stats, /stats/windows, /stats/instances, /stats/health, /stats/reset and
  * /instances/{name}: what every instance is doing, the same from any process. */
 #include <apr_strings.h>

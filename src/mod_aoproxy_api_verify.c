@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* POST /instances/verify/{name}: config, dns, connect (+ TLS), auth and one check per
  * deployment, each timed, without spending a token (see aop_verify.h).
  *

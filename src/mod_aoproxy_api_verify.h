@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* POST /instances/verify/{name}: dns, connect (and TLS), the key and every
  * deployment of one instance, checked without spending a token.  The handler,
  * aop_api_post_instance_verify(), is declared with the API's others in

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* Defines balancer://aoproxy and one mod_proxy worker per instance, at start-up,
  * the way <Proxy balancer://...> and BalancerMember would; at run time adds workers
  * for new instances in the balancer's spare slots (BalancerGrowth) and disables

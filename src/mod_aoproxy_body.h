@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* The request body is read once in fixups; this input filter replays it to
  * mod_proxy_http on every attempt, so a failover resends it intact. */
 #ifndef MOD_AOPROXY_BODY_H

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* Directives, their configuration records, and loading the YAML they point at. */
 #include <apr_strings.h>
 #include <apr_env.h>

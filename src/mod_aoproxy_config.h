@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* httpd directives and the per-server / per-directory configuration they build. */
 #ifndef MOD_AOPROXY_CONFIG_H
 #define MOD_AOPROXY_CONFIG_H

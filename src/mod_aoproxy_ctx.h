@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* The per-request state of a proxied OpenAI call (as mod_h2's h2_conn_ctx is of a
  * connection): made by the fixups hook, found again by every later hook and filter
  * through aop_req_get(), gone with r->pool.

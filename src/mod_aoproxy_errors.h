@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* Every error we answer looks like OpenAI's:
  * {"error":{"message":..,"type":..,"param":..,"code":..}} with the right status. */
 #ifndef MOD_AOPROXY_ERRORS_H

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 #include "mod_aoproxy_private.h"
 #include "mod_aoproxy_fleets.h"
 

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* The registry of this configuration's fleets and their balancers.
  *
  * A fleet is one configuration (one AOProxyConfigDir and environment): its YAML, its

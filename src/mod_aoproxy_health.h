@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* The health of an instance, judged when asked from what shared memory holds: its
  * key refused, connections refused, cooling down, budget spent, recent errors. */
 #ifndef MOD_AOPROXY_HEALTH_H

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* The output filter that keeps an instance's answer from the client until it can no
  * longer fail over for want of it: a JSON answer until it is complete, a stream until
  * its first byte of data.  An answer that breaks off before then (shorter than its

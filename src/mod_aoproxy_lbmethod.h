@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* Our mod_proxy_balancer lbmethod provider: picks the instance for an attempt by the
  * configured strategy among those eligible, and reserves its token estimate
  * (mod_aoproxy_reservations.c). */

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* What an attempt's answer says about its instance, kept in shared memory for every
  * process: 429/408/5xx rest it (cooldown), 401/403 mark its key refused, 404 marks
  * the deployment missing for that model, and Azure's remaining-token count bounds

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* Included by every httpd glue file: the module record and per-module log level,
  * so `LogLevel aoproxy:trace5` reaches every message of ours. */
 #ifndef MOD_AOPROXY_PRIVATE_H

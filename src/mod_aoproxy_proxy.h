@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* mod_proxy hooks: the backend URL of the chosen instance, its headers, the
  * per-attempt wrapper around the scheme handler, and OpenAI-shaped failures. */
 #ifndef MOD_AOPROXY_PROXY_H

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* Putting a fleet's instances live: the layers (SQLite store over state file over
  * YAML) merged into effective instances, a balancer worker for each, the whole
  * published to shared memory as the fleet's next generation.  At start-up in the

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* A request's token reservation (aop_tpm.h: the estimate held in its instance's
  * window from the pick until the answer's usage replaces it), with its record in
  * shared memory (aop_resv.h: owner and deadline), so that one whose process died or

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* State every Apache process must see alike: per instance its token window,
  * cooldown and health, per model the routing strategy's state.  One anonymous APR
  * shared memory segment, created by the parent in post_config and kept across

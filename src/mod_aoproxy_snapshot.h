@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* A copy of the shared state a report needs, taken under the lock and read at
  * leisure afterwards (the lock is never held while JSON is built).  Each instance is
  * copied under one short hold of the lock - its state, its main window and, for

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* Start-up, in one place: every lifecycle hook of the module, from the configuration
  * to the children (mod_md's md_post_config_before_ssl / _after_ssl is the model).
  * The other glue files are libraries: they register request hooks (mod_aoproxy.c

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* Counting what happens, in shared memory: every attempt at its instance (minute
  * ring) and at its instance x model pair (lifetime counters for /metrics), every
  * client request overall. */

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* The output filter that learns the tokens an answer used, streamed or not, while
  * passing every byte on at once, and that removes the usage chunk we asked Azure for
  * when the client did not. */

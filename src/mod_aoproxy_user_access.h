@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* What httpd's User (the children's identity) may do with a file, checked by the
  * parent, which runs as root at start-up: a file only root can read works at start
  * and at a graceful restart, then fails at the first reload or API change a child

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* The live instances: what every Apache process serves from, changed at run time by
  * the management API without a restart.
  *

@@ -1,4 +1,6 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+# Copyright 2026 The mod_aoproxy authors (LICENSE)
 """The call graph between the module's glue files (src/mod_aoproxy_*.c) has no cycle,
 and start-up is in one place.
 

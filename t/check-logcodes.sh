@@ -1,4 +1,6 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# Copyright 2026 The mod_aoproxy authors (LICENSE)
 # Every AOPLOGNO(n) in the sources is used once and documented in docs/error-codes.md,
 # and every message at debug level or above carries one.
 set -eu

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0
+# Copyright 2026 The mod_aoproxy authors (LICENSE)
 """Writes a self-contained httpd.conf that loads mod_aoproxy from the build tree.
 
 Used by the end-to-end tests (t/e2e) and the demo (tools/demo): Debian's apache2

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0
+# Copyright 2026 The mod_aoproxy authors (LICENSE)
 """The chaos suite's fleet and gateway: three mock Azure instances behind a real
 apache2 with mod_aoproxy from the build tree (the e2e harness), under load from
 load.py, while instances and Apache's own processes misbehave.

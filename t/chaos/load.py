@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0
+# Copyright 2026 The mod_aoproxy authors (LICENSE)
 """A closed-loop load generator that counts what clients see, exactly.
 
 Each of N threads keeps one HTTP/1.1 keep-alive connection and sends requests back to

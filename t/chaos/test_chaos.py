@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0
+# Copyright 2026 The mod_aoproxy authors (LICENSE)
 """Chaos (issue 12): three instances under closed-loop load for well over 30 s while,
 in turn, one instance stalls past routing.timeout, resets, truncates its answers,
 closes without answering, answers 429 and 503, is killed and started again, and cuts

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0
+# Copyright 2026 The mod_aoproxy authors (LICENSE)
 """Throughput with one of three instances failing (issue 12, item 4): it stays at 80 %
 or more of the all-healthy run, and no client sees an error.
 

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0
+# Copyright 2026 The mod_aoproxy authors (LICENSE)
 """Fixtures: a fleet of mock Azure instances and apache2 under each MPM in front of it."""
 
 import http.client

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0
+# Copyright 2026 The mod_aoproxy authors (LICENSE)
 """End-to-end harness: a real apache2 with mod_aoproxy from the build tree.
 
 Each Httpd owns a scratch server root with its httpd.conf, YAML config directory

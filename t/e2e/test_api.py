@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0
+# Copyright 2026 The mod_aoproxy authors (LICENSE)
 """The management API's read-only configuration views never show a secret."""
 
 from conftest import KEYS, assert_openai_error, request

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0
+# Copyright 2026 The mod_aoproxy authors (LICENSE)
 """Strategies, shared TPM budgets, cooldowns and health, across Apache's processes.
 
 Several instances live on one mock, each with its own deployment, so the mock's

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0
+# Copyright 2026 The mod_aoproxy authors (LICENSE)
 """Configuration errors stop `apache2 -t` (configtest) with file, line and key;
 the environment overlay and ${VAR} references work in a real httpd."""
 

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0
+# Copyright 2026 The mod_aoproxy authors (LICENSE)
 """aoproxy-db, the maintenance tool of the instance store: backup (integrity check,
 online copy, VACUUM, rotation), health, restore (with and without a pre-restore
 backup, under an open connection), migrate from the Python service's state file,

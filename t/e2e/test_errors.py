@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0
+# Copyright 2026 The mod_aoproxy authors (LICENSE)
 """Bad input gets OpenAI's error shape with the right status; nothing reaches Azure."""
 
 from conftest import MAX_BODY, assert_openai_error, request

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0
+# Copyright 2026 The mod_aoproxy authors (LICENSE)
 """What a failing instance costs (issue 12, items 3 and 4).
 
 A timeout, a reset, a refused connection or an answer that breaks off is an error of

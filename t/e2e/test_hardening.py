@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0
+# Copyright 2026 The mod_aoproxy authors (LICENSE)
 """Issue 12, hardening: numbers from clients and backends that once wrapped a budget or a
 cooldown, names with NUL characters, duplicate keys, a short admin key from the
 environment, and the balancer slots a new instance takes.

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0
+# Copyright 2026 The mod_aoproxy authors (LICENSE)
 """Instance management through the admin API: changes stored in SQLite, live in every
 Apache process at once (prefork with 4+ children, event), kept across restarts, with
 versions, rollback, per-field sources, reloads and state-file migration."""

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0
+# Copyright 2026 The mod_aoproxy authors (LICENSE)
 """An operator's first hour: one instance's problem never takes the server down (a
 graceful restart or reload leaves it out; configtest still reports it), keys kept in
 files, the admin key from a file, and start-up findings that reach the ErrorLog."""

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0
+# Copyright 2026 The mod_aoproxy authors (LICENSE)
 """What a process that dies or stops must not take with it: the token reservations of
 its requests (given back by the parent's sweep: the owner is gone, or silent past its
 deadline) and the shared state's lock (taken over from a stopped holder)."""

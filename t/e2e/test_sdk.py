@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0
+# Copyright 2026 The mod_aoproxy authors (LICENSE)
 """The official OpenAI Node SDK (npm `openai`) against the proxy, and its
 AzureOpenAI client as the reference for what Azure expects on the wire."""
 

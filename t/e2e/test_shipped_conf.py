@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0
+# Copyright 2026 The mod_aoproxy authors (LICENSE)
 """The shipped conf/aoproxy.conf (the Debian package's mods-available/aoproxy.conf),
 as it is, in a real apache2: /v1/ open to every client, the management and statistics
 paths to local clients only, the admin key from AOProxyAdminKeyFile, the recipes of

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0
+# Copyright 2026 The mod_aoproxy authors (LICENSE)
 """OpenAI calls become Azure calls for the chosen instance, on the real wire."""
 
 import http.client

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0
+# Copyright 2026 The mod_aoproxy authors (LICENSE)
 """POST /instances/verify/{name}: every check of one instance, without a token spent."""
 
 import os

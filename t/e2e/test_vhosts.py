@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0
+# Copyright 2026 The mod_aoproxy authors (LICENSE)
 """The module in the layouts an operator has on stock Debian: the default site's
 <VirtualHost *:80> enabled beside it, AOProxy On at server level, in a <Location>,
 in one or several <VirtualHost>s, an SSL one among them.

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* What every fuzz target shares: libFuzzer's entry points (the fuzzing build links
  * libFuzzer's main, t/fuzz/replay.c provides one for `make check`) and the check that
  * turns a broken invariant into a crash both of them report. */

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* Fuzz target "request": the request path's parsing on any bytes.  The strict JSON
  * parser (its tree must stay inside the text it came from), the request body for
  * every operation (what it accepts must respect the documented bounds), the

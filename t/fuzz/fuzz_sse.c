@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* Fuzz target "sse": the usage parser of answers (aop_usage.c), as a differential
  * check.  A body arrives in pieces cut anywhere by the network, so the body fed
  * whole, fed in two pieces split at every position, and fed byte by byte must give

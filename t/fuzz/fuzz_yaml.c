@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* Fuzz target "yaml": the configuration loader (libyaml into aop_yaml's tree, the
  * overlay, ${VAR} expansion, the schema) and the routes built from what it accepts.
  * Input: the base YAML; after a NUL byte, the environment's YAML overlaid on it.

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* Replays a fuzz target's checked-in inputs without libFuzzer, so that `make check`
  * (gcc, no clang needed) runs every seed and every crash the fuzzers ever found:
  * t/fuzz/corpus/NAME/ and t/fuzz/regressions/NAME/ below $AOP_SRCDIR, or the files

@@ -1,4 +1,6 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+# Copyright 2026 The mod_aoproxy authors (LICENSE)
 """mock_azure.py - a scriptable mock of the Azure OpenAI data-plane API.
 
 Stdlib only (Python 3.11).  Used by mod_aoproxy's end-to-end tests: a real

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0
+# Copyright 2026 The mod_aoproxy authors (LICENSE)
 """mockclient.py - tiny stdlib helpers to drive t/mock/mock_azure.py from tests.
 
     from mockclient import start_mock

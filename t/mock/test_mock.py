@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0
+# Copyright 2026 The mod_aoproxy authors (LICENSE)
 """Tests of the mock Azure OpenAI server (t/mock/mock_azure.py), over real sockets.
 
 Run: /usr/bin/python3 -m pytest t/mock -q

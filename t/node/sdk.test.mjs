@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The mod_aoproxy authors (LICENSE)
 // mod_aoproxy end-to-end tests with the official OpenAI Node SDK.
 //
 // Run with Node's built-in runner:  node --test t/node/sdk.test.mjs

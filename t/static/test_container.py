@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0
+# Copyright 2026 The mod_aoproxy authors (LICENSE)
 """The container files, checked as far as this machine can without a container engine:
 every path the Dockerfile copies exists (and is not excluded by .dockerignore), the
 build stage leaves the .deb where the final stage takes it from, the compose example

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0
+# Copyright 2026 The mod_aoproxy authors (LICENSE)
 """No configuration this project ships or generates logs a credential: conf/, debian/,
 the container files, tools/ and what tools/httpdconf.py writes for the tests and the
 demo.  A log format may not name a credential header (%{Authorization}i, %{api-key}i,

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* The circuit breaker's half-open state: one probe at a time after a failure, its
  * window, and a closed circuit that never holds anything back. */
 #include <math.h>

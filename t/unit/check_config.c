@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* Unit tests for aop_config.c: loading, overlay, ${VAR} expansion and every error
  * class, with the exact "FILE:LINE: KEY: message" each one produces. */
 #include <limits.h>

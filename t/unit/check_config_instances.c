@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* Unit tests for how aop_config.c treats one instance it cannot complete (left out
  * in a lenient load, fatal in a strict one), the shipped example endpoint, and keys
  * read from api_key_file. */

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* Unit tests for the instance schema (aop_instance_schema.c): every row of
  * aop_instance_fields[] is walked, and a value of its own for that field goes
  *   YAML -> instance (aop_config) -> effective (aop_layers) -> JSON (aop_instance_json)

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* The pool JSON parser: every value type, the tree's shape and source spans, escapes,
  * the strictness of RFC 8259 with the offset of each error, the depth limit, integer
  * saturation, and real request and answer bodies. */

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* Unit tests for aop_layers.c: the effective instances merged field by field from YAML
  * (aop_config.c) and the stored records (aop_store.c, in a real database in its own
  * mkdtemp directory), the fallback to a whole record, and the codec. */

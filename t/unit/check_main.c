@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* Runs every unit-test suite of the httpd-free core. */
 #include <stdlib.h>
 

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* Request bodies: model, stream flags, estimates and the OpenAI errors for bad ones. */
 #include <string.h>
 

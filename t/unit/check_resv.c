@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* Unit tests for aop_resv.c: claims, releases, the free list, and the sweep that
  * gives back the reservations of dead or stalled owners exactly once. */
 #include <stdlib.h>

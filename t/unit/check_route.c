@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* Routing: which operation a path names, exact model matching, backend paths. */
 #include <apr_strings.h>
 

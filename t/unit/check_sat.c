@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* Saturating arithmetic: sums that stick at the range's ends, counters that never go
  * below zero, durations from doubles that are defined whatever the double. */
 #include <math.h>

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* Statistics: kinds, additive counts, the 60-minute ring, windows, histograms. */
 #include <math.h>
 #include <stdlib.h>

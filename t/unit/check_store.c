@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* Unit tests for aop_instance_json.c (validation with field names, masking, PATCH)
  * and aop_store.c (versions, rollback, all-or-nothing batches, the change log, the
  * state-file import, the fields a record owns, and the busy and corrupt

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* One Check suite per core file; check_main.c runs them all. */
 #ifndef CHECK_SUITES_H
 #define CHECK_SUITES_H

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* A private directory per test, for tests that need real files (SQLite, state files). */
 #ifndef CHECK_TMPDIR_H
 #define CHECK_TMPDIR_H

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* TPM windows: one-second buckets over 60 seconds, reservations, Azure's count. */
 #include "aop_tpm.h"
 #include "check_suites.h"

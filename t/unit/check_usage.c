@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* Token usage from response bodies fed in arbitrary pieces: JSON documents and
  * server-sent event streams, with and without stripping the usage-only chunk. */
 #include <stdio.h>

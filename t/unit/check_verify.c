@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* Instance verification's core: the probe's URL and operation, what each answer
  * means for the key and the deployment, the config check, masking, the report. */
 #include <string.h>

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0
+# Copyright 2026 The mod_aoproxy authors (LICENSE)
 """Long prompts: chat requests of 1 KB, 100 KB and 1 MB through plain mod_proxy and
 mod_aoproxy (the backend answers the same small JSON): throughput, latency and
 Apache's CPU time per request."""

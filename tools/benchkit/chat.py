@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0
+# Copyright 2026 The mod_aoproxy authors (LICENSE)
 """The small fast chat: a ~100-byte chat completion, JSON and streamed, through plain
 mod_proxy_balancer and mod_aoproxy with 2 and 256 instances (and the backend itself,
 the ceiling), at saturation and at light load; TTFB of streams; memory per child."""

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0
+# Copyright 2026 The mod_aoproxy authors (LICENSE)
 """What every part of the benchmark shares: the workload's constants, ports, and what
 /proc tells about a server's processes (memory, CPU time)."""
 

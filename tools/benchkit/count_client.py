@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0
+# Copyright 2026 The mod_aoproxy authors (LICENSE)
 """A fixed number of requests (wrk runs for a time, not a count): a few asyncio
 clients, each on its own keep-alive connection, send one POST after the other until
 `total` have been answered."""

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0
+# Copyright 2026 The mod_aoproxy authors (LICENSE)
 """Large fleets: mod_aoproxy with 1000 and 5000 instances (all serving one model,
 equal weights, one backend) against plain mod_proxy_balancer with as many members.
 Start time, the parent's and the children's memory, the shared segment, the latency

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0
+# Copyright 2026 The mod_aoproxy authors (LICENSE)
 """results.json and docs/benchmark.md: every part's results under "parts"; saving a
 run of some parts keeps the saved results of the others."""
 

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0
+# Copyright 2026 The mod_aoproxy authors (LICENSE)
 """Paired, alternating rounds: every scenario once per round, every other round in
 reverse order, so that within a comparison neither side always runs first, and a
 ratio is the median of the per-round ratios, which the machine's drift between

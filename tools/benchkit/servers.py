@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0
+# Copyright 2026 The mod_aoproxy authors (LICENSE)
 """The servers under test: nginx (the backend, and a reference proxy) and Apache
 (plain mod_proxy_balancer, or mod_aoproxy from this tree), each its own process tree
 with its own configuration in a scratch directory."""

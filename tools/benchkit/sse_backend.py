@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0
+# Copyright 2026 The mod_aoproxy authors (LICENSE)
 """A slow Azure: answers every POST with a chat stream (SSE, chunked) that lasts
 --seconds, one content event every --seconds / --events, as a model generating
 tokens does. asyncio from the standard library, one process, thousands of streams.

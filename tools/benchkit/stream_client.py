@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0
+# Copyright 2026 The mod_aoproxy authors (LICENSE)
 """Many concurrent streamed requests from one cheap process (asyncio): each client
 opens its own connection at its turn in a linear ramp, POSTs the body, and reads the
 chunked SSE answer to its end. Per stream: when it connected, its time to the first

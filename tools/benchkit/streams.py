@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0
+# Copyright 2026 The mod_aoproxy authors (LICENSE)
 """Slow concurrent streams, as LLM traffic is: N clients, each holding one streamed
 chat request that the backend (benchkit.sse_backend) answers over several seconds,
 started in a linear ramp. Per proxy (plain mod_proxy, mod_aoproxy, nginx as the

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0
+# Copyright 2026 The mod_aoproxy authors (LICENSE)
 """An HTTPS backend, as Azure is: nginx with a self-signed certificate that the
 proxies verify (Apache: SSLProxyEngine with that certificate as its one CA; nginx:
 proxy_ssl_verify). Small chat throughput through plain mod_proxy, mod_aoproxy and

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0
+# Copyright 2026 The mod_aoproxy authors (LICENSE)
 """wrk, driving a POST of a fixed body, and the CPU time the server spent on it."""
 
 import os
