@@ -14,6 +14,10 @@ Azure endpoints (POST, ``api-version`` query parameter required)::
     /openai/deployments/{dep}/chat/completions
     /openai/deployments/{dep}/completions
     /openai/deployments/{dep}/embeddings
+    /openai/v1/chat/completions, /openai/v1/completions, /openai/v1/embeddings
+        (Azure's v1 API: no api-version; the body's ``model`` is the deployment)
+    /openai/responses..., /openai/v1/responses...   (mock_responses.py)
+    token endpoints with --token-secret            (mock_entra.py)
 
 Deterministic answers
 ---------------------
@@ -47,7 +51,8 @@ Control API (JSON)
 ``POST /_mock/reset``    -> clears recordings, rules and counters
 ``POST /_mock/rules``    -> ``{"rules":[...]}`` appends rules
 ``GET /_mock/rules``     -> the rules with their remaining ``times``
-``GET /_mock/stats``     -> ``{"requests","by_deployment","tokens_served","tokens_by_minute"}``
+``GET /_mock/stats``     -> ``{"requests","by_deployment","tokens_served","tokens_by_minute",
+"token_requests","responses_stored"}``
 
 ``POST /_mock/rules/clear`` -> removes the rules only (recordings and counters stay)
 
@@ -107,6 +112,9 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, unquote
 
+import mock_entra
+import mock_responses
+
 MAX_BODY = 256 * 1024 * 1024
 DEFAULT_MODEL = "gpt-4o-mini"
 HANG_MAX_S = 120.0
@@ -124,6 +132,8 @@ ERR_BAD_JSON = ("We could not parse the JSON body of your request. (HINT: This l
                 "our help center at help.openai.com.)")
 
 AZURE_PATH_RE = re.compile(r"^/openai/deployments/([^/]+)/(chat/completions|completions|embeddings)$")
+# Azure's v1 API: no api-version, the deployment is the body's "model".
+AZURE_V1_RE = re.compile(r"^/openai/v1/(chat/completions|completions|embeddings)$")
 
 CONTENT_FILTER_OK = {
     "hate": {"filtered": False, "severity": "safe"},
@@ -258,6 +268,8 @@ class State:
             self.tokens_served = 0
             self.tokens_by_minute = {}
             self.minute_requests = {}
+            self.token_requests = 0
+            self.responses = mock_responses.Store()
 
     def record(self, rec):
         with self.lock:
@@ -338,6 +350,8 @@ class State:
                 "by_deployment": dict(self.by_deployment),
                 "tokens_served": self.tokens_served,
                 "tokens_by_minute": dict(self.tokens_by_minute),
+                "token_requests": self.token_requests,
+                "responses_stored": len(self.responses.items),
             }
 
 
@@ -347,6 +361,7 @@ class ConnectionGone(Exception):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    pieces = staticmethod(split_pieces)
     server_version = "mock-azure/1.0"
     sys_version = ""
     timeout = 600  # idle keep-alive connections are dropped after this
@@ -631,8 +646,9 @@ class Handler(BaseHTTPRequestHandler):
                 params[k] = v
         rec["params"] = params
         m = AZURE_PATH_RE.match(path)
+        v1 = None if m else AZURE_V1_RE.match(path)
         dep = unquote(m.group(1)) if m else None
-        kind = m.group(2) if m else None
+        kind = m.group(2) if m else (v1.group(1) if v1 else None)
         rec["deployment"] = dep
 
         bad_body = None
@@ -652,6 +668,13 @@ class Handler(BaseHTTPRequestHandler):
                 pass
         rec["json"] = parsed
         is_stream = isinstance(parsed, dict) and parsed.get("stream") is True
+        if v1 and isinstance(parsed, dict) and isinstance(parsed.get("model"), str):
+            dep = rec["deployment"] = parsed["model"]
+        responses = mock_responses.match(path)
+        if responses and responses[1] is None and isinstance(parsed, dict) \
+                and isinstance(parsed.get("model"), str):
+            rec["deployment"] = parsed["model"]
+        token_path = self.cfg.token_secret is not None and mock_entra.is_token_path(path)
         self.state.record(rec)
 
         def answer(status, obj, headers=None):
@@ -662,7 +685,7 @@ class Handler(BaseHTTPRequestHandler):
             return answer(400, oai_error("Invalid request: %s" % bad_body))
 
         # ---- scripted misbehaviour
-        ri, rule = self.state.match_rule(dep, path, is_stream)
+        ri, rule = self.state.match_rule(rec["deployment"], path, is_stream)
         if rule is not None:
             self.state.update(rec, rule=ri)
             rule = dict(rule)
@@ -696,12 +719,24 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_json(status, body, hdrs)
 
         # ---- normal Azure behaviour
-        if m is None:
+        if token_path:
+            with self.state.lock:
+                self.state.token_requests += 1
+            status, obj = mock_entra.answer(self.cfg, self.command, path, query, self.headers, raw)
+            self.state.update(rec, status=status)
+            return self.send_json(status, obj, azure=False)
+        if m is None and v1 is None and responses is None:
             return answer(404, {"error": {"code": "404", "message": "Resource not found"}})
-        if self.cfg.api_key is not None and self.headers.get("api-key") != self.cfg.api_key:
-            return answer(401, {"error": {"code": "401", "message": ERR_401}})
-        if not params.get("api-version"):
+        refusal = self.auth_refusal()
+        if refusal is not None:
+            return answer(401, refusal)
+        if responses is not None:
+            return mock_responses.handle(self, rec, responses, self.command, params, parsed,
+                                         json_ok, rule, answer)
+        if not params.get("api-version") and v1 is None:
             return answer(404, {"error": {"code": "404", "message": "Resource not found"}})
+        if v1 is not None and not dep:
+            return answer(400, oai_error("Missing required parameter: 'model'.", param="model"))
         if self.cfg.deployments and dep not in self.cfg.deployments:
             return answer(404, {"error": {"code": "DeploymentNotFound", "message": ERR_DEPLOYMENT}})
         if self.command != "POST":
@@ -799,6 +834,22 @@ class Handler(BaseHTTPRequestHandler):
             return self.hang_then_close(rule)
         return self.abort_close()
 
+    def auth_refusal(self):
+        """None when the request's credentials pass, else the 401 body.  With
+        --token-secret an Entra/managed-identity Bearer token passes, and api-key only
+        when --api-key is also given (Azure's disableLocalAuth otherwise)."""
+        key = self.headers.get("api-key")
+        if self.cfg.token_secret is not None:
+            if key is not None:
+                ok = self.cfg.api_key is not None and key == self.cfg.api_key
+                return None if ok else {"error": {"code": "401", "message": ERR_401}}
+            if not (self.headers.get("Authorization") or "").startswith("Bearer "):
+                return {"error": {"code": "401", "message": ERR_401}}
+            return mock_entra.bearer_refusal(self.cfg, self.headers)
+        if self.cfg.api_key is not None and key != self.cfg.api_key:
+            return {"error": {"code": "401", "message": ERR_401}}
+        return None
+
     def embeddings(self, rec, parsed, model):
         if "input" not in parsed:
             self.state.update(rec, status=400)
@@ -830,12 +881,6 @@ class Handler(BaseHTTPRequestHandler):
     def stream(self, rec, rule, chat, model, content, nchoices, usage, include_usage):
         k = rule.get("chunks") or 5
         pieces = split_pieces(content, k)
-        ev_delay = rule.get("event_delay_ms") or 0
-        cut = rule.get("action") == "cut_stream"
-        cut_after = int(rule.get("cut_after", 3))
-        stall = rule.get("action") == "stall"
-        stall_after = int(rule.get("stall_after", 2))
-        truncate = rule.get("action") == "truncate"
         created = int(time.time())
         cid = ("chatcmpl-mock" if chat else "cmpl-mock") + uuid.uuid4().hex[:20]
         obj_name = "chat.completion.chunk" if chat else "text_completion"
@@ -866,14 +911,26 @@ class Handler(BaseHTTPRequestHandler):
         if include_usage:
             events.append(chunk([], usage=usage))
 
+        frames = [b"data: " + json.dumps(ev, separators=(",", ":")).encode() + b"\n\n"
+                  for ev in events]
+        tail = b"data: [DONE]\n\n" if rule.get("done", True) else None
+        return self.send_events(rec, rule, frames, tail, usage["total_tokens"])
+
+    def send_events(self, rec, rule, frames, tail, tokens):
+        """Send an SSE answer made of `frames` (bytes, one event each) and `tail`
+        (chat's [DONE], or None), misbehaving as the rule says."""
+        ev_delay = rule.get("event_delay_ms") or 0
+        cut = rule.get("action") == "cut_stream"
+        cut_after = int(rule.get("cut_after", 3))
+        stall = rule.get("action") == "stall"
+        stall_after = int(rule.get("stall_after", 2))
         self.state.update(rec, status=200)
-        if truncate:
-            return self.truncated_stream(rec, rule, events)
+        if rule.get("action") == "truncate":
+            return self.truncated_stream(rec, rule, b"".join(frames) + (tail or b""))
         if rule.get("content_length") and not cut:
             # The whole stream at once with a Content-Length, as some gateways (and
             # nginx's `return`) send it.
-            parts = [b"data: " + json.dumps(ev, separators=(",", ":")).encode() + b"\n\n"
-                     for ev in events] + [b"data: [DONE]\n\n"]
+            parts = frames + ([tail] if tail else [])
             self.send_response(200)
             hdrs = [("Content-Type", "text/event-stream; charset=utf-8"),
                     ("Content-Length", str(sum(len(x) for x in parts)))] + self.common_headers()
@@ -885,7 +942,7 @@ class Handler(BaseHTTPRequestHandler):
                     self.sleep_ms(ev_delay)
                 self.wfile.write(part)
                 self.wfile.flush()
-            self.state.add_tokens(usage["total_tokens"])
+            self.state.add_tokens(tokens)
             return
         chunked = self.request_version != "HTTP/1.0"
         self.send_response(200)
@@ -907,7 +964,7 @@ class Handler(BaseHTTPRequestHandler):
                 self.wfile.write(data)
 
         sent = 0
-        for i, ev in enumerate(events):
+        for i, frame in enumerate(frames):
             if cut and sent >= cut_after:
                 self.state.update(rec, status="cut")
                 return self.abort_close()
@@ -916,29 +973,23 @@ class Handler(BaseHTTPRequestHandler):
                 return self.hang_then_close(rule)
             if i > 0:
                 self.sleep_ms(ev_delay)
-            write_chunk(b"data: " + json.dumps(ev, separators=(",", ":")).encode() + b"\n\n")
+            write_chunk(frame)
             sent += 1
         if cut:
             self.state.update(rec, status="cut")
             return self.abort_close()
         self.sleep_ms(ev_delay)
-        if rule.get("done", True):
-            write_chunk(b"data: [DONE]\n\n")
+        if tail:
+            write_chunk(tail)
         else:
             self.state.update(rec, status="no_done")
         if chunked:
             self.wfile.write(b"0\r\n\r\n")
-        self.state.add_tokens(usage["total_tokens"])
+        self.state.add_tokens(tokens)
 
-
-    def truncated_stream_bytes(self, events):
-        return b"".join(b"data: " + json.dumps(ev, separators=(",", ":")).encode() + b"\n\n"
-                        for ev in events) + b"data: [DONE]\n\n"
-
-    def truncated_stream(self, rec, rule, events):
+    def truncated_stream(self, rec, rule, data):
         """The stream's first truncate_after bytes (default half) in one chunk, then
         close without the last chunk."""
-        data = self.truncated_stream_bytes(events)
         n = max(0, min(int(rule.get("truncate_after", len(data) // 2)), len(data) - 1))
         self.state.update(rec, status="truncated")
         self.send_response(200)
@@ -983,7 +1034,9 @@ def parse_args(argv=None):
     ap.add_argument("--quiet", action="store_true")
     ap.add_argument("--max-records", type=int, default=None, metavar="N",
                     help="keep only the first N recorded requests (counters count all)")
+    mock_entra.add_arguments(ap)
     a = ap.parse_args(argv)
+    mock_entra.finish_arguments(ap, a)
     deps = {}
     for d in a.deployment:
         dep, sep, model = d.partition("=")

@@ -684,7 +684,8 @@ def test_stats_and_reset(mock):
     mock.client.rules([{"status": 500}])
     mock.client.reset()
     assert mock.client.stats() == {"requests": 0, "by_deployment": {}, "tokens_served": 0,
-                                   "tokens_by_minute": {}}
+                                   "tokens_by_minute": {}, "token_requests": 0,
+                                   "responses_stored": 0}
     assert mock.client.requests() == [] and mock.client.list_rules() == []
 
 
