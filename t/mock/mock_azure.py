@@ -88,6 +88,13 @@ live rule wins; indexes count from the last reset):
   ``"stall"`` (send the answer's start, then nothing until the client closes,
   at most ``hang_ms``: streams send ``stall_after`` events, default 2;
   non-streamed answers the headers and ``stall_after`` bytes, default half)
+* ``error``: with ``status``, a named Azure error body instead of the default:
+  ``content_filter`` (the prompt filter's 400 with ``innererror``),
+  ``content_policy_violation``, ``context_length_exceeded``
+* ``finish_reason``: the answer's finish_reason (e.g. ``content_filter``; default stop)
+* ``first_event_delay_ms``: streams: the headers at once, then this long before the
+  first event (a slow first token)
+* ``malformed_at``: streams: event k is replaced by a cut JSON ``data:`` line
 * ``done``: false ends a stream cleanly (its last chunk) but without
   ``data: [DONE]`` (recorded status "no_done")
 * ``chunks`` (K content pieces in a stream, default 5), ``event_delay_ms``
@@ -173,6 +180,39 @@ def default_error_body(status, api_version="2024-10-21"):
     if status == 504:
         return {"error": {"code": "GatewayTimeout", "message": "The operation was timeout."}}
     return {"error": {"code": str(status), "message": "Mock error %d" % status}}
+
+
+CONTENT_FILTER_HIT = dict(CONTENT_FILTER_OK, hate={"filtered": True, "severity": "high"},
+                          jailbreak={"filtered": False, "detected": False})
+
+PRESET_ERRORS = {
+    # Azure's prompt filter: final, never retried; the details are in innererror.
+    "content_filter": {"error": {
+        "message": ("The response was filtered due to the prompt triggering Azure OpenAI's "
+                    "content management policy. Please modify your prompt and retry. To learn "
+                    "more about our content filtering policies please read our documentation: "
+                    "https://go.microsoft.com/fwlink/?linkid=2198766"),
+        "type": None, "param": "prompt", "code": "content_filter", "status": 400,
+        "innererror": {"code": "ResponsibleAIPolicyViolation",
+                       "content_filter_result": CONTENT_FILTER_HIT}}},
+    "content_policy_violation": {"error": {
+        "message": "Your request was rejected as a result of our safety system.",
+        "type": "invalid_request_error", "param": None, "code": "content_policy_violation",
+        "innererror": {"code": "ResponsibleAIPolicyViolation",
+                       "content_filter_result": CONTENT_FILTER_HIT}}},
+    "context_length_exceeded": {"error": {
+        "message": ("This model's maximum context length is 128000 tokens. However, your "
+                    "messages resulted in 130000 tokens. Please reduce the length of the "
+                    "messages."),
+        "type": "invalid_request_error", "param": "messages", "code": "context_length_exceeded"}},
+}
+
+
+def preset_error_body(name):
+    """A named Azure error body (rule ``"error": name`` with a ``status``)."""
+    if name not in PRESET_ERRORS:
+        raise ValueError("unknown error preset %r (known: %s)" % (name, ", ".join(PRESET_ERRORS)))
+    return PRESET_ERRORS[name]
 
 
 def oai_error(message, param=None, code=None, etype="invalid_request_error"):
@@ -295,6 +335,8 @@ class State:
         with self.lock:
             for r in rules:
                 r = dict(r)
+                if r.get("error") is not None:
+                    preset_error_body(r["error"])  # unknown names: a 400 now, not later
                 t = r.get("times")
                 r["_remaining"] = None if t is None else int(t)
                 self.rules.append(r)
@@ -706,6 +748,8 @@ class Handler(BaseHTTPRequestHandler):
             status = int(rule["status"])
             body = rule.get("body")
             hdrs = rule.get("headers") or {}
+            if body is None and rule.get("error") is not None:
+                body = preset_error_body(rule["error"])
             if body is None:
                 body = default_error_body(status, params.get("api-version") or "2024-10-21")
             self.state.update(rec, status=status)
@@ -793,7 +837,7 @@ class Handler(BaseHTTPRequestHandler):
                 "id": "chatcmpl-mock" + uuid.uuid4().hex[:20], "object": "chat.completion",
                 "created": created, "model": model,
                 "choices": [{"index": i, "message": {"role": "assistant", "content": content, "refusal": None},
-                             "finish_reason": "stop", "logprobs": None,
+                             "finish_reason": rule.get("finish_reason", "stop"), "logprobs": None,
                              "content_filter_results": CONTENT_FILTER_OK} for i in range(nchoices)],
                 "usage": usage, "system_fingerprint": "fp_mock",
                 "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": CONTENT_FILTER_OK}],
@@ -802,7 +846,7 @@ class Handler(BaseHTTPRequestHandler):
             obj = {
                 "id": "cmpl-mock" + uuid.uuid4().hex[:20], "object": "text_completion",
                 "created": created, "model": model,
-                "choices": [{"index": i, "text": content, "finish_reason": "stop", "logprobs": None,
+                "choices": [{"index": i, "text": content, "finish_reason": rule.get("finish_reason", "stop"), "logprobs": None,
                              "content_filter_results": CONTENT_FILTER_OK} for i in range(nchoices)],
                 "usage": usage, "system_fingerprint": "fp_mock",
                 "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": CONTENT_FILTER_OK}],
@@ -907,7 +951,8 @@ class Handler(BaseHTTPRequestHandler):
         for p in pieces:
             for i in range(nchoices):
                 events.append(chunk([choice(i, {"content": p} if chat else p)]))
-        events.append(chunk([choice(i, {} if chat else "", "stop") for i in range(nchoices)]))
+        events.append(chunk([choice(i, {} if chat else "", rule.get("finish_reason", "stop"))
+                             for i in range(nchoices)]))
         if include_usage:
             events.append(chunk([], usage=usage))
 
@@ -963,6 +1008,11 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 self.wfile.write(data)
 
+        if rule.get("malformed_at") is not None and 0 <= int(rule["malformed_at"]) < len(frames):
+            frames = list(frames)
+            frames[int(rule["malformed_at"])] = b'data: {"choices":[{"delta":{"content":"x\n\n'
+        self.wfile.flush()
+        self.sleep_ms(rule.get("first_event_delay_ms"))
         sent = 0
         for i, frame in enumerate(frames):
             if cut and sent >= cut_after:

@@ -250,3 +250,51 @@ def test_workload_identity_assertion_and_managed_identity(entra):
     r, data = call(entra, "GET", "/msi/token" + q.replace("2018-02-01", "2019-08-01"), key=None,
                    headers={"X-IDENTITY-HEADER": "idh"})
     assert r.status == 200 and json.loads(data)["access_token"].startswith("mocktok.")
+
+
+# ---------------------------------------------------------------- provider faults (issue 15)
+
+CHAT = "/openai/deployments/mini/chat/completions?api-version=2024-10-21"
+MSG = {"messages": [{"role": "user", "content": "hi"}]}
+
+
+@pytest.mark.parametrize("name,code", [("content_filter", "content_filter"),
+                                       ("context_length_exceeded", "context_length_exceeded")])
+def test_error_presets(mock, name, code):
+    mock.client.rules([{"status": 400, "error": name, "times": 1}])
+    st, obj = jcall(mock, "POST", CHAT, MSG)
+    assert st == 400 and obj["error"]["code"] == code
+    if name == "content_filter":
+        assert obj["error"]["innererror"]["code"] == "ResponsibleAIPolicyViolation"
+    with pytest.raises(RuntimeError):
+        mock.client.rules([{"status": 400, "error": "no_such_preset"}])
+
+
+def test_finish_reason_content_filter(mock):
+    mock.client.rules([{"finish_reason": "content_filter"}])
+    st, obj = jcall(mock, "POST", CHAT, MSG)
+    assert obj["choices"][0]["finish_reason"] == "content_filter"
+    r, data = call(mock, "POST", CHAT, dict(MSG, stream=True))
+    assert b'"finish_reason":"content_filter"' in data
+
+
+def test_first_event_delay_sends_headers_first(mock):
+    mock.client.rules([{"first_event_delay_ms": 600}])
+    c = http.client.HTTPConnection("127.0.0.1", mock.port, timeout=10)
+    t0 = time.monotonic()
+    c.request("POST", CHAT, json.dumps(dict(MSG, stream=True)),
+              {"api-key": KEY, "Content-Type": "application/json"})
+    r = c.getresponse()
+    t_headers = time.monotonic() - t0
+    r.read()
+    t_body = time.monotonic() - t0
+    assert r.status == 200 and t_headers < 0.5 and t_body >= 0.6
+
+
+def test_malformed_event(mock):
+    mock.client.rules([{"malformed_at": 2}])
+    r, data = call(mock, "POST", CHAT, dict(MSG, stream=True))
+    blocks = [b for b in data.decode().split("\n\n") if b]
+    with pytest.raises(ValueError):
+        json.loads(blocks[2][6:])
+    assert blocks[-1] == "data: [DONE]"
