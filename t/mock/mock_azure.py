@@ -47,7 +47,10 @@ Control API (JSON)
 ``POST /_mock/reset``    -> clears recordings, rules and counters
 ``POST /_mock/rules``    -> ``{"rules":[...]}`` appends rules
 ``GET /_mock/rules``     -> the rules with their remaining ``times``
-``GET /_mock/stats``     -> ``{"requests","by_deployment","tokens_served","tokens_by_minute"}``
+``GET /_mock/stats``     -> ``{"requests","by_deployment","tokens_served","tokens_by_minute",
+"connections"}``: connections is how many TCP connections were accepted (with
+``--tls-cert``/``--tls-key``, TLS connections: the handshakes a proxy made, so a test
+sees whether it reuses its connections)
 
 ``POST /_mock/rules/clear`` -> removes the rules only (recordings and counters stay)
 
@@ -99,6 +102,7 @@ import re
 import select
 import signal
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -258,6 +262,11 @@ class State:
             self.tokens_served = 0
             self.tokens_by_minute = {}
             self.minute_requests = {}
+            self.connections = 0
+
+    def connected(self):
+        with self.lock:
+            self.connections += 1
 
     def record(self, rec):
         with self.lock:
@@ -338,6 +347,7 @@ class State:
                 "by_deployment": dict(self.by_deployment),
                 "tokens_served": self.tokens_served,
                 "tokens_by_minute": dict(self.tokens_by_minute),
+                "connections": self.connections,
             }
 
 
@@ -961,7 +971,20 @@ class MockServer(ThreadingHTTPServer):
             self.address_family = socket.AF_INET6
         self.cfg = cfg
         self.state = State(cfg.max_records)
+        self.tls = None
+        if cfg.tls_cert:
+            self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.tls.load_cert_chain(cfg.tls_cert, cfg.tls_key)
         super().__init__(addr, Handler)
+
+    def get_request(self):
+        """Each accepted connection counted; with TLS, wrapped (the handshake runs in
+        the connection's own thread, at its first read, not in the accept loop)."""
+        sock, addr = super().get_request()
+        self.state.connected()
+        if self.tls:
+            sock = self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        return sock, addr
 
     def handle_error(self, request, client_address):
         exc = sys.exc_info()[1]
@@ -983,7 +1006,11 @@ def parse_args(argv=None):
     ap.add_argument("--quiet", action="store_true")
     ap.add_argument("--max-records", type=int, default=None, metavar="N",
                     help="keep only the first N recorded requests (counters count all)")
+    ap.add_argument("--tls-cert", metavar="PEM", help="serve https with this certificate")
+    ap.add_argument("--tls-key", metavar="PEM", help="the certificate's key")
     a = ap.parse_args(argv)
+    if bool(a.tls_cert) != bool(a.tls_key):
+        ap.error("--tls-cert and --tls-key go together")
     deps = {}
     for d in a.deployment:
         dep, sep, model = d.partition("=")
