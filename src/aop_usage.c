@@ -282,11 +282,12 @@ static void json_feed(aop_usage_parser_t *up, const char *d, apr_size_t len)
 
 /* ---- server-sent events --------------------------------------------------------- */
 
-/* Grows a pool buffer by doubling, up to AOP_USAGE_MAX_EVENT. */
+/* Grows a pool buffer by doubling, up to AOP_USAGE_MAX_EVENT, from 1 KB: an event
+ * of Azure's is a few hundred bytes, and the buffer lives as long as the stream. */
 static void buf_reserve(apr_pool_t *p, char **buf, apr_size_t *cap, apr_size_t used,
                         apr_size_t need)
 {
-    apr_size_t ncap = *cap ? *cap : 4096;
+    apr_size_t ncap = *cap ? *cap : 1024;
     char *nbuf;
 
     if (need <= *cap) {
