@@ -202,6 +202,9 @@ static apr_status_t usage_filter(ap_filter_t *f, apr_bucket_brigade *bb)
             aop_stats_finish(f->r, uf->req);
         }
         else if (!APR_BUCKET_IS_METADATA(b) && (rv = feed_bucket(uf, b)) != APR_SUCCESS) {
+            /* What went to out may point into buckets this call's caller frees. */
+            apr_brigade_cleanup(uf->out);
+            apr_brigade_cleanup(uf->fed);
             return rv;
         }
         if (uf->strip) {
