@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import threading
+import time
 
 import pytest
 
@@ -75,6 +76,10 @@ def stream(port, results, i):
 
 
 def test_the_shipped_file_runs_its_processes(streaming_server):
+    # The parent forks them after it listens, and a busy machine takes a while.
+    deadline = time.time() + 30
+    while len(children(streaming_server.pid())) < 16 and time.time() < deadline:
+        time.sleep(0.2)
     kids = children(streaming_server.pid())
     assert len(kids) == 16, kids
     listen = subprocess.run(["ss", "-ltnH", "sport = :%d" % streaming_server.port],
