@@ -70,6 +70,14 @@ const aop_field_t aop_instance_fields[] = {
     NUMBER("enabled", AOP_FIELD_BOOL, enabled, 0, 1, 1),
     TYPED("supported_models", AOP_FIELD_MODELS, supported_models, BOTH | AOP_FIELD_REQUIRED),
     TYPED("model_deployments", AOP_FIELD_DEPLOYMENTS, model_deployments, BOTH),
+    /* The worker's connection pool (src/mod_aoproxy_balancer.c applies them).  The
+     * bounds are mod_proxy's where it has one (ThreadLimit's hard limit for max),
+     * else a day, far beyond any sane value but short of overflowing microseconds. */
+    NUMBER("pool_max", AOP_FIELD_INT, pool_max, 0, AOP_POOL_MAX_LIMIT, 0),
+    NUMBER("pool_ttl", AOP_FIELD_INT, pool_ttl, 0, 86400, 0),
+    NUMBER("disable_reuse", AOP_FIELD_BOOL, disable_reuse, 0, 1, 0),
+    NUMBER("tcp_keepalive", AOP_FIELD_BOOL, tcp_keepalive, 0, 1, 0),
+    NUMBER("connect_timeout", AOP_FIELD_INT, connect_timeout, 0, 3600, 0),
     { NULL, AOP_FIELD_STRING, 0, 0, 0, 0, 0, NULL, NULL }
 };
 

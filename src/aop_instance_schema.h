@@ -29,6 +29,8 @@
 #include <apr_tables.h>
 
 #define AOP_NAME_MAX 64
+/* pool_max at most: the event MPM's hard ThreadLimit, more threads than a process has. */
+#define AOP_POOL_MAX_LIMIT 100000
 
 typedef struct aop_instance_t {
     const char *name;            /* unique, [A-Za-z0-9._-]{1,64} */
@@ -48,6 +50,14 @@ typedef struct aop_instance_t {
     int enabled;                 /* default 1 */
     apr_array_header_t *supported_models;   /* const char * */
     apr_hash_t *model_deployments;          /* model -> deployment (const char *) */
+    /* The connection pool of the instance's mod_proxy worker, per Apache process, as
+     * mod_proxy's worker parameters of the same meaning; 0 (the defaults) leaves
+     * mod_proxy's own. */
+    int pool_max;                /* max: connections kept, at most; 0 = ThreadsPerChild */
+    int pool_ttl;                /* ttl: seconds an idle connection may be reused; 0 = any */
+    int disable_reuse;           /* disablereuse: a connection per request */
+    int tcp_keepalive;           /* keepalive: SO_KEEPALIVE on the backend connections */
+    int connect_timeout;         /* connectiontimeout, seconds; 0 = AOProxyConnectTimeout */
     apr_table_t *sources;        /* field name -> file path it came from (last layer wins) */
     const char *file;            /* where the instance was first defined */
     int line;

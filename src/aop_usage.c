@@ -52,6 +52,8 @@ typedef struct {
     int after_cr;               /* a line ended with CR: a following LF belongs to it */
     int pending;                /* a blank line ended with CR: dispatch unless LF follows */
     char *data;                 /* the event's data lines joined with '\n' */
+    const char *direct;         /* or, while they are one line in the piece being fed,
+                                 * that line where it lies (data is then unused) */
     apr_size_t data_len, data_cap, data_done;   /* data_done: through the last full line */
     int data_lines, data_over;
     apr_size_t ev_raw;          /* bytes of the event so far */
@@ -282,11 +284,12 @@ static void json_feed(aop_usage_parser_t *up, const char *d, apr_size_t len)
 
 /* ---- server-sent events --------------------------------------------------------- */
 
-/* Grows a pool buffer by doubling, up to AOP_USAGE_MAX_EVENT. */
+/* Grows a pool buffer by doubling, up to AOP_USAGE_MAX_EVENT, from 1 KB: an event
+ * of Azure's is a few hundred bytes, and the buffer lives as long as the stream. */
 static void buf_reserve(apr_pool_t *p, char **buf, apr_size_t *cap, apr_size_t used,
                         apr_size_t need)
 {
-    apr_size_t ncap = *cap ? *cap : 4096;
+    apr_size_t ncap = *cap ? *cap : 1024;
     char *nbuf;
 
     if (need <= *cap) {
@@ -306,6 +309,12 @@ static void buf_reserve(apr_pool_t *p, char **buf, apr_size_t *cap, apr_size_t u
     *cap = ncap;
 }
 
+static void data_keep(aop_usage_parser_t *up);
+
+/* An event's first data is not copied: nearly every event of a stream is one data
+ * line that arrives whole in one piece, and is evaluated where it lies.  The buffer,
+ * which lives as long as the stream, is made only for an event of several lines or
+ * one that continues in the next piece (data_keep). */
 static void data_append(aop_usage_parser_t *up, const char *d, apr_size_t n)
 {
     sse_scan_t *s = &up->s;
@@ -315,11 +324,31 @@ static void data_append(aop_usage_parser_t *up, const char *d, apr_size_t n)
     }
     if (s->data_len + n > AOP_USAGE_MAX_EVENT) {
         s->data_over = 1;
+        s->direct = NULL;
         return;
     }
+    if (s->data_len == 0) {
+        s->direct = d;
+        s->data_len = n;
+        return;
+    }
+    data_keep(up);
     buf_reserve(up->pool, &s->data, &s->data_cap, s->data_len, s->data_len + n);
     memcpy(s->data + s->data_len, d, n);
     s->data_len += n;
+}
+
+/* The data stops pointing into the piece (it ends, or more data follows): copied. */
+static void data_keep(aop_usage_parser_t *up)
+{
+    sse_scan_t *s = &up->s;
+
+    if (!s->direct) {
+        return;
+    }
+    buf_reserve(up->pool, &s->data, &s->data_cap, 0, s->data_len);
+    memcpy(s->data, s->direct, s->data_len);
+    s->direct = NULL;
 }
 
 static apr_int64_t utf8_chars(const char *str, apr_size_t len)
@@ -463,6 +492,7 @@ static int evaluate(aop_usage_parser_t *up)
 {
     sse_scan_t *s = &up->s;
     const aop_jnode_t *root, *choices, *usage;
+    const char *data = s->direct ? s->direct : s->data;
     int usage_only = 0, has_usage;
     apr_int64_t chars;
 
@@ -475,16 +505,16 @@ static int evaluate(aop_usage_parser_t *up)
     if (s->data_over || s->passthrough) {
         return 0;
     }
-    if (is_done(s->data, s->data_len)) {
+    if (is_done(data, s->data_len)) {
         up->saw_done = 1;
         return 0;
     }
-    chars = scan_event(s->data, s->data_len, &has_usage);
+    chars = scan_event(data, s->data_len, &has_usage);
     if (!has_usage) {
         up->content_chars = aop_sat_add_nonneg(up->content_chars, chars);
         return 0;
     }
-    root = parse_json(up, s->data, s->data_len);
+    root = parse_json(up, data, s->data_len);
     if (root && root->type == AOP_JOBJECT) {
         usage = aop_jtree_get(root, "usage");
         if ((choices = aop_jtree_get(root, "choices")) != NULL
@@ -504,6 +534,7 @@ static void event_reset(sse_scan_t *s, apr_size_t next_start)
     s->line_is_data = 0;
     s->after_cr = s->pending = 0;
     s->data_len = s->data_done = 0;
+    s->direct = NULL;
     s->data_lines = s->data_over = 0;
     s->ev_raw = 0;
     s->passthrough = 0;
@@ -730,6 +761,7 @@ static apr_status_t sse_feed(aop_usage_parser_t *up, const char *d, apr_size_t l
             rv = go_passthrough(up, emit, baton);
         }
     }
+    data_keep(up);              /* the piece goes: an unfinished event's data stays */
     if (rv == APR_SUCCESS && up->strip) {
         rv = piece_end(up, d, len, emit, baton);
     }

@@ -19,16 +19,45 @@ const char *aop_balancer_worker_url(apr_pool_t *p, const aop_instance_t *inst)
     return apr_pstrcat(p, inst->origin, "/", inst->name, NULL);
 }
 
+/* The instance's settings that mod_proxy reads at each connection (keepalive,
+ * connectiontimeout) or at each release (disablereuse): set on the worker's shared
+ * record, they hold in every process from the next connection on. */
+static void connection_params(proxy_worker *w, const aop_instance_t *inst,
+                              const aop_srv_conf_t *sc)
+{
+    w->s->conn_timeout = inst->connect_timeout ? apr_time_from_sec(inst->connect_timeout)
+                                               : sc->connect_timeout.value;
+    w->s->conn_timeout_set = 1;
+    w->s->keepalive = inst->tcp_keepalive ? 1 : 0;
+    w->s->keepalive_set = 1;
+    w->s->disablereuse = inst->disable_reuse ? 1 : 0;
+    w->s->disablereuse_set = 1;
+    /* mod_proxy would otherwise make a worker defined with disablereuse forget its
+     * address after each connection (is_address_reusable = 0), and keep it so: the
+     * address stays cached, and reuse can be switched back on at run time. */
+    w->s->address_ttl_set = 1;
+}
+
+/* The pool's size and idle lifetime: mod_proxy builds each process's pool from them
+ * when the process first initializes the worker, so they hold for a worker defined
+ * now, and for an existing one after a restart.  0 leaves mod_proxy's default
+ * (max: ThreadsPerChild; ttl: none). */
+static void pool_params(proxy_worker *w, const aop_instance_t *inst)
+{
+    w->s->hmax = inst->pool_max;
+    w->s->ttl = apr_time_from_sec(inst->pool_ttl);
+}
+
 static void configure_worker(proxy_worker *w, const aop_srv_conf_t *sc, proxy_server_conf *psf,
-                             const aop_config_t *cfg)
+                             const aop_config_t *cfg, const aop_instance_t *inst)
 {
     PROXY_COPY_CONF_PARAMS(w, psf);
     w->s->timeout = (apr_interval_time_t)(cfg->timeout * APR_USEC_PER_SEC);
     w->s->timeout_set = 1;
-    w->s->conn_timeout = sc->connect_timeout.value;
-    w->s->conn_timeout_set = 1;
     w->s->retry = sc->retry_interval.value;
     w->s->retry_set = 1;
+    connection_params(w, inst, sc);
+    pool_params(w, inst);
 }
 
 static const char *define_worker(apr_pool_t *pconf, server_rec *s, aop_srv_conf_t *sc,
@@ -43,7 +72,7 @@ static const char *define_worker(apr_pool_t *pconf, server_rec *s, aop_srv_conf_
     if (err) {
         return apr_psprintf(pconf, "instance %s: %s", inst->name, err);
     }
-    configure_worker(w, sc, psf, sc->fleet->boot_cfg);
+    configure_worker(w, sc, psf, sc->fleet->boot_cfg, inst);
     if (!inst->enabled) {
         w->s->status |= PROXY_WORKER_DISABLED;
     }
@@ -221,7 +250,7 @@ static const char *grow(request_rec *r, aop_fleet_member_t *m, aop_fleet_t *flee
     if ((err = ap_proxy_define_worker_ex(psf->pool, &w, b, psf, url, 0))) {
         return apr_psprintf(r->pool, "instance %s: %s", inst->name, err);
     }
-    configure_worker(w, aop_srv_conf(m->s), psf, fleet->boot_cfg);
+    configure_worker(w, aop_srv_conf(m->s), psf, fleet->boot_cfg, inst);
     if ((rv = b->storage->grab(b->wslot, &index)) != APR_SUCCESS
         || (rv = b->storage->dptr(b->wslot, index, (void *)&shm)) != APR_SUCCESS
         || (rv = ap_proxy_share_worker(w, shm, index)) != APR_SUCCESS
@@ -307,36 +336,44 @@ const char *aop_balancer_assign(request_rec *r, aop_fleet_t *fleet,
     return NULL;
 }
 
+/* Each balancer's workers as the published instances want them: the others'
+ * disabled, and the instances' connection settings (the pool's size and lifetime
+ * wait for a restart: pool_params). */
 void aop_balancer_flag(aop_fleet_t *fleet, const apr_array_header_t *eff, const char **names,
                        int retries)
 {
     apr_pool_t *p;
     apr_array_header_t *all;
-    apr_hash_t *enabled;
+    apr_hash_t *by_name;
     int i, j;
 
     apr_pool_create(&p, NULL);
     all = aop_fleet_balancers(p, fleet);
-    enabled = apr_hash_make(p);
+    by_name = apr_hash_make(p);
     for (i = 0; i < eff->nelts; i++) {
-        apr_hash_set(enabled, names[i], APR_HASH_KEY_STRING,
-                     APR_ARRAY_IDX(eff, i, aop_effective_t *)->inst->enabled ? "1" : "0");
+        apr_hash_set(by_name, names[i], APR_HASH_KEY_STRING,
+                     APR_ARRAY_IDX(eff, i, aop_effective_t *)->inst);
     }
     for (j = 0; j < all->nelts; j++) {
-        proxy_balancer *b = APR_ARRAY_IDX(all, j, aop_fleet_member_t).balancer;
+        aop_fleet_member_t *m = &APR_ARRAY_IDX(all, j, aop_fleet_member_t);
+        proxy_balancer *b = m->balancer;
 
         if (retries >= 0) {
             b->s->max_attempts = retries;
         }
         for (i = 0; i < b->workers->nelts; i++) {
             proxy_worker *w = APR_ARRAY_IDX(b->workers, i, proxy_worker *);
-            const char *on = apr_hash_get(enabled, w->s->name_ex, APR_HASH_KEY_STRING);
+            const aop_instance_t *inst = apr_hash_get(by_name, w->s->name_ex,
+                                                      APR_HASH_KEY_STRING);
 
             /* Removed instances' workers are disabled (and hidden from our API);
              * balancer-manager still lists them, as it lists every slot. */
-            ap_proxy_set_wstatus(PROXY_WORKER_DISABLED_FLAG, !on || *on == '0', w);
-            if (on && *on == '1') {
+            ap_proxy_set_wstatus(PROXY_WORKER_DISABLED_FLAG, !inst || !inst->enabled, w);
+            if (inst && inst->enabled) {
                 ap_proxy_set_wstatus(PROXY_WORKER_IN_ERROR_FLAG, 0, w);
+            }
+            if (inst) {
+                connection_params(w, inst, aop_srv_conf(m->s));
             }
         }
     }

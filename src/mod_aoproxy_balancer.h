@@ -24,7 +24,9 @@ const char *aop_balancer_assign(request_rec *r, aop_fleet_t *fleet,
                                 const apr_array_header_t *eff, const char **names);
 
 /* Enables the workers of enabled instances, disables the rest (removed instances'
- * too); retries >= 0 sets the balancer's attempts. */
+ * too), and gives each instance's worker its connection settings (disable_reuse,
+ * tcp_keepalive, connect_timeout; pool_max and pool_ttl take a restart); retries >= 0
+ * sets the balancer's attempts. */
 void aop_balancer_flag(aop_fleet_t *fleet, const apr_array_header_t *eff, const char **names,
                        int retries);
 

@@ -19,6 +19,10 @@ typedef struct usage_filter_t {
     aop_usage_parser_t *parser;      /* NULL: this answer is not parsed */
     int strip;
     apr_bucket_brigade *out;         /* strip mode: what goes on */
+    apr_bucket_brigade *fed;         /* strip mode: the buckets read, kept until what
+                                      * points into them has gone on */
+    const char *piece;               /* strip mode: the data of the bucket being fed */
+    apr_size_t piece_len;
 } usage_filter_t;
 
 static int is_event_stream(const request_rec *r)
@@ -47,15 +51,28 @@ static usage_filter_t *filter_ctx(ap_filter_t *f)
         }
         uf->parser = aop_usage_parser_create(r->pool, sse, uf->strip);
         uf->out = apr_brigade_create(r->pool, f->c->bucket_alloc);
+        uf->fed = apr_brigade_create(r->pool, f->c->bucket_alloc);
     }
     return uf;
 }
 
-/* Copies what goes on (data may be the parser's own buffer); apr_brigade_write
- * packs consecutive events into shared heap buckets instead of one bucket each. */
+/* What goes on.  Bytes of the bucket being fed (nearly all: every event that came
+ * whole in one read) go as a transient bucket pointing into it, as mod_proxy_http
+ * hands over its own reads: the bucket is kept (uf->fed) until the brigade has been
+ * passed, and the core copies only what it cannot write at once.  A copy here would
+ * cost each stream a heap bucket's 8 KB node in its connection's allocator.  Bytes
+ * of the parser's own buffer (an event that arrived in pieces), which the next
+ * event may overwrite, are copied. */
 static apr_status_t emit(void *baton, const char *data, apr_size_t len)
 {
-    return apr_brigade_write(baton, NULL, NULL, data, len);
+    usage_filter_t *uf = baton;
+
+    if (len && uf->piece && data >= uf->piece && data + len <= uf->piece + uf->piece_len) {
+        APR_BRIGADE_INSERT_TAIL(uf->out, apr_bucket_transient_create(data, len,
+                                                                     uf->out->bucket_alloc));
+        return APR_SUCCESS;
+    }
+    return apr_brigade_write(uf->out, NULL, NULL, data, len);
 }
 
 /* The tokens to count: Azure's usage, else an estimate (prompt from the request,
@@ -99,7 +116,7 @@ static void announce_broken_stream(usage_filter_t *uf, apr_bucket *before, int f
 
     if (uf->strip) {
         if (finish) {
-            aop_usage_finish(uf->parser, emit, uf->out);
+            aop_usage_finish(uf->parser, emit, uf);
         }
         APR_BRIGADE_INSERT_TAIL(uf->out, ev);
         APR_BRIGADE_INSERT_TAIL(uf->out, apr_bucket_flush_create(ba));
@@ -148,7 +165,11 @@ static apr_status_t feed_bucket(usage_filter_t *uf, apr_bucket *b)
     if (len && uf->req->resv_tracked) {
         aop_reservation_alive(uf->req, apr_time_now());
     }
-    return aop_usage_feed(uf->parser, data, len, uf->strip ? emit : NULL, uf->out);
+    uf->piece = data;
+    uf->piece_len = len;
+    rv = aop_usage_feed(uf->parser, data, len, uf->strip ? emit : NULL, uf);
+    uf->piece = NULL;
+    return rv;
 }
 
 static apr_status_t usage_filter(ap_filter_t *f, apr_bucket_brigade *bb)
@@ -175,23 +196,21 @@ static apr_status_t usage_filter(ap_filter_t *f, apr_bucket_brigade *bb)
             }
         }
         else if (APR_BUCKET_IS_EOS(b)) {
-            aop_usage_finish(uf->parser, uf->strip ? emit : NULL, uf->out);
+            aop_usage_finish(uf->parser, uf->strip ? emit : NULL, uf);
             check_complete(uf, f, b);
             account(uf);
             aop_stats_finish(f->r, uf->req);
         }
         else if (!APR_BUCKET_IS_METADATA(b) && (rv = feed_bucket(uf, b)) != APR_SUCCESS) {
+            /* What went to out may point into buckets this call's caller frees. */
+            apr_brigade_cleanup(uf->out);
+            apr_brigade_cleanup(uf->fed);
             return rv;
         }
         if (uf->strip) {
             /* Data went out through emit(); metadata (FLUSH, EOS) keeps its place. */
             APR_BUCKET_REMOVE(b);
-            if (APR_BUCKET_IS_METADATA(b)) {
-                APR_BRIGADE_INSERT_TAIL(uf->out, b);
-            }
-            else {
-                apr_bucket_destroy(b);
-            }
+            APR_BRIGADE_INSERT_TAIL(APR_BUCKET_IS_METADATA(b) ? uf->out : uf->fed, b);
         }
     }
     if (!uf->strip) {
@@ -199,6 +218,7 @@ static apr_status_t usage_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     }
     rv = ap_pass_brigade(f->next, uf->out);
     apr_brigade_cleanup(uf->out);
+    apr_brigade_cleanup(uf->fed);
     return rv;
 }
 

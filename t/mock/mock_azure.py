@@ -52,7 +52,9 @@ Control API (JSON)
 ``POST /_mock/rules``    -> ``{"rules":[...]}`` appends rules
 ``GET /_mock/rules``     -> the rules with their remaining ``times``
 ``GET /_mock/stats``     -> ``{"requests","by_deployment","tokens_served","tokens_by_minute",
-"token_requests","responses_stored"}``
+"token_requests","responses_stored","connections"}``: connections is how many TCP connections were
+accepted (with ``--tls-cert``/``--tls-key``, TLS connections: the handshakes a proxy
+made, so a test sees whether it reuses its connections)
 
 ``POST /_mock/rules/clear`` -> removes the rules only (recordings and counters stay)
 
@@ -111,6 +113,7 @@ import re
 import select
 import signal
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -310,6 +313,11 @@ class State:
             self.minute_requests = {}
             self.token_requests = 0
             self.responses = mock_responses.Store()
+            self.connections = 0
+
+    def connected(self):
+        with self.lock:
+            self.connections += 1
 
     def record(self, rec):
         with self.lock:
@@ -394,6 +402,7 @@ class State:
                 "tokens_by_minute": dict(self.tokens_by_minute),
                 "token_requests": self.token_requests,
                 "responses_stored": len(self.responses.items),
+                "connections": self.connections,
             }
 
 
@@ -1062,7 +1071,20 @@ class MockServer(ThreadingHTTPServer):
             self.address_family = socket.AF_INET6
         self.cfg = cfg
         self.state = State(cfg.max_records)
+        self.tls = None
+        if cfg.tls_cert:
+            self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.tls.load_cert_chain(cfg.tls_cert, cfg.tls_key)
         super().__init__(addr, Handler)
+
+    def get_request(self):
+        """Each accepted connection counted; with TLS, wrapped (the handshake runs in
+        the connection's own thread, at its first read, not in the accept loop)."""
+        sock, addr = super().get_request()
+        self.state.connected()
+        if self.tls:
+            sock = self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        return sock, addr
 
     def handle_error(self, request, client_address):
         exc = sys.exc_info()[1]
@@ -1084,9 +1106,13 @@ def parse_args(argv=None):
     ap.add_argument("--quiet", action="store_true")
     ap.add_argument("--max-records", type=int, default=None, metavar="N",
                     help="keep only the first N recorded requests (counters count all)")
+    ap.add_argument("--tls-cert", metavar="PEM", help="serve https with this certificate")
+    ap.add_argument("--tls-key", metavar="PEM", help="the certificate's key")
     mock_entra.add_arguments(ap)
     a = ap.parse_args(argv)
     mock_entra.finish_arguments(ap, a)
+    if bool(a.tls_cert) != bool(a.tls_key):
+        ap.error("--tls-cert and --tls-key go together")
     deps = {}
     for d in a.deployment:
         dep, sep, model = d.partition("=")

@@ -14,6 +14,7 @@
 import json
 import os
 import select
+import ssl
 import subprocess
 import sys
 import time
@@ -31,6 +32,8 @@ class MockClient:
     def __init__(self, base_url, timeout=10.0):
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        # An https mock has a test's self-signed certificate.
+        self.context = ssl._create_unverified_context() if base_url.startswith("https") else None
 
     def _call(self, method, path, obj=None):
         data = None
@@ -40,7 +43,7 @@ class MockClient:
             headers["Content-Type"] = "application/json"
         req = urllib.request.Request(self.base_url + path, data=data, method=method, headers=headers)
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as r:
+            with urllib.request.urlopen(req, timeout=self.timeout, context=self.context) as r:
                 return json.loads(r.read().decode() or "null")
         except urllib.error.HTTPError as e:
             raise RuntimeError("mock control %s %s -> %s: %s" % (method, path, e.code, e.read()[:500]))
@@ -83,10 +86,11 @@ class MockProcess(tuple):
 
 
 def start_mock(name="mock", deployments=None, api_key=None, extra_args=(), host="127.0.0.1",
-               quiet=True, timeout=10.0):
+               quiet=True, timeout=10.0, tls=None):
     """Start mock_azure.py on a free port; wait for READY (``timeout`` s).
 
     ``deployments``: dict {dep: model} or iterable of "dep=model" strings.
+    ``tls``: (certificate, key) files: the mock serves https (its control API too).
     Returns a MockProcess, which unpacks as ``(proc, port, client)``.
     """
     cmd = [PYTHON, MOCK_SCRIPT, "--host", host, "--port", "0", "--name", name]
@@ -99,6 +103,8 @@ def start_mock(name="mock", deployments=None, api_key=None, extra_args=(), host=
             cmd += ["--deployment", "%s=%s" % (dep, model)]
     if quiet:
         cmd.append("--quiet")
+    if tls:
+        cmd += ["--tls-cert", tls[0], "--tls-key", tls[1]]
     cmd += list(extra_args)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
     deadline = time.monotonic() + timeout
@@ -124,7 +130,7 @@ def start_mock(name="mock", deployments=None, api_key=None, extra_args=(), host=
     # the mock prints nothing on stdout after READY (logs go to stderr)
     proc.stdout.close()
     h = "[%s]" % host if ":" in host else host
-    client = MockClient("http://%s:%d" % (h, port))
+    client = MockClient("%s://%s:%d" % ("https" if tls else "http", h, port))
     return MockProcess(proc, port, client, name)
 
 

@@ -683,10 +683,44 @@ def test_stats_and_reset(mock):
     assert set(st["tokens_by_minute"]) <= {str(minute), str(minute - 1)}
     mock.client.rules([{"status": 500}])
     mock.client.reset()
+    # The stats request's own connection is the one accepted since the reset.
     assert mock.client.stats() == {"requests": 0, "by_deployment": {}, "tokens_served": 0,
                                    "tokens_by_minute": {}, "token_requests": 0,
-                                   "responses_stored": 0}
+                                   "responses_stored": 0, "connections": 1}
     assert mock.client.requests() == [] and mock.client.list_rules() == []
+
+
+def test_tls_counts_connections():
+    """With a certificate the mock serves https and counts the TLS connections it
+    accepted: requests on one kept-alive connection count once."""
+    import ssl
+    with tempfile.TemporaryDirectory() as d:
+        cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj",
+                        "/CN=127.0.0.1", "-days", "1", "-keyout", key, "-out", cert],
+                       check=True, capture_output=True)
+        m = start_mock(name="tls", deployments={"chat": "gpt-4o-mini"}, tls=(cert, key))
+        try:
+            before = m.client.stats()["connections"]
+            ctx = ssl._create_unverified_context()
+            body = json.dumps({"messages": [{"role": "user", "content": "hi"}]})
+            path = "/openai/deployments/chat/chat/completions?api-version=2024-10-21"
+            conn = http.client.HTTPSConnection("127.0.0.1", m.port, context=ctx, timeout=10)
+            for _ in range(3):
+                conn.request("POST", path, body, {"Content-Type": "application/json"})
+                resp = conn.getresponse()
+                assert resp.status == 200 and b"mock:tls:chat" in resp.read()
+            conn.close()
+            for _ in range(2):
+                one = http.client.HTTPSConnection("127.0.0.1", m.port, context=ctx, timeout=10)
+                one.request("POST", path, body, {"Content-Type": "application/json"})
+                assert one.getresponse().status == 200
+                one.close()
+            st = m.client.stats()
+            # 1 kept alive + 2 single + this stats request's own
+            assert st["connections"] - before == 4 and st["requests"] == 5
+        finally:
+            m.stop()
 
 
 # ---------------------------------------------------------------- process

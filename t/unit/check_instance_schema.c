@@ -63,6 +63,11 @@ static const sample_t samples[] = {
       "model_deployments", "{m1: d1, m2: d2}", 0 },
     { "model_deployments", "{m1: dep-sample}", "{\"m1\":\"dep-sample\"}", NULL,
       NULL, NULL, 0 },
+    { "pool_max", "12", "12", NULL, NULL, NULL, 0 },
+    { "pool_ttl", "240", "240", NULL, NULL, NULL, 0 },
+    { "disable_reuse", "yes", "true", NULL, NULL, NULL, 0 },
+    { "tcp_keepalive", "on", "true", NULL, NULL, NULL, 0 },
+    { "connect_timeout", "7", "7", NULL, NULL, NULL, 0 },
 };
 
 /* The instance every sample changes one field of: valid as it is. */

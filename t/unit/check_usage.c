@@ -766,6 +766,39 @@ START_TEST(strip_holds_only_the_current_event)
 }
 END_TEST
 
+/* Azure's events come one whole data line each in one read: the parser reads them
+ * where they lie.  A buffer of its own would live in the request's pool as long as
+ * the stream, for every stream in progress: nothing more of the pool is used (its
+ * next allocation follows the one just before), neither to strip nor to count. */
+START_TEST(whole_events_are_read_in_place)
+{
+    apr_size_t len, us, ue, i, start = 0;
+    const char *in = build(azure, AZURE_N, LF, AZURE_USAGE, &len, &us, &ue);
+    aop_usage_parser_t *up = aop_usage_parser_create(pool, 1, _i);
+    sink_t sink = { NULL, 0, 0, 0 };
+    char *before, *after;
+    aop_usage_t u;
+
+    before = apr_palloc(pool, 1);
+    for (i = 1; i < len; i++) {
+        if (in[i] == '\n' && in[i - 1] == '\n') {
+            ck_assert_int_eq(aop_usage_feed(up, in + start, i + 1 - start,
+                                            _i ? sink_emit : NULL, &sink), APR_SUCCESS);
+            start = i + 1;
+        }
+    }
+    ck_assert_uint_eq(start, len);
+    ck_assert_int_eq(aop_usage_finish(up, _i ? sink_emit : NULL, &sink), APR_SUCCESS);
+    after = apr_palloc(pool, 1);
+    ck_assert_ptr_eq(after, before + APR_ALIGN_DEFAULT(1));
+    aop_usage_get(up, &u);
+    ck_assert(u.found && aop_usage_saw_done(up));
+    ck_assert_int_eq(aop_usage_content_chars(up), AZURE_CHARS);
+    ck_assert_uint_eq(sink.len, _i ? len - (ue - us) : 0);
+    free(sink.buf);
+}
+END_TEST
+
 START_TEST(oversized_events_pass_through)
 {
     apr_size_t pad = AOP_USAGE_MAX_EVENT + 1000, len, us, ue;
@@ -866,6 +899,7 @@ Suite *aop_usage_suite(void)
     tcase_add_test(tc, usage_with_choices_is_counted_not_stripped);
     tcase_add_test(tc, stream_cut_mid_event);
     tcase_add_test(tc, strip_holds_only_the_current_event);
+    tcase_add_loop_test(tc, whole_events_are_read_in_place, 0, 2);
     tcase_add_test(tc, oversized_events_pass_through);
     tcase_add_test(tc, ten_megabyte_event_in_bounded_memory);
     tcase_add_test(tc, emit_errors_are_returned);

@@ -217,18 +217,15 @@ MinSpareThreads 1
 MaxSpareThreads 64
 MaxConnectionsPerChild 0"""
 
-# Thousands of concurrent streams: each proxied stream holds a worker thread for its
-# whole length, so 16 fixed processes of 256 threads, and a listen backlog as deep
-# as the kernel's somaxconn (4096 here).
-STREAM_MPM = """StartServers 16
-ServerLimit 16
-ThreadLimit 256
-ThreadsPerChild 256
-MaxRequestWorkers 4096
-MinSpareThreads 1
-MaxSpareThreads 4096
-ListenBacklog 4096
-MaxConnectionsPerChild 0"""
+# Thousands of concurrent streams: conf/aoproxy-streaming.conf as shipped, so that the
+# streams part measures what the package installs.
+STREAM_MPM_FILE = os.path.join(TOP, "conf", "aoproxy-streaming.conf")
+
+
+def stream_mpm():
+    with open(STREAM_MPM_FILE) as f:
+        return f.read()
+
 
 # Debian's /etc/apache2/mods-available/mpm_event.conf as shipped.
 DEBIAN_MPM = """StartServers 2

@@ -6,7 +6,9 @@ started in a linear ramp. Per proxy (plain mod_proxy, mod_aoproxy, nginx as the
 reference) and N: completed, failed, TTFB p50/p99, and memory per stream (the serving
 processes' PSS when the most streams were in progress, minus their PSS before, over
 that number of streams). Every run has fresh servers, so no run inherits another's
-memory. A second set runs Debian's stock event MPM settings."""
+memory. Both Apaches run the MPM settings the package ships
+(conf/aoproxy-streaming.conf, read as it is); a second set runs Debian's stock event
+MPM settings."""
 
 import asyncio
 import os
@@ -16,7 +18,7 @@ import time
 
 from .common import (DIRECT_STREAM, STREAM_MODEL, TOP, V1, chat_body, cpu_seconds,
                      pss_sum_kb)
-from .servers import DEBIAN_MPM, STREAM_MPM, Apache, nginx_proxy
+from .servers import DEBIAN_MPM, Apache, nginx_proxy, stream_mpm
 from .stream_client import Progress, raise_fd_limit, run_streams, summarize
 
 RAMP_PER_SECOND = 500       # new streams a second: a steep but not instant arrival
@@ -125,8 +127,15 @@ def fmt(v):
     return "-" if v is None else "%.1f" % v
 
 
+def directives(conf):
+    """The configuration's directive lines, without comments and blank lines."""
+    return "\n".join(line.strip() for line in conf.splitlines()
+                     if line.strip() and not line.strip().startswith("#"))
+
+
 def run(cfg, tmp):
     raise_fd_limit()
+    mpm = stream_mpm()
     backend = SseBackend(cfg.stream_seconds, cfg.stream_events)
     timeout = cfg.stream_seconds * 4 + 30
     runs = {}
@@ -137,7 +146,7 @@ def run(cfg, tmp):
             for kind in ("plain", "aoproxy", "nginx"):
                 name = "%s_%s_%d" % (kind, label, n)
                 print("  %-24s" % name, end="", flush=True)
-                r = one_run(kind, os.path.join(tmp, "st-" + name), backend.port, STREAM_MPM,
+                r = one_run(kind, os.path.join(tmp, "st-" + name), backend.port, mpm,
                             n, prompt, timeout)
                 r.update({"kind": kind, "prompt": label, "prompt_bytes": prompt, "n": n})
                 runs[name] = r
@@ -157,7 +166,7 @@ def run(cfg, tmp):
     return {"settings": {"stream_seconds": cfg.stream_seconds, "events": cfg.stream_events,
                          "ramp_per_second": RAMP_PER_SECOND, "sets": cfg.stream_sets,
                          "debian_streams": cfg.debian_streams,
-                         "stream_mpm": STREAM_MPM, "debian_mpm": DEBIAN_MPM},
+                         "stream_mpm": directives(mpm), "debian_mpm": DEBIAN_MPM},
             "runs": runs}
 
 
@@ -196,7 +205,9 @@ CPU: the serving processes' user + system time over the run, per stream. Client 
 how late the client's own event loop woke at worst (a client starved by other work
 on the machine adds that much to the TTFBs it measures).
 
-Both Apaches run the event MPM with a fixed set of processes for thousands of streams
+Both Apaches run the event MPM with the settings the package ships for streaming
+gateways, `conf/aoproxy-streaming.conf` (Debian:
+`/etc/apache2/conf-available/aoproxy-streaming.conf`), read as it is; its directives
 (nginx: `worker_processes auto`, `proxy_buffering off`, keep-alive to the backend):
 
 ```
