@@ -4,7 +4,6 @@
  * bounded by AOProxyMaxBodySize), parsed in place, replayed to mod_proxy_http as
  * buckets pointing into it (the stream_options splice is a small piece between two
  * of them), and freed as soon as no failover can need it. */
-#include <sys/mman.h>
 #include <errno.h>
 #include <string.h>
 
@@ -13,6 +12,7 @@
 #include <http_protocol.h>
 #include <util_filter.h>
 
+#include "aop_bigbuf.h"
 #include "mod_aoproxy_private.h"
 #include "mod_aoproxy_body.h"
 
@@ -20,16 +20,10 @@
  * balancer attempts; after a partial send it would resend only what was left. */
 #define PROXY_HTTP_SAVED_BODY "proxy-req-input"
 
-/* Bodies from this size on are mapped outside r->pool.  Pool memory is given back to
- * the connection's allocator at the request's end at the earliest, never while a
- * stream runs for minutes; malloc/free is no better for megabytes: glibc raises its
- * mmap threshold to the size of every mapped chunk it frees (up to 32 MB), after which
- * a 1 MB body comes from the heap, where free() keeps it.  munmap gives the pages back
- * to the kernel the moment the body is released, and costs nothing more than the page
- * faults every fresh megabyte costs anyway (MAP_POPULATE takes them in one call). */
-#define BODY_MAP_MIN (64 * 1024)
-
-/* A chunked body starts with this much room and doubles. */
+/* A chunked body starts with this much room (from r->pool) and doubles; from
+ * AOP_BIGBUF_MIN on, as a body of known length, it is mapped (aop_bigbuf.h: pool
+ * memory would stay until the request's end, for a stream minutes after its body
+ * stopped mattering). */
 #define BODY_CHUNKED_START (16 * 1024)
 
 /* How much one read asks the input filters for. */
@@ -48,7 +42,7 @@ static int too_large(request_rec *r, aop_req_t *ctx)
 static void unmap(aop_body_t *b)
 {
     if (b->mapped) {
-        munmap(b->data, b->cap);
+        aop_bigbuf_put(b->data, b->cap);
         b->mapped = 0;
     }
     b->data = NULL;
@@ -62,47 +56,47 @@ static apr_status_t body_cleanup(void *data)
     return APR_SUCCESS;
 }
 
-/* Room for cap bytes: from r->pool when small, mapped otherwise. */
-static char *body_alloc(request_rec *r, apr_size_t cap, int *mapped)
+/* The room for a body of need bytes: exactly that from r->pool when the length is
+ * known and small, twice the old room for a chunked body still small, mapped from
+ * AOP_BIGBUF_MIN on. */
+static char *body_alloc(request_rec *r, const aop_body_t *b, apr_size_t need, int exact,
+                        apr_size_t *cap, int *mapped)
 {
-    void *m;
+    char *data;
 
-    if (cap < BODY_MAP_MIN) {
-        *mapped = 0;
-        return apr_palloc(r->pool, cap);
+    *cap = exact ? need : b->cap ? 2 * b->cap : BODY_CHUNKED_START;
+    while (*cap < need) {
+        *cap *= 2;
     }
-    m = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
-             -1, 0);
-    if (m == MAP_FAILED) {
+    if (*cap < AOP_BIGBUF_MIN) {
+        *mapped = 0;
+        return apr_palloc(r->pool, *cap);
+    }
+    if ((data = aop_bigbuf_get(need, cap)) == NULL) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, errno, r, AOPLOGNO(00260)
-                      "mapping %" APR_SIZE_T_FMT " bytes for the request body failed", cap);
+                      "mapping %" APR_SIZE_T_FMT " bytes for the request body failed", need);
         return NULL;
     }
     *mapped = 1;
-    return m;
+    return data;
 }
 
-/* Makes room for need bytes in all (a chunked body, or a Content-Length that lied
- * low: the HTTP input filter refuses one that lies high). */
-static int body_grow(request_rec *r, aop_body_t *b, apr_size_t need, apr_off_t max)
+/* Makes room for need bytes: the body's length when known, or more of a chunked body
+ * (or of a Content-Length that lied low: the HTTP input filter refuses one that lies
+ * high). */
+static int body_grow(request_rec *r, aop_body_t *b, apr_size_t need, int exact)
 {
-    apr_size_t cap = b->cap ? b->cap : BODY_CHUNKED_START;
+    apr_size_t cap;
     char *data;
     int mapped;
 
-    while (cap < need) {
-        cap *= 2;
-    }
-    if ((apr_off_t)cap > max && (apr_off_t)need <= max) {
-        cap = (apr_size_t)max;
-    }
-    if ((data = body_alloc(r, cap, &mapped)) == NULL) {
+    if ((data = body_alloc(r, b, need, exact, &cap, &mapped)) == NULL) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     if (b->len) {
         memcpy(data, b->data, b->len);
     }
-    unmap(b);                   /* a pool buffer stays in the pool: at most 64 KB */
+    unmap(b);                   /* a pool buffer stays in the pool: under 64 KB */
     b->data = data;
     b->cap = cap;
     b->mapped = mapped;
@@ -131,8 +125,7 @@ static int body_append(request_rec *r, aop_req_t *ctx, apr_bucket_brigade *bb)
         if ((apr_off_t)(b->len + len) > ctx->sc->max_body) {
             return too_large(r, ctx);
         }
-        if (b->len + len > b->cap
-            && (status = body_grow(r, b, b->len + len, ctx->sc->max_body)) != OK) {
+        if (b->len + len > b->cap && (status = body_grow(r, b, b->len + len, 0)) != OK) {
             return status;
         }
         memcpy(b->data + b->len, data, len);
@@ -154,7 +147,7 @@ int aop_body_read(request_rec *r, aop_req_t *ctx)
         return too_large(r, ctx);
     }
     apr_pool_cleanup_register(r->pool, b, body_cleanup, apr_pool_cleanup_null);
-    if (declared > 0 && (status = body_grow(r, b, (apr_size_t)declared, declared)) != OK) {
+    if (declared > 0 && (status = body_grow(r, b, (apr_size_t)declared, 1)) != OK) {
         return status;
     }
     while (!seen_eos) {

@@ -23,7 +23,7 @@ typedef struct aop_body_t {
     char *data;                           /* NULL once released */
     apr_size_t len;
     apr_size_t cap;
-    int mapped;                           /* data is an mmap of cap bytes */
+    int mapped;                           /* data is from aop_bigbuf_get, cap bytes */
     int released;                         /* no failover can need it any more: gone */
 } aop_body_t;
 
