@@ -26,8 +26,10 @@
  * stopped mattering). */
 #define BODY_CHUNKED_START (16 * 1024)
 
-/* How much one read asks the input filters for. */
-#define BODY_READ_SIZE (64 * 1024)
+/* How much one read asks the input filters for: one socket read's worth.  More (say
+ * 64 KB) makes the core read that much ahead into 8 KB heap buckets whose blocks then
+ * stay on the connection's allocator for the stream's life (+64 KB a stream). */
+#define BODY_READ_SIZE AP_IOBUFSIZE
 
 static int too_large(request_rec *r, aop_req_t *ctx)
 {
