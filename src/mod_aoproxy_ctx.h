@@ -32,7 +32,8 @@ struct proxy_worker;
 
 typedef struct aop_req_t {
     /* ---- the request hook (mod_aoproxy_request.c, fixups), once; the body replay
-     * filter (mod_aoproxy_body.c) reads the body in and marks it handed out */
+     * filter (mod_aoproxy_body.c) reads the body in and marks it handed out, and
+     * aop_body_release (called by the hold filter) gives it back */
     request_rec *r;
     aop_srv_conf_t *sc;
     aop_view_t *view;                     /* the instances this request started with */
