@@ -63,7 +63,8 @@ const aop_jnode_t *aop_jtree_get(const aop_jnode_t *obj, const char *key);
 /* Where the first string value or member name that holds a NUL character (from
  * \u0000) is, as a path such as "name", "instances[1].model_deployments" or "" for
  * the root itself; NULL when there is none.  For documents whose strings become
- * C strings (names, keys, URLs), which would end at the NUL. */
+ * C strings (names, keys, URLs), which would end at the NUL.  For a tree of
+ * aop_jtree_parse only (a raw tree's names are not NUL-terminated). */
 const char *aop_jtree_nul_path(apr_pool_t *p, const aop_jnode_t *v);
 
 /* "null", "a boolean", "an integer", "a decimal", "a string", "an array", "an object" (for error messages).
