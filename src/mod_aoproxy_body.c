@@ -178,16 +178,40 @@ static void insert(apr_bucket_brigade *bb, const char *data, apr_size_t len)
     }
 }
 
+/* A small body with its splice, as one piece of r->pool, made once for every attempt:
+ * the three buckets of a large one cost a small one about 4 KB more for a stream's
+ * life (measured; somewhere on the way to the backend) than this copy does. */
+static void insert_joined(apr_bucket_brigade *bb, aop_req_t *ctx)
+{
+    aop_body_t *b = &ctx->body;
+    const aop_splice_t *sp = ctx->splice;
+    char *out;
+
+    if (!b->joined) {
+        b->joined_len = b->len - (sp->to - sp->from) + sp->text_len;
+        out = apr_palloc(ctx->r->pool, b->joined_len);
+        memcpy(out, b->data, sp->from);
+        memcpy(out + sp->from, sp->text, sp->text_len);
+        memcpy(out + sp->from + sp->text_len, b->data + sp->to, b->len - sp->to);
+        b->joined = out;
+    }
+    insert(bb, b->joined, b->joined_len);
+}
+
 /* The body as buckets: pointing into it (immortal: it outlives every brigade that
  * holds them, until aop_body_release, which empties mod_proxy_http's first), with
  * the splice's text between its two parts. */
-static void insert_body(apr_bucket_brigade *bb, const aop_req_t *ctx)
+static void insert_body(apr_bucket_brigade *bb, aop_req_t *ctx)
 {
     const aop_body_t *b = &ctx->body;
     const aop_splice_t *sp = ctx->splice;
 
     if (!sp) {
         insert(bb, b->data, b->len);
+        return;
+    }
+    if (!b->mapped) {
+        insert_joined(bb, ctx);
         return;
     }
     insert(bb, b->data, sp->from);

@@ -25,6 +25,8 @@ typedef struct aop_body_t {
     apr_size_t cap;
     int mapped;                           /* data is from aop_bigbuf_get, cap bytes */
     int released;                         /* no failover can need it any more: gone */
+    const char *joined;                   /* a small body with its splice, r->pool */
+    apr_size_t joined_len;
 } aop_body_t;
 
 struct aop_shm_inst_t;

@@ -86,7 +86,7 @@ def test_large_and_chunked_bodies_fail_over_byte_for_byte(mpm, mock, started):
     fail_a = [{"deployment": "dep-a", "status": 500, "times": 1,
                "headers": {"retry-after-ms": "1"}}]
     for size, chunked in ((1024 * 1024, False), (300 * 1000, True), (1024 * 1024 + 3, True),
-                          (70 * 1000, False)):
+                          (70 * 1000, False), (2000, True), (3000, False)):
         time.sleep(0.05)
         mock.client.reset()
         mock.client.rules(fail_a)
