@@ -344,9 +344,8 @@ static int read_tree(apr_pool_t *p, aop_op_e op, const char *body, apr_size_t le
 }
 
 /* Bodies from this size on are parsed in a pool of their own, destroyed after the
- * parse; a smaller one's few nodes go into p, since a pool of their own would leave
- * its 8 KB block on the connection's allocator for a stream's life (measured: +4 KB a
- * stream). */
+ * parse, so that a large body's nodes do not stay in p for a stream's life; a smaller
+ * one's few nodes go into p, which saves the pool's creation and its 8 KB block. */
 #define SCRATCH_POOL_MIN (16 * 1024)
 
 int aop_request_parse(apr_pool_t *p, aop_op_e op, const char *body, apr_size_t len,
