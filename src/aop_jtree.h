@@ -23,7 +23,8 @@ struct aop_jnode_t {
     aop_jtype_e type;
     const char *src;         /* the value's own text inside the parsed document (not NUL-terminated) */
     apr_size_t src_len;      /* e.g. for an object: from '{' to '}' inclusive */
-    const char *key;         /* member name, decoded, NUL-terminated, when the node is an object member; else NULL */
+    const char *key;         /* member name, decoded, NUL-terminated, when the node is an object member; else NULL
+                              * (raw mode: a name without escapes points into the text, unterminated) */
     apr_size_t key_len;
     aop_jnode_t *next;       /* next element/member of the parent, in document order */
     aop_jnode_t *child;      /* first element/member (arrays, objects) */
@@ -31,8 +32,9 @@ struct aop_jnode_t {
     int b;                   /* AOP_JBOOL */
     apr_int64_t i;           /* AOP_JINT */
     double d;                /* AOP_JDOUBLE (also set for AOP_JINT) */
-    const char *str;         /* AOP_JSTRING: decoded UTF-8, NUL-terminated (may contain NUL bytes from \u0000) */
-    apr_size_t str_len;      /* decoded length in bytes */
+    const char *str;         /* AOP_JSTRING: decoded UTF-8, NUL-terminated (may contain NUL bytes from \u0000);
+                              * NULL in raw mode: aop_jtree_str() decodes it on demand */
+    apr_size_t str_len;      /* decoded length in bytes (raw mode too) */
 };
 
 /* Parses len bytes (not necessarily NUL-terminated). Returns the root, or NULL with *perr set
@@ -42,6 +44,18 @@ struct aop_jnode_t {
  * every other byte of the tree (keys, strings) is in p.  perr may be NULL. */
 aop_jnode_t *aop_jtree_parse(apr_pool_t *p, const char *text, apr_size_t len, const char **perr);
 
+/* As aop_jtree_parse, but no string is copied: for a large document read once (the
+ * request body), whose text outlives the tree.  String values keep str NULL (their
+ * text is src without the quotes, escapes and all) with str_len their decoded length;
+ * member names point into the text unless they hold an escape.  Only the nodes are
+ * allocated from p. */
+aop_jnode_t *aop_jtree_parse_raw(apr_pool_t *p, const char *text, apr_size_t len,
+                                 const char **perr);
+
+/* A string node's decoded text, NUL-terminated, and its length: v->str, or for a raw
+ * node a copy decoded into p.  NULL when v is not a string. */
+const char *aop_jtree_str(apr_pool_t *p, const aop_jnode_t *v, apr_size_t *len);
+
 /* The member named key (NUL-terminated, compared to the decoded name); with duplicate names the
  * LAST one wins (as json-c does). NULL when obj is NULL, not an object, or has no such member. */
 const aop_jnode_t *aop_jtree_get(const aop_jnode_t *obj, const char *key);
@@ -49,7 +63,8 @@ const aop_jnode_t *aop_jtree_get(const aop_jnode_t *obj, const char *key);
 /* Where the first string value or member name that holds a NUL character (from
  * \u0000) is, as a path such as "name", "instances[1].model_deployments" or "" for
  * the root itself; NULL when there is none.  For documents whose strings become
- * C strings (names, keys, URLs), which would end at the NUL. */
+ * C strings (names, keys, URLs), which would end at the NUL.  For a tree of
+ * aop_jtree_parse only (a raw tree's names are not NUL-terminated). */
 const char *aop_jtree_nul_path(apr_pool_t *p, const aop_jnode_t *v);
 
 /* "null", "a boolean", "an integer", "a decimal", "a string", "an array", "an object" (for error messages).

@@ -92,6 +92,8 @@ static int parse_model(apr_pool_t *p, const aop_jnode_t *root, aop_request_info_
                        aop_request_error_t *err)
 {
     const aop_jnode_t *v = member(root, "model");
+    const char *model;
+    apr_size_t len;
 
     if (!v) {
         return fail(err, "you must provide a model parameter", NULL, NULL);
@@ -102,13 +104,15 @@ static int parse_model(apr_pool_t *p, const aop_jnode_t *root, aop_request_info_
     if (v->str_len == 0) {
         return fail(err, "you must provide a model parameter", "model", NULL);
     }
+    /* The one string of the body that is copied (and decoded): it outlives the tree. */
+    model = aop_jtree_str(p, v, &len);
     /* "gpt-4o-mini\u0000evil" would route as gpt-4o-mini (every lookup stops at the
      * NUL) while Azure receives the whole string. */
-    if (memchr(v->str, '\0', v->str_len)) {
+    if (memchr(model, '\0', len)) {
         return fail(err, "Invalid 'model': the model name contains a NUL character.",
                     "model", "invalid_value");
     }
-    info->model = v->str;       /* in p, as the tree is */
+    info->model = model;
     return 0;
 }
 
@@ -282,25 +286,50 @@ static void estimate(aop_op_e op, const aop_jnode_t *root, apr_size_t len,
     info->estimate = aop_sat_add(info->prompt_estimate, out);
 }
 
-int aop_request_parse(apr_pool_t *p, aop_op_e op, const char *body, apr_size_t len,
-                      aop_request_info_t *info, aop_request_error_t *err)
-{
-    const char *perr = NULL;
-    const aop_jnode_t *root;
+static const char include_usage[] = ",\"stream_options\":{\"include_usage\":true}";
 
-    memset(info, 0, sizeof(*info));
-    info->n = 1;
-    if (len == 0) {
-        return fail(err, "The request body is empty: the OpenAI API expects a JSON "
-                         "object.", NULL, NULL);
+static void set_splice(aop_splice_t *sp, const char *body, const char *from,
+                       apr_size_t cut, const char *text)
+{
+    sp->from = (apr_size_t)(from - body);
+    sp->to = sp->from + cut;
+    sp->text = text;
+    sp->text_len = strlen(text);
+}
+
+/* Where stream_options.include_usage = true goes, should the request be a stream whose
+ * client did not ask for usage.  Without a stream_options member the text is inserted
+ * before the object's closing brace (the body has at least "model", so a comma is
+ * always right); with one (say include_usage: false, or other options) its
+ * include_usage value, or the whole member's value when it is not an object, is
+ * replaced; every other byte stays as the client sent it. */
+static void plan_usage(const char *body, const aop_jnode_t *root, aop_request_info_t *info)
+{
+    const aop_jnode_t *opts = aop_jtree_get(root, "stream_options"), *inc;
+    aop_splice_t *sp = &info->usage_splice;
+
+    if (!opts) {
+        set_splice(sp, body, root->src + root->src_len - 1, 0, include_usage);
     }
-    /* aop_jtree, not json-c: this runs for every call (see aop_jtree.h). */
-    root = aop_jtree_parse(p, body, len, &perr);
-    if (!root) {
-        return fail(err, apr_psprintf(p, "We could not parse the JSON body of your request "
-                                         "(%s). The OpenAI API expects a JSON payload.",
-                                      perr), NULL, NULL);
+    else if (opts->type != AOP_JOBJECT) {
+        set_splice(sp, body, opts->src, opts->src_len, "{\"include_usage\":true}");
     }
+    else if ((inc = aop_jtree_get(opts, "include_usage")) != NULL) {
+        set_splice(sp, body, inc->src, inc->src_len, "true");
+    }
+    else {
+        /* Right after the '{': the member goes first, with a comma if others follow. */
+        set_splice(sp, body, opts->src + 1, 0,
+                   opts->count ? "\"include_usage\":true," : "\"include_usage\":true");
+    }
+}
+
+/* The checks and the estimate on the parsed tree (in a scratch pool: p gets only what
+ * outlives it, the model and the error messages). */
+static int read_tree(apr_pool_t *p, aop_op_e op, const char *body, apr_size_t len,
+                     const aop_jnode_t *root, aop_request_info_t *info,
+                     aop_request_error_t *err)
+{
     if (root->type != AOP_JOBJECT) {
         return fail(err, apr_psprintf(p, "Invalid body: expected a JSON object, but got %s "
                                          "instead.", aop_jtree_type_word(root)), NULL, NULL);
@@ -310,85 +339,65 @@ int aop_request_parse(apr_pool_t *p, aop_op_e op, const char *body, apr_size_t l
         return -1;
     }
     estimate(op, root, len, info);
+    plan_usage(body, root, info);
     return 0;
 }
 
-static const char include_usage[] = ",\"stream_options\":{\"include_usage\":true}";
+/* Bodies from this size on are parsed in a pool of their own, destroyed after the
+ * parse, so that a large body's nodes do not stay in p for a stream's life; a smaller
+ * one's few nodes go into p, which saves the pool's creation and its 8 KB block. */
+#define SCRATCH_POOL_MIN (16 * 1024)
 
-/* Inserts the member before the object's closing brace (the body is a JSON object
- * with at least "model", so a comma is always right). */
-static int insert_member(apr_pool_t *p, const char *body, apr_size_t len, const char **out,
-                         apr_size_t *out_len)
+int aop_request_parse(apr_pool_t *p, aop_op_e op, const char *body, apr_size_t len,
+                      aop_request_info_t *info, aop_request_error_t *err)
 {
-    apr_size_t end = len, n = sizeof(include_usage) - 1;
-    char *buf;
+    const char *perr = NULL;
+    const aop_jnode_t *root;
+    apr_pool_t *scratch = p;
+    int rc;
 
-    while (end > 0 && (body[end - 1] == ' ' || body[end - 1] == '\t'
-                       || body[end - 1] == '\r' || body[end - 1] == '\n')) {
-        end--;
+    memset(info, 0, sizeof(*info));
+    info->n = 1;
+    if (len == 0) {
+        return fail(err, "The request body is empty: the OpenAI API expects a JSON "
+                         "object.", NULL, NULL);
     }
-    if (end == 0 || body[end - 1] != '}') {
-        return -1;
+    /* aop_jtree, not json-c: this runs for every call (see aop_jtree.h); in raw mode,
+     * so that no string of a body of megabytes is copied. */
+    if (len >= SCRATCH_POOL_MIN && apr_pool_create(&scratch, p) != APR_SUCCESS) {
+        return fail(err, "The request could not be read (out of memory).", NULL, NULL);
     }
-    buf = apr_palloc(p, len + n + 1);
-    memcpy(buf, body, end - 1);
-    memcpy(buf + end - 1, include_usage, n);
-    memcpy(buf + end - 1 + n, body + end - 1, len - (end - 1));
-    buf[len + n] = '\0';
-    *out = buf;
-    *out_len = len + n;
-    return 0;
-}
-
-/* Replaces body[from, to) with text. */
-static void splice(apr_pool_t *p, const char *body, apr_size_t len, apr_size_t from,
-                   apr_size_t to, const char *text, const char **out, apr_size_t *out_len)
-{
-    apr_size_t n = strlen(text);
-    char *buf = apr_palloc(p, len - (to - from) + n + 1);
-
-    memcpy(buf, body, from);
-    memcpy(buf + from, text, n);
-    memcpy(buf + from + n, body + to, len - to);
-    *out_len = len - (to - from) + n;
-    buf[*out_len] = '\0';
-    *out = buf;
-}
-
-/* stream_options exists (say include_usage: false, or other options): its
- * include_usage value, or the whole member's value when it is not an object, is
- * replaced in the text; every other byte stays as the client sent it. */
-static int set_member(apr_pool_t *p, const char *body, apr_size_t len, const char **out,
-                      apr_size_t *out_len)
-{
-    const aop_jnode_t *root = aop_jtree_parse(p, body, len, NULL), *opts, *inc;
-    apr_size_t at;
-
-    if (!root || (opts = aop_jtree_get(root, "stream_options")) == NULL) {
-        return -1;
-    }
-    at = (apr_size_t)(opts->src - body);
-    if (opts->type != AOP_JOBJECT) {
-        splice(p, body, len, at, at + opts->src_len, "{\"include_usage\":true}", out,
-               out_len);
-    }
-    else if ((inc = aop_jtree_get(opts, "include_usage")) != NULL) {
-        at = (apr_size_t)(inc->src - body);
-        splice(p, body, len, at, at + inc->src_len, "true", out, out_len);
+    root = aop_jtree_parse_raw(scratch, body, len, &perr);
+    if (!root) {
+        rc = fail(err, apr_psprintf(p, "We could not parse the JSON body of your request "
+                                       "(%s). The OpenAI API expects a JSON payload.",
+                                    perr), NULL, NULL);
     }
     else {
-        /* Right after the '{': the member goes first, with a comma if others follow. */
-        splice(p, body, len, at + 1, at + 1,
-               opts->count ? "\"include_usage\":true," : "\"include_usage\":true", out,
-               out_len);
+        rc = read_tree(p, op, body, len, root, info, err);
     }
-    return 0;
+    if (scratch != p) {
+        apr_pool_destroy(scratch);
+    }
+    return rc;
 }
 
 int aop_request_with_usage(apr_pool_t *p, const char *body, apr_size_t len,
                            const aop_request_info_t *info, const char **out,
                            apr_size_t *out_len)
 {
-    return info->has_stream_options ? set_member(p, body, len, out, out_len)
-                                    : insert_member(p, body, len, out, out_len);
+    const aop_splice_t *sp = &info->usage_splice;
+    char *buf;
+
+    if (!sp->text || sp->to > len) {
+        return -1;
+    }
+    *out_len = len - (sp->to - sp->from) + sp->text_len;
+    buf = apr_palloc(p, *out_len + 1);
+    memcpy(buf, body, sp->from);
+    memcpy(buf + sp->from, sp->text, sp->text_len);
+    memcpy(buf + sp->from + sp->text_len, body + sp->to, len - sp->to);
+    buf[*out_len] = '\0';
+    *out = buf;
+    return 0;
 }

@@ -24,6 +24,14 @@
 /* The most choices (n) one request may ask for, OpenAI's own limit. */
 #define AOP_MAX_N 128
 
+/* A change to the body: [from, to) of it is replaced by text (from == to: inserted).
+ * Sent as the body's two parts around the text, so the body is never copied. */
+typedef struct aop_splice_t {
+    apr_size_t from, to;
+    const char *text;           /* static; NULL: no splice planned */
+    apr_size_t text_len;
+} aop_splice_t;
+
 typedef struct aop_request_info_t {
     const char *model;
     int stream;                 /* "stream": true */
@@ -33,6 +41,7 @@ typedef struct aop_request_info_t {
     apr_int64_t max_tokens;     /* max_tokens or max_completion_tokens, 0 = unset */
     apr_int64_t prompt_estimate;
     apr_int64_t estimate;       /* prompt + completion reservation */
+    aop_splice_t usage_splice;  /* what sets stream_options.include_usage = true */
 } aop_request_info_t;
 
 /* Why a body was refused: the OpenAI error fields for the answer (status 400). */
@@ -42,7 +51,9 @@ typedef struct aop_request_error_t {
     const char *code;           /* NULL or e.g. "invalid_type" */
 } aop_request_error_t;
 
-/* Parses body; returns 0 and fills info, or -1 and fills err.  Refused (400):
+/* Parses body; returns 0 and fills info, or -1 and fills err.  No string of the body is
+ * copied but the model (into p), which outlives body: everything else in info is
+ * numbers and offsets into body.  Refused (400):
  * malformed JSON, a body that is not an object, a missing or empty model, a model
  * with a NUL character, a top-level key the gateway reads given twice (model,
  * stream, stream_options and its include_usage, n, max_tokens,
@@ -54,8 +65,8 @@ int aop_request_parse(apr_pool_t *p, aop_op_e op, const char *body, apr_size_t l
 
 /* The body to send upstream for a stream whose client did not ask for usage: the
  * same JSON with stream_options.include_usage = true, so that Azure reports the
- * tokens of the stream.  Without a stream_options member the text is inserted
- * before the closing brace and every other byte stays as the client sent it. */
+ * tokens of the stream.  The gateway sends info->usage_splice as buckets (no copy);
+ * this applies it to a copy in p, for tests and the fuzz target. */
 int aop_request_with_usage(apr_pool_t *p, const char *body, apr_size_t len,
                            const aop_request_info_t *info, const char **out,
                            apr_size_t *out_len);

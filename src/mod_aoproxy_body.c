@@ -1,16 +1,35 @@
 /* SPDX-License-Identifier: Apache-2.0
  * Copyright 2026 The mod_aoproxy authors (LICENSE) */
+/* The request body, once: one buffer sized by Content-Length (a chunked body grows,
+ * bounded by AOProxyMaxBodySize), parsed in place, replayed to mod_proxy_http as
+ * buckets pointing into it (the stream_options splice is a small piece between two
+ * of them), and freed as soon as no failover can need it. */
+#include <errno.h>
+#include <string.h>
+
 #include <apr_strings.h>
 
 #include <http_protocol.h>
 #include <util_filter.h>
 
+#include "aop_bigbuf.h"
 #include "mod_aoproxy_private.h"
 #include "mod_aoproxy_body.h"
 
 /* mod_proxy_http keeps the body it prefetched in this r->pool userdata between
  * balancer attempts; after a partial send it would resend only what was left. */
 #define PROXY_HTTP_SAVED_BODY "proxy-req-input"
+
+/* A chunked body starts with this much room (from r->pool) and doubles; from
+ * AOP_BIGBUF_MIN on, as a body of known length, it is mapped (aop_bigbuf.h: pool
+ * memory would stay until the request's end, for a stream minutes after its body
+ * stopped mattering). */
+#define BODY_CHUNKED_START (16 * 1024)
+
+/* How much one read asks the input filters for: one socket read's worth.  More (say
+ * 64 KB) makes the core read that much ahead into 8 KB heap buckets whose blocks then
+ * stay on the connection's allocator for the stream's life (+64 KB a stream). */
+#define BODY_READ_SIZE AP_IOBUFSIZE
 
 static int too_large(request_rec *r, aop_req_t *ctx)
 {
@@ -22,46 +41,182 @@ static int too_large(request_rec *r, aop_req_t *ctx)
     return HTTP_REQUEST_ENTITY_TOO_LARGE;
 }
 
+static void unmap(aop_body_t *b)
+{
+    if (b->mapped) {
+        aop_bigbuf_put(b->data, b->cap);
+        b->mapped = 0;
+    }
+    b->data = NULL;
+    b->cap = 0;
+}
+
+/* r->pool's end: a body not released before (an answer that never started) goes. */
+static apr_status_t body_cleanup(void *data)
+{
+    unmap(data);
+    return APR_SUCCESS;
+}
+
+/* The room for a body of need bytes: exactly that from r->pool when the length is
+ * known and small, twice the old room for a chunked body still small, mapped from
+ * AOP_BIGBUF_MIN on. */
+static char *body_alloc(request_rec *r, const aop_body_t *b, apr_size_t need, int exact,
+                        apr_size_t *cap, int *mapped)
+{
+    char *data;
+
+    *cap = exact ? need : b->cap ? 2 * b->cap : BODY_CHUNKED_START;
+    while (*cap < need) {
+        *cap *= 2;
+    }
+    if (*cap < AOP_BIGBUF_MIN) {
+        *mapped = 0;
+        return apr_palloc(r->pool, *cap);
+    }
+    if ((data = aop_bigbuf_get(need, cap)) == NULL) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, errno, r, AOPLOGNO(00260)
+                      "mapping %" APR_SIZE_T_FMT " bytes for the request body failed", need);
+        return NULL;
+    }
+    *mapped = 1;
+    return data;
+}
+
+/* Makes room for need bytes: the body's length when known, or more of a chunked body
+ * (or of a Content-Length that lied low: the HTTP input filter refuses one that lies
+ * high). */
+static int body_grow(request_rec *r, aop_body_t *b, apr_size_t need, int exact)
+{
+    apr_size_t cap;
+    char *data;
+    int mapped;
+
+    if ((data = body_alloc(r, b, need, exact, &cap, &mapped)) == NULL) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (b->len) {
+        memcpy(data, b->data, b->len);
+    }
+    unmap(b);                   /* a pool buffer stays in the pool: under 64 KB */
+    b->data = data;
+    b->cap = cap;
+    b->mapped = mapped;
+    return OK;
+}
+
+/* Copies the brigade's data to the end of the body. */
+static int body_append(request_rec *r, aop_req_t *ctx, apr_bucket_brigade *bb)
+{
+    aop_body_t *b = &ctx->body;
+    apr_bucket *e;
+    const char *data;
+    apr_size_t len;
+    apr_status_t rv;
+    int status;
+
+    for (e = APR_BRIGADE_FIRST(bb); e != APR_BRIGADE_SENTINEL(bb); e = APR_BUCKET_NEXT(e)) {
+        if (APR_BUCKET_IS_METADATA(e)) {
+            continue;
+        }
+        if ((rv = apr_bucket_read(e, &data, &len, APR_BLOCK_READ)) != APR_SUCCESS) {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, rv, r, AOPLOGNO(00261)
+                          "reading a bucket of the request body failed");
+            return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
+        }
+        if ((apr_off_t)(b->len + len) > ctx->sc->max_body) {
+            return too_large(r, ctx);
+        }
+        if (b->len + len > b->cap && (status = body_grow(r, b, b->len + len, 0)) != OK) {
+            return status;
+        }
+        memcpy(b->data + b->len, data, len);
+        b->len += len;
+    }
+    return OK;
+}
+
 int aop_body_read(request_rec *r, aop_req_t *ctx)
 {
     const char *cl = apr_table_get(r->headers_in, "Content-Length");
-    apr_bucket_brigade *bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
     apr_bucket_brigade *tmp = apr_brigade_create(r->pool, r->connection->bucket_alloc);
-    apr_off_t declared = 0, total = 0, chunk = 0;
+    aop_body_t *b = &ctx->body;
+    apr_off_t declared = 0;
     apr_status_t rv;
-    char *buf;
-    apr_size_t len;
-    int seen_eos = 0;
+    int seen_eos = 0, status;
 
     if (cl && ap_parse_strict_length(&declared, cl) && declared > ctx->sc->max_body) {
         return too_large(r, ctx);
     }
+    apr_pool_cleanup_register(r->pool, b, body_cleanup, apr_pool_cleanup_null);
+    if (declared > 0 && (status = body_grow(r, b, (apr_size_t)declared, 1)) != OK) {
+        return status;
+    }
     while (!seen_eos) {
         rv = ap_get_brigade(r->input_filters, tmp, AP_MODE_READBYTES, APR_BLOCK_READ,
-                            HUGE_STRING_LEN);
+                            BODY_READ_SIZE);
         if (rv != APR_SUCCESS) {
             ap_log_rerror(APLOG_MARK, APLOG_INFO, rv, r, AOPLOGNO(00011)
                           "reading the request body failed");
             return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
         }
         seen_eos = !APR_BRIGADE_EMPTY(tmp) && APR_BUCKET_IS_EOS(APR_BRIGADE_LAST(tmp));
-        apr_brigade_length(tmp, 1, &chunk);
-        total += chunk;
-        if (total > ctx->sc->max_body) {
-            return too_large(r, ctx);
-        }
-        if ((rv = ap_save_brigade(NULL, &bb, &tmp, r->pool)) != APR_SUCCESS) {
-            return HTTP_INTERNAL_SERVER_ERROR;
-        }
+        status = body_append(r, ctx, tmp);
         apr_brigade_cleanup(tmp);
+        if (status != OK) {
+            return status;
+        }
     }
-    if ((rv = apr_brigade_pflatten(bb, &buf, &len, r->pool)) != APR_SUCCESS) {
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
-    apr_brigade_destroy(bb);
-    ctx->body = buf;
-    ctx->body_len = len;
+    apr_brigade_destroy(tmp);
     return OK;
+}
+
+static void insert(apr_bucket_brigade *bb, const char *data, apr_size_t len)
+{
+    if (len > 0) {
+        APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_immortal_create(data, len, bb->bucket_alloc));
+    }
+}
+
+/* A small body with its splice, as one piece of r->pool, made once for every attempt:
+ * the three buckets of a large one cost a small one about 4 KB more for a stream's
+ * life (measured; somewhere on the way to the backend) than this copy does. */
+static void insert_joined(apr_bucket_brigade *bb, aop_req_t *ctx)
+{
+    aop_body_t *b = &ctx->body;
+    const aop_splice_t *sp = ctx->splice;
+    char *out;
+
+    if (!b->joined) {
+        b->joined_len = b->len - (sp->to - sp->from) + sp->text_len;
+        out = apr_palloc(ctx->r->pool, b->joined_len);
+        memcpy(out, b->data, sp->from);
+        memcpy(out + sp->from, sp->text, sp->text_len);
+        memcpy(out + sp->from + sp->text_len, b->data + sp->to, b->len - sp->to);
+        b->joined = out;
+    }
+    insert(bb, b->joined, b->joined_len);
+}
+
+/* The body as buckets: pointing into it (immortal: it outlives every brigade that
+ * holds them, until aop_body_release, which empties mod_proxy_http's first), with
+ * the splice's text between its two parts. */
+static void insert_body(apr_bucket_brigade *bb, aop_req_t *ctx)
+{
+    const aop_body_t *b = &ctx->body;
+    const aop_splice_t *sp = ctx->splice;
+
+    if (!sp) {
+        insert(bb, b->data, b->len);
+        return;
+    }
+    if (!b->mapped) {
+        insert_joined(bb, ctx);
+        return;
+    }
+    insert(bb, b->data, sp->from);
+    insert(bb, sp->text, sp->text_len);
+    insert(bb, b->data + sp->to, b->len - sp->to);
 }
 
 /* Hands out the whole body with EOS in one read: mod_proxy_http then sees that it
@@ -76,9 +231,14 @@ static apr_status_t replay_filter(ap_filter_t *f, apr_bucket_brigade *bb,
         && mode != AP_MODE_EXHAUSTIVE) {
         return APR_ENOTIMPL;
     }
-    if (!ctx->body_delivered && ctx->body_len > 0) {
-        APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_immortal_create(ctx->body, ctx->body_len,
-                                                               bb->bucket_alloc));
+    if (ctx->body.released && !ctx->body_delivered) {
+        /* Never an empty body in place of the one given back: the attempt fails. */
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, f->r, AOPLOGNO(00262)
+                      "the request body was asked for again after it was released");
+        return APR_EGENERAL;
+    }
+    if (!ctx->body_delivered) {
+        insert_body(bb, ctx);
     }
     if (mode != AP_MODE_SPECULATIVE) {
         ctx->body_delivered = 1;
@@ -87,7 +247,9 @@ static apr_status_t replay_filter(ap_filter_t *f, apr_bucket_brigade *bb,
     return APR_SUCCESS;
 }
 
-void aop_body_rewind(request_rec *r, aop_req_t *ctx)
+/* Forgets what mod_proxy_http kept of an earlier attempt (its buckets point into the
+ * body). */
+static void forget_saved(request_rec *r)
 {
     apr_bucket_brigade *saved = NULL;
 
@@ -95,7 +257,25 @@ void aop_body_rewind(request_rec *r, aop_req_t *ctx)
     if (saved) {
         apr_brigade_cleanup(saved);
     }
+}
+
+void aop_body_rewind(request_rec *r, aop_req_t *ctx)
+{
+    forget_saved(r);
     ctx->body_delivered = 0;
+}
+
+void aop_body_release(request_rec *r, aop_req_t *ctx)
+{
+    if (!ctx || ctx->body.released) {
+        return;
+    }
+    forget_saved(r);
+    ctx->body.released = 1;
+    ctx->body.len = 0;
+    ctx->splice = NULL;
+    /* Runs body_cleanup now and takes it off r->pool's list. */
+    apr_pool_cleanup_run(r->pool, &ctx->body, body_cleanup);
 }
 
 void aop_body_register_hooks(apr_pool_t *p)

@@ -11,9 +11,16 @@
 
 #define AOP_BODY_FILTER "AOPROXY_BODY"
 
-/* Reads the whole body into ctx (up to sc->max_body).  Returns OK or the HTTP status
+/* Reads the whole body into ctx->body (up to sc->max_body), one buffer given back at
+ * r->pool's end at the latest.  Returns OK or the HTTP status
  * to answer (413, 400, 408). */
 int aop_body_read(request_rec *r, aop_req_t *ctx);
+
+/* No failover can need the body any more (the answer's first byte goes to the
+ * client): it is given back now, and so is what mod_proxy_http kept of it; a later
+ * read of it fails instead of sending anything else.  Safe to call more than once,
+ * and with ctx NULL (a request not ours: nothing to do). */
+void aop_body_release(request_rec *r, aop_req_t *ctx);
 
 /* Starts the replay over: forgets what mod_proxy_http kept of an earlier attempt. */
 void aop_body_rewind(request_rec *r, aop_req_t *ctx);

@@ -17,12 +17,25 @@
 #include "mod_aoproxy_config.h"
 #include "mod_aoproxy_view.h"
 
+/* The request body (mod_aoproxy_body.c): one buffer, from r->pool when small, mapped
+ * when large, given back by aop_body_release. */
+typedef struct aop_body_t {
+    char *data;                           /* NULL once released */
+    apr_size_t len;
+    apr_size_t cap;
+    int mapped;                           /* data is from aop_bigbuf_get, cap bytes */
+    int released;                         /* no failover can need it any more: gone */
+    const char *joined;                   /* a small body with its splice, r->pool */
+    apr_size_t joined_len;
+} aop_body_t;
+
 struct aop_shm_inst_t;
 struct proxy_worker;
 
 typedef struct aop_req_t {
     /* ---- the request hook (mod_aoproxy_request.c, fixups), once; the body replay
-     * filter (mod_aoproxy_body.c) reads the body in and marks it handed out */
+     * filter (mod_aoproxy_body.c) reads the body in and marks it handed out, and
+     * aop_body_release (called by the hold filter) gives it back */
     request_rec *r;
     aop_srv_conf_t *sc;
     aop_view_t *view;                     /* the instances this request started with */
@@ -30,8 +43,9 @@ typedef struct aop_req_t {
     const char *model_id;                 /* /v1/models/{id} */
     aop_request_info_t info;              /* model, stream, estimate... of the body */
     int injected_usage;                   /* we asked Azure for stream usage, not the client */
-    const char *body;                     /* the request body to send, r->pool */
-    apr_size_t body_len;
+    aop_body_t body;                      /* the request body as the client sent it */
+    const aop_splice_t *splice;           /* the change to send with it (&info.usage_splice),
+                                           * NULL = none */
     int body_delivered;                   /* the replay filter handed it out already */
     const aop_route_t *route;             /* the model's, in view->routes */
     const apr_array_header_t *candidates; /* route->candidates: indices into

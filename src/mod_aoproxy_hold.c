@@ -4,6 +4,7 @@
 #include <util_filter.h>
 
 #include "mod_aoproxy_private.h"
+#include "mod_aoproxy_body.h"
 #include "mod_aoproxy_ctx.h"
 #include "mod_aoproxy_hold.h"
 #include "mod_aoproxy_reservations.h"
@@ -85,6 +86,7 @@ static apr_status_t drop(ap_filter_t *f, hold_t *h, apr_bucket_brigade *bb)
 static apr_status_t release(ap_filter_t *f, hold_t *h, apr_bucket_brigade *bb)
 {
     h->mode = HOLD_PASS;
+    aop_body_release(f->r, aop_req_get(f->r));   /* bytes go out: no failover needs it */
     APR_BRIGADE_PREPEND(bb, h->held);
     return ap_pass_brigade(f->next, bb);
 }

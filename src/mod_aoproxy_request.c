@@ -84,18 +84,13 @@ static void hand_to_proxy(request_rec *r, aop_req_t *ctx)
  * usage filter takes the extra chunk out again): tokens of streams count too. */
 static void ask_for_stream_usage(request_rec *r, aop_req_t *ctx)
 {
-    const char *body;
-    apr_size_t len;
-
-    if (!ctx->info.stream || ctx->info.include_usage || ctx->op == AOP_OP_EMBEDDINGS) {
+    if (!ctx->info.stream || ctx->info.include_usage || ctx->op == AOP_OP_EMBEDDINGS
+        || !ctx->info.usage_splice.text) {
         return;
     }
-    if (aop_request_with_usage(r->pool, ctx->body, ctx->body_len, &ctx->info, &body,
-                               &len) == 0) {
-        ctx->body = body;
-        ctx->body_len = len;
-        ctx->injected_usage = 1;
-    }
+    /* Sent as buckets around the body: the body itself is not copied. */
+    ctx->splice = &ctx->info.usage_splice;
+    ctx->injected_usage = 1;
 }
 
 static int answer_nothing_available(request_rec *r, aop_req_t *ctx, int status,
@@ -124,7 +119,8 @@ static int prepare_call(request_rec *r, aop_req_t *ctx)
     if ((status = aop_body_read(r, ctx)) != OK) {
         return answer_body_status(r, ctx, status);
     }
-    if (aop_request_parse(r->pool, ctx->op, ctx->body, ctx->body_len, &ctx->info, &err)) {
+    if (aop_request_parse(r->pool, ctx->op, ctx->body.data, ctx->body.len, &ctx->info,
+                          &err)) {
         return answer_error(r, ctx, HTTP_BAD_REQUEST, err.message, err.param, err.code);
     }
     ctx->route = aop_route_find(ctx->view->routes, ctx->info.model);

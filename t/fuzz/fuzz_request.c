@@ -4,7 +4,8 @@
  * parser (its tree must stay inside the text it came from), the request body for
  * every operation (what it accepts must respect the documented bounds), the
  * stream_options splice (what it produces must parse and ask for usage, the rest
- * unchanged), and the NUL-checking parse of the management API and the state file. */
+ * unchanged), the parser's raw mode (the same tree, no string copied), and the
+ * NUL-checking parse of the management API and the state file. */
 #include <string.h>
 
 #include <apr_general.h>
@@ -46,6 +47,29 @@ static void check_tree(const aop_jnode_t *n, const char *text, size_t len, int d
         check_tree(c, text, len, depth + 1);
     }
     FUZZ_CHECK(count == n->count);
+}
+
+/* The raw tree (no string copied) is the same tree: same nodes and spans, names equal,
+ * strings equal once decoded. */
+static void check_raw(apr_pool_t *p, const aop_jnode_t *a, const aop_jnode_t *raw)
+{
+    const aop_jnode_t *x, *y;
+    const char *s;
+    apr_size_t n = 0;
+
+    FUZZ_CHECK(a->type == raw->type && a->src == raw->src && a->src_len == raw->src_len);
+    FUZZ_CHECK(a->count == raw->count && a->i == raw->i && a->b == raw->b);
+    if (a->type == AOP_JSTRING) {
+        FUZZ_CHECK(raw->str == NULL && raw->str_len == a->str_len);
+        s = aop_jtree_str(p, raw, &n);
+        FUZZ_CHECK(s && n == a->str_len && memcmp(s, a->str, n + 1) == 0);
+    }
+    for (x = a->child, y = raw->child; x && y; x = x->next, y = y->next) {
+        FUZZ_CHECK(x->key_len == y->key_len);
+        FUZZ_CHECK(!x->key || memcmp(x->key, y->key, x->key_len) == 0);
+        check_raw(p, x, y);
+    }
+    FUZZ_CHECK(x == NULL && y == NULL);
 }
 
 static void check_info(const aop_request_info_t *info)
@@ -92,7 +116,8 @@ static void one_op(apr_pool_t *p, aop_op_e op, const char *body, size_t len)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *body = (const char *)data, *perr = NULL, *field = NULL;
-    const aop_jnode_t *tree;
+    const char *rerr = NULL;
+    const aop_jnode_t *tree, *raw;
     apr_pool_t *p;
 
     apr_pool_create(&p, root);
@@ -102,6 +127,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     else {
         FUZZ_CHECK(perr != NULL);
+    }
+    raw = aop_jtree_parse_raw(p, body, size, &rerr);
+    FUZZ_CHECK((raw == NULL) == (tree == NULL));
+    if (tree) {
+        check_raw(p, tree, raw);
+    }
+    else {
+        FUZZ_CHECK(rerr && strcmp(rerr, perr) == 0);
     }
     one_op(p, AOP_OP_CHAT, body, size);
     one_op(p, AOP_OP_COMPLETIONS, body, size);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <apr_strings.h>
 
@@ -31,16 +32,69 @@ static apr_status_t free_cleanup(void *buf)
     return APR_SUCCESS;
 }
 
-/* Parses len bytes copied into a malloc'd block of exactly that size (no NUL after
- * it), freed with the pool: under valgrind any read past the end is an error. */
-static aop_jnode_t *parse_len(const char *text, apr_size_t len, const char **perr)
+/* len bytes copied into a malloc'd block of exactly that size (no NUL after it),
+ * freed with the pool: under valgrind any read past the end is an error. */
+static const char *copy_exact(const char *text, apr_size_t len)
 {
     char *buf = malloc(len ? len : 1);
 
     ck_assert_ptr_nonnull(buf);
     memcpy(buf, text, len);
     apr_pool_cleanup_register(pool, buf, free_cleanup, apr_pool_cleanup_null);
-    return aop_jtree_parse(pool, buf, len, perr);
+    return buf;
+}
+
+/* Raw mode reads the same tree as the copying parser: same nodes and spans, the same
+ * decoded lengths and (decoded on demand) strings, the same member names; its
+ * unescaped strings and names stay in the text. */
+static void same_tree(const aop_jnode_t *a, const aop_jnode_t *raw, const char *text,
+                      apr_size_t len)
+{
+    const aop_jnode_t *x, *y;
+    const char *s;
+    apr_size_t n = 0;
+
+    ck_assert_int_eq(a->type, raw->type);
+    ck_assert_ptr_eq(a->src, raw->src);
+    ck_assert_uint_eq(a->src_len, raw->src_len);
+    ck_assert_uint_eq(a->count, raw->count);
+    ck_assert(a->b == raw->b && a->i == raw->i);
+    if (a->type == AOP_JSTRING) {
+        ck_assert_ptr_null(raw->str);
+        ck_assert_uint_eq(a->str_len, raw->str_len);
+        s = aop_jtree_str(pool, raw, &n);
+        ck_assert_uint_eq(n, a->str_len);
+        ck_assert(memcmp(s, a->str, n + 1) == 0);
+    }
+    for (x = a->child, y = raw->child; x && y; x = x->next, y = y->next) {
+        ck_assert_uint_eq(x->key_len, y->key_len);
+        if (x->key) {
+            ck_assert(memcmp(x->key, y->key, x->key_len) == 0);
+            if (y->key >= text && y->key < text + len) {
+                ck_assert(y->key[-1] == '"' && y->key[y->key_len] == '"');
+            }
+        }
+        same_tree(x, y, text, len);
+    }
+    ck_assert(x == NULL && y == NULL);
+}
+
+/* Parses len bytes (see copy_exact), in raw mode too: both must agree, on the tree or
+ * on the error. */
+static aop_jnode_t *parse_len(const char *text, apr_size_t len, const char **perr)
+{
+    const char *buf = copy_exact(text, len), *rerr = NULL;
+    aop_jnode_t *root = aop_jtree_parse(pool, buf, len, perr), *raw;
+
+    raw = aop_jtree_parse_raw(pool, buf, len, &rerr);
+    ck_assert((root == NULL) == (raw == NULL));
+    if (root) {
+        same_tree(root, raw, buf, len);
+    }
+    else if (perr) {
+        ck_assert_str_eq(*perr, rerr);
+    }
+    return root;
 }
 
 /* A document that must parse. */
@@ -330,6 +384,62 @@ START_TEST(escaped_keys)
     ck_assert_ptr_null(aop_jtree_get(root, "a"));
     ck_assert_int_eq(aop_jtree_get(root, "t\"q")->i, 3);
     ck_assert_str_eq(src_of(aop_jtree_get(root, "t\"q")), "3");
+}
+END_TEST
+
+/* The process's resident memory in bytes (APR's pools take their blocks from malloc
+ * or, as Debian builds it, from mmap: either way they show here once written). */
+static apr_size_t heap_in_use(void)
+{
+    unsigned long size = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fscanf(f, "%lu %lu", &size, &resident), 2);
+    fclose(f);
+    return (apr_size_t)resident * (apr_size_t)sysconf(_SC_PAGESIZE);
+}
+
+/* Raw mode copies no string: values are spans of the text, names too unless escaped,
+ * and a string of megabytes costs its node alone. */
+START_TEST(raw_mode_points_into_the_text)
+{
+    const char *text = "{\"model\":\"g\\u0070t\",\"k\\u00e9\":\"a\\nb\",\"c\":\"xyz\"}";
+    const aop_jnode_t *root = aop_jtree_parse_raw(pool, text, strlen(text), NULL), *v;
+    apr_size_t big = 4 << 20, len = 0, before;
+    char *doc = malloc(big + 2);
+    apr_pool_t *sub;
+
+    ck_assert_ptr_nonnull(root);
+    v = aop_jtree_get(root, "model");
+    ck_assert_ptr_null(v->str);
+    ck_assert_uint_eq(v->str_len, 3);
+    ck_assert_str_eq(aop_jtree_str(pool, v, &len), "gpt");
+    ck_assert_uint_eq(len, 3);
+    /* An unescaped name is the text's own bytes; an escaped one is decoded. */
+    ck_assert_ptr_eq(root->child->key, text + 2);
+    ck_assert_ptr_nonnull(aop_jtree_get(root, "k\xc3\xa9"));
+    ck_assert_uint_eq(aop_jtree_get(root, "k\xc3\xa9")->str_len, 3);
+    ck_assert_str_eq(aop_jtree_str(pool, aop_jtree_get(root, "c"), &len), "xyz");
+    ck_assert_ptr_null(aop_jtree_str(pool, root, &len));
+    /* ["xxxx..."]: the process grows by far less than the string (the copying parser
+     * takes as much again). */
+    ck_assert_ptr_nonnull(doc);
+    memset(doc, 'x', big + 2);
+    doc[0] = '[';
+    doc[1] = doc[big] = '"';
+    doc[big + 1] = ']';
+    apr_pool_create(&sub, pool);
+    before = heap_in_use();
+    v = aop_jtree_parse_raw(sub, doc, big + 2, NULL);
+    ck_assert_uint_lt(heap_in_use() - before, big / 8);
+    ck_assert_ptr_nonnull(v);
+    ck_assert_uint_eq(v->child->str_len, big - 2);
+    ck_assert_ptr_null(v->child->str);
+    ck_assert_ptr_nonnull(aop_jtree_parse(sub, doc, big + 2, NULL));
+    ck_assert_uint_gt(heap_in_use() - before, big);
+    apr_pool_destroy(sub);
+    free(doc);
 }
 END_TEST
 
@@ -713,6 +823,7 @@ Suite *aop_jtree_suite(void)
     tcase_add_test(tc, duplicate_names_last_wins);
     tcase_add_test(tc, escapes);
     tcase_add_test(tc, escaped_keys);
+    tcase_add_test(tc, raw_mode_points_into_the_text);
     tcase_add_test(tc, invalid_documents);
     tcase_add_test(tc, depth_limit);
     tcase_add_test(tc, not_nul_terminated);

@@ -18,6 +18,7 @@ int main(void)
     srunner_add_suite(sr, aop_route_suite());
     srunner_add_suite(sr, aop_request_suite());
     srunner_add_suite(sr, aop_jtree_suite());
+    srunner_add_suite(sr, aop_bigbuf_suite());
     srunner_add_suite(sr, aop_tpm_suite());
     srunner_add_suite(sr, aop_resv_suite());
     srunner_add_suite(sr, aop_select_suite());

@@ -273,6 +273,36 @@ START_TEST(usage_is_added_for_streams)
 }
 END_TEST
 
+/* The body is read in place: the model is the one string copied (decoded, and not
+ * inside the body), the estimate counts decoded characters as before, and the splice
+ * is offsets into the body around a small text, never a copy of it. */
+START_TEST(body_is_read_in_place)
+{
+    aop_request_info_t info;
+    aop_request_error_t err;
+    /* 8 escaped newlines: 16 bytes of text, 8 characters, 2 tokens */
+    const char *body = "{\"model\":\"g\\u0070t-4o\",\"messages\":[{\"role\":\"user\","
+                       "\"content\":\"\\n\\n\\n\\n\\n\\n\\n\\n\"}],\"stream\":true} ";
+    const aop_splice_t *sp = &info.usage_splice;
+
+    ck_assert_int_eq(parse(AOP_OP_CHAT, body, &info, &err), 0);
+    ck_assert_str_eq(info.model, "gpt-4o");
+    ck_assert(info.model < body || info.model > body + strlen(body));
+    ck_assert_int_eq(info.prompt_estimate, 4 + 2 + 3);
+    /* No stream_options: inserted before the closing brace, nothing replaced. */
+    ck_assert_uint_eq(sp->from, strlen(body) - 2);
+    ck_assert_uint_eq(sp->to, sp->from);
+    ck_assert_str_eq(sp->text, ",\"stream_options\":{\"include_usage\":true}");
+    ck_assert_uint_eq(sp->text_len, strlen(sp->text));
+    /* include_usage false: just its value replaced. */
+    body = "{\"model\":\"m\",\"stream\":true,\"stream_options\":{\"include_usage\":false}}";
+    ck_assert_int_eq(parse(AOP_OP_CHAT, body, &info, &err), 0);
+    ck_assert_uint_eq(sp->from, (apr_size_t)(strstr(body, "false") - body));
+    ck_assert_uint_eq(sp->to, sp->from + 5);
+    ck_assert_str_eq(sp->text, "true");
+}
+END_TEST
+
 Suite *aop_request_suite(void)
 {
     Suite *s = suite_create("aop_request");
@@ -285,6 +315,7 @@ Suite *aop_request_suite(void)
     tcase_add_test(tc, prompt_estimate_follows_the_content);
     tcase_add_test(tc, bad_bodies);
     tcase_add_test(tc, usage_is_added_for_streams);
+    tcase_add_test(tc, body_is_read_in_place);
     tcase_add_test(tc, absurd_counts_are_refused);
     tcase_add_test(tc, nul_in_model_is_refused);
     tcase_add_test(tc, duplicate_read_keys_are_refused);

@@ -200,7 +200,9 @@ once). Clients start in a linear ramp of {ramp} a second; one asyncio process dr
 every chunk to `data: [DONE]`. TTFB is from the client's connect to the first body
 byte. PSS per stream: the serving processes' PSS (Apache's children, nginx's workers),
 sampled every {sample} s, at the sample with the most streams in progress, minus
-their PSS before the run, divided by those streams. Each run starts fresh servers.
+their PSS before the run, divided by those streams: the answers' first events come at
+once, so this is memory after the first byte (mod_aoproxy has given the body back).
+Each run starts fresh servers.
 CPU: the serving processes' user + system time over the run, per stream. Client lag:
 how late the client's own event loop woke at worst (a client starved by other work
 on the machine adds that much to the TTFBs it measures).
