@@ -16,6 +16,7 @@
 #include <apr_strings.h>
 
 #include "aop_instance_json.h"
+#include "aop_token.h"
 #include "aop_url.h"
 
 typedef struct {
@@ -296,27 +297,54 @@ int aop_instance_json_is_key(const char *key)
 /* --------------------------------------------------------------------------
  * the instance as a whole
  */
-/* Unknown keys are errors so that a typo is not silently ignored. */
+static apr_status_t apply_key(ctx_t *c, aop_instance_t *inst, const char *key,
+                              json_object *val)
+{
+    const aop_field_t *f = aop_field_find(key, AOP_FIELD_API);
+    apr_status_t rv;
+
+    if (!f) {
+        return fail(c, apr_pstrdup(c->p, key), "unknown key (expected one of: %s)",
+                    aop_field_key_list(c->p, AOP_FIELD_API));
+    }
+    if ((rv = read_field(c, inst, f, val)) != APR_SUCCESS) {
+        return rv;
+    }
+    apr_table_setn(inst->sources, f->key, "json");
+    return APR_SUCCESS;
+}
+
+/* Unknown keys are errors so that a typo is not silently ignored.  The auth.* fields
+ * come flat ("auth.type") as written, or as an object "auth": {"type": ...}. */
 static apr_status_t apply_keys(ctx_t *c, aop_instance_t *inst, json_object *obj)
 {
-    const aop_field_t *f;
     apr_status_t rv;
 
     json_object_object_foreach(obj, key, val) {
-        if ((f = aop_field_find(key, AOP_FIELD_API)) == NULL) {
-            return fail(c, apr_pstrdup(c->p, key), "unknown key (expected one of: %s)",
-                        aop_field_key_list(c->p, AOP_FIELD_API));
+        if (!strcmp(key, "auth") && json_object_is_type(val, json_type_object)) {
+            json_object_object_foreach(val, sub, subval) {
+                if ((rv = apply_key(c, inst, apr_pstrcat(c->p, "auth.", sub, NULL), subval))
+                    != APR_SUCCESS) {
+                    return rv;
+                }
+            }
         }
-        if ((rv = read_field(c, inst, f, val)) != APR_SUCCESS) {
+        else if ((rv = apply_key(c, inst, key, val)) != APR_SUCCESS) {
             return rv;
         }
-        apr_table_setn(inst->sources, f->key, "json");
     }
     return APR_SUCCESS;
 }
 
 static apr_status_t check_api_key(ctx_t *c, const aop_instance_t *inst)
 {
+    const char *missing;
+
+    if (aop_auth_of(inst) != AOP_AUTH_API_KEY) {
+        missing = inst->enabled ? aop_auth_missing(inst) : NULL;
+        return missing ? fail(c, missing, "missing required field (needed by auth.type %s)",
+                              inst->auth_type) : APR_SUCCESS;
+    }
     if (!inst->enabled || (inst->api_key && *inst->api_key)) {
         return APR_SUCCESS;
     }
