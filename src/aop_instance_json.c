@@ -297,41 +297,22 @@ int aop_instance_json_is_key(const char *key)
 /* --------------------------------------------------------------------------
  * the instance as a whole
  */
-static apr_status_t apply_key(ctx_t *c, aop_instance_t *inst, const char *key,
-                              json_object *val)
-{
-    const aop_field_t *f = aop_field_find(key, AOP_FIELD_API);
-    apr_status_t rv;
-
-    if (!f) {
-        return fail(c, apr_pstrdup(c->p, key), "unknown key (expected one of: %s)",
-                    aop_field_key_list(c->p, AOP_FIELD_API));
-    }
-    if ((rv = read_field(c, inst, f, val)) != APR_SUCCESS) {
-        return rv;
-    }
-    apr_table_setn(inst->sources, f->key, "json");
-    return APR_SUCCESS;
-}
-
 /* Unknown keys are errors so that a typo is not silently ignored.  The auth.* fields
- * come flat ("auth.type") as written, or as an object "auth": {"type": ...}. */
+ * are flat keys ("auth.type"): each key of a PATCH is a field the store then owns. */
 static apr_status_t apply_keys(ctx_t *c, aop_instance_t *inst, json_object *obj)
 {
+    const aop_field_t *f;
     apr_status_t rv;
 
     json_object_object_foreach(obj, key, val) {
-        if (!strcmp(key, "auth") && json_object_is_type(val, json_type_object)) {
-            json_object_object_foreach(val, sub, subval) {
-                if ((rv = apply_key(c, inst, apr_pstrcat(c->p, "auth.", sub, NULL), subval))
-                    != APR_SUCCESS) {
-                    return rv;
-                }
-            }
+        if ((f = aop_field_find(key, AOP_FIELD_API)) == NULL) {
+            return fail(c, apr_pstrdup(c->p, key), "unknown key (expected one of: %s)",
+                        aop_field_key_list(c->p, AOP_FIELD_API));
         }
-        else if ((rv = apply_key(c, inst, key, val)) != APR_SUCCESS) {
+        if ((rv = read_field(c, inst, f, val)) != APR_SUCCESS) {
             return rv;
         }
+        apr_table_setn(inst->sources, f->key, "json");
     }
     return APR_SUCCESS;
 }

@@ -33,6 +33,7 @@ the token path can make the endpoint fail like any other path.
 
 import hashlib
 import hmac
+import math
 import time
 from urllib.parse import parse_qsl
 
@@ -46,8 +47,9 @@ def _sign(secret, payload):
 
 
 def issue(secret, lifetime, audience=RESOURCE):
-    """A token valid for `lifetime` seconds from now."""
-    exp = int(time.time()) + int(lifetime)
+    """A token valid for at least `lifetime` seconds from now (the expiry is whole
+    seconds: rounded up, so a token never dies before the expires_in it was sent with)."""
+    exp = int(math.ceil(time.time())) + int(lifetime)
     payload = "mocktok.%d.%s" % (exp, audience.replace(".", "_"))
     return payload + "." + _sign(secret, payload), exp
 
