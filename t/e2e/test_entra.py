@@ -96,9 +96,12 @@ def server(request, idp, azure):
 
 
 @pytest.fixture(autouse=True)
-def bad_secret_logged(server):
-    """"bad" has a wrong secret: its AOP00300 lines come during every test."""
+def each_test(server, idp, azure):
+    """"bad" has a wrong secret: its AOP00300 lines come during every test.  The mocks'
+    records start empty (they serve both MPMs' servers)."""
     server.expect_error("AOP00300")
+    idp.client.reset()
+    azure.client.reset()
 
 
 def chat(srv, model):
@@ -229,7 +232,9 @@ def test_identities(server, idp, azure, model, deployment, path):
     resp = wait_for(lambda: (lambda r: r if r.status == 200 else None)(chat(server, model)))
     assert resp is not None and resp.status == 200, model
     assert sent_bearer(azure, deployment)["authorization"].startswith("Bearer mocktok.")
-    reqs = [r for r in idp.client.requests() if r["path"] == path and r["status"] == 200]
+    # (renewed every second: the records, emptied before the test, soon have one)
+    reqs = wait_for(lambda: [r for r in idp.client.requests()
+                             if r["path"] == path and r["status"] == 200])
     assert reqs, "no successful token request at %s" % path
     if path == "/msi/token":
         headers = dict((k.lower(), v) for k, v in reqs[-1]["headers"])
