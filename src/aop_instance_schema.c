@@ -108,6 +108,7 @@ const aop_field_t aop_instance_fields[] = {
     STRING("auth.client_id", client_id, BOTH, NULL, NULL),
     STRING("auth.client_secret", client_secret, BOTH | AOP_FIELD_SECRET, NULL, NULL),
     TYPED("auth.client_secret_file", AOP_FIELD_FILE, client_secret_file, AOP_FIELD_YAML),
+    TYPED("auth.client_certificate_file", AOP_FIELD_FILE, client_certificate_file, BOTH),
     STRING("auth.authority_host", authority_host, BOTH, NULL, check_authority),
     TYPED("auth.federated_token_file", AOP_FIELD_FILE, federated_token_file, BOTH),
     { NULL, AOP_FIELD_STRING, 0, 0, 0, 0, 0, NULL, NULL }

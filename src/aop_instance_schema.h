@@ -57,6 +57,8 @@ typedef struct aop_instance_t {
     const char *client_id;       /* entra, workload_identity; a user-assigned identity */
     const char *client_secret;   /* secret: never log or print it */
     const char *client_secret_file;   /* YAML only: where client_secret was read from */
+    const char *client_certificate_file;  /* entra: PEM key and certificate, instead of a
+                                           * secret */
     const char *authority_host;  /* the token endpoint's origin (or IMDS's), NULL: Azure's */
     const char *federated_token_file; /* workload_identity; NULL: $AZURE_FEDERATED_TOKEN_FILE */
     apr_table_t *sources;        /* field name -> file path it came from (last layer wins) */

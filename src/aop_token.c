@@ -82,7 +82,8 @@ const char *aop_auth_missing(const aop_instance_t *inst)
     if (!has(inst->client_id)) {
         return "auth.client_id";
     }
-    return has(inst->client_secret) ? NULL : "auth.client_secret";
+    return has(inst->client_secret) || has(inst->client_certificate_file)
+           ? NULL : "auth.client_secret";
 }
 
 /* --------------------------------------------------------------------------
@@ -132,21 +133,40 @@ const char *aop_token_assertion_file(const aop_instance_t *inst, const aop_token
     return pick(inst->federated_token_file, env->federated_token_file);
 }
 
+const char *aop_token_entra_endpoint(apr_pool_t *p, const aop_instance_t *inst,
+                                     const aop_token_env_t *env, const char **why)
+{
+    const char *tenant = pick(inst->tenant_id, env->tenant_id);
+    const char *authority = pick(inst->authority_host, env->authority_host);
+
+    if (!tenant) {
+        *why = "auth.tenant_id is not set";
+        return NULL;
+    }
+    if (!aop_config_safe_name(tenant, 1)) {
+        *why = "auth.tenant_id must be [A-Za-z0-9._-]+ (a GUID or a domain name)";
+        return NULL;
+    }
+    return apr_pstrcat(p, trim_slash(p, authority ? authority : AOP_AUTHORITY_DEFAULT),
+                       "/", tenant, "/oauth2/v2.0/token", NULL);
+}
+
+const char *aop_token_certificate_file(const aop_instance_t *inst)
+{
+    return aop_auth_of(inst) == AOP_AUTH_ENTRA && has(inst->client_certificate_file)
+           ? inst->client_certificate_file : NULL;
+}
+
 /* Entra's v2 endpoint, client credentials: the secret or the assertion in the form. */
 static const char *client_credentials(apr_pool_t *p, const aop_instance_t *inst,
                                       const aop_token_env_t *env, const char *assertion,
                                       aop_token_req_t *req)
 {
-    const char *tenant = pick(inst->tenant_id, env->tenant_id);
     const char *client = pick(inst->client_id, env->client_id);
-    const char *authority = pick(inst->authority_host, env->authority_host);
-    const char *form;
+    const char *endpoint, *why = NULL, *form;
 
-    if (!tenant) {
-        return "auth.tenant_id is not set";
-    }
-    if (!aop_config_safe_name(tenant, 1)) {
-        return "auth.tenant_id must be [A-Za-z0-9._-]+ (a GUID or a domain name)";
+    if ((endpoint = aop_token_entra_endpoint(p, inst, env, &why)) == NULL) {
+        return why;
     }
     if (!client) {
         return "auth.client_id is not set";
@@ -167,9 +187,7 @@ static const char *client_credentials(apr_pool_t *p, const aop_instance_t *inst,
         return "auth.client_secret is not set";
     }
     req->method = "POST";
-    req->endpoint = apr_pstrcat(p, trim_slash(p, authority ? authority
-                                                           : AOP_AUTHORITY_DEFAULT),
-                                "/", tenant, "/oauth2/v2.0/token", NULL);
+    req->endpoint = endpoint;
     req->url = req->endpoint;
     req->form = form;
     req->header = NULL;
@@ -213,7 +231,10 @@ const char *aop_token_request(apr_pool_t *p, const aop_instance_t *inst,
     memset(req, 0, sizeof(*req));
     switch (aop_auth_of(inst)) {
     case AOP_AUTH_ENTRA:
-        return client_credentials(p, inst, env, NULL, req);
+        if (aop_token_certificate_file(inst) && !has(assertion)) {
+            return "no client assertion signed with auth.client_certificate_file";
+        }
+        return client_credentials(p, inst, env, assertion, req);
     case AOP_AUTH_WORKLOAD_IDENTITY:
         if (!has(assertion)) {
             return "no federated token (auth.federated_token_file or "
@@ -226,6 +247,67 @@ const char *aop_token_request(apr_pool_t *p, const aop_instance_t *inst,
         break;
     }
     return "the instance uses an api key";
+}
+
+/* --------------------------------------------------------------------------
+ * a certificate's client assertion (the signature is the glue's: OpenSSL)
+ */
+const char *aop_token_b64url(apr_pool_t *p, const unsigned char *data, apr_size_t len)
+{
+    static const char abc[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    char *out = apr_palloc(p, len / 3 * 4 + 5), *o = out;
+    apr_size_t i;
+
+    for (i = 0; i + 2 < len; i += 3) {
+        *o++ = abc[data[i] >> 2];
+        *o++ = abc[((data[i] & 3) << 4) | (data[i + 1] >> 4)];
+        *o++ = abc[((data[i + 1] & 15) << 2) | (data[i + 2] >> 6)];
+        *o++ = abc[data[i + 2] & 63];
+    }
+    if (len - i == 1) {
+        *o++ = abc[data[i] >> 2];
+        *o++ = abc[(data[i] & 3) << 4];
+    }
+    else if (len - i == 2) {
+        *o++ = abc[data[i] >> 2];
+        *o++ = abc[((data[i] & 3) << 4) | (data[i + 1] >> 4)];
+        *o++ = abc[(data[i + 1] & 15) << 2];
+    }
+    *o = '\0';
+    return out;
+}
+
+static const char *b64url_json(apr_pool_t *p, json_object *o)
+{
+    const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN
+                                                         | JSON_C_TO_STRING_NOSLASHESCAPE);
+    const char *out = aop_token_b64url(p, (const unsigned char *)text, strlen(text));
+
+    json_object_put(o);
+    return out;
+}
+
+const char *aop_token_jwt_unsigned(apr_pool_t *p, const char *client_id,
+                                   const char *audience, const char *x5t, apr_time_t now,
+                                   const char *jti)
+{
+    json_object *h = json_object_new_object(), *c = json_object_new_object();
+    apr_int64_t t = apr_time_sec(now);
+    const char *header;
+
+    json_object_object_add(h, "alg", json_object_new_string("RS256"));
+    json_object_object_add(h, "typ", json_object_new_string("JWT"));
+    json_object_object_add(h, "x5t", json_object_new_string(x5t));
+    header = b64url_json(p, h);
+    json_object_object_add(c, "aud", json_object_new_string(audience));
+    json_object_object_add(c, "iss", json_object_new_string(client_id));
+    json_object_object_add(c, "sub", json_object_new_string(client_id));
+    json_object_object_add(c, "jti", json_object_new_string(jti));
+    json_object_object_add(c, "nbf", json_object_new_int64(t));
+    json_object_object_add(c, "iat", json_object_new_int64(t));
+    json_object_object_add(c, "exp", json_object_new_int64(t + 600));
+    return apr_pstrcat(p, header, ".", b64url_json(p, c), NULL);
 }
 
 /* --------------------------------------------------------------------------
@@ -443,6 +525,7 @@ apr_uint64_t aop_token_fingerprint(const aop_instance_t *inst, const aop_token_e
     h = mix(h, type == AOP_AUTH_ENTRA ? inst->client_secret : NULL);
     h = mix(h, inst->authority_host);
     h = mix(h, aop_token_assertion_file(inst, env));
+    h = mix(h, aop_token_certificate_file(inst));
     if (type == AOP_AUTH_MANAGED_IDENTITY && !has(inst->authority_host)) {
         h = mix(h, env->identity_endpoint);
     }

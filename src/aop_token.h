@@ -78,6 +78,26 @@ typedef struct {
     const char *endpoint;        /* for messages: the URL without query (no secret) */
 } aop_token_req_t;
 
+/* Entra's v2 token endpoint of inst: {authority_host}/{tenant}/oauth2/v2.0/token, also
+ * the audience of a certificate's client assertion; NULL and *why without a usable
+ * tenant. */
+const char *aop_token_entra_endpoint(apr_pool_t *p, const aop_instance_t *inst,
+                                     const aop_token_env_t *env, const char **why);
+
+/* The certificate file of an entra instance that authenticates with one (the
+ * client assertion is then signed with its key), else NULL. */
+const char *aop_token_certificate_file(const aop_instance_t *inst);
+
+/* The part of a client-assertion JWT that is signed: base64url(header) "."
+ * base64url(claims), for RS256 with the certificate's SHA-1 thumbprint x5t (already
+ * base64url), issued at now for ten minutes, jti its unique id. */
+const char *aop_token_jwt_unsigned(apr_pool_t *p, const char *client_id,
+                                   const char *audience, const char *x5t, apr_time_t now,
+                                   const char *jti);
+
+/* data (len bytes) in base64url without padding (JWT's encoding). */
+const char *aop_token_b64url(apr_pool_t *p, const unsigned char *data, apr_size_t len);
+
 /* The federated token file workload identity reads (the instance's, else the
  * environment's), or NULL for other types or when neither is set. */
 const char *aop_token_assertion_file(const aop_instance_t *inst, const aop_token_env_t *env);

@@ -9,6 +9,7 @@
 
 #include "aop_file.h"
 #include "mod_aoproxy_private.h"
+#include "mod_aoproxy_token_cert.h"
 #include "mod_aoproxy_token_fetch.h"
 
 /* A token endpoint's answer is a few KiB; anything longer is cut (and then fails to
@@ -84,6 +85,23 @@ static const char *read_assertion(apr_pool_t *p, const char *path, const char **
     return apr_pstrmemdup(p, text, len);
 }
 
+/* A certificate's client assertion, signed for the instance's token endpoint. */
+static const char *certificate_assertion(apr_pool_t *p, const aop_instance_t *inst,
+                                         const aop_token_env_t *env, const char *file,
+                                         const char **why)
+{
+    const char *audience = aop_token_entra_endpoint(p, inst, env, why);
+
+    if (!audience) {
+        return NULL;
+    }
+    if (!inst->client_id || !*inst->client_id) {
+        *why = "auth.client_id is not set";
+        return NULL;
+    }
+    return aop_token_cert_assertion(p, file, inst->client_id, audience, why);
+}
+
 /* Sends req; the status (0: no answer, *error why) and the body into sink. */
 static long send_request(apr_pool_t *p, const aop_token_req_t *req,
                          apr_interval_time_t timeout, sink_t *sink, const char **error)
@@ -148,6 +166,11 @@ apr_status_t aop_token_obtain(apr_pool_t *p, const aop_instance_t *inst,
     aop_token_env_get(&env);
     if ((file = aop_token_assertion_file(inst, &env)) != NULL
         && (assertion = read_assertion(p, file, &why)) == NULL) {
+        out->error = why;
+        return APR_EGENERAL;
+    }
+    if ((file = aop_token_certificate_file(inst)) != NULL
+        && (assertion = certificate_assertion(p, inst, &env, file, &why)) == NULL) {
         out->error = why;
         return APR_EGENERAL;
     }

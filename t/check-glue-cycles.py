@@ -35,7 +35,7 @@ LAYERS = [
     # the directives and the configuration, the per-request state.
     # The Entra ID token table and one token fetch (libcurl).
     ("foundations", ["errors", "user_access", "shm", "fleets", "body", "config", "ctx",
-                     "token_table", "token_fetch"]),
+                     "token_table", "token_cert", "token_fetch"]),
     # What the instances are and what shared memory says of them: outcomes of
     # attempts, token reservations, balancers and workers, the views and their
     # publication, health and snapshots for the reports.

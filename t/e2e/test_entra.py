@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # Copyright 2026 The mod_aoproxy authors (LICENSE)
-"""Entra ID to Azure (issue 16, item 5): instances with auth.type entra,
+"""Entra ID to Azure (issue 16, item 5): instances with auth.type entra (a client
+secret, or a certificate),
 managed_identity (IMDS and App Service's IDENTITY_ENDPOINT) and workload_identity get
 their tokens from a mock token endpoint, renewed in the background by one process,
 and send them as Authorization: Bearer to a mock Azure that refuses api-key."""
@@ -8,12 +9,17 @@ and send them as Authorization: Bearer to a mock Azure that refuses api-key."""
 import json
 import os
 import re
+import shutil
+import subprocess
+import tempfile
 import threading
 import time
+import urllib.parse
 
 import pytest
 
 from conftest import MPMS, make_server, request, serving
+import mock_entra
 from mockclient import start_mock
 from test_operator import key_file
 
@@ -28,9 +34,25 @@ LIFETIME = 2                      # seconds: the renewal test's short-lived toke
 
 
 @pytest.fixture(scope="module")
-def idp():
+def certificate():
+    """A service principal's certificate: (the PEM of key and certificate, the PEM of
+    the certificate alone)."""
+    root = tempfile.mkdtemp(prefix="aop-entra-cert-")
+    key, cert = os.path.join(root, "key.pem"), os.path.join(root, "cert.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                    "-subj", "/CN=app-cert", "-days", "1", "-keyout", key, "-out", cert],
+                   check=True, capture_output=True)
+    with open(key) as k, open(cert) as c:
+        both = k.read() + c.read()
+    yield both, cert
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def idp(certificate):
     """The token endpoints (Entra v2, IMDS, /msi/token), 2-second tokens."""
     m = start_mock(name="idp", extra_args=[
+        "--entra-certificate", "app-cert=" + certificate[1],
         "--token-secret", TOKEN_SECRET, "--token-lifetime", str(LIFETIME),
         "--entra-client", "app1=" + GOOD, "--entra-client", "app2=" + GOOD2,
         "--entra-client", "app-wl=unused-secret-000",
@@ -44,7 +66,7 @@ def azure():
     """An Azure OpenAI resource with local auth disabled: Bearer tokens only."""
     m = start_mock(name="azure", deployments={
         "d-entra": "gpt-4o-mini", "d-bad": "gpt-4o-mini", "d-mi": "gpt-4o-mini",
-        "d-msi": "gpt-4o-mini", "d-wl": "gpt-4o-mini"},
+        "d-msi": "gpt-4o-mini", "d-wl": "gpt-4o-mini", "d-cert": "gpt-4o-mini"},
         extra_args=["--token-secret", TOKEN_SECRET])
     yield m
     m.stop()
@@ -78,6 +100,9 @@ def fleet_yaml(idp, azure):
         instance("mi", azure, [("m-mi", "d-mi")],
                  {"type": "managed_identity", "authority_host": authority}) + \
         instance("msi", azure, [("m-msi", "d-msi")], {"type": "managed_identity"}) + \
+        instance("crt", azure, [("m-cert", "d-cert")],
+                 {"type": "entra", "tenant_id": "tenant-cert", "client_id": "app-cert",
+                  "client_certificate_file": "sp.pem", "authority_host": authority}) + \
         instance("wl", azure, [("m-wl", "d-wl")],
                  {"type": "workload_identity", "tenant_id": "tenant-wl",
                   "client_id": "app-wl", "federated_token_file": "wl.token",
@@ -85,13 +110,14 @@ def fleet_yaml(idp, azure):
 
 
 @pytest.fixture(scope="module", params=MPMS)
-def server(request, idp, azure):
+def server(request, idp, azure, certificate):
     srv = make_server(request.param, fleet_yaml(idp, azure), env={
         "ADMIN_API_KEY": ADMIN,
         "IDENTITY_ENDPOINT": "http://127.0.0.1:%d/msi/token" % idp.port,
         "IDENTITY_HEADER": ID_HEADER})
     key_file(srv, "sp.secret", GOOD + "\n")
     key_file(srv, "wl.token", ASSERTION + "\n")
+    key_file(srv, "sp.pem", certificate[0])
     yield from serving(request, srv)
 
 
@@ -259,8 +285,9 @@ def test_tokens_survive_a_graceful_restart(server, idp):
     ("m-mi", "d-mi", "/metadata/identity/oauth2/token"),
     ("m-msi", "d-msi", "/msi/token"),
     ("m-wl", "d-wl", "/tenant-wl/oauth2/v2.0/token"),
+    ("m-cert", "d-cert", "/tenant-cert/oauth2/v2.0/token"),
 ])
-def test_identities(server, idp, azure, model, deployment, path):
+def test_identities(server, idp, azure, certificate, model, deployment, path):
     resp = wait_for(lambda: (lambda r: r if r.status == 200 else None)(chat(server, model)))
     assert resp is not None and resp.status == 200, model
     assert sent_bearer(azure, deployment)["authorization"].startswith("Bearer mocktok.")
@@ -271,6 +298,18 @@ def test_identities(server, idp, azure, model, deployment, path):
     if path == "/msi/token":
         headers = dict((k.lower(), v) for k, v in reqs[-1]["headers"])
         assert headers["x-identity-header"] == ID_HEADER
+    if path.startswith("/tenant-cert"):
+        # a client assertion signed with the certificate's key (the mock checked it)
+        form = dict(urllib.parse.parse_qsl(reqs[-1]["body"]))
+        assert "client_secret" not in form
+        assertion = form["client_assertion"]
+        assert mock_entra.check_certificate_assertion(certificate[1], "app-cert", assertion,
+                                                      path) is None
+        # the mock does check the signature: one byte changed is refused
+        head, claims, sig = assertion.split(".")
+        forged = ".".join([head, claims, ("A" if sig[0] != "A" else "B") + sig[1:]])
+        assert mock_entra.check_certificate_assertion(certificate[1], "app-cert", forged,
+                                                      path) is not None
     if path.startswith("/metadata"):
         headers = dict((k.lower(), v) for k, v in reqs[-1]["headers"])
         assert headers["metadata"] == "true"

@@ -70,6 +70,8 @@ static const sample_t samples[] = {
     { "auth.client_secret", "cs-sample-0123456789", "\"cs-sample-0123456789\"", "\"***\"",
       NULL, NULL, 0 },
     { "auth.client_secret_file", "sample.key", "\"@DIR@/sample.key\"", NULL, NULL, NULL, 0 },
+    { "auth.client_certificate_file", "/etc/aoproxy/sp.pem", "\"/etc/aoproxy/sp.pem\"",
+      NULL, NULL, NULL, 0 },
     { "auth.authority_host", "http://127.0.0.1:9", "\"http://127.0.0.1:9\"", NULL,
       NULL, NULL, 0 },
     { "auth.federated_token_file", "/var/run/token", "\"/var/run/token\"", NULL,

@@ -299,6 +299,45 @@ START_TEST(form_escape)
 }
 END_TEST
 
+START_TEST(certificate_assertion_parts)
+{
+    aop_token_req_t req;
+    aop_instance_t *inst = entra();
+    const char *jwt, *dot;
+    const char *why = NULL;
+
+    ck_assert_str_eq(aop_token_b64url(pool, (const unsigned char *)"", 0), "");
+    ck_assert_str_eq(aop_token_b64url(pool, (const unsigned char *)"f", 1), "Zg");
+    ck_assert_str_eq(aop_token_b64url(pool, (const unsigned char *)"fo", 2), "Zm8");
+    ck_assert_str_eq(aop_token_b64url(pool, (const unsigned char *)"foo", 3), "Zm9v");
+    ck_assert_str_eq(aop_token_b64url(pool, (const unsigned char *)"\xfb\xff", 2), "-_8");
+
+    /* a certificate instead of a secret */
+    inst->client_secret = NULL;
+    ck_assert_str_eq(aop_auth_missing(inst), "auth.client_secret");
+    inst->client_certificate_file = "/etc/aoproxy/sp.pem";
+    ck_assert_ptr_null(aop_auth_missing(inst));
+    ck_assert_str_eq(aop_token_certificate_file(inst), "/etc/aoproxy/sp.pem");
+    ck_assert_str_eq(aop_token_entra_endpoint(pool, inst, &no_env, &why),
+                     "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token");
+    ck_assert_ptr_nonnull(aop_token_request(pool, inst, &no_env, NULL, &req));
+    ck_assert_ptr_null(aop_token_request(pool, inst, &no_env, "h.c.s", &req));
+    ck_assert(has_part(req.form, "client_assertion=h.c.s"));
+
+    /* {"alg":"RS256","typ":"JWT","x5t":"abc"} . claims */
+    jwt = aop_token_jwt_unsigned(pool, "app1", "https://x/t/oauth2/v2.0/token", "abc",
+                                 T0, "id1");
+    dot = strchr(jwt, '.');
+    ck_assert_ptr_nonnull(dot);
+    ck_assert_str_eq(apr_pstrmemdup(pool, jwt, dot - jwt),
+                     aop_token_b64url(pool, (const unsigned char *)
+                                      "{\"alg\":\"RS256\",\"typ\":\"JWT\",\"x5t\":\"abc\"}", 39));
+    ck_assert_str_eq(dot + 1, aop_token_b64url(pool, (const unsigned char *)
+        "{\"aud\":\"https://x/t/oauth2/v2.0/token\",\"iss\":\"app1\",\"sub\":\"app1\","
+        "\"jti\":\"id1\",\"nbf\":1700000000,\"iat\":1700000000,\"exp\":1700000600}", 128));
+}
+END_TEST
+
 Suite *aop_token_suite(void)
 {
     Suite *s = suite_create("token");
@@ -318,6 +357,7 @@ Suite *aop_token_suite(void)
     tcase_add_test(tc, backoff);
     tcase_add_test(tc, fingerprints);
     tcase_add_test(tc, form_escape);
+    tcase_add_test(tc, certificate_assertion_parts);
     suite_add_tcase(s, tc);
     return s;
 }
