@@ -17,6 +17,7 @@
 #include "aop_config.h"
 #include "aop_config_instance.h"
 #include "aop_secret_file.h"
+#include "aop_token.h"
 #include "aop_url.h"
 #include "aop_yaml_value.h"
 
@@ -279,28 +280,65 @@ static apr_status_t read_field(ctx_t *c, aop_instance_t *inst, const aop_field_t
     return aop_yaml_fail(c, val->file, val->line, path, "no reader for this field's type");
 }
 
-/* Every key of map (a map), but the name, which instance_name() read.  Unknown keys
+/* One key of the instance's map (or of its auth: map, as "auth.KEY").  Unknown keys
  * are errors so that typos are not silently ignored; a null value leaves the default
- * in place.  Each key's file goes into sources, a null's too. */
+ * in place.  The key's file goes into sources, a null's too. */
+static apr_status_t read_pair(ctx_t *c, aop_instance_t *inst, const pair_t *kv,
+                              const char *key, const char *path)
+{
+    const aop_field_t *f = aop_field_find(key, AOP_FIELD_YAML);
+
+    if (!f) {
+        return aop_yaml_fail(c, kv->file, kv->line, path, "unknown key (expected one of: %s)",
+                             aop_field_key_list(c->p, AOP_FIELD_YAML));
+    }
+    apr_table_setn(inst->sources, f->key, kv->file);
+    if (kv->val->is_null || (f->flags & AOP_FIELD_NAME)) {
+        return APR_SUCCESS;
+    }
+    return read_field(c, inst, f, kv->val, path);
+}
+
+/* auth: a map whose keys are the rows "auth.KEY" (the table is flat). */
+static apr_status_t read_auth(ctx_t *c, aop_instance_t *inst, const pair_t *auth,
+                              const char *path)
+{
+    int i;
+    apr_status_t rv;
+
+    if (auth->val->type != AOP_YAML_MAP) {
+        return aop_yaml_fail(c, auth->val->file, auth->val->line, path,
+                             "expected a map (type, tenant_id, client_id, ...), got %s",
+                             aop_yaml_type_name(auth->val));
+    }
+    for (i = 0; i < auth->val->items->nelts; ++i) {
+        const pair_t *kv = &APR_ARRAY_IDX(auth->val->items, i, pair_t);
+        if ((rv = read_pair(c, inst, kv, apr_pstrcat(c->p, "auth.", kv->key, NULL),
+                            aop_yaml_key_path(c->p, path, kv->key))) != APR_SUCCESS) {
+            return rv;
+        }
+    }
+    return APR_SUCCESS;
+}
+
+/* Every key of map (a map), but the name, which instance_name() read. */
 static apr_status_t read_fields(ctx_t *c, aop_instance_t *inst, const node_t *map,
                                 const char *path)
 {
-    const aop_field_t *f;
     int i;
     apr_status_t rv;
 
     for (i = 0; i < map->items->nelts; ++i) {
         const pair_t *kv = &APR_ARRAY_IDX(map->items, i, pair_t);
-        if ((f = aop_field_find(kv->key, AOP_FIELD_YAML)) == NULL) {
-            return aop_yaml_fail(c, kv->file, kv->line,
-                                 aop_yaml_key_path(c->p, path, kv->key),
-                                 "unknown key (expected one of: %s)",
-                                 aop_field_key_list(c->p, AOP_FIELD_YAML));
+        const char *kpath = aop_yaml_key_path(c->p, path, kv->key);
+
+        if (!strcmp(kv->key, "auth") && !kv->val->is_null) {
+            rv = read_auth(c, inst, kv, kpath);
         }
-        apr_table_setn(inst->sources, f->key, kv->file);
-        if (!kv->val->is_null && !(f->flags & AOP_FIELD_NAME)
-            && (rv = read_field(c, inst, f, kv->val, aop_yaml_key_path(c->p, path, kv->key)))
-               != APR_SUCCESS) {
+        else {
+            rv = read_pair(c, inst, kv, kv->key, kpath);
+        }
+        if (rv != APR_SUCCESS) {
             return rv;
         }
     }
@@ -353,42 +391,50 @@ static apr_status_t check_fields(ctx_t *c, const node_t *map, aop_instance_t *in
     return APR_SUCCESS;
 }
 
-/* The key goes into a request header of every call to the instance. */
-static apr_status_t read_api_key_file(ctx_t *c, const node_t *n, const char *path,
-                                      aop_instance_t *inst)
+/* The pair of key in map: "auth.KEY" is KEY of the auth: map (or written flat). */
+static const pair_t *find_key(const node_t *map, const char *key)
 {
-    const char *why = aop_secret_file_read(c->p, inst->api_key_file, 1, &inst->api_key);
+    const pair_t *auth = aop_yaml_find(map, "auth");
+    const pair_t *kv = aop_yaml_find(map, key);
 
-    return why ? aop_yaml_fail(c, n->file, n->line, path, "%s", why) : APR_SUCCESS;
+    if (!kv && !strncmp(key, "auth.", 5) && auth && auth->val->type == AOP_YAML_MAP) {
+        kv = aop_yaml_find(auth->val, key + 5);
+    }
+    return kv;
 }
 
-/* api_key or api_key_file: one of them per file; an overlay's choice replaces the
- * base's.  The file is read only now that the instance is complete, since an overlay
- * may give the instance an api_key instead. */
-static apr_status_t resolve_api_key(ctx_t *c, const node_t *map, aop_instance_t *inst,
-                                    const char *path)
+/* A secret and the file it may be read from instead (api_key / api_key_file,
+ * auth.client_secret / auth.client_secret_file): one of them per file; an overlay's
+ * choice replaces the base's.  The file is read only now that the instance is
+ * complete, since an overlay may give the secret inline instead; it goes into a
+ * request (a header, a token request's form) to Azure. */
+static apr_status_t resolve_secret(ctx_t *c, const node_t *map, aop_instance_t *inst,
+                                   const char *path, const char *key, const char *file_key,
+                                   const char **secret, const char **file_name)
 {
-    const pair_t *key = aop_yaml_find(map, "api_key");
-    const pair_t *file = aop_yaml_find(map, "api_key_file");
-    const char *fpath = aop_yaml_key_path(c->p, path, "api_key_file");
+    const pair_t *kv = find_key(map, key);
+    const pair_t *file = find_key(map, file_key);
+    const char *fpath = aop_yaml_key_path(c->p, path, file_key), *why;
 
-    if (!inst->api_key_file) {
+    if (!*file_name || !file) {
         return APR_SUCCESS;
     }
-    if (key && !key->val->is_null) {
-        if (!strcmp(key->file, file->file)) {
-            return aop_yaml_fail(c, file->file, file->line, fpath, "set either api_key or "
-                                 "api_key_file, not both (api_key at line %d)", key->line);
+    if (kv && !kv->val->is_null) {
+        if (!strcmp(kv->file, file->file)) {
+            return aop_yaml_fail(c, file->file, file->line, fpath, "set either %s or %s, "
+                                 "not both (%s at line %d)", key, file_key, key, kv->line);
         }
         if (!strcmp(file->file, inst->file)) {
-            inst->api_key_file = NULL;           /* the overlay's api_key wins */
+            *file_name = NULL;                   /* the overlay's inline secret wins */
             return APR_SUCCESS;
         }
     }
     if (inst->sources) {
-        apr_table_setn(inst->sources, "api_key", file->file);
+        apr_table_setn(inst->sources, key, file->file);
     }
-    return read_api_key_file(c, file->val, fpath, inst);
+    why = aop_secret_file_read(c->p, *file_name, 1, secret);
+    return why ? aop_yaml_fail(c, file->val->file, file->val->line, fpath, "%s", why)
+               : APR_SUCCESS;
 }
 
 /* An enabled instance needs a key; when it is empty because of an unset variable,
@@ -408,6 +454,26 @@ static apr_status_t check_api_key(ctx_t *c, const node_t *map, const aop_instanc
                          aop_yaml_key_path(c->p, path, "api_key"),
                          "must not be empty for an enabled instance%s",
                          aop_yaml_unset_note(c, kv->val));
+}
+
+/* The credential: an api key (the default), else what auth.type needs. */
+static apr_status_t check_credential(ctx_t *c, const node_t *map, const aop_instance_t *inst,
+                                     const char *path)
+{
+    const pair_t *auth = aop_yaml_find(map, "auth");
+    const char *missing;
+
+    if (aop_auth_of(inst) == AOP_AUTH_API_KEY) {
+        return check_api_key(c, map, inst, path);
+    }
+    if (!inst->enabled || (missing = aop_auth_missing(inst)) == NULL) {
+        return APR_SUCCESS;
+    }
+    return aop_yaml_fail(c, auth ? auth->file : map->file, auth ? auth->line : map->line,
+                         aop_yaml_key_path(c->p, path, missing),
+                         "missing required field (needed by auth.type %s%s)",
+                         inst->auth_type, strcmp(missing, "auth.client_secret") ? ""
+                         : "; or auth.client_secret_file");
 }
 
 static int is_supported(const aop_instance_t *inst, const char *model)
@@ -495,8 +561,12 @@ static apr_status_t check_instance(ctx_t *c, const node_t *map, aop_instance_t *
         return placeholder(c, map, path, inst);
     }
     if ((rv = check_fields(c, map, inst, path)) != APR_SUCCESS
-        || (rv = resolve_api_key(c, map, inst, path)) != APR_SUCCESS
-        || (rv = check_api_key(c, map, inst, path)) != APR_SUCCESS) {
+        || (rv = resolve_secret(c, map, inst, path, "api_key", "api_key_file",
+                                &inst->api_key, &inst->api_key_file)) != APR_SUCCESS
+        || (rv = resolve_secret(c, map, inst, path, "auth.client_secret",
+                                "auth.client_secret_file", &inst->client_secret,
+                                &inst->client_secret_file)) != APR_SUCCESS
+        || (rv = check_credential(c, map, inst, path)) != APR_SUCCESS) {
         return rv;
     }
     return check_deployments(c, map, inst, path);

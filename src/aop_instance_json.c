@@ -16,6 +16,7 @@
 #include <apr_strings.h>
 
 #include "aop_instance_json.h"
+#include "aop_token.h"
 #include "aop_url.h"
 
 typedef struct {
@@ -296,7 +297,8 @@ int aop_instance_json_is_key(const char *key)
 /* --------------------------------------------------------------------------
  * the instance as a whole
  */
-/* Unknown keys are errors so that a typo is not silently ignored. */
+/* Unknown keys are errors so that a typo is not silently ignored.  The auth.* fields
+ * are flat keys ("auth.type"): each key of a PATCH is a field the store then owns. */
 static apr_status_t apply_keys(ctx_t *c, aop_instance_t *inst, json_object *obj)
 {
     const aop_field_t *f;
@@ -317,6 +319,13 @@ static apr_status_t apply_keys(ctx_t *c, aop_instance_t *inst, json_object *obj)
 
 static apr_status_t check_api_key(ctx_t *c, const aop_instance_t *inst)
 {
+    const char *missing;
+
+    if (aop_auth_of(inst) != AOP_AUTH_API_KEY) {
+        missing = inst->enabled ? aop_auth_missing(inst) : NULL;
+        return missing ? fail(c, missing, "missing required field (needed by auth.type %s)",
+                              inst->auth_type) : APR_SUCCESS;
+    }
     if (!inst->enabled || (inst->api_key && *inst->api_key)) {
         return APR_SUCCESS;
     }

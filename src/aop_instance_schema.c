@@ -9,6 +9,7 @@
 #include <apr_strings.h>
 
 #include "aop_config.h"
+#include "aop_token.h"
 
 /* --------------------------------------------------------------------------
  * the rules of string fields
@@ -46,6 +47,38 @@ static const char *check_api_version(apr_pool_t *p, const char *value, const cha
                         shown, note);
 }
 
+static const char *check_auth_type(apr_pool_t *p, const char *value, const char *shown,
+                                   const char *note)
+{
+    aop_auth_e type;
+
+    if (aop_auth_parse(value, &type)) {
+        return NULL;
+    }
+    return apr_psprintf(p, "unknown auth type %s (expected one of: api_key, entra, "
+                        "managed_identity, workload_identity)%s", shown, note);
+}
+
+/* The tenant goes into the token endpoint's path. */
+static const char *check_tenant(apr_pool_t *p, const char *value, const char *shown,
+                                const char *note)
+{
+    if (aop_config_safe_name(value, 1)) {
+        return NULL;
+    }
+    return apr_psprintf(p, "%s must be [A-Za-z0-9._-]+ (a GUID or a domain name: it is "
+                        "part of the token endpoint's URL)%s", shown, note);
+}
+
+/* The token endpoint's origin: the secret and the assertion are sent there. */
+static const char *check_authority(apr_pool_t *p, const char *value, const char *shown,
+                                   const char *note)
+{
+    const char *why = aop_token_authority_problem(value);
+
+    return why ? apr_psprintf(p, "%s %s%s", shown, why, note) : NULL;
+}
+
 /* --------------------------------------------------------------------------
  * the table
  */
@@ -78,6 +111,14 @@ const aop_field_t aop_instance_fields[] = {
     NUMBER("disable_reuse", AOP_FIELD_BOOL, disable_reuse, 0, 1, 0),
     NUMBER("tcp_keepalive", AOP_FIELD_BOOL, tcp_keepalive, 0, 1, 0),
     NUMBER("connect_timeout", AOP_FIELD_INT, connect_timeout, 0, 3600, 0),
+    STRING("auth.type", auth_type, BOTH, NULL, check_auth_type),
+    STRING("auth.tenant_id", tenant_id, BOTH, NULL, check_tenant),
+    STRING("auth.client_id", client_id, BOTH, NULL, NULL),
+    STRING("auth.client_secret", client_secret, BOTH | AOP_FIELD_SECRET, NULL, NULL),
+    TYPED("auth.client_secret_file", AOP_FIELD_FILE, client_secret_file, AOP_FIELD_YAML),
+    TYPED("auth.client_certificate_file", AOP_FIELD_FILE, client_certificate_file, BOTH),
+    STRING("auth.authority_host", authority_host, BOTH, NULL, check_authority),
+    TYPED("auth.federated_token_file", AOP_FIELD_FILE, federated_token_file, BOTH),
     { NULL, AOP_FIELD_STRING, 0, 0, 0, 0, 0, NULL, NULL }
 };
 

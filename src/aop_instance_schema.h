@@ -58,6 +58,19 @@ typedef struct aop_instance_t {
     int disable_reuse;           /* disablereuse: a connection per request */
     int tcp_keepalive;           /* keepalive: SO_KEEPALIVE on the backend connections */
     int connect_timeout;         /* connectiontimeout, seconds; 0 = AOProxyConnectTimeout */
+    /* auth.*: how the gateway authenticates to Azure (aop_token.h).  YAML writes them
+     * as a map under auth:, JSON as flat "auth.KEY" keys (the table has no nested
+     * type). */
+    const char *auth_type;       /* NULL or "api_key", "entra", "managed_identity",
+                                  * "workload_identity" */
+    const char *tenant_id;
+    const char *client_id;       /* entra, workload_identity; a user-assigned identity */
+    const char *client_secret;   /* secret: never log or print it */
+    const char *client_secret_file;   /* YAML only: where client_secret was read from */
+    const char *client_certificate_file;  /* entra: PEM key and certificate, instead of a
+                                           * secret */
+    const char *authority_host;  /* the token endpoint's origin (or IMDS's), NULL: Azure's */
+    const char *federated_token_file; /* workload_identity; NULL: $AZURE_FEDERATED_TOKEN_FILE */
     apr_table_t *sources;        /* field name -> file path it came from (last layer wins) */
     const char *file;            /* where the instance was first defined */
     int line;

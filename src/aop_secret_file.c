@@ -75,3 +75,23 @@ const char *aop_secret_file_read(apr_pool_t *p, const char *path, apr_size_t min
     *secret = text;
     return NULL;
 }
+
+const char *aop_secret_file_read_all(apr_pool_t *p, const char *path, apr_off_t max,
+                                     const char **text, apr_size_t *len)
+{
+    const char *why;
+    apr_status_t rv;
+    char ebuf[128];
+
+    *text = NULL;
+    *len = 0;
+    if ((why = private_problem(p, path))) {
+        return why;
+    }
+    if (aop_file_read(p, path, max, text, len, &rv) != AOP_FILE_OK) {
+        return apr_psprintf(p, "cannot read %s: %s", path,
+                            rv ? apr_strerror(rv, ebuf, sizeof(ebuf))
+                               : "not a regular file of the expected size");
+    }
+    return NULL;
+}

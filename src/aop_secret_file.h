@@ -18,6 +18,12 @@
 const char *aop_secret_file_read(apr_pool_t *p, const char *path, apr_size_t min_len,
                                  const char **secret);
 
+/* The whole of path (at most max bytes: a PEM key and certificate), with the same
+ * rule about who may read or write it.  NULL on success; else why not, naming the
+ * file, never its content. */
+const char *aop_secret_file_read_all(apr_pool_t *p, const char *path, apr_off_t max,
+                                     const char **text, apr_size_t *len);
+
 /* NULL when key is usable as a secret given inline (printable, at least min_len
  * characters); else what is wrong with it, never the key itself. */
 const char *aop_secret_problem(apr_pool_t *p, const char *key, apr_size_t min_len);

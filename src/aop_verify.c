@@ -6,6 +6,7 @@
 
 #include "aop_json.h"
 #include "aop_route.h"
+#include "aop_token.h"
 #include "aop_verify.h"
 
 #define MESSAGE_MAX 200
@@ -50,10 +51,20 @@ int aop_verify_config(apr_pool_t *p, const aop_instance_t *inst, const char **de
                       int *has_key, int *has_models)
 {
     int models = inst->supported_models ? inst->supported_models->nelts : 0;
-    const char *missing = NULL, *text;
+    const char *missing = NULL, *text, *credential;
     int i;
 
-    *has_key = inst->api_key && *inst->api_key;
+    /* an Entra ID credential is complete here; the token check says if it works */
+    if (aop_auth_of(inst) != AOP_AUTH_API_KEY) {
+        *has_key = aop_auth_missing(inst) == NULL;
+        credential = apr_psprintf(p, "auth.type %s%s", inst->auth_type,
+                                  *has_key ? "" : apr_pstrcat(p, " without ",
+                                                              aop_auth_missing(inst), NULL));
+    }
+    else {
+        *has_key = inst->api_key && *inst->api_key;
+        credential = *has_key ? "api_key set" : "no api_key";
+    }
     *has_models = models > 0;
     for (i = 0; i < models; i++) {
         const char *model = APR_ARRAY_IDX(inst->supported_models, i, const char *);
@@ -64,7 +75,7 @@ int aop_verify_config(apr_pool_t *p, const aop_instance_t *inst, const char **de
     }
     text = apr_psprintf(p, "%s; %s; %d model%s", inst->enabled ? "enabled"
                         : "disabled (not used for requests; verified all the same)",
-                        *has_key ? "api_key set" : "no api_key", models,
+                        credential, models,
                         models == 1 ? "" : "s");
     if (!*has_models) {
         text = apr_pstrcat(p, text, " (at least one is needed)", NULL);

@@ -18,6 +18,7 @@
 
 #include "aop_json.h"
 #include "aop_verify.h"
+#include "mod_aoproxy_token_fetch.h"
 #include "mod_aoproxy_private.h"
 #include "mod_aoproxy_api.h"
 #include "mod_aoproxy_api_handlers.h"
@@ -78,6 +79,7 @@ typedef struct verify_ctx_t {
     apr_interval_time_t timeout;
     aop_verify_t report;
     apr_sockaddr_t *addrs;           /* from the dns check */
+    const char *bearer;              /* Entra ID: "Bearer TOKEN" from the token check */
 } verify_ctx_t;
 
 /* A check whose detail may hold text from elsewhere: never the key. */
@@ -332,7 +334,9 @@ static CURL *probe_handle(verify_ctx_t *v, char *errbuf, sink_t *sink)
     if (!h) {
         return NULL;
     }
-    hdrs = curl_slist_append(hdrs, apr_pstrcat(v->p, "api-key: ", v->inst->api_key, NULL));
+    hdrs = curl_slist_append(hdrs, v->bearer
+                                   ? apr_pstrcat(v->p, "Authorization: ", v->bearer, NULL)
+                                   : apr_pstrcat(v->p, "api-key: ", v->inst->api_key, NULL));
     hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
     hdrs = curl_slist_append(hdrs, "Expect:");
     if (!hdrs) {
@@ -408,9 +412,10 @@ static apr_int64_t check_deployments(verify_ctx_t *v, const char *why_not)
 
         c = aop_verify_add(&v->report, "auth", pr->result.key == 1, pr->elapsed,
                            pr->result.key == 1
-                           ? apr_psprintf(v->p, "the api_key was accepted (the probe of "
-                                          "deployment %s answered %d)", pr->deployment,
-                                          pr->status)
+                           ? apr_psprintf(v->p, "the %s was accepted (the probe of "
+                                          "deployment %s answered %d)",
+                                          v->bearer ? "Entra ID token" : "api_key",
+                                          pr->deployment, pr->status)
                            : aop_verify_mask(v->p, pr->result.detail, v->inst->api_key));
         json_object_object_add(c, "status", json_object_new_int(pr->status));
         json_object_object_add(c, "deployment", json_object_new_string(pr->deployment));
@@ -436,6 +441,33 @@ static apr_int64_t check_deployments(verify_ctx_t *v, const char *why_not)
                        : !probes[i].ran ? "skipped: Azure refused the api_key" : NULL);
     }
     return tokens;
+}
+
+/* Entra ID instances: a token of their own from the token endpoint (not the shared
+ * one the task keeps: this checks the credential as it is now). */
+static int check_token(verify_ctx_t *v)
+{
+    apr_time_t start = apr_time_now();
+    aop_token_answer_t ans;
+    const char *endpoint = NULL;
+    json_object *c;
+
+    if (aop_token_obtain(v->p, v->inst, v->timeout, &ans, &endpoint, start) == APR_SUCCESS) {
+        v->bearer = apr_pstrcat(v->p, "Bearer ", ans.access_token, NULL);
+        c = add(v, "token", 1, start, apr_psprintf(v->p, "a token for %s was obtained "
+                                                   "from %s (valid %" APR_TIME_T_FMT " s)",
+                                                   AOP_TOKEN_SCOPE, endpoint,
+                                                   apr_time_sec(ans.expires_at - start)));
+    }
+    else {
+        c = add(v, "token", 0, start, ans.error);
+    }
+    json_object_object_add(c, "auth_type", json_object_new_string(v->inst->auth_type));
+    json_object_object_add(c, "endpoint", endpoint ? json_object_new_string(endpoint) : NULL);
+    json_object_object_add(c, "aad_code", ans.aad_code
+                           ? json_object_new_string(apr_psprintf(v->p, "AADSTS%d",
+                                                                 ans.aad_code)) : NULL);
+    return v->bearer != NULL;
 }
 
 /* The failed checks, for the log: "dns, deployment gpt-4o (404 ...)". */
@@ -498,7 +530,12 @@ void aop_api_post_instance_verify(aop_api_t *q)
         why_not = "skipped: no connection to the instance";
     }
     else if (!has_key) {
-        why_not = "skipped: no api_key is configured";
+        why_not = aop_auth_of(v.inst) == AOP_AUTH_API_KEY
+                  ? "skipped: no api_key is configured"
+                  : "skipped: the Entra ID credential is incomplete";
+    }
+    else if (aop_auth_of(v.inst) != AOP_AUTH_API_KEY && !check_token(&v)) {
+        why_not = "skipped: no Entra ID token";
     }
     else if (!has_models) {
         why_not = "skipped: no model is configured";

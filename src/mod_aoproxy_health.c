@@ -7,6 +7,7 @@
 #include "aop_sat.h"
 #include "mod_aoproxy_private.h"
 #include "mod_aoproxy_health.h"
+#include "mod_aoproxy_token.h"
 
 const char *aop_health_name(aop_health_e h)
 {
@@ -56,6 +57,12 @@ static int any_missing(const aop_shm_inst_t *si, apr_time_t now)
 static const char *out_of_service(apr_pool_t *p, aop_view_t *view, int idx,
                                   const aop_shm_inst_t *si, apr_time_t now)
 {
+    const char *why = aop_token_problem(p, APR_ARRAY_IDX(view->cfg->instances, idx,
+                                                         aop_instance_t *), now);
+
+    if (why) {
+        return why;
+    }
     if (now < si->unhealthy_until) {
         return apr_psprintf(p, "Azure refused the api key (%d)", si->last_status);
     }

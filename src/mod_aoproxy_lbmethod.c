@@ -12,6 +12,7 @@
 #include "mod_aoproxy_view.h"
 #include "mod_aoproxy_reservations.h"
 #include "mod_aoproxy_shm.h"
+#include "mod_aoproxy_token.h"
 
 static APR_OPTIONAL_FN_TYPE(ap_proxy_retry_worker) *retry_worker;
 
@@ -59,6 +60,7 @@ static int check_available(const aop_req_t *ctx, int idx, apr_time_t now, int ex
         return 1;
     }
     return now >= si->cooldown_until && now >= si->unhealthy_until
+           && aop_token_usable(instance(ctx, idx), now)
            && !aop_shm_model_missing(si, ctx->info.model, now)
            && (exact ? aop_tpm_fits(&si->tpm, max_tpm, ctx->info.estimate, sec)
                      : aop_tpm_fits_hint(&si->tpm, max_tpm, ctx->info.estimate, sec));
@@ -94,7 +96,8 @@ static apr_time_t available_at(const aop_req_t *ctx, int idx, apr_time_t now)
     if (!si) {
         return now;
     }
-    if (now < si->unhealthy_until || aop_shm_model_missing(si, ctx->info.model, now)) {
+    if (now < si->unhealthy_until || aop_shm_model_missing(si, ctx->info.model, now)
+        || !aop_token_usable(instance(ctx, idx), now)) {
         return 0;
     }
     at = apr_time_from_sec(aop_tpm_fits_at(&si->tpm, instance(ctx, idx)->max_tpm,

@@ -15,6 +15,7 @@
 #include "mod_aoproxy_proxy.h"
 #include "mod_aoproxy_reservations.h"
 #include "mod_aoproxy_stats.h"
+#include "mod_aoproxy_token.h"
 
 /* mod_proxy_http's note that it handed an error status to us (ProxyErrorOverride). */
 #define OVERRIDE_NOTE "proxy-error-override"
@@ -99,6 +100,7 @@ static int aop_canon(request_rec *r, char *url)
 static int aop_proxy_fixups(request_rec *r)
 {
     aop_req_t *ctx = aop_req_get(r);
+    const char *bearer;
     int i;
 
     if (!ctx || !ctx->inst) {
@@ -107,7 +109,14 @@ static int aop_proxy_fixups(request_rec *r)
     for (i = 0; dropped_headers[i]; i++) {
         apr_table_unset(r->headers_in, dropped_headers[i]);
     }
-    apr_table_setn(r->headers_in, "api-key", ctx->inst->api_key);
+    if (aop_auth_of(ctx->inst) == AOP_AUTH_API_KEY) {
+        apr_table_setn(r->headers_in, "api-key", ctx->inst->api_key);
+    }
+    else if ((bearer = aop_token_bearer(r->pool, ctx->inst)) != NULL) {
+        /* Entra ID: the token the task renews (the pick left out an instance without
+         * one; one that expired since goes out and Azure's 401 fails over). */
+        apr_table_setn(r->headers_in, "Authorization", bearer);
+    }
     return OK;
 }
 

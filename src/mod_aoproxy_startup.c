@@ -18,8 +18,9 @@
  *                        mod_proxy_      mod_proxy_balancer then puts into its shared
  *                        balancer's      memory
  *   parent, real pass    post_config,    shared memory sized for every fleet, the admin
- *                        after mod_      mutex, each fleet's instances published as its
- *                        proxy_balancer  first generation and made the parent's view
+ *                        after mod_      mutex, the token table and its watchdog task,
+ *                        proxy_balancer  each fleet's instances published as its first
+ *                                        generation and made the parent's view
  *   parent, first start  pre_mpm         hand the start-up's freed heap back
  *   and full restart
  *   each child           child_init      the lock's owner (this pid), the admin mutex
@@ -46,12 +47,13 @@
  * a graceful restart the old children finish their requests on the old
  * configuration meanwhile; pre_mpm does not run.
  *
- * Background tasks (mod_watchdog): none yet.  One that comes is registered in
- * aop_post_config_after_balancer on the real pass, the way mod_proxy_hcheck does it:
- * ap_watchdog_get_instance and ap_watchdog_register_callback retrieved with
- * APR_RETRIEVE_OPTIONAL_FN (failing loudly without mod_watchdog), and
- * "mod_watchdog.c" added to that hook's successors, as mod_watchdog's own
- * post_config starts the parent's watchdogs (its child_init a child's).
+ * Background tasks (mod_watchdog) are registered in aop_post_config_after_balancer
+ * on the real pass: ap_watchdog_get_instance and ap_watchdog_register_callback
+ * retrieved with APR_RETRIEVE_OPTIONAL_FN (failing loudly without mod_watchdog), and
+ * "mod_watchdog.c" among that hook's successors, as mod_watchdog's own post_config
+ * makes a singleton's mutex (its child_init starts a child's watchdog thread).  The
+ * one task so far renews Entra ID tokens (mod_aoproxy_token.c): the singleton child
+ * watchdog "aoproxy", every 200 ms, in whichever child holds its mutex.
  */
 #include <apr_strings.h>
 #ifdef __GLIBC__
@@ -74,6 +76,7 @@
 #include "mod_aoproxy_reservations.h"
 #include "mod_aoproxy_shm.h"
 #include "mod_aoproxy_startup.h"
+#include "mod_aoproxy_token.h"
 
 /* The first run of post_config of a start: checks, makes nothing. */
 static int trial_pass(void)
@@ -94,6 +97,7 @@ static int aop_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
     aop_log_set(NULL, NULL);
     aop_fleets_reset();
     aop_shm_reset();
+    aop_token_reset();
     aop_api_verify_init(pconf, plog);
     return aop_admin_mutex_register(pconf) == APR_SUCCESS ? OK : HTTP_INTERNAL_SERVER_ERROR;
 }
@@ -216,6 +220,13 @@ static int aop_post_config_after_balancer(apr_pool_t *pconf, apr_pool_t *plog,
     if (aop_admin_mutex_create(pconf, s) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    /* The token table, and the task that renews the tokens: a singleton child
+     * watchdog of mod_watchdog, whose own post_config (after this one) makes its
+     * mutex, and whose child_init starts it in every child - the one that takes
+     * the mutex runs it. */
+    if (aop_token_setup(pconf, s) != APR_SUCCESS) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
     return publish_fleets(pconf, ptemp, s);
 }
 
@@ -251,15 +262,14 @@ void aop_startup_register_hooks(apr_pool_t *p)
 {
     static const char *const proxy[] = { "mod_proxy.c", NULL };
     static const char *const balancer[] = { "mod_proxy_balancer.c", NULL };
+    static const char *const watchdog[] = { "mod_watchdog.c", NULL };
 
     ap_hook_pre_config(aop_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(aop_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(aop_post_config_before_balancer, proxy, balancer, APR_HOOK_MIDDLE);
-    ap_hook_post_config(aop_post_config_after_balancer, balancer, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(aop_post_config_after_balancer, balancer, watchdog, APR_HOOK_MIDDLE);
     ap_hook_pre_mpm(aop_pre_mpm, NULL, NULL, APR_HOOK_MIDDLE);
     /* First, so that the lock knows its owner before anything of ours runs. */
     ap_hook_child_init(aop_child_init, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_monitor(aop_monitor, NULL, NULL, APR_HOOK_MIDDLE);
-    /* mod_watchdog: a background task registers in aop_post_config_after_balancer,
-     * whose successors then name "mod_watchdog.c" (see the head of this file). */
 }

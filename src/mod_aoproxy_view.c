@@ -172,7 +172,7 @@ static void refresh(aop_fleet_t *fleet, server_rec *s)
     fleet->current = view;
 }
 
-aop_view_t *aop_view_acquire(request_rec *r, aop_fleet_t *fleet)
+aop_view_t *aop_view_hold(apr_pool_t *p, server_rec *s, aop_fleet_t *fleet)
 {
     aop_view_t *view;
     apr_uint64_t gen;
@@ -185,7 +185,7 @@ aop_view_t *aop_view_acquire(request_rec *r, aop_fleet_t *fleet)
     apr_thread_mutex_lock(fleet->mutex);
 #endif
     if (!fleet->current || fleet->current->generation != gen) {
-        refresh(fleet, r->server);
+        refresh(fleet, s);
     }
     if ((view = fleet->current)) {
         apr_atomic_inc32(&view->refs);
@@ -194,9 +194,14 @@ aop_view_t *aop_view_acquire(request_rec *r, aop_fleet_t *fleet)
     apr_thread_mutex_unlock(fleet->mutex);
 #endif
     if (view) {
-        apr_pool_cleanup_register(r->pool, view, unref_cleanup, apr_pool_cleanup_null);
+        apr_pool_cleanup_register(p, view, unref_cleanup, apr_pool_cleanup_null);
     }
     return view;
+}
+
+aop_view_t *aop_view_acquire(request_rec *r, aop_fleet_t *fleet)
+{
+    return aop_view_hold(r->pool, r->server, fleet);
 }
 
 struct proxy_worker *aop_view_worker(aop_view_t *view, struct proxy_balancer *balancer,

@@ -40,6 +40,10 @@ typedef struct aop_view_t {
  * none (shared memory missing).  Builds a new view when the generation moved. */
 aop_view_t *aop_view_acquire(request_rec *r, aop_fleet_t *fleet);
 
+/* The same outside a request (a background task): held until p is cleaned up; s
+ * logs a view that cannot be built. */
+aop_view_t *aop_view_hold(apr_pool_t *p, server_rec *s, aop_fleet_t *fleet);
+
 /* The worker of instance idx in balancer (NULL: the fleet's first), or NULL while
  * this process's balancer does not know it yet (mod_proxy_balancer syncs new workers
  * before each request to it). */

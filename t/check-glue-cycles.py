@@ -33,12 +33,15 @@ LAYERS = [
     # Foundations: OpenAI-shaped errors, file access of httpd's User, the shared
     # memory segment and its lock, the registry of fleets, the body replay filter,
     # the directives and the configuration, the per-request state.
-    ("foundations", ["errors", "user_access", "shm", "fleets", "body", "config", "ctx"]),
+    # The Entra ID token table and one token fetch (libcurl).
+    ("foundations", ["errors", "user_access", "shm", "fleets", "body", "config", "ctx",
+                     "token_table", "token_cert", "token_fetch"]),
     # What the instances are and what shared memory says of them: outcomes of
     # attempts, token reservations, balancers and workers, the views and their
     # publication, health and snapshots for the reports.
-    ("instances", ["outcome", "reservations", "balancer", "view", "health", "snapshot",
-                   "publish"]),
+    # The token task (a mod_watchdog callback) keeps the views' tokens fresh.
+    ("instances", ["outcome", "reservations", "balancer", "view", "token", "health",
+                   "snapshot", "publish"]),
     # The request path, from the pick up to the fixups hook that starts it: the pick,
     # the counting, the output filters, mod_proxy's hooks, the fixups hook.
     ("request", ["lbmethod", "stats", "hold", "usage", "proxy", "request"]),

@@ -18,7 +18,10 @@ Token endpoints (any mock with ``--token-secret``):
   ``client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer``
   (workload identity's federated token, or a certificate's signed assertion).
   Known clients come from ``--entra-client ID=SECRET`` (repeatable); an
-  assertion is accepted when it equals ``--entra-assertion``.  Errors are AAD's
+  assertion is accepted when it equals ``--entra-assertion``, or, for a client
+  given with ``--entra-certificate ID=PEM``, when it is a JWT signed RS256 by
+  that certificate's key (x5t its SHA-1 thumbprint; aud the token URL, iss and
+  sub the client, not expired), as Entra checks a certificate credential.  Errors are AAD's
   shape: ``{"error","error_description":"AADSTSnnnn: ...","error_codes":[n],...}``.
 * ``GET /metadata/identity/oauth2/token?api-version=2018-02-01&resource=R``
   with ``Metadata: true`` (Azure IMDS), and
@@ -31,8 +34,11 @@ Lifetime: ``--token-lifetime`` seconds (default 3600).  ``/_mock/stats`` counts
 the token path can make the endpoint fail like any other path.
 """
 
+import base64
 import hashlib
 import hmac
+import json
+import math
 import time
 from urllib.parse import parse_qsl
 
@@ -46,8 +52,9 @@ def _sign(secret, payload):
 
 
 def issue(secret, lifetime, audience=RESOURCE):
-    """A token valid for `lifetime` seconds from now."""
-    exp = int(time.time()) + int(lifetime)
+    """A token valid for at least `lifetime` seconds from now (the expiry is whole
+    seconds: rounded up, so a token never dies before the expires_in it was sent with)."""
+    exp = int(math.ceil(time.time())) + int(lifetime)
     payload = "mocktok.%d.%s" % (exp, audience.replace(".", "_"))
     return payload + "." + _sign(secret, payload), exp
 
@@ -76,7 +83,39 @@ def aad_error(code, number, description):
             "correlation_id": "00000000-0000-0000-0000-000000000000"}
 
 
-def _client_credentials(cfg, form):
+def _b64url_decode(text):
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def check_certificate_assertion(pem_path, client, assertion, path):
+    """None when the assertion is a JWT the certificate in pem_path signed for
+    client and this token path, else why not."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+    try:
+        head, claims, sig = assertion.split(".")
+        header = json.loads(_b64url_decode(head))
+        body = json.loads(_b64url_decode(claims))
+        with open(pem_path, "rb") as f:
+            cert = x509.load_pem_x509_certificate(f.read())
+        cert.public_key().verify(_b64url_decode(sig), (head + "." + claims).encode(),
+                                 padding.PKCS1v15(), hashes.SHA256())
+    except Exception as e:                          # noqa: BLE001 - any flaw refuses it
+        return "bad signature or format (%s)" % type(e).__name__
+    x5t = base64.urlsafe_b64encode(cert.fingerprint(hashes.SHA1())).decode().rstrip("=")
+    now = time.time()
+    if header.get("alg") != "RS256" or header.get("x5t") != x5t:
+        return "wrong alg or x5t"
+    if not str(body.get("aud", "")).endswith(path) or body.get("iss") != client \
+            or body.get("sub") != client:
+        return "wrong aud, iss or sub"
+    if not (body.get("nbf", 0) <= now + 60 < body.get("exp", 0) + 60):
+        return "expired or not yet valid"
+    return None
+
+
+def _client_credentials(cfg, form, path="/oauth2/v2.0/token"):
     """(status, body) for the Entra v2 token endpoint."""
     if form.get("grant_type") != "client_credentials":
         return 400, aad_error("unsupported_grant_type", 70003,
@@ -85,7 +124,14 @@ def _client_credentials(cfg, form):
         return 400, aad_error("invalid_scope", 70011,
                               "The provided value for the input parameter 'scope' is not valid.")
     client = form.get("client_id", "")
-    if "client_assertion" in form:
+    if "client_assertion" in form and client in cfg.entra_certificates:
+        why = None if form.get("client_assertion_type") == ASSERTION_TYPE else "wrong type"
+        why = why or check_certificate_assertion(cfg.entra_certificates[client], client,
+                                                 form["client_assertion"], path)
+        if why:
+            return 401, aad_error("invalid_client", 700027,
+                                  "Client assertion failed signature validation: " + why)
+    elif "client_assertion" in form:
         if form.get("client_assertion_type") != ASSERTION_TYPE or not cfg.entra_assertion \
                 or not hmac.compare_digest(form["client_assertion"], cfg.entra_assertion):
             return 401, aad_error("invalid_client", 700024,
@@ -126,7 +172,7 @@ def answer(cfg, method, path, query, headers, raw):
             return 405, aad_error("invalid_request", 900561,
                                   "The endpoint only accepts POST requests.")
         form = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
-        return _client_credentials(cfg, form)
+        return _client_credentials(cfg, form, path)
     if method != "GET":
         return 405, {"error": "invalid_request", "error_description": "GET only"}
     return _managed_identity(cfg, path, params, headers)
@@ -156,6 +202,9 @@ def add_arguments(ap):
     ap.add_argument("--token-lifetime", type=int, default=3600, help="seconds a token lives")
     ap.add_argument("--entra-client", action="append", default=[], metavar="ID=SECRET",
                     help="a service principal the token endpoint knows (repeatable)")
+    ap.add_argument("--entra-certificate", action="append", default=[], metavar="ID=PEM",
+                    help="a service principal authenticating with the certificate in PEM "
+                         "(repeatable)")
     ap.add_argument("--entra-assertion", default=None,
                     help="the client_assertion (federated token) the endpoint accepts")
     ap.add_argument("--identity-header", default=None,
@@ -170,5 +219,12 @@ def finish_arguments(ap, a):
             ap.error("bad --entra-client %r" % c)
         clients[cid] = secret
     a.entra_clients = clients
+    certs = {}
+    for c in a.entra_certificate:
+        cid, sep, pem = c.partition("=")
+        if not cid or not sep or not pem:
+            ap.error("bad --entra-certificate %r" % c)
+        certs[cid] = pem
+    a.entra_certificates = certs
     if a.token_lifetime < 1:
         ap.error("--token-lifetime must be at least 1")

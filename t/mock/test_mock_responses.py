@@ -217,7 +217,8 @@ def test_client_secret_token_works_then_expires(entra):
     assert st == 401
     st, obj = jcall(entra, "POST", "/openai/v1/chat/completions", chat, key="any")
     assert st == 401  # keys disabled (no --api-key): disableLocalAuth
-    time.sleep(2.1)
+    # the expiry is whole seconds rounded up: a 2-second token lives 2 to 3 seconds
+    time.sleep(3.1)
     st, obj = jcall(entra, "POST", "/openai/v1/chat/completions", chat, key=None, headers=bearer)
     assert st == 401 and "expired" in obj["error"]["message"]
     assert entra.client.stats()["token_requests"] >= 1

@@ -244,6 +244,78 @@ START_TEST(api_key_file_and_api_key_across_layers)
 }
 END_TEST
 
+#define ENTRA(more) \
+    "    auth:\n" \
+    "      type: entra\n" \
+    "      tenant_id: contoso.onmicrosoft.com\n" \
+    "      client_id: app1\n" more
+
+/* auth: is a map in YAML, its keys the schema's auth.* rows; an Entra instance needs
+ * no api_key, but its secret (inline or from a file with api_key_file's rules). */
+START_TEST(auth_map_gives_an_entra_credential)
+{
+    aop_config_t *cfg;
+    const char *err;
+    const aop_instance_t *inst;
+
+    write_file("sp.secret", FILE_KEY "\n", 0640);
+    write_file("base.yaml", "instances:\n"
+               INSTANCE("one", ENTRA("      client_secret_file: sp.secret\n"
+                                     "      authority_host: http://127.0.0.1:9\n"))
+               INSTANCE("two", "    auth: { type: managed_identity }\n"), 0644);
+    ck_assert_int_eq(load(AOP_CONFIG_STRICT, NULL, &cfg, &err), APR_SUCCESS);
+    inst = APR_ARRAY_IDX(cfg->instances, 0, aop_instance_t *);
+    ck_assert_str_eq(inst->auth_type, "entra");
+    ck_assert_str_eq(inst->tenant_id, "contoso.onmicrosoft.com");
+    ck_assert_str_eq(inst->client_id, "app1");
+    ck_assert_str_eq(inst->client_secret, FILE_KEY);
+    ck_assert_str_eq(inst->authority_host, "http://127.0.0.1:9");
+    ck_assert_ptr_null(inst->api_key);
+    ck_assert_str_eq(apr_table_get(inst->sources, "auth.client_secret"),
+                     apr_pstrcat(pool, dir, "/base.yaml", NULL));
+    ck_assert_str_eq(APR_ARRAY_IDX(cfg->instances, 1, aop_instance_t *)->auth_type,
+                     "managed_identity");
+}
+END_TEST
+
+static void assert_auth_refused(const char *yaml, const char *where, const char *why)
+{
+    aop_config_t *cfg;
+    const char *err;
+
+    write_file("base.yaml", apr_pstrcat(pool, "instances:\n", yaml, NULL), 0644);
+    ck_assert_int_ne(load(AOP_CONFIG_STRICT, NULL, &cfg, &err), APR_SUCCESS);
+    ck_assert_msg(strstr(err, where) != NULL, "%s", err);
+    ck_assert_msg(strstr(err, why) != NULL, "%s", err);
+    ck_assert_msg(strstr(err, "s3cr3t-value") == NULL, "secret leaked: %s", err);
+}
+
+START_TEST(auth_refusals)
+{
+    write_file("sp.secret", FILE_KEY "\n", 0640);
+    assert_auth_refused(INSTANCE("one", ENTRA("")), "instances[0](one).auth.client_secret",
+                        "missing required field (needed by auth.type entra");
+    assert_auth_refused(INSTANCE("one", "    auth: { type: entra, client_id: a, "
+                                 "client_secret: s3cr3t-value }\n"),
+                        "instances[0](one).auth.tenant_id", "missing required field");
+    assert_auth_refused(INSTANCE("one", "    auth: { type: kerberos }\n"),
+                        "instances[0](one).auth.type", "unknown auth type \"kerberos\"");
+    assert_auth_refused(INSTANCE("one", "    auth: { type: entra, colour: red }\n"),
+                        "instances[0](one).auth.colour", "unknown key");
+    assert_auth_refused(INSTANCE("one", "    auth: entra\n"), "instances[0](one).auth",
+                        "expected a map");
+    assert_auth_refused(INSTANCE("one", "    auth: { type: entra, tenant_id: ../etc }\n"),
+                        "instances[0](one).auth.tenant_id", "must be [A-Za-z0-9._-]+");
+    assert_auth_refused(INSTANCE("one", "    auth: { type: managed_identity, "
+                                 "authority_host: \"ftp://x\" }\n"),
+                        "instances[0](one).auth.authority_host", "must start with https://");
+    assert_auth_refused(INSTANCE("one", ENTRA("      client_secret: s3cr3t-value\n"
+                                              "      client_secret_file: sp.secret\n")),
+                        "instances[0](one).auth.client_secret_file",
+                        "set either auth.client_secret or auth.client_secret_file");
+}
+END_TEST
+
 Suite *aop_config_instances_suite(void)
 {
     Suite *s = suite_create("aop_config_instances");
@@ -257,6 +329,8 @@ Suite *aop_config_instances_suite(void)
     tcase_add_test(tc, api_key_file_gives_the_key);
     tcase_add_test(tc, api_key_file_refusals);
     tcase_add_test(tc, api_key_file_and_api_key_across_layers);
+    tcase_add_test(tc, auth_map_gives_an_entra_credential);
+    tcase_add_test(tc, auth_refusals);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -68,6 +68,19 @@ static const sample_t samples[] = {
     { "disable_reuse", "yes", "true", NULL, NULL, NULL, 0 },
     { "tcp_keepalive", "on", "true", NULL, NULL, NULL, 0 },
     { "connect_timeout", "7", "7", NULL, NULL, NULL, 0 },
+    { "auth.type", "managed_identity", "\"managed_identity\"", NULL, NULL, NULL, 0 },
+    { "auth.tenant_id", "tenant-sample.onmicrosoft.com", "\"tenant-sample.onmicrosoft.com\"",
+      NULL, NULL, NULL, 0 },
+    { "auth.client_id", "client-sample", "\"client-sample\"", NULL, NULL, NULL, 0 },
+    { "auth.client_secret", "cs-sample-0123456789", "\"cs-sample-0123456789\"", "\"***\"",
+      NULL, NULL, 0 },
+    { "auth.client_secret_file", "sample.key", "\"@DIR@/sample.key\"", NULL, NULL, NULL, 0 },
+    { "auth.client_certificate_file", "/etc/aoproxy/sp.pem", "\"/etc/aoproxy/sp.pem\"",
+      NULL, NULL, NULL, 0 },
+    { "auth.authority_host", "http://127.0.0.1:9", "\"http://127.0.0.1:9\"", NULL,
+      NULL, NULL, 0 },
+    { "auth.federated_token_file", "/var/run/token", "\"/var/run/token\"", NULL,
+      NULL, NULL, 0 },
 };
 
 /* The instance every sample changes one field of: valid as it is. */

@@ -543,6 +543,7 @@ START_TEST(codec_sources_key_order)
     const char *order = "";
 
     full->api_key = "";
+    full->client_secret = "";
     keys = aop_instance_json_diff(pool, NULL, aop_json_own(pool, aop_instance_to_json(full, 1)));
     json_object_object_foreach(srcs, key, val) {
         (void)val;

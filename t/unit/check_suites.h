@@ -24,5 +24,6 @@ Suite *aop_layers_suite(void);
 Suite *aop_instance_schema_suite(void);
 Suite *aop_verify_suite(void);
 Suite *aop_sat_suite(void);
+Suite *aop_token_suite(void);
 
 #endif

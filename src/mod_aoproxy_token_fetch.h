@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
+/* One token fetch, with libcurl: the request aop_token_request() describes, sent
+ * with a timeout, its answer read by aop_token_parse().  Called by the token task
+ * (mod_aoproxy_token.c), never on the request path, and by POST /instances/verify.
+ * Nothing here logs: the caller does, without the secret. */
+#ifndef MOD_AOPROXY_TOKEN_FETCH_H
+#define MOD_AOPROXY_TOKEN_FETCH_H
+
+#include <httpd.h>
+
+#include "aop_token.h"
+
+/* How long one fetch may take, connecting included. */
+#define AOP_TOKEN_FETCH_TIMEOUT apr_time_from_sec(10)
+
+/* The process environment's part of a credential (App Service's identity endpoint,
+ * the federated token file...): read once by aop_token_env_init() (post_config, so
+ * the children inherit it), since getenv() is no thing for the request path. */
+void aop_token_env_init(void);
+void aop_token_env_get(aop_token_env_t *env);
+
+/* Obtains a token for inst within timeout: APR_SUCCESS and out->access_token, else
+ * out->error (with out->aad_code when Entra gave one).  *endpoint (may be NULL) is
+ * where the request went, without query or secret.  start is when the fetch began:
+ * the token's lifetime counts from then, so its expiry is never guessed late. */
+apr_status_t aop_token_obtain(apr_pool_t *p, const aop_instance_t *inst,
+                              apr_interval_time_t timeout, aop_token_answer_t *out,
+                              const char **endpoint, apr_time_t start);
+
+#endif

@@ -1,0 +1,349 @@
+# SPDX-License-Identifier: Apache-2.0
+# Copyright 2026 The mod_aoproxy authors (LICENSE)
+"""Entra ID to Azure (issue 16, item 5): instances with auth.type entra (a client
+secret, or a certificate),
+managed_identity (IMDS and App Service's IDENTITY_ENDPOINT) and workload_identity get
+their tokens from a mock token endpoint, renewed in the background by one process,
+and send them as Authorization: Bearer to a mock Azure that refuses api-key."""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.parse
+
+import pytest
+
+from conftest import MPMS, make_server, request, serving
+import mock_entra
+from mockclient import start_mock
+from test_operator import key_file
+
+TOKEN_SECRET = "mock-token-signing-secret-71c3"
+GOOD = "sp-secret-GOOD-4f1a9b2c7d"
+GOOD2 = "sp-secret-GOOD2-8e2d5a1f0c"
+WRONG = "sp-secret-WRONG-3b6e9d0a5f"
+ASSERTION = "federated-jwt-assertion-9d8c7b6a"
+ID_HEADER = "identity-header-secret-5e4f3a2b"
+ADMIN = "admin-entra-2f9e8d7c6b5a"
+LIFETIME = 2                      # seconds: the renewal test's short-lived tokens
+
+
+@pytest.fixture(scope="module")
+def certificate():
+    """A service principal's certificate: (the PEM of key and certificate, the PEM of
+    the certificate alone)."""
+    root = tempfile.mkdtemp(prefix="aop-entra-cert-")
+    key, cert = os.path.join(root, "key.pem"), os.path.join(root, "cert.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                    "-subj", "/CN=app-cert", "-days", "1", "-keyout", key, "-out", cert],
+                   check=True, capture_output=True)
+    with open(key) as k, open(cert) as c:
+        both = k.read() + c.read()
+    yield both, cert
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def idp(certificate):
+    """The token endpoints (Entra v2, IMDS, /msi/token), 2-second tokens."""
+    m = start_mock(name="idp", extra_args=[
+        "--entra-certificate", "app-cert=" + certificate[1],
+        "--token-secret", TOKEN_SECRET, "--token-lifetime", str(LIFETIME),
+        "--entra-client", "app1=" + GOOD, "--entra-client", "app2=" + GOOD2,
+        "--entra-client", "app-wl=unused-secret-000",
+        "--entra-assertion", ASSERTION, "--identity-header", ID_HEADER])
+    yield m
+    m.stop()
+
+
+@pytest.fixture(scope="module")
+def azure():
+    """An Azure OpenAI resource with local auth disabled: Bearer tokens only."""
+    m = start_mock(name="azure", deployments={
+        "d-entra": "gpt-4o-mini", "d-bad": "gpt-4o-mini", "d-mi": "gpt-4o-mini",
+        "d-msi": "gpt-4o-mini", "d-wl": "gpt-4o-mini", "d-cert": "gpt-4o-mini"},
+        extra_args=["--token-secret", TOKEN_SECRET])
+    yield m
+    m.stop()
+
+
+def instance(name, azure, models, auth, priority=100):
+    deps = ", ".join('%s: "%s"' % (m, d) for m, d in models)
+    return """\
+  - name: "{name}"
+    api_base: "http://127.0.0.1:{port}"
+    api_version: "2024-10-21"
+    priority: {priority}
+    supported_models: [{models}]
+    model_deployments: {{ {deps} }}
+    auth:
+{auth}
+""".format(name=name, port=azure.port, priority=priority, deps=deps,
+           models=", ".join('"%s"' % m for m, _ in models),
+           auth="".join("      %s: %s\n" % (k, json.dumps(v)) for k, v in auth.items()))
+
+
+def fleet_yaml(idp, azure):
+    authority = "http://127.0.0.1:%d" % idp.port
+    return "routing: { strategy: \"failover\", retries: 3, timeout: 20 }\ninstances:\n" + \
+        instance("ent", azure, [("m-entra", "d-entra"), ("m-shared", "d-entra")],
+                 {"type": "entra", "tenant_id": "tenant-sp", "client_id": "app1",
+                  "client_secret_file": "sp.secret", "authority_host": authority}) + \
+        instance("bad", azure, [("m-shared", "d-bad")],
+                 {"type": "entra", "tenant_id": "tenant-sp", "client_id": "app2",
+                  "client_secret": WRONG, "authority_host": authority}, priority=1) + \
+        instance("mi", azure, [("m-mi", "d-mi")],
+                 {"type": "managed_identity", "authority_host": authority}) + \
+        instance("msi", azure, [("m-msi", "d-msi")], {"type": "managed_identity"}) + \
+        instance("crt", azure, [("m-cert", "d-cert")],
+                 {"type": "entra", "tenant_id": "tenant-cert", "client_id": "app-cert",
+                  "client_certificate_file": "sp.pem", "authority_host": authority}) + \
+        instance("wl", azure, [("m-wl", "d-wl")],
+                 {"type": "workload_identity", "tenant_id": "tenant-wl",
+                  "client_id": "app-wl", "federated_token_file": "wl.token",
+                  "authority_host": authority})
+
+
+@pytest.fixture(scope="module", params=MPMS)
+def server(request, idp, azure, certificate):
+    srv = make_server(request.param, fleet_yaml(idp, azure), env={
+        "ADMIN_API_KEY": ADMIN,
+        "IDENTITY_ENDPOINT": "http://127.0.0.1:%d/msi/token" % idp.port,
+        "IDENTITY_HEADER": ID_HEADER})
+    key_file(srv, "sp.secret", GOOD + "\n")
+    key_file(srv, "wl.token", ASSERTION + "\n")
+    key_file(srv, "sp.pem", certificate[0])
+    yield from serving(request, srv)
+
+
+@pytest.fixture(autouse=True)
+def each_test(server, idp, azure):
+    """"bad" has a wrong secret: its AOP00300 lines come during every test.  The mocks'
+    records start empty (they serve both MPMs' servers)."""
+    server.expect_error("AOP00300")
+    idp.client.reset()
+    azure.client.reset()
+
+
+def chat(srv, model):
+    return request(srv, "POST", "/v1/chat/completions",
+                   {"model": model, "messages": [{"role": "user", "content": "hello"}]})
+
+
+def wait_for(what, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = what()
+        if got:
+            return got
+        time.sleep(0.1)
+    return what()
+
+
+def instances(srv):
+    resp = request(srv, "GET", "/instances")
+    assert resp.status == 200, resp.body
+    return resp
+
+
+def health(srv, name):
+    resp = request(srv, "GET", "/instances/" + name)
+    assert resp.status == 200, resp.body
+    assert_no_secret(resp.body.decode())
+    return resp.json()["health"]
+
+
+def token_requests(idp, client_id):
+    """The token requests of one service principal."""
+    return sum(1 for r in idp.client.requests()
+               if "client_id=%s&" % client_id in r["body"] + "&")
+
+
+def sent_bearer(azure, deployment):
+    recs = [r for r in azure.client.requests() if r.get("deployment") == deployment]
+    assert recs, "no request reached deployment %s" % deployment
+    headers = dict((k.lower(), v) for k, v in recs[-1]["headers"])
+    return headers
+
+
+def assert_no_secret(text):
+    for s in (GOOD, GOOD2, WRONG, ASSERTION, ID_HEADER, TOKEN_SECRET):
+        assert s not in text, "a secret appears"
+    assert "mocktok." not in text, "a token appears"
+
+
+# ------------------------------------------------------------ service principal
+
+def test_entra_instance_serves_with_a_bearer_token(server, idp, azure):
+    resp = wait_for(lambda: (lambda r: r if r.status == 200 else None)(chat(server, "m-entra")))
+    assert resp is not None and resp.status == 200, "no answer through the entra instance"
+    headers = sent_bearer(azure, "d-entra")
+    assert headers["authorization"].startswith("Bearer mocktok.")
+    assert "api-key" not in headers
+    assert_no_secret(resp.body.decode())
+
+
+def test_tokens_renewed_in_background_once_for_all_processes(server, idp, azure):
+    assert wait_for(lambda: chat(server, "m-entra").status == 200)
+    before = token_requests(idp, "app1")
+    errors, done, stop = [], [0], threading.Event()
+
+    def load():
+        while not stop.is_set():
+            r = chat(server, "m-entra")
+            if r.status != 200:
+                errors.append((r.status, r.body[:200]))
+            done[0] += 1
+
+    threads = [threading.Thread(target=load) for _ in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(8)
+    stop.set()
+    for t in threads:
+        t.join()
+    fetched = token_requests(idp, "app1") - before
+    assert not errors, errors[:5]
+    assert done[0] > 40
+    # 2-second tokens renewed every second (aop_token_refresh_at: at least 1 s after
+    # the fetch) by the one watchdog task, not by each of prefork's 4 processes
+    assert 5 <= fetched <= 11, fetched
+    assert not [r for r in azure.client.requests() if r["status"] == 401]
+
+
+# ------------------------------------------------------------ a wrong secret
+
+def test_wrong_secret_marks_the_instance_unhealthy_until_fixed(server, idp, azure):
+    assert wait_for(lambda: server.read_log().count("AADSTS7000215") > 0)
+    log = server.read_log()
+    line = [l for l in log.splitlines() if "AOP00300" in l and "instance bad" in l][0]
+    assert "AADSTS7000215" in line
+    # unhealthy and never picked: m-shared goes to "ent" though "bad" comes first
+    h = health(server, "bad")
+    assert h["status"] == "unhealthy" and "AADSTS7000215" in h["reason"], h
+    resp = instances(server)
+    assert_no_secret(resp.body.decode())
+    resp = request(server, "GET", "/stats/health")
+    assert_no_secret(resp.body.decode())
+    assert "unhealthy" in resp.body.decode()
+    for _ in range(3):
+        assert chat(server, "m-shared").status == 200
+    assert not [r for r in azure.client.requests() if r.get("deployment") == "d-bad"]
+    # the fix through the API takes effect at once (a changed credential is fetched)
+    resp = request(server, "PATCH", "/instances/bad",
+                   {"auth.client_secret": GOOD2}, headers={"X-Admin-API-Key": ADMIN})
+    assert resp.status == 200, resp.body
+    assert_no_secret(resp.body.decode())
+    assert wait_for(lambda: health(server, "bad")["status"] != "unhealthy", timeout=10)
+    assert chat(server, "m-shared").status == 200
+    assert sent_bearer(azure, "d-bad")["authorization"].startswith("Bearer mocktok.")
+    assert wait_for(lambda: re.search(r"AOP00302: instance bad: Entra ID token .* obtained",
+                                      server.read_log()))
+    # back to the wrong one, for the other MPM's run (and the module's other tests)
+    resp = request(server, "PATCH", "/instances/bad",
+                   {"auth.client_secret": WRONG}, headers={"X-Admin-API-Key": ADMIN})
+    assert resp.status == 200, resp.body
+    assert wait_for(lambda: health(server, "bad")["status"] == "unhealthy")
+
+
+def test_secret_file_read_again_at_reload(server, idp):
+    """A rotated client_secret_file takes effect at POST /config/reload: a wrong one
+    leaves the instance unhealthy, the right one brings it back."""
+    def reload():
+        resp = request(server, "POST", "/config/reload", headers={"X-Admin-API-Key": ADMIN})
+        assert resp.status == 200, resp.body
+        assert_no_secret(resp.body.decode())
+
+    key_file(server, "sp.secret", WRONG + "\n")
+    try:
+        reload()
+        assert wait_for(lambda: "AADSTS7000215" in health(server, "ent")["reason"])
+        assert health(server, "ent")["status"] == "unhealthy"
+        assert chat(server, "m-entra").status in (429, 502, 503)
+    finally:
+        key_file(server, "sp.secret", GOOD + "\n")
+        reload()
+    assert wait_for(lambda: health(server, "ent")["status"] == "healthy")
+    assert chat(server, "m-entra").status == 200
+
+
+def test_tokens_survive_a_graceful_restart(server, idp):
+    assert wait_for(lambda: chat(server, "m-entra").status == 200)
+    server.graceful()
+    # the token table is kept: the first request needs no new fetch
+    assert chat(server, "m-entra").status == 200
+
+
+# ------------------------------------------------------------ managed and workload identity
+
+@pytest.mark.parametrize("model,deployment,path", [
+    ("m-mi", "d-mi", "/metadata/identity/oauth2/token"),
+    ("m-msi", "d-msi", "/msi/token"),
+    ("m-wl", "d-wl", "/tenant-wl/oauth2/v2.0/token"),
+    ("m-cert", "d-cert", "/tenant-cert/oauth2/v2.0/token"),
+])
+def test_identities(server, idp, azure, certificate, model, deployment, path):
+    resp = wait_for(lambda: (lambda r: r if r.status == 200 else None)(chat(server, model)))
+    assert resp is not None and resp.status == 200, model
+    assert sent_bearer(azure, deployment)["authorization"].startswith("Bearer mocktok.")
+    # (renewed every second: the records, emptied before the test, soon have one)
+    reqs = wait_for(lambda: [r for r in idp.client.requests()
+                             if r["path"] == path and r["status"] == 200])
+    assert reqs, "no successful token request at %s" % path
+    if path == "/msi/token":
+        headers = dict((k.lower(), v) for k, v in reqs[-1]["headers"])
+        assert headers["x-identity-header"] == ID_HEADER
+    if path.startswith("/tenant-cert"):
+        # a client assertion signed with the certificate's key (the mock checked it)
+        form = dict(urllib.parse.parse_qsl(reqs[-1]["body"]))
+        assert "client_secret" not in form
+        assertion = form["client_assertion"]
+        assert mock_entra.check_certificate_assertion(certificate[1], "app-cert", assertion,
+                                                      path) is None
+        # the mock does check the signature: one byte changed is refused
+        head, claims, sig = assertion.split(".")
+        forged = ".".join([head, claims, ("A" if sig[0] != "A" else "B") + sig[1:]])
+        assert mock_entra.check_certificate_assertion(certificate[1], "app-cert", forged,
+                                                      path) is not None
+    if path.startswith("/metadata"):
+        headers = dict((k.lower(), v) for k, v in reqs[-1]["headers"])
+        assert headers["metadata"] == "true"
+
+
+# ------------------------------------------------------------ verify
+
+def test_verify_reports_the_token_step(server):
+    def verify(name):
+        resp = request(server, "POST", "/instances/verify/" + name,
+                       headers={"X-Admin-API-Key": ADMIN})
+        assert resp.status == 200, resp.body
+        assert_no_secret(resp.body.decode())
+        checks = resp.json()["checks"]
+        return resp.json(), [c for c in checks if c["check"] == "token"]
+
+    body, token = verify("ent")
+    assert token and token[0]["ok"], body
+    assert body["ok"], body
+    body, token = verify("bad")
+    assert token and not token[0]["ok"]
+    assert token[0]["aad_code"] == "AADSTS7000215"
+    assert not body["ok"]
+    server.expect_error("AOP00071")
+
+
+# ------------------------------------------------------------ nothing leaks
+
+def test_no_secret_or_token_in_logs_or_answers(server):
+    for path in ("/instances", "/stats", "/config", "/admin/config/effective"):
+        resp = request(server, "GET", path, headers={"X-Admin-API-Key": ADMIN})
+        assert_no_secret(resp.body.decode())
+    assert_no_secret(server.read_log())
+    access = os.path.join(server.root, "access.log")
+    if os.path.exists(access):
+        with open(access) as f:
+            assert_no_secret(f.read())
