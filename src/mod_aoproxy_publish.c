@@ -71,16 +71,45 @@ static json_object *effective_list(const apr_array_header_t *eff, const char **w
 /* settings: as loaded; yaml: the YAML layer alone, so that a later change in any
  * process merges over the same YAML; instances: the effective ones, with their
  * workers.  Keys included: shared memory is the process's own. */
-static const char *build_doc(apr_pool_t *p, json_object *settings,
-                             const apr_array_header_t *yaml_layer,
-                             const apr_array_header_t *eff, const char **workers)
+static json_object *build_doc(apr_pool_t *p, json_object *settings,
+                              const apr_array_header_t *yaml_layer,
+                              const apr_array_header_t *eff, const char **workers)
 {
     json_object *root = aop_json_own(p, json_object_new_object());
 
     json_object_object_add(root, "settings", json_object_get(settings));
     json_object_object_add(root, "yaml", effective_list(yaml_layer, NULL));
     json_object_object_add(root, "instances", effective_list(eff, workers));
-    return aop_json_to_string(p, root);
+    return root;
+}
+
+/* The shared-memory slots the publisher mapped, written into the document: every
+ * other process builds its view from them without the shared-state lock and without
+ * looking a name up (the mapping of thousands of instances, in every process under
+ * the lock every pick takes, stalled requests for seconds). */
+static void add_slots(json_object *root, const aop_config_t *cfg, const aop_shm_map_t *map)
+{
+    json_object *list, *models = json_object_new_object();
+    apr_hash_index_t *hi;
+    int i, j;
+
+    json_object_object_get_ex(root, "instances", &list);
+    for (i = 0; i < cfg->instances->nelts; i++) {
+        const aop_instance_t *inst = APR_ARRAY_IDX(cfg->instances, i, aop_instance_t *);
+        json_object *o = json_object_array_get_idx(list, (size_t)i);
+        json_object *pairs = json_object_new_array_ext(inst->supported_models->nelts);
+
+        for (j = 0; j < inst->supported_models->nelts; j++) {
+            json_object_array_add(pairs, json_object_new_int(map->pair_slot[i][j]));
+        }
+        json_object_object_add(o, "_slot", json_object_new_int(map->inst_slot[i]));
+        json_object_object_add(o, "_pairs", pairs);
+    }
+    for (hi = apr_hash_first(cfg->instances->pool, map->model_slot); hi; hi = apr_hash_next(hi)) {
+        json_object_object_add(models, apr_hash_this_key(hi),
+                               json_object_new_int(*(const int *)apr_hash_this_val(hi)));
+    }
+    json_object_object_add(root, "_models", models);
 }
 
 /* The YAML layer as instances again, each with its table of which file set what. */
@@ -131,6 +160,8 @@ static apr_hash_t *changes(apr_pool_t *p, json_object *old_list,
         json_object *o = json_object_array_get_idx(old_list, k), *n;
 
         json_object_object_del(o, "_worker");
+        json_object_object_del(o, "_slot");
+        json_object_object_del(o, "_pairs");
         if (json_object_object_get_ex(o, "name", &n)) {
             apr_hash_set(old, apr_pstrdup(p, json_object_get_string(n)), APR_HASH_KEY_STRING,
                          apr_pstrdup(p, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN)));
@@ -160,32 +191,67 @@ static apr_hash_t *changes(apr_pool_t *p, json_object *old_list,
     return reset;
 }
 
-/* Under the shm lock: slots for the instances, the removed ones freed, the document
- * in place with a new generation. */
-static apr_status_t publish(apr_pool_t *p, aop_fleet_t *fleet, const char *doc,
-                            const aop_config_t *cfg, apr_hash_t *reset,
-                            const apr_array_header_t *removed, apr_uint64_t *gen,
-                            const char **perr)
+/* Slots for the instances under the shm lock (the removed ones' freed), written
+ * into the document outside it; then, under the lock again, the document in place
+ * with a new generation.  Changes are made one at a time (the admin mutex, or the
+ * parent at start-up). */
+static apr_status_t publish(apr_pool_t *p, aop_fleet_t *fleet, json_object *root,
+                            const aop_config_t *cfg, apr_hash_t *wanted, apr_hash_t *reset,
+                            const apr_array_header_t *removed, const char **pdoc,
+                            apr_uint64_t *gen, const char **perr)
 {
     aop_route_table_t *routes = aop_route_table_build(p, cfg);
-    apr_status_t rv = APR_SUCCESS;
-    int i;
+    const aop_shm_map_t *map;
+    apr_status_t rv;
 
     aop_shm_lock();
-    for (i = 0; removed && i < removed->nelts; i++) {
-        aop_shm_forget_locked(APR_ARRAY_IDX(removed, i, const char *));
-    }
-    if (!aop_shm_map_locked(p, cfg, routes, NULL, reset)) {
+    aop_shm_forget_locked(p, removed);
+    map = aop_shm_map_locked(p, cfg, routes, wanted, reset);
+    aop_shm_unlock();
+    if (!map) {
         *perr = "shared memory has no room for more instances or models (raise "
                 "AOProxyInstanceGrowth and restart)";
-        rv = APR_ENOSPC;
+        return APR_ENOSPC;
     }
-    else if ((rv = aop_shm_publish_locked(fleet->id, doc, strlen(doc), gen)) != APR_SUCCESS) {
+    add_slots(root, cfg, map);
+    *pdoc = aop_json_to_string(p, root);
+    aop_shm_lock();
+    rv = aop_shm_publish_locked(fleet->id, *pdoc, strlen(*pdoc), gen);
+    aop_shm_unlock();
+    if (rv != APR_SUCCESS) {
         *perr = "the instances do not fit the shared document (raise AOProxyInstanceGrowth "
                 "and restart)";
     }
-    aop_shm_unlock();
     return rv;
+}
+
+/* At start-up, the names every fleet has now: the slots of any other name (a
+ * restart renamed or dropped it) may be taken. */
+static apr_hash_t *boot_names(apr_pool_t *p)
+{
+    apr_hash_t *wanted = apr_hash_make(p);
+    char model[AOP_SHM_MODEL_MAX + 1];
+    int f, i, j;
+
+    for (f = 0; f < aop_fleets_count(); f++) {
+        const apr_array_header_t *boot = aop_fleets_at(f)->boot;
+
+        for (i = 0; boot && i < boot->nelts; i++) {
+            const aop_instance_t *inst = APR_ARRAY_IDX(boot, i, aop_effective_t *)->inst;
+
+            apr_hash_set(wanted, inst->name, APR_HASH_KEY_STRING, "");
+            for (j = 0; j < inst->supported_models->nelts; j++) {
+                const char *m = APR_ARRAY_IDX(inst->supported_models, j, const char *);
+                char key[AOP_NAME_MAX + 1 + AOP_SHM_MODEL_MAX + 1];
+
+                apr_cpystrn(model, m, sizeof(model));
+                apr_hash_set(wanted, apr_pstrdup(p, model), APR_HASH_KEY_STRING, "");
+                apr_cpystrn(key, apr_pstrcat(p, inst->name, "\t", m, NULL), sizeof(key));
+                apr_hash_set(wanted, apr_pstrdup(p, key), APR_HASH_KEY_STRING, "");
+            }
+        }
+    }
+    return wanted;
 }
 
 /* A configuration whose instances are the effective ones (for routes and slots). */
@@ -368,6 +434,7 @@ apr_status_t aop_publish_boot(apr_pool_t *ptemp, server_rec *s, aop_fleet_t *fle
     const aop_config_t *cfg = with_instances(ptemp, fleet->boot_cfg, fleet->boot);
     apr_uint64_t gen;
     const char *doc;
+    json_object *root;
     aop_view_t *view;
     int i;
 
@@ -385,10 +452,11 @@ apr_status_t aop_publish_boot(apr_pool_t *ptemp, server_rec *s, aop_fleet_t *fle
         names[i] = fleet->boot_workers ? fleet->boot_workers[i]->s->name_ex
                                        : aop_balancer_worker_url(ptemp, inst);
     }
-    doc = build_doc(ptemp, settings, layer, fleet->boot, names);
+    root = build_doc(ptemp, settings, layer, fleet->boot, names);
     /* A new start judges every instance's health anew. */
-    if (publish(ptemp, fleet, doc, cfg, changes(ptemp, NULL, fleet->boot, removed), NULL,
-                &gen, perr) != APR_SUCCESS) {
+    if (publish(ptemp, fleet, root, cfg, boot_names(ptemp),
+                changes(ptemp, NULL, fleet->boot, removed), NULL, &doc, &gen, perr)
+        != APR_SUCCESS) {
         return APR_ENOSPC;
     }
     if (!(view = aop_view_build(fleet, doc, gen, perr))) {
@@ -492,8 +560,8 @@ apr_status_t aop_publish_change(request_rec *r, aop_fleet_t *fleet,
         fail(err, HTTP_SERVICE_UNAVAILABLE, perr, "no_capacity");
         return APR_ENOSPC;
     }
-    doc = build_doc(p, settings, layer, eff, workers);
-    if (publish(p, fleet, doc, cfg, changes(p, old_list, eff, removed), removed, &gen, &perr)
+    if (publish(p, fleet, build_doc(p, settings, layer, eff, workers), cfg, NULL,
+                changes(p, old_list, eff, removed), removed, &doc, &gen, &perr)
         != APR_SUCCESS) {
         fail(err, HTTP_SERVICE_UNAVAILABLE, perr, "no_capacity");
         return APR_ENOSPC;

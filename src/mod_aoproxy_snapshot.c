@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0
  * Copyright 2026 The mod_aoproxy authors (LICENSE) */
+#include <stdlib.h>
 #include <apr_strings.h>
 
 #include "mod_aoproxy_private.h"
@@ -115,11 +116,17 @@ void aop_snapshot_window(const aop_snapshot_t *snap, int idx, int minutes, aop_c
 
 aop_health_e aop_snapshot_overall_health(const aop_snapshot_t *snap)
 {
-    aop_health_e each[AOP_SHM_MAX_CANDIDATES];
-    int i, n = snap->n < AOP_SHM_MAX_CANDIDATES ? snap->n : AOP_SHM_MAX_CANDIDATES;
+    /* As many as there are instances: from the heap, briefly (no pool at hand). */
+    aop_health_e *each = malloc(sizeof(*each) * (apr_size_t)(snap->n + 1)), overall;
+    int i;
 
-    for (i = 0; i < n; i++) {
+    if (!each) {
+        return AOP_UNHEALTHY;
+    }
+    for (i = 0; i < snap->n; i++) {
         each[i] = snap->health[i].status;
     }
-    return aop_health_overall(each, n, snap->view);
+    overall = aop_health_overall(each, snap->n, snap->view);
+    free(each);
+    return overall;
 }

@@ -69,7 +69,32 @@ static void apply_settings(aop_config_t *cfg, json_object *settings)
     }
 }
 
-static apr_status_t build_instances(aop_view_t *view, json_object *list, const char **perr)
+/* The slots the publisher mapped for instance i (mod_aoproxy_publish.c), taken out
+ * of o; 0 when o has none (a document of an older module: the view maps itself). */
+static int read_slots(aop_view_t *view, struct aop_shm_map_t *map, int i, json_object *o)
+{
+    json_object *slot, *pairs;
+    size_t j, n;
+
+    if (!map || !json_object_object_get_ex(o, "_slot", &slot)
+        || !json_object_object_get_ex(o, "_pairs", &pairs)
+        || !json_object_is_type(pairs, json_type_array)) {
+        return 0;
+    }
+    n = json_object_array_length(pairs);
+    map->inst_slot[i] = json_object_get_int(slot);
+    map->pair_slot[i] = apr_palloc(view->pool, sizeof(int) * (n + 1));
+    for (j = 0; j < n; j++) {
+        map->pair_slot[i][j] = json_object_get_int(json_object_array_get_idx(pairs, j));
+    }
+    map->pair_slot[i][n] = -1;
+    json_object_object_del(o, "_slot");
+    json_object_object_del(o, "_pairs");
+    return 1;
+}
+
+static apr_status_t build_instances(aop_view_t *view, json_object *list,
+                                    struct aop_shm_map_t **pmap, const char **perr)
 {
     size_t i, n = json_object_array_length(list);
 
@@ -77,6 +102,7 @@ static apr_status_t build_instances(aop_view_t *view, json_object *list, const c
     view->cfg->instances = apr_array_make(view->pool, (int)n + 1, sizeof(aop_instance_t *));
     view->worker_names = apr_pcalloc(view->pool, sizeof(char *) * (n + 1));
     view->workers = apr_pcalloc(view->pool, sizeof(proxy_worker *) * (n + 1));
+    *pmap = aop_shm_map_make(view->pool, (int)n);
     for (i = 0; i < n; i++) {
         json_object *o = json_object_array_get_idx(list, i), *w;
         aop_effective_t *e;
@@ -84,6 +110,9 @@ static apr_status_t build_instances(aop_view_t *view, json_object *list, const c
         if (json_object_object_get_ex(o, "_worker", &w)) {
             view->worker_names[i] = apr_pstrdup(view->pool, json_object_get_string(w));
             json_object_object_del(o, "_worker");
+        }
+        if (!read_slots(view, *pmap, (int)i, o)) {
+            *pmap = NULL;
         }
         if (aop_effective_from_json(view->pool, o, &e, perr) != APR_SUCCESS) {
             return APR_EINVAL;
@@ -94,12 +123,48 @@ static apr_status_t build_instances(aop_view_t *view, json_object *list, const c
     return APR_SUCCESS;
 }
 
+/* The models' slots of the document; NULL when it has none. */
+static struct aop_shm_map_t *read_models(aop_view_t *view, struct aop_shm_map_t *map,
+                                         json_object *root)
+{
+    json_object *models;
+
+    if (!map || !json_object_object_get_ex(root, "_models", &models)
+        || !json_object_is_type(models, json_type_object)) {
+        return NULL;
+    }
+    json_object_object_foreach(models, model, slot) {
+        int *v = apr_palloc(view->pool, sizeof(int));
+
+        *v = json_object_get_int(slot);
+        apr_hash_set(map->model_slot, apr_pstrdup(view->pool, model), APR_HASH_KEY_STRING, v);
+    }
+    return map;
+}
+
+/* The slots the document names (no lock, no search), when it names them all and
+ * they lie in the segment; else the view maps itself under the shm lock. */
+static struct aop_shm_map_t *map_view(aop_view_t *view, struct aop_shm_map_t *map)
+{
+    if (map) {
+        aop_shm_map_routes(view->pool, map, view->cfg, view->routes);
+        if (aop_shm_map_valid(map, view->cfg)) {
+            return map;
+        }
+    }
+    aop_shm_lock();
+    map = aop_shm_map_locked(view->pool, view->cfg, view->routes, NULL, NULL);
+    aop_shm_unlock();
+    return map;
+}
+
 aop_view_t *aop_view_build(aop_fleet_t *fleet, const char *doc, apr_uint64_t generation,
                            const char **perr)
 {
     apr_pool_t *pool, *scratch;
     aop_view_t *view;
     json_object *root, *list, *settings;
+    struct aop_shm_map_t *map = NULL;
 
     /* Unmanaged: a view outlives no parent and dies with its last holder, whatever
      * thread that is. */
@@ -124,19 +189,17 @@ aop_view_t *aop_view_build(aop_fleet_t *fleet, const char *doc, apr_uint64_t gen
         apr_pool_destroy(pool);
         return NULL;
     }
-    if (build_instances(view, list, perr) != APR_SUCCESS) {
+    if (build_instances(view, list, &map, perr) != APR_SUCCESS) {
         apr_pool_destroy(pool);
         return NULL;
     }
     if (json_object_object_get_ex(root, "settings", &settings)) {
         apply_settings(view->cfg, settings);
     }
+    map = read_models(view, map, root);
     apr_pool_destroy(scratch);
     view->routes = aop_route_table_build(pool, view->cfg);
-    aop_shm_lock();
-    view->shm_map = aop_shm_map_locked(pool, view->cfg, view->routes, NULL, NULL);
-    aop_shm_unlock();
-    if (!view->shm_map) {
+    if (!(view->shm_map = map_view(view, map))) {
         *perr = "shared memory has no room for the instances";
         apr_pool_destroy(pool);
         return NULL;
@@ -144,8 +207,8 @@ aop_view_t *aop_view_build(aop_fleet_t *fleet, const char *doc, apr_uint64_t gen
     return view;
 }
 
-/* Rebuilds this process's view from shared memory; caller holds fleet->mutex. */
-static void refresh(aop_fleet_t *fleet, server_rec *s)
+/* This process's view of the fleet's current document, or NULL (logged). */
+static aop_view_t *build_current(aop_fleet_t *fleet, server_rec *s, apr_uint64_t serving)
 {
     apr_pool_t *tmp;
     apr_uint64_t gen = 0;
@@ -161,38 +224,78 @@ static void refresh(aop_fleet_t *fleet, server_rec *s)
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, AOPLOGNO(00080)
                      "cannot build the instances of generation %" APR_UINT64_T_FMT
                      ": %s; serving generation %" APR_UINT64_T_FMT " still", gen,
-                     err ? err : "no document",
-                     fleet->current ? fleet->current->generation : 0);
-        return;
+                     err ? err : "no document", serving);
+        return NULL;
     }
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, AOPLOGNO(00081)
                  "instances of generation %" APR_UINT64_T_FMT ": %d", gen,
                  view->cfg->instances->nelts);
-    unref(fleet->current);
-    fleet->current = view;
+    return view;
+}
+
+/* Whether a thread of this process is building a fleet's next view (guarded by the
+ * fleet's mutex). */
+static int building[AOP_SHM_MAX_FLEETS];
+
+static void lock_fleet(aop_fleet_t *fleet)
+{
+#if APR_HAS_THREADS
+    apr_thread_mutex_lock(fleet->mutex);
+#endif
+}
+
+static void unlock_fleet(aop_fleet_t *fleet)
+{
+#if APR_HAS_THREADS
+    apr_thread_mutex_unlock(fleet->mutex);
+#endif
+}
+
+/* Builds the next view outside the fleet's mutex, so that the process's other
+ * threads go on with the current one meanwhile; makes it current; returns it held
+ * (or, if it cannot be built, the current one held). */
+static aop_view_t *rebuild(aop_fleet_t *fleet, server_rec *s, aop_view_t *old)
+{
+    aop_view_t *view = build_current(fleet, s, old ? old->generation : 0);
+
+    lock_fleet(fleet);
+    if (view) {
+        unref(fleet->current);
+        fleet->current = view;
+    }
+    if ((view = fleet->current)) {
+        apr_atomic_inc32(&view->refs);
+    }
+    building[fleet->id] = 0;
+    unlock_fleet(fleet);
+    unref(old);
+    return view;
 }
 
 aop_view_t *aop_view_acquire(request_rec *r, aop_fleet_t *fleet)
 {
     aop_view_t *view;
     apr_uint64_t gen;
+    int build = 0;
 
     if (!fleet) {
         return NULL;
     }
     gen = aop_shm_generation(fleet->id);
-#if APR_HAS_THREADS
-    apr_thread_mutex_lock(fleet->mutex);
-#endif
-    if (!fleet->current || fleet->current->generation != gen) {
-        refresh(fleet, r->server);
+    lock_fleet(fleet);
+    if ((!fleet->current || fleet->current->generation != gen) && !building[fleet->id]) {
+        building[fleet->id] = build = 1;
     }
     if ((view = fleet->current)) {
         apr_atomic_inc32(&view->refs);
     }
-#if APR_HAS_THREADS
-    apr_thread_mutex_unlock(fleet->mutex);
-#endif
+    unlock_fleet(fleet);
+    /* The thread that saw the generation move first builds the next view and
+     * serves its request with it (a change through the API is seen by the next
+     * request); the others keep the current one until it is ready. */
+    if (build) {
+        view = rebuild(fleet, r->server, view);
+    }
     if (view) {
         apr_pool_cleanup_register(r->pool, view, unref_cleanup, apr_pool_cleanup_null);
     }
