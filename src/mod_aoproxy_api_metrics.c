@@ -8,10 +8,16 @@
 
 #include <http_protocol.h>
 
+#include "aop_page.h"
 #include "mod_aoproxy_private.h"
 #include "mod_aoproxy_api.h"
 #include "mod_aoproxy_api_handlers.h"
 #include "mod_aoproxy_snapshot.h"
+
+/* Instances a scrape covers unless ?limit= says otherwise: a fleet of up to this
+ * many is scraped whole, a larger one in pages (?after=, the cursor given by the
+ * last page). */
+#define AOP_METRICS_PAGE 1000
 
 static const char *const kind_names[AOP_KIND_COUNT] = {
     "success", "rate_limited", "timeout", "connection", "upstream_5xx", "client_4xx",
@@ -65,6 +71,7 @@ static void header(request_rec *r, const char *name, const char *type, const cha
 typedef struct series_t {
     request_rec *r;
     const aop_snapshot_t *snap;
+    const aop_page_t *page;
     int idx;                         /* instance */
     int m;                           /* model index in its supported_models */
     const char *labels;              /* aoproxy_instance="..",model=".." */
@@ -74,17 +81,19 @@ typedef struct series_t {
 
 typedef void series_fn(const series_t *s);
 
-/* Calls fn for every instance x model pair. */
-static void each_pair(request_rec *r, const aop_snapshot_t *snap, series_fn *fn)
+/* Calls fn for every instance x model pair of the page. */
+static void each_pair(request_rec *r, const aop_snapshot_t *snap, const aop_page_t *page,
+                      series_fn *fn)
 {
     series_t s;
-    int i, j;
+    int i, j, k;
 
     s.r = r;
     s.snap = snap;
-    for (i = 0; i < snap->n; i++) {
-        const aop_instance_t *inst = APR_ARRAY_IDX(snap->view->cfg->instances, i,
-                                                   aop_instance_t *);
+    s.page = page;
+    for (k = 0; k < page->count; k++) {
+        const aop_instance_t *inst = APR_ARRAY_IDX(snap->view->cfg->instances,
+                                                   (i = page->idx[k]), aop_instance_t *);
 
         for (j = 0; j < inst->supported_models->nelts; j++) {
             s.idx = i;
@@ -194,31 +203,34 @@ static const char *instance_label(request_rec *r, const aop_snapshot_t *snap, in
 }
 
 /* One gauge family, every instance's sample together (the format wants them so). */
-static void gauge(request_rec *r, const aop_snapshot_t *snap, const char *name, gauge_e g,
-                  const char *help)
+static void gauge(request_rec *r, const aop_snapshot_t *snap, const aop_page_t *page,
+                  const char *name, gauge_e g, const char *help)
 {
-    int i;
+    int i, k;
 
     header(r, name, "gauge", help);
-    for (i = 0; i < snap->n; i++) {
+    for (k = 0; k < page->count; k++) {
+        i = page->idx[k];
         ap_rprintf(r, "%s{aoproxy_instance=\"%s\"} %.3f\n", name, instance_label(r, snap, i),
                    gauge_value(snap, i, g));
     }
 }
 
-static void instance_gauges(request_rec *r, const aop_snapshot_t *snap)
+static void instance_gauges(request_rec *r, const aop_snapshot_t *snap,
+                            const aop_page_t *page)
 {
-    int i, h;
+    int i, h, k;
 
-    gauge(r, snap, "aoproxy_tpm_used", G_USED, "Tokens an instance used in the last 60 "
+    gauge(r, snap, page, "aoproxy_tpm_used", G_USED, "Tokens an instance used in the last 60 "
           "seconds.");
-    gauge(r, snap, "aoproxy_tpm_reserved", G_RESERVED, "Tokens reserved by requests in "
+    gauge(r, snap, page, "aoproxy_tpm_reserved", G_RESERVED, "Tokens reserved by requests in "
           "flight.");
-    gauge(r, snap, "aoproxy_tpm_limit", G_LIMIT, "The instance's max_tpm (0: unlimited).");
-    gauge(r, snap, "aoproxy_cooldown_remaining_seconds", G_COOLDOWN, "Seconds until the "
+    gauge(r, snap, page, "aoproxy_tpm_limit", G_LIMIT, "The instance's max_tpm (0: unlimited).");
+    gauge(r, snap, page, "aoproxy_cooldown_remaining_seconds", G_COOLDOWN, "Seconds until the "
           "instance may be picked again after a 429 or 5xx.");
     header(r, "aoproxy_instance_health", "gauge", "1 for the instance's current health.");
-    for (i = 0; i < snap->n; i++) {
+    for (k = 0; k < page->count; k++) {
+        i = page->idx[k];
         for (h = AOP_HEALTHY; h <= AOP_DISABLED; h++) {
             ap_rprintf(r, "aoproxy_instance_health{aoproxy_instance=\"%s\",status=\"%s\"} "
                        "%d\n", instance_label(r, snap, i), aop_health_name((aop_health_e)h),
@@ -242,31 +254,54 @@ static void overall_counters(request_rec *r, const aop_snapshot_t *snap)
     }
 }
 
+/* A page that is not the last says where the next begins: a Link header, and a
+ * comment Prometheus' parser skips. */
+static void next_page(request_rec *r, const aop_page_t *page, int limit_given)
+{
+    const char *next;
+
+    if (!page->next) {
+        return;
+    }
+    next = apr_psprintf(r->pool, "after=%s&limit=%d", ap_escape_urlencoded(r->pool, page->next),
+                        page->count);
+    apr_table_setn(r->headers_out, "Link", apr_psprintf(r->pool, "<%s?%s>; rel=\"next\"",
+                                                       r->uri, next));
+    ap_rprintf(r, "# aoproxy_next_page %s%s\n", next, limit_given ? "" : " (more instances "
+               "than a default page: scrape with ?limit= and ?after=)");
+}
+
 void aop_api_get_metrics(aop_api_t *q)
 {
     request_rec *r = q->r;
-    aop_snapshot_t *snap = aop_snapshot_take(r->pool, q->view, 1);
+    aop_page_t *page = aop_api_page(q, AOP_METRICS_PAGE);
+    aop_snapshot_t *snap;
 
+    if (!page) {
+        return;
+    }
+    snap = aop_snapshot_take_page(r->pool, q->view, 1, page->idx, page->count);
     ap_set_content_type(r, "text/plain; version=0.0.4; charset=utf-8");
     header(r, "aoproxy_requests_total", "counter", "Attempts at an instance for a model, by "
            "outcome.");
-    each_pair(r, snap, requests_series);
+    each_pair(r, snap, page, requests_series);
     header(r, "aoproxy_tokens_total", "counter", "Tokens used, by type (Azure's usage, else "
            "an estimate).");
-    each_pair(r, snap, tokens_series);
+    each_pair(r, snap, page, tokens_series);
     header(r, "aoproxy_estimated_tokens_total", "counter", "The part of the tokens that was "
            "estimated because the answer had no usage.");
-    each_pair(r, snap, estimated_series);
+    each_pair(r, snap, page, estimated_series);
     header(r, "aoproxy_failovers_total", "counter", "Attempts that moved on to another "
            "instance.");
-    each_pair(r, snap, failover_series);
+    each_pair(r, snap, page, failover_series);
     header(r, "aoproxy_cooldowns_total", "counter", "Cooldowns started by a 429 or 5xx.");
-    each_pair(r, snap, cooldown_series);
+    each_pair(r, snap, page, cooldown_series);
     header(r, "aoproxy_request_duration_seconds", "histogram", "Duration of attempts.");
-    each_pair(r, snap, latency_series);
+    each_pair(r, snap, page, latency_series);
     header(r, "aoproxy_time_to_first_byte_seconds", "histogram", "Time to the first byte of "
            "streamed answers.");
-    each_pair(r, snap, ttfb_series);
-    instance_gauges(r, snap);
+    each_pair(r, snap, page, ttfb_series);
+    instance_gauges(r, snap, page);
     overall_counters(r, snap);
+    next_page(r, page, r->args && strstr(r->args, "limit=") != NULL);
 }

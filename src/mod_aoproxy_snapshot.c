@@ -65,26 +65,38 @@ static void copy_overall(aop_snapshot_t *snap)
     aop_shm_unlock();
 }
 
-aop_snapshot_t *aop_snapshot_take(apr_pool_t *p, aop_view_t *view, int with_pairs)
+aop_snapshot_t *aop_snapshot_take_page(apr_pool_t *p, aop_view_t *view, int with_pairs,
+                                       const int *only, int count)
 {
     aop_snapshot_t *snap = apr_pcalloc(p, sizeof(*snap));
-    int i;
+    int k;
 
     snap->view = view;
     snap->n = view->cfg->instances->nelts;
     snap->now = apr_time_now();
     snap->minute = apr_time_sec(snap->now) / 60;
-    snap->inst = apr_pcalloc(p, sizeof(aop_shm_inst_t) * (snap->n + 1));
-    snap->window = apr_pcalloc(p, sizeof(aop_counts_t) * (snap->n + 1));
+    /* Parallel to the instances, but filled in only for those taken: a page of
+     * thousands leaves the rest unwritten (and, being large, untouched). */
+    snap->inst = apr_palloc(p, sizeof(aop_shm_inst_t) * (snap->n + 1));
+    snap->window = apr_palloc(p, sizeof(aop_counts_t) * (snap->n + 1));
     snap->life = with_pairs ? apr_pcalloc(p, sizeof(aop_counts_t *) * (snap->n + 1)) : NULL;
     snap->health = apr_pcalloc(p, sizeof(aop_health_t) * (snap->n + 1));
-    for (i = 0; i < snap->n; i++) {
+    for (k = 0; k < (only ? count : snap->n); k++) {
+        int i = only ? only[k] : k;
+
+        memset(&snap->inst[i], 0, sizeof(snap->inst[i]));
+        memset(&snap->window[i], 0, sizeof(snap->window[i]));
         copy_instance(p, snap, i, with_pairs);
         snap->health[i] = aop_health_of(p, view, i, &snap->inst[i], &snap->window[i],
                                         snap->now);
     }
     copy_overall(snap);
     return snap;
+}
+
+aop_snapshot_t *aop_snapshot_take(apr_pool_t *p, aop_view_t *view, int with_pairs)
+{
+    return aop_snapshot_take_page(p, view, with_pairs, NULL, 0);
 }
 
 /* A window other than the main one, summed from shared memory: an instance's slot

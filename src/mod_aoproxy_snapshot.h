@@ -34,6 +34,11 @@ typedef struct aop_snapshot_t {
 /* with_pairs: also the lifetime counters of every instance x model pair. */
 aop_snapshot_t *aop_snapshot_take(apr_pool_t *p, aop_view_t *view, int with_pairs);
 
+/* The same for the instances only[0..count) alone (a page: aop_page.h); the other
+ * instances' entries are left unset, and aop_snapshot_overall_health() is not for it. */
+aop_snapshot_t *aop_snapshot_take_page(apr_pool_t *p, aop_view_t *view, int with_pairs,
+                                       const int *only, int count);
+
 /* An instance's (idx >= 0) or the overall (idx < 0) counts over the last minutes,
  * as of the snapshot's minute. */
 void aop_snapshot_window(const aop_snapshot_t *snap, int idx, int minutes, aop_counts_t *out);

@@ -233,69 +233,35 @@ static aop_view_t *build_current(aop_fleet_t *fleet, server_rec *s, apr_uint64_t
     return view;
 }
 
-/* Whether a thread of this process is building a fleet's next view (guarded by the
- * fleet's mutex). */
-static int building[AOP_SHM_MAX_FLEETS];
-
-static void lock_fleet(aop_fleet_t *fleet)
-{
-#if APR_HAS_THREADS
-    apr_thread_mutex_lock(fleet->mutex);
-#endif
-}
-
-static void unlock_fleet(aop_fleet_t *fleet)
-{
-#if APR_HAS_THREADS
-    apr_thread_mutex_unlock(fleet->mutex);
-#endif
-}
-
-/* Builds the next view outside the fleet's mutex, so that the process's other
- * threads go on with the current one meanwhile; makes it current; returns it held
- * (or, if it cannot be built, the current one held). */
-static aop_view_t *rebuild(aop_fleet_t *fleet, server_rec *s, aop_view_t *old)
-{
-    aop_view_t *view = build_current(fleet, s, old ? old->generation : 0);
-
-    lock_fleet(fleet);
-    if (view) {
-        unref(fleet->current);
-        fleet->current = view;
-    }
-    if ((view = fleet->current)) {
-        apr_atomic_inc32(&view->refs);
-    }
-    building[fleet->id] = 0;
-    unlock_fleet(fleet);
-    unref(old);
-    return view;
-}
-
 aop_view_t *aop_view_acquire(request_rec *r, aop_fleet_t *fleet)
 {
-    aop_view_t *view;
+    aop_view_t *view, *next;
     apr_uint64_t gen;
-    int build = 0;
 
     if (!fleet) {
         return NULL;
     }
     gen = aop_shm_generation(fleet->id);
-    lock_fleet(fleet);
-    if ((!fleet->current || fleet->current->generation != gen) && !building[fleet->id]) {
-        building[fleet->id] = build = 1;
+#if APR_HAS_THREADS
+    apr_thread_mutex_lock(fleet->mutex);
+#endif
+    /* A change is seen by the next request in every process (the API promises it):
+     * the process's threads wait for the one that builds the next view.  Building
+     * takes neither the shared-state lock nor a search (the document names the
+     * slots), so the wait is the parse of the document alone. */
+    if (!fleet->current || fleet->current->generation != gen) {
+        if ((next = build_current(fleet, r->server,
+                                  fleet->current ? fleet->current->generation : 0))) {
+            unref(fleet->current);
+            fleet->current = next;
+        }
     }
     if ((view = fleet->current)) {
         apr_atomic_inc32(&view->refs);
     }
-    unlock_fleet(fleet);
-    /* The thread that saw the generation move first builds the next view and
-     * serves its request with it (a change through the API is seen by the next
-     * request); the others keep the current one until it is ready. */
-    if (build) {
-        view = rebuild(fleet, r->server, view);
-    }
+#if APR_HAS_THREADS
+    apr_thread_mutex_unlock(fleet->mutex);
+#endif
     if (view) {
         apr_pool_cleanup_register(r->pool, view, unref_cleanup, apr_pool_cleanup_null);
     }
