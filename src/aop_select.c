@@ -136,13 +136,27 @@ static int schedule_weights(const aop_cand_t *c, int n, const subset_t *m, aop_c
     return (int)period;
 }
 
+/* Whether the members (eligible, weight > 0) all weigh the same. */
+static int equal_weights(const aop_cand_t *c, int n)
+{
+    int i, w = 0;
+
+    for (i = 0; i < n; i++) {
+        if (c[i].eligible && w && c[i].weight != w) {
+            return 0;
+        }
+        w = c[i].eligible ? c[i].weight : w;
+    }
+    return 1;
+}
+
 int *aop_select_schedule(apr_pool_t *p, aop_strategy_e strategy, const aop_cand_t *c,
                          int n, int *len)
 {
     subset_t m = { strategy != AOP_STRATEGY_FAILOVER, 0 }, weighed = { 1, 0 };
     aop_cand_t *scaled;
     apr_int64_t *cw;
-    int i, period, *seq;
+    int i, k, period, *seq;
 
     *len = 0;
     if (n <= 0) {
@@ -166,11 +180,26 @@ int *aop_select_schedule(apr_pool_t *p, aop_strategy_e strategy, const aop_cand_
     for (i = 0; i < n; i++) {
         scaled[i].eligible = scaled[i].weight > 0;
     }
+    seq = apr_palloc(p, sizeof(int) * (apr_size_t)period);
+    if (equal_weights(scaled, n)) {
+        /* What smooth weighted round-robin gives when every member weighs the same
+         * (each in turn, in order), without its O(members) per turn: thousands of
+         * instances made a schedule take a quadratic time. */
+        for (i = 0, k = 0; i < n; i++) {
+            if (scaled[i].eligible) {
+                seq[k++] = i;
+            }
+        }
+        for (i = k; i < period; i++) {
+            seq[i] = seq[i - k];     /* the rotation again, as many times as they weigh */
+        }
+        *len = period;
+        return seq;
+    }
     /* One period of smooth weighted round-robin from zero credits, which it ends
      * at again: the sequence repeats exactly.  With more members than
      * AOP_SCHEDULE_MAX, each keeps one turn and the period is their number. */
     cw = apr_pcalloc(p, sizeof(*cw) * (apr_size_t)n);
-    seq = apr_palloc(p, sizeof(int) * (apr_size_t)period);
     for (i = 0; i < period; i++) {
         seq[i] = swrr(scaled, n, &weighed, cw);
     }

@@ -241,6 +241,33 @@ START_TEST(schedule_of_more_than_its_maximum_names_each_once)
 }
 END_TEST
 
+/* Equal weights take a shortcut to their schedule: it must be the very sequence
+ * smooth weighted round-robin gives, over the whole period. */
+START_TEST(equal_weights_schedule_is_what_select_gives)
+{
+    aop_cand_t c[5] = { { 1, 100, 1 }, { 1, 100, 1 }, { 2, 100, 1 }, { 1, 100, 1 },
+                        { 1, 0, 1 } };
+    apr_int64_t cw[5] = { 0 };
+    aop_select_state_t st = { 0, cw };
+    apr_pool_t *p;
+    int i, len, *seq;
+
+    apr_pool_create(&p, NULL);
+    seq = aop_select_schedule(p, AOP_STRATEGY_WEIGHTED, c, 5, &len);
+    ck_assert_int_eq(len, 400);
+    for (i = 0; i < len; i++) {
+        ck_assert_int_eq(seq[i], aop_select(AOP_STRATEGY_WEIGHTED, c, 5, &st));
+    }
+    memset(cw, 0, sizeof(cw));
+    seq = aop_select_schedule(p, AOP_STRATEGY_FAILOVER, c, 5, &len);
+    ck_assert_int_eq(len, 300);
+    for (i = 0; i < len; i++) {
+        ck_assert_int_eq(seq[i], aop_select(AOP_STRATEGY_FAILOVER, c, 5, &st));
+    }
+    apr_pool_destroy(p);
+}
+END_TEST
+
 Suite *aop_select_suite(void)
 {
     Suite *s = suite_create("aop_select");
@@ -253,6 +280,7 @@ Suite *aop_select_suite(void)
     tcase_add_test(tc, schedule_is_the_all_eligible_sequence);
     tcase_add_test(tc, schedule_per_strategy);
     tcase_add_test(tc, every_one_of_many_candidates_is_picked);
+    tcase_add_test(tc, equal_weights_schedule_is_what_select_gives);
     tcase_add_test(tc, schedule_of_more_than_its_maximum_names_each_once);
     suite_add_tcase(s, tc);
     return s;
