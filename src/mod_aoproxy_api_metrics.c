@@ -254,21 +254,20 @@ static void overall_counters(request_rec *r, const aop_snapshot_t *snap)
     }
 }
 
-/* A page that is not the last says where the next begins: a Link header, and a
- * comment Prometheus' parser skips. */
-static void next_page(request_rec *r, const aop_page_t *page, int limit_given)
+/* A page that is not the last says where the next begins: a Link header (set
+ * before the body), and a comment at the end, which Prometheus' parser skips. */
+static const char *next_page(request_rec *r, const aop_page_t *page)
 {
     const char *next;
 
     if (!page->next) {
-        return;
+        return NULL;
     }
     next = apr_psprintf(r->pool, "after=%s&limit=%d", ap_escape_urlencoded(r->pool, page->next),
                         page->count);
     apr_table_setn(r->headers_out, "Link", apr_psprintf(r->pool, "<%s?%s>; rel=\"next\"",
                                                        r->uri, next));
-    ap_rprintf(r, "# aoproxy_next_page %s%s\n", next, limit_given ? "" : " (more instances "
-               "than a default page: scrape with ?limit= and ?after=)");
+    return next;
 }
 
 void aop_api_get_metrics(aop_api_t *q)
@@ -276,11 +275,13 @@ void aop_api_get_metrics(aop_api_t *q)
     request_rec *r = q->r;
     aop_page_t *page = aop_api_page(q, AOP_METRICS_PAGE);
     aop_snapshot_t *snap;
+    const char *next;
 
     if (!page) {
         return;
     }
     snap = aop_snapshot_take_page(r->pool, q->view, 1, page->idx, page->count);
+    next = next_page(r, page);
     ap_set_content_type(r, "text/plain; version=0.0.4; charset=utf-8");
     header(r, "aoproxy_requests_total", "counter", "Attempts at an instance for a model, by "
            "outcome.");
@@ -303,5 +304,7 @@ void aop_api_get_metrics(aop_api_t *q)
     each_pair(r, snap, page, ttfb_series);
     instance_gauges(r, snap, page);
     overall_counters(r, snap);
-    next_page(r, page, r->args && strstr(r->args, "limit=") != NULL);
+    if (next) {
+        ap_rprintf(r, "# aoproxy_next_page %s\n", next);
+    }
 }

@@ -52,64 +52,103 @@ static json_object *settings_json(const aop_config_t *cfg)
     return o;
 }
 
-static json_object *effective_list(const apr_array_header_t *eff, const char **workers)
+/* Each effective instance's record as JSON text, key included (shared memory is the
+ * processes' own): a line of the document, and what changes() compares. */
+static const char **records(apr_pool_t *p, const apr_array_header_t *eff)
 {
-    json_object *arr = json_object_new_array();
+    const char **text = apr_palloc(p, sizeof(char *) * (apr_size_t)(eff->nelts + 1));
     int i;
 
     for (i = 0; i < eff->nelts; i++) {
         json_object *o = aop_effective_to_json(APR_ARRAY_IDX(eff, i, aop_effective_t *), 1);
 
-        if (workers) {
-            json_object_object_add(o, "_worker", json_object_new_string(workers[i]));
-        }
-        json_object_array_add(arr, o);
+        text[i] = apr_pstrdup(p, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+        json_object_put(o);
     }
-    return arr;
+    return text;
 }
 
-/* settings: as loaded; yaml: the YAML layer alone, so that a later change in any
- * process merges over the same YAML; instances: the effective ones, with their
- * workers.  Keys included: shared memory is the process's own. */
-static json_object *build_doc(apr_pool_t *p, json_object *settings,
-                              const apr_array_header_t *yaml_layer,
-                              const apr_array_header_t *eff, const char **workers)
-{
-    json_object *root = aop_json_own(p, json_object_new_object());
+/* What a document is made of before the slots are known. */
+typedef struct parts_t {
+    json_object *settings;
+    const apr_array_header_t *yaml;  /* aop_effective_t *: the YAML layer alone, so that a
+                                      * later change in any process merges over it */
+    const apr_array_header_t *eff;   /* aop_effective_t *: the instances served */
+    const char **text;               /* parallel to eff: records() */
+    const char **workers;            /* parallel to eff */
+    const char **yaml_text;          /* parallel to yaml: records(), or NULL */
+    apr_uint64_t yaml_rev;           /* their hash (with yaml_text) */
+} parts_t;
 
-    json_object_object_add(root, "settings", json_object_get(settings));
-    json_object_object_add(root, "yaml", effective_list(yaml_layer, NULL));
-    json_object_object_add(root, "instances", effective_list(eff, workers));
-    return root;
+/* The YAML layer as this process last read it from a document: a change through the
+ * API leaves the layer as it was, and decoding thousands of instances for every
+ * change was most of its cost.  Read and written under the admin lock (changes are
+ * made one at a time), valid while the document's "yaml_rev" is the same. */
+typedef struct yaml_cache_t {
+    apr_pool_t *pool;
+    apr_uint64_t rev;
+    apr_array_header_t *layer;       /* aop_effective_t * */
+    const char **text;
+} yaml_cache_t;
+
+static yaml_cache_t yaml_cache[AOP_SHM_MAX_FLEETS];
+
+static apr_uint64_t yaml_rev(const char *const *text, int n)
+{
+    apr_uint64_t h = 1469598103934665603ULL;
+    int i;
+
+    for (i = 0; i < n; i++) {
+        h = (h ^ aop_doc_rev(text[i], strlen(text[i]))) * 1099511628211ULL;
+    }
+    return h ? h : 1;
 }
 
-/* The shared-memory slots the publisher mapped, written into the document: every
- * other process builds its view from them without the shared-state lock and without
- * looking a name up (the mapping of thousands of instances, in every process under
- * the lock every pick takes, stalled requests for seconds). */
-static void add_slots(json_object *root, const aop_config_t *cfg, const aop_shm_map_t *map)
+static char *instance_line(apr_pool_t *p, const parts_t *d, int i, const aop_shm_map_t *map)
 {
-    json_object *list, *models = json_object_new_object();
+    const aop_instance_t *inst = APR_ARRAY_IDX(d->eff, i, aop_effective_t *)->inst;
+    int j, n = inst->supported_models->nelts;
+    char *line = apr_psprintf(p, "%016" APR_UINT64_T_HEX_FMT " %d %s %s %d",
+                              aop_doc_rev(d->text[i], strlen(d->text[i])), map->inst_slot[i],
+                              inst->name, d->workers && d->workers[i] ? d->workers[i] : "-", n);
+
+    for (j = 0; j < n; j++) {
+        line = apr_psprintf(p, "%s %d", line, map->pair_slot[i][j]);
+    }
+    return apr_pstrcat(p, line, "\t", d->text[i], "\n", NULL);
+}
+
+/* The document (its format: mod_aoproxy_view.h). */
+static const char *compose(apr_pool_t *p, const parts_t *d, const aop_shm_map_t *map)
+{
+    apr_array_header_t *out = apr_array_make(p, d->eff->nelts + d->yaml->nelts + 4,
+                                             sizeof(char *));
+    json_object *head = aop_json_own(p, json_object_new_object());
+    json_object *models = json_object_new_object();
+    const char **yaml = d->yaml_text ? d->yaml_text : records(p, d->yaml);
     apr_hash_index_t *hi;
-    int i, j;
+    int i;
 
-    json_object_object_get_ex(root, "instances", &list);
-    for (i = 0; i < cfg->instances->nelts; i++) {
-        const aop_instance_t *inst = APR_ARRAY_IDX(cfg->instances, i, aop_instance_t *);
-        json_object *o = json_object_array_get_idx(list, (size_t)i);
-        json_object *pairs = json_object_new_array_ext(inst->supported_models->nelts);
-
-        for (j = 0; j < inst->supported_models->nelts; j++) {
-            json_object_array_add(pairs, json_object_new_int(map->pair_slot[i][j]));
-        }
-        json_object_object_add(o, "_slot", json_object_new_int(map->inst_slot[i]));
-        json_object_object_add(o, "_pairs", pairs);
-    }
-    for (hi = apr_hash_first(cfg->instances->pool, map->model_slot); hi; hi = apr_hash_next(hi)) {
+    for (hi = apr_hash_first(p, map->model_slot); hi; hi = apr_hash_next(hi)) {
         json_object_object_add(models, apr_hash_this_key(hi),
                                json_object_new_int(*(const int *)apr_hash_this_val(hi)));
     }
-    json_object_object_add(root, "_models", models);
+    json_object_object_add(head, "settings", json_object_get(d->settings));
+    json_object_object_add(head, "_models", models);
+    json_object_object_add(head, "instances", json_object_new_int(d->eff->nelts));
+    json_object_object_add(head, "yaml", json_object_new_int(d->yaml->nelts));
+    json_object_object_add(head, "yaml_rev", json_object_new_string(apr_psprintf(
+        p, "%016" APR_UINT64_T_HEX_FMT, d->yaml_text ? d->yaml_rev
+                                                    : yaml_rev(yaml, d->yaml->nelts))));
+    APR_ARRAY_PUSH(out, const char *) = apr_pstrcat(p, aop_json_to_string(p, head), "\n",
+                                                    NULL);
+    for (i = 0; i < d->eff->nelts; i++) {
+        APR_ARRAY_PUSH(out, const char *) = instance_line(p, d, i, map);
+    }
+    for (i = 0; i < d->yaml->nelts; i++) {
+        APR_ARRAY_PUSH(out, const char *) = apr_pstrcat(p, yaml[i], "\n", NULL);
+    }
+    return apr_array_pstrcat(p, out, 0);
 }
 
 /* The YAML layer as instances again, each with its table of which file set what. */
@@ -147,33 +186,21 @@ static void log_warnings(server_rec *s, const apr_array_header_t *warnings)
 }
 
 /* Names (instances, and the models they serve) whose shared state starts anew:
- * instances new or changed since the last document, and their models. */
-static apr_hash_t *changes(apr_pool_t *p, json_object *old_list,
-                           const apr_array_header_t *eff, apr_array_header_t *removed)
+ * instances new or changed since the last document (old: name -> record text), and
+ * their models. */
+static apr_hash_t *changes(apr_pool_t *p, apr_hash_t *old, const parts_t *d,
+                           apr_array_header_t *removed)
 {
-    apr_hash_t *old = apr_hash_make(p), *reset = apr_hash_make(p), *now = apr_hash_make(p);
+    apr_hash_t *reset = apr_hash_make(p), *now = apr_hash_make(p);
     apr_hash_index_t *hi;
-    size_t k;
     int i, j;
 
-    for (k = 0; old_list && k < json_object_array_length(old_list); k++) {
-        json_object *o = json_object_array_get_idx(old_list, k), *n;
-
-        json_object_object_del(o, "_worker");
-        json_object_object_del(o, "_slot");
-        json_object_object_del(o, "_pairs");
-        if (json_object_object_get_ex(o, "name", &n)) {
-            apr_hash_set(old, apr_pstrdup(p, json_object_get_string(n)), APR_HASH_KEY_STRING,
-                         apr_pstrdup(p, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN)));
-        }
-    }
-    for (i = 0; i < eff->nelts; i++) {
-        const aop_effective_t *e = APR_ARRAY_IDX(eff, i, aop_effective_t *);
-        json_object *o = aop_json_own(p, aop_effective_to_json(e, 1));
-        const char *was = apr_hash_get(old, e->inst->name, APR_HASH_KEY_STRING);
+    for (i = 0; i < d->eff->nelts; i++) {
+        const aop_effective_t *e = APR_ARRAY_IDX(d->eff, i, aop_effective_t *);
+        const char *was = old ? apr_hash_get(old, e->inst->name, APR_HASH_KEY_STRING) : NULL;
 
         apr_hash_set(now, e->inst->name, APR_HASH_KEY_STRING, "");
-        if (!was || strcmp(was, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN))) {
+        if (!was || strcmp(was, d->text[i])) {
             apr_hash_set(reset, e->inst->name, APR_HASH_KEY_STRING, "");
             for (j = 0; j < e->inst->supported_models->nelts; j++) {
                 apr_hash_set(reset, APR_ARRAY_IDX(e->inst->supported_models, j, const char *),
@@ -181,7 +208,7 @@ static apr_hash_t *changes(apr_pool_t *p, json_object *old_list,
             }
         }
     }
-    for (hi = apr_hash_first(p, old); hi; hi = apr_hash_next(hi)) {
+    for (hi = old ? apr_hash_first(p, old) : NULL; hi; hi = apr_hash_next(hi)) {
         const char *name = apr_hash_this_key(hi);
 
         if (!apr_hash_get(now, name, APR_HASH_KEY_STRING)) {
@@ -195,7 +222,7 @@ static apr_hash_t *changes(apr_pool_t *p, json_object *old_list,
  * into the document outside it; then, under the lock again, the document in place
  * with a new generation.  Changes are made one at a time (the admin mutex, or the
  * parent at start-up). */
-static apr_status_t publish(apr_pool_t *p, aop_fleet_t *fleet, json_object *root,
+static apr_status_t publish(apr_pool_t *p, aop_fleet_t *fleet, const parts_t *d,
                             const aop_config_t *cfg, apr_hash_t *wanted, apr_hash_t *reset,
                             const apr_array_header_t *removed, const char **pdoc,
                             apr_uint64_t *gen, const char **perr)
@@ -213,8 +240,7 @@ static apr_status_t publish(apr_pool_t *p, aop_fleet_t *fleet, json_object *root
                 "AOProxyInstanceGrowth and restart)";
         return APR_ENOSPC;
     }
-    add_slots(root, cfg, map);
-    *pdoc = aop_json_to_string(p, root);
+    *pdoc = compose(p, d, map);
     aop_shm_lock();
     rv = aop_shm_publish_locked(fleet->id, *pdoc, strlen(*pdoc), gen);
     aop_shm_unlock();
@@ -434,7 +460,7 @@ apr_status_t aop_publish_boot(apr_pool_t *ptemp, server_rec *s, aop_fleet_t *fle
     const aop_config_t *cfg = with_instances(ptemp, fleet->boot_cfg, fleet->boot);
     apr_uint64_t gen;
     const char *doc;
-    json_object *root;
+    parts_t d;
     aop_view_t *view;
     int i;
 
@@ -452,14 +478,20 @@ apr_status_t aop_publish_boot(apr_pool_t *ptemp, server_rec *s, aop_fleet_t *fle
         names[i] = fleet->boot_workers ? fleet->boot_workers[i]->s->name_ex
                                        : aop_balancer_worker_url(ptemp, inst);
     }
-    root = build_doc(ptemp, settings, layer, fleet->boot, names);
+    d.settings = settings;
+    d.yaml = layer;
+    d.eff = fleet->boot;
+    d.text = records(ptemp, fleet->boot);
+    d.workers = names;
+    d.yaml_text = NULL;
+    d.yaml_rev = 0;
     /* A new start judges every instance's health anew. */
-    if (publish(ptemp, fleet, root, cfg, boot_names(ptemp),
-                changes(ptemp, NULL, fleet->boot, removed), NULL, &doc, &gen, perr)
+    if (publish(ptemp, fleet, &d, cfg, boot_names(ptemp),
+                changes(ptemp, NULL, &d, removed), NULL, &doc, &gen, perr)
         != APR_SUCCESS) {
         return APR_ENOSPC;
     }
-    if (!(view = aop_view_build(fleet, doc, gen, perr))) {
+    if (!(view = aop_view_build(fleet, doc, gen, NULL, perr))) {
         return APR_EGENERAL;
     }
     for (i = 0; fleet->boot_workers && i < fleet->boot->nelts; i++) {
@@ -487,32 +519,74 @@ static apr_status_t store_fail(apr_pool_t *p, aop_change_error_t *err,
     return APR_EGENERAL;
 }
 
+/* The YAML layer of a document: the cached one when the document's is the same. */
+static apr_status_t yaml_layer(request_rec *r, aop_fleet_t *fleet, const aop_doc_t *doc,
+                               const yaml_cache_t **out)
+{
+    yaml_cache_t *c = &yaml_cache[fleet->id], fresh;
+    json_object *v;
+    const char *perr = NULL;
+    apr_uint64_t rev = 0;
+    int i;
+
+    if (json_object_object_get_ex(doc->header, "yaml_rev", &v)) {
+        rev = (apr_uint64_t)strtoull(json_object_get_string(v), NULL, 16);
+    }
+    if (c->pool && rev && c->rev == rev && c->layer->nelts == doc->nyaml) {
+        *out = c;
+        return APR_SUCCESS;
+    }
+    memset(&fresh, 0, sizeof(fresh));
+    if (apr_pool_create_unmanaged_ex(&fresh.pool, NULL, NULL) != APR_SUCCESS) {
+        return APR_ENOMEM;
+    }
+    fresh.rev = rev;
+    fresh.layer = apr_array_make(fresh.pool, doc->nyaml + 1, sizeof(aop_effective_t *));
+    fresh.text = apr_palloc(fresh.pool, sizeof(char *) * (apr_size_t)(doc->nyaml + 1));
+    for (i = 0; i < doc->nyaml; i++) {
+        json_object *o = aop_json_parse(r->pool, doc->yaml[i], strlen(doc->yaml[i]), &perr);
+        aop_effective_t *e;
+
+        if (!o || aop_effective_from_json(fresh.pool, o, &e, &perr) != APR_SUCCESS) {
+            apr_pool_destroy(fresh.pool);
+            return APR_EINVAL;
+        }
+        json_object_put(o);
+        fresh.text[i] = apr_pstrdup(fresh.pool, doc->yaml[i]);
+        APR_ARRAY_PUSH(fresh.layer, aop_effective_t *) = e;
+    }
+    if (c->pool) {
+        apr_pool_destroy(c->pool);
+    }
+    *c = fresh;
+    *out = c;
+    return APR_SUCCESS;
+}
+
+/* The live document's settings, YAML layer (*yaml: the cached copy, not to be
+ * changed) and instances' records (name -> text).  Caller holds the admin lock. */
 static apr_status_t current_layers(request_rec *r, aop_fleet_t *fleet, json_object **settings,
-                                   apr_array_header_t **yaml, json_object **old_list,
+                                   const yaml_cache_t **yaml, apr_hash_t **old,
                                    aop_change_error_t *err)
 {
     apr_uint64_t gen;
-    const char *doc = aop_shm_read_doc(r->pool, fleet->id, &gen), *perr = NULL;
-    json_object *root = doc ? aop_json_parse(r->pool, doc, strlen(doc), &perr) : NULL;
-    json_object *list;
-    size_t i;
+    char *text = aop_shm_read_doc(r->pool, fleet->id, &gen);
+    const char *perr = NULL;
+    aop_doc_t doc;
+    int i;
 
-    if (!root || !json_object_object_get_ex(root, "settings", settings)
-        || !json_object_object_get_ex(root, "yaml", &list)
-        || !json_object_object_get_ex(root, "instances", old_list)) {
+    if (!text || aop_doc_read(r->pool, text, &doc, &perr) != APR_SUCCESS
+        || !json_object_object_get_ex(doc.header, "settings", settings)) {
         fail(err, HTTP_INTERNAL_SERVER_ERROR, "the live instances cannot be read", NULL);
         return APR_EGENERAL;
     }
-    *yaml = apr_array_make(r->pool, 8, sizeof(aop_effective_t *));
-    for (i = 0; i < json_object_array_length(list); i++) {
-        aop_effective_t *e;
-
-        if (aop_effective_from_json(r->pool, json_object_array_get_idx(list, i), &e, &perr)
-            != APR_SUCCESS) {
-            fail(err, HTTP_INTERNAL_SERVER_ERROR, "the live YAML layer cannot be read", NULL);
-            return APR_EGENERAL;
-        }
-        APR_ARRAY_PUSH(*yaml, aop_effective_t *) = e;
+    *old = apr_hash_make(r->pool);
+    for (i = 0; i < doc.n; i++) {
+        apr_hash_set(*old, doc.inst[i].name, APR_HASH_KEY_STRING, doc.inst[i].json);
+    }
+    if (yaml_layer(r, fleet, &doc, yaml) != APR_SUCCESS) {
+        fail(err, HTTP_INTERNAL_SERVER_ERROR, "the live YAML layer cannot be read", NULL);
+        return APR_EGENERAL;
     }
     return APR_SUCCESS;
 }
@@ -521,8 +595,10 @@ apr_status_t aop_publish_change(request_rec *r, aop_fleet_t *fleet,
                                 const aop_config_t *new_yaml, aop_change_error_t *err)
 {
     apr_pool_t *p = r->pool;
-    json_object *settings = NULL, *old_list = NULL;
-    apr_array_header_t *layer = NULL, *records = NULL, *eff;
+    json_object *settings = NULL;
+    apr_hash_t *old = NULL;
+    const yaml_cache_t *cached = NULL;
+    apr_array_header_t *layer = NULL, *stored = NULL, *eff;
     apr_array_header_t *warnings = apr_array_make(p, 4, sizeof(char *));
     apr_array_header_t *removed = apr_array_make(p, 4, sizeof(char *));
     const apr_array_header_t *yaml;
@@ -531,9 +607,12 @@ apr_status_t aop_publish_change(request_rec *r, aop_fleet_t *fleet,
     const char **workers, *doc, *perr = NULL;
     apr_uint64_t gen;
 
-    if (current_layers(r, fleet, &settings, &layer, &old_list, err) != APR_SUCCESS) {
+    parts_t d;
+
+    if (current_layers(r, fleet, &settings, &cached, &old, err) != APR_SUCCESS) {
         return APR_EGENERAL;
     }
+    layer = cached->layer;
     if (new_yaml) {
         settings = aop_json_own(p, settings_json(new_yaml));
         if (aop_layers_merge(p, new_yaml->instances, NULL, NULL, &layer, NULL) != APR_SUCCESS) {
@@ -546,10 +625,10 @@ apr_status_t aop_publish_change(request_rec *r, aop_fleet_t *fleet,
         yaml = yaml_instances(p, layer);
     }
     if (file_exists(p, fleet->db_path)
-        && aop_store_load(p, fleet->db_path, &records, &res) != APR_SUCCESS) {
+        && aop_store_load(p, fleet->db_path, &stored, &res) != APR_SUCCESS) {
         return store_fail(p, err, &res);
     }
-    if (aop_layers_merge(p, yaml, records, fleet->db_path, &eff, warnings) != APR_SUCCESS) {
+    if (aop_layers_merge(p, yaml, stored, fleet->db_path, &eff, warnings) != APR_SUCCESS) {
         fail(err, HTTP_INTERNAL_SERVER_ERROR, "cannot merge the stored instances", NULL);
         return APR_EGENERAL;
     }
@@ -560,9 +639,15 @@ apr_status_t aop_publish_change(request_rec *r, aop_fleet_t *fleet,
         fail(err, HTTP_SERVICE_UNAVAILABLE, perr, "no_capacity");
         return APR_ENOSPC;
     }
-    if (publish(p, fleet, build_doc(p, settings, layer, eff, workers), cfg, NULL,
-                changes(p, old_list, eff, removed), removed, &doc, &gen, &perr)
-        != APR_SUCCESS) {
+    d.settings = settings;
+    d.yaml = layer;
+    d.eff = eff;
+    d.text = records(p, eff);
+    d.workers = workers;
+    d.yaml_text = new_yaml ? NULL : cached->text;     /* unchanged: as it was */
+    d.yaml_rev = cached->rev;
+    if (publish(p, fleet, &d, cfg, NULL, changes(p, old, &d, removed), removed, &doc, &gen,
+                &perr) != APR_SUCCESS) {
         fail(err, HTTP_SERVICE_UNAVAILABLE, perr, "no_capacity");
         return APR_ENOSPC;
     }
@@ -576,14 +661,17 @@ apr_status_t aop_publish_change(request_rec *r, aop_fleet_t *fleet,
 apr_status_t aop_publish_yaml_instance(request_rec *r, aop_fleet_t *fleet, const char *name,
                                        const aop_instance_t **out, aop_change_error_t *err)
 {
-    json_object *settings, *old_list;
-    apr_array_header_t *layer;
+    json_object *settings;
+    apr_hash_t *old;
+    const yaml_cache_t *cached;
+    const apr_array_header_t *layer;
     int i;
 
     *out = NULL;
-    if (current_layers(r, fleet, &settings, &layer, &old_list, err) != APR_SUCCESS) {
+    if (current_layers(r, fleet, &settings, &cached, &old, err) != APR_SUCCESS) {
         return APR_EGENERAL;
     }
+    layer = cached->layer;
     for (i = 0; i < layer->nelts; i++) {
         const aop_effective_t *e = APR_ARRAY_IDX(layer, i, aop_effective_t *);
 

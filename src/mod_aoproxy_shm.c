@@ -26,6 +26,7 @@
 typedef struct shm_fleet_t {
     volatile apr_uint64_t generation;
     apr_uint32_t len;
+    volatile apr_uint32_t seq;       /* odd while the document is being written */
 } shm_fleet_t;
 
 /* An (instance, model) pair's name, "instance\tmodel": in a table of its own, apart
@@ -741,32 +742,51 @@ apr_uint64_t aop_shm_generation(int fleet)
 apr_status_t aop_shm_publish_locked(int fleet, const char *doc, apr_size_t len,
                                     apr_uint64_t *gen)
 {
+    shm_fleet_t *f;
+
     if (!hdr || fleet < 0 || (apr_uint32_t)fleet >= hdr->doc_count) {
         return APR_EINVAL;
     }
     if (len >= hdr->doc_cap) {
         return APR_ENOSPC;
     }
+    f = &hdr->fleet[fleet];
+    __atomic_add_fetch(&f->seq, 1, __ATOMIC_ACQ_REL);
     memcpy(doc_area(fleet), doc, len);
     doc_area(fleet)[len] = '\0';
-    hdr->fleet[fleet].len = (apr_uint32_t)len;
-    *gen = apr_atomic_inc64(&hdr->fleet[fleet].generation) + 1;
+    f->len = (apr_uint32_t)len;
+    __atomic_add_fetch(&f->seq, 1, __ATOMIC_ACQ_REL);
+    *gen = apr_atomic_inc64(&f->generation) + 1;
     return APR_SUCCESS;
 }
 
+/* A sequence lock: megabytes of document copied under the shared-state lock held
+ * every pick in every process for milliseconds; a reader copies without it and
+ * tries again if a writer came in between (writers are rare: changes). */
 char *aop_shm_read_doc(apr_pool_t *p, int fleet, apr_uint64_t *gen)
 {
+    shm_fleet_t *f;
+    apr_uint32_t before, len;
     char *doc;
 
     if (!hdr || fleet < 0 || (apr_uint32_t)fleet >= hdr->doc_count) {
         return NULL;
     }
-    aop_shm_lock();
-    *gen = hdr->fleet[fleet].generation;
-    doc = hdr->fleet[fleet].len ? apr_pstrmemdup(p, doc_area(fleet), hdr->fleet[fleet].len)
-                                : NULL;
-    aop_shm_unlock();
-    return doc;
+    f = &hdr->fleet[fleet];
+    for (;;) {
+        before = __atomic_load_n(&f->seq, __ATOMIC_ACQUIRE);
+        if (before & 1) {
+            sched_yield();
+            continue;
+        }
+        *gen = apr_atomic_read64(&f->generation);
+        len = f->len < hdr->doc_cap ? f->len : 0;
+        doc = len ? apr_pstrmemdup(p, doc_area(fleet), len) : NULL;
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        if (__atomic_load_n(&f->seq, __ATOMIC_ACQUIRE) == before) {
+            return doc;
+        }
+    }
 }
 
 /* ------------------------------------------------------------------ set-up */

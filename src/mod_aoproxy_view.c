@@ -2,6 +2,8 @@
  * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 #include <apr_atomic.h>
 #include <apr_strings.h>
+#include <limits.h>
+#include <stdlib.h>
 
 #include <mod_proxy.h>
 
@@ -12,10 +14,178 @@
 #include "mod_aoproxy_view.h"
 #include "mod_aoproxy_shm.h"
 
+/* ------------------------------------------------------------------ the document */
+
+apr_uint64_t aop_doc_rev(const char *json, apr_size_t len)
+{
+    apr_uint64_t h = 1469598103934665603ULL;      /* FNV-1a */
+    apr_size_t i;
+
+    for (i = 0; i < len; i++) {
+        h = (h ^ (unsigned char)json[i]) * 1099511628211ULL;
+    }
+    return h;
+}
+
+/* The next line of *pos (cut at its newline), or NULL at the end. */
+static char *next_line(char **pos)
+{
+    char *line = *pos, *nl;
+
+    if (!line || !*line) {
+        return NULL;
+    }
+    if ((nl = strchr(line, '\n'))) {
+        *nl = '\0';
+        *pos = nl + 1;
+    }
+    else {
+        *pos = line + strlen(line);
+    }
+    return line;
+}
+
+/* The next blank-separated word of *pos (cut), or NULL. */
+static char *next_word(char **pos)
+{
+    char *w = *pos, *end;
+
+    if (!w || !*w) {
+        return NULL;
+    }
+    end = strchr(w, ' ');
+    if (end) {
+        *end = '\0';
+        *pos = end + 1;
+    }
+    else {
+        *pos = w + strlen(w);
+    }
+    return w;
+}
+
+static int number(const char *w, int lo, int hi, int *out)
+{
+    char *end;
+    long v;
+
+    if (!w || !*w) {
+        return 0;
+    }
+    v = strtol(w, &end, 10);
+    if (*end || v < lo || v > hi) {
+        return 0;
+    }
+    *out = (int)v;
+    return 1;
+}
+
+static apr_status_t read_instance_line(apr_pool_t *p, char *line, aop_doc_line_t *out)
+{
+    char *tab = strchr(line, '\t'), *pos = line, *w, *end;
+    int j;
+
+    if (!tab) {
+        return APR_EINVAL;
+    }
+    *tab = '\0';
+    out->json = tab + 1;
+    out->json_len = strlen(out->json);
+    w = next_word(&pos);
+    if (!w || strlen(w) != 16) {
+        return APR_EINVAL;
+    }
+    out->rev = (apr_uint64_t)strtoull(w, &end, 16);   /* all 64 bits: no signed clamp */
+    if (*end || !number(next_word(&pos), 0, INT_MAX, &out->slot)
+        || !(out->name = next_word(&pos)) || !(out->worker = next_word(&pos))
+        || !number(next_word(&pos), 0, 65536, &out->npairs)) {
+        return APR_EINVAL;
+    }
+    out->pairs = apr_palloc(p, sizeof(int) * (apr_size_t)(out->npairs + 1));
+    for (j = 0; j < out->npairs; j++) {
+        if (!number(next_word(&pos), 0, INT_MAX, &out->pairs[j])) {
+            return APR_EINVAL;
+        }
+    }
+    out->pairs[out->npairs] = -1;
+    return APR_SUCCESS;
+}
+
+apr_status_t aop_doc_read(apr_pool_t *p, char *doc, aop_doc_t *out, const char **perr)
+{
+    char *pos = doc, *line = next_line(&pos);
+    json_object *v;
+    int i;
+
+    memset(out, 0, sizeof(*out));
+    out->header = line ? aop_json_parse(p, line, strlen(line), perr) : NULL;
+    if (!out->header || !json_object_object_get_ex(out->header, "instances", &v)
+        || (out->n = json_object_get_int(v)) < 0
+        || !json_object_object_get_ex(out->header, "yaml", &v)
+        || (out->nyaml = json_object_get_int(v)) < 0) {
+        *perr = *perr ? *perr : "the document has no header";
+        return APR_EINVAL;
+    }
+    out->inst = apr_pcalloc(p, sizeof(*out->inst) * (apr_size_t)(out->n + 1));
+    out->yaml = apr_pcalloc(p, sizeof(char *) * (apr_size_t)(out->nyaml + 1));
+    for (i = 0; i < out->n; i++) {
+        if (!(line = next_line(&pos)) || read_instance_line(p, line, &out->inst[i])) {
+            *perr = apr_psprintf(p, "instance line %d of the document is damaged", i + 1);
+            return APR_EINVAL;
+        }
+    }
+    for (i = 0; i < out->nyaml; i++) {
+        if (!(out->yaml[i] = next_line(&pos))) {
+            *perr = "the document's YAML layer is cut short";
+            return APR_EINVAL;
+        }
+    }
+    return APR_SUCCESS;
+}
+
+/* ------------------------------------------------------------------ batches */
+
+/* Instances decoded together, in a pool of their own that lives as long as a view
+ * holds one of them. */
+typedef struct aop_view_batch_t {
+    apr_pool_t *pool;
+    volatile apr_uint32_t refs;
+} aop_view_batch_t;
+
+/* More batches than this in one view (a long run of single changes): the next view
+ * decodes everything anew, into one. */
+#define MAX_BATCHES 32
+
+static void batch_unref(aop_view_batch_t *b)
+{
+    if (apr_atomic_dec32(&b->refs) == 0) {
+        apr_pool_destroy(b->pool);
+    }
+}
+
+static aop_view_batch_t *batch_make(void)
+{
+    apr_pool_t *pool;
+    aop_view_batch_t *b;
+
+    if (apr_pool_create_unmanaged_ex(&pool, NULL, NULL) != APR_SUCCESS) {
+        return NULL;
+    }
+    b = apr_pcalloc(pool, sizeof(*b));
+    b->pool = pool;
+    b->refs = 0;
+    return b;
+}
+
 /* ------------------------------------------------------------------ views */
 
 static apr_status_t free_view(aop_view_t *view)
 {
+    int i;
+
+    for (i = 0; view->batches && i < view->batches->nelts; i++) {
+        batch_unref(APR_ARRAY_IDX(view->batches, i, aop_view_batch_t *));
+    }
     apr_pool_destroy(view->pool);
     return APR_SUCCESS;
 }
@@ -69,84 +239,137 @@ static void apply_settings(aop_config_t *cfg, json_object *settings)
     }
 }
 
-/* The slots the publisher mapped for instance i (mod_aoproxy_publish.c), taken out
- * of o; 0 when o has none (a document of an older module: the view maps itself). */
-static int read_slots(aop_view_t *view, struct aop_shm_map_t *map, int i, json_object *o)
+/* prev's instance with this record, or -1. */
+static int reusable(const aop_view_t *prev, const aop_doc_line_t *line)
 {
-    json_object *slot, *pairs;
-    size_t j, n;
+    apr_uintptr_t at;
 
-    if (!map || !json_object_object_get_ex(o, "_slot", &slot)
-        || !json_object_object_get_ex(o, "_pairs", &pairs)
-        || !json_object_is_type(pairs, json_type_array)) {
-        return 0;
+    if (!prev || !prev->by_rev) {
+        return -1;
     }
-    n = json_object_array_length(pairs);
-    map->inst_slot[i] = json_object_get_int(slot);
-    map->pair_slot[i] = apr_palloc(view->pool, sizeof(int) * (n + 1));
-    for (j = 0; j < n; j++) {
-        map->pair_slot[i][j] = json_object_get_int(json_object_array_get_idx(pairs, j));
+    at = (apr_uintptr_t)apr_hash_get(prev->by_rev, &line->rev, sizeof(line->rev));
+    if (!at || strcmp(APR_ARRAY_IDX(prev->cfg->instances, at - 1, aop_instance_t *)->name,
+                      line->name) != 0) {
+        return -1;
     }
-    map->pair_slot[i][n] = -1;
-    json_object_object_del(o, "_slot");
-    json_object_object_del(o, "_pairs");
-    return 1;
+    return (int)(at - 1);
 }
 
-static apr_status_t build_instances(aop_view_t *view, json_object *list,
-                                    struct aop_shm_map_t **pmap, const char **perr)
+/* Instance i from its line: prev's decoding when the record is the same, else
+ * decoded into the batch made for this view (*fresh). */
+static apr_status_t take_instance(aop_view_t *view, const aop_view_t *prev, int i,
+                                  aop_doc_line_t *line, aop_view_batch_t **fresh,
+                                  apr_pool_t *scratch, const char **perr)
 {
-    size_t i, n = json_object_array_length(list);
+    int at = reusable(prev, line);
+    aop_effective_t *e;
+    json_object *o;
 
-    view->effective = apr_array_make(view->pool, (int)n + 1, sizeof(aop_effective_t *));
-    view->cfg->instances = apr_array_make(view->pool, (int)n + 1, sizeof(aop_instance_t *));
-    view->worker_names = apr_pcalloc(view->pool, sizeof(char *) * (n + 1));
-    view->workers = apr_pcalloc(view->pool, sizeof(proxy_worker *) * (n + 1));
-    *pmap = aop_shm_map_make(view->pool, (int)n);
-    for (i = 0; i < n; i++) {
-        json_object *o = json_object_array_get_idx(list, i), *w;
-        aop_effective_t *e;
-
-        if (json_object_object_get_ex(o, "_worker", &w)) {
-            view->worker_names[i] = apr_pstrdup(view->pool, json_object_get_string(w));
-            json_object_object_del(o, "_worker");
+    if (at >= 0) {
+        e = APR_ARRAY_IDX(prev->effective, at, aop_effective_t *);
+        view->batch_of[i] = prev->batch_of[at];
+    }
+    else {
+        if (!*fresh && !(*fresh = batch_make())) {
+            *perr = "out of memory";
+            return APR_ENOMEM;
         }
-        if (!read_slots(view, *pmap, (int)i, o)) {
-            *pmap = NULL;
-        }
-        if (aop_effective_from_json(view->pool, o, &e, perr) != APR_SUCCESS) {
+        o = aop_json_parse(scratch, line->json, line->json_len, perr);
+        if (!o || aop_effective_from_json((*fresh)->pool, o, &e, perr) != APR_SUCCESS) {
+            *perr = *perr ? *perr : "an instance's record cannot be read";
             return APR_EINVAL;
         }
-        APR_ARRAY_PUSH(view->effective, aop_effective_t *) = e;
-        APR_ARRAY_PUSH(view->cfg->instances, aop_instance_t *) = e->inst;
+        view->batch_of[i] = *fresh;
     }
+    APR_ARRAY_PUSH(view->effective, aop_effective_t *) = e;
+    APR_ARRAY_PUSH(view->cfg->instances, aop_instance_t *) = e->inst;
+    view->worker_names[i] = strcmp(line->worker, "-") ? apr_pstrdup(view->pool, line->worker)
+                                                      : NULL;
+    view->rev[i] = line->rev;
+    apr_hash_set(view->by_rev, &view->rev[i], sizeof(view->rev[i]),
+                 (void *)(apr_uintptr_t)(i + 1));
     return APR_SUCCESS;
 }
 
-/* The models' slots of the document; NULL when it has none. */
-static struct aop_shm_map_t *read_models(aop_view_t *view, struct aop_shm_map_t *map,
-                                         json_object *root)
+/* The batches the view's instances are in, each held once. */
+static void hold_batches(aop_view_t *view, int n)
 {
-    json_object *models;
+    apr_hash_t *seen = apr_hash_make(view->pool);
+    int i;
 
-    if (!map || !json_object_object_get_ex(root, "_models", &models)
-        || !json_object_is_type(models, json_type_object)) {
-        return NULL;
-    }
-    json_object_object_foreach(models, model, slot) {
-        int *v = apr_palloc(view->pool, sizeof(int));
+    view->batches = apr_array_make(view->pool, 4, sizeof(aop_view_batch_t *));
+    for (i = 0; i < n; i++) {
+        aop_view_batch_t *b = view->batch_of[i];
 
-        *v = json_object_get_int(slot);
-        apr_hash_set(map->model_slot, apr_pstrdup(view->pool, model), APR_HASH_KEY_STRING, v);
+        if (!apr_hash_get(seen, &b, sizeof(b))) {
+            aop_view_batch_t **key = apr_pmemdup(view->pool, &b, sizeof(b));
+
+            apr_hash_set(seen, key, sizeof(b), b);
+            apr_atomic_inc32(&b->refs);
+            APR_ARRAY_PUSH(view->batches, aop_view_batch_t *) = b;
+        }
     }
-    return map;
 }
 
-/* The slots the document names (no lock, no search), when it names them all and
- * they lie in the segment; else the view maps itself under the shm lock. */
-static struct aop_shm_map_t *map_view(aop_view_t *view, struct aop_shm_map_t *map)
+static apr_status_t build_instances(aop_view_t *view, const aop_view_t *prev, aop_doc_t *doc,
+                                    apr_pool_t *scratch, const char **perr)
 {
-    if (map) {
+    aop_view_batch_t *fresh = NULL;
+    int i, n = doc->n;
+    apr_status_t rv = APR_SUCCESS;
+
+    if (prev && prev->batches && prev->batches->nelts >= MAX_BATCHES) {
+        prev = NULL;                 /* decode everything anew, into one batch */
+    }
+    view->effective = apr_array_make(view->pool, n + 1, sizeof(aop_effective_t *));
+    view->cfg->instances = apr_array_make(view->pool, n + 1, sizeof(aop_instance_t *));
+    view->worker_names = apr_pcalloc(view->pool, sizeof(char *) * (n + 1));
+    view->workers = apr_pcalloc(view->pool, sizeof(proxy_worker *) * (n + 1));
+    view->batch_of = apr_pcalloc(view->pool, sizeof(aop_view_batch_t *) * (n + 1));
+    view->rev = apr_pcalloc(view->pool, sizeof(apr_uint64_t) * (n + 1));
+    view->by_rev = apr_hash_make(view->pool);
+    for (i = 0; i < n && rv == APR_SUCCESS; i++) {
+        rv = take_instance(view, prev, i, &doc->inst[i], &fresh, scratch, perr);
+    }
+    if (rv == APR_SUCCESS) {
+        hold_batches(view, n);
+    }
+    else {
+        view->batches = NULL;
+    }
+    if (fresh && fresh->refs == 0) {
+        apr_pool_destroy(fresh->pool);   /* failed before any instance was kept */
+    }
+    return rv;
+}
+
+/* The shared-memory slots the document names (no lock, no search), when they lie
+ * in the segment; else the view maps itself under the shm lock. */
+static struct aop_shm_map_t *map_view(aop_view_t *view, const aop_doc_t *doc)
+{
+    struct aop_shm_map_t *map = aop_shm_map_make(view->pool, doc->n);
+    json_object *models;
+    int i;
+
+    for (i = 0; i < doc->n; i++) {
+        map->inst_slot[i] = doc->inst[i].slot;
+        map->pair_slot[i] = apr_pmemdup(view->pool, doc->inst[i].pairs,
+                                        sizeof(int) * (apr_size_t)(doc->inst[i].npairs + 1));
+        if (doc->inst[i].npairs
+            != APR_ARRAY_IDX(view->cfg->instances, i, aop_instance_t *)->supported_models->nelts) {
+            map = NULL;
+            break;
+        }
+    }
+    if (map && json_object_object_get_ex(doc->header, "_models", &models)
+        && json_object_is_type(models, json_type_object)) {
+        json_object_object_foreach(models, model, slot) {
+            int *v = apr_palloc(view->pool, sizeof(int));
+
+            *v = json_object_get_int(slot);
+            apr_hash_set(map->model_slot, apr_pstrdup(view->pool, model), APR_HASH_KEY_STRING,
+                         v);
+        }
         aop_shm_map_routes(view->pool, map, view->cfg, view->routes);
         if (aop_shm_map_valid(map, view->cfg)) {
             return map;
@@ -158,18 +381,14 @@ static struct aop_shm_map_t *map_view(aop_view_t *view, struct aop_shm_map_t *ma
     return map;
 }
 
-aop_view_t *aop_view_build(aop_fleet_t *fleet, const char *doc, apr_uint64_t generation,
-                           const char **perr)
+static aop_view_t *view_make(aop_fleet_t *fleet, apr_uint64_t generation)
 {
-    apr_pool_t *pool, *scratch;
+    apr_pool_t *pool;
     aop_view_t *view;
-    json_object *root, *list, *settings;
-    struct aop_shm_map_t *map = NULL;
 
     /* Unmanaged: a view outlives no parent and dies with its last holder, whatever
      * thread that is. */
     if (apr_pool_create_unmanaged_ex(&pool, NULL, NULL) != APR_SUCCESS) {
-        *perr = "out of memory";
         return NULL;
     }
     view = apr_pcalloc(pool, sizeof(*view));
@@ -179,31 +398,56 @@ aop_view_t *aop_view_build(aop_fleet_t *fleet, const char *doc, apr_uint64_t gen
     view->refs = 1;
     view->cfg = apr_pmemdup(pool, fleet->boot_cfg, sizeof(*view->cfg));
     view->cfg->instances = apr_array_make(pool, 1, sizeof(aop_instance_t *));
+    return view;
+}
+
+/* The view of doc, a private copy it cuts up. */
+static aop_view_t *build_from(aop_fleet_t *fleet, char *text, apr_uint64_t generation,
+                              const aop_view_t *prev, const char **perr)
+{
+    apr_pool_t *scratch;
+    aop_view_t *view = view_make(fleet, generation);
+    json_object *settings;
+    aop_doc_t doc;
+
+    if (!view) {
+        *perr = "out of memory";
+        return NULL;
+    }
     /* The document's JSON only while the view is built: the view keeps what it
-     * decoded, not the tree (hundreds of instances' worth in every process). */
-    apr_pool_create(&scratch, pool);
-    root = aop_json_parse(scratch, doc, strlen(doc), perr);
-    if (!root || !json_object_object_get_ex(root, "instances", &list)
-        || !json_object_is_type(list, json_type_array)) {
-        *perr = *perr ? *perr : "no instances";
-        apr_pool_destroy(pool);
+     * decoded, not the text (megabytes with thousands of instances). */
+    apr_pool_create(&scratch, view->pool);
+    if (aop_doc_read(scratch, text, &doc, perr) != APR_SUCCESS
+        || build_instances(view, prev, &doc, scratch, perr) != APR_SUCCESS) {
+        free_view(view);
         return NULL;
     }
-    if (build_instances(view, list, &map, perr) != APR_SUCCESS) {
-        apr_pool_destroy(pool);
-        return NULL;
-    }
-    if (json_object_object_get_ex(root, "settings", &settings)) {
+    if (json_object_object_get_ex(doc.header, "settings", &settings)) {
         apply_settings(view->cfg, settings);
     }
-    map = read_models(view, map, root);
+    view->routes = aop_route_table_build(view->pool, view->cfg);
+    view->shm_map = map_view(view, &doc);
     apr_pool_destroy(scratch);
-    view->routes = aop_route_table_build(pool, view->cfg);
-    if (!(view->shm_map = map_view(view, map))) {
+    if (!view->shm_map) {
         *perr = "shared memory has no room for the instances";
-        apr_pool_destroy(pool);
+        free_view(view);
         return NULL;
     }
+    return view;
+}
+
+aop_view_t *aop_view_build(aop_fleet_t *fleet, const char *text, apr_uint64_t generation,
+                           const aop_view_t *prev, const char **perr)
+{
+    apr_pool_t *tmp;
+    aop_view_t *view;
+
+    if (apr_pool_create_unmanaged_ex(&tmp, NULL, NULL) != APR_SUCCESS) {
+        *perr = "out of memory";
+        return NULL;
+    }
+    view = build_from(fleet, apr_pstrdup(tmp, text), generation, prev, perr);
+    apr_pool_destroy(tmp);
     return view;
 }
 
@@ -212,12 +456,13 @@ static aop_view_t *build_current(aop_fleet_t *fleet, server_rec *s, apr_uint64_t
 {
     apr_pool_t *tmp;
     apr_uint64_t gen = 0;
-    const char *doc, *err = NULL;
+    const char *err = NULL;
+    char *doc;
     aop_view_t *view;
 
     apr_pool_create_unmanaged_ex(&tmp, NULL, NULL);
     doc = aop_shm_read_doc(tmp, fleet->id, &gen);
-    view = doc ? aop_view_build(fleet, doc, gen, &err) : NULL;
+    view = doc ? build_from(fleet, doc, gen, fleet->current, &err) : NULL;
     apr_pool_destroy(tmp);
 
     if (!view) {

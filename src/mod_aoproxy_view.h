@@ -16,12 +16,15 @@
 #include <httpd.h>
 
 #include "aop_config.h"
+#include "aop_json.h"
 #include "aop_route.h"
 #include "mod_aoproxy_fleets.h"
 
 struct proxy_worker;
 struct proxy_balancer;
 struct aop_shm_map_t;
+
+struct aop_view_batch_t;
 
 typedef struct aop_view_t {
     aop_fleet_t *fleet;
@@ -33,8 +36,48 @@ typedef struct aop_view_t {
     struct aop_shm_map_t *shm_map;
     const char **worker_names;       /* parallel to cfg->instances */
     struct proxy_worker **workers;   /* parallel; found in the balancer on first use */
+    /* Instances are decoded into batches shared with later views: a view built after
+     * a change decodes only the instances whose record changed (aop_view_build). */
+    struct aop_view_batch_t **batch_of;   /* parallel: the batch holding each */
+    apr_array_header_t *batches;     /* aop_view_batch_t *: each once, held by the view */
+    apr_uint64_t *rev;               /* parallel: the hash of each one's record */
+    apr_hash_t *by_rev;              /* rev (8 bytes) -> index + 1 */
     volatile apr_uint32_t refs;
 } aop_view_t;
+
+/* The live document in shared memory (mod_aoproxy_publish.c writes it): lines.
+ *   line 1: JSON {"settings": {...}, "_models": {model: slot}, "instances": N,
+ *           "yaml": M}
+ *   N lines, one an instance: "REV SLOT NAME WORKER NPAIRS PAIR...\tJSON\n" with REV
+ *           the 16 hex digits of the FNV-1a hash of JSON (its effective record, key
+ *           included), SLOT and PAIRs its shared-memory slots (instance, and one per
+ *           supported model in order), WORKER its balancer member's name
+ *   M lines: the YAML layer, an effective record a line (read by changes alone).
+ * Names and worker names hold no blank (instance names are [A-Za-z0-9._-], workers
+ * URLs).  A process decodes the JSON of an instance only when its REV is new. */
+typedef struct aop_doc_line_t {
+    apr_uint64_t rev;
+    int slot;
+    const char *name;
+    const char *worker;
+    int npairs;
+    int *pairs;
+    char *json;
+    apr_size_t json_len;
+} aop_doc_line_t;
+
+typedef struct aop_doc_t {
+    json_object *header;
+    int n, nyaml;
+    aop_doc_line_t *inst;            /* n of them */
+    char **yaml;                     /* nyaml JSON texts */
+} aop_doc_t;
+
+/* Splits doc (a private copy: cut in place) into its parts; APR_EINVAL and *perr. */
+apr_status_t aop_doc_read(apr_pool_t *p, char *doc, aop_doc_t *out, const char **perr);
+
+/* The FNV-1a hash a line's REV is. */
+apr_uint64_t aop_doc_rev(const char *json, apr_size_t len);
 
 /* The fleet's current view, held until r->pool is cleaned up; NULL if the fleet has
  * none (shared memory missing).  Builds a new view when the generation moved. */
@@ -51,8 +94,9 @@ int aop_view_find(const aop_view_t *view, const char *name);
 
 /* ---- changes (mod_aoproxy_publish.c) */
 
-/* The view of a document (the publisher's own, or one read from shared memory). */
+/* The view of a document (the publisher's own, or one read from shared memory);
+ * the instances whose record is unchanged since prev (NULL: none) are prev's. */
 aop_view_t *aop_view_build(aop_fleet_t *fleet, const char *doc, apr_uint64_t generation,
-                           const char **perr);
+                           const aop_view_t *prev, const char **perr);
 
 #endif

@@ -35,7 +35,7 @@ def many_yaml(mock, n, strategy="weighted"):
 
 
 @pytest.fixture
-def fleet(request, mock):
+def big(request, mock):
     made = []
 
     def start(mpm, n=MANY, strategy="weighted", yaml_text=None):
@@ -110,8 +110,8 @@ def metrics_pages(srv, limit):
 
 
 @pytest.mark.parametrize("mpm", MPMS)
-def test_every_one_of_600_instances_gets_traffic(mpm, fleet, mock):
-    srv = fleet(mpm)
+def test_every_one_of_600_instances_gets_traffic(mpm, big, mock):
+    srv = big(mpm)
     statuses = send(srv, 2 * MANY)
     assert statuses == [200] * (2 * MANY)
     _, insts = stats_pages(srv, 1000)
@@ -123,8 +123,8 @@ def test_every_one_of_600_instances_gets_traffic(mpm, fleet, mock):
 
 
 @pytest.mark.parametrize("mpm", MPMS)
-def test_failover_ties_among_600_are_all_used(mpm, fleet, mock):
-    srv = fleet(mpm, strategy="round_robin")
+def test_round_robin_among_600_uses_every_one(mpm, big, mock):
+    srv = big(mpm, strategy="round_robin")
     assert send(srv, 2 * MANY) == [200] * (2 * MANY)
     per, _ = metrics_pages(srv, 1000)
     assert len(per) == MANY
@@ -132,8 +132,8 @@ def test_failover_ties_among_600_are_all_used(mpm, fleet, mock):
 
 
 @pytest.mark.parametrize("mpm", MPMS)
-def test_pages_name_every_instance_exactly_once(mpm, fleet, mock):
-    srv = fleet(mpm)
+def test_pages_name_every_instance_exactly_once(mpm, big, mock):
+    srv = big(mpm)
     assert send(srv, 50) == [200] * 50
     pages, insts = stats_pages(srv, 64)
     names = [i["name"] for i in insts]
@@ -174,10 +174,10 @@ def block_yaml(port, n):
             + "".join(one.format(i=i, key=KEY, port=port) for i in range(n)))
 
 
-def test_a_yaml_of_10000_block_style_instances_loads(fleet, mock):
+def test_a_yaml_of_10000_block_style_instances_loads(big, mock):
     text = block_yaml(mock.port, 10000)
     assert len(text) > 2 * 1024 * 1024          # twice the old limit of a file
-    srv = fleet("event", yaml_text=text)
+    srv = big("event", yaml_text=text)
     assert send(srv, 20, threads=4) == [200] * 20
     body = request(srv, "GET", "/stats/instances?limit=1").json()
     assert body["total"] == 10000 and body["instances"][0]["name"] == "blk00000"
@@ -204,8 +204,8 @@ class Load:
 
 
 @pytest.mark.parametrize("mpm", MPMS)
-def test_adds_through_the_api_leave_requests_flowing(mpm, fleet, mock):
-    srv = fleet(mpm)
+def test_adds_through_the_api_leave_requests_flowing(mpm, big, mock):
+    srv = big(mpm)
     load = Load(srv)
     try:
         for i in range(3):
