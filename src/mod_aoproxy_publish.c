@@ -551,7 +551,6 @@ static apr_status_t yaml_layer(request_rec *r, aop_fleet_t *fleet, const aop_doc
             apr_pool_destroy(fresh.pool);
             return APR_EINVAL;
         }
-        json_object_put(o);
         fresh.text[i] = apr_pstrdup(fresh.pool, doc->yaml[i]);
         APR_ARRAY_PUSH(fresh.layer, aop_effective_t *) = e;
     }
