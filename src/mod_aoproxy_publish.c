@@ -8,6 +8,7 @@
 #include <util_mutex.h>
 #include <mod_proxy.h>
 #include <unixd.h>
+#include <malloc.h>
 
 #include "aop_json.h"
 #include "aop_layers.h"
@@ -451,8 +452,7 @@ apr_status_t aop_publish_boot_layers(apr_pool_t *pconf, apr_pool_t *ptemp, serve
     return APR_SUCCESS;
 }
 
-apr_status_t aop_publish_boot(apr_pool_t *ptemp, server_rec *s, aop_fleet_t *fleet,
-                              const char **perr)
+static apr_status_t publish_boot(apr_pool_t *ptemp, aop_fleet_t *fleet, const char **perr)
 {
     apr_array_header_t *layer, *removed = apr_array_make(ptemp, 1, sizeof(char *));
     const char **names = apr_pcalloc(ptemp, sizeof(char *) * (fleet->boot->nelts + 1));
@@ -499,6 +499,29 @@ apr_status_t aop_publish_boot(apr_pool_t *ptemp, server_rec *s, aop_fleet_t *fle
     }
     fleet->current = view;
     return APR_SUCCESS;
+}
+
+/* The records, lines and copies of the first document are megabytes with thousands
+ * of instances: made in a pool of their own, given back when it is published (the
+ * parent's memory is every child's too), and the heap trimmed after. */
+apr_status_t aop_publish_boot(apr_pool_t *ptemp, server_rec *s, aop_fleet_t *fleet,
+                              const char **perr)
+{
+    apr_pool_t *work;
+    apr_status_t rv;
+
+    if (apr_pool_create_unmanaged_ex(&work, NULL, NULL) != APR_SUCCESS) {
+        *perr = "out of memory";
+        return APR_ENOMEM;
+    }
+    rv = publish_boot(work, fleet, perr);
+    if (rv != APR_SUCCESS && *perr) {
+        *perr = apr_pstrdup(ptemp, *perr);
+    }
+    apr_pool_destroy(work);
+    malloc_trim(0);
+    (void)s;
+    return rv;
 }
 
 /* ------------------------------------------------------------------ run time */
