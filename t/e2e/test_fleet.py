@@ -73,7 +73,7 @@ def stats_pages(srv, limit):
         assert len(body["instances"]) <= limit
         pages.append(body)
         got += body["instances"]
-        after = body["next"]
+        after = body.get("next")    # (older answers had no pages)
         if after is None:
             return pages, got
 
