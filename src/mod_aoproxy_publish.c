@@ -491,7 +491,8 @@ static apr_status_t publish_boot(apr_pool_t *ptemp, aop_fleet_t *fleet, const ch
         != APR_SUCCESS) {
         return APR_ENOSPC;
     }
-    if (!(view = aop_view_build(fleet, doc, gen, NULL, perr))) {
+    if (!(view = aop_view_build(fleet, doc, gen, aop_view_seed(ptemp, fleet, fleet->boot,
+                                                                d.text), perr))) {
         return APR_EGENERAL;
     }
     for (i = 0; fleet->boot_workers && i < fleet->boot->nelts; i++) {

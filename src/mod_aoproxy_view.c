@@ -156,9 +156,13 @@ typedef struct aop_view_batch_t {
  * decodes everything anew, into one. */
 #define MAX_BATCHES 32
 
+/* The instances the configuration was loaded with (in pconf, as long as the
+ * configuration's generation): the first view's, never freed by a view. */
+static aop_view_batch_t boot_batch;
+
 static void batch_unref(aop_view_batch_t *b)
 {
-    if (apr_atomic_dec32(&b->refs) == 0) {
+    if (b != &boot_batch && apr_atomic_dec32(&b->refs) == 0) {
         apr_pool_destroy(b->pool);
     }
 }
@@ -301,7 +305,7 @@ static void hold_batches(aop_view_t *view, int n)
     for (i = 0; i < n; i++) {
         aop_view_batch_t *b = view->batch_of[i];
 
-        if (!apr_hash_get(seen, &b, sizeof(b))) {
+        if (b != &boot_batch && !apr_hash_get(seen, &b, sizeof(b))) {
             aop_view_batch_t **key = apr_pmemdup(view->pool, &b, sizeof(b));
 
             apr_hash_set(seen, key, sizeof(b), b);
@@ -399,6 +403,31 @@ static aop_view_t *view_make(aop_fleet_t *fleet, apr_uint64_t generation)
     view->cfg = apr_pmemdup(pool, fleet->boot_cfg, sizeof(*view->cfg));
     view->cfg->instances = apr_array_make(pool, 1, sizeof(aop_instance_t *));
     return view;
+}
+
+aop_view_t *aop_view_seed(apr_pool_t *p, aop_fleet_t *fleet,
+                          const apr_array_header_t *eff, const char *const *text)
+{
+    aop_view_t *seed = apr_pcalloc(p, sizeof(*seed));
+    int i, n = eff->nelts;
+
+    seed->fleet = fleet;
+    seed->pool = p;
+    seed->cfg = apr_pmemdup(p, fleet->boot_cfg, sizeof(*seed->cfg));
+    seed->cfg->instances = apr_array_make(p, n + 1, sizeof(aop_instance_t *));
+    seed->effective = (apr_array_header_t *)eff;
+    seed->batch_of = apr_palloc(p, sizeof(aop_view_batch_t *) * (apr_size_t)(n + 1));
+    seed->rev = apr_palloc(p, sizeof(apr_uint64_t) * (apr_size_t)(n + 1));
+    seed->by_rev = apr_hash_make(p);
+    for (i = 0; i < n; i++) {
+        APR_ARRAY_PUSH(seed->cfg->instances, aop_instance_t *) =
+            APR_ARRAY_IDX(eff, i, aop_effective_t *)->inst;
+        seed->batch_of[i] = &boot_batch;
+        seed->rev[i] = aop_doc_rev(text[i], strlen(text[i]));
+        apr_hash_set(seed->by_rev, &seed->rev[i], sizeof(seed->rev[i]),
+                     (void *)(apr_uintptr_t)(i + 1));
+    }
+    return seed;
 }
 
 /* The view of doc, a private copy it cuts up. */

@@ -94,6 +94,13 @@ int aop_view_find(const aop_view_t *view, const char *name);
 
 /* ---- changes (mod_aoproxy_publish.c) */
 
+/* A stand-in for the view before the first: the instances the configuration was
+ * loaded with (eff, in pconf) and their records' text, so that the first view takes
+ * them as they are rather than decoding the document it was made from.  Only for
+ * aop_view_build's prev; allocated in p. */
+aop_view_t *aop_view_seed(apr_pool_t *p, aop_fleet_t *fleet, const apr_array_header_t *eff,
+                          const char *const *text);
+
 /* The view of a document (the publisher's own, or one read from shared memory);
  * the instances whose record is unchanged since prev (NULL: none) are prev's. */
 aop_view_t *aop_view_build(aop_fleet_t *fleet, const char *doc, apr_uint64_t generation,
