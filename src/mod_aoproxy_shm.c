@@ -546,7 +546,7 @@ static int map_model(apr_pool_t *p, mapping_t *m, const char *model)
 /* A pair's counters survive restarts like the instance's; new ones start at zero. */
 static int map_pair(apr_pool_t *p, mapping_t *m, const char *inst, const char *model)
 {
-    shm_pair_key_t k;
+    shm_pair_key_t k = { { 0 } };
     int fresh, dirty, slot;
 
     apr_cpystrn(k.key, apr_pstrcat(p, inst, "\t", model, NULL), sizeof(k.key));

@@ -16,7 +16,7 @@
 #include <httpd.h>
 
 #include "aop_config.h"
-#include "aop_json.h"
+#include "aop_doc.h"
 #include "aop_route.h"
 #include "mod_aoproxy_fleets.h"
 
@@ -44,40 +44,6 @@ typedef struct aop_view_t {
     apr_hash_t *by_rev;              /* rev (8 bytes) -> index + 1 */
     volatile apr_uint32_t refs;
 } aop_view_t;
-
-/* The live document in shared memory (mod_aoproxy_publish.c writes it): lines.
- *   line 1: JSON {"settings": {...}, "_models": {model: slot}, "instances": N,
- *           "yaml": M}
- *   N lines, one an instance: "REV SLOT NAME WORKER NPAIRS PAIR...\tJSON\n" with REV
- *           the 16 hex digits of the FNV-1a hash of JSON (its effective record, key
- *           included), SLOT and PAIRs its shared-memory slots (instance, and one per
- *           supported model in order), WORKER its balancer member's name
- *   M lines: the YAML layer, an effective record a line (read by changes alone).
- * Names and worker names hold no blank (instance names are [A-Za-z0-9._-], workers
- * URLs).  A process decodes the JSON of an instance only when its REV is new. */
-typedef struct aop_doc_line_t {
-    apr_uint64_t rev;
-    int slot;
-    const char *name;
-    const char *worker;
-    int npairs;
-    int *pairs;
-    char *json;
-    apr_size_t json_len;
-} aop_doc_line_t;
-
-typedef struct aop_doc_t {
-    json_object *header;
-    int n, nyaml;
-    aop_doc_line_t *inst;            /* n of them */
-    char **yaml;                     /* nyaml JSON texts */
-} aop_doc_t;
-
-/* Splits doc (a private copy: cut in place) into its parts; APR_EINVAL and *perr. */
-apr_status_t aop_doc_read(apr_pool_t *p, char *doc, aop_doc_t *out, const char **perr);
-
-/* The FNV-1a hash a line's REV is. */
-apr_uint64_t aop_doc_rev(const char *json, apr_size_t len);
 
 /* The fleet's current view, held until r->pool is cleaned up; NULL if the fleet has
  * none (shared memory missing).  Builds a new view when the generation moved. */
