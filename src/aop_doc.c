@@ -126,11 +126,21 @@ apr_status_t aop_doc_read(apr_pool_t *p, char *doc, aop_doc_t *out, const char *
             return APR_EINVAL;
         }
     }
+    out->yaml_name = apr_pcalloc(p, sizeof(char *) * (apr_size_t)(out->nyaml + 1));
     for (i = 0; i < out->nyaml; i++) {
-        if (!(out->yaml[i] = next_line(&pos))) {
+        char *tab;
+
+        if (!(line = next_line(&pos))) {
             *perr = "the document's YAML layer is cut short";
             return APR_EINVAL;
         }
+        if (!(tab = strchr(line, '\t')) || tab == line) {
+            *perr = apr_psprintf(p, "YAML line %d of the document is damaged", i + 1);
+            return APR_EINVAL;
+        }
+        *tab = '\0';
+        out->yaml_name[i] = line;
+        out->yaml[i] = tab + 1;
     }
     return APR_SUCCESS;
 }

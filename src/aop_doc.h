@@ -11,12 +11,14 @@
  * mod_aoproxy_publish.c writes it, every process's view (mod_aoproxy_view.c) and
  * the next change read it.  Lines:
  *   line 1: JSON {"settings": {...}, "_models": {model: slot}, "instances": N,
- *           "yaml": M, "yaml_rev": "16 hex digits: the YAML layer's hash"}
+ *           "yaml": M}
  *   N lines, one an instance: "REV SLOT NAME WORKER NPAIRS PAIR...\tJSON\n" with REV
  *           the 16 hex digits of the FNV-1a hash of JSON (its effective record, key
  *           included), SLOT and PAIRs its shared-memory slots (instance, and one per
  *           supported model in order), WORKER its balancer member's name
- *   M lines: the YAML layer, an effective record a line (read by changes alone).
+ *   M lines: the YAML layer, "NAME\tJSON" an instance (its effective record, key
+ *           included): read by changes alone, which decode only the names they
+ *           change.
  * Names and worker names hold no blank (instance names are [A-Za-z0-9._-], workers
  * URLs).  A process decodes the JSON of an instance only when its REV is new. */
 typedef struct aop_doc_line_t {
@@ -35,6 +37,7 @@ typedef struct aop_doc_t {
     int n, nyaml;
     aop_doc_line_t *inst;            /* n of them */
     char **yaml;                     /* nyaml JSON texts */
+    const char **yaml_name;          /* parallel: each one's instance name */
 } aop_doc_t;
 
 /* Splits doc (a private copy: cut in place) into its parts; APR_EINVAL and *perr. */

@@ -72,61 +72,44 @@ static const char **records(apr_pool_t *p, const apr_array_header_t *eff)
 /* What a document is made of before the slots are known. */
 typedef struct parts_t {
     json_object *settings;
-    const apr_array_header_t *yaml;  /* aop_effective_t *: the YAML layer alone, so that a
-                                      * later change in any process merges over it */
     const apr_array_header_t *eff;   /* aop_effective_t *: the instances served */
     const char **text;               /* parallel to eff: records() */
+    const apr_uint64_t *rev;         /* parallel: each text's hash, 0 when not yet known */
     const char **workers;            /* parallel to eff */
-    const char **yaml_text;          /* parallel to yaml: records(), or NULL */
-    apr_uint64_t yaml_rev;           /* their hash (with yaml_text) */
+    /* The YAML layer alone, so that a later change in any process merges over it:
+     * its instances' names and records, as the document carries them. */
+    int nyaml;
+    const char *const *yaml_name;
+    const char *const *yaml_text;
 } parts_t;
-
-/* The YAML layer as this process last read it from a document: a change through the
- * API leaves the layer as it was, and decoding thousands of instances for every
- * change was most of its cost.  Read and written under the admin lock (changes are
- * made one at a time), valid while the document's "yaml_rev" is the same. */
-typedef struct yaml_cache_t {
-    apr_pool_t *pool;
-    apr_uint64_t rev;
-    apr_array_header_t *layer;       /* aop_effective_t * */
-    const char **text;
-} yaml_cache_t;
-
-static yaml_cache_t yaml_cache[AOP_SHM_MAX_FLEETS];
-
-static apr_uint64_t yaml_rev(const char *const *text, int n)
-{
-    apr_uint64_t h = 1469598103934665603ULL;
-    int i;
-
-    for (i = 0; i < n; i++) {
-        h = (h ^ aop_doc_rev(text[i], strlen(text[i]))) * 1099511628211ULL;
-    }
-    return h ? h : 1;
-}
 
 static char *instance_line(apr_pool_t *p, const parts_t *d, int i, const aop_shm_map_t *map)
 {
     const aop_instance_t *inst = APR_ARRAY_IDX(d->eff, i, aop_effective_t *)->inst;
     int j, n = inst->supported_models->nelts;
-    char *line = apr_psprintf(p, "%016" APR_UINT64_T_HEX_FMT " %d %s %s %d",
-                              aop_doc_rev(d->text[i], strlen(d->text[i])), map->inst_slot[i],
-                              inst->name, d->workers && d->workers[i] ? d->workers[i] : "-", n);
+    apr_uint64_t rev = d->rev && d->rev[i] ? d->rev[i] : aop_doc_rev(d->text[i],
+                                                                    strlen(d->text[i]));
+    apr_array_header_t *w = apr_array_make(p, n + 4, sizeof(char *));
 
+    APR_ARRAY_PUSH(w, char *) = apr_psprintf(p, "%016" APR_UINT64_T_HEX_FMT " %d %s %s %d",
+                                             rev, map->inst_slot[i], inst->name,
+                                             d->workers && d->workers[i] ? d->workers[i]
+                                                                         : "-", n);
     for (j = 0; j < n; j++) {
-        line = apr_psprintf(p, "%s %d", line, map->pair_slot[i][j]);
+        APR_ARRAY_PUSH(w, char *) = apr_psprintf(p, " %d", map->pair_slot[i][j]);
     }
-    return apr_pstrcat(p, line, "\t", d->text[i], "\n", NULL);
+    APR_ARRAY_PUSH(w, const char *) = "\t";
+    APR_ARRAY_PUSH(w, const char *) = d->text[i];
+    APR_ARRAY_PUSH(w, const char *) = "\n";
+    return apr_array_pstrcat(p, w, 0);
 }
 
-/* The document (its format: mod_aoproxy_view.h). */
+/* The document (its format: aop_doc.h). */
 static const char *compose(apr_pool_t *p, const parts_t *d, const aop_shm_map_t *map)
 {
-    apr_array_header_t *out = apr_array_make(p, d->eff->nelts + d->yaml->nelts + 4,
-                                             sizeof(char *));
+    apr_array_header_t *out = apr_array_make(p, d->eff->nelts + d->nyaml + 4, sizeof(char *));
     json_object *head = aop_json_own(p, json_object_new_object());
     json_object *models = json_object_new_object();
-    const char **yaml = d->yaml_text ? d->yaml_text : records(p, d->yaml);
     apr_hash_index_t *hi;
     int i;
 
@@ -137,43 +120,48 @@ static const char *compose(apr_pool_t *p, const parts_t *d, const aop_shm_map_t 
     json_object_object_add(head, "settings", json_object_get(d->settings));
     json_object_object_add(head, "_models", models);
     json_object_object_add(head, "instances", json_object_new_int(d->eff->nelts));
-    json_object_object_add(head, "yaml", json_object_new_int(d->yaml->nelts));
-    json_object_object_add(head, "yaml_rev", json_object_new_string(apr_psprintf(
-        p, "%016" APR_UINT64_T_HEX_FMT, d->yaml_text ? d->yaml_rev
-                                                    : yaml_rev(yaml, d->yaml->nelts))));
+    json_object_object_add(head, "yaml", json_object_new_int(d->nyaml));
     APR_ARRAY_PUSH(out, const char *) = apr_pstrcat(p, aop_json_to_string(p, head), "\n",
                                                     NULL);
     for (i = 0; i < d->eff->nelts; i++) {
         APR_ARRAY_PUSH(out, const char *) = instance_line(p, d, i, map);
     }
-    for (i = 0; i < d->yaml->nelts; i++) {
-        APR_ARRAY_PUSH(out, const char *) = apr_pstrcat(p, yaml[i], "\n", NULL);
+    for (i = 0; i < d->nyaml; i++) {
+        APR_ARRAY_PUSH(out, const char *) = apr_pstrcat(p, d->yaml_name[i], "\t",
+                                                        d->yaml_text[i], "\n", NULL);
     }
     return apr_array_pstrcat(p, out, 0);
 }
 
-/* The YAML layer as instances again, each with its table of which file set what. */
-static apr_array_header_t *yaml_instances(apr_pool_t *p, const apr_array_header_t *layer)
+/* A YAML layer made anew (start-up, a reload): its names and records. */
+static void set_yaml(apr_pool_t *p, parts_t *d, const apr_array_header_t *layer)
 {
-    apr_array_header_t *out = apr_array_make(p, layer->nelts + 1, sizeof(aop_instance_t *));
+    const char **names = apr_palloc(p, sizeof(char *) * (apr_size_t)(layer->nelts + 1));
     int i;
 
     for (i = 0; i < layer->nelts; i++) {
-        const aop_effective_t *e = APR_ARRAY_IDX(layer, i, aop_effective_t *);
-        aop_instance_t *inst = apr_pmemdup(p, e->inst, sizeof(*inst));
-        apr_hash_index_t *hi;
-
-        inst->sources = apr_table_make(p, 16);
-        for (hi = apr_hash_first(p, e->sources); hi; hi = apr_hash_next(hi)) {
-            const aop_field_source_t *src = apr_hash_this_val(hi);
-
-            if (src->layer == AOP_LAYER_YAML && src->location) {
-                apr_table_setn(inst->sources, apr_hash_this_key(hi), src->location);
-            }
-        }
-        APR_ARRAY_PUSH(out, aop_instance_t *) = inst;
+        names[i] = APR_ARRAY_IDX(layer, i, aop_effective_t *)->inst->name;
     }
-    return out;
+    d->nyaml = layer->nelts;
+    d->yaml_name = names;
+    d->yaml_text = records(p, layer);
+}
+
+/* A YAML-layer instance again, with its table of which file set what. */
+static aop_instance_t *yaml_instance(apr_pool_t *p, const aop_effective_t *e)
+{
+    aop_instance_t *inst = apr_pmemdup(p, e->inst, sizeof(*inst));
+    apr_hash_index_t *hi;
+
+    inst->sources = apr_table_make(p, 16);
+    for (hi = apr_hash_first(p, e->sources); hi; hi = apr_hash_next(hi)) {
+        const aop_field_source_t *src = apr_hash_this_val(hi);
+
+        if (src->layer == AOP_LAYER_YAML && src->location) {
+            apr_table_setn(inst->sources, apr_hash_this_key(hi), src->location);
+        }
+    }
+    return inst;
 }
 
 static void log_warnings(server_rec *s, const apr_array_header_t *warnings)
@@ -201,7 +189,7 @@ static apr_hash_t *changes(apr_pool_t *p, apr_hash_t *old, const parts_t *d,
         const char *was = old ? apr_hash_get(old, e->inst->name, APR_HASH_KEY_STRING) : NULL;
 
         apr_hash_set(now, e->inst->name, APR_HASH_KEY_STRING, "");
-        if (!was || strcmp(was, d->text[i])) {
+        if (!was || (was != d->text[i] && strcmp(was, d->text[i]))) {
             apr_hash_set(reset, e->inst->name, APR_HASH_KEY_STRING, "");
             for (j = 0; j < e->inst->supported_models->nelts; j++) {
                 apr_hash_set(reset, APR_ARRAY_IDX(e->inst->supported_models, j, const char *),
@@ -478,13 +466,12 @@ static apr_status_t publish_boot(apr_pool_t *ptemp, aop_fleet_t *fleet, const ch
         names[i] = fleet->boot_workers ? fleet->boot_workers[i]->s->name_ex
                                        : aop_balancer_worker_url(ptemp, inst);
     }
+    memset(&d, 0, sizeof(d));
     d.settings = settings;
-    d.yaml = layer;
     d.eff = fleet->boot;
     d.text = records(ptemp, fleet->boot);
     d.workers = names;
-    d.yaml_text = NULL;
-    d.yaml_rev = 0;
+    set_yaml(ptemp, &d, layer);
     /* A new start judges every instance's health anew. */
     if (publish(ptemp, fleet, &d, cfg, boot_names(ptemp),
                 changes(ptemp, NULL, &d, removed), NULL, &doc, &gen, perr)
@@ -543,74 +530,201 @@ static apr_status_t store_fail(apr_pool_t *p, aop_change_error_t *err,
     return APR_EGENERAL;
 }
 
-/* The YAML layer of a document: the cached one when the document's is the same. */
-static apr_status_t yaml_layer(request_rec *r, aop_fleet_t *fleet, const aop_doc_t *doc,
-                               const yaml_cache_t **out)
-{
-    yaml_cache_t *c = &yaml_cache[fleet->id], fresh;
-    json_object *v;
-    const char *perr = NULL;
-    apr_uint64_t rev = 0;
-    int i;
-
-    if (json_object_object_get_ex(doc->header, "yaml_rev", &v)) {
-        rev = (apr_uint64_t)strtoull(json_object_get_string(v), NULL, 16);
-    }
-    if (c->pool && rev && c->rev == rev && c->layer->nelts == doc->nyaml) {
-        *out = c;
-        return APR_SUCCESS;
-    }
-    memset(&fresh, 0, sizeof(fresh));
-    if (apr_pool_create_unmanaged_ex(&fresh.pool, NULL, NULL) != APR_SUCCESS) {
-        return APR_ENOMEM;
-    }
-    fresh.rev = rev;
-    fresh.layer = apr_array_make(fresh.pool, doc->nyaml + 1, sizeof(aop_effective_t *));
-    fresh.text = apr_palloc(fresh.pool, sizeof(char *) * (apr_size_t)(doc->nyaml + 1));
-    for (i = 0; i < doc->nyaml; i++) {
-        json_object *o = aop_json_parse(r->pool, doc->yaml[i], strlen(doc->yaml[i]), &perr);
-        aop_effective_t *e;
-
-        if (!o || aop_effective_from_json(fresh.pool, o, &e, &perr) != APR_SUCCESS) {
-            apr_pool_destroy(fresh.pool);
-            return APR_EINVAL;
-        }
-        fresh.text[i] = apr_pstrdup(fresh.pool, doc->yaml[i]);
-        APR_ARRAY_PUSH(fresh.layer, aop_effective_t *) = e;
-    }
-    if (c->pool) {
-        apr_pool_destroy(c->pool);
-    }
-    *c = fresh;
-    *out = c;
-    return APR_SUCCESS;
-}
-
-/* The live document's settings, YAML layer (*yaml: the cached copy, not to be
- * changed) and instances' records (name -> text).  Caller holds the admin lock. */
-static apr_status_t current_layers(request_rec *r, aop_fleet_t *fleet, json_object **settings,
-                                   const yaml_cache_t **yaml, apr_hash_t **old,
-                                   aop_change_error_t *err)
-{
-    apr_uint64_t gen;
-    char *text = aop_shm_read_doc(r->pool, fleet->id, &gen);
-    const char *perr = NULL;
+/* The live document as a change finds it (read under the admin lock: no other
+ * change moves it meanwhile). */
+typedef struct live_t {
     aop_doc_t doc;
+    apr_uint64_t gen;
+    json_object *settings;
+    apr_hash_t *old;                 /* name -> its record's text */
+    apr_hash_t *at;                  /* name -> its instance line's index + 1 */
+    apr_hash_t *yaml_at;             /* name -> its YAML line's index + 1 */
+} live_t;
+
+/* Caller holds the admin lock. */
+static apr_status_t read_live(request_rec *r, aop_fleet_t *fleet, live_t *live,
+                              aop_change_error_t *err)
+{
+    char *text = aop_shm_read_doc(r->pool, fleet->id, &live->gen);
+    const char *perr = NULL;
     int i;
 
-    if (!text || aop_doc_read(r->pool, text, &doc, &perr) != APR_SUCCESS
-        || !json_object_object_get_ex(doc.header, "settings", settings)) {
+    if (!text || aop_doc_read(r->pool, text, &live->doc, &perr) != APR_SUCCESS
+        || !json_object_object_get_ex(live->doc.header, "settings", &live->settings)) {
         fail(err, HTTP_INTERNAL_SERVER_ERROR, "the live instances cannot be read", NULL);
         return APR_EGENERAL;
     }
-    *old = apr_hash_make(r->pool);
-    for (i = 0; i < doc.n; i++) {
-        apr_hash_set(*old, doc.inst[i].name, APR_HASH_KEY_STRING, doc.inst[i].json);
+    live->old = apr_hash_make(r->pool);
+    live->at = apr_hash_make(r->pool);
+    live->yaml_at = apr_hash_make(r->pool);
+    for (i = 0; i < live->doc.n; i++) {
+        apr_hash_set(live->old, live->doc.inst[i].name, APR_HASH_KEY_STRING,
+                     live->doc.inst[i].json);
+        apr_hash_set(live->at, live->doc.inst[i].name, APR_HASH_KEY_STRING,
+                     (void *)(apr_uintptr_t)(i + 1));
     }
-    if (yaml_layer(r, fleet, &doc, yaml) != APR_SUCCESS) {
-        fail(err, HTTP_INTERNAL_SERVER_ERROR, "the live YAML layer cannot be read", NULL);
-        return APR_EGENERAL;
+    for (i = 0; i < live->doc.nyaml; i++) {
+        apr_hash_set(live->yaml_at, live->doc.yaml_name[i], APR_HASH_KEY_STRING,
+                     (void *)(apr_uintptr_t)(i + 1));
     }
+    return APR_SUCCESS;
+}
+
+/* The YAML layer's instance called name (NULL: none), decoded from its line alone:
+ * a change decodes only the YAML instances whose records it merges anew. */
+static apr_status_t yaml_named(apr_pool_t *p, const live_t *live, const char *name,
+                               const aop_effective_t **out)
+{
+    apr_uintptr_t at = (apr_uintptr_t)apr_hash_get(live->yaml_at, name, APR_HASH_KEY_STRING);
+    const char *perr = NULL;
+    aop_effective_t *e;
+    json_object *o;
+
+    *out = NULL;
+    if (!at) {
+        return APR_SUCCESS;
+    }
+    o = aop_json_parse(p, live->doc.yaml[at - 1], strlen(live->doc.yaml[at - 1]), &perr);
+    if (!o || aop_effective_from_json(p, o, &e, &perr) != APR_SUCCESS) {
+        return APR_EINVAL;
+    }
+    *out = e;
+    return APR_SUCCESS;
+}
+
+/* What a change through the store builds: the effective instances in the order
+ * aop_layers_merge gives them, each with its record's text. */
+typedef struct build_t {
+    request_rec *r;
+    aop_fleet_t *fleet;
+    const live_t *live;
+    const aop_view_t *view;          /* of the live document, or NULL */
+    apr_hash_t *stored;              /* name -> aop_store_record_t * */
+    apr_array_header_t *eff, *warnings;
+    apr_array_header_t *text, *rev;  /* const char *, apr_uint64_t */
+    int merged;                      /* instances merged anew */
+} build_t;
+
+/* The view's decoded instance for line k of the live document, if the record the
+ * line has is what the store and the YAML layer would give now: neither changed
+ * since (the YAML layer does not without a reload; the store's version says). */
+static const aop_effective_t *unchanged(const build_t *b, const char *name,
+                                        const aop_store_record_t *rec)
+{
+    apr_uintptr_t k = (apr_uintptr_t)apr_hash_get(b->live->at, name, APR_HASH_KEY_STRING);
+    const aop_effective_t *e;
+
+    if (!k || !b->view || k > (apr_uintptr_t)b->view->effective->nelts
+        || b->view->rev[k - 1] != b->live->doc.inst[k - 1].rev) {
+        return NULL;
+    }
+    e = APR_ARRAY_IDX(b->view->effective, k - 1, const aop_effective_t *);
+    return strcmp(e->inst->name, name) == 0 && e->version == (rec ? rec->version : 0) ? e
+                                                                                   : NULL;
+}
+
+/* Instance name (in the YAML layer or the store) into b: the live one when
+ * unchanged, else merged anew from its YAML instance and its record. */
+static apr_status_t take(build_t *b, const char *name)
+{
+    const aop_store_record_t *rec = apr_hash_get(b->stored, name, APR_HASH_KEY_STRING);
+    const aop_effective_t *e = unchanged(b, name, rec), *y;
+    apr_array_header_t *yl = NULL, *rl = NULL, *out;
+    apr_pool_t *p = b->r->pool;
+    apr_uintptr_t k;
+
+    if (e) {
+        k = (apr_uintptr_t)apr_hash_get(b->live->at, name, APR_HASH_KEY_STRING);
+        APR_ARRAY_PUSH(b->eff, const aop_effective_t *) = e;
+        APR_ARRAY_PUSH(b->text, const char *) = b->live->doc.inst[k - 1].json;
+        APR_ARRAY_PUSH(b->rev, apr_uint64_t) = b->live->doc.inst[k - 1].rev;
+        return APR_SUCCESS;
+    }
+    if (yaml_named(p, b->live, name, &y) != APR_SUCCESS) {
+        return APR_EINVAL;
+    }
+    if (y) {
+        yl = apr_array_make(p, 1, sizeof(aop_instance_t *));
+        APR_ARRAY_PUSH(yl, aop_instance_t *) = yaml_instance(p, y);
+    }
+    if (rec) {
+        rl = apr_array_make(p, 1, sizeof(aop_store_record_t *));
+        APR_ARRAY_PUSH(rl, const aop_store_record_t *) = rec;
+    }
+    if (aop_layers_merge(p, yl, rl, b->fleet->db_path, &out, b->warnings) != APR_SUCCESS) {
+        return APR_EINVAL;
+    }
+    if (out->nelts == 1) {           /* none: a deletion hides it */
+        APR_ARRAY_PUSH(b->eff, aop_effective_t *) = APR_ARRAY_IDX(out, 0, aop_effective_t *);
+        APR_ARRAY_PUSH(b->text, const char *) = records(p, out)[0];
+        APR_ARRAY_PUSH(b->rev, apr_uint64_t) = 0;
+        b->merged++;
+    }
+    return APR_SUCCESS;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The effective instances after a change in the store (the YAML layer as it is):
+ * the YAML layer's in its order, then the store's alone in name order, as
+ * aop_layers_merge orders them; only the names whose record changed are merged and
+ * serialised anew (5000 instances: the rest would be most of a change's time). */
+static apr_status_t build_after_store_change(build_t *b, const apr_array_header_t *stored)
+{
+    apr_pool_t *p = b->r->pool;
+    apr_array_header_t *only = apr_array_make(p, 4, sizeof(char *));
+    int i;
+
+    b->stored = apr_hash_make(p);
+    for (i = 0; stored && i < stored->nelts; i++) {
+        const aop_store_record_t *rec = APR_ARRAY_IDX(stored, i, const aop_store_record_t *);
+
+        apr_hash_set(b->stored, rec->name, APR_HASH_KEY_STRING, rec);
+        if (!rec->deleted && !apr_hash_get(b->live->yaml_at, rec->name, APR_HASH_KEY_STRING)) {
+            APR_ARRAY_PUSH(only, const char *) = rec->name;
+        }
+    }
+    qsort(only->elts, (size_t)only->nelts, sizeof(char *), by_name);
+    for (i = 0; i < b->live->doc.nyaml; i++) {
+        const char *name = b->live->doc.yaml_name[i];
+        const aop_store_record_t *rec = apr_hash_get(b->stored, name, APR_HASH_KEY_STRING);
+
+        if ((!rec || !rec->deleted) && take(b, name) != APR_SUCCESS) {
+            return APR_EINVAL;
+        }
+    }
+    for (i = 0; i < only->nelts; i++) {
+        if (take(b, APR_ARRAY_IDX(only, i, const char *)) != APR_SUCCESS) {
+            return APR_EINVAL;
+        }
+    }
+    return APR_SUCCESS;
+}
+
+/* After a reload: every instance merged over the new YAML layer. */
+static apr_status_t build_after_reload(build_t *b, const aop_config_t *new_yaml,
+                                       const apr_array_header_t *stored, parts_t *d)
+{
+    apr_pool_t *p = b->r->pool;
+    apr_array_header_t *layer;
+    const char **text;
+    int i;
+
+    if (aop_layers_merge(p, new_yaml->instances, NULL, NULL, &layer, NULL) != APR_SUCCESS
+        || aop_layers_merge(p, new_yaml->instances, stored, b->fleet->db_path, &b->eff,
+                            b->warnings) != APR_SUCCESS) {
+        return APR_EINVAL;
+    }
+    set_yaml(p, d, layer);
+    text = records(p, b->eff);
+    for (i = 0; i < b->eff->nelts; i++) {
+        APR_ARRAY_PUSH(b->text, const char *) = text[i];
+        APR_ARRAY_PUSH(b->rev, apr_uint64_t) = 0;
+    }
+    b->merged = b->eff->nelts;
     return APR_SUCCESS;
 }
 
@@ -618,90 +732,94 @@ apr_status_t aop_publish_change(request_rec *r, aop_fleet_t *fleet,
                                 const aop_config_t *new_yaml, aop_change_error_t *err)
 {
     apr_pool_t *p = r->pool;
-    json_object *settings = NULL;
-    apr_hash_t *old = NULL;
-    const yaml_cache_t *cached = NULL;
-    apr_array_header_t *layer = NULL, *stored = NULL, *eff;
-    apr_array_header_t *warnings = apr_array_make(p, 4, sizeof(char *));
+    apr_array_header_t *stored = NULL;
     apr_array_header_t *removed = apr_array_make(p, 4, sizeof(char *));
-    const apr_array_header_t *yaml;
     aop_config_t *cfg;
     aop_store_result_t res;
     const char **workers, *doc, *perr = NULL;
     apr_uint64_t gen;
-
+    live_t live;
+    build_t b;
     parts_t d;
 
-    if (current_layers(r, fleet, &settings, &cached, &old, err) != APR_SUCCESS) {
+    if (read_live(r, fleet, &live, err) != APR_SUCCESS) {
         return APR_EGENERAL;
-    }
-    layer = cached->layer;
-    if (new_yaml) {
-        settings = aop_json_own(p, settings_json(new_yaml));
-        if (aop_layers_merge(p, new_yaml->instances, NULL, NULL, &layer, NULL) != APR_SUCCESS) {
-            fail(err, HTTP_INTERNAL_SERVER_ERROR, "cannot build the YAML layer", NULL);
-            return APR_EGENERAL;
-        }
-        yaml = new_yaml->instances;
-    }
-    else {
-        yaml = yaml_instances(p, layer);
     }
     if (file_exists(p, fleet->db_path)
         && aop_store_load(p, fleet->db_path, &stored, &res) != APR_SUCCESS) {
         return store_fail(p, err, &res);
     }
-    if (aop_layers_merge(p, yaml, stored, fleet->db_path, &eff, warnings) != APR_SUCCESS) {
-        fail(err, HTTP_INTERNAL_SERVER_ERROR, "cannot merge the stored instances", NULL);
-        return APR_EGENERAL;
+    memset(&b, 0, sizeof(b));
+    memset(&d, 0, sizeof(d));
+    b.r = r;
+    b.fleet = fleet;
+    b.live = &live;
+    b.warnings = apr_array_make(p, 4, sizeof(char *));
+    b.eff = apr_array_make(p, live.doc.n + 8, sizeof(aop_effective_t *));
+    b.text = apr_array_make(p, live.doc.n + 8, sizeof(char *));
+    b.rev = apr_array_make(p, live.doc.n + 8, sizeof(apr_uint64_t));
+    if (new_yaml) {
+        d.settings = aop_json_own(p, settings_json(new_yaml));
+        if (build_after_reload(&b, new_yaml, stored, &d) != APR_SUCCESS) {
+            fail(err, HTTP_INTERNAL_SERVER_ERROR, "cannot merge the stored instances", NULL);
+            return APR_EGENERAL;
+        }
     }
-    log_warnings(r->server, warnings);
-    cfg = with_instances(p, new_yaml ? new_yaml : fleet->boot_cfg, eff);
-    workers = apr_pcalloc(p, sizeof(char *) * (eff->nelts + 1));
-    if ((perr = aop_balancer_assign(r, fleet, eff, workers))) {
+    else {
+        /* This process's view of the live document holds its instances decoded. */
+        const aop_view_t *view = aop_view_acquire(r, fleet);
+
+        b.view = view && view->generation == live.gen ? view : NULL;
+        d.settings = live.settings;
+        d.nyaml = live.doc.nyaml;
+        d.yaml_name = live.doc.yaml_name;
+        d.yaml_text = (const char *const *)live.doc.yaml;
+        if (build_after_store_change(&b, stored) != APR_SUCCESS) {
+            fail(err, HTTP_INTERNAL_SERVER_ERROR, "cannot merge the stored instances", NULL);
+            return APR_EGENERAL;
+        }
+    }
+    log_warnings(r->server, b.warnings);
+    cfg = with_instances(p, new_yaml ? new_yaml : fleet->boot_cfg, b.eff);
+    workers = apr_pcalloc(p, sizeof(char *) * (b.eff->nelts + 1));
+    if ((perr = aop_balancer_assign(r, fleet, b.eff, workers))) {
         fail(err, HTTP_SERVICE_UNAVAILABLE, perr, "no_capacity");
         return APR_ENOSPC;
     }
-    d.settings = settings;
-    d.yaml = layer;
-    d.eff = eff;
-    d.text = records(p, eff);
+    d.eff = b.eff;
+    d.text = (const char **)b.text->elts;
+    d.rev = (const apr_uint64_t *)b.rev->elts;
     d.workers = workers;
-    d.yaml_text = new_yaml ? NULL : cached->text;     /* unchanged: as it was */
-    d.yaml_rev = cached->rev;
-    if (publish(p, fleet, &d, cfg, NULL, changes(p, old, &d, removed), removed, &doc, &gen,
-                &perr) != APR_SUCCESS) {
+    if (publish(p, fleet, &d, cfg, NULL, changes(p, live.old, &d, removed), removed, &doc,
+                &gen, &perr) != APR_SUCCESS) {
         fail(err, HTTP_SERVICE_UNAVAILABLE, perr, "no_capacity");
         return APR_ENOSPC;
     }
-    aop_balancer_flag(fleet, eff, workers, new_yaml ? new_yaml->retries : -1);
+    aop_balancer_flag(fleet, b.eff, workers, new_yaml ? new_yaml->retries : -1);
     ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, AOPLOGNO(00088)
                   "instances generation %" APR_UINT64_T_FMT ": %d live, %d removed", gen,
-                  eff->nelts, removed->nelts);
+                  b.eff->nelts, removed->nelts);
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, AOPLOGNO(00270)
+                  "instances generation %" APR_UINT64_T_FMT ": %d merged anew, %d as they "
+                  "were", gen, b.merged, b.eff->nelts - b.merged);
     return APR_SUCCESS;
 }
 
 apr_status_t aop_publish_yaml_instance(request_rec *r, aop_fleet_t *fleet, const char *name,
                                        const aop_instance_t **out, aop_change_error_t *err)
 {
-    json_object *settings;
-    apr_hash_t *old;
-    const yaml_cache_t *cached;
-    const apr_array_header_t *layer;
-    int i;
+    const aop_effective_t *e;
+    live_t live;
 
     *out = NULL;
-    if (current_layers(r, fleet, &settings, &cached, &old, err) != APR_SUCCESS) {
+    if (read_live(r, fleet, &live, err) != APR_SUCCESS) {
         return APR_EGENERAL;
     }
-    layer = cached->layer;
-    for (i = 0; i < layer->nelts; i++) {
-        const aop_effective_t *e = APR_ARRAY_IDX(layer, i, aop_effective_t *);
-
-        if (strcmp(e->inst->name, name) == 0) {
-            *out = e->inst;
-        }
+    if (yaml_named(r->pool, &live, name, &e) != APR_SUCCESS) {
+        fail(err, HTTP_INTERNAL_SERVER_ERROR, "the live YAML layer cannot be read", NULL);
+        return APR_EGENERAL;
     }
+    *out = e ? e->inst : NULL;
     return APR_SUCCESS;
 }
 

@@ -26,7 +26,7 @@ START_TEST(lines_read_back_as_written)
     apr_pool_create(&p, NULL);
     text = apr_pstrcat(p, "{\"settings\":{},\"_models\":{\"m\":3},\"instances\":2,\"yaml\":1}\n",
                        line(p, "a", 7, a, " 11 12", 2), line(p, "b", 0, b, "", 0),
-                       "{\"name\":\"a\",\"yaml\":1}\n", NULL);
+                       "a\t{\"name\":\"a\",\"yaml\":1}\n", NULL);
     ck_assert_int_eq(aop_doc_read(p, text, &doc, &err), APR_SUCCESS);
     ck_assert_int_eq(doc.n, 2);
     ck_assert_int_eq(doc.nyaml, 1);
@@ -42,6 +42,7 @@ START_TEST(lines_read_back_as_written)
     ck_assert(doc.inst[0].rev == aop_doc_rev(a, strlen(a)));
     ck_assert(doc.inst[1].rev == aop_doc_rev(b, strlen(b)));
     ck_assert_str_eq(doc.yaml[0], "{\"name\":\"a\",\"yaml\":1}");
+    ck_assert_str_eq(doc.yaml_name[0], "a");
     apr_pool_destroy(p);
 }
 END_TEST
@@ -76,6 +77,7 @@ START_TEST(damaged_documents_are_refused)
         "{\"instances\":1,\"yaml\":0}\nfedcba9876543210 1 a - 2 5\t{}\n",/* pairs short */
         "{\"instances\":1,\"yaml\":0}\nfedcba9876543210 1 a\t{}\n",      /* fields short */
         "{\"instances\":0,\"yaml\":1}\n",                         /* YAML cut short */
+        "{\"instances\":0,\"yaml\":1}\n{\"name\":\"a\"}\n",         /* YAML line unnamed */
         NULL
     };
     apr_pool_t *p;
