@@ -224,3 +224,45 @@ def test_adds_through_the_api_leave_requests_flowing(mpm, big, mock):
     counts = {i["name"]: i["stats"]["requests"] for i in insts}
     assert len(counts) == MANY + 3
     assert all(counts["added%d" % i] > 0 for i in range(3)), counts
+
+
+def merged_counts(srv):
+    """(merged anew, as they were) of every change published so far (AOP00270)."""
+    return [(int(a), int(b)) for a, b in re.findall(
+        r"AOP00270: instances generation \d+: (\d+) merged anew, (\d+) as they were",
+        srv.read_log())]
+
+
+@pytest.mark.parametrize("mpm", MPMS)
+def test_a_change_merges_only_the_instances_it_changes(mpm, big, mock):
+    """A PATCH, a revert to the YAML (rollback to 0) and a deletion in a fleet of 600
+    merge anew only the instance they name; the others keep their records (and their
+    sources) as they were; a reload merges everything over the new YAML."""
+    srv = big(mpm)
+
+    def ok(method, path, body=None):
+        resp = request(srv, method, path, body, headers=AUTH)
+        assert resp.status in (200, 201), resp.body[:300]
+        return json.loads(resp.body) if resp.body else None
+
+    ok("PATCH", "/instances/i00007", {"weight": 7})
+    assert merged_counts(srv)[-1] == (1, MANY - 1)
+    src = ok("GET", "/admin/config/instances/i00007/sources")["sources"]
+    assert src["weight"]["layer"] == "database", src
+    src = ok("GET", "/admin/config/instances/i00008/sources")["sources"]
+    assert src["weight"]["layer"] == "yaml", src
+    # back to the YAML's definition: its YAML instance read from the document alone
+    ok("POST", "/admin/instances/i00007/rollback", {"version": 0})
+    assert merged_counts(srv)[-1] == (1, MANY - 1)
+    src = ok("GET", "/admin/config/instances/i00007/sources")["sources"]
+    assert src["weight"]["layer"] == "yaml", src
+    # a deletion merges nothing: the instance is gone, the others are as they were
+    resp = request(srv, "DELETE", "/instances/i00009", headers=AUTH)
+    assert resp.status in (200, 204), resp.body[:300]
+    assert merged_counts(srv)[-1] == (0, MANY - 1)
+    _, insts = stats_pages(srv, 1000)
+    names = {i["name"] for i in insts}
+    assert "i00009" not in names and len(names) == MANY - 1
+    assert send(srv, 2 * MANY) == [200] * (2 * MANY)
+    ok("POST", "/config/reload")
+    assert merged_counts(srv)[-1] == (MANY - 1, 0)
