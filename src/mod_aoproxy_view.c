@@ -359,6 +359,8 @@ static aop_view_t *build_current(aop_fleet_t *fleet, server_rec *s, apr_uint64_t
     char *doc;
     aop_view_t *view;
 
+    apr_time_t t0 = apr_time_now();
+
     apr_pool_create_unmanaged_ex(&tmp, NULL, NULL);
     doc = aop_shm_read_doc(tmp, fleet->id, &gen);
     view = doc ? build_from(fleet, doc, gen, fleet->current, &err) : NULL;
@@ -372,8 +374,9 @@ static aop_view_t *build_current(aop_fleet_t *fleet, server_rec *s, apr_uint64_t
         return NULL;
     }
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, AOPLOGNO(00081)
-                 "instances of generation %" APR_UINT64_T_FMT ": %d", gen,
-                 view->cfg->instances->nelts);
+                 "instances of generation %" APR_UINT64_T_FMT ": %d, view built in %"
+                 APR_TIME_T_FMT " us", gen, view->cfg->instances->nelts,
+                 apr_time_now() - t0);
     return view;
 }
 
