@@ -265,8 +265,8 @@ void aop_stats_record(aop_stats_ring_t *ring, apr_int64_t now_minute,
     add_duration32(&m->ttfb, ev->ttfb);
 }
 
-void aop_stats_window(const aop_stats_ring_t *ring, apr_int64_t now_minute, int minutes,
-                      aop_counts_t *out)
+static void window(const aop_stats_ring_t *ring, apr_int64_t now_minute, int minutes,
+                   int hists, aop_counts_t *out)
 {
     int i;
 
@@ -283,10 +283,24 @@ void aop_stats_window(const aop_stats_ring_t *ring, apr_int64_t now_minute, int 
 
         if (m->minute > now_minute - minutes && m->minute <= now_minute) {
             merge_tally(&out->n, &m->n);
-            merge_hist32(&out->latency, &m->latency);
-            merge_hist32(&out->ttfb, &m->ttfb);
+            if (hists) {
+                merge_hist32(&out->latency, &m->latency);
+                merge_hist32(&out->ttfb, &m->ttfb);
+            }
         }
     }
+}
+
+void aop_stats_window(const aop_stats_ring_t *ring, apr_int64_t now_minute, int minutes,
+                      aop_counts_t *out)
+{
+    window(ring, now_minute, minutes, 1, out);
+}
+
+void aop_stats_window_tally(const aop_stats_ring_t *ring, apr_int64_t now_minute,
+                            int minutes, aop_counts_t *out)
+{
+    window(ring, now_minute, minutes, 0, out);
 }
 
 void aop_stats_reset(aop_stats_ring_t *ring)

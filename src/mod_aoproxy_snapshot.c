@@ -29,8 +29,9 @@ static void copy_pairs_locked(apr_pool_t *p, aop_snapshot_t *snap, int i)
 }
 
 /* One instance, under one short hold of the lock. */
-static void copy_instance(apr_pool_t *p, aop_snapshot_t *snap, int i, int with_pairs)
+static void copy_instance(apr_pool_t *p, aop_snapshot_t *snap, int i, int flags)
 {
+    int with_pairs = flags & AOP_SNAP_PAIRS;
     const aop_shm_inst_t *si = aop_shm_inst(snap->view->shm_map, i);
 
     if (!si) {
@@ -42,8 +43,9 @@ static void copy_instance(apr_pool_t *p, aop_snapshot_t *snap, int i, int with_p
     }
     aop_shm_lock();
     snap->inst[i] = *si;
-    aop_stats_window(aop_shm_ring(si), snap->minute, snap->view->cfg->stats_window_minutes,
-                     &snap->window[i]);
+    (flags & AOP_SNAP_WINDOW_TALLY ? aop_stats_window_tally : aop_stats_window)(
+        aop_shm_ring(si), snap->minute, snap->view->cfg->stats_window_minutes,
+        &snap->window[i]);
     if (with_pairs) {
         copy_pairs_locked(p, snap, i);
     }
@@ -65,7 +67,7 @@ static void copy_overall(aop_snapshot_t *snap)
     aop_shm_unlock();
 }
 
-aop_snapshot_t *aop_snapshot_take_page(apr_pool_t *p, aop_view_t *view, int with_pairs,
+aop_snapshot_t *aop_snapshot_take_page(apr_pool_t *p, aop_view_t *view, int flags,
                                        const int *only, int count)
 {
     aop_snapshot_t *snap = apr_pcalloc(p, sizeof(*snap));
@@ -79,14 +81,14 @@ aop_snapshot_t *aop_snapshot_take_page(apr_pool_t *p, aop_view_t *view, int with
      * thousands leaves the rest unwritten (and, being large, untouched). */
     snap->inst = apr_palloc(p, sizeof(aop_shm_inst_t) * (snap->n + 1));
     snap->window = apr_palloc(p, sizeof(aop_counts_t) * (snap->n + 1));
-    snap->life = with_pairs ? apr_pcalloc(p, sizeof(aop_counts_t *) * (snap->n + 1)) : NULL;
+    snap->life = flags & AOP_SNAP_PAIRS ? apr_pcalloc(p, sizeof(aop_counts_t *) * (snap->n + 1)) : NULL;
     snap->health = apr_pcalloc(p, sizeof(aop_health_t) * (snap->n + 1));
     for (k = 0; k < (only ? count : snap->n); k++) {
         int i = only ? only[k] : k;
 
         memset(&snap->inst[i], 0, sizeof(snap->inst[i]));
         memset(&snap->window[i], 0, sizeof(snap->window[i]));
-        copy_instance(p, snap, i, with_pairs);
+        copy_instance(p, snap, i, flags);
         snap->health[i] = aop_health_of(p, view, i, &snap->inst[i], &snap->window[i],
                                         snap->now);
     }
@@ -94,9 +96,9 @@ aop_snapshot_t *aop_snapshot_take_page(apr_pool_t *p, aop_view_t *view, int with
     return snap;
 }
 
-aop_snapshot_t *aop_snapshot_take(apr_pool_t *p, aop_view_t *view, int with_pairs)
+aop_snapshot_t *aop_snapshot_take(apr_pool_t *p, aop_view_t *view, int flags)
 {
-    return aop_snapshot_take_page(p, view, with_pairs, NULL, 0);
+    return aop_snapshot_take_page(p, view, flags, NULL, 0);
 }
 
 /* A window other than the main one, summed from shared memory: an instance's slot
