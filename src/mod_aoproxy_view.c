@@ -142,6 +142,13 @@ static apr_status_t take_instance(aop_view_t *view, const aop_view_t *prev, int 
     if (at >= 0) {
         e = APR_ARRAY_IDX(prev->effective, at, aop_effective_t *);
         view->batch_of[i] = prev->batch_of[at];
+        if (prev->worker_names && prev->worker_names[at]
+            && strcmp(prev->worker_names[at], line->worker) == 0) {
+            /* The same member: its worker as prev found it (the balancer's, living as
+             * long; a search of the balancer by name at the first request each
+             * instance gets in the new view is what this saves). */
+            view->workers[i] = prev->workers ? prev->workers[at] : NULL;
+        }
     }
     else {
         if (!*fresh && !(*fresh = batch_make())) {
