@@ -103,7 +103,8 @@ static apr_status_t read_instance_line(apr_pool_t *p, char *line, aop_doc_line_t
     return APR_SUCCESS;
 }
 
-apr_status_t aop_doc_read(apr_pool_t *p, char *doc, aop_doc_t *out, const char **perr)
+static apr_status_t read_doc(apr_pool_t *p, char *doc, aop_doc_t *out, int with_yaml,
+                             const char **perr)
 {
     char *pos = doc, *line = next_line(&pos);
     json_object *v;
@@ -119,13 +120,16 @@ apr_status_t aop_doc_read(apr_pool_t *p, char *doc, aop_doc_t *out, const char *
         return APR_EINVAL;
     }
     out->inst = apr_pcalloc(p, sizeof(*out->inst) * (apr_size_t)(out->n + 1));
-    out->yaml = apr_pcalloc(p, sizeof(char *) * (apr_size_t)(out->nyaml + 1));
     for (i = 0; i < out->n; i++) {
         if (!(line = next_line(&pos)) || read_instance_line(p, line, &out->inst[i])) {
             *perr = apr_psprintf(p, "instance line %d of the document is damaged", i + 1);
             return APR_EINVAL;
         }
     }
+    if (!with_yaml) {
+        out->nyaml = 0;
+    }
+    out->yaml = apr_pcalloc(p, sizeof(char *) * (apr_size_t)(out->nyaml + 1));
     out->yaml_name = apr_pcalloc(p, sizeof(char *) * (apr_size_t)(out->nyaml + 1));
     for (i = 0; i < out->nyaml; i++) {
         char *tab;
@@ -143,4 +147,35 @@ apr_status_t aop_doc_read(apr_pool_t *p, char *doc, aop_doc_t *out, const char *
         out->yaml[i] = tab + 1;
     }
     return APR_SUCCESS;
+}
+
+apr_status_t aop_doc_read(apr_pool_t *p, char *doc, aop_doc_t *out, const char **perr)
+{
+    return read_doc(p, doc, out, 1, perr);
+}
+
+apr_status_t aop_doc_read_instances(apr_pool_t *p, char *doc, aop_doc_t *out,
+                                    const char **perr)
+{
+    return read_doc(p, doc, out, 0, perr);
+}
+
+apr_size_t aop_doc_view_len(const char *doc, apr_size_t len)
+{
+    static const char key[] = "{\"lines_bytes\":";
+    const char *nl = memchr(doc, '\n', len), *d;
+    apr_size_t head, lines = 0;
+
+    if (!nl || (apr_size_t)(nl - doc) < sizeof(key) - 1
+        || memcmp(doc, key, sizeof(key) - 1) != 0) {
+        return len;
+    }
+    head = (apr_size_t)(nl - doc) + 1;
+    for (d = doc + sizeof(key) - 1; d < nl && *d >= '0' && *d <= '9'; d++) {
+        if (lines > len) {
+            return len;
+        }
+        lines = lines * 10 + (apr_size_t)(*d - '0');
+    }
+    return d > doc + sizeof(key) - 1 && lines <= len - head ? head + lines : len;
 }

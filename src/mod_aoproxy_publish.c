@@ -110,8 +110,16 @@ static const char *compose(apr_pool_t *p, const parts_t *d, const aop_shm_map_t 
     apr_array_header_t *out = apr_array_make(p, d->eff->nelts + d->nyaml + 4, sizeof(char *));
     json_object *head = aop_json_own(p, json_object_new_object());
     json_object *models = json_object_new_object();
+    const char **lines = apr_palloc(p, sizeof(char *) * (apr_size_t)(d->eff->nelts + 1));
     apr_hash_index_t *hi;
+    apr_int64_t bytes = 0;
     int i;
+
+    for (i = 0; i < d->eff->nelts; i++) {
+        lines[i] = instance_line(p, d, i, map);
+        bytes += (apr_int64_t)strlen(lines[i]);
+    }
+    json_object_object_add(head, "lines_bytes", json_object_new_int64(bytes));
 
     for (hi = apr_hash_first(p, map->model_slot); hi; hi = apr_hash_next(hi)) {
         json_object_object_add(models, apr_hash_this_key(hi),
@@ -124,7 +132,7 @@ static const char *compose(apr_pool_t *p, const parts_t *d, const aop_shm_map_t 
     APR_ARRAY_PUSH(out, const char *) = apr_pstrcat(p, aop_json_to_string(p, head), "\n",
                                                     NULL);
     for (i = 0; i < d->eff->nelts; i++) {
-        APR_ARRAY_PUSH(out, const char *) = instance_line(p, d, i, map);
+        APR_ARRAY_PUSH(out, const char *) = lines[i];
     }
     for (i = 0; i < d->nyaml; i++) {
         APR_ARRAY_PUSH(out, const char *) = apr_pstrcat(p, d->yaml_name[i], "\t",
@@ -545,7 +553,7 @@ typedef struct live_t {
 static apr_status_t read_live(request_rec *r, aop_fleet_t *fleet, live_t *live,
                               aop_change_error_t *err)
 {
-    char *text = aop_shm_read_doc(r->pool, fleet->id, &live->gen);
+    char *text = aop_shm_read_doc(r->pool, fleet->id, &live->gen, NULL);
     const char *perr = NULL;
     int i;
 

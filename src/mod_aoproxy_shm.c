@@ -763,7 +763,8 @@ apr_status_t aop_shm_publish_locked(int fleet, const char *doc, apr_size_t len,
 /* A sequence lock: megabytes of document copied under the shared-state lock held
  * every pick in every process for milliseconds; a reader copies without it and
  * tries again if a writer came in between (writers are rare: changes). */
-char *aop_shm_read_doc(apr_pool_t *p, int fleet, apr_uint64_t *gen)
+char *aop_shm_read_doc(apr_pool_t *p, int fleet, apr_uint64_t *gen,
+                       aop_shm_doc_prefix_fn *prefix)
 {
     shm_fleet_t *f;
     apr_uint32_t before, len;
@@ -781,6 +782,11 @@ char *aop_shm_read_doc(apr_pool_t *p, int fleet, apr_uint64_t *gen)
         }
         *gen = apr_atomic_read64(&f->generation);
         len = f->len < hdr->doc_cap ? f->len : 0;
+        if (len && prefix) {
+            apr_uint32_t want = (apr_uint32_t)prefix(doc_area(fleet), len);
+
+            len = want && want < len ? want : len;
+        }
         doc = len ? apr_pstrmemdup(p, doc_area(fleet), len) : NULL;
         __atomic_thread_fence(__ATOMIC_ACQUIRE);
         if (__atomic_load_n(&f->seq, __ATOMIC_ACQUIRE) == before) {

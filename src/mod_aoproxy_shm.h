@@ -122,7 +122,12 @@ void aop_shm_forget_locked(apr_pool_t *p, const apr_array_header_t *names);
  * current?").  APR_ENOSPC when the document does not fit. */
 apr_status_t aop_shm_publish_locked(int fleet, const char *doc, apr_size_t len,
                                     apr_uint64_t *gen);
-char *aop_shm_read_doc(apr_pool_t *p, int fleet, apr_uint64_t *gen);
+/* prefix (may be NULL: all of it): how many of the document's first bytes to copy,
+ * given the document as it lies (a writer may be changing it: the copy is checked
+ * after, and taken again if it was). */
+typedef apr_size_t aop_shm_doc_prefix_fn(const char *doc, apr_size_t len);
+char *aop_shm_read_doc(apr_pool_t *p, int fleet, apr_uint64_t *gen,
+                       aop_shm_doc_prefix_fn *prefix);
 apr_uint64_t aop_shm_generation(int fleet);
 
 aop_shm_inst_t *aop_shm_inst(const aop_shm_map_t *map, int idx);

@@ -65,6 +65,44 @@ START_TEST(a_hash_with_its_top_bit_set_reads_back)
 }
 END_TEST
 
+/* A view copies the header and the instance lines alone: the header's first key
+ * says how long they are; anything else (absent, torn, too long) means all. */
+START_TEST(a_view_reads_the_instance_lines_alone)
+{
+    apr_pool_t *p;
+    aop_doc_t doc;
+    const char *err = NULL, *a = "{\"name\":\"a\"}";
+    const char *inst, *head, *text;
+    char *cut;
+    apr_size_t len;
+
+    apr_pool_create(&p, NULL);
+    inst = line(p, "a", 7, a, " 11", 1);
+    head = apr_psprintf(p, "{\"lines_bytes\":%" APR_SIZE_T_FMT ",\"instances\":1,"
+                        "\"yaml\":1}\n", strlen(inst));
+    text = apr_pstrcat(p, head, inst, "a\t{\"name\":\"a\",\"yaml\":1}\n", NULL);
+    len = strlen(text);
+    ck_assert_uint_eq(aop_doc_view_len(text, len), strlen(head) + strlen(inst));
+    cut = apr_pstrmemdup(p, text, aop_doc_view_len(text, len));
+    ck_assert_int_eq(aop_doc_read_instances(p, cut, &doc, &err), APR_SUCCESS);
+    ck_assert_int_eq(doc.n, 1);
+    ck_assert_int_eq(doc.nyaml, 0);
+    ck_assert_str_eq(doc.inst[0].json, a);
+    /* the whole document needs its YAML lines */
+    cut = apr_pstrmemdup(p, text, aop_doc_view_len(text, len));
+    ck_assert_int_ne(aop_doc_read(p, cut, &doc, &err), APR_SUCCESS);
+    /* no count, a count past the end, no newline, no digits: all of it */
+    ck_assert_uint_eq(aop_doc_view_len("{\"instances\":0,\"yaml\":0}\n", 25), 25);
+    ck_assert_uint_eq(aop_doc_view_len("{\"lines_bytes\":99,\"a\":1}\nxx", 27), 27);
+    ck_assert_uint_eq(aop_doc_view_len("{\"lines_bytes\":1", 16), 16);
+    ck_assert_uint_eq(aop_doc_view_len("{\"lines_bytes\":,\"a\":1}\nxx", 25), 25);
+    ck_assert_uint_eq(aop_doc_view_len("{\"lines_bytes\":99999999999999999999999}\nx",
+                                       41), 41);
+    ck_assert_uint_eq(aop_doc_view_len("{\"lines_bytes\":2,\"a\":1}\nxyz", 27), 26);
+    apr_pool_destroy(p);
+}
+END_TEST
+
 START_TEST(damaged_documents_are_refused)
 {
     static const char *const bad[] = {
@@ -104,6 +142,7 @@ Suite *aop_doc_suite(void)
     tcase_add_test(tc, lines_read_back_as_written);
     tcase_add_test(tc, a_hash_with_its_top_bit_set_reads_back);
     tcase_add_test(tc, damaged_documents_are_refused);
+    tcase_add_test(tc, a_view_reads_the_instance_lines_alone);
     suite_add_tcase(s, tc);
     return s;
 }
