@@ -83,6 +83,9 @@ static void attach_sources(apr_pool_t *p, aop_effective_t *e)
  */
 typedef struct {
     apr_pool_t *p;
+    apr_pool_t *tmp;                /* one instance's JSON while it is merged: freed after
+                                     * (at thousands of instances, tens of megabytes the
+                                     * result's pool, pconf at start-up, kept) */
     const char *db_path;
     apr_array_header_t *warnings;   /* may be NULL */
 } merge_t;
@@ -129,8 +132,8 @@ static apr_status_t merge_fields(merge_t *m, const aop_instance_t *y,
                                  const aop_store_record_t *r, aop_effective_t *e,
                                  const char **perr)
 {
-    json_object *obj = aop_json_own(m->p, aop_instance_to_json(y ? y : r->inst, 1));
-    json_object *stored = r ? aop_json_own(m->p, aop_instance_to_json(r->inst, 1)) : NULL;
+    json_object *obj = aop_json_own(m->tmp, aop_instance_to_json(y ? y : r->inst, 1));
+    json_object *stored = r ? aop_json_own(m->tmp, aop_instance_to_json(r->inst, 1)) : NULL;
     json_object *val;
     const aop_store_owner_t *o;
     const aop_field_t *f;
@@ -175,7 +178,7 @@ static apr_status_t whole_record(merge_t *m, const aop_store_record_t *r,
               : new_source(m->p, AOP_LAYER_DATABASE, m->db_path, r->version);
         apr_hash_set(e->sources, f->key, APR_HASH_KEY_STRING, s);
     }
-    return checked(m->p, aop_json_own(m->p, aop_instance_to_json(r->inst, 1)), &e->inst,
+    return checked(m->p, aop_json_own(m->tmp, aop_instance_to_json(r->inst, 1)), &e->inst,
                    perr);
 }
 
@@ -188,6 +191,7 @@ static apr_status_t effective(merge_t *m, const aop_instance_t *y,
     apr_status_t rv;
 
     e->version = r ? r->version : 0;
+    apr_pool_create(&m->tmp, m->p);
     rv = merge_fields(m, y, r, e, &err);
     if (rv != APR_SUCCESS && y && r) {
         merged_err = err;
@@ -197,6 +201,10 @@ static apr_status_t effective(merge_t *m, const aop_instance_t *y,
     }
     if (rv != APR_SUCCESS) {
         warn(m, name, err, "");
+    }
+    apr_pool_destroy(m->tmp);
+    m->tmp = NULL;
+    if (rv != APR_SUCCESS) {
         return rv;
     }
     attach_sources(m->p, e);
@@ -232,7 +240,7 @@ apr_status_t aop_layers_merge(apr_pool_t *p, const apr_array_header_t *yaml,
                               const apr_array_header_t *records, const char *db_path,
                               apr_array_header_t **out, apr_array_header_t *warnings)
 {
-    merge_t m = { p, db_path ? apr_pstrdup(p, db_path) : NULL, warnings };
+    merge_t m = { p, NULL, db_path ? apr_pstrdup(p, db_path) : NULL, warnings };
     apr_array_header_t *all = apr_array_make(p, 8, sizeof(aop_effective_t *)), *only;
     apr_hash_t *stored = apr_hash_make(p), *yaml_names = apr_hash_make(p);
     const aop_store_record_t *r;

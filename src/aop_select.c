@@ -2,16 +2,29 @@
  * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 #include "aop_select.h"
 
+/* Whether candidate i belongs to the subset a pick shares among: the eligible ones,
+ * and for failover only those of the best priority.  A test rather than an array of
+ * flags, so that a pick needs no room that grows with the number of candidates. */
+typedef struct subset_t {
+    int any_priority;            /* weighted: every eligible candidate */
+    int top;                     /* failover: the priority value members have */
+} subset_t;
+
+static int member(const aop_cand_t *c, const subset_t *m)
+{
+    return c->eligible && (m->any_priority || c->priority == m->top);
+}
+
 /* Smooth weighted round-robin (as nginx's upstreams do) over the members of a subset:
  * each member gains its weight, the richest is picked and pays the subset's total.
  * Over any run of picks, shares follow the weights and never come in bursts. */
-static int swrr(const aop_cand_t *c, int n, const unsigned char *member, apr_int64_t *cw)
+static int swrr(const aop_cand_t *c, int n, const subset_t *m, apr_int64_t *cw)
 {
     apr_int64_t total = 0;
     int i, best = -1, first = -1;
 
     for (i = 0; i < n; i++) {
-        if (!member[i]) {
+        if (!member(c + i, m)) {
             continue;
         }
         if (first < 0) {
@@ -33,36 +46,31 @@ static int swrr(const aop_cand_t *c, int n, const unsigned char *member, apr_int
     return best;
 }
 
-static int pick_failover(const aop_cand_t *c, int n, aop_select_state_t *st,
-                         unsigned char *member)
+static int pick_failover(const aop_cand_t *c, int n, aop_select_state_t *st)
 {
-    int i, top = 0, found = 0;
+    subset_t m = { 0, 0 };
+    int i, found = 0;
 
     for (i = 0; i < n; i++) {
-        if (c[i].eligible && (!found || c[i].priority < top)) {
-            top = c[i].priority;
+        if (c[i].eligible && (!found || c[i].priority < m.top)) {
+            m.top = c[i].priority;
             found = 1;
         }
     }
-    if (!found) {
-        return -1;
-    }
-    for (i = 0; i < n; i++) {
-        member[i] = c[i].eligible && c[i].priority == top;
-    }
-    return swrr(c, n, member, st->cw);
+    return found ? swrr(c, n, &m, st->cw) : -1;
 }
 
-static int pick_weighted(const aop_cand_t *c, int n, aop_select_state_t *st,
-                         unsigned char *member)
+static int pick_weighted(const aop_cand_t *c, int n, aop_select_state_t *st)
 {
-    int i, any = 0;
+    subset_t m = { 1, 0 };
+    int i;
 
     for (i = 0; i < n; i++) {
-        member[i] = c[i].eligible != 0;
-        any |= member[i];
+        if (c[i].eligible) {
+            return swrr(c, n, &m, st->cw);
+        }
     }
-    return any ? swrr(c, n, member, st->cw) : -1;
+    return -1;
 }
 
 /* The cursor advances once per pick, whoever picks: strict rotation across all
@@ -82,46 +90,39 @@ static int pick_round_robin(const aop_cand_t *c, int n, aop_select_state_t *st)
     return -1;
 }
 
-#define AOP_SELECT_MAX 256
-
 int aop_select(aop_strategy_e strategy, const aop_cand_t *c, int n, aop_select_state_t *st)
 {
-    unsigned char member[AOP_SELECT_MAX];
-
     if (n <= 0) {
         return -1;
-    }
-    if (n > AOP_SELECT_MAX) {
-        n = AOP_SELECT_MAX;
     }
     if (strategy != AOP_STRATEGY_ROUND_ROBIN) {
         st->cursor++;           /* round robin moves it itself, from where it stood */
     }
     switch (strategy) {
     case AOP_STRATEGY_WEIGHTED:
-        return pick_weighted(c, n, st, member);
+        return pick_weighted(c, n, st);
     case AOP_STRATEGY_ROUND_ROBIN:
         return pick_round_robin(c, n, st);
     case AOP_STRATEGY_FAILOVER:
     default:
-        return pick_failover(c, n, st, member);
+        return pick_failover(c, n, st);
     }
 }
 
-/* The members' weights, scaled down when they add up to more than AOP_SCHEDULE_MAX;
- * returns the period (their sum). */
-static int schedule_weights(const aop_cand_t *c, int n, const unsigned char *member,
-                            aop_cand_t *scaled)
+/* The members' weights (0 for the rest), scaled down when they add up to more than
+ * AOP_SCHEDULE_MAX; returns the period (their sum). */
+static int schedule_weights(const aop_cand_t *c, int n, const subset_t *m, aop_cand_t *scaled)
 {
     apr_int64_t sum = 0, period = 0;
     int i;
 
     for (i = 0; i < n; i++) {
         scaled[i] = c[i];
-        sum += member[i] && c[i].weight > 0 ? c[i].weight : 0;
+        scaled[i].eligible = 1;
+        sum += member(scaled + i, m) && c[i].weight > 0 ? c[i].weight : 0;
     }
     for (i = 0; i < n; i++) {
-        if (!member[i] || c[i].weight <= 0) {
+        if (!member(scaled + i, m) || c[i].weight <= 0) {
             scaled[i].weight = 0;
             continue;
         }
@@ -135,20 +136,31 @@ static int schedule_weights(const aop_cand_t *c, int n, const unsigned char *mem
     return (int)period;
 }
 
+/* Whether the members (eligible, weight > 0) all weigh the same. */
+static int equal_weights(const aop_cand_t *c, int n)
+{
+    int i, w = 0;
+
+    for (i = 0; i < n; i++) {
+        if (c[i].eligible && w && c[i].weight != w) {
+            return 0;
+        }
+        w = c[i].eligible ? c[i].weight : w;
+    }
+    return 1;
+}
+
 int *aop_select_schedule(apr_pool_t *p, aop_strategy_e strategy, const aop_cand_t *c,
                          int n, int *len)
 {
-    unsigned char member[AOP_SELECT_MAX];
-    aop_cand_t scaled[AOP_SELECT_MAX];
-    apr_int64_t cw[AOP_SELECT_MAX] = { 0 };
-    int i, top = 0, period, *seq;
+    subset_t m = { strategy != AOP_STRATEGY_FAILOVER, 0 }, weighed = { 1, 0 };
+    aop_cand_t *scaled;
+    apr_int64_t *cw;
+    int i, k, period, *seq;
 
     *len = 0;
     if (n <= 0) {
         return NULL;
-    }
-    if (n > AOP_SELECT_MAX) {
-        n = AOP_SELECT_MAX;
     }
     if (strategy == AOP_STRATEGY_ROUND_ROBIN) {
         seq = apr_palloc(p, sizeof(int) * (apr_size_t)n);
@@ -159,22 +171,37 @@ int *aop_select_schedule(apr_pool_t *p, aop_strategy_e strategy, const aop_cand_
         return seq;
     }
     for (i = 0; i < n; i++) {
-        top = i == 0 || c[i].priority < top ? c[i].priority : top;
+        m.top = i == 0 || c[i].priority < m.top ? c[i].priority : m.top;
     }
-    for (i = 0; i < n; i++) {
-        member[i] = strategy != AOP_STRATEGY_FAILOVER || c[i].priority == top;
-    }
-    if ((period = schedule_weights(c, n, member, scaled)) == 0) {
+    scaled = apr_palloc(p, sizeof(*scaled) * (apr_size_t)n);
+    if ((period = schedule_weights(c, n, &m, scaled)) == 0) {
         return NULL;            /* weight 0 everywhere: aop_select() keeps order */
     }
     for (i = 0; i < n; i++) {
-        member[i] = scaled[i].weight > 0;
+        scaled[i].eligible = scaled[i].weight > 0;
+    }
+    seq = apr_palloc(p, sizeof(int) * (apr_size_t)period);
+    if (equal_weights(scaled, n)) {
+        /* What smooth weighted round-robin gives when every member weighs the same
+         * (each in turn, in order), without its O(members) per turn: thousands of
+         * instances made a schedule take a quadratic time. */
+        for (i = 0, k = 0; i < n; i++) {
+            if (scaled[i].eligible) {
+                seq[k++] = i;
+            }
+        }
+        for (i = k; i < period; i++) {
+            seq[i] = seq[i - k];     /* the rotation again, as many times as they weigh */
+        }
+        *len = period;
+        return seq;
     }
     /* One period of smooth weighted round-robin from zero credits, which it ends
-     * at again: the sequence repeats exactly. */
-    seq = apr_palloc(p, sizeof(int) * (apr_size_t)period);
+     * at again: the sequence repeats exactly.  With more members than
+     * AOP_SCHEDULE_MAX, each keeps one turn and the period is their number. */
+    cw = apr_pcalloc(p, sizeof(*cw) * (apr_size_t)n);
     for (i = 0; i < period; i++) {
-        seq[i] = swrr(scaled, n, member, cw);
+        seq[i] = swrr(scaled, n, &weighed, cw);
     }
     *len = period;
     return seq;

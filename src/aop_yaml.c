@@ -20,7 +20,7 @@
 
 /* Limits that keep a hostile or broken file from exhausting httpd at startup. */
 #define AOP_YAML_MAX_DEPTH  64
-#define AOP_YAML_MAX_NODES  100000
+#define AOP_YAML_MAX_NODES  1000000   /* 10 000 block-style instances take ~200 000 */
 
 /* Short names for the tree's types, used on nearly every line below. */
 typedef aop_yaml_ctx_t ctx_t;

@@ -11,6 +11,11 @@
 void aop_api_get_stats(aop_api_t *q);
 void aop_api_get_stats_windows(aop_api_t *q);
 void aop_api_get_stats_instances(aop_api_t *q);
+
+/* ?limit= and ?after= of a report that lists instances (aop_page.h): the page of
+ * the view's instances, or NULL when the query was wrong (a 400 is sent). */
+struct aop_page_t;
+struct aop_page_t *aop_api_page(aop_api_t *q, int default_limit);
 void aop_api_get_stats_health(aop_api_t *q);
 void aop_api_post_stats_reset(aop_api_t *q);
 void aop_api_get_instance(aop_api_t *q);

@@ -8,10 +8,16 @@
 
 #include <http_protocol.h>
 
+#include "aop_page.h"
 #include "mod_aoproxy_private.h"
 #include "mod_aoproxy_api.h"
 #include "mod_aoproxy_api_handlers.h"
 #include "mod_aoproxy_snapshot.h"
+
+/* Instances a scrape covers unless ?limit= says otherwise: a fleet of up to this
+ * many is scraped whole, a larger one in pages (?after=, the cursor given by the
+ * last page). */
+#define AOP_METRICS_PAGE 1000
 
 static const char *const kind_names[AOP_KIND_COUNT] = {
     "success", "rate_limited", "timeout", "connection", "upstream_5xx", "client_4xx",
@@ -62,9 +68,20 @@ static void header(request_rec *r, const char *name, const char *type, const cha
     ap_rprintf(r, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* What every series of a page is written with, made once a page: each pair's
+ * labels and the histograms' `le` bounds (a page of 250 instances has some 13 000
+ * bucket lines). */
+typedef struct page_text_t {
+    const char **name;               /* [k]: the page's k-th instance's name, escaped */
+    const char ***labels;            /* [k][j]: its j-th model's pair labels */
+    const char *bound[AOP_HIST_BUCKETS];   /* set where aop_hist_ends_power() */
+} page_text_t;
+
 typedef struct series_t {
     request_rec *r;
     const aop_snapshot_t *snap;
+    const aop_page_t *page;
+    const page_text_t *text;
     int idx;                         /* instance */
     int m;                           /* model index in its supported_models */
     const char *labels;              /* aoproxy_instance="..",model=".." */
@@ -74,27 +91,57 @@ typedef struct series_t {
 
 typedef void series_fn(const series_t *s);
 
-/* Calls fn for every instance x model pair. */
-static void each_pair(request_rec *r, const aop_snapshot_t *snap, series_fn *fn)
+static const page_text_t *page_text(request_rec *r, const aop_snapshot_t *snap,
+                                    const aop_page_t *page)
+{
+    page_text_t *t = apr_pcalloc(r->pool, sizeof(*t));
+    int b, j, k;
+
+    t->labels = apr_palloc(r->pool, sizeof(char **) * (apr_size_t)(page->count + 1));
+    t->name = apr_palloc(r->pool, sizeof(char *) * (apr_size_t)(page->count + 1));
+    for (k = 0; k < page->count; k++) {
+        const aop_instance_t *inst = APR_ARRAY_IDX(snap->view->cfg->instances, page->idx[k],
+                                                   aop_instance_t *);
+        const char *name = t->name[k] = label(r->pool, inst->name);
+
+        t->labels[k] = apr_palloc(r->pool, sizeof(char *)
+                                           * (apr_size_t)(inst->supported_models->nelts + 1));
+        for (j = 0; j < inst->supported_models->nelts; j++) {
+            t->labels[k][j] = apr_pstrcat(r->pool, "aoproxy_instance=\"", name, "\",model=\"",
+                                          label(r->pool, APR_ARRAY_IDX(inst->supported_models,
+                                                                       j, const char *)),
+                                          "\"", NULL);
+        }
+    }
+    for (b = 0; b < AOP_HIST_BUCKETS; b++) {
+        if (aop_hist_ends_power(b)) {
+            t->bound[b] = bound_label(r->pool, aop_hist_upper_us(b));
+        }
+    }
+    return t;
+}
+
+/* Calls fn for every instance x model pair of the page. */
+static void each_pair(request_rec *r, const aop_snapshot_t *snap, const aop_page_t *page,
+                      const page_text_t *text, series_fn *fn)
 {
     series_t s;
-    int i, j;
+    int i, j, k;
 
     s.r = r;
     s.snap = snap;
-    for (i = 0; i < snap->n; i++) {
-        const aop_instance_t *inst = APR_ARRAY_IDX(snap->view->cfg->instances, i,
-                                                   aop_instance_t *);
+    s.page = page;
+    s.text = text;
+    for (k = 0; k < page->count; k++) {
+        const aop_instance_t *inst = APR_ARRAY_IDX(snap->view->cfg->instances,
+                                                   (i = page->idx[k]), aop_instance_t *);
 
         for (j = 0; j < inst->supported_models->nelts; j++) {
             s.idx = i;
             s.m = j;
             s.counts = &snap->life[i][j];
             s.c = &s.counts->n;
-            s.labels = apr_psprintf(r->pool, "aoproxy_instance=\"%s\",model=\"%s\"",
-                                    label(r->pool, inst->name),
-                                    label(r->pool, APR_ARRAY_IDX(inst->supported_models, j,
-                                                                 const char *)));
+            s.labels = text->labels[k][j];
             fn(&s);
         }
     }
@@ -150,7 +197,7 @@ static void histogram(const series_t *s, const char *name, const aop_hist_t *h)
         cumulative += h->bucket[b];
         if (aop_hist_ends_power(b)) {
             ap_rprintf(s->r, "%s_bucket{%s,le=\"%s\"} %" APR_UINT64_T_FMT "\n", name,
-                       s->labels, bound_label(s->r->pool, aop_hist_upper_us(b)), cumulative);
+                       s->labels, s->text->bound[b], cumulative);
         }
     }
     ap_rprintf(s->r, "%s_bucket{%s,le=\"+Inf\"} %" APR_UINT64_T_FMT "\n", name, s->labels,
@@ -188,40 +235,38 @@ static double gauge_value(const aop_snapshot_t *snap, int i, gauge_e g)
     }
 }
 
-static const char *instance_label(request_rec *r, const aop_snapshot_t *snap, int i)
-{
-    return label(r->pool, APR_ARRAY_IDX(snap->view->cfg->instances, i, aop_instance_t *)->name);
-}
-
 /* One gauge family, every instance's sample together (the format wants them so). */
-static void gauge(request_rec *r, const aop_snapshot_t *snap, const char *name, gauge_e g,
-                  const char *help)
+static void gauge(request_rec *r, const aop_snapshot_t *snap, const aop_page_t *page,
+                  const page_text_t *text, const char *name, gauge_e g, const char *help)
 {
-    int i;
+    int i, k;
 
     header(r, name, "gauge", help);
-    for (i = 0; i < snap->n; i++) {
-        ap_rprintf(r, "%s{aoproxy_instance=\"%s\"} %.3f\n", name, instance_label(r, snap, i),
+    for (k = 0; k < page->count; k++) {
+        i = page->idx[k];
+        ap_rprintf(r, "%s{aoproxy_instance=\"%s\"} %.3f\n", name, text->name[k],
                    gauge_value(snap, i, g));
     }
 }
 
-static void instance_gauges(request_rec *r, const aop_snapshot_t *snap)
+static void instance_gauges(request_rec *r, const aop_snapshot_t *snap,
+                            const aop_page_t *page, const page_text_t *text)
 {
-    int i, h;
+    int i, h, k;
 
-    gauge(r, snap, "aoproxy_tpm_used", G_USED, "Tokens an instance used in the last 60 "
+    gauge(r, snap, page, text, "aoproxy_tpm_used", G_USED, "Tokens an instance used in the last 60 "
           "seconds.");
-    gauge(r, snap, "aoproxy_tpm_reserved", G_RESERVED, "Tokens reserved by requests in "
+    gauge(r, snap, page, text, "aoproxy_tpm_reserved", G_RESERVED, "Tokens reserved by requests in "
           "flight.");
-    gauge(r, snap, "aoproxy_tpm_limit", G_LIMIT, "The instance's max_tpm (0: unlimited).");
-    gauge(r, snap, "aoproxy_cooldown_remaining_seconds", G_COOLDOWN, "Seconds until the "
+    gauge(r, snap, page, text, "aoproxy_tpm_limit", G_LIMIT, "The instance's max_tpm (0: unlimited).");
+    gauge(r, snap, page, text, "aoproxy_cooldown_remaining_seconds", G_COOLDOWN, "Seconds until the "
           "instance may be picked again after a 429 or 5xx.");
     header(r, "aoproxy_instance_health", "gauge", "1 for the instance's current health.");
-    for (i = 0; i < snap->n; i++) {
+    for (k = 0; k < page->count; k++) {
+        i = page->idx[k];
         for (h = AOP_HEALTHY; h <= AOP_DISABLED; h++) {
             ap_rprintf(r, "aoproxy_instance_health{aoproxy_instance=\"%s\",status=\"%s\"} "
-                       "%d\n", instance_label(r, snap, i), aop_health_name((aop_health_e)h),
+                       "%d\n", text->name[k], aop_health_name((aop_health_e)h),
                        (int)snap->health[i].status == h);
         }
     }
@@ -242,31 +287,60 @@ static void overall_counters(request_rec *r, const aop_snapshot_t *snap)
     }
 }
 
+/* A page that is not the last says where the next begins: a Link header (set
+ * before the body), and a comment at the end, which Prometheus' parser skips. */
+static const char *next_page(request_rec *r, const aop_page_t *page)
+{
+    const char *next;
+
+    if (!page->next) {
+        return NULL;
+    }
+    next = apr_psprintf(r->pool, "after=%s&limit=%d", ap_escape_urlencoded(r->pool, page->next),
+                        page->count);
+    apr_table_setn(r->headers_out, "Link", apr_psprintf(r->pool, "<%s?%s>; rel=\"next\"",
+                                                       r->uri, next));
+    return next;
+}
+
 void aop_api_get_metrics(aop_api_t *q)
 {
     request_rec *r = q->r;
-    aop_snapshot_t *snap = aop_snapshot_take(r->pool, q->view, 1);
+    aop_page_t *page = aop_api_page(q, AOP_METRICS_PAGE);
+    aop_snapshot_t *snap;
+    const page_text_t *text;
+    const char *next;
 
+    if (!page) {
+        return;
+    }
+    snap = aop_snapshot_take_page(r->pool, q->view, AOP_SNAP_PAIRS | AOP_SNAP_WINDOW_TALLY,
+                                  page->idx, page->count);
+    text = page_text(r, snap, page);
+    next = next_page(r, page);
     ap_set_content_type(r, "text/plain; version=0.0.4; charset=utf-8");
     header(r, "aoproxy_requests_total", "counter", "Attempts at an instance for a model, by "
            "outcome.");
-    each_pair(r, snap, requests_series);
+    each_pair(r, snap, page, text, requests_series);
     header(r, "aoproxy_tokens_total", "counter", "Tokens used, by type (Azure's usage, else "
            "an estimate).");
-    each_pair(r, snap, tokens_series);
+    each_pair(r, snap, page, text, tokens_series);
     header(r, "aoproxy_estimated_tokens_total", "counter", "The part of the tokens that was "
            "estimated because the answer had no usage.");
-    each_pair(r, snap, estimated_series);
+    each_pair(r, snap, page, text, estimated_series);
     header(r, "aoproxy_failovers_total", "counter", "Attempts that moved on to another "
            "instance.");
-    each_pair(r, snap, failover_series);
+    each_pair(r, snap, page, text, failover_series);
     header(r, "aoproxy_cooldowns_total", "counter", "Cooldowns started by a 429 or 5xx.");
-    each_pair(r, snap, cooldown_series);
+    each_pair(r, snap, page, text, cooldown_series);
     header(r, "aoproxy_request_duration_seconds", "histogram", "Duration of attempts.");
-    each_pair(r, snap, latency_series);
+    each_pair(r, snap, page, text, latency_series);
     header(r, "aoproxy_time_to_first_byte_seconds", "histogram", "Time to the first byte of "
            "streamed answers.");
-    each_pair(r, snap, ttfb_series);
-    instance_gauges(r, snap);
+    each_pair(r, snap, page, text, ttfb_series);
+    instance_gauges(r, snap, page, text);
     overall_counters(r, snap);
+    if (next) {
+        ap_rprintf(r, "# aoproxy_next_page %s\n", next);
+    }
 }

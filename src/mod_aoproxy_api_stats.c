@@ -5,14 +5,19 @@
 #include <apr_strings.h>
 
 #include <http_protocol.h>
+#include <util_script.h>
 
 #include "aop_json.h"
+#include "aop_page.h"
 #include "aop_sat.h"
 #include "mod_aoproxy_private.h"
 #include "mod_aoproxy_api.h"
 #include "mod_aoproxy_api_handlers.h"
 #include "mod_aoproxy_errors.h"
 #include "mod_aoproxy_snapshot.h"
+
+/* Instances a page of /stats/instances holds unless ?limit= says otherwise. */
+#define AOP_STATS_PAGE 1000
 
 /* JSON integers here are signed 64-bit: a counter held at APR_UINT64_MAX shows as
  * INT64_MAX, never as a negative number. */
@@ -169,17 +174,6 @@ static json_object *instance_state(apr_pool_t *p, const aop_snapshot_t *snap, in
     return o;
 }
 
-static json_object *instances_state(apr_pool_t *p, const aop_snapshot_t *snap)
-{
-    json_object *arr = json_object_new_array();
-    int i;
-
-    for (i = 0; i < snap->n; i++) {
-        json_object_array_add(arr, instance_state(p, snap, i));
-    }
-    return arr;
-}
-
 static aop_snapshot_t *snapshot(aop_api_t *q, json_object **root)
 {
     *root = aop_json_own(q->r->pool, json_object_new_object());
@@ -229,14 +223,52 @@ void aop_api_get_stats_windows(aop_api_t *q)
     aop_api_send(q, root);
 }
 
+struct aop_page_t *aop_api_page(aop_api_t *q, int default_limit)
+{
+    const apr_array_header_t *insts = q->view->cfg->instances;
+    const char **names = apr_palloc(q->r->pool, sizeof(char *) * (insts->nelts + 1));
+    apr_table_t *args = NULL;
+    const char *problem, *after;
+    int i, limit;
+
+    ap_args_to_table(q->r, &args);
+    if ((problem = aop_page_limit(apr_table_get(args, "limit"), default_limit, &limit))) {
+        aop_send_error(q->r, HTTP_BAD_REQUEST, apr_pstrcat(q->r->pool, problem, ".", NULL),
+                       "limit", "invalid_value");
+        return NULL;
+    }
+    after = apr_table_get(args, "after");
+    for (i = 0; i < insts->nelts; i++) {
+        names[i] = APR_ARRAY_IDX(insts, i, aop_instance_t *)->name;
+    }
+    return aop_page_select(q->r->pool, names, insts->nelts, after && *after ? after : NULL,
+                           limit);
+}
+
+/* ?limit= (default AOP_STATS_PAGE) instances in name order after ?after=; "next"
+ * is the cursor of the next page (null on the last). */
 void aop_api_get_stats_instances(aop_api_t *q)
 {
-    json_object *root;
-    aop_snapshot_t *snap = snapshot(q, &root);
+    json_object *root, *arr;
+    aop_page_t *page = aop_api_page(q, AOP_STATS_PAGE);
+    aop_snapshot_t *snap;
+    int k;
 
+    if (!page) {
+        return;
+    }
+    root = aop_json_own(q->r->pool, json_object_new_object());
+    snap = aop_snapshot_take_page(q->r->pool, q->view, 0, page->idx, page->count);
+    arr = json_object_new_array_ext(page->count);
+    for (k = 0; k < page->count; k++) {
+        json_object_array_add(arr, instance_state(q->r->pool, snap, page->idx[k]));
+    }
     json_object_object_add(root, "window_minutes",
                            json_object_new_int(q->view->cfg->stats_window_minutes));
-    json_object_object_add(root, "instances", instances_state(q->r->pool, snap));
+    json_object_object_add(root, "instances", arr);
+    json_object_object_add(root, "total", json_object_new_int(snap->n));
+    json_object_object_add(root, "next", page->next ? json_object_new_string(page->next)
+                                                    : NULL);
     aop_api_send(q, root);
 }
 

@@ -211,6 +211,20 @@ proxy_worker *aop_balancer_worker_named(proxy_balancer *b, const char *name)
     return NULL;
 }
 
+/* The balancer's workers by name. */
+static apr_hash_t *worker_names(apr_pool_t *p, proxy_balancer *b)
+{
+    apr_hash_t *h = apr_hash_make(p);
+    int i;
+
+    for (i = 0; i < b->workers->nelts; i++) {
+        proxy_worker *w = APR_ARRAY_IDX(b->workers, i, proxy_worker *);
+
+        apr_hash_set(h, w->s->name_ex, APR_HASH_KEY_STRING, w);
+    }
+    return h;
+}
+
 /* A worker of a removed instance on the same origin: its slot serves again. */
 static proxy_worker *reusable(proxy_balancer *b, const aop_instance_t *inst, apr_hash_t *used)
 {
@@ -288,7 +302,7 @@ const char *aop_balancer_assign(request_rec *r, aop_fleet_t *fleet,
                                 const apr_array_header_t *eff, const char **names)
 {
     apr_array_header_t *all = aop_fleet_balancers(r->pool, fleet);
-    apr_hash_t *used = apr_hash_make(r->pool);
+    apr_hash_t *used = apr_hash_make(r->pool), *by_name;
     aop_fleet_member_t *first;
     const char *err;
     int i, j;
@@ -302,12 +316,15 @@ const char *aop_balancer_assign(request_rec *r, aop_fleet_t *fleet,
     }
     sync_all(all);
     first = &APR_ARRAY_IDX(all, 0, aop_fleet_member_t);
-    /* Exact names first, so that reuse never takes a worker an instance keeps. */
+    /* Exact names first, so that reuse never takes a worker an instance keeps.  By a
+     * table of the workers' names: a search a name made every change quadratic in
+     * the fleet (5000 instances: 12.5 million comparisons an add). */
+    by_name = worker_names(r->pool, first->balancer);
     for (i = 0; i < eff->nelts; i++) {
         const char *url = aop_balancer_worker_url(
             r->pool, APR_ARRAY_IDX(eff, i, aop_effective_t *)->inst);
 
-        if (aop_balancer_worker_named(first->balancer, url)) {
+        if (apr_hash_get(by_name, url, APR_HASH_KEY_STRING)) {
             names[i] = url;
             apr_hash_set(used, url, APR_HASH_KEY_STRING, "");
         }

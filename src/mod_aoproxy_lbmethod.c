@@ -144,13 +144,20 @@ static aop_cand_t *hint(request_rec *r, aop_req_t *ctx, proxy_balancer *b, int n
 /* Under the lock: the strategy picks among the hinted candidates; if what it picked
  * is no longer available (another process took the budget meanwhile), it is left
  * out and the strategy picks again. */
+/* Under the lock: the strategy's credits of the model's candidates are their pairs'
+ * in shared memory (aop_shm_route_credits), gathered into cw for the pick and
+ * written back after; without them (no segment) cw is this pick's alone. */
 static int choose(aop_req_t *ctx, aop_shm_model_t *sm, aop_cand_t *c, int n,
-                  apr_time_t now)
+                  apr_int64_t *cw, apr_time_t now)
 {
-    apr_int64_t local_cw[AOP_SHM_MAX_CANDIDATES] = { 0 };
-    aop_select_state_t st = { sm ? sm->cursor : 0, sm ? sm->cw : local_cw };
-    int k, idx = -1;
+    const int *slot = aop_shm_route_credits(ctx->view->shm_map, ctx->info.model);
+    apr_int64_t *credit = aop_shm_credits();
+    aop_select_state_t st = { sm ? sm->cursor : 0, cw };
+    int i, k, idx = -1;
 
+    for (i = 0; slot && credit && i < n; i++) {
+        cw[i] = slot[i] >= 0 ? credit[slot[i]] : 0;
+    }
     while ((k = aop_select(ctx->view->cfg->strategy, c, n, &st)) >= 0) {
         idx = APR_ARRAY_IDX(ctx->candidates, k, int);
         if (available_locked(ctx, idx, now) && probe_allows(ctx, idx, now)) {
@@ -159,14 +166,17 @@ static int choose(aop_req_t *ctx, aop_shm_model_t *sm, aop_cand_t *c, int n,
         c[k].eligible = 0;
         idx = -1;
     }
+    for (i = 0; slot && credit && i < n; i++) {
+        if (slot[i] >= 0) {
+            credit[slot[i]] = cw[i];
+        }
+    }
     if (sm) {
         sm->cursor = st.cursor;
     }
     return idx;
 }
 
-/* Under the lock, for the instance just picked: if it failed last, this request is
- * its probe and the others wait for the outcome. */
 static void send_probe(const aop_req_t *ctx, int idx, apr_time_t now)
 {
     aop_shm_inst_t *si = aop_shm_inst(ctx->view->shm_map, idx);
@@ -210,10 +220,11 @@ static int pick_full(request_rec *r, aop_req_t *ctx, proxy_balancer *b, aop_shm_
                      int n, apr_time_t now)
 {
     aop_cand_t *c = hint(r, ctx, b, n, now);
+    apr_int64_t *cw = apr_pcalloc(r->pool, sizeof(*cw) * (apr_size_t)n);
     int idx;
 
     aop_shm_lock();
-    idx = choose(ctx, sm, c, n, now);
+    idx = choose(ctx, sm, c, n, cw, now);
     if (idx >= 0) {
         aop_reservation_take_locked(ctx, idx, now);
         send_probe(ctx, idx, now);
@@ -225,8 +236,7 @@ static int pick_full(request_rec *r, aop_req_t *ctx, proxy_balancer *b, aop_shm_
 /* Picks and reserves under the lock; -1 when no candidate is eligible. */
 static int pick(request_rec *r, aop_req_t *ctx, proxy_balancer *b)
 {
-    int n = ctx->candidates->nelts > AOP_SHM_MAX_CANDIDATES ? AOP_SHM_MAX_CANDIDATES
-                                                            : ctx->candidates->nelts;
+    int n = ctx->candidates->nelts;
     apr_time_t now = apr_time_now();
     aop_shm_model_t *sm = aop_shm_model(ctx->view->shm_map, ctx->info.model);
     int idx;

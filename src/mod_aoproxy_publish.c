@@ -8,6 +8,7 @@
 #include <util_mutex.h>
 #include <mod_proxy.h>
 #include <unixd.h>
+#include <malloc.h>
 
 #include "aop_json.h"
 #include "aop_layers.h"
@@ -52,59 +53,123 @@ static json_object *settings_json(const aop_config_t *cfg)
     return o;
 }
 
-static json_object *effective_list(const apr_array_header_t *eff, const char **workers)
+/* Each effective instance's record as JSON text, key included (shared memory is the
+ * processes' own): a line of the document, and what changes() compares. */
+static const char **records(apr_pool_t *p, const apr_array_header_t *eff)
 {
-    json_object *arr = json_object_new_array();
+    const char **text = apr_palloc(p, sizeof(char *) * (apr_size_t)(eff->nelts + 1));
     int i;
 
     for (i = 0; i < eff->nelts; i++) {
         json_object *o = aop_effective_to_json(APR_ARRAY_IDX(eff, i, aop_effective_t *), 1);
 
-        if (workers) {
-            json_object_object_add(o, "_worker", json_object_new_string(workers[i]));
-        }
-        json_object_array_add(arr, o);
+        text[i] = apr_pstrdup(p, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+        json_object_put(o);
     }
-    return arr;
+    return text;
 }
 
-/* settings: as loaded; yaml: the YAML layer alone, so that a later change in any
- * process merges over the same YAML; instances: the effective ones, with their
- * workers.  Keys included: shared memory is the process's own. */
-static const char *build_doc(apr_pool_t *p, json_object *settings,
-                             const apr_array_header_t *yaml_layer,
-                             const apr_array_header_t *eff, const char **workers)
-{
-    json_object *root = aop_json_own(p, json_object_new_object());
+/* What a document is made of before the slots are known. */
+typedef struct parts_t {
+    json_object *settings;
+    const apr_array_header_t *eff;   /* aop_effective_t *: the instances served */
+    const char **text;               /* parallel to eff: records() */
+    const apr_uint64_t *rev;         /* parallel: each text's hash, 0 when not yet known */
+    const char **workers;            /* parallel to eff */
+    /* The YAML layer alone, so that a later change in any process merges over it:
+     * its instances' names and records, as the document carries them. */
+    int nyaml;
+    const char *const *yaml_name;
+    const char *const *yaml_text;
+} parts_t;
 
-    json_object_object_add(root, "settings", json_object_get(settings));
-    json_object_object_add(root, "yaml", effective_list(yaml_layer, NULL));
-    json_object_object_add(root, "instances", effective_list(eff, workers));
-    return aop_json_to_string(p, root);
+static char *instance_line(apr_pool_t *p, const parts_t *d, int i, const aop_shm_map_t *map)
+{
+    const aop_instance_t *inst = APR_ARRAY_IDX(d->eff, i, aop_effective_t *)->inst;
+    int j, n = inst->supported_models->nelts;
+    apr_uint64_t rev = d->rev && d->rev[i] ? d->rev[i] : aop_doc_rev(d->text[i],
+                                                                    strlen(d->text[i]));
+    apr_array_header_t *w = apr_array_make(p, n + 4, sizeof(char *));
+
+    APR_ARRAY_PUSH(w, char *) = apr_psprintf(p, "%016" APR_UINT64_T_HEX_FMT " %d %s %s %d",
+                                             rev, map->inst_slot[i], inst->name,
+                                             d->workers && d->workers[i] ? d->workers[i]
+                                                                         : "-", n);
+    for (j = 0; j < n; j++) {
+        APR_ARRAY_PUSH(w, char *) = apr_psprintf(p, " %d", map->pair_slot[i][j]);
+    }
+    APR_ARRAY_PUSH(w, const char *) = "\t";
+    APR_ARRAY_PUSH(w, const char *) = d->text[i];
+    APR_ARRAY_PUSH(w, const char *) = "\n";
+    return apr_array_pstrcat(p, w, 0);
 }
 
-/* The YAML layer as instances again, each with its table of which file set what. */
-static apr_array_header_t *yaml_instances(apr_pool_t *p, const apr_array_header_t *layer)
+/* The document (its format: aop_doc.h). */
+static const char *compose(apr_pool_t *p, const parts_t *d, const aop_shm_map_t *map)
 {
-    apr_array_header_t *out = apr_array_make(p, layer->nelts + 1, sizeof(aop_instance_t *));
+    apr_array_header_t *out = apr_array_make(p, d->eff->nelts + d->nyaml + 4, sizeof(char *));
+    json_object *head = aop_json_own(p, json_object_new_object());
+    json_object *models = json_object_new_object();
+    const char **lines = apr_palloc(p, sizeof(char *) * (apr_size_t)(d->eff->nelts + 1));
+    apr_hash_index_t *hi;
+    apr_int64_t bytes = 0;
+    int i;
+
+    for (i = 0; i < d->eff->nelts; i++) {
+        lines[i] = instance_line(p, d, i, map);
+        bytes += (apr_int64_t)strlen(lines[i]);
+    }
+    json_object_object_add(head, "lines_bytes", json_object_new_int64(bytes));
+
+    for (hi = apr_hash_first(p, map->model_slot); hi; hi = apr_hash_next(hi)) {
+        json_object_object_add(models, apr_hash_this_key(hi),
+                               json_object_new_int(*(const int *)apr_hash_this_val(hi)));
+    }
+    json_object_object_add(head, "settings", json_object_get(d->settings));
+    json_object_object_add(head, "_models", models);
+    json_object_object_add(head, "instances", json_object_new_int(d->eff->nelts));
+    json_object_object_add(head, "yaml", json_object_new_int(d->nyaml));
+    APR_ARRAY_PUSH(out, const char *) = apr_pstrcat(p, aop_json_to_string(p, head), "\n",
+                                                    NULL);
+    for (i = 0; i < d->eff->nelts; i++) {
+        APR_ARRAY_PUSH(out, const char *) = lines[i];
+    }
+    for (i = 0; i < d->nyaml; i++) {
+        APR_ARRAY_PUSH(out, const char *) = apr_pstrcat(p, d->yaml_name[i], "\t",
+                                                        d->yaml_text[i], "\n", NULL);
+    }
+    return apr_array_pstrcat(p, out, 0);
+}
+
+/* A YAML layer made anew (start-up, a reload): its names and records. */
+static void set_yaml(apr_pool_t *p, parts_t *d, const apr_array_header_t *layer)
+{
+    const char **names = apr_palloc(p, sizeof(char *) * (apr_size_t)(layer->nelts + 1));
     int i;
 
     for (i = 0; i < layer->nelts; i++) {
-        const aop_effective_t *e = APR_ARRAY_IDX(layer, i, aop_effective_t *);
-        aop_instance_t *inst = apr_pmemdup(p, e->inst, sizeof(*inst));
-        apr_hash_index_t *hi;
-
-        inst->sources = apr_table_make(p, 16);
-        for (hi = apr_hash_first(p, e->sources); hi; hi = apr_hash_next(hi)) {
-            const aop_field_source_t *src = apr_hash_this_val(hi);
-
-            if (src->layer == AOP_LAYER_YAML && src->location) {
-                apr_table_setn(inst->sources, apr_hash_this_key(hi), src->location);
-            }
-        }
-        APR_ARRAY_PUSH(out, aop_instance_t *) = inst;
+        names[i] = APR_ARRAY_IDX(layer, i, aop_effective_t *)->inst->name;
     }
-    return out;
+    d->nyaml = layer->nelts;
+    d->yaml_name = names;
+    d->yaml_text = records(p, layer);
+}
+
+/* A YAML-layer instance again, with its table of which file set what. */
+static aop_instance_t *yaml_instance(apr_pool_t *p, const aop_effective_t *e)
+{
+    aop_instance_t *inst = apr_pmemdup(p, e->inst, sizeof(*inst));
+    apr_hash_index_t *hi;
+
+    inst->sources = apr_table_make(p, 16);
+    for (hi = apr_hash_first(p, e->sources); hi; hi = apr_hash_next(hi)) {
+        const aop_field_source_t *src = apr_hash_this_val(hi);
+
+        if (src->layer == AOP_LAYER_YAML && src->location) {
+            apr_table_setn(inst->sources, apr_hash_this_key(hi), src->location);
+        }
+    }
+    return inst;
 }
 
 static void log_warnings(server_rec *s, const apr_array_header_t *warnings)
@@ -118,31 +183,21 @@ static void log_warnings(server_rec *s, const apr_array_header_t *warnings)
 }
 
 /* Names (instances, and the models they serve) whose shared state starts anew:
- * instances new or changed since the last document, and their models. */
-static apr_hash_t *changes(apr_pool_t *p, json_object *old_list,
-                           const apr_array_header_t *eff, apr_array_header_t *removed)
+ * instances new or changed since the last document (old: name -> record text), and
+ * their models. */
+static apr_hash_t *changes(apr_pool_t *p, apr_hash_t *old, const parts_t *d,
+                           apr_array_header_t *removed)
 {
-    apr_hash_t *old = apr_hash_make(p), *reset = apr_hash_make(p), *now = apr_hash_make(p);
+    apr_hash_t *reset = apr_hash_make(p), *now = apr_hash_make(p);
     apr_hash_index_t *hi;
-    size_t k;
     int i, j;
 
-    for (k = 0; old_list && k < json_object_array_length(old_list); k++) {
-        json_object *o = json_object_array_get_idx(old_list, k), *n;
-
-        json_object_object_del(o, "_worker");
-        if (json_object_object_get_ex(o, "name", &n)) {
-            apr_hash_set(old, apr_pstrdup(p, json_object_get_string(n)), APR_HASH_KEY_STRING,
-                         apr_pstrdup(p, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN)));
-        }
-    }
-    for (i = 0; i < eff->nelts; i++) {
-        const aop_effective_t *e = APR_ARRAY_IDX(eff, i, aop_effective_t *);
-        json_object *o = aop_json_own(p, aop_effective_to_json(e, 1));
-        const char *was = apr_hash_get(old, e->inst->name, APR_HASH_KEY_STRING);
+    for (i = 0; i < d->eff->nelts; i++) {
+        const aop_effective_t *e = APR_ARRAY_IDX(d->eff, i, aop_effective_t *);
+        const char *was = old ? apr_hash_get(old, e->inst->name, APR_HASH_KEY_STRING) : NULL;
 
         apr_hash_set(now, e->inst->name, APR_HASH_KEY_STRING, "");
-        if (!was || strcmp(was, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN))) {
+        if (!was || (was != d->text[i] && strcmp(was, d->text[i]))) {
             apr_hash_set(reset, e->inst->name, APR_HASH_KEY_STRING, "");
             for (j = 0; j < e->inst->supported_models->nelts; j++) {
                 apr_hash_set(reset, APR_ARRAY_IDX(e->inst->supported_models, j, const char *),
@@ -150,7 +205,7 @@ static apr_hash_t *changes(apr_pool_t *p, json_object *old_list,
             }
         }
     }
-    for (hi = apr_hash_first(p, old); hi; hi = apr_hash_next(hi)) {
+    for (hi = old ? apr_hash_first(p, old) : NULL; hi; hi = apr_hash_next(hi)) {
         const char *name = apr_hash_this_key(hi);
 
         if (!apr_hash_get(now, name, APR_HASH_KEY_STRING)) {
@@ -160,32 +215,66 @@ static apr_hash_t *changes(apr_pool_t *p, json_object *old_list,
     return reset;
 }
 
-/* Under the shm lock: slots for the instances, the removed ones freed, the document
- * in place with a new generation. */
-static apr_status_t publish(apr_pool_t *p, aop_fleet_t *fleet, const char *doc,
-                            const aop_config_t *cfg, apr_hash_t *reset,
-                            const apr_array_header_t *removed, apr_uint64_t *gen,
-                            const char **perr)
+/* Slots for the instances under the shm lock (the removed ones' freed), written
+ * into the document outside it; then, under the lock again, the document in place
+ * with a new generation.  Changes are made one at a time (the admin mutex, or the
+ * parent at start-up). */
+static apr_status_t publish(apr_pool_t *p, aop_fleet_t *fleet, const parts_t *d,
+                            const aop_config_t *cfg, apr_hash_t *wanted, apr_hash_t *reset,
+                            const apr_array_header_t *removed, const char **pdoc,
+                            apr_uint64_t *gen, const char **perr)
 {
     aop_route_table_t *routes = aop_route_table_build(p, cfg);
-    apr_status_t rv = APR_SUCCESS;
-    int i;
+    const aop_shm_map_t *map;
+    apr_status_t rv;
 
     aop_shm_lock();
-    for (i = 0; removed && i < removed->nelts; i++) {
-        aop_shm_forget_locked(APR_ARRAY_IDX(removed, i, const char *));
-    }
-    if (!aop_shm_map_locked(p, cfg, routes, NULL, reset)) {
+    aop_shm_forget_locked(p, removed);
+    map = aop_shm_map_locked(p, cfg, routes, wanted, reset);
+    aop_shm_unlock();
+    if (!map) {
         *perr = "shared memory has no room for more instances or models (raise "
                 "AOProxyInstanceGrowth and restart)";
-        rv = APR_ENOSPC;
+        return APR_ENOSPC;
     }
-    else if ((rv = aop_shm_publish_locked(fleet->id, doc, strlen(doc), gen)) != APR_SUCCESS) {
+    *pdoc = compose(p, d, map);
+    aop_shm_lock();
+    rv = aop_shm_publish_locked(fleet->id, *pdoc, strlen(*pdoc), gen);
+    aop_shm_unlock();
+    if (rv != APR_SUCCESS) {
         *perr = "the instances do not fit the shared document (raise AOProxyInstanceGrowth "
                 "and restart)";
     }
-    aop_shm_unlock();
     return rv;
+}
+
+/* At start-up, the names every fleet has now: the slots of any other name (a
+ * restart renamed or dropped it) may be taken. */
+static apr_hash_t *boot_names(apr_pool_t *p)
+{
+    apr_hash_t *wanted = apr_hash_make(p);
+    char model[AOP_SHM_MODEL_MAX + 1];
+    int f, i, j;
+
+    for (f = 0; f < aop_fleets_count(); f++) {
+        const apr_array_header_t *boot = aop_fleets_at(f)->boot;
+
+        for (i = 0; boot && i < boot->nelts; i++) {
+            const aop_instance_t *inst = APR_ARRAY_IDX(boot, i, aop_effective_t *)->inst;
+
+            apr_hash_set(wanted, inst->name, APR_HASH_KEY_STRING, "");
+            for (j = 0; j < inst->supported_models->nelts; j++) {
+                const char *m = APR_ARRAY_IDX(inst->supported_models, j, const char *);
+                char key[AOP_NAME_MAX + 1 + AOP_SHM_MODEL_MAX + 1];
+
+                apr_cpystrn(model, m, sizeof(model));
+                apr_hash_set(wanted, apr_pstrdup(p, model), APR_HASH_KEY_STRING, "");
+                apr_cpystrn(key, apr_pstrcat(p, inst->name, "\t", m, NULL), sizeof(key));
+                apr_hash_set(wanted, apr_pstrdup(p, key), APR_HASH_KEY_STRING, "");
+            }
+        }
+    }
+    return wanted;
 }
 
 /* A configuration whose instances are the effective ones (for routes and slots). */
@@ -359,8 +448,7 @@ apr_status_t aop_publish_boot_layers(apr_pool_t *pconf, apr_pool_t *ptemp, serve
     return APR_SUCCESS;
 }
 
-apr_status_t aop_publish_boot(apr_pool_t *ptemp, server_rec *s, aop_fleet_t *fleet,
-                              const char **perr)
+static apr_status_t publish_boot(apr_pool_t *ptemp, aop_fleet_t *fleet, const char **perr)
 {
     apr_array_header_t *layer, *removed = apr_array_make(ptemp, 1, sizeof(char *));
     const char **names = apr_pcalloc(ptemp, sizeof(char *) * (fleet->boot->nelts + 1));
@@ -368,6 +456,7 @@ apr_status_t aop_publish_boot(apr_pool_t *ptemp, server_rec *s, aop_fleet_t *fle
     const aop_config_t *cfg = with_instances(ptemp, fleet->boot_cfg, fleet->boot);
     apr_uint64_t gen;
     const char *doc;
+    parts_t d;
     aop_view_t *view;
     int i;
 
@@ -385,13 +474,20 @@ apr_status_t aop_publish_boot(apr_pool_t *ptemp, server_rec *s, aop_fleet_t *fle
         names[i] = fleet->boot_workers ? fleet->boot_workers[i]->s->name_ex
                                        : aop_balancer_worker_url(ptemp, inst);
     }
-    doc = build_doc(ptemp, settings, layer, fleet->boot, names);
+    memset(&d, 0, sizeof(d));
+    d.settings = settings;
+    d.eff = fleet->boot;
+    d.text = records(ptemp, fleet->boot);
+    d.workers = names;
+    set_yaml(ptemp, &d, layer);
     /* A new start judges every instance's health anew. */
-    if (publish(ptemp, fleet, doc, cfg, changes(ptemp, NULL, fleet->boot, removed), NULL,
-                &gen, perr) != APR_SUCCESS) {
+    if (publish(ptemp, fleet, &d, cfg, boot_names(ptemp),
+                changes(ptemp, NULL, &d, removed), NULL, &doc, &gen, perr)
+        != APR_SUCCESS) {
         return APR_ENOSPC;
     }
-    if (!(view = aop_view_build(fleet, doc, gen, perr))) {
+    if (!(view = aop_view_build(fleet, doc, gen, aop_view_seed(ptemp, fleet, fleet->boot,
+                                                                d.text), perr))) {
         return APR_EGENERAL;
     }
     for (i = 0; fleet->boot_workers && i < fleet->boot->nelts; i++) {
@@ -399,6 +495,29 @@ apr_status_t aop_publish_boot(apr_pool_t *ptemp, server_rec *s, aop_fleet_t *fle
     }
     fleet->current = view;
     return APR_SUCCESS;
+}
+
+/* The records, lines and copies of the first document are megabytes with thousands
+ * of instances: made in a pool of their own, given back when it is published (the
+ * parent's memory is every child's too), and the heap trimmed after. */
+apr_status_t aop_publish_boot(apr_pool_t *ptemp, server_rec *s, aop_fleet_t *fleet,
+                              const char **perr)
+{
+    apr_pool_t *work;
+    apr_status_t rv;
+
+    if (apr_pool_create_unmanaged_ex(&work, NULL, NULL) != APR_SUCCESS) {
+        *perr = "out of memory";
+        return APR_ENOMEM;
+    }
+    rv = publish_boot(work, fleet, perr);
+    if (rv != APR_SUCCESS && *perr) {
+        *perr = apr_pstrdup(ptemp, *perr);
+    }
+    apr_pool_destroy(work);
+    malloc_trim(0);
+    (void)s;
+    return rv;
 }
 
 /* ------------------------------------------------------------------ run time */
@@ -419,33 +538,201 @@ static apr_status_t store_fail(apr_pool_t *p, aop_change_error_t *err,
     return APR_EGENERAL;
 }
 
-static apr_status_t current_layers(request_rec *r, aop_fleet_t *fleet, json_object **settings,
-                                   apr_array_header_t **yaml, json_object **old_list,
-                                   aop_change_error_t *err)
-{
+/* The live document as a change finds it (read under the admin lock: no other
+ * change moves it meanwhile). */
+typedef struct live_t {
+    aop_doc_t doc;
     apr_uint64_t gen;
-    const char *doc = aop_shm_read_doc(r->pool, fleet->id, &gen), *perr = NULL;
-    json_object *root = doc ? aop_json_parse(r->pool, doc, strlen(doc), &perr) : NULL;
-    json_object *list;
-    size_t i;
+    json_object *settings;
+    apr_hash_t *old;                 /* name -> its record's text */
+    apr_hash_t *at;                  /* name -> its instance line's index + 1 */
+    apr_hash_t *yaml_at;             /* name -> its YAML line's index + 1 */
+} live_t;
 
-    if (!root || !json_object_object_get_ex(root, "settings", settings)
-        || !json_object_object_get_ex(root, "yaml", &list)
-        || !json_object_object_get_ex(root, "instances", old_list)) {
+/* Caller holds the admin lock. */
+static apr_status_t read_live(request_rec *r, aop_fleet_t *fleet, live_t *live,
+                              aop_change_error_t *err)
+{
+    char *text = aop_shm_read_doc(r->pool, fleet->id, &live->gen, NULL);
+    const char *perr = NULL;
+    int i;
+
+    if (!text || aop_doc_read(r->pool, text, &live->doc, &perr) != APR_SUCCESS
+        || !json_object_object_get_ex(live->doc.header, "settings", &live->settings)) {
         fail(err, HTTP_INTERNAL_SERVER_ERROR, "the live instances cannot be read", NULL);
         return APR_EGENERAL;
     }
-    *yaml = apr_array_make(r->pool, 8, sizeof(aop_effective_t *));
-    for (i = 0; i < json_object_array_length(list); i++) {
-        aop_effective_t *e;
-
-        if (aop_effective_from_json(r->pool, json_object_array_get_idx(list, i), &e, &perr)
-            != APR_SUCCESS) {
-            fail(err, HTTP_INTERNAL_SERVER_ERROR, "the live YAML layer cannot be read", NULL);
-            return APR_EGENERAL;
-        }
-        APR_ARRAY_PUSH(*yaml, aop_effective_t *) = e;
+    live->old = apr_hash_make(r->pool);
+    live->at = apr_hash_make(r->pool);
+    live->yaml_at = apr_hash_make(r->pool);
+    for (i = 0; i < live->doc.n; i++) {
+        apr_hash_set(live->old, live->doc.inst[i].name, APR_HASH_KEY_STRING,
+                     live->doc.inst[i].json);
+        apr_hash_set(live->at, live->doc.inst[i].name, APR_HASH_KEY_STRING,
+                     (void *)(apr_uintptr_t)(i + 1));
     }
+    for (i = 0; i < live->doc.nyaml; i++) {
+        apr_hash_set(live->yaml_at, live->doc.yaml_name[i], APR_HASH_KEY_STRING,
+                     (void *)(apr_uintptr_t)(i + 1));
+    }
+    return APR_SUCCESS;
+}
+
+/* The YAML layer's instance called name (NULL: none), decoded from its line alone:
+ * a change decodes only the YAML instances whose records it merges anew. */
+static apr_status_t yaml_named(apr_pool_t *p, const live_t *live, const char *name,
+                               const aop_effective_t **out)
+{
+    apr_uintptr_t at = (apr_uintptr_t)apr_hash_get(live->yaml_at, name, APR_HASH_KEY_STRING);
+    const char *perr = NULL;
+    aop_effective_t *e;
+    json_object *o;
+
+    *out = NULL;
+    if (!at) {
+        return APR_SUCCESS;
+    }
+    o = aop_json_parse(p, live->doc.yaml[at - 1], strlen(live->doc.yaml[at - 1]), &perr);
+    if (!o || aop_effective_from_json(p, o, &e, &perr) != APR_SUCCESS) {
+        return APR_EINVAL;
+    }
+    *out = e;
+    return APR_SUCCESS;
+}
+
+/* What a change through the store builds: the effective instances in the order
+ * aop_layers_merge gives them, each with its record's text. */
+typedef struct build_t {
+    request_rec *r;
+    aop_fleet_t *fleet;
+    const live_t *live;
+    const aop_view_t *view;          /* of the live document, or NULL */
+    apr_hash_t *stored;              /* name -> aop_store_record_t * */
+    apr_array_header_t *eff, *warnings;
+    apr_array_header_t *text, *rev;  /* const char *, apr_uint64_t */
+    int merged;                      /* instances merged anew */
+} build_t;
+
+/* The view's decoded instance for line k of the live document, if the record the
+ * line has is what the store and the YAML layer would give now: neither changed
+ * since (the YAML layer does not without a reload; the store's version says). */
+static const aop_effective_t *unchanged(const build_t *b, const char *name,
+                                        const aop_store_record_t *rec)
+{
+    apr_uintptr_t k = (apr_uintptr_t)apr_hash_get(b->live->at, name, APR_HASH_KEY_STRING);
+    const aop_effective_t *e;
+
+    if (!k || !b->view || k > (apr_uintptr_t)b->view->effective->nelts
+        || b->view->rev[k - 1] != b->live->doc.inst[k - 1].rev) {
+        return NULL;
+    }
+    e = APR_ARRAY_IDX(b->view->effective, k - 1, const aop_effective_t *);
+    return strcmp(e->inst->name, name) == 0 && e->version == (rec ? rec->version : 0) ? e
+                                                                                   : NULL;
+}
+
+/* Instance name (in the YAML layer or the store) into b: the live one when
+ * unchanged, else merged anew from its YAML instance and its record. */
+static apr_status_t take(build_t *b, const char *name)
+{
+    const aop_store_record_t *rec = apr_hash_get(b->stored, name, APR_HASH_KEY_STRING);
+    const aop_effective_t *e = unchanged(b, name, rec), *y;
+    apr_array_header_t *yl = NULL, *rl = NULL, *out;
+    apr_pool_t *p = b->r->pool;
+    apr_uintptr_t k;
+
+    if (e) {
+        k = (apr_uintptr_t)apr_hash_get(b->live->at, name, APR_HASH_KEY_STRING);
+        APR_ARRAY_PUSH(b->eff, const aop_effective_t *) = e;
+        APR_ARRAY_PUSH(b->text, const char *) = b->live->doc.inst[k - 1].json;
+        APR_ARRAY_PUSH(b->rev, apr_uint64_t) = b->live->doc.inst[k - 1].rev;
+        return APR_SUCCESS;
+    }
+    if (yaml_named(p, b->live, name, &y) != APR_SUCCESS) {
+        return APR_EINVAL;
+    }
+    if (y) {
+        yl = apr_array_make(p, 1, sizeof(aop_instance_t *));
+        APR_ARRAY_PUSH(yl, aop_instance_t *) = yaml_instance(p, y);
+    }
+    if (rec) {
+        rl = apr_array_make(p, 1, sizeof(aop_store_record_t *));
+        APR_ARRAY_PUSH(rl, const aop_store_record_t *) = rec;
+    }
+    if (aop_layers_merge(p, yl, rl, b->fleet->db_path, &out, b->warnings) != APR_SUCCESS) {
+        return APR_EINVAL;
+    }
+    if (out->nelts == 1) {           /* none: a deletion hides it */
+        APR_ARRAY_PUSH(b->eff, aop_effective_t *) = APR_ARRAY_IDX(out, 0, aop_effective_t *);
+        APR_ARRAY_PUSH(b->text, const char *) = records(p, out)[0];
+        APR_ARRAY_PUSH(b->rev, apr_uint64_t) = 0;
+        b->merged++;
+    }
+    return APR_SUCCESS;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The effective instances after a change in the store (the YAML layer as it is):
+ * the YAML layer's in its order, then the store's alone in name order, as
+ * aop_layers_merge orders them; only the names whose record changed are merged and
+ * serialised anew (5000 instances: the rest would be most of a change's time). */
+static apr_status_t build_after_store_change(build_t *b, const apr_array_header_t *stored)
+{
+    apr_pool_t *p = b->r->pool;
+    apr_array_header_t *only = apr_array_make(p, 4, sizeof(char *));
+    int i;
+
+    b->stored = apr_hash_make(p);
+    for (i = 0; stored && i < stored->nelts; i++) {
+        const aop_store_record_t *rec = APR_ARRAY_IDX(stored, i, const aop_store_record_t *);
+
+        apr_hash_set(b->stored, rec->name, APR_HASH_KEY_STRING, rec);
+        if (!rec->deleted && !apr_hash_get(b->live->yaml_at, rec->name, APR_HASH_KEY_STRING)) {
+            APR_ARRAY_PUSH(only, const char *) = rec->name;
+        }
+    }
+    qsort(only->elts, (size_t)only->nelts, sizeof(char *), by_name);
+    for (i = 0; i < b->live->doc.nyaml; i++) {
+        const char *name = b->live->doc.yaml_name[i];
+        const aop_store_record_t *rec = apr_hash_get(b->stored, name, APR_HASH_KEY_STRING);
+
+        if ((!rec || !rec->deleted) && take(b, name) != APR_SUCCESS) {
+            return APR_EINVAL;
+        }
+    }
+    for (i = 0; i < only->nelts; i++) {
+        if (take(b, APR_ARRAY_IDX(only, i, const char *)) != APR_SUCCESS) {
+            return APR_EINVAL;
+        }
+    }
+    return APR_SUCCESS;
+}
+
+/* After a reload: every instance merged over the new YAML layer. */
+static apr_status_t build_after_reload(build_t *b, const aop_config_t *new_yaml,
+                                       const apr_array_header_t *stored, parts_t *d)
+{
+    apr_pool_t *p = b->r->pool;
+    apr_array_header_t *layer;
+    const char **text;
+    int i;
+
+    if (aop_layers_merge(p, new_yaml->instances, NULL, NULL, &layer, NULL) != APR_SUCCESS
+        || aop_layers_merge(p, new_yaml->instances, stored, b->fleet->db_path, &b->eff,
+                            b->warnings) != APR_SUCCESS) {
+        return APR_EINVAL;
+    }
+    set_yaml(p, d, layer);
+    text = records(p, b->eff);
+    for (i = 0; i < b->eff->nelts; i++) {
+        APR_ARRAY_PUSH(b->text, const char *) = text[i];
+        APR_ARRAY_PUSH(b->rev, apr_uint64_t) = 0;
+    }
+    b->merged = b->eff->nelts;
     return APR_SUCCESS;
 }
 
@@ -453,76 +740,94 @@ apr_status_t aop_publish_change(request_rec *r, aop_fleet_t *fleet,
                                 const aop_config_t *new_yaml, aop_change_error_t *err)
 {
     apr_pool_t *p = r->pool;
-    json_object *settings = NULL, *old_list = NULL;
-    apr_array_header_t *layer = NULL, *records = NULL, *eff;
-    apr_array_header_t *warnings = apr_array_make(p, 4, sizeof(char *));
+    apr_array_header_t *stored = NULL;
     apr_array_header_t *removed = apr_array_make(p, 4, sizeof(char *));
-    const apr_array_header_t *yaml;
     aop_config_t *cfg;
     aop_store_result_t res;
     const char **workers, *doc, *perr = NULL;
     apr_uint64_t gen;
+    live_t live;
+    build_t b;
+    parts_t d;
 
-    if (current_layers(r, fleet, &settings, &layer, &old_list, err) != APR_SUCCESS) {
+    if (read_live(r, fleet, &live, err) != APR_SUCCESS) {
         return APR_EGENERAL;
-    }
-    if (new_yaml) {
-        settings = aop_json_own(p, settings_json(new_yaml));
-        if (aop_layers_merge(p, new_yaml->instances, NULL, NULL, &layer, NULL) != APR_SUCCESS) {
-            fail(err, HTTP_INTERNAL_SERVER_ERROR, "cannot build the YAML layer", NULL);
-            return APR_EGENERAL;
-        }
-        yaml = new_yaml->instances;
-    }
-    else {
-        yaml = yaml_instances(p, layer);
     }
     if (file_exists(p, fleet->db_path)
-        && aop_store_load(p, fleet->db_path, &records, &res) != APR_SUCCESS) {
+        && aop_store_load(p, fleet->db_path, &stored, &res) != APR_SUCCESS) {
         return store_fail(p, err, &res);
     }
-    if (aop_layers_merge(p, yaml, records, fleet->db_path, &eff, warnings) != APR_SUCCESS) {
-        fail(err, HTTP_INTERNAL_SERVER_ERROR, "cannot merge the stored instances", NULL);
-        return APR_EGENERAL;
+    memset(&b, 0, sizeof(b));
+    memset(&d, 0, sizeof(d));
+    b.r = r;
+    b.fleet = fleet;
+    b.live = &live;
+    b.warnings = apr_array_make(p, 4, sizeof(char *));
+    b.eff = apr_array_make(p, live.doc.n + 8, sizeof(aop_effective_t *));
+    b.text = apr_array_make(p, live.doc.n + 8, sizeof(char *));
+    b.rev = apr_array_make(p, live.doc.n + 8, sizeof(apr_uint64_t));
+    if (new_yaml) {
+        d.settings = aop_json_own(p, settings_json(new_yaml));
+        if (build_after_reload(&b, new_yaml, stored, &d) != APR_SUCCESS) {
+            fail(err, HTTP_INTERNAL_SERVER_ERROR, "cannot merge the stored instances", NULL);
+            return APR_EGENERAL;
+        }
     }
-    log_warnings(r->server, warnings);
-    cfg = with_instances(p, new_yaml ? new_yaml : fleet->boot_cfg, eff);
-    workers = apr_pcalloc(p, sizeof(char *) * (eff->nelts + 1));
-    if ((perr = aop_balancer_assign(r, fleet, eff, workers))) {
+    else {
+        /* This process's view of the live document holds its instances decoded. */
+        const aop_view_t *view = aop_view_acquire(r, fleet);
+
+        b.view = view && view->generation == live.gen ? view : NULL;
+        d.settings = live.settings;
+        d.nyaml = live.doc.nyaml;
+        d.yaml_name = live.doc.yaml_name;
+        d.yaml_text = (const char *const *)live.doc.yaml;
+        if (build_after_store_change(&b, stored) != APR_SUCCESS) {
+            fail(err, HTTP_INTERNAL_SERVER_ERROR, "cannot merge the stored instances", NULL);
+            return APR_EGENERAL;
+        }
+    }
+    log_warnings(r->server, b.warnings);
+    cfg = with_instances(p, new_yaml ? new_yaml : fleet->boot_cfg, b.eff);
+    workers = apr_pcalloc(p, sizeof(char *) * (b.eff->nelts + 1));
+    if ((perr = aop_balancer_assign(r, fleet, b.eff, workers))) {
         fail(err, HTTP_SERVICE_UNAVAILABLE, perr, "no_capacity");
         return APR_ENOSPC;
     }
-    doc = build_doc(p, settings, layer, eff, workers);
-    if (publish(p, fleet, doc, cfg, changes(p, old_list, eff, removed), removed, &gen, &perr)
-        != APR_SUCCESS) {
+    d.eff = b.eff;
+    d.text = (const char **)b.text->elts;
+    d.rev = (const apr_uint64_t *)b.rev->elts;
+    d.workers = workers;
+    if (publish(p, fleet, &d, cfg, NULL, changes(p, live.old, &d, removed), removed, &doc,
+                &gen, &perr) != APR_SUCCESS) {
         fail(err, HTTP_SERVICE_UNAVAILABLE, perr, "no_capacity");
         return APR_ENOSPC;
     }
-    aop_balancer_flag(fleet, eff, workers, new_yaml ? new_yaml->retries : -1);
+    aop_balancer_flag(fleet, b.eff, workers, new_yaml ? new_yaml->retries : -1);
     ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, AOPLOGNO(00088)
                   "instances generation %" APR_UINT64_T_FMT ": %d live, %d removed", gen,
-                  eff->nelts, removed->nelts);
+                  b.eff->nelts, removed->nelts);
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, AOPLOGNO(00270)
+                  "instances generation %" APR_UINT64_T_FMT ": %d merged anew, %d as they "
+                  "were", gen, b.merged, b.eff->nelts - b.merged);
     return APR_SUCCESS;
 }
 
 apr_status_t aop_publish_yaml_instance(request_rec *r, aop_fleet_t *fleet, const char *name,
                                        const aop_instance_t **out, aop_change_error_t *err)
 {
-    json_object *settings, *old_list;
-    apr_array_header_t *layer;
-    int i;
+    const aop_effective_t *e;
+    live_t live;
 
     *out = NULL;
-    if (current_layers(r, fleet, &settings, &layer, &old_list, err) != APR_SUCCESS) {
+    if (read_live(r, fleet, &live, err) != APR_SUCCESS) {
         return APR_EGENERAL;
     }
-    for (i = 0; i < layer->nelts; i++) {
-        const aop_effective_t *e = APR_ARRAY_IDX(layer, i, aop_effective_t *);
-
-        if (strcmp(e->inst->name, name) == 0) {
-            *out = e->inst;
-        }
+    if (yaml_named(r->pool, &live, name, &e) != APR_SUCCESS) {
+        fail(err, HTTP_INTERNAL_SERVER_ERROR, "the live YAML layer cannot be read", NULL);
+        return APR_EGENERAL;
     }
+    *out = e ? e->inst : NULL;
     return APR_SUCCESS;
 }
 

@@ -15,6 +15,7 @@
 
 #include "mod_aoproxy_private.h"
 #include "mod_aoproxy_config.h"
+#include "mod_aoproxy_fleets.h"
 #include "mod_aoproxy_shm.h"
 
 #define SHM_MAGIC 0x414f5053u        /* "AOPS" */
@@ -25,7 +26,14 @@
 typedef struct shm_fleet_t {
     volatile apr_uint64_t generation;
     apr_uint32_t len;
+    volatile apr_uint32_t seq;       /* odd while the document is being written */
 } shm_fleet_t;
+
+/* An (instance, model) pair's name, "instance\tmodel": in a table of its own, apart
+ * from the pair's counters, so that finding the pairs in use reads a few pages. */
+typedef struct shm_pair_key_t {
+    char key[AOP_NAME_MAX + 1 + AOP_SHM_MODEL_MAX + 1];
+} shm_pair_key_t;
 
 typedef struct shm_header_t {
     apr_uint32_t magic;
@@ -34,9 +42,17 @@ typedef struct shm_header_t {
     apr_uint32_t model_cap;
     apr_uint32_t pair_cap;
     apr_uint32_t doc_cap;            /* bytes per fleet document */
+    apr_uint32_t doc_count;          /* fleet documents: the fleets configured */
     apr_uint32_t resv_cap;           /* token reservations in flight (aop_resv.h) */
     apr_uint32_t lock_takeovers;     /* locks taken from a stopped or stuck holder */
+    /* Slots at or past a table's high-water mark were never named: still zero as
+     * the segment came, so claiming one writes its name alone and the megabytes of
+     * statistics behind it stay untouched until traffic comes. */
+    apr_uint32_t inst_hwm;
+    apr_uint32_t model_hwm;
+    apr_uint32_t pair_hwm;
     apr_uint64_t lock;               /* 0: free; else holder's pid << 32 | a sequence */
+    apr_size_t off_ring, off_model, off_pair_key, off_pair, off_credit, off_doc, off_resv;
     shm_fleet_t fleet[AOP_SHM_MAX_FLEETS];
     aop_shm_overall_t overall;
 } shm_header_t;
@@ -49,56 +65,84 @@ typedef struct retained_t {
 
 static shm_header_t *hdr;
 
-/* Bumped when records change order without changing size.  3: the rings moved out
- * of the instance records into their own table, with log-linear histograms. */
-#define LAYOUT_REVISION 3
+/* Bumped when records change order without changing size.  4: pair names and
+ * rotation credits in tables of their own, documents only for the fleets there are,
+ * high-water marks. */
+#define LAYOUT_REVISION 4
 #define LAYOUT ((apr_uint32_t)(sizeof(aop_shm_inst_t) * 7 + sizeof(aop_shm_model_t) * 3 \
                                + sizeof(aop_shm_pair_t) + sizeof(shm_header_t) \
+                               + sizeof(shm_pair_key_t) * 13 \
                                + sizeof(aop_stats_ring_t) * 5 \
                                + sizeof(aop_resv_rec_t) * 11 \
                                + LAYOUT_REVISION * 65536))
 
+static void *at(apr_size_t off)
+{
+    return (char *)hdr + off;
+}
+
 static aop_shm_inst_t *inst_table(void)
 {
-    return (aop_shm_inst_t *)((char *)hdr + APR_ALIGN_DEFAULT(sizeof(*hdr)));
+    return at(APR_ALIGN_DEFAULT(sizeof(*hdr)));
 }
 
 /* Parallel to the instance table. */
 static aop_stats_ring_t *ring_table(void)
 {
-    return (aop_stats_ring_t *)(inst_table() + hdr->inst_cap);
+    return at(hdr->off_ring);
 }
 
 static aop_shm_model_t *model_table(void)
 {
-    return (aop_shm_model_t *)(ring_table() + hdr->inst_cap);
+    return at(hdr->off_model);
 }
 
+static shm_pair_key_t *pair_key_table(void)
+{
+    return at(hdr->off_pair_key);
+}
+
+/* Parallel to the pair keys: counters, and each pair's smooth weighted round-robin
+ * credit in its model's rotation. */
 static aop_shm_pair_t *pair_table(void)
 {
-    return (aop_shm_pair_t *)(model_table() + hdr->model_cap);
+    return at(hdr->off_pair);
+}
+
+static apr_int64_t *credit_table(void)
+{
+    return at(hdr->off_credit);
 }
 
 static char *doc_area(int fleet)
 {
-    return (char *)(pair_table() + hdr->pair_cap) + (apr_size_t)fleet * hdr->doc_cap;
+    return (char *)at(hdr->off_doc) + (apr_size_t)fleet * hdr->doc_cap;
 }
 
-/* After the documents, 8-aligned: the token reservations. */
 static aop_resv_table_t *resv_table(void)
 {
-    return (aop_resv_table_t *)APR_ALIGN_DEFAULT((apr_uintptr_t)doc_area(AOP_SHM_MAX_FLEETS));
+    return at(hdr->off_resv);
 }
 
-static apr_size_t segment_size(apr_uint32_t inst_cap, apr_uint32_t model_cap,
-                               apr_uint32_t pair_cap, apr_uint32_t doc_cap,
-                               apr_uint32_t resv_cap)
+/* Sets the tables' offsets in h; returns the segment's size. */
+static apr_size_t lay_out(shm_header_t *h)
 {
-    return APR_ALIGN_DEFAULT(sizeof(shm_header_t))
-           + (sizeof(aop_shm_inst_t) + sizeof(aop_stats_ring_t)) * inst_cap
-           + sizeof(aop_shm_model_t) * model_cap + sizeof(aop_shm_pair_t) * pair_cap
-           + (apr_size_t)doc_cap * AOP_SHM_MAX_FLEETS + 8 /* resv_table()'s alignment */
-           + aop_resv_size(resv_cap);
+    apr_size_t off = APR_ALIGN_DEFAULT(sizeof(*h)) + sizeof(aop_shm_inst_t) * h->inst_cap;
+
+    h->off_ring = off = APR_ALIGN_DEFAULT(off);
+    off += sizeof(aop_stats_ring_t) * h->inst_cap;
+    h->off_model = off = APR_ALIGN_DEFAULT(off);
+    off += sizeof(aop_shm_model_t) * h->model_cap;
+    h->off_pair_key = off = APR_ALIGN_DEFAULT(off);
+    off += sizeof(shm_pair_key_t) * h->pair_cap;
+    h->off_pair = off = APR_ALIGN_DEFAULT(off);
+    off += sizeof(aop_shm_pair_t) * h->pair_cap;
+    h->off_credit = off = APR_ALIGN_DEFAULT(off);
+    off += sizeof(apr_int64_t) * h->pair_cap;
+    h->off_doc = off = APR_ALIGN_DEFAULT(off);
+    off += (apr_size_t)h->doc_cap * h->doc_count;
+    h->off_resv = off = APR_ALIGN_DEFAULT(off);
+    return off + aop_resv_size(h->resv_cap);
 }
 
 /* The state lock is a spinlock in the segment itself.  What it guards are a few
@@ -274,6 +318,17 @@ aop_shm_pair_t *aop_shm_pair(const aop_shm_map_t *map, const aop_instance_t *ins
     return NULL;
 }
 
+const int *aop_shm_route_credits(const aop_shm_map_t *map, const char *model)
+{
+    return hdr && map && map->route_credit
+           ? apr_hash_get(map->route_credit, model, APR_HASH_KEY_STRING) : NULL;
+}
+
+apr_int64_t *aop_shm_credits(void)
+{
+    return hdr ? credit_table() : NULL;
+}
+
 aop_shm_overall_t *aop_shm_overall(void)
 {
     return hdr ? &hdr->overall : NULL;
@@ -305,10 +360,10 @@ void aop_shm_reset_stats(void)
     aop_stats_reset(&hdr->overall.ring);
     memset(&hdr->overall.life, 0, sizeof(hdr->overall.life));
     hdr->overall.since = apr_time_now();
-    for (i = 0; i < hdr->inst_cap; i++) {
+    for (i = 0; i < hdr->inst_hwm; i++) {      /* past the mark: never counted */
         aop_stats_reset(ring_table() + i);
     }
-    for (i = 0; i < hdr->pair_cap; i++) {
+    for (i = 0; i < hdr->pair_hwm; i++) {
         memset(&pair_table()[i].life, 0, sizeof(pair_table()[i].life));
     }
     aop_shm_unlock();
@@ -354,38 +409,97 @@ void aop_shm_mark_missing(aop_shm_inst_t *si, const char *model, apr_time_t unti
 
 /* ------------------------------------------------------------------ mapping */
 
-/* The slot named name; else a free one; else one no configuration names any more. */
-static int find_slot(const char *name, apr_size_t stride, char *table, apr_uint32_t cap,
-                     apr_hash_t *wanted, int *fresh)
+/* The names in use in a table, found once per mapping: a hash lookup per name then,
+ * not a scan of the table (thousands of instances made a mapping quadratic). */
+typedef struct names_t {
+    char *table;
+    apr_size_t stride;
+    apr_uint32_t cap;
+    apr_uint32_t *hwm;
+    apr_hash_t *slot_of;             /* name -> slot + 1 (as a pointer-sized integer) */
+    apr_array_header_t *free;        /* int: nameless slots below the mark, ascending */
+    apr_array_header_t *stale;       /* int: slots named by no one wanted */
+    int free_at, stale_at;
+} names_t;
+
+static const char *slot_name(const names_t *t, int slot)
 {
+    return t->table + (apr_size_t)slot * t->stride;
+}
+
+static names_t *names_read(apr_pool_t *p, char *table, apr_size_t stride, apr_uint32_t cap,
+                           apr_uint32_t *hwm, apr_hash_t *wanted)
+{
+    names_t *t = apr_pcalloc(p, sizeof(*t));
     apr_uint32_t i;
-    int free_slot = -1, stale = -1;
 
-    for (i = 0; i < cap; i++) {
-        const char *n = table + (apr_size_t)i * stride;
+    t->table = table;
+    t->stride = stride;
+    t->cap = cap;
+    t->hwm = hwm;
+    t->slot_of = apr_hash_make(p);
+    t->free = apr_array_make(p, 16, sizeof(int));
+    t->stale = apr_array_make(p, 16, sizeof(int));
+    for (i = 0; i < *hwm && i < cap; i++) {
+        const char *n = slot_name(t, (int)i);
 
-        if (strcmp(n, name) == 0) {
-            *fresh = 0;
-            return (int)i;
+        if (!*n) {
+            APR_ARRAY_PUSH(t->free, int) = (int)i;
+            continue;
         }
-        if (!*n && free_slot < 0) {
-            free_slot = (int)i;
-        }
-        else if (*n && stale < 0 && !apr_hash_get(wanted, n, APR_HASH_KEY_STRING)) {
-            stale = (int)i;
+        apr_hash_set(t->slot_of, apr_pstrdup(p, n), APR_HASH_KEY_STRING,
+                     (void *)(apr_uintptr_t)(i + 1));
+        if (wanted && !apr_hash_get(wanted, n, APR_HASH_KEY_STRING)) {
+            APR_ARRAY_PUSH(t->stale, int) = (int)i;
         }
     }
-    *fresh = 1;
-    return free_slot >= 0 ? free_slot : stale;
+    return t;
 }
+
+/* The slot named name; else a nameless one (*dirty: it held another name before);
+ * else one never named; else one no one wanted names any more.  -1: no room. */
+static int names_claim(apr_pool_t *p, names_t *t, const char *name, int *fresh, int *dirty)
+{
+    apr_uintptr_t v = (apr_uintptr_t)apr_hash_get(t->slot_of, name, APR_HASH_KEY_STRING);
+    int slot;
+
+    *fresh = *dirty = 0;
+    if (v) {
+        return (int)(v - 1);
+    }
+    *fresh = 1;
+    if (t->free_at < t->free->nelts) {
+        slot = APR_ARRAY_IDX(t->free, t->free_at++, int);
+        *dirty = 1;
+    }
+    else if (*t->hwm < t->cap) {
+        slot = (int)(*t->hwm)++;
+    }
+    else if (t->stale_at < t->stale->nelts) {
+        slot = APR_ARRAY_IDX(t->stale, t->stale_at++, int);
+        apr_hash_set(t->slot_of, slot_name(t, slot), APR_HASH_KEY_STRING, NULL);
+        *dirty = 1;
+    }
+    else {
+        return -1;
+    }
+    apr_hash_set(t->slot_of, apr_pstrdup(p, name), APR_HASH_KEY_STRING,
+                 (void *)(apr_uintptr_t)(slot + 1));
+    return slot;
+}
+
+typedef struct mapping_t {
+    names_t *inst, *model, *pair;
+    apr_hash_t *reset;
+    apr_hash_t *restarted;           /* models whose rotation starts over */
+} mapping_t;
 
 /* A slot for inst (found by name, else claimed).  Health judgements of an instance
  * in reset start anew (a reload or an API change may have fixed its key or a
  * deployment); budgets and Azure's cooldowns are facts and stay. */
-static int map_instance(const aop_instance_t *inst, apr_hash_t *wanted, apr_hash_t *reset)
+static int map_instance(apr_pool_t *p, mapping_t *m, const aop_instance_t *inst)
 {
-    int fresh, slot = find_slot(inst->name, sizeof(aop_shm_inst_t), inst_table()->name,
-                                hdr->inst_cap, wanted, &fresh);
+    int fresh, dirty, slot = names_claim(p, m->inst, inst->name, &fresh, &dirty);
     aop_shm_inst_t *si;
 
     if (slot < 0) {
@@ -394,11 +508,13 @@ static int map_instance(const aop_instance_t *inst, apr_hash_t *wanted, apr_hash
     si = inst_table() + slot;
     if (fresh) {
         memset(si, 0, sizeof(*si));
-        aop_stats_reset(ring_table() + slot);
+        if (dirty) {
+            aop_stats_reset(ring_table() + slot);
+        }
         apr_cpystrn(si->name, inst->name, sizeof(si->name));
         aop_tpm_init(&si->tpm);
     }
-    if (reset && apr_hash_get(reset, inst->name, APR_HASH_KEY_STRING)) {
+    if (m->reset && apr_hash_get(m->reset, inst->name, APR_HASH_KEY_STRING)) {
         si->unhealthy_until = 0;
         memset(si->missing_until, 0, sizeof(si->missing_until));
         si->missing_latest = 0;
@@ -407,58 +523,53 @@ static int map_instance(const aop_instance_t *inst, apr_hash_t *wanted, apr_hash
 }
 
 /* A model's rotation state is positional over its candidates: when they change, it
- * starts over. */
-static int map_model(const char *model, apr_hash_t *wanted, apr_hash_t *reset)
+ * starts over (its cursor here, its credits in its pairs: map_credits). */
+static int map_model(apr_pool_t *p, mapping_t *m, const char *model)
 {
     char key[AOP_SHM_MODEL_MAX + 1];
-    int fresh, slot;
+    int fresh, dirty, slot;
     aop_shm_model_t *sm;
 
     apr_cpystrn(key, model, sizeof(key));
-    slot = find_slot(key, sizeof(aop_shm_model_t), model_table()->model, hdr->model_cap,
-                     wanted, &fresh);
-    if (slot < 0) {
+    if ((slot = names_claim(p, m->model, key, &fresh, &dirty)) < 0) {
         return -1;
     }
     sm = model_table() + slot;
-    if (fresh || (reset && apr_hash_get(reset, model, APR_HASH_KEY_STRING))) {
+    if (fresh || (m->reset && apr_hash_get(m->reset, model, APR_HASH_KEY_STRING))) {
         memset(sm, 0, sizeof(*sm));
         apr_cpystrn(sm->model, key, sizeof(sm->model));
+        apr_hash_set(m->restarted, model, APR_HASH_KEY_STRING, "");
     }
     return slot;
-}
-
-static const char *pair_key(apr_pool_t *p, const char *inst, const char *model)
-{
-    char key[sizeof(((aop_shm_pair_t *)0)->key)];
-
-    apr_cpystrn(key, apr_pstrcat(p, inst, "\t", model, NULL), sizeof(key));
-    return apr_pstrdup(p, key);
 }
 
 /* A pair's counters survive restarts like the instance's; new ones start at zero. */
-static int map_pair(apr_pool_t *p, const char *inst, const char *model, apr_hash_t *wanted)
+static int map_pair(apr_pool_t *p, mapping_t *m, const char *inst, const char *model)
 {
-    const char *key = pair_key(p, inst, model);
-    int fresh, slot = find_slot(key, sizeof(aop_shm_pair_t), pair_table()->key,
-                                hdr->pair_cap, wanted, &fresh);
+    shm_pair_key_t k = { { 0 } };
+    int fresh, dirty, slot;
 
+    apr_cpystrn(k.key, apr_pstrcat(p, inst, "\t", model, NULL), sizeof(k.key));
+    slot = names_claim(p, m->pair, k.key, &fresh, &dirty);
     if (slot >= 0 && fresh) {
-        memset(pair_table() + slot, 0, sizeof(aop_shm_pair_t));
-        apr_cpystrn(pair_table()[slot].key, key, sizeof(pair_table()[slot].key));
+        if (dirty) {
+            memset(pair_table() + slot, 0, sizeof(aop_shm_pair_t));
+        }
+        credit_table()[slot] = 0;
+        memcpy(pair_key_table() + slot, &k, sizeof(k));
     }
     return slot;
 }
 
-static int map_pairs(apr_pool_t *p, aop_shm_map_t *map, int idx, const aop_instance_t *inst,
-                     apr_hash_t *wanted)
+static int map_pairs(apr_pool_t *p, mapping_t *m, aop_shm_map_t *map, int idx,
+                     const aop_instance_t *inst)
 {
     int j;
 
     map->pair_slot[idx] = apr_pcalloc(p, sizeof(int) * (inst->supported_models->nelts + 1));
     for (j = 0; j < inst->supported_models->nelts; j++) {
-        map->pair_slot[idx][j] = map_pair(p, inst->name, APR_ARRAY_IDX(inst->supported_models,
-                                                                      j, const char *), wanted);
+        map->pair_slot[idx][j] = map_pair(p, m, inst->name,
+                                          APR_ARRAY_IDX(inst->supported_models, j, const char *));
         if (map->pair_slot[idx][j] < 0) {
             return -1;
         }
@@ -466,70 +577,159 @@ static int map_pairs(apr_pool_t *p, aop_shm_map_t *map, int idx, const aop_insta
     return 0;
 }
 
+aop_shm_map_t *aop_shm_map_make(apr_pool_t *p, int ninst)
+{
+    aop_shm_map_t *map = apr_pcalloc(p, sizeof(*map));
+
+    map->inst_slot = apr_pcalloc(p, sizeof(int) * (ninst + 1));
+    map->pair_slot = apr_pcalloc(p, sizeof(int *) * (ninst + 1));
+    map->model_slot = apr_hash_make(p);
+    return map;
+}
+
+void aop_shm_map_routes(apr_pool_t *p, aop_shm_map_t *map, const aop_config_t *cfg,
+                        const aop_route_table_t *routes)
+{
+    int i, k, j;
+
+    map->route_credit = apr_hash_make(p);
+    for (i = 0; i < routes->models->nelts; i++) {
+        const char *model = APR_ARRAY_IDX(routes->models, i, const char *);
+        const apr_array_header_t *c = aop_route_candidates(routes, model);
+        int *credit = apr_pcalloc(p, sizeof(int) * (c->nelts + 1));
+
+        for (k = 0; k < c->nelts; k++) {
+            int idx = APR_ARRAY_IDX(c, k, int);
+            const aop_instance_t *inst = APR_ARRAY_IDX(cfg->instances, idx, aop_instance_t *);
+
+            credit[k] = -1;
+            for (j = 0; j < inst->supported_models->nelts; j++) {
+                if (!strcmp(APR_ARRAY_IDX(inst->supported_models, j, const char *), model)) {
+                    credit[k] = map->pair_slot[idx][j];
+                    break;
+                }
+            }
+        }
+        apr_hash_set(map->route_credit, model, APR_HASH_KEY_STRING, credit);
+    }
+}
+
+int aop_shm_map_valid(const aop_shm_map_t *map, const aop_config_t *cfg)
+{
+    apr_hash_index_t *hi;
+    apr_pool_t *p = cfg->instances->pool;
+    int i, j;
+
+    if (!hdr) {
+        return 0;
+    }
+    for (i = 0; i < cfg->instances->nelts; i++) {
+        const aop_instance_t *inst = APR_ARRAY_IDX(cfg->instances, i, aop_instance_t *);
+
+        if (map->inst_slot[i] < 0 || (apr_uint32_t)map->inst_slot[i] >= hdr->inst_cap
+            || !map->pair_slot[i]) {
+            return 0;
+        }
+        for (j = 0; j < inst->supported_models->nelts; j++) {
+            if (map->pair_slot[i][j] < 0 || (apr_uint32_t)map->pair_slot[i][j] >= hdr->pair_cap) {
+                return 0;
+            }
+        }
+    }
+    for (hi = apr_hash_first(p, map->model_slot); hi; hi = apr_hash_next(hi)) {
+        const int *slot = apr_hash_this_val(hi);
+
+        if (*slot < 0 || (apr_uint32_t)*slot >= hdr->model_cap) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Zeroes the credits of the models whose rotation starts over. */
+static void restart_credits(const aop_shm_map_t *map, const aop_route_table_t *routes,
+                            apr_hash_t *restarted)
+{
+    int i, k;
+
+    for (i = 0; i < routes->models->nelts; i++) {
+        const char *model = APR_ARRAY_IDX(routes->models, i, const char *);
+        const int *credit = apr_hash_get(map->route_credit, model, APR_HASH_KEY_STRING);
+        int n = aop_route_candidates(routes, model)->nelts;
+
+        for (k = 0; credit && apr_hash_get(restarted, model, APR_HASH_KEY_STRING) && k < n; k++) {
+            if (credit[k] >= 0) {
+                credit_table()[credit[k]] = 0;
+            }
+        }
+    }
+}
+
 aop_shm_map_t *aop_shm_map_locked(apr_pool_t *p, const aop_config_t *cfg,
                                   const aop_route_table_t *routes, apr_hash_t *wanted,
                                   apr_hash_t *reset)
 {
-    aop_shm_map_t *map = apr_pcalloc(p, sizeof(*map));
+    aop_shm_map_t *map;
+    mapping_t m;
     int i;
 
     if (!hdr) {
         return NULL;
     }
-    if (!wanted) {
-        wanted = apr_hash_make(p);   /* claims free slots only; steals none */
-        for (i = 0; i < (int)hdr->inst_cap; i++) {
-            if (inst_table()[i].name[0]) {
-                apr_hash_set(wanted, inst_table()[i].name, APR_HASH_KEY_STRING, "");
-            }
-        }
-        for (i = 0; i < (int)hdr->model_cap; i++) {
-            if (model_table()[i].model[0]) {
-                apr_hash_set(wanted, model_table()[i].model, APR_HASH_KEY_STRING, "");
-            }
-        }
-        for (i = 0; i < (int)hdr->pair_cap; i++) {
-            if (pair_table()[i].key[0]) {
-                apr_hash_set(wanted, pair_table()[i].key, APR_HASH_KEY_STRING, "");
-            }
-        }
-    }
-    map->inst_slot = apr_pcalloc(p, sizeof(int) * (cfg->instances->nelts + 1));
-    map->pair_slot = apr_pcalloc(p, sizeof(int *) * (cfg->instances->nelts + 1));
-    map->model_slot = apr_hash_make(p);
+    /* wanted NULL: every name in use now is wanted (claims free slots only). */
+    m.inst = names_read(p, inst_table()->name, sizeof(aop_shm_inst_t), hdr->inst_cap,
+                        &hdr->inst_hwm, wanted);
+    m.model = names_read(p, model_table()->model, sizeof(aop_shm_model_t), hdr->model_cap,
+                         &hdr->model_hwm, wanted);
+    m.pair = names_read(p, pair_key_table()->key, sizeof(shm_pair_key_t), hdr->pair_cap,
+                        &hdr->pair_hwm, wanted);
+    m.reset = reset;
+    m.restarted = apr_hash_make(p);
+    map = aop_shm_map_make(p, cfg->instances->nelts);
     for (i = 0; i < cfg->instances->nelts; i++) {
         const aop_instance_t *inst = APR_ARRAY_IDX(cfg->instances, i, aop_instance_t *);
 
-        if ((map->inst_slot[i] = map_instance(inst, wanted, reset)) < 0
-            || map_pairs(p, map, i, inst, wanted) < 0) {
+        if ((map->inst_slot[i] = map_instance(p, &m, inst)) < 0
+            || map_pairs(p, &m, map, i, inst) < 0) {
             return NULL;
         }
     }
     for (i = 0; i < routes->models->nelts; i++) {
-        const char *m = APR_ARRAY_IDX(routes->models, i, const char *);
+        const char *model = APR_ARRAY_IDX(routes->models, i, const char *);
         int *slot = apr_palloc(p, sizeof(int));
 
-        if ((*slot = map_model(m, wanted, reset)) < 0) {
+        if ((*slot = map_model(p, &m, model)) < 0) {
             return NULL;
         }
-        apr_hash_set(map->model_slot, m, APR_HASH_KEY_STRING, slot);
+        apr_hash_set(map->model_slot, model, APR_HASH_KEY_STRING, slot);
     }
+    aop_shm_map_routes(p, map, cfg, routes);
+    restart_credits(map, routes, m.restarted);
     return map;
 }
 
-void aop_shm_forget_locked(const char *name)
+void aop_shm_forget_locked(apr_pool_t *p, const apr_array_header_t *names)
 {
+    apr_hash_t *gone = apr_hash_make(p);
     apr_uint32_t i;
-    apr_size_t n = strlen(name);
+    int k;
 
-    for (i = 0; hdr && i < hdr->inst_cap; i++) {
-        if (strcmp(inst_table()[i].name, name) == 0) {
+    if (!hdr || !names || !names->nelts) {
+        return;
+    }
+    for (k = 0; k < names->nelts; k++) {
+        apr_hash_set(gone, APR_ARRAY_IDX(names, k, const char *), APR_HASH_KEY_STRING, "");
+    }
+    for (i = 0; i < hdr->inst_hwm; i++) {
+        if (apr_hash_get(gone, inst_table()[i].name, APR_HASH_KEY_STRING)) {
             inst_table()[i].name[0] = '\0';
         }
     }
-    for (i = 0; hdr && i < hdr->pair_cap; i++) {
-        if (strncmp(pair_table()[i].key, name, n) == 0 && pair_table()[i].key[n] == '\t') {
-            pair_table()[i].key[0] = '\0';
+    for (i = 0; i < hdr->pair_hwm; i++) {
+        char *key = pair_key_table()[i].key, *tab = strchr(key, '\t');
+
+        if (tab && apr_hash_get(gone, key, (apr_ssize_t)(tab - key))) {
+            key[0] = '\0';
         }
     }
 }
@@ -542,44 +742,69 @@ apr_uint64_t aop_shm_generation(int fleet)
 apr_status_t aop_shm_publish_locked(int fleet, const char *doc, apr_size_t len,
                                     apr_uint64_t *gen)
 {
-    if (!hdr || fleet < 0 || fleet >= AOP_SHM_MAX_FLEETS) {
+    shm_fleet_t *f;
+
+    if (!hdr || fleet < 0 || (apr_uint32_t)fleet >= hdr->doc_count) {
         return APR_EINVAL;
     }
     if (len >= hdr->doc_cap) {
         return APR_ENOSPC;
     }
+    f = &hdr->fleet[fleet];
+    __atomic_add_fetch(&f->seq, 1, __ATOMIC_ACQ_REL);
     memcpy(doc_area(fleet), doc, len);
     doc_area(fleet)[len] = '\0';
-    hdr->fleet[fleet].len = (apr_uint32_t)len;
-    *gen = apr_atomic_inc64(&hdr->fleet[fleet].generation) + 1;
+    f->len = (apr_uint32_t)len;
+    __atomic_add_fetch(&f->seq, 1, __ATOMIC_ACQ_REL);
+    *gen = apr_atomic_inc64(&f->generation) + 1;
     return APR_SUCCESS;
 }
 
-char *aop_shm_read_doc(apr_pool_t *p, int fleet, apr_uint64_t *gen)
+/* A sequence lock: megabytes of document copied under the shared-state lock held
+ * every pick in every process for milliseconds; a reader copies without it and
+ * tries again if a writer came in between (writers are rare: changes). */
+char *aop_shm_read_doc(apr_pool_t *p, int fleet, apr_uint64_t *gen,
+                       aop_shm_doc_prefix_fn *prefix)
 {
+    shm_fleet_t *f;
+    apr_uint32_t before, len;
     char *doc;
 
-    if (!hdr || fleet < 0 || fleet >= AOP_SHM_MAX_FLEETS) {
+    if (!hdr || fleet < 0 || (apr_uint32_t)fleet >= hdr->doc_count) {
         return NULL;
     }
-    aop_shm_lock();
-    *gen = hdr->fleet[fleet].generation;
-    doc = hdr->fleet[fleet].len ? apr_pstrmemdup(p, doc_area(fleet), hdr->fleet[fleet].len)
-                                : NULL;
-    aop_shm_unlock();
-    return doc;
+    f = &hdr->fleet[fleet];
+    for (;;) {
+        before = __atomic_load_n(&f->seq, __ATOMIC_ACQUIRE);
+        if (before & 1) {
+            sched_yield();
+            continue;
+        }
+        *gen = apr_atomic_read64(&f->generation);
+        len = f->len < hdr->doc_cap ? f->len : 0;
+        if (len && prefix) {
+            apr_uint32_t want = (apr_uint32_t)prefix(doc_area(fleet), len);
+
+            len = want && want < len ? want : len;
+        }
+        doc = len ? apr_pstrmemdup(p, doc_area(fleet), len) : NULL;
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        if (__atomic_load_n(&f->seq, __ATOMIC_ACQUIRE) == before) {
+            return doc;
+        }
+    }
 }
 
 /* ------------------------------------------------------------------ set-up */
 
-static int fits(apr_shm_t *shm, apr_uint32_t icap, apr_uint32_t mcap, apr_uint32_t pcap,
-                apr_uint32_t dcap, apr_uint32_t rcap)
+static int fits(apr_shm_t *shm, const shm_header_t *want)
 {
     shm_header_t *h = shm ? apr_shm_baseaddr_get(shm) : NULL;
 
-    return h && h->magic == SHM_MAGIC && h->layout == LAYOUT && h->inst_cap >= icap
-           && h->model_cap >= mcap && h->pair_cap >= pcap && h->doc_cap >= dcap
-           && h->resv_cap >= rcap;
+    return h && h->magic == SHM_MAGIC && h->layout == LAYOUT && h->inst_cap >= want->inst_cap
+           && h->model_cap >= want->model_cap && h->pair_cap >= want->pair_cap
+           && h->doc_cap >= want->doc_cap && h->doc_count >= want->doc_count
+           && h->resv_cap >= want->resv_cap;
 }
 
 /* A reservation lives from a pick to the end of the handler that made it: at most
@@ -597,11 +822,12 @@ static apr_uint32_t reservations_capacity(void)
     return (apr_uint32_t)daemons * (apr_uint32_t)threads + SHM_MIN_SLOTS;
 }
 
-/* Room for twice what the configuration names, or for what it names plus the
- * instances the API may add (AOProxyInstanceGrowth), at least SHM_MIN_SLOTS. */
+/* Room for what the configuration names plus the instances the API may add
+ * (AOProxyInstanceGrowth), at least SHM_MIN_SLOTS.  A restart that renames instances
+ * reuses the slots of names no fleet has any more (aop_publish_boot's wanted). */
 static apr_uint32_t capacity(apr_uint32_t n, apr_uint32_t growth)
 {
-    apr_uint32_t c = n * 2 > n + growth ? n * 2 : n + growth;
+    apr_uint32_t c = n + growth;
 
     return c > SHM_MIN_SLOTS ? c : SHM_MIN_SLOTS;
 }
@@ -610,20 +836,25 @@ apr_status_t aop_shm_setup(apr_pool_t *pconf, server_rec *s, apr_uint32_t ninst,
                            apr_uint32_t nmodels, apr_uint32_t npairs, apr_uint32_t growth)
 {
     retained_t *kept = ap_retained_data_get("mod_aoproxy_shm");
-    apr_uint32_t icap = capacity(ninst, growth), mcap = capacity(nmodels, growth * 4);
-    apr_uint32_t pcap = capacity(npairs, growth * 8);
-    /* A stored instance takes well under 2 KiB of JSON; the rest is headroom. */
-    apr_uint32_t dcap = 64 * 1024 + icap * 4096;
-    apr_uint32_t rcap = reservations_capacity();
+    /* The header holds the overall ring: too big for a stack. */
+    shm_header_t *want = apr_pcalloc(pconf, sizeof(*want));
     apr_status_t rv;
 
+    want->inst_cap = capacity(ninst, growth);
+    want->model_cap = capacity(nmodels, growth * 4);
+    want->pair_cap = capacity(npairs, growth * 8);
+    /* A stored instance takes well under 2 KiB of JSON (twice: its YAML layer and
+     * its effective record); the rest is headroom, untouched pages cost nothing. */
+    want->doc_cap = 64 * 1024 + want->inst_cap * 4096;
+    want->doc_count = (apr_uint32_t)aop_fleets_count();
+    want->resv_cap = reservations_capacity();
     if (!kept) {
         kept = ap_retained_data_create("mod_aoproxy_shm", sizeof(*kept));
     }
-    if (!fits(kept->shm, icap, mcap, pcap, dcap, rcap)) {
+    if (!fits(kept->shm, want)) {
         /* The old segment (if any) stays mapped for children still finishing
          * requests; it is released when the server stops. */
-        apr_size_t size = segment_size(icap, mcap, pcap, dcap, rcap);
+        apr_size_t size = lay_out(want);
 
         rv = apr_shm_create(&kept->shm, size, NULL, s->process->pool);
         if (rv != APR_SUCCESS) {
@@ -634,18 +865,14 @@ apr_status_t aop_shm_setup(apr_pool_t *pconf, server_rec *s, apr_uint32_t ninst,
         /* No memset: an anonymous segment (mmap MAP_SHARED|MAP_ANONYMOUS) comes
          * zero-filled, and pages no instance touches (the spare capacity, the rings
          * of quiet instances) then cost no memory at all. */
+        memcpy(hdr, want, sizeof(*want));
         hdr->magic = SHM_MAGIC;
         hdr->layout = LAYOUT;
-        hdr->inst_cap = icap;
-        hdr->model_cap = mcap;
-        hdr->pair_cap = pcap;
-        hdr->doc_cap = dcap;
-        hdr->resv_cap = rcap;
-        aop_resv_init(resv_table(), rcap);
+        aop_resv_init(resv_table(), hdr->resv_cap);
         hdr->overall.since = apr_time_now();
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, AOPLOGNO(00050) "shared memory: %"
                      APR_SIZE_T_FMT " bytes for %u instances, %u models, %u pairs",
-                     size, icap, mcap, pcap);
+                     size, hdr->inst_cap, hdr->model_cap, hdr->pair_cap);
     }
     hdr = apr_shm_baseaddr_get(kept->shm);
     return APR_SUCCESS;

@@ -18,7 +18,6 @@
 
 #define AOP_SHM_MAX_MISSING 16       /* models one instance can have marked missing */
 #define AOP_SHM_MODEL_MAX 128        /* longest model name kept */
-#define AOP_SHM_MAX_CANDIDATES 256   /* instances one model can be served by */
 #define AOP_SHM_MAX_FLEETS 8         /* distinct configurations (AOProxyConfigDir) */
 
 /* One instance, found again by name after a restart.  Its statistics ring (its last
@@ -40,17 +39,18 @@ typedef struct aop_shm_inst_t {
     apr_time_t last_error_at;
 } aop_shm_inst_t;
 
-/* One model's routing state over its candidates (route table order). */
+/* One model's routing state: the rotation's cursor.  Its candidates' smooth weighted
+ * round-robin credits are the pairs' (aop_shm_credits), so that a model may have
+ * as many candidates as there are instances. */
 typedef struct aop_shm_model_t {
     char model[AOP_SHM_MODEL_MAX + 1];
     apr_uint64_t cursor;
-    apr_int64_t cw[AOP_SHM_MAX_CANDIDATES];
 } aop_shm_model_t;
 
 /* Counters since start (or reset) of one instance serving one model: what
- * Prometheus scrapes, labelled by both. */
+ * Prometheus scrapes, labelled by both.  (Its name, "instance\tmodel", is kept in
+ * a table of its own.) */
 typedef struct aop_shm_pair_t {
-    char key[AOP_NAME_MAX + 1 + AOP_SHM_MODEL_MAX + 1];   /* "instance\tmodel" */
     aop_counts_t life;
 } aop_shm_pair_t;
 
@@ -67,6 +67,8 @@ typedef struct aop_shm_map_t {
     int *inst_slot;                  /* parallel to cfg->instances */
     int **pair_slot;                 /* [instance][i]: parallel to its supported_models */
     apr_hash_t *model_slot;          /* model name -> int * */
+    apr_hash_t *route_credit;        /* model name -> int *: per candidate (route order)
+                                      * its pair's slot in aop_shm_credits(), or -1 */
 } aop_shm_map_t;
 
 /* pre_config: no segment until post_config attaches one. */
@@ -101,15 +103,31 @@ aop_shm_map_t *aop_shm_map_locked(apr_pool_t *p, const aop_config_t *cfg,
                                   const aop_route_table_t *routes, apr_hash_t *wanted,
                                   apr_hash_t *reset);
 
-/* Caller holds the lock: frees the slots of a removed instance and its pairs. */
-void aop_shm_forget_locked(const char *name);
+/* A map with room for ninst instances, its slots to be filled in by the caller
+ * (the slots a document names: mod_aoproxy_view.c), then aop_shm_map_routes(). */
+aop_shm_map_t *aop_shm_map_make(apr_pool_t *p, int ninst);
+
+/* The routes' credit slots from the pairs' (done by aop_shm_map_locked too). */
+void aop_shm_map_routes(apr_pool_t *p, aop_shm_map_t *map, const aop_config_t *cfg,
+                        const aop_route_table_t *routes);
+
+/* Whether every slot of map lies inside the segment (a document's are checked). */
+int aop_shm_map_valid(const aop_shm_map_t *map, const aop_config_t *cfg);
+
+/* Caller holds the lock: frees the slots of removed instances and their pairs. */
+void aop_shm_forget_locked(apr_pool_t *p, const apr_array_header_t *names);
 
 /* A fleet's live document: written under the lock with a new generation (*gen), read
  * as a copy; the generation alone is read without the lock (a request's "is my view
  * current?").  APR_ENOSPC when the document does not fit. */
 apr_status_t aop_shm_publish_locked(int fleet, const char *doc, apr_size_t len,
                                     apr_uint64_t *gen);
-char *aop_shm_read_doc(apr_pool_t *p, int fleet, apr_uint64_t *gen);
+/* prefix (may be NULL: all of it): how many of the document's first bytes to copy,
+ * given the document as it lies (a writer may be changing it: the copy is checked
+ * after, and taken again if it was). */
+typedef apr_size_t aop_shm_doc_prefix_fn(const char *doc, apr_size_t len);
+char *aop_shm_read_doc(apr_pool_t *p, int fleet, apr_uint64_t *gen,
+                       aop_shm_doc_prefix_fn *prefix);
 apr_uint64_t aop_shm_generation(int fleet);
 
 aop_shm_inst_t *aop_shm_inst(const aop_shm_map_t *map, int idx);
@@ -119,6 +137,11 @@ aop_shm_model_t *aop_shm_model(const aop_shm_map_t *map, const char *model);
 aop_shm_pair_t *aop_shm_pair(const aop_shm_map_t *map, const aop_instance_t *inst, int idx,
                              const char *model);
 aop_shm_overall_t *aop_shm_overall(void);
+
+/* The candidates' credit slots of a model's route (aop_shm_map_t.route_credit), and
+ * the credits themselves (read and written under the lock). */
+const int *aop_shm_route_credits(const aop_shm_map_t *map, const char *model);
+apr_int64_t *aop_shm_credits(void);
 
 /* Who holds which token reservation (aop_resv.h); NULL without a segment. */
 aop_resv_table_t *aop_shm_reservations(void);

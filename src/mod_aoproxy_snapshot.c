@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0
  * Copyright 2026 The mod_aoproxy authors (LICENSE) */
+#include <stdlib.h>
 #include <apr_strings.h>
 
 #include "mod_aoproxy_private.h"
@@ -28,8 +29,9 @@ static void copy_pairs_locked(apr_pool_t *p, aop_snapshot_t *snap, int i)
 }
 
 /* One instance, under one short hold of the lock. */
-static void copy_instance(apr_pool_t *p, aop_snapshot_t *snap, int i, int with_pairs)
+static void copy_instance(apr_pool_t *p, aop_snapshot_t *snap, int i, int flags)
 {
+    int with_pairs = flags & AOP_SNAP_PAIRS;
     const aop_shm_inst_t *si = aop_shm_inst(snap->view->shm_map, i);
 
     if (!si) {
@@ -41,8 +43,9 @@ static void copy_instance(apr_pool_t *p, aop_snapshot_t *snap, int i, int with_p
     }
     aop_shm_lock();
     snap->inst[i] = *si;
-    aop_stats_window(aop_shm_ring(si), snap->minute, snap->view->cfg->stats_window_minutes,
-                     &snap->window[i]);
+    (flags & AOP_SNAP_WINDOW_TALLY ? aop_stats_window_tally : aop_stats_window)(
+        aop_shm_ring(si), snap->minute, snap->view->cfg->stats_window_minutes,
+        &snap->window[i]);
     if (with_pairs) {
         copy_pairs_locked(p, snap, i);
     }
@@ -64,26 +67,38 @@ static void copy_overall(aop_snapshot_t *snap)
     aop_shm_unlock();
 }
 
-aop_snapshot_t *aop_snapshot_take(apr_pool_t *p, aop_view_t *view, int with_pairs)
+aop_snapshot_t *aop_snapshot_take_page(apr_pool_t *p, aop_view_t *view, int flags,
+                                       const int *only, int count)
 {
     aop_snapshot_t *snap = apr_pcalloc(p, sizeof(*snap));
-    int i;
+    int k;
 
     snap->view = view;
     snap->n = view->cfg->instances->nelts;
     snap->now = apr_time_now();
     snap->minute = apr_time_sec(snap->now) / 60;
-    snap->inst = apr_pcalloc(p, sizeof(aop_shm_inst_t) * (snap->n + 1));
-    snap->window = apr_pcalloc(p, sizeof(aop_counts_t) * (snap->n + 1));
-    snap->life = with_pairs ? apr_pcalloc(p, sizeof(aop_counts_t *) * (snap->n + 1)) : NULL;
+    /* Parallel to the instances, but filled in only for those taken: a page of
+     * thousands leaves the rest unwritten (and, being large, untouched). */
+    snap->inst = apr_palloc(p, sizeof(aop_shm_inst_t) * (snap->n + 1));
+    snap->window = apr_palloc(p, sizeof(aop_counts_t) * (snap->n + 1));
+    snap->life = flags & AOP_SNAP_PAIRS ? apr_pcalloc(p, sizeof(aop_counts_t *) * (snap->n + 1)) : NULL;
     snap->health = apr_pcalloc(p, sizeof(aop_health_t) * (snap->n + 1));
-    for (i = 0; i < snap->n; i++) {
-        copy_instance(p, snap, i, with_pairs);
+    for (k = 0; k < (only ? count : snap->n); k++) {
+        int i = only ? only[k] : k;
+
+        memset(&snap->inst[i], 0, sizeof(snap->inst[i]));
+        memset(&snap->window[i], 0, sizeof(snap->window[i]));
+        copy_instance(p, snap, i, flags);
         snap->health[i] = aop_health_of(p, view, i, &snap->inst[i], &snap->window[i],
                                         snap->now);
     }
     copy_overall(snap);
     return snap;
+}
+
+aop_snapshot_t *aop_snapshot_take(apr_pool_t *p, aop_view_t *view, int flags)
+{
+    return aop_snapshot_take_page(p, view, flags, NULL, 0);
 }
 
 /* A window other than the main one, summed from shared memory: an instance's slot
@@ -115,11 +130,17 @@ void aop_snapshot_window(const aop_snapshot_t *snap, int idx, int minutes, aop_c
 
 aop_health_e aop_snapshot_overall_health(const aop_snapshot_t *snap)
 {
-    aop_health_e each[AOP_SHM_MAX_CANDIDATES];
-    int i, n = snap->n < AOP_SHM_MAX_CANDIDATES ? snap->n : AOP_SHM_MAX_CANDIDATES;
+    /* As many as there are instances: from the heap, briefly (no pool at hand). */
+    aop_health_e *each = malloc(sizeof(*each) * (apr_size_t)(snap->n + 1)), overall;
+    int i;
 
-    for (i = 0; i < n; i++) {
+    if (!each) {
+        return AOP_UNHEALTHY;
+    }
+    for (i = 0; i < snap->n; i++) {
         each[i] = snap->health[i].status;
     }
-    return aop_health_overall(each, n, snap->view);
+    overall = aop_health_overall(each, snap->n, snap->view);
+    free(each);
+    return overall;
 }

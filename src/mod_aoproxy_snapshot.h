@@ -24,15 +24,24 @@ typedef struct aop_snapshot_t {
     aop_shm_inst_t *inst;            /* copies, parallel to cfg->instances */
     aop_counts_t *window;            /* each one's main window, parallel */
     aop_counts_t **life;             /* [instance][i]: parallel to its supported_models;
-                                      * NULL unless taken with_pairs */
+                                      * NULL unless taken with AOP_SNAP_PAIRS */
     aop_counts_t overall_window;     /* every request, main window */
     aop_counts_t overall_life;       /* every request since start or reset */
     apr_time_t since;                /* when counting (re)started */
     aop_health_t *health;            /* judged over the main window */
 } aop_snapshot_t;
 
-/* with_pairs: also the lifetime counters of every instance x model pair. */
-aop_snapshot_t *aop_snapshot_take(apr_pool_t *p, aop_view_t *view, int with_pairs);
+/* What a snapshot takes besides each instance's state and main window. */
+#define AOP_SNAP_PAIRS        1      /* the lifetime counters of every instance x model pair */
+#define AOP_SNAP_WINDOW_TALLY 2      /* the main window's tally alone, no histograms (enough
+                                      * for health; /metrics reports no window) */
+
+aop_snapshot_t *aop_snapshot_take(apr_pool_t *p, aop_view_t *view, int flags);
+
+/* The same for the instances only[0..count) alone (a page: aop_page.h); the other
+ * instances' entries are left unset, and aop_snapshot_overall_health() is not for it. */
+aop_snapshot_t *aop_snapshot_take_page(apr_pool_t *p, aop_view_t *view, int flags,
+                                       const int *only, int count);
 
 /* An instance's (idx >= 0) or the overall (idx < 0) counts over the last minutes,
  * as of the snapshot's minute. */

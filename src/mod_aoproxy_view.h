@@ -16,12 +16,15 @@
 #include <httpd.h>
 
 #include "aop_config.h"
+#include "aop_doc.h"
 #include "aop_route.h"
 #include "mod_aoproxy_fleets.h"
 
 struct proxy_worker;
 struct proxy_balancer;
 struct aop_shm_map_t;
+
+struct aop_view_batch_t;
 
 typedef struct aop_view_t {
     aop_fleet_t *fleet;
@@ -33,6 +36,12 @@ typedef struct aop_view_t {
     struct aop_shm_map_t *shm_map;
     const char **worker_names;       /* parallel to cfg->instances */
     struct proxy_worker **workers;   /* parallel; found in the balancer on first use */
+    /* Instances are decoded into batches shared with later views: a view built after
+     * a change decodes only the instances whose record changed (aop_view_build). */
+    struct aop_view_batch_t **batch_of;   /* parallel: the batch holding each */
+    apr_array_header_t *batches;     /* aop_view_batch_t *: each once, held by the view */
+    apr_uint64_t *rev;               /* parallel: the hash of each one's record */
+    apr_hash_t *by_rev;              /* rev (8 bytes) -> index + 1 */
     volatile apr_uint32_t refs;
 } aop_view_t;
 
@@ -55,8 +64,16 @@ int aop_view_find(const aop_view_t *view, const char *name);
 
 /* ---- changes (mod_aoproxy_publish.c) */
 
-/* The view of a document (the publisher's own, or one read from shared memory). */
+/* A stand-in for the view before the first: the instances the configuration was
+ * loaded with (eff, in pconf) and their records' text, so that the first view takes
+ * them as they are rather than decoding the document it was made from.  Only for
+ * aop_view_build's prev; allocated in p. */
+aop_view_t *aop_view_seed(apr_pool_t *p, aop_fleet_t *fleet, const apr_array_header_t *eff,
+                          const char *const *text);
+
+/* The view of a document (the publisher's own, or one read from shared memory);
+ * the instances whose record is unchanged since prev (NULL: none) are prev's. */
 aop_view_t *aop_view_build(aop_fleet_t *fleet, const char *doc, apr_uint64_t generation,
-                           const char **perr);
+                           const aop_view_t *prev, const char **perr);
 
 #endif

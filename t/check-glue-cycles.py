@@ -30,11 +30,12 @@ import sys
 PREFIX = "mod_aoproxy_la-"
 # Bottom to top: each file calls only files before it (in its layer or below).
 LAYERS = [
-    # Foundations: OpenAI-shaped errors, file access of httpd's User, the shared
-    # memory segment and its lock, the registry of fleets, the body replay filter,
+    # Foundations: OpenAI-shaped errors, file access of httpd's User, the registry
+    # of fleets, the shared memory segment (a document per fleet) and its lock, the
+    # body replay filter,
     # the directives and the configuration, the per-request state.
     # The Entra ID token table and one token fetch (libcurl).
-    ("foundations", ["errors", "user_access", "shm", "fleets", "body", "config", "ctx",
+    ("foundations", ["errors", "user_access", "fleets", "shm", "body", "config", "ctx",
                      "token_table", "token_cert", "token_fetch"]),
     # What the instances are and what shared memory says of them: outcomes of
     # attempts, token reservations, balancers and workers, the views and their

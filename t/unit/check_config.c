@@ -1009,8 +1009,8 @@ START_TEST(alias_bomb_is_bounded)
         "logging: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
         "monitoring: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n", NULL);
 
-    ck_assert_msg(strstr(err, "too many YAML nodes (more than 100000)") != NULL, "%s", err);
-    ck_assert_msg(!strncmp(err, "base.yaml:5: logging[", 21), "%s", err);
+    ck_assert_msg(strstr(err, "too many YAML nodes (more than 1000000)") != NULL, "%s", err);
+    ck_assert_msg(!strncmp(err, "base.yaml:6: monitoring[", 24), "%s", err);
 }
 END_TEST
 

@@ -22,6 +22,8 @@ int main(void)
     srunner_add_suite(sr, aop_tpm_suite());
     srunner_add_suite(sr, aop_resv_suite());
     srunner_add_suite(sr, aop_select_suite());
+    srunner_add_suite(sr, aop_page_suite());
+    srunner_add_suite(sr, aop_doc_suite());
     srunner_add_suite(sr, aop_usage_suite());
     srunner_add_suite(sr, aop_cooldown_suite());
     srunner_add_suite(sr, aop_circuit_suite());

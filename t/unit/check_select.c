@@ -165,6 +165,109 @@ START_TEST(schedule_per_strategy)
 }
 END_TEST
 
+/* Far more candidates than the 256 a pick once looked at: every one gets its turn,
+ * under every strategy, and the schedule names every one. */
+#define MANY 1000
+
+START_TEST(every_one_of_many_candidates_is_picked)
+{
+    static aop_cand_t c[MANY];
+    static apr_int64_t cw[MANY];
+    static int counts[MANY];
+    static const aop_strategy_e strategies[] = { AOP_STRATEGY_WEIGHTED, AOP_STRATEGY_FAILOVER,
+                                                 AOP_STRATEGY_ROUND_ROBIN };
+    int i, s;
+
+    for (s = 0; s < 3; s++) {
+        aop_select_state_t st = { 0, cw };
+
+        memset(cw, 0, sizeof(cw));
+        memset(counts, 0, sizeof(counts));
+        for (i = 0; i < MANY; i++) {
+            c[i].priority = 100;
+            c[i].weight = 1;
+            c[i].eligible = 1;
+        }
+        for (i = 0; i < 2 * MANY; i++) {
+            int k = aop_select(strategies[s], c, MANY, &st);
+
+            ck_assert_int_ge(k, 0);
+            ck_assert_int_lt(k, MANY);
+            counts[k]++;
+        }
+        for (i = 0; i < MANY; i++) {
+            ck_assert_int_eq(counts[i], 2);
+        }
+    }
+    /* The last one alone eligible: found however far down it is. */
+    for (i = 0; i < MANY; i++) {
+        c[i].eligible = i == MANY - 1;
+    }
+    {
+        aop_select_state_t st = { 0, cw };
+
+        ck_assert_int_eq(aop_select(AOP_STRATEGY_WEIGHTED, c, MANY, &st), MANY - 1);
+        ck_assert_int_eq(aop_select(AOP_STRATEGY_FAILOVER, c, MANY, &st), MANY - 1);
+        ck_assert_int_eq(aop_select(AOP_STRATEGY_ROUND_ROBIN, c, MANY, &st), MANY - 1);
+    }
+}
+END_TEST
+
+START_TEST(schedule_of_more_than_its_maximum_names_each_once)
+{
+    enum { BIG = AOP_SCHEDULE_MAX + 904 };
+    static aop_cand_t c[BIG];
+    static int seen[BIG];
+    apr_pool_t *p;
+    int i, len, *seq;
+
+    apr_pool_create(&p, NULL);
+    for (i = 0; i < BIG; i++) {
+        c[i].priority = 1;
+        c[i].weight = 1 + i % 3;
+        c[i].eligible = 1;
+    }
+    seq = aop_select_schedule(p, AOP_STRATEGY_WEIGHTED, c, BIG, &len);
+    ck_assert_ptr_nonnull(seq);
+    ck_assert_int_eq(len, BIG);     /* scaled down: each keeps one turn */
+    memset(seen, 0, sizeof(seen));
+    for (i = 0; i < len; i++) {
+        seen[seq[i]]++;
+    }
+    for (i = 0; i < BIG; i++) {
+        ck_assert_int_eq(seen[i], 1);
+    }
+    apr_pool_destroy(p);
+}
+END_TEST
+
+/* Equal weights take a shortcut to their schedule: it must be the very sequence
+ * smooth weighted round-robin gives, over the whole period. */
+START_TEST(equal_weights_schedule_is_what_select_gives)
+{
+    aop_cand_t c[5] = { { 1, 100, 1 }, { 1, 100, 1 }, { 2, 100, 1 }, { 1, 100, 1 },
+                        { 1, 0, 1 } };
+    apr_int64_t cw[5] = { 0 };
+    aop_select_state_t st = { 0, cw };
+    apr_pool_t *p;
+    int i, len, *seq;
+
+    apr_pool_create(&p, NULL);
+    seq = aop_select_schedule(p, AOP_STRATEGY_WEIGHTED, c, 5, &len);
+    ck_assert_int_eq(len, 400);
+    for (i = 0; i < len; i++) {
+        ck_assert_int_eq(seq[i], aop_select(AOP_STRATEGY_WEIGHTED, c, 5, &st));
+    }
+    memset(cw, 0, sizeof(cw));
+    seq = aop_select_schedule(p, AOP_STRATEGY_FAILOVER, c, 5, &len);
+    ck_assert_int_eq(len, 300);
+    for (i = 0; i < len; i++) {
+        ck_assert_int_eq(seq[i], aop_select(AOP_STRATEGY_FAILOVER, c, 5, &st));
+    }
+    apr_pool_destroy(p);
+}
+END_TEST
+
 Suite *aop_select_suite(void)
 {
     Suite *s = suite_create("aop_select");
@@ -176,6 +279,9 @@ Suite *aop_select_suite(void)
     tcase_add_test(tc, round_robin_rotates_strictly);
     tcase_add_test(tc, schedule_is_the_all_eligible_sequence);
     tcase_add_test(tc, schedule_per_strategy);
+    tcase_add_test(tc, every_one_of_many_candidates_is_picked);
+    tcase_add_test(tc, equal_weights_schedule_is_what_select_gives);
+    tcase_add_test(tc, schedule_of_more_than_its_maximum_names_each_once);
     suite_add_tcase(s, tc);
     return s;
 }

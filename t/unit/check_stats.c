@@ -439,6 +439,18 @@ START_TEST(windows_sum_exactly_their_minutes)
     ck_assert_uint_eq(w.latency.sum_us, 400 * MS);
     ck_assert_uint_eq(w.latency.min_us, 100 * MS);
     ck_assert_uint_eq(w.latency.max_us, 300 * MS);
+    /* The tally alone: the same counters, no histogram. */
+    {
+        aop_counts_t t;
+
+        memset(&t, 0xff, sizeof(t));
+        aop_stats_window_tally(&r, now, 60, &t);
+        ck_assert_mem_eq(&t.n, &w.n, sizeof(t.n));
+        ck_assert_uint_eq(t.latency.count, 0);
+        ck_assert_uint_eq(t.latency.sum_us, 0);
+        ck_assert_uint_eq(t.ttfb.count, 0);
+        ck_assert_uint_eq(t.latency.bucket[aop_hist_bucket(100 * MS)], 0);
+    }
 }
 END_TEST
 

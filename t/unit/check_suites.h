@@ -15,6 +15,8 @@ Suite *aop_bigbuf_suite(void);
 Suite *aop_tpm_suite(void);
 Suite *aop_resv_suite(void);
 Suite *aop_select_suite(void);
+Suite *aop_page_suite(void);
+Suite *aop_doc_suite(void);
 Suite *aop_usage_suite(void);
 Suite *aop_cooldown_suite(void);
 Suite *aop_circuit_suite(void);

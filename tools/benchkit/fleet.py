@@ -20,6 +20,7 @@ from . import count_client
 from .servers import Apache
 
 LOAD_THREADS = 2
+PAGE = 250                           # instances a page of /metrics and /stats/instances
 
 
 class LightLoad:
@@ -91,26 +92,64 @@ def adds_under_load(srv, origin, count):
             "load_during": {"requests": len(after), "p50_ms": percentile(after, 0.5),
                             "p99_ms": percentile(after, 0.99),
                             "max_ms": after[-1] if after else None,
-                            "over_100ms": sum(1 for x in after if x > 100)},
+                            "over_100ms": sum(1 for x in after if x > 100),
+                            "over_10ms": sum(1 for x in after if x > 10)},
             "failed": sum(1 for s in samples if s[2] != 200)}
 
 
-def metrics(port, times=3):
-    """GET /metrics `times` times: size, median and max time, and the last text."""
+def timed_get(port, path, times=3):
+    """GET path `times` times: size, median and max time, and the last body."""
     took, text = [], b""
     for _ in range(times):
-        status, text, secs = request(port, "GET", "/metrics", timeout=120)
+        status, text, secs = request(port, "GET", path, timeout=120)
         if status != 200:
-            raise RuntimeError("GET /metrics: %d" % status)
+            raise RuntimeError("GET %s: %d" % (path, status))
         took.append(secs * 1000)
     return {"bytes": len(text), "ms_median": statistics.median(took), "ms_max": max(took)}, text
 
 
-def instances_with_traffic(text):
+def metrics(port, times=3):
+    """GET /metrics (its first page: at most 1000 instances by default)."""
+    return timed_get(port, "/metrics", times)
+
+
+NEXT = re.compile(rb"^# aoproxy_next_page after=(\S+)$", re.M)
+
+
+def all_metrics_pages(port, limit):
+    """Every page of /metrics at ?limit=: the texts, and each page's time in ms."""
+    texts, took, after = [], [], None
+    while True:
+        path = "/metrics?limit=%d" % limit + ("&after=" + after if after else "")
+        status, text, secs = request(port, "GET", path, timeout=120)
+        if status != 200:
+            raise RuntimeError("GET %s: %d" % (path, status))
+        texts.append(text)
+        took.append(secs * 1000)
+        m = NEXT.search(text)
+        if not m:
+            return texts, took
+        after = m.group(1).decode().split("&")[0]
+
+
+def paged(port, limit):
+    """/metrics and /stats/instances a page of `limit` instances at a time."""
+    texts, took = all_metrics_pages(port, limit)
+    stats, _ = timed_get(port, "/stats/instances?limit=%d" % limit)
+    return {"limit": limit, "metrics_pages": len(texts),
+            "metrics_page_bytes_max": max(len(t) for t in texts),
+            "metrics_page_ms_median": statistics.median(took),
+            "metrics_page_ms_max": max(took),
+            "stats_instances_ms_median": stats["ms_median"],
+            "stats_instances_bytes": stats["bytes"]}, texts
+
+
+def instances_with_traffic(texts):
     per = {}
-    for name, n in re.findall(rb'^aoproxy_requests_total\{aoproxy_instance="([^"]+)",'
-                              rb'model="[^"]+",outcome="[^"]+"\} (\d+)$', text, re.M):
-        per[name] = per.get(name, 0) + int(n)
+    for text in texts:
+        for name, n in re.findall(rb'^aoproxy_requests_total\{aoproxy_instance="([^"]+)",'
+                                  rb'model="[^"]+",outcome="[^"]+"\} (\d+)$', text, re.M):
+            per[name] = per.get(name, 0) + int(n)
     return sum(1 for v in per.values() if v > 0)
 
 
@@ -132,14 +171,31 @@ def server_memory(srv):
 
 
 def fleet_yaml(origin, n):
-    """n instances of one model, one line each: in the block style of conf/base.yaml,
-    5000 of them would pass the 1 MiB a YAML file may have (AOP00001)."""
-    line = ('  - {{name: inst{i:04d}, api_key: "{key}", api_base: "{origin}", '
-            'api_version: "{v}", supported_models: [{m}], '
-            'model_deployments: {{{m}: bench}}}}')
-    return ("routing: { strategy: \"weighted\", retries: 2, timeout: 30 }\ninstances:\n"
-            + "\n".join(line.format(i=i, key=KEY, origin=origin, v=API_VERSION, m=MODEL)
-                        for i in range(n)) + "\n")
+    """n instances of one model in the block style of conf/base.yaml (a field a line;
+    YAML files may have 32 MiB: 10 000 such instances take about 3 MiB)."""
+    one = ('  - name: inst{i:05d}\n'
+           '    api_key: "{key}"\n'
+           '    api_base: "{origin}"\n'
+           '    api_version: "{v}"\n'
+           '    supported_models:\n'
+           '      - {m}\n'
+           '    model_deployments:\n'
+           '      {m}: bench\n')
+    return ("routing:\n  strategy: \"weighted\"\n  retries: 2\n  timeout: 30\ninstances:\n"
+            + "".join(one.format(i=i, key=KEY, origin=origin, v=API_VERSION, m=MODEL)
+                      for i in range(n)))
+
+
+def measure_block_start(tmp, origin, n):
+    """Start alone with n block-style instances: time, parent memory, YAML size."""
+    text = fleet_yaml(origin, n)
+    srv = Apache(os.path.join(tmp, "fleet-block-%d" % n), origin, yaml=text,
+                 log_level="warn aoproxy:info", ready=(V1, CHAT))
+    try:
+        return {"instances": n, "yaml_bytes": len(text), "start_seconds": srv.start_seconds,
+                "memory_at_start": server_memory(srv)}
+    finally:
+        srv.stop()
 
 
 def measure_aoproxy(cfg, tmp, origin, n):
@@ -154,8 +210,9 @@ def measure_aoproxy(cfg, tmp, origin, n):
         out["traffic"] = count_client.send(srv.port, V1, json.dumps(CHAT).encode(),
                                            cfg.fleet_requests_per_instance * n)
         out["memory_after_traffic"] = server_memory(srv)
-        out["metrics"], text = metrics(srv.port)
-        out["traffic"]["instances_with_traffic"] = instances_with_traffic(text)
+        out["metrics"], _ = metrics(srv.port)
+        out["paged"], texts = paged(srv.port, PAGE)
+        out["traffic"]["instances_with_traffic"] = instances_with_traffic(texts)
         out["memory_after_metrics"] = server_memory(srv)
         out["add"] = adds_under_load(srv, origin, cfg.fleet_adds)
         out["memory_after_adds"] = server_memory(srv)
@@ -192,10 +249,19 @@ def run(cfg, tmp, backend):
                   aop["metrics"]["ms_median"], aop["add"]["add_ms_median"],
                   aop["add"]["load_during"]["max_ms"], aop["add"]["load_before"]["max_ms"]))
         out[str(n)] = {"plain": plain, "aoproxy": aop}
+        print("           /metrics?limit=%d: %d pages, %.0f ms a page (max %.0f), "
+              "/stats/instances?limit=%d %.0f ms" % (
+                  PAGE, aop["paged"]["metrics_pages"], aop["paged"]["metrics_page_ms_median"],
+                  aop["paged"]["metrics_page_ms_max"], PAGE,
+                  aop["paged"]["stats_instances_ms_median"]))
+    block = measure_block_start(tmp, origin, 2 * max(cfg.fleet_sizes))
+    print("fleet: %d block-style instances (%d bytes of YAML): start %.2f s, parent RSS %d kB"
+          % (block["instances"], block["yaml_bytes"], block["start_seconds"],
+             block["memory_at_start"]["parent_rss_kb"]))
     return {"settings": {"sizes": cfg.fleet_sizes, "adds": cfg.fleet_adds,
                          "requests_per_instance": cfg.fleet_requests_per_instance,
-                         "load_threads": LOAD_THREADS},
-            "sizes": out}
+                         "load_threads": LOAD_THREADS, "page": PAGE},
+            "sizes": out, "block_start": block}
 
 
 def mb(kb):
@@ -204,15 +270,18 @@ def mb(kb):
 
 def markdown(part):
     st = part["settings"]
+    page = st.get("page", PAGE)
     rows = ["| instances | server | start s | parent RSS (of it shared memory) | shared segment "
             "| child PSS at start "
             "| child PSS after traffic |",
             "| ---: | --- | ---: | ---: | ---: | ---: | ---: |"]
     ops = ["| instances | got traffic | requests | `POST /instances/add` ms (median, max) "
-           "| light load p99 / max ms before | max ms during adds | requests > 100 ms "
-           "| `GET /metrics` size | `GET /metrics` ms | largest child RSS after /metrics "
-           "| after the adds |",
-           "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+           "| light load p99 / max ms before | max ms during adds | requests > 10 ms "
+           "| `GET /metrics` (first page) size, ms "
+           "| `/metrics?limit=%d` pages, ms a page (max) | `/stats/instances?limit=%d` ms "
+           "| largest child RSS after /metrics | after the adds |" % (page, page),
+           "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+           "| ---: |"]
     for n, x in part["sizes"].items():
         p, a = x["plain"], x["aoproxy"]
         rows.append("| %s | plain mod_proxy (%s members) | %.2f | %s (%s) | - | %s | - |" % (
@@ -225,37 +294,47 @@ def markdown(part):
             "%.0f MB" % (a["shm_bytes"] / 1048576.0) if a["shm_bytes"] else "?",
             a["shm_instance_slots"], mb(a["memory_at_start"]["child_pss_kb"]),
             mb(a["memory_after_traffic"]["child_pss_kb"])))
-        t, ad, m = a["traffic"], a["add"], a["metrics"]
+        t, ad, m, pg = a["traffic"], a["add"], a["metrics"], a["paged"]
         ops.append("| %s | **%d of %s** | %d | %.0f, %.0f | %.1f / %.1f | **%.0f** | %d of %d "
-                   "| %.1f MB | %.0f | %s | %s |" % (
+                   "| %.1f MB, %.0f | %d, %.0f (%.0f) | %.0f | %s | %s |" % (
                        n, t["instances_with_traffic"], n, t["requests"], ad["add_ms_median"],
                        ad["add_ms_max"], ad["load_before"]["p99_ms"],
                        ad["load_before"]["max_ms"], ad["load_during"]["max_ms"],
-                       ad["load_during"]["over_100ms"], ad["load_during"]["requests"],
-                       m["bytes"] / 1048576.0, m["ms_median"],
+                       ad["load_during"].get("over_10ms", 0), ad["load_during"]["requests"],
+                       m["bytes"] / 1048576.0, m["ms_median"], pg["metrics_pages"],
+                       pg["metrics_page_ms_median"], pg["metrics_page_ms_max"],
+                       pg["stats_instances_ms_median"],
                        mb(a["memory_after_metrics"]["child_rss_kb_max"]),
                        mb(a["memory_after_adds"]["child_rss_kb_max"])))
+    b = part.get("block_start")
+    block = ("A start alone with %d instances in block style (%.1f MB of YAML): %.2f s, "
+             "parent RSS %s." % (b["instances"], b["yaml_bytes"] / 1048576.0,
+                                 b["start_seconds"], mb(b["memory_at_start"]["parent_rss_kb"]))
+             if b else "")
     return """## Large fleets
 
 mod_aoproxy with N instances in its YAML (one model all serve, equal weights,
-strategy weighted, one backend origin; one line per instance in flow style, as the
-block style of conf/base.yaml passes the 1 MiB a YAML file may have before 5000)
-against plain mod_proxy_balancer with N `BalancerMember`s; both with the small
-benchmark MPM (2 fixed processes of 32 threads). Start: from `apache2 -k start`
-until the server answers a chat request. The shared segment's size is what AOP00050
-logs (it holds twice the configured instances, for growth); parent RSS counts the
-pages of it the parent touched.
+strategy weighted, one backend origin; block style, a field a line, as in
+conf/base.yaml) against plain mod_proxy_balancer with N `BalancerMember`s; both with
+the small benchmark MPM (2 fixed processes of 32 threads). Start: from
+`apache2 -k start` until the server answers a chat request. The shared segment's
+size is what AOP00050 logs (room for the configured instances plus
+`AOProxyInstanceGrowth`); parent RSS counts the pages of it the parent touched.
 
 {rows}
 
+{block}
+
 Then, for mod_aoproxy: {per} requests per instance (8 keep-alive clients; a fair
 share would reach every instance) and how many instances `/metrics` counts with at
-least one; then {adds} `POST /instances/add` (a new instance on the same origin,
-1 s apart) while {threads} clients send the small chat one request after the other
-(their latencies before the first add, and from the first add until 1 s after the
-last); `GET /metrics` is timed three times (median). The largest child's RSS is
-taken after /metrics and again after the adds.
+least one (read a page of {page} at a time); then {adds} `POST /instances/add` (a new
+instance on the same origin, 1 s apart) while {threads} clients send the small chat
+one request after the other (their latencies before the first add, and from the
+first add until 1 s after the last); `GET /metrics` (its default first page, 1000
+instances) and `/stats/instances?limit={page}` are timed three times (median), every
+page of `/metrics?limit={page}` once. The largest child's RSS is taken after /metrics
+and again after the adds.
 
 {ops}
 """.format(rows="\n".join(rows), ops="\n".join(ops), per=st["requests_per_instance"],
-           adds=st["adds"], threads=st["load_threads"])
+           adds=st["adds"], threads=st["load_threads"], page=page, block=block)

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
+#ifndef AOP_DOC_H
+#define AOP_DOC_H
+
+#include <apr_pools.h>
+
+#include "aop_json.h"
+
+/* A fleet's live document, one in shared memory per fleet (mod_aoproxy_shm.c):
+ * mod_aoproxy_publish.c writes it, every process's view (mod_aoproxy_view.c) and
+ * the next change read it.  Lines:
+ *   line 1: JSON {"lines_bytes": B, "settings": {...}, "_models": {model: slot},
+ *           "instances": N, "yaml": M}, B the bytes of the N instance lines (its first
+ *           key: a reader finds it before it has parsed anything)
+ *   N lines, one an instance: "REV SLOT NAME WORKER NPAIRS PAIR...\tJSON\n" with REV
+ *           the 16 hex digits of the FNV-1a hash of JSON (its effective record, key
+ *           included), SLOT and PAIRs its shared-memory slots (instance, and one per
+ *           supported model in order), WORKER its balancer member's name
+ *   M lines: the YAML layer, "NAME\tJSON" an instance (its effective record, key
+ *           included): read by changes alone, which decode only the names they
+ *           change.
+ * Names and worker names hold no blank (instance names are [A-Za-z0-9._-], workers
+ * URLs).  A process decodes the JSON of an instance only when its REV is new. */
+typedef struct aop_doc_line_t {
+    apr_uint64_t rev;
+    int slot;
+    const char *name;
+    const char *worker;
+    int npairs;
+    int *pairs;
+    char *json;
+    apr_size_t json_len;
+} aop_doc_line_t;
+
+typedef struct aop_doc_t {
+    json_object *header;
+    int n, nyaml;
+    aop_doc_line_t *inst;            /* n of them */
+    char **yaml;                     /* nyaml JSON texts */
+    const char **yaml_name;          /* parallel: each one's instance name */
+} aop_doc_t;
+
+/* Splits doc (a private copy: cut in place) into its parts; APR_EINVAL and *perr. */
+apr_status_t aop_doc_read(apr_pool_t *p, char *doc, aop_doc_t *out, const char **perr);
+
+/* The same without the YAML layer (out->nyaml 0), which doc may lack: what a view
+ * reads, a copy of aop_doc_view_len() bytes. */
+apr_status_t aop_doc_read_instances(apr_pool_t *p, char *doc, aop_doc_t *out,
+                                    const char **perr);
+
+/* How many of a document's len bytes a view needs: its header and instance lines
+ * (the YAML layer, as long again, is for changes alone); len when the header does
+ * not say or says something impossible (doc may be a torn copy, checked after). */
+apr_size_t aop_doc_view_len(const char *doc, apr_size_t len);
+
+/* The FNV-1a hash a line's REV is. */
+apr_uint64_t aop_doc_rev(const char *json, apr_size_t len);
+
+#endif

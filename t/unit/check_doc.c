@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
+/* The live document's lines: read back as written, every 64-bit hash intact, a
+ * damaged line refused. */
+#include <apr_strings.h>
+#include <string.h>
+
+#include "aop_doc.h"
+#include "check_suites.h"
+
+static const char *line(apr_pool_t *p, const char *name, int slot, const char *json,
+                        const char *pairs, int npairs)
+{
+    return apr_psprintf(p, "%016" APR_UINT64_T_HEX_FMT " %d %s http://h:1/%s %d%s\t%s\n",
+                        aop_doc_rev(json, strlen(json)), slot, name, name, npairs, pairs,
+                        json);
+}
+
+START_TEST(lines_read_back_as_written)
+{
+    apr_pool_t *p;
+    aop_doc_t doc;
+    const char *err = NULL, *a = "{\"name\":\"a\"}", *b = "{\"name\":\"b\",\"x\":\"\\t\"}";
+    char *text;
+
+    apr_pool_create(&p, NULL);
+    text = apr_pstrcat(p, "{\"settings\":{},\"_models\":{\"m\":3},\"instances\":2,\"yaml\":1}\n",
+                       line(p, "a", 7, a, " 11 12", 2), line(p, "b", 0, b, "", 0),
+                       "a\t{\"name\":\"a\",\"yaml\":1}\n", NULL);
+    ck_assert_int_eq(aop_doc_read(p, text, &doc, &err), APR_SUCCESS);
+    ck_assert_int_eq(doc.n, 2);
+    ck_assert_int_eq(doc.nyaml, 1);
+    ck_assert_str_eq(doc.inst[0].name, "a");
+    ck_assert_str_eq(doc.inst[0].worker, "http://h:1/a");
+    ck_assert_int_eq(doc.inst[0].slot, 7);
+    ck_assert_int_eq(doc.inst[0].npairs, 2);
+    ck_assert_int_eq(doc.inst[0].pairs[0], 11);
+    ck_assert_int_eq(doc.inst[0].pairs[1], 12);
+    ck_assert_str_eq(doc.inst[0].json, a);
+    ck_assert_str_eq(doc.inst[1].json, b);
+    ck_assert_int_eq(doc.inst[1].npairs, 0);
+    ck_assert(doc.inst[0].rev == aop_doc_rev(a, strlen(a)));
+    ck_assert(doc.inst[1].rev == aop_doc_rev(b, strlen(b)));
+    ck_assert_str_eq(doc.yaml[0], "{\"name\":\"a\",\"yaml\":1}");
+    ck_assert_str_eq(doc.yaml_name[0], "a");
+    apr_pool_destroy(p);
+}
+END_TEST
+
+/* Half of all hashes have their top bit set: read as a signed number they would all
+ * clamp to one value (and every such instance be decoded again at every change). */
+START_TEST(a_hash_with_its_top_bit_set_reads_back)
+{
+    apr_pool_t *p;
+    aop_doc_t doc;
+    const char *err = NULL;
+    char *text;
+
+    apr_pool_create(&p, NULL);
+    text = apr_pstrdup(p, "{\"instances\":1,\"yaml\":0}\n"
+                          "fedcba9876543210 1 a - 0\t{}\n");
+    ck_assert_int_eq(aop_doc_read(p, text, &doc, &err), APR_SUCCESS);
+    ck_assert(doc.inst[0].rev == APR_UINT64_C(0xfedcba9876543210));
+    apr_pool_destroy(p);
+}
+END_TEST
+
+/* A view copies the header and the instance lines alone: the header's first key
+ * says how long they are; anything else (absent, torn, too long) means all. */
+START_TEST(a_view_reads_the_instance_lines_alone)
+{
+    apr_pool_t *p;
+    aop_doc_t doc;
+    const char *err = NULL, *a = "{\"name\":\"a\"}";
+    const char *inst, *head, *text;
+    char *cut;
+    apr_size_t len;
+
+    apr_pool_create(&p, NULL);
+    inst = line(p, "a", 7, a, " 11", 1);
+    head = apr_psprintf(p, "{\"lines_bytes\":%" APR_SIZE_T_FMT ",\"instances\":1,"
+                        "\"yaml\":1}\n", strlen(inst));
+    text = apr_pstrcat(p, head, inst, "a\t{\"name\":\"a\",\"yaml\":1}\n", NULL);
+    len = strlen(text);
+    ck_assert_uint_eq(aop_doc_view_len(text, len), strlen(head) + strlen(inst));
+    cut = apr_pstrmemdup(p, text, aop_doc_view_len(text, len));
+    ck_assert_int_eq(aop_doc_read_instances(p, cut, &doc, &err), APR_SUCCESS);
+    ck_assert_int_eq(doc.n, 1);
+    ck_assert_int_eq(doc.nyaml, 0);
+    ck_assert_str_eq(doc.inst[0].json, a);
+    /* the whole document needs its YAML lines */
+    cut = apr_pstrmemdup(p, text, aop_doc_view_len(text, len));
+    ck_assert_int_ne(aop_doc_read(p, cut, &doc, &err), APR_SUCCESS);
+    /* no count, a count past the end, no newline, no digits: all of it */
+    ck_assert_uint_eq(aop_doc_view_len("{\"instances\":0,\"yaml\":0}\n", 25), 25);
+    ck_assert_uint_eq(aop_doc_view_len("{\"lines_bytes\":99,\"a\":1}\nxx", 27), 27);
+    ck_assert_uint_eq(aop_doc_view_len("{\"lines_bytes\":1", 16), 16);
+    ck_assert_uint_eq(aop_doc_view_len("{\"lines_bytes\":,\"a\":1}\nxx", 25), 25);
+    ck_assert_uint_eq(aop_doc_view_len("{\"lines_bytes\":99999999999999999999999}\nx",
+                                       41), 41);
+    ck_assert_uint_eq(aop_doc_view_len("{\"lines_bytes\":2,\"a\":1}\nxyz", 27), 26);
+    apr_pool_destroy(p);
+}
+END_TEST
+
+START_TEST(damaged_documents_are_refused)
+{
+    static const char *const bad[] = {
+        "",
+        "not json\n",
+        "{\"instances\":1,\"yaml\":0}\n",                         /* a line short */
+        "{\"instances\":1,\"yaml\":0}\nfedcba9876543210 1 a - 0 {}\n",   /* no tab */
+        "{\"instances\":1,\"yaml\":0}\nfedcba98765432 1 a - 0\t{}\n",    /* short hash */
+        "{\"instances\":1,\"yaml\":0}\nfedcba9876543210 -1 a - 0\t{}\n", /* bad slot */
+        "{\"instances\":1,\"yaml\":0}\nfedcba9876543210 1 a - 2 5\t{}\n",/* pairs short */
+        "{\"instances\":1,\"yaml\":0}\nfedcba9876543210 1 a\t{}\n",      /* fields short */
+        "{\"instances\":0,\"yaml\":1}\n",                         /* YAML cut short */
+        "{\"instances\":0,\"yaml\":1}\n{\"name\":\"a\"}\n",         /* YAML line unnamed */
+        NULL
+    };
+    apr_pool_t *p;
+    aop_doc_t doc;
+    int i;
+
+    apr_pool_create(&p, NULL);
+    for (i = 0; bad[i]; i++) {
+        const char *err = NULL;
+
+        ck_assert_msg(aop_doc_read(p, apr_pstrdup(p, bad[i]), &doc, &err) != APR_SUCCESS,
+                      "accepted: %s", bad[i]);
+        ck_assert_ptr_nonnull(err);
+    }
+    apr_pool_destroy(p);
+}
+END_TEST
+
+Suite *aop_doc_suite(void)
+{
+    Suite *s = suite_create("aop_doc");
+    TCase *tc = tcase_create("core");
+
+    tcase_add_test(tc, lines_read_back_as_written);
+    tcase_add_test(tc, a_hash_with_its_top_bit_set_reads_back);
+    tcase_add_test(tc, damaged_documents_are_refused);
+    tcase_add_test(tc, a_view_reads_the_instance_lines_alone);
+    suite_add_tcase(s, tc);
+    return s;
+}
