@@ -20,6 +20,10 @@
 
 #define SHM_MAGIC 0x414f5053u        /* "AOPS" */
 #define SHM_MIN_SLOTS 64
+/* Bytes of a fleet's document an instance may take (doc_capacity), and the most a
+ * document may have. */
+#define SHM_DOC_PER_INSTANCE 16384
+#define SHM_DOC_MAX 0xF0000000u
 
 /* A fleet's live document: the effective instances every process builds its view
  * from (mod_aoproxy_view.c), and the generation that tells a process its view is old. */
@@ -832,6 +836,13 @@ static apr_uint32_t capacity(apr_uint32_t n, apr_uint32_t growth)
     return c > SHM_MIN_SLOTS ? c : SHM_MIN_SLOTS;
 }
 
+static apr_uint32_t doc_capacity(apr_uint32_t inst_cap)
+{
+    apr_uint64_t bytes = 64 * 1024 + (apr_uint64_t)inst_cap * SHM_DOC_PER_INSTANCE;
+
+    return bytes < SHM_DOC_MAX ? (apr_uint32_t)bytes : SHM_DOC_MAX;
+}
+
 apr_status_t aop_shm_setup(apr_pool_t *pconf, server_rec *s, apr_uint32_t ninst,
                            apr_uint32_t nmodels, apr_uint32_t npairs, apr_uint32_t growth)
 {
@@ -843,9 +854,12 @@ apr_status_t aop_shm_setup(apr_pool_t *pconf, server_rec *s, apr_uint32_t ninst,
     want->inst_cap = capacity(ninst, growth);
     want->model_cap = capacity(nmodels, growth * 4);
     want->pair_cap = capacity(npairs, growth * 8);
-    /* A stored instance takes well under 2 KiB of JSON (twice: its YAML layer and
-     * its effective record); the rest is headroom, untouched pages cost nothing. */
-    want->doc_cap = 64 * 1024 + want->inst_cap * 4096;
+    /* An instance takes a line of its effective record and one of its YAML layer,
+     * 3 to 8 KiB together with every key of the schema and long file paths (10 000
+     * block-style instances in a deep directory overflowed 4 KiB an instance).  The
+     * budget is generous since untouched pages cost nothing but address space; it is
+     * capped below 4 GiB, the field's range. */
+    want->doc_cap = doc_capacity(want->inst_cap);
     want->doc_count = (apr_uint32_t)aop_fleets_count();
     want->resv_cap = reservations_capacity();
     if (!kept) {
