@@ -103,12 +103,10 @@ static apr_status_t read_instance_line(apr_pool_t *p, char *line, aop_doc_line_t
     return APR_SUCCESS;
 }
 
-static apr_status_t read_doc(apr_pool_t *p, char *doc, aop_doc_t *out, int with_yaml,
-                             const char **perr)
+apr_status_t aop_doc_read_header(apr_pool_t *p, char *line, aop_doc_t *out,
+                                 const char **perr)
 {
-    char *pos = doc, *line = next_line(&pos);
     json_object *v;
-    int i;
 
     memset(out, 0, sizeof(*out));
     out->header = line ? aop_json_parse(p, line, strlen(line), perr) : NULL;
@@ -119,9 +117,28 @@ static apr_status_t read_doc(apr_pool_t *p, char *doc, aop_doc_t *out, int with_
         *perr = *perr ? *perr : "the document has no header";
         return APR_EINVAL;
     }
+    return APR_SUCCESS;
+}
+
+apr_status_t aop_doc_read_line(apr_pool_t *p, char **pos, aop_doc_line_t *out)
+{
+    char *line = next_line(pos);
+
+    return line ? read_instance_line(p, line, out) : APR_EINVAL;
+}
+
+static apr_status_t read_doc(apr_pool_t *p, char *doc, aop_doc_t *out, int with_yaml,
+                             const char **perr)
+{
+    char *pos = doc, *line = next_line(&pos);
+    int i;
+
+    if (aop_doc_read_header(p, line, out, perr) != APR_SUCCESS) {
+        return APR_EINVAL;
+    }
     out->inst = apr_pcalloc(p, sizeof(*out->inst) * (apr_size_t)(out->n + 1));
     for (i = 0; i < out->n; i++) {
-        if (!(line = next_line(&pos)) || read_instance_line(p, line, &out->inst[i])) {
+        if (aop_doc_read_line(p, &pos, &out->inst[i]) != APR_SUCCESS) {
             *perr = apr_psprintf(p, "instance line %d of the document is damaged", i + 1);
             return APR_EINVAL;
         }
@@ -178,4 +195,84 @@ apr_size_t aop_doc_view_len(const char *doc, apr_size_t len)
         lines = lines * 10 + (apr_size_t)(*d - '0');
     }
     return d > doc + sizeof(key) - 1 && lines <= len - head ? head + lines : len;
+}
+
+/* How many bytes a and b have the same from their start (n at most); memcmp a page
+ * at a time, where the C library compares many bytes at once. */
+static apr_size_t same_head(const char *a, const char *b, apr_size_t n)
+{
+    apr_size_t i = 0;
+
+    while (i + 4096 <= n && memcmp(a + i, b + i, 4096) == 0) {
+        i += 4096;
+    }
+    while (i < n && a[i] == b[i]) {
+        i++;
+    }
+    return i;
+}
+
+/* The same from their ends: a ends at a[alen], b at b[blen]. */
+static apr_size_t same_tail(const char *a, apr_size_t alen, const char *b, apr_size_t blen,
+                            apr_size_t n)
+{
+    apr_size_t i = 0;
+
+    while (i + 4096 <= n && memcmp(a + alen - i - 4096, b + blen - i - 4096, 4096) == 0) {
+        i += 4096;
+    }
+    while (i < n && a[alen - i - 1] == b[blen - i - 1]) {
+        i++;
+    }
+    return i;
+}
+
+/* How many of the first lines of old (n, line k ending at end[k]) end within bytes. */
+static int lines_within(const apr_size_t *end, int n, apr_size_t bytes)
+{
+    int lo = 0, hi = n;
+
+    while (lo < hi) {                /* the first line that ends past bytes */
+        int mid = lo + (hi - lo) / 2;
+
+        if (end[mid] <= bytes) {
+            lo = mid + 1;
+        }
+        else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
+void aop_doc_splice(const char *old, apr_size_t old_len, const apr_size_t *old_end, int old_n,
+                    const char *new_text, apr_size_t new_len, aop_doc_splice_t *out)
+{
+    apr_size_t shorter = old_len < new_len ? old_len : new_len, head_bytes, tail, cut;
+    int k;
+
+    out->head = lines_within(old_end, old_n, same_head(old, new_text, shorter));
+    head_bytes = out->head ? old_end[out->head - 1] : 0;
+    tail = same_tail(old, old_len, new_text, new_len, shorter - head_bytes);
+    /* The first of the last lines that lie whole in the common tail; a line that
+     * starts exactly where the common tail does is new's line too only if new has a
+     * line break (or its start) just before it. */
+    cut = old_len - tail;
+    k = lines_within(old_end, old_n, cut);       /* lines ending at or before cut */
+    if (k < out->head) {
+        k = out->head;
+    }
+    if (k < old_n && (k ? old_end[k - 1] : 0) < cut) {
+        k++;                         /* line k starts before the common tail */
+    }
+    if (k < old_n && (k ? old_end[k - 1] : 0) == cut && new_len > tail
+        && new_text[new_len - tail - 1] != '\n') {
+        k++;
+    }
+    out->tail = old_n - k;
+    out->from = head_bytes;
+    out->to = new_len - (old_len - (k ? old_end[k - 1] : 0));
+    if (out->tail == 0) {
+        out->to = new_len;
+    }
 }

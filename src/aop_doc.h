@@ -54,6 +54,29 @@ apr_status_t aop_doc_read_instances(apr_pool_t *p, char *doc, aop_doc_t *out,
  * not say or says something impossible (doc may be a torn copy, checked after). */
 apr_size_t aop_doc_view_len(const char *doc, apr_size_t len);
 
+/* The header line alone (cut from the document: no line break), into out (its n
+ * and nyaml; no line read yet). */
+apr_status_t aop_doc_read_header(apr_pool_t *p, char *line, aop_doc_t *out,
+                                 const char **perr);
+
+/* The instance line at *pos (cut in place), *pos moved past it; APR_EINVAL when it
+ * is damaged or there is none. */
+apr_status_t aop_doc_read_line(apr_pool_t *p, char **pos, aop_doc_line_t *out);
+
+/* What the instance lines of two documents have in common, so that a view built
+ * from old takes its first head and last tail instances as they are and reads only
+ * the lines between (a change touches a few lines of thousands). */
+typedef struct aop_doc_splice_t {
+    int head;                        /* old's first lines that begin new */
+    int tail;                        /* old's last lines that end new */
+    apr_size_t from, to;             /* the bytes of new between them */
+} aop_doc_splice_t;
+
+/* old: old_len bytes of old_n whole lines, line k ending at old_end[k] (just past
+ * its line break); new_text: new_len bytes of whole lines. */
+void aop_doc_splice(const char *old, apr_size_t old_len, const apr_size_t *old_end, int old_n,
+                    const char *new_text, apr_size_t new_len, aop_doc_splice_t *out);
+
 /* The FNV-1a hash a line's REV is. */
 apr_uint64_t aop_doc_rev(const char *json, apr_size_t len);
 

@@ -41,7 +41,10 @@ typedef struct aop_view_t {
     struct aop_view_batch_t **batch_of;   /* parallel: the batch holding each */
     apr_array_header_t *batches;     /* aop_view_batch_t *: each once, held by the view */
     apr_uint64_t *rev;               /* parallel: the hash of each one's record */
-    apr_hash_t *by_rev;              /* rev (8 bytes) -> index + 1 */
+    apr_hash_t *by_rev;              /* rev (8 bytes) -> index + 1: a seed's alone (a view
+                                      * built after a change reads a few lines) */
+    apr_uint64_t serial;             /* this process's number for it */
+    int doc_slots;                   /* its slots are the document's (not mapped anew) */
     volatile apr_uint32_t refs;
 } aop_view_t;
 
