@@ -319,7 +319,59 @@ static apr_status_t build_instances(aop_view_t *view, const aop_view_t *prev,
 /* The routes' and models' shared-memory slots: the instances' are the document's
  * (no lock, no search) when they lie in the segment; else the view maps itself
  * under the shm lock. */
-static struct aop_shm_map_t *map_view(aop_view_t *view, json_object *header)
+/* The pair slot of instance idx for model, or -1. */
+static int pair_slot_of(const aop_view_t *view, int idx, const char *model)
+{
+    const aop_instance_t *inst = APR_ARRAY_IDX(view->cfg->instances, idx, aop_instance_t *);
+    int j;
+
+    for (j = 0; j < inst->supported_models->nelts; j++) {
+        if (!strcmp(APR_ARRAY_IDX(inst->supported_models, j, const char *), model)) {
+            return view->shm_map->pair_slot[idx][j];
+        }
+    }
+    return -1;
+}
+
+/* The routes' credit slots, those of the candidates a patched route kept taken from
+ * prev's (aop_shm_map_routes() reads every candidate's instance); 0 when a route
+ * cannot be patched. */
+static int patch_credits(aop_view_t *view, const aop_view_t *prev)
+{
+    struct aop_shm_map_t *map = view->shm_map;
+    int i, k;
+
+    if (!prev || !prev->shm_map || !prev->shm_map->route_credit || !prev->routes) {
+        return 0;
+    }
+    map->route_credit = apr_hash_make(view->pool);
+    for (i = 0; i < view->routes->models->nelts; i++) {
+        const char *model = APR_ARRAY_IDX(view->routes->models, i, const char *);
+        const aop_route_t *rt = aop_route_find(view->routes, model);
+        const aop_route_t *was = aop_route_find(prev->routes, model);
+        const int *old = apr_hash_get(prev->shm_map->route_credit, model, APR_HASH_KEY_STRING);
+        int n = rt->candidates->nelts, *credit = apr_palloc(view->pool, sizeof(int) * (n + 1));
+
+        if (rt->kept_head < 0 || ((rt->kept_head || rt->kept_tail) && (!was || !old))) {
+            return 0;
+        }
+        if (rt->kept_head) {
+            memcpy(credit, old, sizeof(int) * (apr_size_t)rt->kept_head);
+        }
+        for (k = rt->kept_head; k < n - rt->kept_tail; k++) {
+            credit[k] = pair_slot_of(view, APR_ARRAY_IDX(rt->candidates, k, int), model);
+        }
+        if (rt->kept_tail) {
+            memcpy(credit + n - rt->kept_tail, old + was->candidates->nelts - rt->kept_tail,
+                   sizeof(int) * (apr_size_t)rt->kept_tail);
+        }
+        apr_hash_set(map->route_credit, model, APR_HASH_KEY_STRING, credit);
+    }
+    return 1;
+}
+
+static struct aop_shm_map_t *map_view(aop_view_t *view, const aop_view_t *prev,
+                                      json_object *header)
 {
     struct aop_shm_map_t *map = view->shm_map;
     json_object *models;
@@ -333,7 +385,9 @@ static struct aop_shm_map_t *map_view(aop_view_t *view, json_object *header)
             apr_hash_set(map->model_slot, apr_pstrdup(view->pool, model), APR_HASH_KEY_STRING,
                          v);
         }
-        aop_shm_map_routes(view->pool, map, view->cfg, view->routes);
+        if (!patch_credits(view, prev)) {
+            aop_shm_map_routes(view->pool, map, view->cfg, view->routes);
+        }
         if (aop_shm_map_valid(map, view->cfg)) {
             return map;
         }
@@ -565,9 +619,16 @@ static aop_view_t *build_read(aop_fleet_t *fleet, read_t *r, apr_uint64_t genera
     if (json_object_object_get_ex(doc.header, "settings", &settings)) {
         apply_settings(view->cfg, settings);
     }
-    view->routes = aop_route_table_build(view->pool, view->cfg);
+    if (r->sp.head + r->sp.tail && prev && prev->routes
+        && prev->cfg->strategy == view->cfg->strategy) {
+        view->routes = aop_route_table_patch(view->pool, view->cfg, prev->routes, r->sp.head,
+                                             r->sp.tail, prev->cfg->instances->nelts);
+    }
+    else {
+        view->routes = aop_route_table_build(view->pool, view->cfg);
+    }
     r->at[1] = apr_time_now();
-    view->shm_map = map_view(view, doc.header);
+    view->shm_map = map_view(view, prev, doc.header);
     r->at[2] = apr_time_now();
     if (!view->shm_map) {
         *perr = "shared memory has no room for the instances";
