@@ -32,6 +32,10 @@ typedef struct aop_view_batch_t {
  * configuration's generation): the first view's, never freed by a view. */
 static aop_view_batch_t boot_batch;
 
+/* Fleets whose last lines and worker names a process keeps (the others' views read
+ * every line). */
+#define LAST_DOCS 16
+
 /* Each view built by this process (and its parent before the fork) has its own. */
 static apr_uint64_t serials;
 
@@ -164,19 +168,49 @@ static int reusable(const rev_index_t *x, const aop_doc_line_t *line)
     return (int)(at - 1);
 }
 
-/* The shared-memory slots of instance i, from its line. */
-static void slots_from_line(aop_view_t *view, int i, const aop_doc_line_t *line)
+/* A child's worker names, each once for its life (as many as its balancers have
+ * members), so that a view shares them with the next instead of copying thousands;
+ * used under the fleet's mutex. */
+static struct {
+    apr_pool_t *pool;
+    apr_hash_t *names;
+} interned[LAST_DOCS];
+
+/* name as kept for fleet's views (intern 0: in the view's pool). */
+static const char *worker_name(aop_view_t *view, int intern, const char *name)
+{
+    int id = view->fleet->id;
+    const char *got;
+
+    if (!intern) {
+        return apr_pstrdup(view->pool, name);
+    }
+    if (!interned[id].names) {
+        apr_pool_create_unmanaged_ex(&interned[id].pool, NULL, NULL);
+        interned[id].names = apr_hash_make(interned[id].pool);
+    }
+    if (!(got = apr_hash_get(interned[id].names, name, APR_HASH_KEY_STRING))) {
+        got = apr_pstrdup(interned[id].pool, name);
+        apr_hash_set(interned[id].names, got, APR_HASH_KEY_STRING, got);
+    }
+    return got;
+}
+
+/* The shared-memory slots of instance i, from its line, at *at in pair_flat. */
+static void slots_from_line(aop_view_t *view, int i, const aop_doc_line_t *line,
+                            apr_size_t *at)
 {
     view->shm_map->inst_slot[i] = line->slot;
-    view->shm_map->pair_slot[i] = apr_pmemdup(view->pool, line->pairs,
-                                              sizeof(int) * (apr_size_t)(line->npairs + 1));
+    view->shm_map->pair_slot[i] = view->pair_flat + *at;
+    memcpy(view->pair_flat + *at, line->pairs, sizeof(int) * (apr_size_t)(line->npairs + 1));
+    *at += (apr_size_t)(line->npairs + 1);
 }
 
 /* Instance i from its line: prev's decoding when the record is the same, else
  * decoded into the batch made for this view (*fresh). */
 static apr_status_t take_instance(aop_view_t *view, const rev_index_t *x, int i,
                                   aop_doc_line_t *line, aop_view_batch_t **fresh,
-                                  apr_pool_t *scratch, const char **perr)
+                                  apr_size_t *flat_at, apr_pool_t *scratch, const char **perr)
 {
     const aop_view_t *prev = x->prev;
     int at = reusable(x, line);
@@ -211,32 +245,64 @@ static apr_status_t take_instance(aop_view_t *view, const rev_index_t *x, int i,
     }
     APR_ARRAY_IDX(view->effective, i, aop_effective_t *) = e;
     APR_ARRAY_IDX(view->cfg->instances, i, aop_instance_t *) = e->inst;
-    view->worker_names[i] = strcmp(line->worker, "-") ? apr_pstrdup(view->pool, line->worker)
-                                                      : NULL;
+    view->worker_names[i] = strcmp(line->worker, "-")
+                            ? worker_name(view, view->names_interned, line->worker) : NULL;
     view->rev[i] = line->rev;
-    slots_from_line(view, i, line);
+    slots_from_line(view, i, line, flat_at);
     return APR_SUCCESS;
 }
 
-/* Instance i as prev's instance j, whose line is the same (a splice's head and
- * tail): everything but what lives in prev's pool is shared. */
-static void copy_instance(aop_view_t *view, const aop_view_t *prev, int i, int j)
+/* How many pair-slot ints prev's instances [j, j + k) have. */
+static apr_size_t pairs_of(const aop_view_t *prev, int j, int k)
 {
-    const aop_instance_t *inst = APR_ARRAY_IDX(prev->cfg->instances, j, aop_instance_t *);
+    const int *from;
 
-    APR_ARRAY_IDX(view->effective, i, aop_effective_t *) =
-        APR_ARRAY_IDX(prev->effective, j, aop_effective_t *);
-    APR_ARRAY_IDX(view->cfg->instances, i, const aop_instance_t *) = inst;
-    view->batch_of[i] = prev->batch_of[j];
-    view->workers[i] = prev->workers[j];
-    view->worker_names[i] = prev->worker_names[j] ? apr_pstrdup(view->pool,
-                                                                prev->worker_names[j])
-                                                  : NULL;
-    view->rev[i] = prev->rev[j];
-    view->shm_map->inst_slot[i] = prev->shm_map->inst_slot[j];
-    view->shm_map->pair_slot[i] = apr_pmemdup(view->pool, prev->shm_map->pair_slot[j],
-                                              sizeof(int) * (apr_size_t)(
-                                                  inst->supported_models->nelts + 1));
+    if (!k) {
+        return 0;
+    }
+    from = prev->shm_map->pair_slot[j];
+    return j + k < prev->cfg->instances->nelts
+           ? (apr_size_t)(prev->shm_map->pair_slot[j + k] - from)
+           : prev->pair_total - (apr_size_t)(from - prev->pair_flat);
+}
+
+/* Instances [i, i + k) as prev's [j, j + k), whose lines are the same (a splice's
+ * head or tail): shared, not read again (their pair slots a block of pair_flat
+ * from at on, as in prev's). */
+static void copy_instances(aop_view_t *view, const aop_view_t *prev, int i, int j, int k,
+                           apr_size_t at)
+{
+    const int *from = k ? prev->shm_map->pair_slot[j] : NULL;
+    apr_size_t len = pairs_of(prev, j, k);
+    int t;
+
+    if (!k) {
+        return;
+    }
+    memcpy(&APR_ARRAY_IDX(view->effective, i, aop_effective_t *),
+           &APR_ARRAY_IDX(prev->effective, j, aop_effective_t *), sizeof(void *) * (apr_size_t)k);
+    memcpy(&APR_ARRAY_IDX(view->cfg->instances, i, aop_instance_t *),
+           &APR_ARRAY_IDX(prev->cfg->instances, j, aop_instance_t *),
+           sizeof(void *) * (apr_size_t)k);
+    memcpy(view->batch_of + i, prev->batch_of + j, sizeof(void *) * (apr_size_t)k);
+    memcpy(view->workers + i, prev->workers + j, sizeof(void *) * (apr_size_t)k);
+    memcpy(view->rev + i, prev->rev + j, sizeof(apr_uint64_t) * (apr_size_t)k);
+    memcpy(view->shm_map->inst_slot + i, prev->shm_map->inst_slot + j,
+           sizeof(int) * (apr_size_t)k);
+    memcpy(view->pair_flat + at, from, sizeof(int) * len);
+    for (t = 0; t < k; t++) {
+        view->shm_map->pair_slot[i + t] = view->pair_flat + at
+                                          + (prev->shm_map->pair_slot[j + t] - from);
+    }
+    if (prev->names_interned && view->names_interned) {
+        memcpy(view->worker_names + i, prev->worker_names + j, sizeof(void *) * (apr_size_t)k);
+        return;
+    }
+    for (t = 0; t < k; t++) {
+        view->worker_names[i + t] = prev->worker_names[j + t]
+                                    ? worker_name(view, view->names_interned,
+                                                  prev->worker_names[j + t]) : NULL;
+    }
 }
 
 /* The batches the view's instances are in, each held once: prev's and the fresh
@@ -281,6 +347,8 @@ static apr_status_t build_instances(aop_view_t *view, const aop_view_t *prev,
 {
     aop_view_batch_t *fresh = NULL;
     int i, n = sp->head + m + sp->tail, n_prev = prev ? prev->cfg->instances->nelts : 0;
+    apr_size_t head_pairs = pairs_of(prev, 0, sp->head);
+    apr_size_t tail_pairs = pairs_of(prev, n_prev - sp->tail, sp->tail), at = head_pairs;
     apr_status_t rv = APR_SUCCESS;
     rev_index_t x;
 
@@ -293,16 +361,18 @@ static apr_status_t build_instances(aop_view_t *view, const aop_view_t *prev,
     view->batch_of = apr_pcalloc(view->pool, sizeof(aop_view_batch_t *) * (n + 1));
     view->rev = apr_pcalloc(view->pool, sizeof(apr_uint64_t) * (n + 1));
     view->shm_map = aop_shm_map_make(view->pool, n);
+    view->pair_total = head_pairs + tail_pairs;
+    for (i = 0; i < m; i++) {
+        view->pair_total += (apr_size_t)(lines[i].npairs + 1);
+    }
+    view->pair_flat = apr_palloc(view->pool, sizeof(int) * (view->pair_total + 1));
     view->doc_slots = 1;
-    for (i = 0; i < sp->head; i++) {
-        copy_instance(view, prev, i, i);
-    }
-    for (i = 0; i < sp->tail; i++) {
-        copy_instance(view, prev, n - sp->tail + i, n_prev - sp->tail + i);
-    }
+    copy_instances(view, prev, 0, 0, sp->head, 0);
+    copy_instances(view, prev, n - sp->tail, n_prev - sp->tail, sp->tail,
+                   view->pair_total - tail_pairs);
     rev_index_init(&x, prev, m, scratch);
     for (i = 0; i < m && rv == APR_SUCCESS; i++) {
-        rv = take_instance(view, &x, sp->head + i, &lines[i], &fresh, scratch, perr);
+        rv = take_instance(view, &x, sp->head + i, &lines[i], &fresh, &at, scratch, perr);
     }
     if (rv == APR_SUCCESS) {
         hold_batches(view, prev, fresh, n);
@@ -316,9 +386,6 @@ static apr_status_t build_instances(aop_view_t *view, const aop_view_t *prev,
     return rv;
 }
 
-/* The routes' and models' shared-memory slots: the instances' are the document's
- * (no lock, no search) when they lie in the segment; else the view maps itself
- * under the shm lock. */
 /* The pair slot of instance idx for model, or -1. */
 static int pair_slot_of(const aop_view_t *view, int idx, const char *model)
 {
@@ -462,7 +529,6 @@ typedef struct last_doc_t {
     int n, end_cap;
 } last_doc_t;
 
-#define LAST_DOCS 16
 static last_doc_t last_docs[LAST_DOCS];
 
 static last_doc_t *last_doc_of(const aop_fleet_t *fleet)
@@ -474,7 +540,7 @@ static last_doc_t *last_doc_of(const aop_fleet_t *fleet)
 static int last_is(const last_doc_t *last, const aop_view_t *prev)
 {
     return last && prev && last->serial && last->serial == prev->serial && prev->shm_map
-           && prev->workers && prev->worker_names && prev->doc_slots
+           && prev->workers && prev->worker_names && prev->doc_slots && prev->pair_flat
            && last->n == prev->cfg->instances->nelts;
 }
 
@@ -532,6 +598,7 @@ typedef struct read_t {
     char *mid;                       /* the lines between, a private copy */
     apr_size_t mid_len;
     apr_time_t at[3];                /* when the instances, routes and slots were done */
+    int intern;                      /* a child's build: worker names kept for its life */
 } read_t;
 
 /* Reads doc (len bytes, perhaps as a writer changes it: then read again). */
@@ -605,6 +672,7 @@ static aop_view_t *build_read(aop_fleet_t *fleet, read_t *r, apr_uint64_t genera
         *perr = "out of memory";
         return NULL;
     }
+    view->names_interned = r->intern && fleet->id >= 0 && fleet->id < LAST_DOCS;
     if (aop_doc_read_header(r->p, r->header, &doc, perr) != APR_SUCCESS
         || (m = doc.n - r->sp.head - r->sp.tail) < 0
         || read_mid(r, m, &lines, &ends, perr) != APR_SUCCESS
@@ -700,6 +768,7 @@ static aop_view_t *build_current(aop_fleet_t *fleet, server_rec *s, apr_uint64_t
     apr_pool_create_unmanaged_ex(&tmp, NULL, NULL);
     memset(&r, 0, sizeof(r));
     r.p = tmp;
+    r.intern = 1;
     r.last = plan(fleet, fleet->current);
     got = aop_shm_read_doc_with(fleet->id, &gen, read_doc, &r);
     t1 = apr_time_now();

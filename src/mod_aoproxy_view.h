@@ -45,6 +45,9 @@ typedef struct aop_view_t {
                                       * built after a change reads a few lines) */
     apr_uint64_t serial;             /* this process's number for it */
     int doc_slots;                   /* its slots are the document's (not mapped anew) */
+    int *pair_flat;                  /* the pair slots of shm_map, instance after instance */
+    apr_size_t pair_total;           /* ints in pair_flat */
+    int names_interned;              /* worker_names live as long as the process */
     volatile apr_uint32_t refs;
 } aop_view_t;
 
