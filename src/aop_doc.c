@@ -197,82 +197,48 @@ apr_size_t aop_doc_view_len(const char *doc, apr_size_t len)
     return d > doc + sizeof(key) - 1 && lines <= len - head ? head + lines : len;
 }
 
-/* How many bytes a and b have the same from their start (n at most); memcmp a page
- * at a time, where the C library compares many bytes at once. */
-static apr_size_t same_head(const char *a, const char *b, apr_size_t n)
+apr_size_t aop_doc_line_head(const char *line, apr_size_t len)
 {
-    apr_size_t i = 0;
+    const char *tab = memchr(line, '\t', len);
 
-    while (i + 4096 <= n && memcmp(a + i, b + i, 4096) == 0) {
-        i += 4096;
+    if (tab) {
+        return (apr_size_t)(tab - line) + 1;
     }
-    while (i < n && a[i] == b[i]) {
-        i++;
-    }
-    return i;
+    return len && line[len - 1] == '\n' ? len - 1 : len;
 }
 
-/* The same from their ends: a ends at a[alen], b at b[blen]. */
-static apr_size_t same_tail(const char *a, apr_size_t alen, const char *b, apr_size_t blen,
-                            apr_size_t n)
+/* Whether old's line k lies whole at t[at] (t_len bytes): where lines break, with
+ * its length and its head; its head holds the hash of the rest. */
+static int line_at(const aop_doc_lines_t *o, int k, const char *t, apr_size_t t_len,
+                   apr_size_t at)
 {
-    apr_size_t i = 0;
+    apr_size_t hs = k ? o->head_end[k - 1] : 0, hl = o->head_end[k] - hs;
+    apr_size_t ll = o->end[k] - (k ? o->end[k - 1] : 0);
 
-    while (i + 4096 <= n && memcmp(a + alen - i - 4096, b + blen - i - 4096, 4096) == 0) {
-        i += 4096;
-    }
-    while (i < n && a[alen - i - 1] == b[blen - i - 1]) {
-        i++;
-    }
-    return i;
+    return at + ll <= t_len && t[at + ll - 1] == '\n' && (at == 0 || t[at - 1] == '\n')
+           && memcmp(t + at, o->heads + hs, hl) == 0;
 }
 
-/* How many of the first lines of old (n, line k ending at end[k]) end within bytes. */
-static int lines_within(const apr_size_t *end, int n, apr_size_t bytes)
+void aop_doc_splice(const aop_doc_lines_t *old, const char *new_text, apr_size_t new_len,
+                    aop_doc_splice_t *out)
 {
-    int lo = 0, hi = n;
+    apr_size_t at = 0, end = new_len;
+    int k, j = old->n;
 
-    while (lo < hi) {                /* the first line that ends past bytes */
-        int mid = lo + (hi - lo) / 2;
+    for (k = 0; k < old->n && line_at(old, k, new_text, new_len, at); k++) {
+        at = old->end[k];
+    }
+    out->head = k;
+    out->from = at;
+    while (j > out->head) {
+        apr_size_t ll = old->end[j - 1] - (j > 1 ? old->end[j - 2] : 0);
 
-        if (end[mid] <= bytes) {
-            lo = mid + 1;
+        if (ll > end - at || !line_at(old, j - 1, new_text, new_len, end - ll)) {
+            break;
         }
-        else {
-            hi = mid;
-        }
+        end -= ll;
+        j--;
     }
-    return lo;
-}
-
-void aop_doc_splice(const char *old, apr_size_t old_len, const apr_size_t *old_end, int old_n,
-                    const char *new_text, apr_size_t new_len, aop_doc_splice_t *out)
-{
-    apr_size_t shorter = old_len < new_len ? old_len : new_len, head_bytes, tail, cut;
-    int k;
-
-    out->head = lines_within(old_end, old_n, same_head(old, new_text, shorter));
-    head_bytes = out->head ? old_end[out->head - 1] : 0;
-    tail = same_tail(old, old_len, new_text, new_len, shorter - head_bytes);
-    /* The first of the last lines that lie whole in the common tail; a line that
-     * starts exactly where the common tail does is new's line too only if new has a
-     * line break (or its start) just before it. */
-    cut = old_len - tail;
-    k = lines_within(old_end, old_n, cut);       /* lines ending at or before cut */
-    if (k < out->head) {
-        k = out->head;
-    }
-    if (k < old_n && (k ? old_end[k - 1] : 0) < cut) {
-        k++;                         /* line k starts before the common tail */
-    }
-    if (k < old_n && (k ? old_end[k - 1] : 0) == cut && new_len > tail
-        && new_text[new_len - tail - 1] != '\n') {
-        k++;
-    }
-    out->tail = old_n - k;
-    out->from = head_bytes;
-    out->to = new_len - (old_len - (k ? old_end[k - 1] : 0));
-    if (out->tail == 0) {
-        out->to = new_len;
-    }
+    out->tail = old->n - j;
+    out->to = end;
 }

@@ -72,10 +72,25 @@ typedef struct aop_doc_splice_t {
     apr_size_t from, to;             /* the bytes of new between them */
 } aop_doc_splice_t;
 
-/* old: old_len bytes of old_n whole lines, line k ending at old_end[k] (just past
- * its line break); new_text: new_len bytes of whole lines. */
-void aop_doc_splice(const char *old, apr_size_t old_len, const apr_size_t *old_end, int old_n,
-                    const char *new_text, apr_size_t new_len, aop_doc_splice_t *out);
+/* A document's instance lines as a view keeps them: not their text (megabytes), but
+ * each one's head - its fields up to its tab, the tab included, the hash of its
+ * JSON among them - and where each line and each head ends. */
+typedef struct aop_doc_lines_t {
+    const char *heads;               /* each line's head, one after the other */
+    const apr_size_t *head_end;      /* where each head ends in heads */
+    const apr_size_t *end;           /* where each line ends (just past its break) */
+    int n;
+} aop_doc_lines_t;
+
+/* How long the head of a line (len bytes) is: up to its tab, the tab included; a
+ * line without a tab is all head (but its break). */
+apr_size_t aop_doc_line_head(const char *line, apr_size_t len);
+
+/* old's first and last lines that new_text (new_len bytes of whole lines) has at the
+ * same place from its start and from its end: the same head (hash included) and
+ * length, where new_text breaks lines. */
+void aop_doc_splice(const aop_doc_lines_t *old, const char *new_text, apr_size_t new_len,
+                    aop_doc_splice_t *out);
 
 /* The FNV-1a hash a line's REV is. */
 apr_uint64_t aop_doc_rev(const char *json, apr_size_t len);

@@ -514,18 +514,19 @@ aop_view_t *aop_view_seed(apr_pool_t *p, aop_fleet_t *fleet,
 
 /* ------------------------------------------------------------------ last document */
 
-/* The instance lines this process's view of a fleet was built from, and where each
- * ends: the next build compares the document with them where it lies in shared
- * memory and copies and reads only the lines between the common head and tail (a
- * change touches a few lines of thousands), into this same buffer, whose pages are
- * resident (a fresh copy of megabytes was mostly page faults).  The parent's, made
+/* The instance lines this process's view of a fleet was built from, as their heads
+ * (each line's fields up to its tab, the hash of its JSON among them: some 100
+ * bytes of a line's 3 KB) and where each line and head ends: the next build
+ * compares the document with them where it lies in shared memory (a line's head and
+ * length, not its text) and copies and reads only the lines between the common
+ * head and tail (a change touches a few lines of thousands).  The parent's, made
  * with the first view, are the children's at the fork.  Used under the fleet's
  * mutex (or in the parent alone); fleets past LAST_DOCS read every line. */
 typedef struct last_doc_t {
     apr_uint64_t serial;             /* of the view built from it; 0: none */
-    char *text;                      /* malloc'd, cap bytes: the lines, no NUL */
-    apr_size_t len, cap;
-    apr_size_t *end;                 /* malloc'd, end_cap: just past each line's break */
+    char *heads;                     /* malloc'd, cap bytes */
+    apr_size_t heads_len, cap;
+    apr_size_t *end, *head_end;      /* malloc'd, end_cap each */
     int n, end_cap;
 } last_doc_t;
 
@@ -536,6 +537,13 @@ static last_doc_t *last_doc_of(const aop_fleet_t *fleet)
     return fleet->id >= 0 && fleet->id < LAST_DOCS ? &last_docs[fleet->id] : NULL;
 }
 
+static void last_clear(last_doc_t *last)
+{
+    last->serial = 0;
+    last->n = 0;
+    last->heads_len = 0;
+}
+
 /* Whether prev's instances are last's lines, one for one (a splice may take them). */
 static int last_is(const last_doc_t *last, const aop_view_t *prev)
 {
@@ -544,44 +552,82 @@ static int last_is(const last_doc_t *last, const aop_view_t *prev)
            && last->n == prev->cfg->instances->nelts;
 }
 
-/* last := its head, mid (mid_len bytes, whose lines end at mid_end[0..m)) and its
- * tail, as sp says; APR_ENOMEM leaves it empty. */
-static apr_status_t last_update(last_doc_t *last, const aop_doc_splice_t *sp, const char *mid,
-                                apr_size_t mid_len, const apr_size_t *mid_end, int m)
+static aop_doc_lines_t last_lines(const last_doc_t *last)
 {
-    apr_size_t tail_at = sp->tail ? (last->n - sp->tail ? last->end[last->n - sp->tail - 1]
-                                                         : 0) : last->len;
-    apr_size_t tail_len = last->len - tail_at, len = sp->from + mid_len + tail_len;
-    int i, n = sp->head + m + sp->tail;
+    aop_doc_lines_t o;
 
-    if (len > last->cap || n > last->end_cap) {
-        char *text = len > last->cap ? realloc(last->text, len + len / 4 + 1) : last->text;
-        apr_size_t *end = n > last->end_cap
-                          ? realloc(last->end, sizeof(apr_size_t) * (apr_size_t)(n + n / 4 + 1))
-                          : last->end;
+    o.heads = last->heads;
+    o.head_end = last->head_end;
+    o.end = last->end;
+    o.n = last->n;
+    return o;
+}
 
-        last->text = text ? text : last->text;
-        last->end = end ? end : last->end;
-        if (!text || !end) {
-            last->serial = 0;
-            last->n = 0;
-            last->len = 0;
-            return APR_ENOMEM;
+/* Room for heads bytes and n lines; 0 (last cleared) when there is none. */
+static int last_room(last_doc_t *last, apr_size_t heads, int n)
+{
+    if (heads > last->cap) {
+        char *h = realloc(last->heads, heads + heads / 4 + 1);
+
+        if (!h) {
+            last_clear(last);
+            return 0;
         }
-        last->cap = len > last->cap ? len + len / 4 + 1 : last->cap;
-        last->end_cap = n > last->end_cap ? n + n / 4 + 1 : last->end_cap;
+        last->heads = h;
+        last->cap = heads + heads / 4 + 1;
     }
-    memmove(last->text + sp->from + mid_len, last->text + tail_at, tail_len);
-    memcpy(last->text + sp->from, mid, mid_len);
-    memmove(last->end + sp->head + m, last->end + last->n - sp->tail,
-            sizeof(apr_size_t) * (apr_size_t)sp->tail);
-    for (i = 0; i < sp->tail; i++) {
-        last->end[sp->head + m + i] = len - (last->len - last->end[sp->head + m + i]);
+    if (n > last->end_cap) {
+        apr_size_t size = sizeof(apr_size_t) * (apr_size_t)(n + n / 4 + 1);
+        apr_size_t *e = realloc(last->end, size), *he = e ? realloc(last->head_end, size) : NULL;
+
+        last->end = e ? e : last->end;
+        if (!e || !he) {
+            last_clear(last);
+            return 0;
+        }
+        last->head_end = he;
+        last->end_cap = n + n / 4 + 1;
     }
+    return 1;
+}
+
+/* last := its head lines, the m lines of mid (mid_len bytes, line i ending at
+ * mid_end[i]) and its tail lines, as sp says (new_len: the new lines' bytes). */
+static apr_status_t last_update(last_doc_t *last, const aop_doc_splice_t *sp, const char *mid,
+                                const apr_size_t *mid_end, int m, apr_size_t new_len)
+{
+    int i, n = sp->head + m + sp->tail, t0 = last->n - sp->tail;
+    apr_size_t keep = sp->head ? last->head_end[sp->head - 1] : 0;
+    apr_size_t tail_from = t0 > 0 ? last->head_end[t0 - 1] : 0;
+    apr_size_t tail_heads = sp->tail ? last->heads_len - tail_from : 0, mid_heads = 0;
+    apr_size_t old_len = last->n ? last->end[last->n - 1] : 0, at;
+
     for (i = 0; i < m; i++) {
+        apr_size_t start = i ? mid_end[i - 1] : 0;
+
+        mid_heads += aop_doc_line_head(mid + start, mid_end[i] - start);
+    }
+    if (!last_room(last, keep + mid_heads + tail_heads, n)) {
+        return APR_ENOMEM;
+    }
+    memmove(last->heads + keep + mid_heads, last->heads + tail_from, tail_heads);
+    memmove(last->end + sp->head + m, last->end + t0, sizeof(apr_size_t) * (apr_size_t)sp->tail);
+    memmove(last->head_end + sp->head + m, last->head_end + t0,
+            sizeof(apr_size_t) * (apr_size_t)sp->tail);
+    for (i = sp->head + m; i < n; i++) {
+        last->end[i] = new_len - (old_len - last->end[i]);
+        last->head_end[i] = last->head_end[i] - tail_from + keep + mid_heads;
+    }
+    for (i = 0, at = keep; i < m; i++) {
+        apr_size_t start = i ? mid_end[i - 1] : 0;
+        apr_size_t hl = aop_doc_line_head(mid + start, mid_end[i] - start);
+
+        memcpy(last->heads + at, mid + start, hl);
+        at += hl;
+        last->head_end[sp->head + i] = at;
         last->end[sp->head + i] = sp->from + mid_end[i];
     }
-    last->len = len;
+    last->heads_len = keep + mid_heads + tail_heads;
     last->n = n;
     return APR_SUCCESS;
 }
@@ -597,6 +643,7 @@ typedef struct read_t {
     aop_doc_splice_t sp;
     char *mid;                       /* the lines between, a private copy */
     apr_size_t mid_len;
+    apr_size_t lines_len;            /* the document's instance lines' bytes */
     apr_time_t at[3];                /* when the instances, routes and slots were done */
     int intern;                      /* a child's build: worker names kept for its life */
 } read_t;
@@ -615,11 +662,13 @@ static int read_doc(const char *doc, apr_size_t len, void *baton)
     r->header = apr_pstrmemdup(r->p, doc, (apr_size_t)(nl - doc));
     lines = nl + 1;
     lines_len = view_len - (apr_size_t)(lines - doc);
+    r->lines_len = lines_len;
     memset(&r->sp, 0, sizeof(r->sp));
     r->sp.to = lines_len;
     if (r->last) {
-        aop_doc_splice(r->last->text, r->last->len, r->last->end, r->last->n, lines, lines_len,
-                       &r->sp);
+        aop_doc_lines_t o = last_lines(r->last);
+
+        aop_doc_splice(&o, lines, lines_len, &r->sp);
     }
     r->mid_len = r->sp.to - r->sp.from;
     r->mid = apr_pstrmemdup(r->p, lines + r->sp.from, r->mid_len);
@@ -706,7 +755,9 @@ static aop_view_t *build_read(aop_fleet_t *fleet, read_t *r, apr_uint64_t genera
     if (r->last) {
         r->last->serial = 0;
         if (view->doc_slots
-            && last_update(r->last, &r->sp, mid_copy, r->mid_len, ends, m) == APR_SUCCESS) {
+            && last_update(r->last, &r->sp, mid_copy, ends, m,
+                           r->sp.tail ? r->lines_len : r->sp.from + r->mid_len)
+               == APR_SUCCESS) {
             r->last->serial = view->serial;
         }
     }
@@ -723,9 +774,7 @@ static last_doc_t *plan(aop_fleet_t *fleet, const aop_view_t *prev)
         return NULL;
     }
     if (!last_is(last, prev) || (prev->batches && prev->batches->nelts >= MAX_BATCHES)) {
-        last->serial = 0;            /* read every line, and keep them */
-        last->n = 0;
-        last->len = 0;
+        last_clear(last);            /* read every line, and keep their heads */
     }
     return last;
 }

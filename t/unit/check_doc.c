@@ -150,13 +150,37 @@ static int ends_of(apr_pool_t *p, const char *text, apr_size_t **ends)
     return n;
 }
 
+/* old's lines as a view keeps them. */
+static aop_doc_lines_t kept(apr_pool_t *p, const char *old)
+{
+    aop_doc_lines_t o;
+    apr_size_t *ends, *head_end;
+    char *heads = apr_pcalloc(p, strlen(old) + 1);
+    int k, n = ends_of(p, old, &ends);
+    apr_size_t at = 0;
+
+    head_end = apr_palloc(p, sizeof(apr_size_t) * (apr_size_t)(n + 1));
+    for (k = 0; k < n; k++) {
+        apr_size_t start = k ? ends[k - 1] : 0, hl = aop_doc_line_head(old + start,
+                                                                       ends[k] - start);
+
+        memcpy(heads + at, old + start, hl);
+        at += hl;
+        head_end[k] = at;
+    }
+    o.heads = heads;
+    o.head_end = head_end;
+    o.end = ends;
+    o.n = n;
+    return o;
+}
+
 static aop_doc_splice_t splice(apr_pool_t *p, const char *old, const char *new_text)
 {
     aop_doc_splice_t sp;
-    apr_size_t *ends;
-    int n = ends_of(p, old, &ends);
+    aop_doc_lines_t o = kept(p, old);
 
-    aop_doc_splice(old, strlen(old), ends, n, new_text, strlen(new_text), &sp);
+    aop_doc_splice(&o, new_text, strlen(new_text), &sp);
     return sp;
 }
 
@@ -222,6 +246,13 @@ START_TEST(a_common_tail_is_taken_from_a_line_break_on)
     ck_assert_int_eq(sp.tail, 1);
     ck_assert_uint_eq(sp.from, 3);
     ck_assert_uint_eq(sp.to, 5);
+    /* an instance line's head (its hash among it) stands for the line */
+    sp = splice(p, "h1 a\t{1}\nh2 b\t{2}\n", "h1 a\t{1}\nh9 b\t{2}\n");
+    ck_assert_int_eq(sp.head, 1);
+    ck_assert_int_eq(sp.tail, 0);
+    sp = splice(p, "h1 a\t{1}\nh2 b\t{2}\n", "h1 a\t{1}\nh2 b\t{22}\n");
+    ck_assert_int_eq(sp.head, 1);
+    ck_assert_uint_eq(sp.to, 19);
     apr_pool_destroy(p);
 }
 END_TEST
@@ -256,9 +287,10 @@ START_TEST(a_splice_always_rebuilds_the_new_lines)
         const char *new_text = random_lines(p, &seed, (int)(rand_r(&seed) % 8));
         apr_size_t *ends, old_len = strlen(old), new_len = strlen(new_text), head, tail_at;
         int n = ends_of(p, old, &ends);
+        aop_doc_lines_t o = kept(p, old);
         aop_doc_splice_t sp;
 
-        aop_doc_splice(old, old_len, ends, n, new_text, new_len, &sp);
+        aop_doc_splice(&o, new_text, new_len, &sp);
         head = sp.head ? ends[sp.head - 1] : 0;
         tail_at = sp.tail ? (n - sp.tail ? ends[n - sp.tail - 1] : 0) : old_len;
         ck_assert(sp.head >= 0 && sp.tail >= 0 && sp.head + sp.tail <= n);
