@@ -103,12 +103,10 @@ static apr_status_t read_instance_line(apr_pool_t *p, char *line, aop_doc_line_t
     return APR_SUCCESS;
 }
 
-static apr_status_t read_doc(apr_pool_t *p, char *doc, aop_doc_t *out, int with_yaml,
-                             const char **perr)
+apr_status_t aop_doc_read_header(apr_pool_t *p, char *line, aop_doc_t *out,
+                                 const char **perr)
 {
-    char *pos = doc, *line = next_line(&pos);
     json_object *v;
-    int i;
 
     memset(out, 0, sizeof(*out));
     out->header = line ? aop_json_parse(p, line, strlen(line), perr) : NULL;
@@ -119,9 +117,28 @@ static apr_status_t read_doc(apr_pool_t *p, char *doc, aop_doc_t *out, int with_
         *perr = *perr ? *perr : "the document has no header";
         return APR_EINVAL;
     }
+    return APR_SUCCESS;
+}
+
+apr_status_t aop_doc_read_line(apr_pool_t *p, char **pos, aop_doc_line_t *out)
+{
+    char *line = next_line(pos);
+
+    return line ? read_instance_line(p, line, out) : APR_EINVAL;
+}
+
+static apr_status_t read_doc(apr_pool_t *p, char *doc, aop_doc_t *out, int with_yaml,
+                             const char **perr)
+{
+    char *pos = doc, *line = next_line(&pos);
+    int i;
+
+    if (aop_doc_read_header(p, line, out, perr) != APR_SUCCESS) {
+        return APR_EINVAL;
+    }
     out->inst = apr_pcalloc(p, sizeof(*out->inst) * (apr_size_t)(out->n + 1));
     for (i = 0; i < out->n; i++) {
-        if (!(line = next_line(&pos)) || read_instance_line(p, line, &out->inst[i])) {
+        if (aop_doc_read_line(p, &pos, &out->inst[i]) != APR_SUCCESS) {
             *perr = apr_psprintf(p, "instance line %d of the document is damaged", i + 1);
             return APR_EINVAL;
         }
@@ -178,4 +195,50 @@ apr_size_t aop_doc_view_len(const char *doc, apr_size_t len)
         lines = lines * 10 + (apr_size_t)(*d - '0');
     }
     return d > doc + sizeof(key) - 1 && lines <= len - head ? head + lines : len;
+}
+
+apr_size_t aop_doc_line_head(const char *line, apr_size_t len)
+{
+    const char *tab = memchr(line, '\t', len);
+
+    if (tab) {
+        return (apr_size_t)(tab - line) + 1;
+    }
+    return len && line[len - 1] == '\n' ? len - 1 : len;
+}
+
+/* Whether old's line k lies whole at t[at] (t_len bytes): where lines break, with
+ * its length and its head; its head holds the hash of the rest. */
+static int line_at(const aop_doc_lines_t *o, int k, const char *t, apr_size_t t_len,
+                   apr_size_t at)
+{
+    apr_size_t hs = k ? o->head_end[k - 1] : 0, hl = o->head_end[k] - hs;
+    apr_size_t ll = o->end[k] - (k ? o->end[k - 1] : 0);
+
+    return at + ll <= t_len && t[at + ll - 1] == '\n' && (at == 0 || t[at - 1] == '\n')
+           && memcmp(t + at, o->heads + hs, hl) == 0;
+}
+
+void aop_doc_splice(const aop_doc_lines_t *old, const char *new_text, apr_size_t new_len,
+                    aop_doc_splice_t *out)
+{
+    apr_size_t at = 0, end = new_len;
+    int k, j = old->n;
+
+    for (k = 0; k < old->n && line_at(old, k, new_text, new_len, at); k++) {
+        at = old->end[k];
+    }
+    out->head = k;
+    out->from = at;
+    while (j > out->head) {
+        apr_size_t ll = old->end[j - 1] - (j > 1 ? old->end[j - 2] : 0);
+
+        if (ll > end - at || !line_at(old, j - 1, new_text, new_len, end - ll)) {
+            break;
+        }
+        end -= ll;
+        j--;
+    }
+    out->tail = old->n - j;
+    out->to = end;
 }

@@ -54,6 +54,44 @@ apr_status_t aop_doc_read_instances(apr_pool_t *p, char *doc, aop_doc_t *out,
  * not say or says something impossible (doc may be a torn copy, checked after). */
 apr_size_t aop_doc_view_len(const char *doc, apr_size_t len);
 
+/* The header line alone (cut from the document: no line break), into out (its n
+ * and nyaml; no line read yet). */
+apr_status_t aop_doc_read_header(apr_pool_t *p, char *line, aop_doc_t *out,
+                                 const char **perr);
+
+/* The instance line at *pos (cut in place), *pos moved past it; APR_EINVAL when it
+ * is damaged or there is none. */
+apr_status_t aop_doc_read_line(apr_pool_t *p, char **pos, aop_doc_line_t *out);
+
+/* What the instance lines of two documents have in common, so that a view built
+ * from old takes its first head and last tail instances as they are and reads only
+ * the lines between (a change touches a few lines of thousands). */
+typedef struct aop_doc_splice_t {
+    int head;                        /* old's first lines that begin new */
+    int tail;                        /* old's last lines that end new */
+    apr_size_t from, to;             /* the bytes of new between them */
+} aop_doc_splice_t;
+
+/* A document's instance lines as a view keeps them: not their text (megabytes), but
+ * each one's head - its fields up to its tab, the tab included, the hash of its
+ * JSON among them - and where each line and each head ends. */
+typedef struct aop_doc_lines_t {
+    const char *heads;               /* each line's head, one after the other */
+    const apr_size_t *head_end;      /* where each head ends in heads */
+    const apr_size_t *end;           /* where each line ends (just past its break) */
+    int n;
+} aop_doc_lines_t;
+
+/* How long the head of a line (len bytes) is: up to its tab, the tab included; a
+ * line without a tab is all head (but its break). */
+apr_size_t aop_doc_line_head(const char *line, apr_size_t len);
+
+/* old's first and last lines that new_text (new_len bytes of whole lines) has at the
+ * same place from its start and from its end: the same head (hash included) and
+ * length, where new_text breaks lines. */
+void aop_doc_splice(const aop_doc_lines_t *old, const char *new_text, apr_size_t new_len,
+                    aop_doc_splice_t *out);
+
 /* The FNV-1a hash a line's REV is. */
 apr_uint64_t aop_doc_rev(const char *json, apr_size_t len);
 

@@ -64,33 +64,45 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static void add_candidate(apr_pool_t *p, aop_route_table_t *t, const char *model, int idx)
+static aop_route_t *route_of(apr_pool_t *p, aop_route_table_t *t, const char *model,
+                             int room)
 {
     aop_route_t *rt = apr_hash_get(t->by_model, model, APR_HASH_KEY_STRING);
 
     if (!rt) {
         rt = apr_pcalloc(p, sizeof(*rt));
-        rt->candidates = apr_array_make(p, 4, sizeof(int));
+        rt->candidates = apr_array_make(p, room, sizeof(int));
+        rt->kept_head = rt->kept_tail = -1;
         apr_hash_set(t->by_model, model, APR_HASH_KEY_STRING, rt);
         APR_ARRAY_PUSH(t->models, const char *) = model;
     }
-    APR_ARRAY_PUSH(rt->candidates, int) = idx;
+    return rt;
 }
 
-/* The strategy's order over the route's candidates while all are eligible. */
+static void add_candidate(apr_pool_t *p, aop_route_table_t *t, const char *model, int idx)
+{
+    APR_ARRAY_PUSH(route_of(p, t, model, 4)->candidates, int) = idx;
+}
+
+/* The strategy's order over the route's candidates while all are eligible (their
+ * weights read from cfg unless rt->cand has them). */
 static void add_schedule(apr_pool_t *p, const aop_config_t *cfg, aop_route_t *rt)
 {
     int i, n = rt->candidates->nelts;
-    aop_cand_t *c = apr_palloc(p, sizeof(*c) * (apr_size_t)(n > 0 ? n : 1));
+    aop_cand_t *c = rt->cand;
 
-    for (i = 0; i < n; i++) {
-        const aop_instance_t *inst = APR_ARRAY_IDX(cfg->instances,
-                                                   APR_ARRAY_IDX(rt->candidates, i, int),
-                                                   aop_instance_t *);
+    if (!c) {
+        c = apr_palloc(p, sizeof(*c) * (apr_size_t)(n > 0 ? n : 1));
+        for (i = 0; i < n; i++) {
+            const aop_instance_t *inst = APR_ARRAY_IDX(cfg->instances,
+                                                       APR_ARRAY_IDX(rt->candidates, i, int),
+                                                       aop_instance_t *);
 
-        c[i].priority = inst->priority;
-        c[i].weight = inst->weight;
-        c[i].eligible = 1;
+            c[i].priority = inst->priority;
+            c[i].weight = inst->weight;
+            c[i].eligible = 1;
+        }
+        rt->cand = c;
     }
     rt->schedule = aop_select_schedule(p, cfg->strategy, c, n, &rt->schedule_len);
 }
@@ -111,6 +123,126 @@ aop_route_table_t *aop_route_table_build(apr_pool_t *p, const aop_config_t *cfg)
         }
         for (j = 0; j < inst->supported_models->nelts; j++) {
             add_candidate(p, t, APR_ARRAY_IDX(inst->supported_models, j, const char *), i);
+        }
+    }
+    qsort(t->models->elts, t->models->nelts, sizeof(const char *), cmp_str);
+    for (i = 0; i < t->models->nelts; i++) {
+        add_schedule(p, cfg, apr_hash_get(t->by_model, APR_ARRAY_IDX(t->models, i,
+                                                                     const char *),
+                                          APR_HASH_KEY_STRING));
+    }
+    return t;
+}
+
+/* The first of the n sorted candidates c that is at least idx. */
+static int first_at_least(const int *c, int n, int idx)
+{
+    int lo = 0, hi = n;
+
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+
+        if (c[mid] < idx) {
+            lo = mid + 1;
+        }
+        else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
+/* The instances between head and n - tail that serve each model (a change's few). */
+static apr_hash_t *middle_candidates(apr_pool_t *p, const aop_config_t *cfg, int head,
+                                     int tail)
+{
+    apr_hash_t *mid = apr_hash_make(p);
+    int i, j, n = cfg->instances->nelts;
+
+    for (i = head; i < n - tail; i++) {
+        const aop_instance_t *inst = APR_ARRAY_IDX(cfg->instances, i, aop_instance_t *);
+
+        for (j = 0; inst->enabled && j < inst->supported_models->nelts; j++) {
+            const char *model = APR_ARRAY_IDX(inst->supported_models, j, const char *);
+            apr_array_header_t *a = apr_hash_get(mid, model, APR_HASH_KEY_STRING);
+
+            if (!a) {
+                a = apr_array_make(p, 2, sizeof(int));
+                apr_hash_set(mid, model, APR_HASH_KEY_STRING, a);
+            }
+            APR_ARRAY_PUSH(a, int) = i;
+        }
+    }
+    return mid;
+}
+
+/* Model's route in t: prev's (pr, may be NULL) kept candidates, shifted by shift,
+ * around the instances between (mc, may be NULL). */
+static void patch_route(apr_pool_t *p, aop_route_table_t *t, const aop_config_t *cfg,
+                        const char *model, const aop_route_t *pr,
+                        const apr_array_header_t *mc, int head, int cut, int shift)
+{
+    int np = pr ? pr->candidates->nelts : 0, nm = mc ? mc->nelts : 0, lo = 0, hi = np, i;
+    const int *pc = pr ? (const int *)pr->candidates->elts : NULL;
+    aop_route_t *rt;
+    int *c;
+
+    if (pr) {
+        lo = first_at_least(pc, np, head);
+        hi = first_at_least(pc, np, cut);
+    }
+    if (lo + nm + (np - hi) == 0) {
+        return;                      /* no instance serves the model any more */
+    }
+    rt = route_of(p, t, apr_pstrdup(p, model), lo + nm + (np - hi) + 1);
+    rt->candidates->nelts = lo + nm + (np - hi);
+    c = (int *)rt->candidates->elts;
+    rt->cand = apr_palloc(p, sizeof(aop_cand_t) * (apr_size_t)(rt->candidates->nelts + 1));
+    if (lo) {
+        memcpy(c, pc, sizeof(int) * (apr_size_t)lo);
+        memcpy(rt->cand, pr->cand, sizeof(aop_cand_t) * (apr_size_t)lo);
+    }
+    for (i = 0; i < nm; i++) {
+        const aop_instance_t *inst = APR_ARRAY_IDX(cfg->instances, APR_ARRAY_IDX(mc, i, int),
+                                                   aop_instance_t *);
+
+        c[lo + i] = APR_ARRAY_IDX(mc, i, int);
+        rt->cand[lo + i].priority = inst->priority;
+        rt->cand[lo + i].weight = inst->weight;
+        rt->cand[lo + i].eligible = 1;
+    }
+    for (i = hi; i < np; i++) {
+        c[lo + nm + i - hi] = pc[i] + shift;
+    }
+    if (np > hi) {
+        memcpy(rt->cand + lo + nm, pr->cand + hi, sizeof(aop_cand_t) * (apr_size_t)(np - hi));
+    }
+    rt->kept_head = lo;
+    rt->kept_tail = np - hi;
+}
+
+aop_route_table_t *aop_route_table_patch(apr_pool_t *p, const aop_config_t *cfg,
+                                         const aop_route_table_t *prev, int head, int tail,
+                                         int prev_n)
+{
+    aop_route_table_t *t = apr_pcalloc(p, sizeof(*t));
+    apr_hash_t *mid = middle_candidates(p, cfg, head, tail);
+    apr_hash_index_t *hi;
+    int i, shift = cfg->instances->nelts - prev_n;
+
+    t->cfg = cfg;
+    t->by_model = apr_hash_make(p);
+    t->models = apr_array_make(p, prev->models->nelts + 4, sizeof(const char *));
+    for (i = 0; i < prev->models->nelts; i++) {
+        const char *model = APR_ARRAY_IDX(prev->models, i, const char *);
+
+        patch_route(p, t, cfg, model, aop_route_find(prev, model),
+                    apr_hash_get(mid, model, APR_HASH_KEY_STRING), head, prev_n - tail, shift);
+    }
+    for (hi = apr_hash_first(p, mid); hi; hi = apr_hash_next(hi)) {
+        if (!aop_route_find(prev, apr_hash_this_key(hi))) {
+            patch_route(p, t, cfg, apr_hash_this_key(hi), NULL, apr_hash_this_val(hi), head,
+                        prev_n - tail, shift);
         }
     }
     qsort(t->models->elts, t->models->nelts, sizeof(const char *), cmp_str);

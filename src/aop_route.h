@@ -10,6 +10,7 @@
 #include <apr_hash.h>
 
 #include "aop_config.h"
+#include "aop_select.h"
 
 typedef enum {
     AOP_OP_NONE = 0,
@@ -31,6 +32,10 @@ typedef struct aop_route_t {
     apr_array_header_t *candidates;   /* int: indices into cfg->instances, in order */
     const int *schedule;              /* positions in candidates: aop_select_schedule() */
     int schedule_len;                 /* 0: none (then every pick is aop_select()'s) */
+    aop_cand_t *cand;                 /* parallel to candidates: priority and weight */
+    /* Made by aop_route_table_patch(): the first kept_head and the last kept_tail
+     * candidates are the previous route's (-1: made anew). */
+    int kept_head, kept_tail;
 } aop_route_t;
 
 typedef struct aop_route_table_t {
@@ -41,6 +46,15 @@ typedef struct aop_route_table_t {
 
 /* The routes of cfg's enabled instances, each with its strategy's schedule. */
 aop_route_table_t *aop_route_table_build(apr_pool_t *p, const aop_config_t *cfg);
+
+/* The routes of cfg after a change from prev's configuration that kept its first
+ * head and last tail instances as they were (prev_n instances then): each route's
+ * candidates are prev's of those, and the enabled instances between are read, so
+ * that the cost is in plain arrays, not in every instance (thousands) read again.
+ * The strategy must be prev's (else aop_route_table_build). */
+aop_route_table_t *aop_route_table_patch(apr_pool_t *p, const aop_config_t *cfg,
+                                         const aop_route_table_t *prev, int head, int tail,
+                                         int prev_n);
 
 /* The route of this exact model name; NULL when no enabled instance lists it. */
 const aop_route_t *aop_route_find(const aop_route_table_t *t, const char *model);

@@ -222,15 +222,18 @@ static apr_hash_t *changes(apr_pool_t *p, apr_hash_t *old, const parts_t *d,
 static apr_status_t publish(apr_pool_t *p, aop_fleet_t *fleet, const parts_t *d,
                             const aop_config_t *cfg, apr_hash_t *wanted, apr_hash_t *reset,
                             const apr_array_header_t *removed, const char **pdoc,
-                            apr_uint64_t *gen, const char **perr)
+                            apr_uint64_t *gen, apr_interval_time_t *held, const char **perr)
 {
     aop_route_table_t *routes = aop_route_table_build(p, cfg);
     const aop_shm_map_t *map;
     apr_status_t rv;
+    apr_time_t t0;
 
     aop_shm_lock();
+    t0 = apr_time_now();
     aop_shm_forget_locked(p, removed);
     map = aop_shm_map_locked(p, cfg, routes, wanted, reset);
+    *held = apr_time_now() - t0;
     aop_shm_unlock();
     if (!map) {
         *perr = "shared memory has no room for more instances or models (raise "
@@ -455,6 +458,7 @@ static apr_status_t publish_boot(apr_pool_t *ptemp, aop_fleet_t *fleet, const ch
     json_object *settings = aop_json_own(ptemp, settings_json(fleet->boot_cfg));
     const aop_config_t *cfg = with_instances(ptemp, fleet->boot_cfg, fleet->boot);
     apr_uint64_t gen;
+    apr_interval_time_t held;
     const char *doc;
     parts_t d;
     aop_view_t *view;
@@ -482,7 +486,7 @@ static apr_status_t publish_boot(apr_pool_t *ptemp, aop_fleet_t *fleet, const ch
     set_yaml(ptemp, &d, layer);
     /* A new start judges every instance's health anew. */
     if (publish(ptemp, fleet, &d, cfg, boot_names(ptemp),
-                changes(ptemp, NULL, &d, removed), NULL, &doc, &gen, perr)
+                changes(ptemp, NULL, &d, removed), NULL, &doc, &gen, &held, perr)
         != APR_SUCCESS) {
         return APR_ENOSPC;
     }
@@ -746,6 +750,7 @@ apr_status_t aop_publish_change(request_rec *r, aop_fleet_t *fleet,
     aop_store_result_t res;
     const char **workers, *doc, *perr = NULL;
     apr_uint64_t gen;
+    apr_interval_time_t held;
     live_t live;
     build_t b;
     parts_t d;
@@ -799,7 +804,7 @@ apr_status_t aop_publish_change(request_rec *r, aop_fleet_t *fleet,
     d.rev = (const apr_uint64_t *)b.rev->elts;
     d.workers = workers;
     if (publish(p, fleet, &d, cfg, NULL, changes(p, live.old, &d, removed), removed, &doc,
-                &gen, &perr) != APR_SUCCESS) {
+                &gen, &held, &perr) != APR_SUCCESS) {
         fail(err, HTTP_SERVICE_UNAVAILABLE, perr, "no_capacity");
         return APR_ENOSPC;
     }
@@ -810,6 +815,9 @@ apr_status_t aop_publish_change(request_rec *r, aop_fleet_t *fleet,
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, AOPLOGNO(00270)
                   "instances generation %" APR_UINT64_T_FMT ": %d merged anew, %d as they "
                   "were", gen, b.merged, b.eff->nelts - b.merged);
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, AOPLOGNO(00271)
+                  "instances generation %" APR_UINT64_T_FMT ": slots mapped in %"
+                  APR_TIME_T_FMT " us under the shared-state lock", gen, held);
     return APR_SUCCESS;
 }
 

@@ -765,17 +765,17 @@ apr_status_t aop_shm_publish_locked(int fleet, const char *doc, apr_size_t len,
 }
 
 /* A sequence lock: megabytes of document copied under the shared-state lock held
- * every pick in every process for milliseconds; a reader copies without it and
- * tries again if a writer came in between (writers are rare: changes). */
-char *aop_shm_read_doc(apr_pool_t *p, int fleet, apr_uint64_t *gen,
-                       aop_shm_doc_prefix_fn *prefix)
+ * every pick in every process for milliseconds; a reader reads without it and
+ * reads again if a writer came in between (writers are rare: changes). */
+int aop_shm_read_doc_with(int fleet, apr_uint64_t *gen, aop_shm_doc_reader_fn *reader,
+                          void *baton)
 {
     shm_fleet_t *f;
     apr_uint32_t before, len;
-    char *doc;
+    int got;
 
     if (!hdr || fleet < 0 || (apr_uint32_t)fleet >= hdr->doc_count) {
-        return NULL;
+        return 0;
     }
     f = &hdr->fleet[fleet];
     for (;;) {
@@ -786,17 +786,39 @@ char *aop_shm_read_doc(apr_pool_t *p, int fleet, apr_uint64_t *gen,
         }
         *gen = apr_atomic_read64(&f->generation);
         len = f->len < hdr->doc_cap ? f->len : 0;
-        if (len && prefix) {
-            apr_uint32_t want = (apr_uint32_t)prefix(doc_area(fleet), len);
-
-            len = want && want < len ? want : len;
-        }
-        doc = len ? apr_pstrmemdup(p, doc_area(fleet), len) : NULL;
+        got = len && reader(doc_area(fleet), len, baton);
         __atomic_thread_fence(__ATOMIC_ACQUIRE);
         if (__atomic_load_n(&f->seq, __ATOMIC_ACQUIRE) == before) {
-            return doc;
+            return got;
         }
     }
+}
+
+typedef struct {
+    apr_pool_t *p;
+    aop_shm_doc_prefix_fn *prefix;
+    char *doc;
+} copy_t;
+
+static int copy_doc(const char *doc, apr_size_t len, void *baton)
+{
+    copy_t *c = baton;
+
+    if (c->prefix) {
+        apr_size_t want = c->prefix(doc, len);
+
+        len = want && want < len ? want : len;
+    }
+    c->doc = apr_pstrmemdup(c->p, doc, len);
+    return 1;
+}
+
+char *aop_shm_read_doc(apr_pool_t *p, int fleet, apr_uint64_t *gen,
+                       aop_shm_doc_prefix_fn *prefix)
+{
+    copy_t c = { p, prefix, NULL };
+
+    return aop_shm_read_doc_with(fleet, gen, copy_doc, &c) ? c.doc : NULL;
 }
 
 /* ------------------------------------------------------------------ set-up */

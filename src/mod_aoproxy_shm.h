@@ -128,6 +128,13 @@ apr_status_t aop_shm_publish_locked(int fleet, const char *doc, apr_size_t len,
 typedef apr_size_t aop_shm_doc_prefix_fn(const char *doc, apr_size_t len);
 char *aop_shm_read_doc(apr_pool_t *p, int fleet, apr_uint64_t *gen,
                        aop_shm_doc_prefix_fn *prefix);
+/* The document as it lies, to read (not change) in place: reader(doc, len, baton)
+ * is called, and called again if a writer came in between (what it made of a torn
+ * document is to be thrown away: the last call's stands).  0 when there is no
+ * document or the reader said so. */
+typedef int aop_shm_doc_reader_fn(const char *doc, apr_size_t len, void *baton);
+int aop_shm_read_doc_with(int fleet, apr_uint64_t *gen, aop_shm_doc_reader_fn *reader,
+                          void *baton);
 apr_uint64_t aop_shm_generation(int fleet);
 
 aop_shm_inst_t *aop_shm_inst(const aop_shm_map_t *map, int idx);

@@ -2,6 +2,8 @@
  * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 #include <apr_atomic.h>
 #include <apr_strings.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <mod_proxy.h>
 
@@ -29,6 +31,13 @@ typedef struct aop_view_batch_t {
 /* The instances the configuration was loaded with (in pconf, as long as the
  * configuration's generation): the first view's, never freed by a view. */
 static aop_view_batch_t boot_batch;
+
+/* Fleets whose last lines and worker names a process keeps (the others' views read
+ * every line). */
+#define LAST_DOCS 16
+
+/* Each view built by this process (and its parent before the fork) has its own. */
+static apr_uint64_t serials;
 
 static void batch_unref(aop_view_batch_t *b)
 {
@@ -113,15 +122,45 @@ static void apply_settings(aop_config_t *cfg, json_object *settings)
     }
 }
 
-/* prev's instance with this record, or -1. */
-static int reusable(const aop_view_t *prev, const aop_doc_line_t *line)
-{
-    apr_uintptr_t at;
+/* prev's instances by record: its own index, or one made when a build reads many
+ * lines (a scan of prev for each of a change's few). */
+typedef struct {
+    const aop_view_t *prev;
+    apr_hash_t *by_rev;
+} rev_index_t;
 
-    if (!prev || !prev->by_rev) {
+static void rev_index_init(rev_index_t *x, const aop_view_t *prev, int lines,
+                           apr_pool_t *scratch)
+{
+    int i, n = prev ? prev->cfg->instances->nelts : 0;
+
+    x->prev = prev;
+    x->by_rev = prev ? prev->by_rev : NULL;
+    if (prev && !x->by_rev && lines > 16) {
+        x->by_rev = apr_hash_make(scratch);
+        for (i = 0; i < n; i++) {
+            apr_hash_set(x->by_rev, &prev->rev[i], sizeof(prev->rev[i]),
+                         (void *)(apr_uintptr_t)(i + 1));
+        }
+    }
+}
+
+/* prev's instance with this record, or -1. */
+static int reusable(const rev_index_t *x, const aop_doc_line_t *line)
+{
+    const aop_view_t *prev = x->prev;
+    apr_uintptr_t at = 0;
+    int i;
+
+    if (!prev) {
         return -1;
     }
-    at = (apr_uintptr_t)apr_hash_get(prev->by_rev, &line->rev, sizeof(line->rev));
+    if (x->by_rev) {
+        at = (apr_uintptr_t)apr_hash_get(x->by_rev, &line->rev, sizeof(line->rev));
+    }
+    for (i = 0; !x->by_rev && !at && i < prev->cfg->instances->nelts; i++) {
+        at = prev->rev[i] == line->rev ? (apr_uintptr_t)(i + 1) : 0;
+    }
     if (!at || strcmp(APR_ARRAY_IDX(prev->cfg->instances, at - 1, aop_instance_t *)->name,
                       line->name) != 0) {
         return -1;
@@ -129,13 +168,52 @@ static int reusable(const aop_view_t *prev, const aop_doc_line_t *line)
     return (int)(at - 1);
 }
 
+/* A child's worker names, each once for its life (as many as its balancers have
+ * members), so that a view shares them with the next instead of copying thousands;
+ * used under the fleet's mutex. */
+static struct {
+    apr_pool_t *pool;
+    apr_hash_t *names;
+} interned[LAST_DOCS];
+
+/* name as kept for fleet's views (intern 0: in the view's pool). */
+static const char *worker_name(aop_view_t *view, int intern, const char *name)
+{
+    int id = view->fleet->id;
+    const char *got;
+
+    if (!intern) {
+        return apr_pstrdup(view->pool, name);
+    }
+    if (!interned[id].names) {
+        apr_pool_create_unmanaged_ex(&interned[id].pool, NULL, NULL);
+        interned[id].names = apr_hash_make(interned[id].pool);
+    }
+    if (!(got = apr_hash_get(interned[id].names, name, APR_HASH_KEY_STRING))) {
+        got = apr_pstrdup(interned[id].pool, name);
+        apr_hash_set(interned[id].names, got, APR_HASH_KEY_STRING, got);
+    }
+    return got;
+}
+
+/* The shared-memory slots of instance i, from its line, at *at in pair_flat. */
+static void slots_from_line(aop_view_t *view, int i, const aop_doc_line_t *line,
+                            apr_size_t *at)
+{
+    view->shm_map->inst_slot[i] = line->slot;
+    view->shm_map->pair_slot[i] = view->pair_flat + *at;
+    memcpy(view->pair_flat + *at, line->pairs, sizeof(int) * (apr_size_t)(line->npairs + 1));
+    *at += (apr_size_t)(line->npairs + 1);
+}
+
 /* Instance i from its line: prev's decoding when the record is the same, else
  * decoded into the batch made for this view (*fresh). */
-static apr_status_t take_instance(aop_view_t *view, const aop_view_t *prev, int i,
+static apr_status_t take_instance(aop_view_t *view, const rev_index_t *x, int i,
                                   aop_doc_line_t *line, aop_view_batch_t **fresh,
-                                  apr_pool_t *scratch, const char **perr)
+                                  apr_size_t *flat_at, apr_pool_t *scratch, const char **perr)
 {
-    int at = reusable(prev, line);
+    const aop_view_t *prev = x->prev;
+    int at = reusable(x, line);
     aop_effective_t *e;
     json_object *o;
 
@@ -162,22 +240,91 @@ static apr_status_t take_instance(aop_view_t *view, const aop_view_t *prev, int 
         }
         view->batch_of[i] = *fresh;
     }
-    APR_ARRAY_PUSH(view->effective, aop_effective_t *) = e;
-    APR_ARRAY_PUSH(view->cfg->instances, aop_instance_t *) = e->inst;
-    view->worker_names[i] = strcmp(line->worker, "-") ? apr_pstrdup(view->pool, line->worker)
-                                                      : NULL;
+    if (line->npairs != e->inst->supported_models->nelts) {
+        view->doc_slots = 0;         /* the document's slots do not fit: map anew */
+    }
+    APR_ARRAY_IDX(view->effective, i, aop_effective_t *) = e;
+    APR_ARRAY_IDX(view->cfg->instances, i, aop_instance_t *) = e->inst;
+    view->worker_names[i] = strcmp(line->worker, "-")
+                            ? worker_name(view, view->names_interned, line->worker) : NULL;
     view->rev[i] = line->rev;
-    apr_hash_set(view->by_rev, &view->rev[i], sizeof(view->rev[i]),
-                 (void *)(apr_uintptr_t)(i + 1));
+    slots_from_line(view, i, line, flat_at);
     return APR_SUCCESS;
 }
 
-/* The batches the view's instances are in, each held once. */
-static void hold_batches(aop_view_t *view, int n)
+/* How many pair-slot ints prev's instances [j, j + k) have. */
+static apr_size_t pairs_of(const aop_view_t *prev, int j, int k)
 {
-    apr_hash_t *seen = apr_hash_make(view->pool);
+    const int *from;
+
+    if (!k) {
+        return 0;
+    }
+    from = prev->shm_map->pair_slot[j];
+    return j + k < prev->cfg->instances->nelts
+           ? (apr_size_t)(prev->shm_map->pair_slot[j + k] - from)
+           : prev->pair_total - (apr_size_t)(from - prev->pair_flat);
+}
+
+/* Instances [i, i + k) as prev's [j, j + k), whose lines are the same (a splice's
+ * head or tail): shared, not read again (their pair slots a block of pair_flat
+ * from at on, as in prev's). */
+static void copy_instances(aop_view_t *view, const aop_view_t *prev, int i, int j, int k,
+                           apr_size_t at)
+{
+    const int *from = k ? prev->shm_map->pair_slot[j] : NULL;
+    apr_size_t len = pairs_of(prev, j, k);
+    int t;
+
+    if (!k) {
+        return;
+    }
+    memcpy(&APR_ARRAY_IDX(view->effective, i, aop_effective_t *),
+           &APR_ARRAY_IDX(prev->effective, j, aop_effective_t *), sizeof(void *) * (apr_size_t)k);
+    memcpy(&APR_ARRAY_IDX(view->cfg->instances, i, aop_instance_t *),
+           &APR_ARRAY_IDX(prev->cfg->instances, j, aop_instance_t *),
+           sizeof(void *) * (apr_size_t)k);
+    memcpy(view->batch_of + i, prev->batch_of + j, sizeof(void *) * (apr_size_t)k);
+    memcpy(view->workers + i, prev->workers + j, sizeof(void *) * (apr_size_t)k);
+    memcpy(view->rev + i, prev->rev + j, sizeof(apr_uint64_t) * (apr_size_t)k);
+    memcpy(view->shm_map->inst_slot + i, prev->shm_map->inst_slot + j,
+           sizeof(int) * (apr_size_t)k);
+    memcpy(view->pair_flat + at, from, sizeof(int) * len);
+    for (t = 0; t < k; t++) {
+        view->shm_map->pair_slot[i + t] = view->pair_flat + at
+                                          + (prev->shm_map->pair_slot[j + t] - from);
+    }
+    if (prev->names_interned && view->names_interned) {
+        memcpy(view->worker_names + i, prev->worker_names + j, sizeof(void *) * (apr_size_t)k);
+        return;
+    }
+    for (t = 0; t < k; t++) {
+        view->worker_names[i + t] = prev->worker_names[j + t]
+                                    ? worker_name(view, view->names_interned,
+                                                  prev->worker_names[j + t]) : NULL;
+    }
+}
+
+/* The batches the view's instances are in, each held once: prev's and the fresh
+ * one (a batch none of them uses any more lives on until a view counts them, when
+ * there are many), or counted. */
+static void hold_batches(aop_view_t *view, const aop_view_t *prev, aop_view_batch_t *fresh,
+                         int n)
+{
+    apr_hash_t *seen;
     int i;
 
+    if (prev && prev->batches && prev->batches->nelts + 1 < MAX_BATCHES / 2) {
+        view->batches = apr_array_copy(view->pool, prev->batches);
+        if (fresh && fresh->refs == 0) {
+            APR_ARRAY_PUSH(view->batches, aop_view_batch_t *) = fresh;
+        }
+        for (i = 0; i < view->batches->nelts; i++) {
+            apr_atomic_inc32(&APR_ARRAY_IDX(view->batches, i, aop_view_batch_t *)->refs);
+        }
+        return;
+    }
+    seen = apr_hash_make(view->pool);
     view->batches = apr_array_make(view->pool, 4, sizeof(aop_view_batch_t *));
     for (i = 0; i < n; i++) {
         aop_view_batch_t *b = view->batch_of[i];
@@ -192,28 +339,43 @@ static void hold_batches(aop_view_t *view, int n)
     }
 }
 
-static apr_status_t build_instances(aop_view_t *view, const aop_view_t *prev, aop_doc_t *doc,
+/* The view's instances: prev's first sp->head and last sp->tail as they are, the m
+ * lines between read (prev NULL: sp all zero, every line read). */
+static apr_status_t build_instances(aop_view_t *view, const aop_view_t *prev,
+                                    const aop_doc_splice_t *sp, aop_doc_line_t *lines, int m,
                                     apr_pool_t *scratch, const char **perr)
 {
     aop_view_batch_t *fresh = NULL;
-    int i, n = doc->n;
+    int i, n = sp->head + m + sp->tail, n_prev = prev ? prev->cfg->instances->nelts : 0;
+    apr_size_t head_pairs = pairs_of(prev, 0, sp->head);
+    apr_size_t tail_pairs = pairs_of(prev, n_prev - sp->tail, sp->tail), at = head_pairs;
     apr_status_t rv = APR_SUCCESS;
+    rev_index_t x;
 
-    if (prev && prev->batches && prev->batches->nelts >= MAX_BATCHES) {
-        prev = NULL;                 /* decode everything anew, into one batch */
-    }
     view->effective = apr_array_make(view->pool, n + 1, sizeof(aop_effective_t *));
+    view->effective->nelts = n;
     view->cfg->instances = apr_array_make(view->pool, n + 1, sizeof(aop_instance_t *));
+    view->cfg->instances->nelts = n;
     view->worker_names = apr_pcalloc(view->pool, sizeof(char *) * (n + 1));
     view->workers = apr_pcalloc(view->pool, sizeof(proxy_worker *) * (n + 1));
     view->batch_of = apr_pcalloc(view->pool, sizeof(aop_view_batch_t *) * (n + 1));
     view->rev = apr_pcalloc(view->pool, sizeof(apr_uint64_t) * (n + 1));
-    view->by_rev = apr_hash_make(view->pool);
-    for (i = 0; i < n && rv == APR_SUCCESS; i++) {
-        rv = take_instance(view, prev, i, &doc->inst[i], &fresh, scratch, perr);
+    view->shm_map = aop_shm_map_make(view->pool, n);
+    view->pair_total = head_pairs + tail_pairs;
+    for (i = 0; i < m; i++) {
+        view->pair_total += (apr_size_t)(lines[i].npairs + 1);
+    }
+    view->pair_flat = apr_palloc(view->pool, sizeof(int) * (view->pair_total + 1));
+    view->doc_slots = 1;
+    copy_instances(view, prev, 0, 0, sp->head, 0);
+    copy_instances(view, prev, n - sp->tail, n_prev - sp->tail, sp->tail,
+                   view->pair_total - tail_pairs);
+    rev_index_init(&x, prev, m, scratch);
+    for (i = 0; i < m && rv == APR_SUCCESS; i++) {
+        rv = take_instance(view, &x, sp->head + i, &lines[i], &fresh, &at, scratch, perr);
     }
     if (rv == APR_SUCCESS) {
-        hold_batches(view, n);
+        hold_batches(view, prev, fresh, n);
     }
     else {
         view->batches = NULL;
@@ -224,25 +386,64 @@ static apr_status_t build_instances(aop_view_t *view, const aop_view_t *prev, ao
     return rv;
 }
 
-/* The shared-memory slots the document names (no lock, no search), when they lie
- * in the segment; else the view maps itself under the shm lock. */
-static struct aop_shm_map_t *map_view(aop_view_t *view, const aop_doc_t *doc)
+/* The pair slot of instance idx for model, or -1. */
+static int pair_slot_of(const aop_view_t *view, int idx, const char *model)
 {
-    struct aop_shm_map_t *map = aop_shm_map_make(view->pool, doc->n);
-    json_object *models;
-    int i;
+    const aop_instance_t *inst = APR_ARRAY_IDX(view->cfg->instances, idx, aop_instance_t *);
+    int j;
 
-    for (i = 0; i < doc->n; i++) {
-        map->inst_slot[i] = doc->inst[i].slot;
-        map->pair_slot[i] = apr_pmemdup(view->pool, doc->inst[i].pairs,
-                                        sizeof(int) * (apr_size_t)(doc->inst[i].npairs + 1));
-        if (doc->inst[i].npairs
-            != APR_ARRAY_IDX(view->cfg->instances, i, aop_instance_t *)->supported_models->nelts) {
-            map = NULL;
-            break;
+    for (j = 0; j < inst->supported_models->nelts; j++) {
+        if (!strcmp(APR_ARRAY_IDX(inst->supported_models, j, const char *), model)) {
+            return view->shm_map->pair_slot[idx][j];
         }
     }
-    if (map && json_object_object_get_ex(doc->header, "_models", &models)
+    return -1;
+}
+
+/* The routes' credit slots, those of the candidates a patched route kept taken from
+ * prev's (aop_shm_map_routes() reads every candidate's instance); 0 when a route
+ * cannot be patched. */
+static int patch_credits(aop_view_t *view, const aop_view_t *prev)
+{
+    struct aop_shm_map_t *map = view->shm_map;
+    int i, k;
+
+    if (!prev || !prev->shm_map || !prev->shm_map->route_credit || !prev->routes) {
+        return 0;
+    }
+    map->route_credit = apr_hash_make(view->pool);
+    for (i = 0; i < view->routes->models->nelts; i++) {
+        const char *model = APR_ARRAY_IDX(view->routes->models, i, const char *);
+        const aop_route_t *rt = aop_route_find(view->routes, model);
+        const aop_route_t *was = aop_route_find(prev->routes, model);
+        const int *old = apr_hash_get(prev->shm_map->route_credit, model, APR_HASH_KEY_STRING);
+        int n = rt->candidates->nelts, *credit = apr_palloc(view->pool, sizeof(int) * (n + 1));
+
+        if (rt->kept_head < 0 || ((rt->kept_head || rt->kept_tail) && (!was || !old))) {
+            return 0;
+        }
+        if (rt->kept_head) {
+            memcpy(credit, old, sizeof(int) * (apr_size_t)rt->kept_head);
+        }
+        for (k = rt->kept_head; k < n - rt->kept_tail; k++) {
+            credit[k] = pair_slot_of(view, APR_ARRAY_IDX(rt->candidates, k, int), model);
+        }
+        if (rt->kept_tail) {
+            memcpy(credit + n - rt->kept_tail, old + was->candidates->nelts - rt->kept_tail,
+                   sizeof(int) * (apr_size_t)rt->kept_tail);
+        }
+        apr_hash_set(map->route_credit, model, APR_HASH_KEY_STRING, credit);
+    }
+    return 1;
+}
+
+static struct aop_shm_map_t *map_view(aop_view_t *view, const aop_view_t *prev,
+                                      json_object *header)
+{
+    struct aop_shm_map_t *map = view->shm_map;
+    json_object *models;
+
+    if (view->doc_slots && json_object_object_get_ex(header, "_models", &models)
         && json_object_is_type(models, json_type_object)) {
         json_object_object_foreach(models, model, slot) {
             int *v = apr_palloc(view->pool, sizeof(int));
@@ -251,11 +452,14 @@ static struct aop_shm_map_t *map_view(aop_view_t *view, const aop_doc_t *doc)
             apr_hash_set(map->model_slot, apr_pstrdup(view->pool, model), APR_HASH_KEY_STRING,
                          v);
         }
-        aop_shm_map_routes(view->pool, map, view->cfg, view->routes);
+        if (!patch_credits(view, prev)) {
+            aop_shm_map_routes(view->pool, map, view->cfg, view->routes);
+        }
         if (aop_shm_map_valid(map, view->cfg)) {
             return map;
         }
     }
+    view->doc_slots = 0;
     aop_shm_lock();
     map = aop_shm_map_locked(view->pool, view->cfg, view->routes, NULL, NULL);
     aop_shm_unlock();
@@ -277,6 +481,7 @@ static aop_view_t *view_make(aop_fleet_t *fleet, apr_uint64_t generation)
     view->fleet = fleet;
     view->generation = generation;
     view->refs = 1;
+    view->serial = __atomic_add_fetch(&serials, 1, __ATOMIC_RELAXED);
     view->cfg = apr_pmemdup(pool, fleet->boot_cfg, sizeof(*view->cfg));
     view->cfg->instances = apr_array_make(pool, 1, sizeof(aop_instance_t *));
     return view;
@@ -307,52 +512,293 @@ aop_view_t *aop_view_seed(apr_pool_t *p, aop_fleet_t *fleet,
     return seed;
 }
 
-/* The view of doc, a private copy it cuts up. */
-static aop_view_t *build_from(aop_fleet_t *fleet, char *text, apr_uint64_t generation,
+/* ------------------------------------------------------------------ last document */
+
+/* The instance lines this process's view of a fleet was built from, as their heads
+ * (each line's fields up to its tab, the hash of its JSON among them: some 100
+ * bytes of a line's 3 KB) and where each line and head ends: the next build
+ * compares the document with them where it lies in shared memory (a line's head and
+ * length, not its text) and copies and reads only the lines between the common
+ * head and tail (a change touches a few lines of thousands).  The parent's, made
+ * with the first view, are the children's at the fork.  Used under the fleet's
+ * mutex (or in the parent alone); fleets past LAST_DOCS read every line. */
+typedef struct last_doc_t {
+    apr_uint64_t serial;             /* of the view built from it; 0: none */
+    char *heads;                     /* malloc'd, cap bytes */
+    apr_size_t heads_len, cap;
+    apr_size_t *end, *head_end;      /* malloc'd, end_cap each */
+    int n, end_cap;
+} last_doc_t;
+
+static last_doc_t last_docs[LAST_DOCS];
+
+static last_doc_t *last_doc_of(const aop_fleet_t *fleet)
+{
+    return fleet->id >= 0 && fleet->id < LAST_DOCS ? &last_docs[fleet->id] : NULL;
+}
+
+static void last_clear(last_doc_t *last)
+{
+    last->serial = 0;
+    last->n = 0;
+    last->heads_len = 0;
+}
+
+/* Whether prev's instances are last's lines, one for one (a splice may take them). */
+static int last_is(const last_doc_t *last, const aop_view_t *prev)
+{
+    return last && prev && last->serial && last->serial == prev->serial && prev->shm_map
+           && prev->workers && prev->worker_names && prev->doc_slots && prev->pair_flat
+           && last->n == prev->cfg->instances->nelts;
+}
+
+static aop_doc_lines_t last_lines(const last_doc_t *last)
+{
+    aop_doc_lines_t o;
+
+    o.heads = last->heads;
+    o.head_end = last->head_end;
+    o.end = last->end;
+    o.n = last->n;
+    return o;
+}
+
+/* Room for heads bytes and n lines; 0 (last cleared) when there is none. */
+static int last_room(last_doc_t *last, apr_size_t heads, int n)
+{
+    if (heads > last->cap) {
+        char *h = realloc(last->heads, heads + heads / 4 + 1);
+
+        if (!h) {
+            last_clear(last);
+            return 0;
+        }
+        last->heads = h;
+        last->cap = heads + heads / 4 + 1;
+    }
+    if (n > last->end_cap) {
+        apr_size_t size = sizeof(apr_size_t) * (apr_size_t)(n + n / 4 + 1);
+        apr_size_t *e = realloc(last->end, size), *he = e ? realloc(last->head_end, size) : NULL;
+
+        last->end = e ? e : last->end;
+        if (!e || !he) {
+            last_clear(last);
+            return 0;
+        }
+        last->head_end = he;
+        last->end_cap = n + n / 4 + 1;
+    }
+    return 1;
+}
+
+/* last := its head lines, the m lines of mid (mid_len bytes, line i ending at
+ * mid_end[i]) and its tail lines, as sp says (new_len: the new lines' bytes). */
+static apr_status_t last_update(last_doc_t *last, const aop_doc_splice_t *sp, const char *mid,
+                                const apr_size_t *mid_end, int m, apr_size_t new_len)
+{
+    int i, n = sp->head + m + sp->tail, t0 = last->n - sp->tail;
+    apr_size_t keep = sp->head ? last->head_end[sp->head - 1] : 0;
+    apr_size_t tail_from = t0 > 0 ? last->head_end[t0 - 1] : 0;
+    apr_size_t tail_heads = sp->tail ? last->heads_len - tail_from : 0, mid_heads = 0;
+    apr_size_t old_len = last->n ? last->end[last->n - 1] : 0, at;
+
+    for (i = 0; i < m; i++) {
+        apr_size_t start = i ? mid_end[i - 1] : 0;
+
+        mid_heads += aop_doc_line_head(mid + start, mid_end[i] - start);
+    }
+    if (!last_room(last, keep + mid_heads + tail_heads, n)) {
+        return APR_ENOMEM;
+    }
+    memmove(last->heads + keep + mid_heads, last->heads + tail_from, tail_heads);
+    memmove(last->end + sp->head + m, last->end + t0, sizeof(apr_size_t) * (apr_size_t)sp->tail);
+    memmove(last->head_end + sp->head + m, last->head_end + t0,
+            sizeof(apr_size_t) * (apr_size_t)sp->tail);
+    for (i = sp->head + m; i < n; i++) {
+        last->end[i] = new_len - (old_len - last->end[i]);
+        last->head_end[i] = last->head_end[i] - tail_from + keep + mid_heads;
+    }
+    for (i = 0, at = keep; i < m; i++) {
+        apr_size_t start = i ? mid_end[i - 1] : 0;
+        apr_size_t hl = aop_doc_line_head(mid + start, mid_end[i] - start);
+
+        memcpy(last->heads + at, mid + start, hl);
+        at += hl;
+        last->head_end[sp->head + i] = at;
+        last->end[sp->head + i] = sp->from + mid_end[i];
+    }
+    last->heads_len = keep + mid_heads + tail_heads;
+    last->n = n;
+    return APR_SUCCESS;
+}
+
+/* ------------------------------------------------------------------ building */
+
+/* A document's parts as a build reads them: its header, and its instance lines
+ * between those a splice takes from the previous view. */
+typedef struct read_t {
+    apr_pool_t *p;
+    last_doc_t *last;                /* NULL: read every line */
+    char *header;                    /* its line, cut */
+    aop_doc_splice_t sp;
+    char *mid;                       /* the lines between, a private copy */
+    apr_size_t mid_len;
+    apr_size_t lines_len;            /* the document's instance lines' bytes */
+    apr_time_t at[3];                /* when the instances, routes and slots were done */
+    int intern;                      /* a child's build: worker names kept for its life */
+} read_t;
+
+/* Reads doc (len bytes, perhaps as a writer changes it: then read again). */
+static int read_doc(const char *doc, apr_size_t len, void *baton)
+{
+    read_t *r = baton;
+    apr_size_t view_len = aop_doc_view_len(doc, len);
+    const char *nl = memchr(doc, '\n', view_len), *lines;
+    apr_size_t lines_len;
+
+    if (!nl) {
+        return 0;
+    }
+    r->header = apr_pstrmemdup(r->p, doc, (apr_size_t)(nl - doc));
+    lines = nl + 1;
+    lines_len = view_len - (apr_size_t)(lines - doc);
+    r->lines_len = lines_len;
+    memset(&r->sp, 0, sizeof(r->sp));
+    r->sp.to = lines_len;
+    if (r->last) {
+        aop_doc_lines_t o = last_lines(r->last);
+
+        aop_doc_splice(&o, lines, lines_len, &r->sp);
+    }
+    r->mid_len = r->sp.to - r->sp.from;
+    r->mid = apr_pstrmemdup(r->p, lines + r->sp.from, r->mid_len);
+    return 1;
+}
+
+/* The m lines of r's middle (cut, after they went into last), and where each ends;
+ * with no tail, lines past them (a document whose header does not say how long its
+ * instance lines are) are not the view's. */
+static apr_status_t read_mid(read_t *r, int m, aop_doc_line_t **lines, apr_size_t **ends,
+                             const char **perr)
+{
+    char *pos = r->mid;
+    int i;
+
+    *lines = apr_pcalloc(r->p, sizeof(aop_doc_line_t) * (apr_size_t)(m + 1));
+    *ends = apr_palloc(r->p, sizeof(apr_size_t) * (apr_size_t)(m + 1));
+    for (i = 0; i < m; i++) {
+        if (aop_doc_read_line(r->p, &pos, &(*lines)[i]) != APR_SUCCESS) {
+            *perr = apr_psprintf(r->p, "instance line %d of the document is damaged",
+                                 r->sp.head + i + 1);
+            return APR_EINVAL;
+        }
+        (*ends)[i] = (apr_size_t)(pos - r->mid);
+    }
+    if ((apr_size_t)(pos - r->mid) != r->mid_len) {
+        if (r->sp.tail) {
+            *perr = "the document has more instance lines than it says";
+            return APR_EINVAL;
+        }
+        r->mid_len = (apr_size_t)(pos - r->mid);
+    }
+    return APR_SUCCESS;
+}
+
+/* The view of what r read; prev's instances whose lines are unchanged are taken as
+ * they are. */
+static aop_view_t *build_read(aop_fleet_t *fleet, read_t *r, apr_uint64_t generation,
                               const aop_view_t *prev, const char **perr)
 {
-    apr_pool_t *scratch;
     aop_view_t *view = view_make(fleet, generation);
+    char *mid_copy = apr_pmemdup(r->p, r->mid, r->mid_len + 1);
+    aop_doc_line_t *lines = NULL;
+    apr_size_t *ends = NULL;
     json_object *settings;
     aop_doc_t doc;
+    int m = 0;
 
     if (!view) {
         *perr = "out of memory";
         return NULL;
     }
-    /* The document's JSON only while the view is built: the view keeps what it
-     * decoded, not the text (megabytes with thousands of instances). */
-    apr_pool_create(&scratch, view->pool);
-    if (aop_doc_read_instances(scratch, text, &doc, perr) != APR_SUCCESS
-        || build_instances(view, prev, &doc, scratch, perr) != APR_SUCCESS) {
+    view->names_interned = r->intern && fleet->id >= 0 && fleet->id < LAST_DOCS;
+    if (aop_doc_read_header(r->p, r->header, &doc, perr) != APR_SUCCESS
+        || (m = doc.n - r->sp.head - r->sp.tail) < 0
+        || read_mid(r, m, &lines, &ends, perr) != APR_SUCCESS
+        || build_instances(view, prev && prev->batches && prev->batches->nelts >= MAX_BATCHES
+                                 ? NULL : prev,   /* decode everything anew, into one */
+                           &r->sp, lines, m, r->p, perr) != APR_SUCCESS) {
+        *perr = *perr ? *perr : "the document's instance lines do not add up";
         free_view(view);
         return NULL;
     }
+    r->at[0] = apr_time_now();
     if (json_object_object_get_ex(doc.header, "settings", &settings)) {
         apply_settings(view->cfg, settings);
     }
-    view->routes = aop_route_table_build(view->pool, view->cfg);
-    view->shm_map = map_view(view, &doc);
-    apr_pool_destroy(scratch);
+    if (r->sp.head + r->sp.tail && prev && prev->routes
+        && prev->cfg->strategy == view->cfg->strategy) {
+        view->routes = aop_route_table_patch(view->pool, view->cfg, prev->routes, r->sp.head,
+                                             r->sp.tail, prev->cfg->instances->nelts);
+    }
+    else {
+        view->routes = aop_route_table_build(view->pool, view->cfg);
+    }
+    r->at[1] = apr_time_now();
+    view->shm_map = map_view(view, prev, doc.header);
+    r->at[2] = apr_time_now();
     if (!view->shm_map) {
         *perr = "shared memory has no room for the instances";
         free_view(view);
         return NULL;
     }
+    if (r->last) {
+        r->last->serial = 0;
+        if (view->doc_slots
+            && last_update(r->last, &r->sp, mid_copy, ends, m,
+                           r->sp.tail ? r->lines_len : r->sp.from + r->mid_len)
+               == APR_SUCCESS) {
+            r->last->serial = view->serial;
+        }
+    }
     return view;
+}
+
+/* Where a build of fleet's next view from prev reads: last when it holds prev's
+ * lines (a splice), else every line (last then made anew). */
+static last_doc_t *plan(aop_fleet_t *fleet, const aop_view_t *prev)
+{
+    last_doc_t *last = last_doc_of(fleet);
+
+    if (!last) {
+        return NULL;
+    }
+    if (!last_is(last, prev) || (prev->batches && prev->batches->nelts >= MAX_BATCHES)) {
+        last_clear(last);            /* read every line, and keep their heads */
+    }
+    return last;
 }
 
 aop_view_t *aop_view_build(aop_fleet_t *fleet, const char *text, apr_uint64_t generation,
                            const aop_view_t *prev, const char **perr)
 {
     apr_pool_t *tmp;
-    aop_view_t *view;
+    aop_view_t *view = NULL;
+    read_t r;
 
     if (apr_pool_create_unmanaged_ex(&tmp, NULL, NULL) != APR_SUCCESS) {
         *perr = "out of memory";
         return NULL;
     }
-    view = build_from(fleet, apr_pstrdup(tmp, text), generation, prev, perr);
+    memset(&r, 0, sizeof(r));
+    r.p = tmp;
+    r.last = plan(fleet, prev);
+    if (read_doc(text, strlen(text), &r)) {
+        view = build_read(fleet, &r, generation, prev, perr);
+    }
+    else {
+        *perr = "the document has no header";
+    }
     apr_pool_destroy(tmp);
     return view;
 }
@@ -363,14 +809,19 @@ static aop_view_t *build_current(aop_fleet_t *fleet, server_rec *s, apr_uint64_t
     apr_pool_t *tmp;
     apr_uint64_t gen = 0;
     const char *err = NULL;
-    char *doc;
-    aop_view_t *view;
+    aop_view_t *view = NULL;
     apr_time_t t0 = apr_time_now(), t1;
+    int got;
+    read_t r;
 
     apr_pool_create_unmanaged_ex(&tmp, NULL, NULL);
-    doc = aop_shm_read_doc(tmp, fleet->id, &gen, aop_doc_view_len);
+    memset(&r, 0, sizeof(r));
+    r.p = tmp;
+    r.intern = 1;
+    r.last = plan(fleet, fleet->current);
+    got = aop_shm_read_doc_with(fleet->id, &gen, read_doc, &r);
     t1 = apr_time_now();
-    view = doc ? build_from(fleet, doc, gen, fleet->current, &err) : NULL;
+    view = got ? build_read(fleet, &r, gen, fleet->current, &err) : NULL;
     apr_pool_destroy(tmp);
 
     if (!view) {
@@ -382,8 +833,12 @@ static aop_view_t *build_current(aop_fleet_t *fleet, server_rec *s, apr_uint64_t
     }
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, AOPLOGNO(00081)
                  "instances of generation %" APR_UINT64_T_FMT ": %d, view built in %"
-                 APR_TIME_T_FMT " us (the document's copy %" APR_TIME_T_FMT " us)", gen,
-                 view->cfg->instances->nelts, apr_time_now() - t0, t1 - t0);
+                 APR_TIME_T_FMT " us (the document's read %" APR_TIME_T_FMT " us; %d "
+                 "lines as they were, %" APR_SIZE_T_FMT " bytes read anew; instances %"
+                 APR_TIME_T_FMT " us, routes %" APR_TIME_T_FMT " us, slots %"
+                 APR_TIME_T_FMT " us)", gen, view->cfg->instances->nelts,
+                 apr_time_now() - t0, t1 - t0, r.sp.head + r.sp.tail, r.mid_len,
+                 r.at[0] - t1, r.at[1] - r.at[0], r.at[2] - r.at[1]);
     return view;
 }
 

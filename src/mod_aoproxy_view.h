@@ -41,7 +41,13 @@ typedef struct aop_view_t {
     struct aop_view_batch_t **batch_of;   /* parallel: the batch holding each */
     apr_array_header_t *batches;     /* aop_view_batch_t *: each once, held by the view */
     apr_uint64_t *rev;               /* parallel: the hash of each one's record */
-    apr_hash_t *by_rev;              /* rev (8 bytes) -> index + 1 */
+    apr_hash_t *by_rev;              /* rev (8 bytes) -> index + 1: a seed's alone (a view
+                                      * built after a change reads a few lines) */
+    apr_uint64_t serial;             /* this process's number for it */
+    int doc_slots;                   /* its slots are the document's (not mapped anew) */
+    int *pair_flat;                  /* the pair slots of shm_map, instance after instance */
+    apr_size_t pair_total;           /* ints in pair_flat */
+    int names_interned;              /* worker_names live as long as the process */
     volatile apr_uint32_t refs;
 } aop_view_t;
 

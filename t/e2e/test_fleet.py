@@ -233,6 +233,28 @@ def merged_counts(srv):
         srv.read_log())]
 
 
+def view_builds(srv, gen):
+    """(instances, lines taken as they were) of each process's view of generation gen
+    (AOP00081)."""
+    return [(int(a), int(b)) for a, b in re.findall(
+        r"AOP00081: instances of generation %d: (\d+), view built in \d+ us \(the "
+        r"document's read \d+ us; (\d+) lines as they were" % gen, srv.read_log())]
+
+
+@pytest.mark.parametrize("mpm", MPMS)
+def test_a_view_reads_only_the_lines_a_change_touched(mpm, big, mock):
+    """After a PATCH of one instance of 600, each process's next view takes the 599
+    others' lines from its last view as they were (compared in place, not copied,
+    split and looked up again)."""
+    srv = big(mpm)
+    resp = request(srv, "PATCH", "/instances/i00007", {"weight": 7}, headers=AUTH)
+    assert resp.status == 200, resp.body[:300]
+    gen = resp.json()["generation"]
+    assert send(srv, 64) == [200] * 64
+    builds = view_builds(srv, gen)
+    assert builds and set(builds) == {(MANY, MANY - 1)}, builds
+
+
 @pytest.mark.parametrize("mpm", MPMS)
 def test_a_change_merges_only_the_instances_it_changes(mpm, big, mock):
     """A PATCH, a revert to the YAML (rollback to 0) and a deletion in a fleet of 600

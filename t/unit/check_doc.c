@@ -3,6 +3,7 @@
 /* The live document's lines: read back as written, every 64-bit hash intact, a
  * damaged line refused. */
 #include <apr_strings.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "aop_doc.h"
@@ -134,6 +135,178 @@ START_TEST(damaged_documents_are_refused)
 }
 END_TEST
 
+/* Splits text (whole lines) into line ends, as a view keeps them. */
+static int ends_of(apr_pool_t *p, const char *text, apr_size_t **ends)
+{
+    apr_size_t i, len = strlen(text);
+    int n = 0;
+
+    *ends = apr_palloc(p, sizeof(apr_size_t) * (len + 1));
+    for (i = 0; i < len; i++) {
+        if (text[i] == '\n') {
+            (*ends)[n++] = i + 1;
+        }
+    }
+    return n;
+}
+
+/* old's lines as a view keeps them. */
+static aop_doc_lines_t kept(apr_pool_t *p, const char *old)
+{
+    aop_doc_lines_t o;
+    apr_size_t *ends, *head_end;
+    char *heads = apr_pcalloc(p, strlen(old) + 1);
+    int k, n = ends_of(p, old, &ends);
+    apr_size_t at = 0;
+
+    head_end = apr_palloc(p, sizeof(apr_size_t) * (apr_size_t)(n + 1));
+    for (k = 0; k < n; k++) {
+        apr_size_t start = k ? ends[k - 1] : 0, hl = aop_doc_line_head(old + start,
+                                                                       ends[k] - start);
+
+        memcpy(heads + at, old + start, hl);
+        at += hl;
+        head_end[k] = at;
+    }
+    o.heads = heads;
+    o.head_end = head_end;
+    o.end = ends;
+    o.n = n;
+    return o;
+}
+
+static aop_doc_splice_t splice(apr_pool_t *p, const char *old, const char *new_text)
+{
+    aop_doc_splice_t sp;
+    aop_doc_lines_t o = kept(p, old);
+
+    aop_doc_splice(&o, new_text, strlen(new_text), &sp);
+    return sp;
+}
+
+/* A change of one line among thousands reads that line alone. */
+START_TEST(a_change_reads_only_the_lines_it_changed)
+{
+    apr_pool_t *p;
+    aop_doc_splice_t sp;
+    const char *old = "aa 1\nbb 2\ncc 3\ndd 4\n";
+
+    apr_pool_create(&p, NULL);
+    sp = splice(p, old, "aa 1\nbb 2\ncc 3\ndd 4\nee 5\n");            /* an add */
+    ck_assert_int_eq(sp.head, 4);
+    ck_assert_int_eq(sp.tail, 0);
+    ck_assert_uint_eq(sp.from, 20);
+    ck_assert_uint_eq(sp.to, 25);
+    sp = splice(p, old, "aa 1\nbb 9\ncc 3\ndd 4\n");                  /* a patch */
+    ck_assert_int_eq(sp.head, 1);
+    ck_assert_int_eq(sp.tail, 2);
+    ck_assert_uint_eq(sp.from, 5);
+    ck_assert_uint_eq(sp.to, 10);
+    sp = splice(p, old, "aa 1\ncc 3\ndd 4\n");                        /* a deletion */
+    ck_assert_int_eq(sp.head, 1);
+    ck_assert_int_eq(sp.tail, 2);
+    ck_assert_uint_eq(sp.from, sp.to);
+    sp = splice(p, old, "00 0\naa 1\nbb 2\ncc 3\ndd 4\n");            /* first */
+    ck_assert_int_eq(sp.head, 0);
+    ck_assert_int_eq(sp.tail, 4);
+    ck_assert_uint_eq(sp.from, 0);
+    ck_assert_uint_eq(sp.to, 5);
+    sp = splice(p, old, old);                                        /* settings alone */
+    ck_assert_int_eq(sp.head, 4);
+    ck_assert_int_eq(sp.tail, 0);
+    ck_assert_uint_eq(sp.from, 20);
+    ck_assert_uint_eq(sp.to, 20);
+    sp = splice(p, "", "aa 1\n");                                    /* no old lines */
+    ck_assert_int_eq(sp.head + sp.tail, 0);
+    ck_assert_uint_eq(sp.to, 5);
+    apr_pool_destroy(p);
+}
+END_TEST
+
+/* A line of old whose bytes end new is new's line only if new breaks the line
+ * where old does: "c" ends both "ab\nc\n" and "abc\n", and is not a line of the
+ * second. */
+START_TEST(a_common_tail_is_taken_from_a_line_break_on)
+{
+    apr_pool_t *p;
+    aop_doc_splice_t sp;
+
+    apr_pool_create(&p, NULL);
+    sp = splice(p, "ab\nc\n", "abc\n");
+    ck_assert_int_eq(sp.head, 0);
+    ck_assert_int_eq(sp.tail, 0);
+    ck_assert_uint_eq(sp.to, 4);
+    sp = splice(p, "x1\ny1\n", "x1\nzy1\n");
+    ck_assert_int_eq(sp.head, 1);
+    ck_assert_int_eq(sp.tail, 0);
+    ck_assert_uint_eq(sp.from, 3);
+    ck_assert_uint_eq(sp.to, 7);
+    sp = splice(p, "x1\ny1\n", "x1\nz\ny1\n");
+    ck_assert_int_eq(sp.head, 1);
+    ck_assert_int_eq(sp.tail, 1);
+    ck_assert_uint_eq(sp.from, 3);
+    ck_assert_uint_eq(sp.to, 5);
+    /* an instance line's head (its hash among it) stands for the line */
+    sp = splice(p, "h1 a\t{1}\nh2 b\t{2}\n", "h1 a\t{1}\nh9 b\t{2}\n");
+    ck_assert_int_eq(sp.head, 1);
+    ck_assert_int_eq(sp.tail, 0);
+    sp = splice(p, "h1 a\t{1}\nh2 b\t{2}\n", "h1 a\t{1}\nh2 b\t{22}\n");
+    ck_assert_int_eq(sp.head, 1);
+    ck_assert_uint_eq(sp.to, 19);
+    apr_pool_destroy(p);
+}
+END_TEST
+
+static char *random_lines(apr_pool_t *p, unsigned *seed, int n)
+{
+    char *out = apr_pcalloc(p, (apr_size_t)n * 4 + 1), *o = out;
+    int i;
+
+    for (i = 0; i < n; i++) {
+        int len = (int)(rand_r(seed) % 3);
+
+        while (len-- > 0) {
+            *o++ = (char)('a' + rand_r(seed) % 2);
+        }
+        *o++ = '\n';
+    }
+    return out;
+}
+
+/* Whatever the two documents, new is old's head lines, its own lines between, and
+ * old's tail lines (short lines of two letters: every kind of coincidence). */
+START_TEST(a_splice_always_rebuilds_the_new_lines)
+{
+    apr_pool_t *p;
+    unsigned seed = 14;
+    int round;
+
+    apr_pool_create(&p, NULL);
+    for (round = 0; round < 20000; round++) {
+        const char *old = random_lines(p, &seed, (int)(rand_r(&seed) % 8));
+        const char *new_text = random_lines(p, &seed, (int)(rand_r(&seed) % 8));
+        apr_size_t *ends, old_len = strlen(old), new_len = strlen(new_text), head, tail_at;
+        int n = ends_of(p, old, &ends);
+        aop_doc_lines_t o = kept(p, old);
+        aop_doc_splice_t sp;
+
+        aop_doc_splice(&o, new_text, new_len, &sp);
+        head = sp.head ? ends[sp.head - 1] : 0;
+        tail_at = sp.tail ? (n - sp.tail ? ends[n - sp.tail - 1] : 0) : old_len;
+        ck_assert(sp.head >= 0 && sp.tail >= 0 && sp.head + sp.tail <= n);
+        ck_assert(sp.from == head && sp.from <= sp.to && sp.to <= new_len);
+        ck_assert(memcmp(old, new_text, head) == 0);
+        ck_assert_uint_eq(new_len - sp.to, old_len - tail_at);
+        ck_assert(memcmp(old + tail_at, new_text + sp.to, old_len - tail_at) == 0);
+        ck_assert(sp.to == 0 || new_text[sp.to - 1] == '\n');
+        if (!strcmp(old, new_text)) {
+            ck_assert_int_eq(sp.head, n);
+        }
+    }
+    apr_pool_destroy(p);
+}
+END_TEST
+
 Suite *aop_doc_suite(void)
 {
     Suite *s = suite_create("aop_doc");
@@ -143,6 +316,9 @@ Suite *aop_doc_suite(void)
     tcase_add_test(tc, a_hash_with_its_top_bit_set_reads_back);
     tcase_add_test(tc, damaged_documents_are_refused);
     tcase_add_test(tc, a_view_reads_the_instance_lines_alone);
+    tcase_add_test(tc, a_change_reads_only_the_lines_it_changed);
+    tcase_add_test(tc, a_common_tail_is_taken_from_a_line_break_on);
+    tcase_add_test(tc, a_splice_always_rebuilds_the_new_lines);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -2,6 +2,7 @@
  * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* Routing: which operation a path names, exact model matching, backend paths. */
 #include <apr_strings.h>
+#include <stdlib.h>
 
 #include "aop_route.h"
 #include "check_suites.h"
@@ -119,6 +120,73 @@ START_TEST(backend_path)
 }
 END_TEST
 
+static aop_instance_t *random_instance(unsigned *seed)
+{
+    static const char *const models[] = { "m1", "m2", "m3" };
+    aop_instance_t *inst = make_instance("x", rand_r(seed) % 5 != 0,
+                                         models[rand_r(seed) % 3], "d", NULL, NULL);
+
+    if (rand_r(seed) % 3 == 0) {
+        APR_ARRAY_PUSH(inst->supported_models, const char *) = models[rand_r(seed) % 3];
+    }
+    inst->weight = rand_r(seed) % 4 ? 100 : (int)(rand_r(seed) % 3) * 50;
+    inst->priority = rand_r(seed) % 4 ? 100 : 50;
+    return inst;
+}
+
+/* After a change that kept the first head and last tail instances, the patched
+ * routes are those a build makes: the same models, candidates and schedules. */
+START_TEST(a_patched_table_is_the_built_one)
+{
+    unsigned seed = 14;
+    int round, i;
+
+    for (round = 0; round < 3000; round++) {
+        aop_config_t *old = apr_pcalloc(pool, sizeof(*old)), *cfg;
+        int n_old = (int)(rand_r(&seed) % 12), head, tail, mid = (int)(rand_r(&seed) % 4);
+        aop_route_table_t *t, *want;
+
+        old->strategy = (aop_strategy_e)(rand_r(&seed) % 3);
+        old->instances = apr_array_make(pool, n_old + 1, sizeof(aop_instance_t *));
+        for (i = 0; i < n_old; i++) {
+            APR_ARRAY_PUSH(old->instances, aop_instance_t *) = random_instance(&seed);
+        }
+        head = n_old ? (int)(rand_r(&seed) % (unsigned)(n_old + 1)) : 0;
+        tail = n_old - head ? (int)(rand_r(&seed) % (unsigned)(n_old - head + 1)) : 0;
+        cfg = apr_pmemdup(pool, old, sizeof(*old));
+        cfg->instances = apr_array_make(pool, head + mid + tail + 1, sizeof(aop_instance_t *));
+        for (i = 0; i < head; i++) {
+            APR_ARRAY_PUSH(cfg->instances, aop_instance_t *) =
+                APR_ARRAY_IDX(old->instances, i, aop_instance_t *);
+        }
+        for (i = 0; i < mid; i++) {
+            APR_ARRAY_PUSH(cfg->instances, aop_instance_t *) = random_instance(&seed);
+        }
+        for (i = n_old - tail; i < n_old; i++) {
+            APR_ARRAY_PUSH(cfg->instances, aop_instance_t *) =
+                APR_ARRAY_IDX(old->instances, i, aop_instance_t *);
+        }
+        t = aop_route_table_patch(pool, cfg, aop_route_table_build(pool, old), head, tail,
+                                  n_old);
+        want = aop_route_table_build(pool, cfg);
+        ck_assert_int_eq(t->models->nelts, want->models->nelts);
+        for (i = 0; i < want->models->nelts; i++) {
+            const char *model = APR_ARRAY_IDX(want->models, i, const char *);
+            const aop_route_t *a = aop_route_find(t, model), *b = aop_route_find(want, model);
+
+            ck_assert_str_eq(APR_ARRAY_IDX(t->models, i, const char *), model);
+            ck_assert_ptr_nonnull(a);
+            ck_assert_int_eq(a->candidates->nelts, b->candidates->nelts);
+            ck_assert(!memcmp(a->candidates->elts, b->candidates->elts,
+                              sizeof(int) * (size_t)b->candidates->nelts));
+            ck_assert_int_eq(a->schedule_len, b->schedule_len);
+            ck_assert(!b->schedule_len || !memcmp(a->schedule, b->schedule,
+                                                  sizeof(int) * (size_t)b->schedule_len));
+        }
+    }
+}
+END_TEST
+
 Suite *aop_route_suite(void)
 {
     Suite *s = suite_create("aop_route");
@@ -128,6 +196,7 @@ Suite *aop_route_suite(void)
     tcase_add_test(tc, op_from_path);
     tcase_add_test(tc, exact_model_match);
     tcase_add_test(tc, backend_path);
+    tcase_add_test(tc, a_patched_table_is_the_built_one);
     suite_add_tcase(s, tc);
     return s;
 }
