@@ -210,18 +210,8 @@ static CURL *easy_new(verify_ctx_t *v, char *errbuf)
     }
     apr_pool_cleanup_register(v->p, h, easy_cleanup, apr_pool_cleanup_null);
     errbuf[0] = '\0';
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, ms);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, ms);
     /* As mod_proxy: straight to the instance, whatever http_proxy says. */
-    curl_easy_setopt(h, CURLOPT_PROXY, "");
-#if LIBCURL_VERSION_NUM >= 0x075500
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-    curl_easy_setopt(h, CURLOPT_USERAGENT, USER_AGENT);
+    aop_curl_defaults(h, errbuf, ms, USER_AGENT);
     return h;
 }
 

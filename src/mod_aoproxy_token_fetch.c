@@ -102,6 +102,21 @@ static const char *certificate_assertion(apr_pool_t *p, const aop_instance_t *in
     return aop_token_cert_assertion(p, file, inst->client_id, audience, why);
 }
 
+void aop_curl_defaults(CURL *h, char *errbuf, long timeout_ms, const char *agent)
+{
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(h, CURLOPT_PROXY, "");
+#if LIBCURL_VERSION_NUM >= 0x075500
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+    curl_easy_setopt(h, CURLOPT_USERAGENT, agent);
+}
+
 /* Sends req; the status (0: no answer, *error why) and the body into sink. */
 static long send_request(apr_pool_t *p, const aop_token_req_t *req,
                          apr_interval_time_t timeout, sink_t *sink, const char **error)
@@ -122,18 +137,8 @@ static long send_request(apr_pool_t *p, const aop_token_req_t *req,
         hdrs = curl_slist_append(hdrs, req->header);
     }
     curl_easy_setopt(h, CURLOPT_URL, req->url);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, ms);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, ms);
-    /* IMDS and the identity endpoint are local: never through a proxy. */
-    curl_easy_setopt(h, CURLOPT_PROXY, "");
-#if LIBCURL_VERSION_NUM >= 0x075500
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "mod_aoproxy");
+    /* IMDS and the identity endpoint are local: never through a proxy (defaults). */
+    aop_curl_defaults(h, errbuf, ms, "mod_aoproxy");
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, sink);

@@ -7,6 +7,7 @@
 #ifndef MOD_AOPROXY_TOKEN_FETCH_H
 #define MOD_AOPROXY_TOKEN_FETCH_H
 
+#include <curl/curl.h>
 #include <httpd.h>
 
 #include "aop_token.h"
@@ -19,6 +20,13 @@
  * the children inherit it), since getenv() is no thing for the request path. */
 void aop_token_env_init(void);
 void aop_token_env_get(aop_token_env_t *env);
+
+/* The options every libcurl handle of the module takes (token fetches here, the
+ * instance verification of mod_aoproxy_api_verify.c): errors into errbuf (of
+ * CURL_ERROR_SIZE), no signals (threads), the timeout for connecting and for the
+ * whole exchange, never through an http_proxy (as mod_proxy: straight to the
+ * instance or the token endpoint), http and https only, and the user agent. */
+void aop_curl_defaults(CURL *h, char *errbuf, long timeout_ms, const char *agent);
 
 /* Obtains a token for inst within timeout: APR_SUCCESS and out->access_token, else
  * out->error (with out->aad_code when Entra gave one).  *endpoint (may be NULL) is
