@@ -289,7 +289,9 @@ static void copy_instances(aop_view_t *view, const aop_view_t *prev, int i, int 
     memcpy(view->rev + i, prev->rev + j, sizeof(apr_uint64_t) * (apr_size_t)k);
     memcpy(view->shm_map->inst_slot + i, prev->shm_map->inst_slot + j,
            sizeof(int) * (apr_size_t)k);
-    memcpy(view->pair_flat + at, from, sizeof(int) * len);
+    if (len) {
+        memcpy(view->pair_flat + at, from, sizeof(int) * len);
+    }
     for (t = 0; t < k; t++) {
         view->shm_map->pair_slot[i + t] = view->pair_flat + at
                                           + (prev->shm_map->pair_slot[j + t] - from);
@@ -610,10 +612,16 @@ static apr_status_t last_update(last_doc_t *last, const aop_doc_splice_t *sp, co
     if (!last_room(last, keep + mid_heads + tail_heads, n)) {
         return APR_ENOMEM;
     }
-    memmove(last->heads + keep + mid_heads, last->heads + tail_from, tail_heads);
-    memmove(last->end + sp->head + m, last->end + t0, sizeof(apr_size_t) * (apr_size_t)sp->tail);
-    memmove(last->head_end + sp->head + m, last->head_end + t0,
-            sizeof(apr_size_t) * (apr_size_t)sp->tail);
+    /* An empty fleet has no arrays yet (NULL): memmove must not see them, even for 0 bytes. */
+    if (tail_heads) {
+        memmove(last->heads + keep + mid_heads, last->heads + tail_from, tail_heads);
+    }
+    if (sp->tail) {
+        memmove(last->end + sp->head + m, last->end + t0,
+                sizeof(apr_size_t) * (apr_size_t)sp->tail);
+        memmove(last->head_end + sp->head + m, last->head_end + t0,
+                sizeof(apr_size_t) * (apr_size_t)sp->tail);
+    }
     for (i = sp->head + m; i < n; i++) {
         last->end[i] = new_len - (old_len - last->end[i]);
         last->head_end[i] = last->head_end[i] - tail_from + keep + mid_heads;
@@ -622,7 +630,9 @@ static apr_status_t last_update(last_doc_t *last, const aop_doc_splice_t *sp, co
         apr_size_t start = i ? mid_end[i - 1] : 0;
         apr_size_t hl = aop_doc_line_head(mid + start, mid_end[i] - start);
 
-        memcpy(last->heads + at, mid + start, hl);
+        if (hl) {
+            memcpy(last->heads + at, mid + start, hl);
+        }
         at += hl;
         last->head_end[sp->head + i] = at;
         last->end[sp->head + i] = sp->from + mid_end[i];
