@@ -34,6 +34,10 @@ typedef struct aop_config_t {
     int stats_window_minutes;    /* default 5 */
     apr_array_header_t *additional_windows;  /* int; default 15, 30, 60 */
     apr_array_header_t *instances;           /* aop_instance_t * in file order */
+    /* aliases: a client's model (or deployment) name -> a configured model; NULL:
+     * none.  alias_src: each alias's aop_yaml_pair_t (file, line), for messages. */
+    apr_hash_t *aliases;
+    apr_hash_t *alias_src;
     apr_array_header_t *files;               /* const char *: the files read, in order */
     apr_array_header_t *warnings;            /* const char *: non-fatal findings */
     /* aop_left_out_t: the instances a lenient load left out (NULL when strict). */
@@ -78,6 +82,9 @@ apr_status_t aop_config_load_texts(apr_pool_t *p,
                                    const char *env_name, const char *env_text,
                                    aop_getenv_fn *getenv_fn, void *baton,
                                    aop_config_t **pcfg, const char **perr);
+
+/* The configured model a client's name stands for: its alias's, else name itself. */
+const char *aop_config_model_of(const aop_config_t *cfg, const char *name);
 
 const char *aop_strategy_name(aop_strategy_e s);
 int aop_strategy_parse(const char *name, aop_strategy_e *out);

@@ -97,6 +97,9 @@ const aop_field_t aop_instance_fields[] = {
     TYPED("api_base", AOP_FIELD_URL, api_base, BOTH | AOP_FIELD_REQUIRED),
     STRING("api_version", api_version, BOTH | AOP_FIELD_REQUIRED | AOP_FIELD_CHECK_LAST, NULL,
            check_api_version),
+    /* The Responses API has its own dated versions (the chat ones do not serve it). */
+    STRING("responses_api_version", responses_api_version, BOTH, AOP_RESPONSES_API_VERSION,
+           check_api_version),
     NUMBER("priority", AOP_FIELD_INT, priority, INT_MIN, INT_MAX, 100),
     NUMBER("weight", AOP_FIELD_INT, weight, 0, INT_MAX, 100),
     NUMBER("max_tpm", AOP_FIELD_INT64, max_tpm, 0, APR_INT64_MAX, 0),

@@ -29,6 +29,10 @@
 #include <apr_tables.h>
 
 #define AOP_NAME_MAX 64
+/* The Responses API version sent to a dated instance unless it sets its own. */
+#define AOP_RESPONSES_API_VERSION "2025-04-01-preview"
+/* The api_version that selects Azure's v1 API. */
+#define AOP_API_VERSION_V1 "v1"
 /* pool_max at most: the event MPM's hard ThreadLimit, more threads than a process has. */
 #define AOP_POOL_MAX_LIMIT 100000
 
@@ -43,7 +47,9 @@ typedef struct aop_instance_t {
     int port;                    /* explicit or the scheme's default */
     const char *origin;          /* "scheme://host[:port]" - the mod_proxy worker URL */
     const char *base_path;       /* path prefix from api_base, "" or "/x/y" (no trailing '/') */
-    const char *api_version;
+    const char *api_version;     /* a date ("2024-10-21"), or "v1": Azure's v1 API (no
+                                  * api-version, the deployment as the body's model) */
+    const char *responses_api_version;   /* the Responses API's on a dated instance */
     int priority;                /* lower value preferred by failover; default 100 */
     int weight;                  /* >= 0; default 100 */
     apr_int64_t max_tpm;         /* tokens per minute, 0 = unlimited; default 0 */

@@ -12,7 +12,8 @@
  * gateway (whose parser takes the last) and Azure could act on different values. */
 static const char *const read_keys[] = {
     "model", "stream", "stream_options", "n", "max_tokens", "max_completion_tokens",
-    "messages", "prompt", "input", "tools", NULL
+    "messages", "prompt", "input", "tools", "instructions", "max_output_tokens",
+    "previous_response_id", "conversation", "background", NULL
 };
 
 static int fail(aop_request_error_t *err, const char *message, const char *param,
@@ -95,6 +96,9 @@ static int parse_model(apr_pool_t *p, const aop_jnode_t *root, aop_request_info_
     const char *model;
     apr_size_t len;
 
+    if (info->model) {
+        return 0;               /* the path named it */
+    }
     if (!v) {
         return fail(err, "you must provide a model parameter", NULL, NULL);
     }
@@ -123,7 +127,9 @@ static int parse_counts(apr_pool_t *p, const aop_jnode_t *root, aop_request_info
     int rc;
 
     if ((rc = opt_count(p, root, "max_completion_tokens", AOP_MAX_TOKENS_LIMIT,
-                        &info->max_tokens, err)) < 0) {
+                        &info->max_tokens, err)) < 0
+        || (rc == 0 && (rc = opt_count(p, root, "max_output_tokens", AOP_MAX_TOKENS_LIMIT,
+                                       &info->max_tokens, err)) < 0)) {
         return -1;
     }
     if (rc == 0 && opt_count(p, root, "max_tokens", AOP_MAX_TOKENS_LIMIT,
@@ -270,13 +276,39 @@ static apr_int64_t prompt_tokens(const aop_jnode_t *root, apr_size_t len)
     return text_tokens(len);
 }
 
+/* The Responses API's input: a string, or items (messages with content, or parts
+ * with text), and its instructions. */
+static apr_int64_t responses_input_tokens(const aop_jnode_t *root, apr_size_t len)
+{
+    const aop_jnode_t *v = aop_jtree_get(root, "input"), *item;
+    apr_int64_t sum = 0;
+
+    if (!v) {
+        return text_tokens(len);
+    }
+    if (v->type == AOP_JARRAY) {
+        for (item = v->child; item; item = item->next) {
+            sum = aop_sat_add(sum, item->type == AOP_JOBJECT ? message_tokens(item)
+                                                             : input_tokens(item));
+        }
+    }
+    else {
+        sum = input_tokens(v);
+    }
+    if ((v = aop_jtree_get(root, "instructions")) != NULL) {
+        sum = aop_sat_add(sum, input_tokens(v));
+    }
+    return sum;
+}
+
 static void estimate(aop_op_e op, const aop_jnode_t *root, apr_size_t len,
                      aop_request_info_t *info)
 {
     apr_int64_t out = 0;
 
     /* A reservation, not a bill: the real count from the answer's usage replaces it. */
-    info->prompt_estimate = prompt_tokens(root, len);
+    info->prompt_estimate = op == AOP_OP_RESPONSES ? responses_input_tokens(root, len)
+                                                   : prompt_tokens(root, len);
     if (op != AOP_OP_EMBEDDINGS) {
         out = info->max_tokens > 0 ? info->max_tokens : AOP_DEFAULT_COMPLETION_ESTIMATE;
         out = aop_sat_mul(out, info->n);
@@ -324,6 +356,78 @@ static void plan_usage(const char *body, const aop_jnode_t *root, aop_request_in
     }
 }
 
+/* An id that names a stored response or conversation: a string Azure could have
+ * made (aop_path.h's rule), else 400. */
+static int stored_id(apr_pool_t *p, const aop_jnode_t *v, const char *key, const char **out,
+                     aop_request_error_t *err)
+{
+    const char *id;
+    apr_size_t len, i;
+
+    if (v->type != AOP_JSTRING) {
+        return type_error(p, err, key, "a string", v);
+    }
+    id = aop_jtree_str(p, v, &len);
+    for (i = 0; i < len; i++) {
+        char c = id[i];
+
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
+              || c == '.' || c == '_' || c == '-' || c == '~')) {
+            break;
+        }
+    }
+    if (len == 0 || len > AOP_PATH_ID_MAX || i < len) {
+        return fail(err, apr_psprintf(p, "Invalid '%s': not an id this API made.", key),
+                    key, "invalid_value");
+    }
+    *out = id;
+    return 0;
+}
+
+/* previous_response_id, conversation (an id or {"id": ...}) and background. */
+static int parse_stored(apr_pool_t *p, const aop_jnode_t *root, aop_request_info_t *info,
+                        aop_request_error_t *err)
+{
+    const aop_jnode_t *v;
+
+    if ((v = member(root, "previous_response_id")) != NULL
+        && stored_id(p, v, "previous_response_id", &info->previous_response_id, err)) {
+        return -1;
+    }
+    if ((v = member(root, "conversation")) != NULL) {
+        if (v->type == AOP_JOBJECT && (v = member(v, "id")) == NULL) {
+            return fail(err, "Missing required parameter: 'conversation.id'.",
+                        "conversation.id", "missing_required_parameter");
+        }
+        if (stored_id(p, v, "conversation", &info->conversation, err)) {
+            return -1;
+        }
+    }
+    if ((v = member(root, "background")) != NULL) {
+        if (v->type != AOP_JBOOL) {
+            return type_error(p, err, "background", "a boolean", v);
+        }
+        info->background = v->b;
+    }
+    return 0;
+}
+
+/* Where the model's value is, or where a model member would go. */
+static void note_model_place(const char *body, const aop_jnode_t *root,
+                             aop_request_info_t *info)
+{
+    const aop_jnode_t *v = aop_jtree_get(root, "model");
+
+    if (v) {
+        info->model_from = (apr_size_t)(v->src - body);
+        info->model_to = info->model_from + v->src_len;
+    }
+    else {
+        info->model_from = info->model_to = (apr_size_t)(root->src - body) + 1;
+        info->body_empty = root->count == 0;
+    }
+}
+
 /* The checks and the estimate on the parsed tree (in a scratch pool: p gets only what
  * outlives it, the model and the error messages). */
 static int read_tree(apr_pool_t *p, aop_op_e op, const char *body, apr_size_t len,
@@ -335,11 +439,13 @@ static int read_tree(apr_pool_t *p, aop_op_e op, const char *body, apr_size_t le
                                          "instead.", aop_jtree_type_word(root)), NULL, NULL);
     }
     if (check_duplicates(p, root, err) || parse_model(p, root, info, err)
-        || parse_stream(p, root, info, err) || parse_counts(p, root, info, err)) {
+        || parse_stream(p, root, info, err) || parse_counts(p, root, info, err)
+        || (op == AOP_OP_RESPONSES && parse_stored(p, root, info, err))) {
         return -1;
     }
     estimate(op, root, len, info);
     plan_usage(body, root, info);
+    note_model_place(body, root, info);
     return 0;
 }
 
@@ -351,6 +457,13 @@ static int read_tree(apr_pool_t *p, aop_op_e op, const char *body, apr_size_t le
 int aop_request_parse(apr_pool_t *p, aop_op_e op, const char *body, apr_size_t len,
                       aop_request_info_t *info, aop_request_error_t *err)
 {
+    return aop_request_parse_for(p, op, NULL, body, len, info, err);
+}
+
+int aop_request_parse_for(apr_pool_t *p, aop_op_e op, const char *path_model,
+                          const char *body, apr_size_t len, aop_request_info_t *info,
+                          aop_request_error_t *err)
+{
     const char *perr = NULL;
     const aop_jnode_t *root;
     apr_pool_t *scratch = p;
@@ -358,6 +471,7 @@ int aop_request_parse(apr_pool_t *p, aop_op_e op, const char *body, apr_size_t l
 
     memset(info, 0, sizeof(*info));
     info->n = 1;
+    info->model = path_model;
     if (len == 0) {
         return fail(err, "The request body is empty: the OpenAI API expects a JSON "
                          "object.", NULL, NULL);
@@ -400,4 +514,31 @@ int aop_request_with_usage(apr_pool_t *p, const char *body, apr_size_t len,
     buf[*out_len] = '\0';
     *out = buf;
     return 0;
+}
+
+void aop_request_model_splice(apr_pool_t *p, const char *body,
+                              const aop_request_info_t *info, const char *dep,
+                              aop_splice_t *sp)
+{
+    apr_size_t dl = strlen(dep);
+    char *text;
+
+    memset(sp, 0, sizeof(*sp));
+    sp->from = info->model_from;
+    sp->to = info->model_to;
+    if (sp->to > sp->from) {
+        if (sp->to - sp->from == dl + 2 && memcmp(body + sp->from + 1, dep, dl) == 0) {
+            return;             /* "dep" already */
+        }
+        text = apr_palloc(p, dl + 3);
+        text[0] = '"';
+        memcpy(text + 1, dep, dl);
+        text[dl + 1] = '"';
+        text[dl + 2] = '\0';
+    }
+    else {
+        text = apr_pstrcat(p, "\"model\":\"", dep, info->body_empty ? "\"" : "\",", NULL);
+    }
+    sp->text = text;
+    sp->text_len = strlen(text);
 }

@@ -7,7 +7,7 @@
 
 #include <apr_pools.h>
 
-#include "aop_route.h"
+#include "aop_path.h"
 
 /* Completion tokens reserved when a request sets no max_tokens/max_completion_tokens. */
 #define AOP_DEFAULT_COMPLETION_ESTIMATE 1024
@@ -42,6 +42,16 @@ typedef struct aop_request_info_t {
     apr_int64_t prompt_estimate;
     apr_int64_t estimate;       /* prompt + completion reservation */
     aop_splice_t usage_splice;  /* what sets stream_options.include_usage = true */
+    /* Where the body's model value is (its quotes included), for a backend that takes
+     * the deployment there (aop_request_model_splice); from == to: no model, and a
+     * member would go right after the opening brace (body_empty: with no comma). */
+    apr_size_t model_from, model_to;
+    int body_empty;
+    /* The Responses API: what names a stored response or conversation (r->pool), and
+     * the output budget. */
+    const char *previous_response_id;
+    const char *conversation;   /* "conversation": "conv_..." or {"id": "conv_..."} */
+    int background;
 } aop_request_info_t;
 
 /* Why a body was refused: the OpenAI error fields for the answer (status 400). */
@@ -62,6 +72,19 @@ typedef struct aop_request_error_t {
  * above AOP_MAX_N. */
 int aop_request_parse(apr_pool_t *p, aop_op_e op, const char *body, apr_size_t len,
                       aop_request_info_t *info, aop_request_error_t *err);
+
+/* The same for a call whose path names the model (/openai/deployments/{name}/...):
+ * path_model is the model, and the body's own model, if any, is not read (Azure
+ * ignores it there too); its place is still noted for a splice. */
+int aop_request_parse_for(apr_pool_t *p, aop_op_e op, const char *path_model,
+                          const char *body, apr_size_t len, aop_request_info_t *info,
+                          aop_request_error_t *err);
+
+/* The splice that makes the body's model the deployment dep ([A-Za-z0-9._-]: nothing
+ * to escape), in p; sp->text NULL when the body says exactly that already. */
+void aop_request_model_splice(apr_pool_t *p, const char *body,
+                              const aop_request_info_t *info, const char *dep,
+                              aop_splice_t *sp);
 
 /* The body to send upstream for a stream whose client did not ask for usage: the
  * same JSON with stream_options.include_usage = true, so that Azure reports the

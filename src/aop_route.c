@@ -8,57 +8,6 @@
 #include "aop_route.h"
 #include "aop_select.h"
 
-static const struct {
-    const char *path;
-    aop_op_e op;
-    const char *suffix;
-} ops[] = {
-    { "/v1/chat/completions", AOP_OP_CHAT, "chat/completions" },
-    { "/v1/completions", AOP_OP_COMPLETIONS, "completions" },
-    { "/v1/embeddings", AOP_OP_EMBEDDINGS, "embeddings" },
-    { "/v1/models", AOP_OP_MODELS, NULL },
-};
-
-/* Compares path with want, ignoring one trailing '/' on path. */
-static int path_is(const char *path, const char *want)
-{
-    size_t n = strlen(want);
-
-    return strncmp(path, want, n) == 0
-           && (path[n] == '\0' || (path[n] == '/' && path[n + 1] == '\0'));
-}
-
-aop_op_e aop_route_op(apr_pool_t *p, const char *path, const char **model_id)
-{
-    size_t i;
-    static const char models_prefix[] = "/v1/models/";
-
-    *model_id = NULL;
-    for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
-        if (path_is(path, ops[i].path)) {
-            return ops[i].op;
-        }
-    }
-    if (strncmp(path, models_prefix, sizeof(models_prefix) - 1) == 0
-        && path[sizeof(models_prefix) - 1] != '\0') {
-        *model_id = apr_pstrdup(p, path + sizeof(models_prefix) - 1);
-        return AOP_OP_MODELS;
-    }
-    return AOP_OP_NONE;
-}
-
-const char *aop_route_op_suffix(aop_op_e op)
-{
-    size_t i;
-
-    for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
-        if (ops[i].op == op) {
-            return ops[i].suffix;
-        }
-    }
-    return NULL;
-}
-
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -292,11 +241,77 @@ static const char *encode_component(apr_pool_t *p, const char *s)
     return out;
 }
 
-const char *aop_route_backend_path(apr_pool_t *p, const aop_instance_t *inst,
-                                   const char *deployment, aop_op_e op)
+int aop_route_is_v1(const aop_instance_t *inst)
 {
-    return apr_pstrcat(p, inst->base_path ? inst->base_path : "",
-                       "/openai/deployments/", encode_component(p, deployment),
-                       "/", aop_route_op_suffix(op),
+    return inst->api_version && strcmp(inst->api_version, AOP_API_VERSION_V1) == 0;
+}
+
+int aop_route_model_in_body(const aop_instance_t *inst, aop_op_e op)
+{
+    return op == AOP_OP_RESPONSES || aop_route_is_v1(inst);
+}
+
+/* query without its api-version parameters ("" when nothing is left). */
+static const char *client_query(apr_pool_t *p, const char *query)
+{
+    char *out, *o;
+    const char *q = query;
+
+    if (!query || !*query) {
+        return "";
+    }
+    out = o = apr_palloc(p, strlen(query) + 1);
+    while (*q) {
+        const char *amp = strchr(q, '&');
+        apr_size_t n = amp ? (apr_size_t)(amp - q) : strlen(q);
+
+        if (n && !(n >= 11 && strncmp(q, "api-version", 11) == 0
+                   && (n == 11 || q[11] == '='))) {
+            if (o != out) {
+                *o++ = '&';
+            }
+            memcpy(o, q, n);
+            o += n;
+        }
+        q += n + (amp ? 1 : 0);
+    }
+    *o = '\0';
+    return out;
+}
+
+/* "/responses", "/responses/ID", "/responses/ID/cancel"... */
+static const char *responses_path(apr_pool_t *p, aop_op_e op, const char *id)
+{
+    if (!aop_path_op_by_id(op) || !id) {
+        return "/responses";
+    }
+    return apr_pstrcat(p, "/responses/", encode_component(p, id),
+                       op == AOP_OP_RESPONSE_CANCEL ? "/cancel"
+                       : op == AOP_OP_RESPONSE_ITEMS ? "/input_items" : "", NULL);
+}
+
+const char *aop_route_backend_path(apr_pool_t *p, const aop_instance_t *inst,
+                                   const char *deployment, aop_op_e op,
+                                   const char *response_id, const char *query)
+{
+    const char *base = inst->base_path ? inst->base_path : "";
+    const char *q = aop_path_op_by_id(op) ? client_query(p, query) : "";
+    int responses = op == AOP_OP_RESPONSES || aop_path_op_by_id(op);
+
+    if (aop_route_is_v1(inst)) {
+        return apr_pstrcat(p, base, "/openai/v1",
+                           responses ? responses_path(p, op, response_id)
+                                     : apr_pstrcat(p, "/", aop_path_op_suffix(op), NULL),
+                           *q ? "?" : "", q, NULL);
+    }
+    if (responses) {
+        return apr_pstrcat(p, base, "/openai", responses_path(p, op, response_id),
+                           "?api-version=", encode_component(p, inst->responses_api_version
+                                                             ? inst->responses_api_version
+                                                             : AOP_RESPONSES_API_VERSION),
+                           *q ? "&" : "", q, NULL);
+    }
+    return apr_pstrcat(p, base, "/openai/deployments/", encode_component(p, deployment),
+                       "/", aop_path_op_suffix(op),
                        "?api-version=", encode_component(p, inst->api_version), NULL);
 }

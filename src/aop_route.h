@@ -10,22 +10,8 @@
 #include <apr_hash.h>
 
 #include "aop_config.h"
+#include "aop_path.h"
 #include "aop_select.h"
-
-typedef enum {
-    AOP_OP_NONE = 0,
-    AOP_OP_CHAT,            /* /v1/chat/completions */
-    AOP_OP_COMPLETIONS,     /* /v1/completions */
-    AOP_OP_EMBEDDINGS,      /* /v1/embeddings */
-    AOP_OP_MODELS           /* /v1/models and /v1/models/{id}: answered locally */
-} aop_op_e;
-
-/* The operation an OpenAI path names, or AOP_OP_NONE.  The path must be exactly one
- * of the above (a trailing '/' is tolerated); for /v1/models/{id}, *model_id is set. */
-aop_op_e aop_route_op(apr_pool_t *p, const char *path, const char **model_id);
-
-/* The Azure suffix of an operation ("chat/completions", ...). */
-const char *aop_route_op_suffix(aop_op_e op);
 
 /* One model's way to its instances. */
 typedef struct aop_route_t {
@@ -63,9 +49,23 @@ const aop_route_t *aop_route_find(const aop_route_table_t *t, const char *model)
  * in configuration order; NULL when none does. */
 const apr_array_header_t *aop_route_candidates(const aop_route_table_t *t, const char *model);
 
-/* base_path + "/openai/deployments/DEPLOYMENT/SUFFIX?api-version=VERSION", with the
- * deployment and version percent-encoded. */
+/* Whether inst is called in Azure's v1 style (api_version "v1"): /openai/v1/OP, no
+ * api-version, the deployment as the body's model. */
+int aop_route_is_v1(const aop_instance_t *inst);
+
+/* Whether the body's model must become the deployment's name for op on inst: v1
+ * style, and the Responses API in either style (its path names no deployment). */
+int aop_route_model_in_body(const aop_instance_t *inst, aop_op_e op);
+
+/* The backend path (after the origin) of op on inst:
+ *   dated:  BASE/openai/deployments/DEPLOYMENT/OP?api-version=V
+ *           BASE/openai/responses[/ID[/cancel|/input_items]]?api-version=RV
+ *   v1:     BASE/openai/v1/OP, BASE/openai/v1/responses[/ID...]
+ * with names percent-encoded.  query: the client's query string for a by-id call
+ * (stream, starting_after, limit...), passed on without any api-version of its own;
+ * NULL or "" for none. */
 const char *aop_route_backend_path(apr_pool_t *p, const aop_instance_t *inst,
-                                   const char *deployment, aop_op_e op);
+                                   const char *deployment, aop_op_e op,
+                                   const char *response_id, const char *query);
 
 #endif

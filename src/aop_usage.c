@@ -36,6 +36,7 @@ typedef struct {
     char key[8];
     apr_size_t key_len;
     cap_state_e cap;
+    int cap_id;                 /* capturing "id", not "usage" */
     char *buf;                  /* the usage value, AOP_USAGE_MAX_VALUE bytes */
     apr_size_t len;
     int over;                   /* the value did not fit: it is ignored */
@@ -71,6 +72,8 @@ struct aop_usage_parser_t {
     aop_usage_t usage;
     apr_int64_t content_chars;
     int saw_done, events;
+    int want_id;                /* keep the answer's id (aop_usage_want_id) */
+    const char *id;
     json_scan_t j;
     sse_scan_t s;
 };
@@ -119,8 +122,13 @@ static void take_usage(aop_usage_parser_t *up, const aop_jnode_t *u)
     if (!u || u->type != AOP_JOBJECT) {
         return;
     }
-    prompt = count_member(u, "prompt_tokens");
-    completion = count_member(u, "completion_tokens");
+    /* Chat's names, else the Responses API's. */
+    if ((prompt = count_member(u, "prompt_tokens")) < 0) {
+        prompt = count_member(u, "input_tokens");
+    }
+    if ((completion = count_member(u, "completion_tokens")) < 0) {
+        completion = count_member(u, "output_tokens");
+    }
     total = count_member(u, "total_tokens");
     up->usage.prompt_tokens = prompt < 0 ? 0 : prompt;
     up->usage.completion_tokens = completion < 0 ? 0 : completion;
@@ -128,6 +136,23 @@ static void take_usage(aop_usage_parser_t *up, const aop_jnode_t *u)
                              : aop_sat_add_nonneg(up->usage.prompt_tokens,
                                                   up->usage.completion_tokens);
     up->usage.found = 1;
+}
+
+/* An id a later request may name (a stored response's): a string of at most
+ * AOP_USAGE_MAX_ID bytes, kept once. */
+static void take_id(aop_usage_parser_t *up, const aop_jnode_t *v)
+{
+    apr_size_t len;
+    const char *id;
+
+    if (up->id || !v || v->type != AOP_JSTRING || v->str_len == 0
+        || v->str_len > AOP_USAGE_MAX_ID) {
+        return;
+    }
+    id = aop_jtree_str(up->pool, v, &len);
+    if (!memchr(id, '\0', len)) {
+        up->id = id;
+    }
 }
 
 /* ---- one JSON document ---------------------------------------------------------- */
@@ -145,8 +170,14 @@ static void cap_put(json_scan_t *j, char c)
 static void cap_end(aop_usage_parser_t *up)
 {
     up->j.cap = CAP_NONE;
-    if (!up->j.over) {
-        /* Once per answer: the request's pool will do. */
+    if (up->j.over) {
+        return;
+    }
+    /* Once per answer: the request's pool will do. */
+    if (up->j.cap_id) {
+        take_id(up, aop_jtree_parse(up->pool, up->j.buf, up->j.len, NULL));
+    }
+    else {
         take_usage(up, aop_jtree_parse(up->pool, up->j.buf, up->j.len, NULL));
     }
 }
@@ -156,7 +187,8 @@ static void key_end(aop_usage_parser_t *up)
     json_scan_t *j = &up->j;
 
     j->in_key = 0;
-    if (j->key_len == 5 && memcmp(j->key, "usage", 5) == 0) {
+    j->cap_id = up->want_id && !up->id && j->key_len == 2 && memcmp(j->key, "id", 2) == 0;
+    if (j->cap_id || (j->key_len == 5 && memcmp(j->key, "usage", 5) == 0)) {
         j->cap = CAP_COLON;
         j->len = 0;
         j->over = 0;
@@ -435,18 +467,37 @@ static int is_member_name(const char *d, apr_size_t len, apr_size_t at, const ch
     return 1;
 }
 
+/* The Responses API's stream ends with one of these events (it sends no [DONE]). */
+static int is_terminal_type(const char *d, apr_size_t len)
+{
+    static const char *const ends[] = {
+        "\"response.completed\"", "\"response.incomplete\"", "\"response.failed\"", NULL
+    };
+    int i;
+
+    for (i = 0; ends[i]; i++) {
+        apr_size_t n = strlen(ends[i]);
+
+        if (len >= n && memcmp(d, ends[i], n) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* One pass over an event's JSON, without building it: whether it has a "usage"
  * member, and the text of its string members "content" and "text".  A quoted name
  * followed by ':' cannot occur inside a JSON string (its quotes would be escaped), so
  * looking at every quote finds exactly the members; a member whose value is not a
  * string (logprobs' "content": [...]) adds nothing. */
-static apr_int64_t scan_event(const char *d, apr_size_t len, int *has_usage)
+static apr_int64_t scan_event(const char *d, apr_size_t len, int *has_usage, int *terminal)
 {
     apr_int64_t n = 0;
     apr_size_t i = 0, v, end;
     char next;
 
     *has_usage = 0;
+    *terminal = 0;
     while (i + 1 < len) {
         /* A plain loop: the quotes of a chunk are a few bytes apart, too close for a
          * memchr() call each to pay. */
@@ -467,6 +518,12 @@ static apr_int64_t scan_event(const char *d, apr_size_t len, int *has_usage)
             }
             i = v + 4;
             continue;
+        }
+        if (next == 't' && is_member_name(d, len, i, "\"type\"", 6, &v)) {
+            while (v < len && is_space(d[v])) {
+                v++;
+            }
+            *terminal = *terminal || is_terminal_type(d + v, len - v);
         }
         if ((next == 'c' && is_member_name(d, len, i, "\"content\"", 9, &v))
             || (next == 't' && is_member_name(d, len, i, "\"text\"", 6, &v))) {
@@ -491,9 +548,9 @@ static apr_int64_t scan_event(const char *d, apr_size_t len, int *has_usage)
 static int evaluate(aop_usage_parser_t *up)
 {
     sse_scan_t *s = &up->s;
-    const aop_jnode_t *root, *choices, *usage;
+    const aop_jnode_t *root, *choices, *usage, *response;
     const char *data = s->direct ? s->direct : s->data;
-    int usage_only = 0, has_usage;
+    int usage_only = 0, has_usage, terminal;
     apr_int64_t chars;
 
     if (s->data_lines == 0 || (s->data_len == 0 && !s->data_over)) {
@@ -509,14 +566,31 @@ static int evaluate(aop_usage_parser_t *up)
         up->saw_done = 1;
         return 0;
     }
-    chars = scan_event(data, s->data_len, &has_usage);
-    if (!has_usage) {
+    chars = scan_event(data, s->data_len, &has_usage, &terminal);
+    if (terminal) {
+        up->saw_done = 1;
+    }
+    if (!has_usage && !(up->want_id && !up->id)) {
         up->content_chars = aop_sat_add_nonneg(up->content_chars, chars);
         return 0;
     }
     root = parse_json(up, data, s->data_len);
     if (root && root->type == AOP_JOBJECT) {
+        /* The Responses API's events carry the response: its id first, its usage
+         * at the end. */
+        response = aop_jtree_get(root, "response");
+        if (response && response->type == AOP_JOBJECT) {
+            take_id(up, aop_jtree_get(response, "id"));
+        }
+        if (!has_usage) {
+            up->content_chars = aop_sat_add_nonneg(up->content_chars, chars);
+            apr_pool_clear(up->scratch);
+            return 0;
+        }
         usage = aop_jtree_get(root, "usage");
+        if (!usage && response && response->type == AOP_JOBJECT) {
+            usage = aop_jtree_get(response, "usage");
+        }
         if ((choices = aop_jtree_get(root, "choices")) != NULL
             && choices->type == AOP_JARRAY) {
             count_choices(up, choices);
@@ -823,4 +897,14 @@ int aop_usage_saw_done(const aop_usage_parser_t *up)
 int aop_usage_events(const aop_usage_parser_t *up)
 {
     return up->events;
+}
+
+void aop_usage_want_id(aop_usage_parser_t *up)
+{
+    up->want_id = 1;
+}
+
+const char *aop_usage_id(const aop_usage_parser_t *up)
+{
+    return up->id;
 }

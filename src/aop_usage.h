@@ -25,6 +25,8 @@
 /* The largest event held back in strip mode, and the largest data payload parsed;
  * a larger event is forwarded unchanged and not parsed. */
 #define AOP_USAGE_MAX_EVENT (1024 * 1024)
+/* The longest id kept (aop_usage_id). */
+#define AOP_USAGE_MAX_ID 256
 
 /* The largest token count taken from a backend's usage (2^40): more than any answer
  * can hold (128 choices of 2^31 - 1 tokens each, and a prompt), small enough that
@@ -66,7 +68,14 @@ void aop_usage_get(const aop_usage_parser_t *up, aop_usage_t *out);
 /* Characters (Unicode code points) of generated text in the events:
  * choices[].delta.content (chat) and choices[].text (completions), over all choices. */
 apr_int64_t aop_usage_content_chars(const aop_usage_parser_t *up);
-/* The stream's final "data: [DONE]" was seen. */
+/* Keep the answer's id: the top-level "id" of a JSON body, the "response"'s "id" in
+ * the Responses API's events; for aop_usage_id(). */
+void aop_usage_want_id(aop_usage_parser_t *up);
+/* That id once seen (up's pool), else NULL. */
+const char *aop_usage_id(const aop_usage_parser_t *up);
+
+/* The stream's end was seen: "data: [DONE]", or the Responses API's final event
+ * (response.completed, response.incomplete or response.failed). */
 int aop_usage_saw_done(const aop_usage_parser_t *up);
 /* Events with non-empty data seen, [DONE] included. */
 int aop_usage_events(const aop_usage_parser_t *up);

@@ -31,7 +31,7 @@ static aop_op_e probe_op(const char *model)
 
 const char *aop_verify_op(const char *model)
 {
-    return aop_route_op_suffix(probe_op(model));
+    return aop_path_op_suffix(probe_op(model));
 }
 
 /* The very URL the proxy would send the model's requests to. */
@@ -44,7 +44,20 @@ const char *aop_verify_probe_url(apr_pool_t *p, const aop_instance_t *inst,
         return NULL;
     }
     return apr_pstrcat(p, inst->origin,
-                       aop_route_backend_path(p, inst, dep, probe_op(model)), NULL);
+                       aop_route_backend_path(p, inst, dep, probe_op(model), NULL, NULL),
+                       NULL);
+}
+
+const char *aop_verify_probe_body(apr_pool_t *p, const aop_instance_t *inst,
+                                  const char *model)
+{
+    const char *dep = aop_instance_deployment(inst, model);
+
+    if (!aop_route_is_v1(inst) || !dep) {
+        return AOP_VERIFY_BODY;
+    }
+    /* Deployment names are [A-Za-z0-9._-]: nothing to escape. */
+    return apr_pstrcat(p, "{\"model\":\"", dep, "\"}", NULL);
 }
 
 int aop_verify_config(apr_pool_t *p, const aop_instance_t *inst, const char **detail,

@@ -14,12 +14,18 @@
 
 #include "aop_config.h"
 
-/* The body of every probe. */
+/* The body of every probe: empty, so that Azure refuses it (400) without running the
+ * model, after it checked the key and the deployment. */
 #define AOP_VERIFY_BODY "{}"
 
 /* "embeddings" when model's name contains "embedding" (any case), else
  * "chat/completions". */
 const char *aop_verify_op(const char *model);
+
+/* The probe's body: AOP_VERIFY_BODY, or for a v1-style instance the deployment as
+ * its model (the v1 path names none). */
+const char *aop_verify_probe_body(apr_pool_t *p, const aop_instance_t *inst,
+                                  const char *model);
 
 /* {api_base}/openai/deployments/{deployment}/{op}?api-version={api_version} for model
  * on inst, or NULL when inst has no deployment for model. */

@@ -298,6 +298,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *baton)
 static void probe(verify_ctx_t *v, CURL *h, char *errbuf, sink_t *sink, probe_t *pr)
 {
     apr_time_t start = apr_time_now();
+    const char *body = aop_verify_probe_body(v->p, v->inst, pr->model);
     long status = 0;
     CURLcode rc;
 
@@ -305,6 +306,8 @@ static void probe(verify_ctx_t *v, CURL *h, char *errbuf, sink_t *sink, probe_t 
     sink->len = 0;
     errbuf[0] = '\0';
     curl_easy_setopt(h, CURLOPT_URL, aop_verify_probe_url(v->p, v->inst, pr->model));
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
     rc = curl_easy_perform(h);
     if (rc == CURLE_OK) {
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);

@@ -178,45 +178,100 @@ static void insert(apr_bucket_brigade *bb, const char *data, apr_size_t len)
     }
 }
 
-/* A small body with its splice, as one piece of r->pool, made once for every attempt:
- * the three buckets of a large one cost a small one about 4 KB more for a stream's
- * life (measured; somewhere on the way to the backend) than this copy does. */
-static void insert_joined(apr_bucket_brigade *bb, aop_req_t *ctx)
+/* This attempt's splices in body order: the model (the instance's deployment) and the
+ * stream_options one, each when planned.  They never overlap (the model's value is a
+ * string of its own member). */
+static int splices(const aop_req_t *ctx, const aop_splice_t *sp[2])
+{
+    int n = 0;
+
+    if (ctx->model_splice.text) {
+        sp[n++] = &ctx->model_splice;
+    }
+    if (ctx->splice) {
+        sp[n++] = ctx->splice;
+    }
+    if (n == 2 && sp[1]->from < sp[0]->from) {
+        const aop_splice_t *t = sp[0];
+
+        sp[0] = sp[1];
+        sp[1] = t;
+    }
+    return n;
+}
+
+/* The body's parts around the splices, with their texts: into bb as buckets, or (out
+ * non-NULL) copied into out. */
+static apr_size_t put_parts(apr_bucket_brigade *bb, char *out, const aop_body_t *b,
+                            const aop_splice_t *const *sp, int n)
+{
+    apr_size_t at = 0, len = 0;
+    int i;
+
+    for (i = 0; i <= n; i++) {
+        apr_size_t to = i < n ? sp[i]->from : b->len;
+
+        if (out) {
+            memcpy(out + len, b->data + at, to - at);
+        }
+        else {
+            insert(bb, b->data + at, to - at);
+        }
+        len += to - at;
+        if (i < n) {
+            if (out) {
+                memcpy(out + len, sp[i]->text, sp[i]->text_len);
+            }
+            else {
+                insert(bb, sp[i]->text, sp[i]->text_len);
+            }
+            len += sp[i]->text_len;
+            at = sp[i]->to;
+        }
+    }
+    return len;
+}
+
+/* A small body with its splices, as one piece of r->pool, made once for every attempt
+ * that sends the same (another instance's deployment makes it anew): the buckets of a
+ * large one cost a small one about 4 KB more for a stream's life (measured; somewhere
+ * on the way to the backend) than this copy does. */
+static void insert_joined(apr_bucket_brigade *bb, aop_req_t *ctx,
+                          const aop_splice_t *const *sp, int n)
 {
     aop_body_t *b = &ctx->body;
-    const aop_splice_t *sp = ctx->splice;
-    char *out;
+    apr_size_t len = b->len;
+    int i;
 
-    if (!b->joined) {
-        b->joined_len = b->len - (sp->to - sp->from) + sp->text_len;
-        out = apr_palloc(ctx->r->pool, b->joined_len);
-        memcpy(out, b->data, sp->from);
-        memcpy(out + sp->from, sp->text, sp->text_len);
-        memcpy(out + sp->from + sp->text_len, b->data + sp->to, b->len - sp->to);
-        b->joined = out;
+    if (!b->joined || b->joined_for != ctx->model_splice.text) {
+        for (i = 0; i < n; i++) {
+            len = len - (sp[i]->to - sp[i]->from) + sp[i]->text_len;
+        }
+        b->joined = apr_palloc(ctx->r->pool, len > 0 ? len : 1);
+        b->joined_len = put_parts(NULL, (char *)b->joined, b, sp, n);
+        b->joined_for = ctx->model_splice.text;
     }
     insert(bb, b->joined, b->joined_len);
 }
 
 /* The body as buckets: pointing into it (immortal: it outlives every brigade that
  * holds them, until aop_body_release, which empties mod_proxy_http's first), with
- * the splice's text between its two parts. */
+ * the splices' texts between its parts. */
 static void insert_body(apr_bucket_brigade *bb, aop_req_t *ctx)
 {
     const aop_body_t *b = &ctx->body;
-    const aop_splice_t *sp = ctx->splice;
+    const aop_splice_t *sp[2];
+    int n = splices(ctx, sp);
 
-    if (!sp) {
+    if (!n) {
         insert(bb, b->data, b->len);
-        return;
     }
-    if (!b->mapped) {
-        insert_joined(bb, ctx);
-        return;
+    else if (!b->mapped) {
+        insert_joined(bb, ctx, sp, n);
     }
-    insert(bb, b->data, sp->from);
-    insert(bb, sp->text, sp->text_len);
-    insert(bb, b->data + sp->to, b->len - sp->to);
+    else {
+        put_parts(bb, NULL, b, sp, n);
+    }
 }
 
 /* Hands out the whole body with EOS in one read: mod_proxy_http then sees that it
@@ -274,6 +329,7 @@ void aop_body_release(request_rec *r, aop_req_t *ctx)
     ctx->body.released = 1;
     ctx->body.len = 0;
     ctx->splice = NULL;
+    ctx->model_splice.text = NULL;
     /* Runs body_cleanup now and takes it off r->pool's list. */
     apr_pool_cleanup_run(r->pool, &ctx->body, body_cleanup);
 }

@@ -12,6 +12,7 @@ aop_req_t *aop_req_make(request_rec *r)
     ctx->sc = aop_srv_conf(r->server);
     ctx->chosen = -1;
     ctx->preselected = -1;
+    ctx->pinned = -1;
     ctx->ttfb = -1;
     ap_set_module_config(r->request_config, &aoproxy_module, ctx);
     return ctx;

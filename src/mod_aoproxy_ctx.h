@@ -25,8 +25,9 @@ typedef struct aop_body_t {
     apr_size_t cap;
     int mapped;                           /* data is from aop_bigbuf_get, cap bytes */
     int released;                         /* no failover can need it any more: gone */
-    const char *joined;                   /* a small body with its splice, r->pool */
+    const char *joined;                   /* a small body with its splices, r->pool */
     apr_size_t joined_len;
+    const char *joined_for;               /* ... made with this model splice text */
 } aop_body_t;
 
 struct aop_shm_inst_t;
@@ -40,6 +41,7 @@ typedef struct aop_req_t {
     aop_srv_conf_t *sc;
     aop_view_t *view;                     /* the instances this request started with */
     aop_op_e op;
+    aop_path_t path;                      /* what the client's path names */
     const char *model_id;                 /* /v1/models/{id} */
     aop_request_info_t info;              /* model, stream, estimate... of the body */
     int injected_usage;                   /* we asked Azure for stream usage, not the client */
@@ -50,6 +52,14 @@ typedef struct aop_req_t {
     const aop_route_t *route;             /* the model's, in view->routes */
     const apr_array_header_t *candidates; /* route->candidates: indices into
                                            * view->cfg->instances */
+    /* ---- the Responses API (mod_aoproxy_responses.c), in fixups */
+    const char *stored_id;                /* the stored response (or conversation) the
+                                           * request names, NULL = none */
+    int pinned;                           /* the instance that holds it, -1 = none known */
+    int lookup;                           /* not known: the instances are asked in turn,
+                                           * and "not here" moves on */
+    int by_id;                            /* a call on a stored response: no body model,
+                                           * no tokens */
     int err_status;                       /* a local error answer, 0 = none */
     const char *err_body;
 
@@ -63,6 +73,9 @@ typedef struct aop_req_t {
     int probe_blocked;                    /* ... and one was left out for that alone */
     const aop_instance_t *inst;           /* the instance of this attempt */
     const char *deployment;               /* its deployment for the model */
+    aop_splice_t model_splice;            /* the body's model made the deployment, for
+                                           * this attempt (mod_aoproxy_proxy.c's canon);
+                                           * text NULL = none */
 
     /* ---- the token reservation of the pick (mod_aoproxy_reservations.c) */
     struct aop_shm_inst_t *reserved_in;   /* the instance holding our token reservation */

@@ -150,7 +150,10 @@ static aop_cand_t *hint(request_rec *r, aop_req_t *ctx, proxy_balancer *b, int n
 static int choose(aop_req_t *ctx, aop_shm_model_t *sm, aop_cand_t *c, int n,
                   apr_int64_t *cw, apr_time_t now)
 {
-    const int *slot = aop_shm_route_credits(ctx->view->shm_map, ctx->info.model);
+    /* Candidates other than the model's route's (a pinned or looked-up stored
+     * response) have no shared credits: this pick's alone. */
+    const int *slot = ctx->route ? aop_shm_route_credits(ctx->view->shm_map, ctx->info.model)
+                                 : NULL;
     apr_int64_t *credit = aop_shm_credits();
     aop_select_state_t st = { sm ? sm->cursor : 0, cw };
     int i, k, idx = -1;

@@ -14,6 +14,7 @@
 #include "mod_aoproxy_outcome.h"
 #include "mod_aoproxy_proxy.h"
 #include "mod_aoproxy_reservations.h"
+#include "mod_aoproxy_responses.h"
 #include "mod_aoproxy_stats.h"
 #include "mod_aoproxy_token.h"
 
@@ -33,6 +34,9 @@ static const char *const dropped_headers[] = {
 /* The statuses mod_proxy_http hands to us instead of the client (sorted, as
  * mod_proxy's binary search wants them). */
 static apr_array_header_t *override_codes;
+/* ... and with 400 too, for an attempt that looks for a previous response: its
+ * "previous_response_not_found" moves on to the next instance. */
+static apr_array_header_t *lookup_codes;
 
 /* Entries of a per-dir configuration vector that loaded modules use (their highest
  * module_index + 1): what a copy of one must hold. */
@@ -52,8 +56,12 @@ void aop_proxy_prepare(apr_pool_t *pconf)
     }
     override_codes = apr_array_make(pconf, (int)(sizeof(codes) / sizeof(codes[0])),
                                     sizeof(int));
+    lookup_codes = apr_array_make(pconf, (int)(sizeof(codes) / sizeof(codes[0])) + 1,
+                                  sizeof(int));
+    APR_ARRAY_PUSH(lookup_codes, int) = HTTP_BAD_REQUEST;
     for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
         APR_ARRAY_PUSH(override_codes, int) = codes[i];
+        APR_ARRAY_PUSH(lookup_codes, int) = codes[i];
     }
 }
 
@@ -91,7 +99,15 @@ static int aop_canon(request_rec *r, char *url)
     }
     r->filename = apr_pstrcat(r->pool, "proxy:", ctx->inst->origin,
                               aop_route_backend_path(r->pool, ctx->inst, ctx->deployment,
-                                                     ctx->op), NULL);
+                                                     ctx->op, ctx->path.response_id, r->args),
+                              NULL);
+    /* This instance's deployment as the body's model, where its path names none. */
+    ctx->model_splice.text = NULL;
+    if (!ctx->by_id && ctx->deployment && ctx->body.data
+        && aop_route_model_in_body(ctx->inst, ctx->op)) {
+        aop_request_model_splice(r->pool, ctx->body.data, &ctx->info, ctx->deployment,
+                                 &ctx->model_splice);
+    }
     return OK;
 }
 
@@ -150,11 +166,48 @@ static void note_failed(request_rec *r, aop_req_t *ctx, const char *what)
     ctx->failed = ctx->failed ? apr_pstrcat(r->pool, ctx->failed, ", ", one, NULL) : one;
 }
 
+/* A stored response is not on this instance: the next one is asked, and this one is
+ * not held to blame (it answered as it should). */
+static int after_not_here(request_rec *r, aop_req_t *ctx, proxy_worker *worker, int status)
+{
+    int next;
+
+    note_failed(r, ctx, "not here");
+    ctx->last_status = status;
+    aop_reservation_release(ctx, 0);
+    next = ctx->lookup && aop_lb_next_exists(r, ctx);
+    aop_stats_attempt(r, ctx, status, AOP_KIND_SUCCESS, next, 0);
+    if (!next) {
+        return status;
+    }
+    forget_answer(r);
+    return move_on(ctx, worker, 1, next);
+}
+
+/* Looking for a previous response: its 400 is "not here" unless this attempt is the
+ * last one, whose answer (which may be another 400, the request's own fault) the
+ * client gets as Azure wrote it. */
+static void override_for_attempt(request_rec *r, const aop_req_t *ctx)
+{
+    proxy_dir_conf *mine = ap_get_module_config(r->per_dir_config, &proxy_module);
+    int more = ctx->attempts < ctx->candidates->nelts
+               && ctx->attempts <= ctx->view->cfg->retries;
+
+    if (mine && ctx->lookup && !ctx->by_id) {
+        mine->error_override_codes = more ? lookup_codes : override_codes;
+    }
+}
+
 /* Azure answered with one of the override statuses. */
 static int after_error_answer(request_rec *r, aop_req_t *ctx, proxy_worker *worker,
                               int status)
 {
-    int cooldown = aop_outcome_note(r, ctx, status), next;
+    int cooldown, next;
+
+    if (aop_responses_not_here(ctx, status)) {
+        return after_not_here(r, ctx, worker, status);
+    }
+    cooldown = aop_outcome_note(r, ctx, status);
 
     note_failed(r, ctx, apr_itoa(r->pool, status));
     ctx->last_status = status;
@@ -255,6 +308,7 @@ static int aop_scheme_handler(request_rec *r, proxy_worker *worker, proxy_server
     apr_table_unset(r->notes, TIMEOUT_NOTE);
     ctx->ttfb = -1;
     aop_body_rewind(r, ctx);
+    override_for_attempt(r, ctx);
     status = proxy_run_scheme_handler(r, worker, conf, url, proxyhost, proxyport);
     ctx->in_scheme_handler = 0;
     if (apr_table_get(r->notes, OVERRIDE_NOTE)) {
@@ -293,6 +347,11 @@ static void answer_last_error(request_rec *r, aop_req_t *ctx, int status)
 
     if (status == HTTP_TOO_MANY_REQUESTS) {
         answer_rate_limited(r, ctx);
+    }
+    else if (status == HTTP_NOT_FOUND && ctx->by_id) {
+        aop_send_error(r, HTTP_NOT_FOUND,
+                       apr_psprintf(r->pool, "Response with id '%s' not found.",
+                                    ctx->stored_id), NULL, NULL);
     }
     else if (status == HTTP_NOT_FOUND) {
         aop_send_error(r, HTTP_NOT_FOUND,

@@ -21,6 +21,7 @@
 #include "mod_aoproxy_proxy.h"
 #include "mod_aoproxy_request.h"
 #include "mod_aoproxy_reservations.h"
+#include "mod_aoproxy_responses.h"
 #include "mod_aoproxy_usage.h"
 
 /* Records an error for the local handler to answer; fixups then returns OK. */
@@ -84,7 +85,8 @@ static void hand_to_proxy(request_rec *r, aop_req_t *ctx)
  * usage filter takes the extra chunk out again): tokens of streams count too. */
 static void ask_for_stream_usage(request_rec *r, aop_req_t *ctx)
 {
-    if (!ctx->info.stream || ctx->info.include_usage || ctx->op == AOP_OP_EMBEDDINGS
+    if (!ctx->info.stream || ctx->info.include_usage
+        || (ctx->op != AOP_OP_CHAT && ctx->op != AOP_OP_COMPLETIONS)
         || !ctx->info.usage_splice.text) {
         return;
     }
@@ -96,6 +98,15 @@ static void ask_for_stream_usage(request_rec *r, aop_req_t *ctx)
 static int answer_nothing_available(request_rec *r, aop_req_t *ctx, int status,
                                     apr_interval_time_t wait)
 {
+    if (ctx->pinned >= 0) {
+        /* The one instance that holds the response: never a silent new start elsewhere. */
+        if (status == HTTP_TOO_MANY_REQUESTS) {
+            aop_rate_limited(r, r->err_headers_out, ctx->info.model, wait);
+        }
+        return answer_error(r, ctx, status, aop_responses_unavailable(r, ctx, status), NULL,
+                            status == HTTP_TOO_MANY_REQUESTS ? "rate_limit_exceeded"
+                                                             : "response_instance_unavailable");
+    }
     if (status == HTTP_TOO_MANY_REQUESTS) {
         return answer_error(r, ctx, status,
                             aop_rate_limited(r, r->err_headers_out, ctx->info.model, wait),
@@ -106,23 +117,30 @@ static int answer_nothing_available(request_rec *r, aop_req_t *ctx, int status,
                                      ctx->info.model), NULL, "no_instance_available");
 }
 
-/* A call to one of the proxied operations: body, model, instances. */
-static int prepare_call(request_rec *r, aop_req_t *ctx)
+static int method_allowed(const request_rec *r, aop_op_e op)
+{
+    switch (op) {
+    case AOP_OP_RESPONSE:
+        return r->method_number == M_GET || r->method_number == M_DELETE;
+    case AOP_OP_RESPONSE_ITEMS:
+        return r->method_number == M_GET;
+    default:
+        return r->method_number == M_POST;
+    }
+}
+
+/* The body's model (or the path's), aliases resolved, and its instances. */
+static int read_call(request_rec *r, aop_req_t *ctx)
 {
     aop_request_error_t err;
-    apr_interval_time_t wait = 0;
-    int status, n = ctx->view->cfg->instances->nelts;
+    const char *path_model = ctx->path.deployment
+                             ? aop_config_model_of(ctx->sc->cfg, ctx->path.deployment) : NULL;
 
-    if (r->method_number != M_POST) {
-        return answer_bad_method(r, ctx, "POST");
-    }
-    if ((status = aop_body_read(r, ctx)) != OK) {
-        return answer_body_status(r, ctx, status);
-    }
-    if (aop_request_parse(r->pool, ctx->op, ctx->body.data, ctx->body.len, &ctx->info,
-                          &err)) {
+    if (aop_request_parse_for(r->pool, ctx->op, path_model, ctx->body.data, ctx->body.len,
+                              &ctx->info, &err)) {
         return answer_error(r, ctx, HTTP_BAD_REQUEST, err.message, err.param, err.code);
     }
+    ctx->info.model = aop_config_model_of(ctx->sc->cfg, ctx->info.model);
     ctx->route = aop_route_find(ctx->view->routes, ctx->info.model);
     ctx->candidates = ctx->route ? ctx->route->candidates : NULL;
     if (!ctx->candidates) {
@@ -130,6 +148,45 @@ static int prepare_call(request_rec *r, aop_req_t *ctx)
                             apr_psprintf(r->pool, "The model `%s` does not exist or you do "
                                          "not have access to it.", ctx->info.model),
                             "model", "model_not_found");
+    }
+    return OK;
+}
+
+/* A call on a stored response: no model, no tokens; the body (cancel's, if any) goes
+ * as it came. */
+static void read_by_id(aop_req_t *ctx)
+{
+    ctx->by_id = 1;
+    ctx->info.model = "";
+    ctx->info.n = 1;
+}
+
+/* A call to one of the proxied operations: body, model, instances. */
+static int prepare_call(request_rec *r, aop_req_t *ctx)
+{
+    aop_responses_error_t rerr;
+    apr_interval_time_t wait = 0;
+    int status, n = ctx->view->cfg->instances->nelts;
+
+    if (!method_allowed(r, ctx->op)) {
+        return answer_bad_method(r, ctx, aop_path_op_methods(ctx->op));
+    }
+    if ((status = aop_body_read(r, ctx)) != OK) {
+        return answer_body_status(r, ctx, status);
+    }
+    if (aop_path_op_by_id(ctx->op)) {
+        read_by_id(ctx);
+    }
+    else if ((status = read_call(r, ctx)) != OK || ctx->err_status) {
+        return status;
+    }
+    if ((ctx->op == AOP_OP_RESPONSES || ctx->by_id)
+        && aop_responses_route(r, ctx, &rerr) != 0) {
+        return answer_error(r, ctx, rerr.status, rerr.message, rerr.param, rerr.code);
+    }
+    if (ctx->by_id && ctx->candidates->nelts == 0) {
+        return answer_error(r, ctx, HTTP_SERVICE_UNAVAILABLE, "No instance is enabled.",
+                            NULL, "no_instance_available");
     }
     ctx->tried = apr_pcalloc(r->pool, n > 0 ? n : 1);
     /* Workers the API added in another process, known before the first pick
@@ -141,15 +198,10 @@ static int prepare_call(request_rec *r, aop_req_t *ctx)
     }
     ask_for_stream_usage(r, ctx);
     ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, "aoproxy: %s model=%s stream=%d "
-                  "estimate=%" APR_INT64_T_FMT, aop_route_op_suffix(ctx->op),
+                  "estimate=%" APR_INT64_T_FMT, aop_path_op_suffix(ctx->op),
                   ctx->info.model, ctx->info.stream, ctx->info.estimate);
     hand_to_proxy(r, ctx);
     return OK;
-}
-
-static int is_v1_path(const char *uri)
-{
-    return strncmp(uri, "/v1/", 4) == 0 || strcmp(uri, "/v1") == 0;
 }
 
 /* /v1/ under AOProxy On is a namespace of ours, not of the filesystem: like
@@ -159,7 +211,7 @@ static int is_v1_path(const char *uri)
  * locally (and unmarks it). */
 static int aop_translate(request_rec *r)
 {
-    if (r->main || !is_v1_path(r->uri) || !aop_dir_enabled(r)) {
+    if (r->main || !aop_path_is_ours(r->uri) || !aop_dir_enabled(r)) {
         return DECLINED;
     }
     r->filename = proxy_filename(r, aop_srv_conf(r->server));
@@ -171,7 +223,7 @@ static int aop_fixups(request_rec *r)
 {
     aop_req_t *ctx;
 
-    if (r->main || !aop_dir_enabled(r) || !is_v1_path(r->uri)) {
+    if (r->main || !aop_dir_enabled(r) || !aop_path_is_ours(r->uri)) {
         return DECLINED;
     }
     ctx = aop_req_make(r);
@@ -187,7 +239,9 @@ static int aop_fixups(request_rec *r)
         return answer_error(r, ctx, HTTP_INTERNAL_SERVER_ERROR,
                             "The proxy is not configured for this server.", NULL, NULL);
     }
-    ctx->op = aop_route_op(r->pool, r->uri, &ctx->model_id);
+    aop_path_parse(r->pool, r->uri, &ctx->path);
+    ctx->op = ctx->path.op;
+    ctx->model_id = ctx->path.model_id;
     switch (ctx->op) {
     case AOP_OP_NONE:
         return answer_error(r, ctx, HTTP_NOT_FOUND,
@@ -218,6 +272,21 @@ static json_object *model_entry(const char *id)
     return m;
 }
 
+/* An alias is a model name a client may use: listed when its model is served. */
+static void add_aliases(request_rec *r, const aop_req_t *ctx, json_object *data)
+{
+    apr_hash_index_t *hi;
+
+    if (!ctx->sc->cfg->aliases) {
+        return;
+    }
+    for (hi = apr_hash_first(r->pool, ctx->sc->cfg->aliases); hi; hi = apr_hash_next(hi)) {
+        if (aop_route_candidates(ctx->view->routes, apr_hash_this_val(hi))) {
+            json_object_array_add(data, model_entry(apr_hash_this_key(hi)));
+        }
+    }
+}
+
 static void answer_models(request_rec *r, aop_req_t *ctx)
 {
     const apr_array_header_t *models = ctx->view->routes->models;
@@ -225,7 +294,8 @@ static void answer_models(request_rec *r, aop_req_t *ctx)
     int i;
 
     if (ctx->model_id) {
-        if (!aop_route_candidates(ctx->view->routes, ctx->model_id)) {
+        if (!aop_route_candidates(ctx->view->routes,
+                                  aop_config_model_of(ctx->sc->cfg, ctx->model_id))) {
             aop_send_error(r, HTTP_NOT_FOUND,
                            apr_psprintf(r->pool, "The model `%s` does not exist or you do "
                                         "not have access to it.", ctx->model_id),
@@ -241,6 +311,7 @@ static void answer_models(request_rec *r, aop_req_t *ctx)
     for (i = 0; i < models->nelts; i++) {
         json_object_array_add(data, model_entry(APR_ARRAY_IDX(models, i, const char *)));
     }
+    add_aliases(r, ctx, data);
     json_object_object_add(root, "object", json_object_new_string("list"));
     json_object_object_add(root, "data", data);
     aop_send_json(r, HTTP_OK, aop_json_to_string(r->pool, root));

@@ -11,6 +11,7 @@
 #include "mod_aoproxy_private.h"
 #include "mod_aoproxy_ctx.h"
 #include "mod_aoproxy_reservations.h"
+#include "mod_aoproxy_responses.h"
 #include "mod_aoproxy_stats.h"
 #include "mod_aoproxy_usage.h"
 
@@ -23,6 +24,8 @@ typedef struct usage_filter_t {
                                       * points into them has gone on */
     const char *piece;               /* strip mode: the data of the bucket being fed */
     apr_size_t piece_len;
+    int told;                        /* the Responses API: where the new response lives
+                                      * was noted (aop_responses_answered) */
 } usage_filter_t;
 
 static int is_event_stream(const request_rec *r)
@@ -41,7 +44,13 @@ static usage_filter_t *filter_ctx(ap_filter_t *f)
     }
     uf = f->ctx = apr_pcalloc(r->pool, sizeof(*uf));
     uf->req = aop_req_get(r);
-    if (uf->req && uf->req->inst && r->status >= 200 && r->status < 300) {
+    if (uf->req && uf->req->by_id && uf->req->inst && r->status >= 200 && r->status < 300) {
+        /* A stored response's: found where it was looked for, or deleted.  Its events
+         * (a replay) were counted when it was made: no usage read. */
+        aop_responses_answered(r, uf->req, NULL);
+        uf->told = 1;
+    }
+    else if (uf->req && uf->req->inst && r->status >= 200 && r->status < 300) {
         sse = is_event_stream(r);
         uf->strip = sse && uf->req->injected_usage;
         if (uf->strip) {
@@ -50,6 +59,9 @@ static usage_filter_t *filter_ctx(ap_filter_t *f)
             apr_table_unset(r->headers_out, "Content-Length");
         }
         uf->parser = aop_usage_parser_create(r->pool, sse, uf->strip);
+        if (uf->req->op == AOP_OP_RESPONSES) {
+            aop_usage_want_id(uf->parser);
+        }
         uf->out = apr_brigade_create(r->pool, f->c->bucket_alloc);
         uf->fed = apr_brigade_create(r->pool, f->c->bucket_alloc);
     }
@@ -150,6 +162,23 @@ static void check_complete(usage_filter_t *uf, ap_filter_t *f, apr_bucket *eos)
     }
 }
 
+/* A new response's id is remembered as soon as it is read, before the client can have
+ * it (and name it in its next call, maybe to another process); at the end, with none
+ * seen, the conversation or looked-up id still is. */
+static void tell_where(usage_filter_t *uf, int at_end)
+{
+    const char *id;
+
+    if (uf->told || uf->req->op != AOP_OP_RESPONSES) {
+        return;
+    }
+    id = aop_usage_id(uf->parser);
+    if (id || at_end) {
+        aop_responses_answered(uf->req->r, uf->req, id);
+        uf->told = 1;
+    }
+}
+
 static apr_status_t feed_bucket(usage_filter_t *uf, apr_bucket *b)
 {
     const char *data;
@@ -169,6 +198,7 @@ static apr_status_t feed_bucket(usage_filter_t *uf, apr_bucket *b)
     uf->piece_len = len;
     rv = aop_usage_feed(uf->parser, data, len, uf->strip ? emit : NULL, uf);
     uf->piece = NULL;
+    tell_where(uf, 0);
     return rv;
 }
 
@@ -197,6 +227,7 @@ static apr_status_t usage_filter(ap_filter_t *f, apr_bucket_brigade *bb)
         }
         else if (APR_BUCKET_IS_EOS(b)) {
             aop_usage_finish(uf->parser, uf->strip ? emit : NULL, uf);
+            tell_where(uf, 1);
             check_complete(uf, f, b);
             account(uf);
             aop_stats_finish(f->r, uf->req);

@@ -36,7 +36,7 @@ LAYERS = [
     # the directives and the configuration, the per-request state.
     # The Entra ID token table and one token fetch (libcurl).
     ("foundations", ["errors", "user_access", "fleets", "shm", "body", "config", "ctx",
-                     "token_table", "token_cert", "token_fetch"]),
+                     "token_table", "token_cert", "token_fetch", "affinity"]),
     # What the instances are and what shared memory says of them: outcomes of
     # attempts, token reservations, balancers and workers, the views and their
     # publication, health and snapshots for the reports.
@@ -45,7 +45,8 @@ LAYERS = [
                    "snapshot", "publish"]),
     # The request path, from the pick up to the fixups hook that starts it: the pick,
     # the counting, the output filters, mod_proxy's hooks, the fixups hook.
-    ("request", ["lbmethod", "stats", "hold", "usage", "proxy", "request"]),
+    # Stored responses (the Responses API): which instance holds one.
+    ("request", ["responses", "lbmethod", "stats", "hold", "usage", "proxy", "request"]),
     # The management API: the router and its helpers, the handlers, their table.
     ("api", ["api", "api_config", "api_manage", "api_stats", "api_metrics", "api_verify",
              "api_routes"]),

@@ -660,7 +660,7 @@ typedef struct {
 static const err_case_t err_cases[] = {
     /* top level */
     { "nmae: x\n", "base.yaml:1: nmae: unknown key (expected one of: name, version, port, "
-      "routing, logging, monitoring, instances)" },
+      "routing, logging, monitoring, instances, aliases)" },
     { "name: {a: 1}\n", "base.yaml:1: name: expected a string, got a map" },
     { "version: [1]\n", "base.yaml:1: version: expected a string, got a list" },
     { "port: 0\n", "base.yaml:1: port: must be between 1 and 65535, got 0" },

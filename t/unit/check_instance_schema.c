@@ -55,6 +55,8 @@ static const sample_t samples[] = {
     { "api_base", "https://Sample.example.com:8443/base/",
       "\"https://Sample.example.com:8443/base\"", NULL, NULL, NULL, 0 },
     { "api_version", "2025-01-01-preview", "\"2025-01-01-preview\"", NULL, NULL, NULL, 0 },
+    { "responses_api_version", "2025-03-01-preview", "\"2025-03-01-preview\"", NULL, NULL,
+      NULL, 0 },
     { "priority", "-7", "-7", NULL, NULL, NULL, 0 },
     { "weight", "3", "3", NULL, NULL, NULL, 0 },
     { "max_tpm", "5000000000", "5000000000", NULL, NULL, NULL, 0 },

@@ -55,23 +55,59 @@ static aop_config_t *make_config(void)
     return cfg;
 }
 
+static aop_op_e op_of(const char *path, aop_path_t *out)
+{
+    aop_path_parse(pool, path, out);
+    return out->op;
+}
+
 START_TEST(op_from_path)
 {
-    const char *id;
+    aop_path_t pt;
 
-    ck_assert_int_eq(aop_route_op(pool, "/v1/chat/completions", &id), AOP_OP_CHAT);
-    ck_assert_int_eq(aop_route_op(pool, "/v1/chat/completions/", &id), AOP_OP_CHAT);
-    ck_assert_int_eq(aop_route_op(pool, "/v1/completions", &id), AOP_OP_COMPLETIONS);
-    ck_assert_int_eq(aop_route_op(pool, "/v1/embeddings", &id), AOP_OP_EMBEDDINGS);
-    ck_assert_int_eq(aop_route_op(pool, "/v1/chat/completionsX", &id), AOP_OP_NONE);
-    ck_assert_int_eq(aop_route_op(pool, "/v1/chat", &id), AOP_OP_NONE);
-    ck_assert_int_eq(aop_route_op(pool, "/v1/chat/completions//", &id), AOP_OP_NONE);
-    ck_assert_int_eq(aop_route_op(pool, "/v2/embeddings", &id), AOP_OP_NONE);
-    ck_assert_int_eq(aop_route_op(pool, "/v1/models", &id), AOP_OP_MODELS);
-    ck_assert_ptr_null(id);
-    ck_assert_int_eq(aop_route_op(pool, "/v1/models/gpt-4o", &id), AOP_OP_MODELS);
-    ck_assert_str_eq(id, "gpt-4o");
-    ck_assert_str_eq(aop_route_op_suffix(AOP_OP_EMBEDDINGS), "embeddings");
+    ck_assert_int_eq(op_of("/v1/chat/completions", &pt), AOP_OP_CHAT);
+    ck_assert_int_eq(op_of("/v1/chat/completions/", &pt), AOP_OP_CHAT);
+    ck_assert_int_eq(op_of("/v1/completions", &pt), AOP_OP_COMPLETIONS);
+    ck_assert_int_eq(op_of("/v1/embeddings", &pt), AOP_OP_EMBEDDINGS);
+    ck_assert_int_eq(op_of("/v1/chat/completionsX", &pt), AOP_OP_NONE);
+    ck_assert_int_eq(op_of("/v1/chat", &pt), AOP_OP_NONE);
+    ck_assert_int_eq(op_of("/v1/chat/completions//", &pt), AOP_OP_NONE);
+    ck_assert_int_eq(op_of("/v2/embeddings", &pt), AOP_OP_NONE);
+    ck_assert_int_eq(op_of("/v1/models", &pt), AOP_OP_MODELS);
+    ck_assert_ptr_null(pt.model_id);
+    ck_assert_int_eq(op_of("/v1/models/gpt-4o", &pt), AOP_OP_MODELS);
+    ck_assert_str_eq(pt.model_id, "gpt-4o");
+    ck_assert_str_eq(aop_path_op_suffix(AOP_OP_EMBEDDINGS), "embeddings");
+    /* Azure's v1 root is OpenAI's. */
+    ck_assert_int_eq(op_of("/openai/v1/chat/completions", &pt), AOP_OP_CHAT);
+    ck_assert_int_eq(op_of("/openai/v1/responses", &pt), AOP_OP_RESPONSES);
+    ck_assert_int_eq(op_of("/openai/v1/models", &pt), AOP_OP_MODELS);
+    /* The AzureOpenAI class's deployment paths: the name is the client's model. */
+    ck_assert_int_eq(op_of("/openai/deployments/gpt-4o/chat/completions", &pt), AOP_OP_CHAT);
+    ck_assert_str_eq(pt.deployment, "gpt-4o");
+    ck_assert_int_eq(op_of("/openai/deployments/e3/embeddings/", &pt), AOP_OP_EMBEDDINGS);
+    ck_assert_int_eq(op_of("/openai/deployments/x/responses", &pt), AOP_OP_NONE);
+    ck_assert_int_eq(op_of("/openai/deployments/a b/chat/completions", &pt), AOP_OP_NONE);
+    ck_assert_int_eq(op_of("/openai/deployments/../chat/completions", &pt), AOP_OP_NONE);
+    ck_assert_int_eq(op_of("/openai/deployments//chat/completions", &pt), AOP_OP_NONE);
+    ck_assert_int_eq(op_of("/openai/chat/completions", &pt), AOP_OP_NONE);
+    ck_assert_int_eq(op_of("/openai/models", &pt), AOP_OP_NONE);
+    /* The Responses API, in every root. */
+    ck_assert_int_eq(op_of("/v1/responses", &pt), AOP_OP_RESPONSES);
+    ck_assert_int_eq(op_of("/openai/responses", &pt), AOP_OP_RESPONSES);
+    ck_assert_int_eq(op_of("/v1/responses/resp_1", &pt), AOP_OP_RESPONSE);
+    ck_assert_str_eq(pt.response_id, "resp_1");
+    ck_assert_int_eq(op_of("/openai/responses/resp_2/cancel", &pt), AOP_OP_RESPONSE_CANCEL);
+    ck_assert_str_eq(pt.response_id, "resp_2");
+    ck_assert_int_eq(op_of("/openai/v1/responses/r3/input_items", &pt), AOP_OP_RESPONSE_ITEMS);
+    ck_assert_int_eq(op_of("/v1/responses/r3/other", &pt), AOP_OP_NONE);
+    ck_assert_ptr_null(pt.response_id);
+    ck_assert_int_eq(op_of("/v1/responses/r%3/cancel", &pt), AOP_OP_NONE);
+    ck_assert_int_eq(op_of("/v1/responses/", &pt), AOP_OP_RESPONSES);
+    ck_assert(aop_path_is_ours("/openai/anything"));
+    ck_assert(aop_path_is_ours("/v1"));
+    ck_assert(!aop_path_is_ours("/openaix"));
+    ck_assert(!aop_path_is_ours("/v10/x"));
 }
 END_TEST
 
@@ -109,14 +145,42 @@ START_TEST(backend_path)
 {
     aop_instance_t *inst = make_instance("a", 1, "m", "dep one", NULL, NULL);
 
-    ck_assert_str_eq(aop_route_backend_path(pool, inst, "gpt4o", AOP_OP_CHAT),
+    ck_assert_str_eq(aop_route_backend_path(pool, inst, "gpt4o", AOP_OP_CHAT, NULL, "a=1"),
                      "/openai/deployments/gpt4o/chat/completions"
                      "?api-version=2024-08-01-preview");
     inst->base_path = "/gw/azure";
     inst->api_version = "2024-10-21&x=1";
-    ck_assert_str_eq(aop_route_backend_path(pool, inst, "dep one", AOP_OP_EMBEDDINGS),
+    ck_assert_str_eq(aop_route_backend_path(pool, inst, "dep one", AOP_OP_EMBEDDINGS, NULL,
+                                            NULL),
                      "/gw/azure/openai/deployments/dep%20one/embeddings"
                      "?api-version=2024-10-21%26x%3D1");
+    /* The Responses API on a dated instance: its own version; a by-id call keeps the
+     * client's query but its api-version. */
+    inst->responses_api_version = "2025-04-01-preview";
+    ck_assert_str_eq(aop_route_backend_path(pool, inst, "d", AOP_OP_RESPONSES, NULL, "x=1"),
+                     "/gw/azure/openai/responses?api-version=2025-04-01-preview");
+    ck_assert_str_eq(aop_route_backend_path(pool, inst, "d", AOP_OP_RESPONSE, "resp_1",
+                                            "api-version=2024&stream=true&starting_after=3"),
+                     "/gw/azure/openai/responses/resp_1?api-version=2025-04-01-preview"
+                     "&stream=true&starting_after=3");
+    ck_assert_str_eq(aop_route_backend_path(pool, inst, "d", AOP_OP_RESPONSE_ITEMS, "r2",
+                                            "api-versionx=1&api-version"),
+                     "/gw/azure/openai/responses/r2/input_items"
+                     "?api-version=2025-04-01-preview&api-versionx=1");
+    /* Azure's v1 API: no api-version, no deployment in the path. */
+    inst->api_version = "v1";
+    ck_assert(aop_route_is_v1(inst));
+    ck_assert_str_eq(aop_route_backend_path(pool, inst, "d", AOP_OP_CHAT, NULL, "a=1"),
+                     "/gw/azure/openai/v1/chat/completions");
+    ck_assert_str_eq(aop_route_backend_path(pool, inst, "d", AOP_OP_RESPONSE_CANCEL, "r9",
+                                            "api-version=preview"),
+                     "/gw/azure/openai/v1/responses/r9/cancel");
+    ck_assert_str_eq(aop_route_backend_path(pool, inst, "d", AOP_OP_RESPONSE, "r9", "s=1"),
+                     "/gw/azure/openai/v1/responses/r9?s=1");
+    ck_assert(aop_route_model_in_body(inst, AOP_OP_EMBEDDINGS));
+    inst->api_version = "2024-10-21";
+    ck_assert(!aop_route_model_in_body(inst, AOP_OP_EMBEDDINGS));
+    ck_assert(aop_route_model_in_body(inst, AOP_OP_RESPONSES));
 }
 END_TEST
 
