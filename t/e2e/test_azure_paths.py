@@ -34,7 +34,7 @@ instances:
       gpt-35-turbo-instruct: "d-instruct"
   - name: "dated-rv"
     api_key: "{key}"
-    api_base: "http://127.0.0.1:{md}"
+    api_base: "http://127.0.0.1:{mr}"
     api_version: "{dated}"
     responses_api_version: "2025-03-01-preview"
     supported_models: ["m-rv"]
@@ -52,19 +52,21 @@ instances:
 def mocks():
     md = start_mock(name="md", api_key=KEY, deployments={
         "d-mini": "gpt-4o-mini", "d-embed": "text-embedding-3-small",
-        "d-instruct": "gpt-35-turbo-instruct", "d-rv": "gpt-4o"})
+        "d-instruct": "gpt-35-turbo-instruct"})
+    # its own resource: a response it makes is nowhere else
+    mr = start_mock(name="mr", api_key=KEY, deployments={"d-rv": "gpt-4o"})
     mv = start_mock(name="mv", api_key=KEY, deployments={
         "v-chat": "gpt-4o", "v-embed": "text-embedding-3-small", "v-instruct": "gpt-35-turbo-instruct"})
-    yield md, mv
-    md.stop()
-    mv.stop()
+    yield md, mv, mr
+    for m in (md, mv, mr):
+        m.stop()
 
 
 @pytest.fixture(scope="module", params=MPMS)
 def server(request, mocks):
-    md, mv = mocks
+    md, mv, mr = mocks
     yield from serving(request, make_server(request.param, YAML.format(
-        key=KEY, md=md.port, mv=mv.port, dated=DATED)))
+        key=KEY, md=md.port, mv=mv.port, mr=mr.port, dated=DATED)))
 
 
 @pytest.fixture(autouse=True)
@@ -79,9 +81,10 @@ def send(srv, method, path, raw=None, headers=None):
     return request(srv, method, path, raw, headers=headers)
 
 
-def one(mock):
-    """The single request a mock saw."""
-    recs = mock.client.requests()
+def one(mock, since=0):
+    """The single request a mock saw (since it had seen `since`: a reset would also
+    drop the responses it stores)."""
+    recs = mock.client.requests()[since:]
     assert len(recs) == 1, [(r["method"], r["path"], r["status"]) for r in recs]
     return recs[0]
 
@@ -114,7 +117,7 @@ def chat_body(model):
 # ---------------------------------------------------------------- upstream styles
 
 def test_v1_instance_gets_v1_path_and_the_deployment_as_model(server, mocks):
-    md, mv = mocks
+    md, mv, mr = mocks
     raw = chat_body("m-v1")
     resp = send(server, "POST", "/v1/chat/completions", raw)
     assert resp.status == 200, resp.body
@@ -146,7 +149,7 @@ def test_v1_instance_gets_v1_path_and_the_deployment_as_model(server, mocks):
 
 
 def test_dated_instance_gets_the_deployment_path_and_the_body_unchanged(server, mocks):
-    md, mv = mocks
+    md, mv, mr = mocks
     raw = chat_body("gpt-4o-mini")
     resp = send(server, "POST", "/v1/chat/completions", raw)
     assert resp.status == 200, resp.body
@@ -159,9 +162,9 @@ def test_dated_instance_gets_the_deployment_path_and_the_body_unchanged(server, 
 
 
 def test_responses_on_a_dated_and_on_a_v1_instance(server, mocks):
-    md, mv = mocks
+    md, mv, mr = mocks
     cases = (("gpt-4o-mini", md, "d-mini", "/openai/responses", {"api-version": "2025-04-01-preview"}),
-             ("m-rv", md, "d-rv", "/openai/responses", {"api-version": "2025-03-01-preview"}),
+             ("m-rv", mr, "d-rv", "/openai/responses", {"api-version": "2025-03-01-preview"}),
              ("m-v1", mv, "v-chat", "/openai/v1/responses", {}))
     for model, mock, dep, path, params in cases:
         for m in mocks:
@@ -179,10 +182,10 @@ def test_responses_on_a_dated_and_on_a_v1_instance(server, mocks):
         for client_path in ("/v1/responses/%s" % obj["id"],
                             "/openai/responses/%s?api-version=2024-01-01" % obj["id"],
                             "/openai/v1/responses/%s/input_items?limit=2" % obj["id"]):
-            mock.client.reset()
+            since = len(mock.client.requests())
             got = request(server, "GET", client_path)
             assert got.status == 200, (client_path, got.body[:300])
-            rec = one(mock)
+            rec = one(mock, since)
             want = dict(params, limit="2") if "limit" in client_path else params
             assert rec["path"].startswith(path + "/" + obj["id"]), rec["path"]
             assert rec["params"] == want, (client_path, rec["params"])
@@ -198,7 +201,7 @@ def test_responses_on_a_dated_and_on_a_v1_instance(server, mocks):
 # ---------------------------------------------------------------- Azure-shaped clients
 
 def test_deployment_paths_route_by_the_path_name(server, mocks):
-    md, mv = mocks
+    md, mv, mr = mocks
     # dated: with no model in the body, or another one: the path decides, the body
     # goes as sent, and the instance's api-version replaces the client's
     for body_model in (None, "not-a-configured-model"):
@@ -233,7 +236,8 @@ def test_deployment_paths_route_by_the_path_name(server, mocks):
         assert rec["path"] == "/openai/deployments/%s/%s" % (dep, path.rsplit("/", 1)[1])
         assert rec["params"] == {"api-version": DATED}
     # a name nothing serves
-    md.client.reset()
+    for m in mocks:
+        m.client.reset()
     assert_openai_error(request(server, "POST", "/openai/deployments/nope/chat/completions"
                                 "?api-version=2024-10-21", {"messages": []}), 404,
                         code="model_not_found")
@@ -241,7 +245,7 @@ def test_deployment_paths_route_by_the_path_name(server, mocks):
 
 
 def test_aliases_in_the_body_and_in_the_path(server, mocks):
-    md, mv = mocks
+    md, mv, mr = mocks
     raw = chat_body("my-chat")
     resp = send(server, "POST", "/v1/chat/completions", raw)
     assert resp.status == 200, resp.body
@@ -273,7 +277,7 @@ def test_aliases_in_the_body_and_in_the_path(server, mocks):
     ('{ gpt-4o-mini: "m-v1" }', "gpt-4o-mini"),         # is itself a configured model
 ])
 def test_a_bad_alias_fails_configtest(aliases, key):
-    text = YAML.format(key=KEY, md=9, mv=9, dated=DATED).replace(
+    text = YAML.format(key=KEY, md=9, mv=9, mr=9, dated=DATED).replace(
         'aliases: { my-chat: "gpt-4o-mini", my-v1: "m-v1" }', "aliases: " + aliases)
     srv = make_server("event", text)
     res = srv.configtest()
@@ -315,7 +319,7 @@ def test_wrong_methods_are_json_405_with_allow(server, mocks):
 
 
 def test_client_credentials_never_reach_azure(server, mocks):
-    md, mv = mocks
+    md, mv, mr = mocks
     creds = {"api-key": CLIENT_KEY, "Authorization": "Bearer " + CLIENT_TOKEN}
     calls = (("/v1/chat/completions", {"model": "gpt-4o-mini"}, md),
              ("/openai/v1/chat/completions", {"model": "m-v1"}, mv),
@@ -335,7 +339,7 @@ def test_client_credentials_never_reach_azure(server, mocks):
         assert_azure_auth(one(mock))
         if "responses" in path:
             rid = resp.json()["id"]
-            mock.client.reset()
+            since = len(mock.client.requests())
             assert request(server, "GET", "/openai/responses/%s?api-version=1" % rid,
                            headers=creds).status == 200
-            assert_azure_auth(one(mock))
+            assert_azure_auth(one(mock, since))

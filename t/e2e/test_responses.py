@@ -161,6 +161,16 @@ def streamed(srv, model, input="hello there", **extra):
 RESP_PATH = re.compile(r"^/openai(?:/v1)?/responses(?:/([^/]+)(?:/(cancel|input_items))?)?$")
 
 
+def mark(mocks):
+    """How many requests each mock has seen: what came after is new.  (A reset would
+    also drop the responses a mock stores.)"""
+    return {name: len(m.client.requests()) for name, m in mocks.all.items()}
+
+
+def since(mock, marks):
+    return mock.client.requests()[marks[mock.name]:]
+
+
 def routed(mocks, owners, allowed=()):
     for name, mock in mocks.all.items():
         for r in mock.client.requests():
@@ -351,20 +361,21 @@ def test_an_unknown_id_is_looked_up_across_the_instances(server, mocks):
     assert got.status == 200, got.body[:300]
     assert got.json()["id"] == made["id"] and out_text(got.json()) == "mock:mb:dep-b"
     # remembered: the next call goes straight there
-    mocks.reset()
+    m0 = mark(mocks)
     got = request(server, "GET", "/v1/responses/%s" % made["id"])
     assert got.status == 200
-    assert len(mocks.ma.client.requests()) == 0
-    assert [r["status"] for r in mocks.mb.client.requests()] == [200]
+    assert since(mocks.ma, m0) == []
+    assert [r["status"] for r in since(mocks.mb, m0)] == [200]
     # a POST naming an unknown previous_response_id: the model's instances in turn
     nxt, (where, _) = created(server, "m-resp", previous_response_id=made2["id"])
     assert where == "mb"
-    mocks.reset()
+    m0 = mark(mocks)
     _, (where, _) = created(server, "m-resp", previous_response_id=nxt["id"])
     assert where == "mb"
-    routed(mocks, {nxt["id"]: "mb"})
-    # no instance holds it: the last answer (404 by id, 400 for a POST)
+    assert since(mocks.ma, m0) == [] and len(since(mocks.mb, m0)) == 1
+    # no instance holds it: the last answer (404 by id, 400 for a POST), logged
     nope = "resp_" + "0" * 48
+    server.expect_error(r"AOP00041: .* failed with (404|400) after \d+ attempt")
     assert_openai_error(request(server, "GET", "/v1/responses/" + nope), 404)
     assert_openai_error(create(server, "m-resp", previous_response_id=nope), 400,
                         code="previous_response_not_found", param="previous_response_id")
@@ -382,8 +393,9 @@ def test_pinned_instance_cooling_down_gives_429_naming_it(server, mocks):
     # new responses go on elsewhere (pin-east rests once its 429 came)
     for _ in range(2):
         assert created(server, "m-pin")[1][0] == "mb"
-    assert [r["status"] for r in mocks.ma.client.requests()] == [429]
-    mocks.reset()
+    assert [r["status"] for r in mocks.ma.client.requests()
+            if r["path"].endswith("/responses") and r["status"] != 200] == [429]
+    m0 = mark(mocks)
     rid = ids["ma"]
     for resp in (create(server, "m-pin", previous_response_id=rid),
                  request(server, "GET", "/v1/responses/" + rid),
@@ -392,23 +404,24 @@ def test_pinned_instance_cooling_down_gives_429_naming_it(server, mocks):
         assert rid in err["message"] and "pin-east" in err["message"], err
         assert 1 <= int(resp.header("Retry-After")) <= 30
     # never silently to the other instance, and not at all to the resting one
-    assert mocks.ma.client.requests() == [] and mocks.mb.client.requests() == []
+    assert since(mocks.ma, m0) == [] and since(mocks.mb, m0) == []
     # the other side's response is unaffected
     assert request(server, "GET", "/v1/responses/" + ids["mb"]).status == 200
-    routed(mocks, owners)
+    routed(mocks, owners, allowed={("ma", "POST", 429)})
 
 
 def test_pinned_instance_unhealthy_gives_503_naming_it(server, mocks):
     ids, owners = pair(server, "m-un")
     rid = ids["ma"]
     assert admin(server, "PATCH", "/instances/un-east", {"enabled": False}).status == 200
+    m0 = mark(mocks)
     try:
         for resp in (create(server, "m-un", previous_response_id=rid),
                      request(server, "GET", "/v1/responses/%s/input_items" % rid),
                      request(server, "POST", "/v1/responses/%s/cancel" % rid)):
             err = assert_openai_error(resp, 503, code="response_instance_unavailable")
             assert "un-east" in err["message"], err
-        assert mocks.ma.client.requests() == [] and mocks.mb.client.requests() == []
+        assert since(mocks.ma, m0) == [] and since(mocks.mb, m0) == []
     finally:
         assert admin(server, "PATCH", "/instances/un-east", {"enabled": True}).status == 200
     got = request(server, "GET", "/v1/responses/" + rid)
@@ -427,7 +440,7 @@ def test_removed_instance_gives_not_found(server, mocks):
         held[mock] = obj["id"]
     assert set(held) == {"mc", "mt"}, held
     assert admin(server, "DELETE", "/instances/rm-gone").status == 200
-    mocks.reset()
+    m0 = mark(mocks)
     rid = held["mc"]
     err = assert_openai_error(request(server, "GET", "/v1/responses/" + rid), 404)
     assert "removed" in err["message"] and rid in err["message"], err
@@ -435,13 +448,14 @@ def test_removed_instance_gives_not_found(server, mocks):
                               code="previous_response_not_found")
     assert "removed" in err["message"], err
     # not a silent new conversation on rm-stay
-    assert mocks.mt.client.requests() == [] and mocks.mc.client.requests() == []
+    assert since(mocks.mt, m0) == [] and since(mocks.mc, m0) == []
     assert request(server, "GET", "/v1/responses/" + held["mt"]).status == 200
 
 
 def test_a_new_response_fails_over_before_the_first_byte(server, mocks):
+    owners = {}
     for stream in (False, True):
-        mocks.reset()
+        m0 = mark(mocks)
         mocks.ma.client.rules([{"deployment": "dep-f1", "status": 500, "times": 1}])
         if stream:
             evs, final = streamed(server, "m-fo")
@@ -451,8 +465,9 @@ def test_a_new_response_fails_over_before_the_first_byte(server, mocks):
             obj, _ = created(server, "m-fo")
             final, text = obj, out_text(obj)
         assert text == "mock:mb:dep-f2"
-        first = mocks.ma.client.requests()
+        first = since(mocks.ma, m0)
         # fo-first rests after its 500 (a cooldown): the second round may skip it
         assert [r["status"] for r in first] in (([500], []) if stream else ([500],)), first
         assert request(server, "GET", "/v1/responses/" + final["id"]).status == 200
-        routed(mocks, {final["id"]: "mb"}, allowed={("ma", "POST", 500)})
+        owners[final["id"]] = "mb"
+        routed(mocks, owners, allowed={("ma", "POST", 500)})

@@ -69,7 +69,7 @@ def test_node_clients_through_the_gateway(server, mocks):
         "run `npm ci --prefix t/node` first (tools/setup does)"
     a, b = mocks
     env = dict(os.environ, AOPROXY=server.url, MOCK_A=a.url, MOCK_B=b.url,
-               TEXT_A="mock:a:dep-a", TEXT_B="mock:b:dep-b", MODEL="gpt-4o-mini",
+               TEXT_A="mock:a:dep-a", A_API_VERSION="2024-10-21", TEXT_B="mock:b:dep-b", MODEL="gpt-4o-mini",
                EMBED_MODEL="text-embedding-3-small", EMBED_DEPLOYMENT="a-embed",
                TURN_LOG=os.path.join(server.root, "turns.log"), MPM=server.mpm)
     res = subprocess.run(["node", "--test", "--test-reporter=tap",
