@@ -118,7 +118,8 @@ def aoproxy_lines(config_dir, environment, state_db=None, v1_scope="location"):
     test_shipped_conf.py runs the shipped file itself).
 
     v1_scope "server" says `AOProxy On` in the server itself instead of in a
-    <Location "/v1/"> (the same /v1/ calls, no section to merge per request);
+    <Location "/v1/"> and <Location "/openai/"> (the same calls, no section to merge per
+    request);
     "none" leaves it to the caller's configuration (say, in a <VirtualHost>)."""
     lines = ['AOProxyConfigDir "%s"' % config_dir]
     if state_db:
