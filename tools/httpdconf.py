@@ -131,8 +131,6 @@ def aoproxy_lines(config_dir, environment, state_db=None, v1_scope="location"):
     if v1_scope == "server":
         lines.append("AOProxy On")
     elif v1_scope != "none":
-        # /openai/: what Azure-shaped clients (AzureOpenAI, base URL {endpoint}/openai)
-        # and OpenAI clients at {endpoint}/openai/v1 call (issue 16).
         lines.append('<Location "/v1/">\n    AOProxy On\n</Location>')
         lines.append('<Location "/openai/">\n    AOProxy On\n</Location>')
     return lines + ['<Location "/%s">\n    SetHandler aoproxy-api\n</Location>' % p for p in API_PATHS]
