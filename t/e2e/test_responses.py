@@ -285,7 +285,7 @@ def test_tpm_budget_counts_responses_usage_exactly(server, mocks):
     # 10 fit a 1100-token budget, plain or streamed; the 11th is refused.  As the chat
     # budget tests say max_tokens 1, these say max_output_tokens 1: what a request may
     # still produce is part of what it reserves while in flight.
-    statuses = []
+    statuses, first = [], None
     for i in range(11):
         if i % 2:
             r = create(server, "m-tpm", input="x" * 400, stream=True, max_output_tokens=1)
@@ -295,6 +295,7 @@ def test_tpm_budget_counts_responses_usage_exactly(server, mocks):
             r = create(server, "m-tpm", input="x" * 400, max_output_tokens=1)
             if r.status == 200:
                 assert r.json()["usage"]["total_tokens"] == 101
+                first = first or r.json()["id"]
         statuses.append(r.status)
         last = r
     assert statuses == [200] * 10 + [429], statuses
@@ -302,14 +303,21 @@ def test_tpm_budget_counts_responses_usage_exactly(server, mocks):
     assert 1 <= int(last.header("Retry-After")) <= 61, err
     assert mocks.mt.client.stats()["tokens_served"] == 1010
     assert stats_of(server, "tpm-only")["tpm"]["used"] == 1010
+    # a turn after a response of that instance, as big as the refused one: 429 naming
+    # the id and the instance
+    resp = create(server, "m-tpm", input="x" * 400, previous_response_id=first,
+                  max_output_tokens=1)
+    err = assert_openai_error(resp, 429, code="rate_limit_exceeded")
+    assert first in err["message"] and "tpm-only" in err["message"], err
+    assert 1 <= int(resp.header("Retry-After")) <= 61
+    assert mocks.mt.client.stats()["tokens_served"] == 1010
 
 
 # ---------------------------------------------------------------- affinity
 
-def follow_up(server, mocks, ids, prefix="/v1"):
-    """Every by-id call and a chain turn on each id; returns the owners, new ids
-    included."""
-    owners = {rid: m for m, rid in ids.items()}
+def follow_up(server, mocks, ids, owners, prefix="/v1"):
+    """Every by-id call and a chain turn on each id, then the routing check of all the
+    test's calls; owners (every id the test made) gets the new ids."""
     for mock, rid in ids.items():
         got = request(server, "GET", "%s/responses/%s" % (prefix, rid))
         assert got.status == 200, (rid, got.status, got.body[:300])
@@ -321,20 +329,21 @@ def follow_up(server, mocks, ids, prefix="/v1"):
         assert where == mock, "the turn after %s went to %s" % (rid, where)
         owners[nxt["id"]] = where
     routed(mocks, owners)
-    return owners
 
 
 def test_affinity_survives_a_graceful_restart(server, mocks):
-    ids, _ = pair(server, "m-resp")
-    more, _ = pair(server, "m-resp")
+    ids, owners = pair(server, "m-resp")
+    more, owners2 = pair(server, "m-resp")
+    owners.update(owners2)
     server.graceful()
-    follow_up(server, mocks, ids)
-    follow_up(server, mocks, more, prefix="/openai")
+    follow_up(server, mocks, ids, owners)
+    follow_up(server, mocks, more, owners, prefix="/openai")
 
 
 def test_affinity_survives_instances_added_and_removed_by_the_api(server, mocks):
-    ids, _ = pair(server, "m-resp")
-    more, _ = pair(server, "m-resp")
+    ids, owners = pair(server, "m-resp")
+    more, owners2 = pair(server, "m-resp")
+    owners.update(owners2)
     body = {"name": "resp-c", "api_key": KEY, "api_base": mocks.mc.url, "api_version": "v1",
             "supported_models": ["m-resp"], "model_deployments": {"m-resp": "dep-c"}}
     assert admin(server, "POST", "/instances/add", body).status == 201
@@ -342,8 +351,8 @@ def test_affinity_survives_instances_added_and_removed_by_the_api(server, mocks)
     assert admin(server, "DELETE", "/instances/x-first").status == 200
     names = [i["name"] for i in request(server, "GET", "/instances").json()["instances"]]
     assert "resp-c" in names and "x-first" not in names
-    follow_up(server, mocks, ids)
-    follow_up(server, mocks, more, prefix="/openai/v1")
+    follow_up(server, mocks, ids, owners)
+    follow_up(server, mocks, more, owners, prefix="/openai/v1")
     # the new instance serves the model, but nothing of what the others hold
     seen = set()
     for _ in range(3):
@@ -410,15 +419,17 @@ def test_pinned_instance_cooling_down_gives_429_naming_it(server, mocks):
     routed(mocks, owners, allowed={("ma", "POST", 429)})
 
 
-def test_pinned_instance_unhealthy_gives_503_naming_it(server, mocks):
+def test_pinned_instance_disabled_gives_503_naming_it(server, mocks):
     ids, owners = pair(server, "m-un")
     rid = ids["ma"]
     assert admin(server, "PATCH", "/instances/un-east", {"enabled": False}).status == 200
     m0 = mark(mocks)
     try:
-        for resp in (create(server, "m-un", previous_response_id=rid),
-                     request(server, "GET", "/v1/responses/%s/input_items" % rid),
-                     request(server, "POST", "/v1/responses/%s/cancel" % rid)):
+        answers = (create(server, "m-un", previous_response_id=rid),
+                   request(server, "GET", "/v1/responses/%s/input_items" % rid),
+                   request(server, "POST", "/v1/responses/%s/cancel" % rid))
+        assert [r.status for r in answers] == [503] * 3, [r.body[:200] for r in answers]
+        for resp in answers:
             err = assert_openai_error(resp, 503, code="response_instance_unavailable")
             assert "un-east" in err["message"], err
         assert since(mocks.ma, m0) == [] and since(mocks.mb, m0) == []
@@ -427,6 +438,26 @@ def test_pinned_instance_unhealthy_gives_503_naming_it(server, mocks):
     got = request(server, "GET", "/v1/responses/" + rid)
     assert got.status == 200 and got.json()["id"] == rid
     routed(mocks, owners)
+
+
+def test_pinned_instance_refusing_its_key_gives_503_naming_it(server, mocks):
+    """After the test above (un-east stays unhealthy)."""
+    ids, owners = pair(server, "m-un")
+    rid = ids["ma"]
+    # the next request at un-east finds its key refused (and fails over to un-west)
+    server.expect_error(r"AOP00044: instance un-east refused its api key \(401\)")
+    mocks.ma.client.rules([{"deployment": "dep-u", "status": 401, "times": 1}])
+    for _ in range(2):
+        obj, (where, _) = created(server, "m-un")
+        assert where == "mb"
+        owners[obj["id"]] = "mb"
+    m0 = mark(mocks)
+    for resp in (create(server, "m-un", previous_response_id=rid),
+                 request(server, "GET", "/v1/responses/" + rid)):
+        err = assert_openai_error(resp, 503, code="response_instance_unavailable")
+        assert "un-east" in err["message"], err
+    assert since(mocks.ma, m0) == [] and since(mocks.mb, m0) == []
+    routed(mocks, owners, allowed={("ma", "POST", 401)})
 
 
 def test_removed_instance_gives_not_found(server, mocks):
