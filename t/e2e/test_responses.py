@@ -416,7 +416,18 @@ def test_pinned_instance_cooling_down_gives_429_naming_it(server, mocks):
     assert since(mocks.ma, m0) == [] and since(mocks.mb, m0) == []
     # the other side's response is unaffected
     assert request(server, "GET", "/v1/responses/" + ids["mb"]).status == 200
-    routed(mocks, owners, allowed={("ma", "POST", 429)})
+    # an id the gateway never saw, held by the resting instance: pin-west says it has
+    # no such response, and the client hears that (or that the model is resting), never
+    # a gateway error
+    old = direct(mocks.ma, "POST", "/openai/responses?api-version=2025-04-01-preview",
+                 {"model": "dep-p", "input": "before the gateway"})
+    server.expect_error(r"AOP00041: request for model m-pin failed")
+    resp = create(server, "m-pin", previous_response_id=old["id"])
+    assert resp.status in (400, 429), (resp.status, resp.body[:300])
+    if resp.status == 400:
+        assert_openai_error(resp, 400, code="previous_response_not_found")
+    routed(mocks, owners, allowed={("ma", "POST", 429), ("ma", "POST", 200),
+                                   ("mb", "POST", 400)})
 
 
 def test_pinned_instance_disabled_gives_503_naming_it(server, mocks):
