@@ -34,14 +34,15 @@ LAYERS = [
     # of fleets, the shared memory segment (a document per fleet) and its lock, the
     # body replay filter,
     # the directives and the configuration, the per-request state.
-    # The Entra ID token table and one token fetch (libcurl).
+    # The Entra ID token table, one token fetch (libcurl) and the fetches in flight.
     ("foundations", ["errors", "user_access", "fleets", "shm", "body", "config", "ctx",
-                     "token_table", "token_cert", "token_fetch", "affinity"]),
+                     "token_table", "token_cert", "token_fetch", "token_multi", "affinity"]),
     # What the instances are and what shared memory says of them: outcomes of
     # attempts, token reservations, balancers and workers, the views and their
     # publication, health and snapshots for the reports.
-    # The token task (a mod_watchdog callback) keeps the views' tokens fresh.
-    ("instances", ["outcome", "reservations", "balancer", "view", "token", "health",
+    # The token task (a mod_watchdog callback) keeps the views' tokens fresh; an
+    # outcome tells it of a refused token.
+    ("instances", ["reservations", "balancer", "view", "token", "outcome", "health",
                    "snapshot", "publish"]),
     # The request path, from the pick up to the fixups hook that starts it: the pick,
     # the counting, the output filters, mod_proxy's hooks, the fixups hook.
