@@ -41,6 +41,15 @@ static table_t *table;
 
 /* ------------------------------------------------------------------ the segment */
 
+/* The retained segment is this build's table (magic, layout, size). */
+static int same_layout(apr_shm_t *shm, apr_size_t size)
+{
+    const table_t *t = apr_shm_baseaddr_get(shm);
+
+    return apr_shm_size_get(shm) >= size && t->magic == TABLE_MAGIC
+           && t->layout == TABLE_LAYOUT && t->nslots == AOP_TOKEN_SLOTS;
+}
+
 apr_status_t aop_token_table_setup(server_rec *s)
 {
     retained_t *kept = ap_retained_data_get("mod_aoproxy_token_table");
@@ -49,6 +58,16 @@ apr_status_t aop_token_table_setup(server_rec *s)
 
     if (!kept) {
         kept = ap_retained_data_create("mod_aoproxy_token_table", sizeof(*kept));
+    }
+    if (kept->shm && !same_layout(kept->shm, size)) {
+        /* A new build's table across a graceful restart (the module was upgraded):
+         * tokens are fetched again into a new one.  The old children that still
+         * serve keep their own mapping of the old segment until they exit. */
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, AOPLOGNO(00310)
+                     "the Entra ID token table changed layout (a new module build): "
+                     "tokens are fetched anew");
+        apr_shm_destroy(kept->shm);
+        kept->shm = NULL;
     }
     if (!kept->shm) {
         if ((rv = apr_shm_create(&kept->shm, size, NULL, s->process->pool)) != APR_SUCCESS) {
