@@ -34,9 +34,10 @@ LAYERS = [
     # of fleets, the shared memory segment (a document per fleet) and its lock, the
     # body replay filter,
     # the directives and the configuration, the per-request state.
-    # The Entra ID token table and one token fetch (libcurl).
+    # The Entra ID token table and one token fetch (libcurl).  The response-affinity
+    # table.
     ("foundations", ["errors", "user_access", "fleets", "shm", "body", "config", "ctx",
-                     "token_table", "token_cert", "token_fetch"]),
+                     "token_table", "token_cert", "token_fetch", "affinity"]),
     # What the instances are and what shared memory says of them: outcomes of
     # attempts, token reservations, balancers and workers, the views and their
     # publication, health and snapshots for the reports.
