@@ -35,6 +35,7 @@ LAYERS = [
     # body replay filter,
     # the directives and the configuration, the per-request state.
     # The Entra ID token table, one token fetch (libcurl) and the fetches in flight.
+    # The response-affinity table.
     ("foundations", ["errors", "user_access", "fleets", "shm", "body", "config", "ctx",
                      "token_table", "token_cert", "token_fetch", "token_multi", "affinity"]),
     # What the instances are and what shared memory says of them: outcomes of
