@@ -38,6 +38,12 @@ typedef struct aop_config_t {
      * none.  alias_src: each alias's aop_yaml_pair_t (file, line), for messages. */
     apr_hash_t *aliases;
     apr_hash_t *alias_src;
+    /* fallbacks: model -> apr_array_header_t * of the models (const char *) a request
+     * moves on to when none of its model's instances can serve it;
+     * context_fallbacks: the same, on Azure's context_length_exceeded.  NULL: none.
+     * *_src: each entry's aop_yaml_pair_t, for messages. */
+    apr_hash_t *fallbacks, *fallback_src;
+    apr_hash_t *context_fallbacks, *context_fallback_src;
     apr_array_header_t *files;               /* const char *: the files read, in order */
     apr_array_header_t *warnings;            /* const char *: non-fatal findings */
     /* aop_left_out_t: the instances a lenient load left out (NULL when strict). */
@@ -85,6 +91,10 @@ apr_status_t aop_config_load_texts(apr_pool_t *p,
 
 /* The configured model a client's name stands for: its alias's, else name itself. */
 const char *aop_config_model_of(const aop_config_t *cfg, const char *name);
+
+/* model's fallbacks (context: its context_window_fallbacks), in order; NULL: none. */
+const apr_array_header_t *aop_config_fallbacks(const aop_config_t *cfg, const char *model,
+                                               int context);
 
 const char *aop_strategy_name(aop_strategy_e s);
 int aop_strategy_parse(const char *name, aop_strategy_e *out);
