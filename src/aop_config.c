@@ -248,10 +248,32 @@ static apr_status_t set_windows(ctx_t *c, void *obj, const node_t *val, const ch
     return APR_SUCCESS;
 }
 
+/* How long a request may wait out an instance's Retry-After to try it again, when
+ * nothing else can take it: a few seconds at most, or a client's own retry is the
+ * better place. */
+static apr_status_t set_max_retry_wait(ctx_t *c, void *obj, const node_t *val,
+                                       const char *path)
+{
+    aop_config_t *cfg = obj;
+    const char *s;
+    apr_status_t rv = aop_yaml_scalar(c, val, path, "a number", &s);
+
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    if (!parse_number(s, &cfg->max_retry_wait) || !(cfg->max_retry_wait >= 0.0)
+        || cfg->max_retry_wait > AOP_MAX_RETRY_WAIT_MAX) {
+        return aop_yaml_fail(c, val->file, val->line, path, "expected 0 to %g seconds, got %s",
+                             AOP_MAX_RETRY_WAIT_MAX, aop_yaml_shown(c, val));
+    }
+    return APR_SUCCESS;
+}
+
 static const field_t routing_fields[] = {
     FIELD_FN("strategy", set_strategy),
     FIELD_INT("retries", aop_config_t, retries, 0, 16),
     FIELD_FN("timeout", set_timeout),
+    FIELD_FN("max_retry_wait", set_max_retry_wait),
     FIELD_END
 };
 
@@ -315,6 +337,7 @@ static aop_config_t *new_config(apr_pool_t *p)
     cfg->strategy = AOP_STRATEGY_FAILOVER;
     cfg->retries = 3;
     cfg->timeout = 60.0;
+    cfg->max_retry_wait = AOP_MAX_RETRY_WAIT_DEFAULT;
     cfg->log_level = "INFO";
     cfg->stats_window_minutes = 5;
     cfg->additional_windows = apr_array_make(p, 3, sizeof(int));

@@ -19,6 +19,9 @@ typedef enum {
     AOP_STRATEGY_ROUND_ROBIN
 } aop_strategy_e;
 
+#define AOP_MAX_RETRY_WAIT_DEFAULT 2.0
+#define AOP_MAX_RETRY_WAIT_MAX 30.0
+
 typedef struct aop_config_t {
     const char *name;
     const char *version;
@@ -26,6 +29,9 @@ typedef struct aop_config_t {
     aop_strategy_e strategy;
     int retries;                 /* further instances tried after the first; default 3 */
     double timeout;              /* seconds; default 60 */
+    double max_retry_wait;       /* seconds a request may wait out a 429's Retry-After to
+                                  * retry the same instance when nothing else can serve
+                                  * it; 0 = never; default AOP_MAX_RETRY_WAIT_DEFAULT */
     const char *log_level;       /* DEBUG, INFO, WARNING, ERROR, CRITICAL; default INFO */
     const char *log_file;
     apr_int64_t log_max_size;

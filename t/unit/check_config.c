@@ -693,7 +693,7 @@ static const err_case_t err_cases[] = {
     { "routing: [failover]\n", "base.yaml:1: routing: expected a map, got a list" },
     { "routing: failover\n", "base.yaml:1: routing: expected a map, got a scalar" },
     { "routing:\n  stratgy: failover\n", "base.yaml:2: routing.stratgy: unknown key "
-      "(expected one of: strategy, retries, timeout)" },
+      "(expected one of: strategy, retries, timeout, max_retry_wait)" },
     /* logging */
     { "logging:\n  level: verbose\n", "base.yaml:2: logging.level: unknown level "
       "\"verbose\" (expected one of: DEBUG, INFO, WARNING, ERROR, CRITICAL)" },
