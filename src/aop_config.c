@@ -26,6 +26,7 @@
 
 #include "aop_config.h"
 #include "aop_config_instance.h"
+#include "aop_config_models.h"
 #include "aop_file.h"
 #include "aop_yaml.h"
 #include "aop_yaml_value.h"
@@ -247,10 +248,32 @@ static apr_status_t set_windows(ctx_t *c, void *obj, const node_t *val, const ch
     return APR_SUCCESS;
 }
 
+/* How long a request may wait out an instance's Retry-After to try it again, when
+ * nothing else can take it: a few seconds at most, or a client's own retry is the
+ * better place. */
+static apr_status_t set_max_retry_wait(ctx_t *c, void *obj, const node_t *val,
+                                       const char *path)
+{
+    aop_config_t *cfg = obj;
+    const char *s;
+    apr_status_t rv = aop_yaml_scalar(c, val, path, "a number", &s);
+
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    if (!parse_number(s, &cfg->max_retry_wait) || !(cfg->max_retry_wait >= 0.0)
+        || cfg->max_retry_wait > AOP_MAX_RETRY_WAIT_MAX) {
+        return aop_yaml_fail(c, val->file, val->line, path, "expected 0 to %g seconds, got %s",
+                             AOP_MAX_RETRY_WAIT_MAX, aop_yaml_shown(c, val));
+    }
+    return APR_SUCCESS;
+}
+
 static const field_t routing_fields[] = {
     FIELD_FN("strategy", set_strategy),
     FIELD_INT("retries", aop_config_t, retries, 0, 16),
     FIELD_FN("timeout", set_timeout),
+    FIELD_FN("max_retry_wait", set_max_retry_wait),
     FIELD_END
 };
 
@@ -290,90 +313,6 @@ static apr_status_t set_instances(ctx_t *c, void *obj, const node_t *val, const 
     return aop_config_read_instances(c, obj, val, path);
 }
 
-/* aliases: {client-name: model}: strings only; whether each model exists is checked
- * once the instances are read (check_aliases). */
-static apr_status_t set_aliases(ctx_t *c, void *obj, const node_t *val, const char *path)
-{
-    aop_config_t *cfg = obj;
-    const char *model;
-    int i;
-
-    if (val->type != AOP_YAML_MAP) {
-        return aop_yaml_fail(c, val->file, val->line, path, "expected a map of alias: model, "
-                             "got %s", aop_yaml_type_name(val));
-    }
-    cfg->aliases = apr_hash_make(c->p);
-    cfg->alias_src = apr_hash_make(c->p);
-    for (i = 0; i < val->items->nelts; i++) {
-        aop_yaml_pair_t *kv = &APR_ARRAY_IDX(val->items, i, aop_yaml_pair_t);
-        const char *key = apr_pstrcat(c->p, path, ".", kv->key, NULL);
-
-        if (!*kv->key || aop_yaml_scalar(c, kv->val, key, "a model name", &model)
-                         != APR_SUCCESS || !*model) {
-            return c->err ? APR_EINVAL
-                          : aop_yaml_fail(c, kv->file, kv->line, key, "must name a model");
-        }
-        apr_hash_set(cfg->aliases, kv->key, APR_HASH_KEY_STRING, model);
-        apr_hash_set(cfg->alias_src, kv->key, APR_HASH_KEY_STRING, kv);
-    }
-    return APR_SUCCESS;
-}
-
-static int some_instance_lists(const aop_config_t *cfg, const char *model)
-{
-    int i, j;
-
-    for (i = 0; i < cfg->instances->nelts; i++) {
-        const aop_instance_t *inst = APR_ARRAY_IDX(cfg->instances, i, aop_instance_t *);
-
-        for (j = 0; inst->supported_models && j < inst->supported_models->nelts; j++) {
-            if (!strcmp(APR_ARRAY_IDX(inst->supported_models, j, const char *), model)) {
-                return 1;
-            }
-        }
-    }
-    return 0;
-}
-
-/* An alias must name a model some instance lists, and must not be one itself (which
- * would then be meant?).  A lenient load (start, restart) drops an alias whose
- * instances were all left out, with a warning, rather than stop. */
-static apr_status_t check_aliases(ctx_t *c, aop_config_t *cfg)
-{
-    apr_hash_index_t *hi;
-
-    for (hi = cfg->aliases ? apr_hash_first(c->p, cfg->aliases) : NULL; hi;
-         hi = apr_hash_next(hi)) {
-        const char *alias = apr_hash_this_key(hi), *model = apr_hash_this_val(hi);
-        const aop_yaml_pair_t *kv = apr_hash_get(cfg->alias_src, alias, APR_HASH_KEY_STRING);
-        const char *key = apr_pstrcat(c->p, "aliases.", alias, NULL);
-
-        if (some_instance_lists(cfg, alias)) {
-            return aop_yaml_fail(c, kv->file, kv->line, key, "\"%s\" is a model an instance "
-                                 "lists; an alias must be another name", alias);
-        }
-        if (some_instance_lists(cfg, model)) {
-            continue;
-        }
-        if (!cfg->left_out) {
-            return aop_yaml_fail(c, kv->file, kv->line, key, "model \"%s\" is not in any "
-                                 "instance's supported_models", model);
-        }
-        aop_yaml_warn(c, kv->file, kv->line, key, "model \"%s\" is not served by any "
-                      "instance that could be loaded: the alias is left out", model);
-        apr_hash_set(cfg->aliases, alias, APR_HASH_KEY_STRING, NULL);
-    }
-    return APR_SUCCESS;
-}
-
-const char *aop_config_model_of(const aop_config_t *cfg, const char *name)
-{
-    const char *model = cfg && cfg->aliases && name
-                        ? apr_hash_get(cfg->aliases, name, APR_HASH_KEY_STRING) : NULL;
-
-    return model ? model : name;
-}
-
 static const field_t top_fields[] = {
     FIELD_STR("name", aop_config_t, name),
     FIELD_STR("version", aop_config_t, version),
@@ -382,7 +321,9 @@ static const field_t top_fields[] = {
     FIELD_FN("logging", set_logging),
     FIELD_FN("monitoring", set_monitoring),
     FIELD_FN("instances", set_instances),
-    FIELD_FN("aliases", set_aliases),
+    FIELD_FN("aliases", aop_config_set_aliases),
+    FIELD_FN("fallbacks", aop_config_set_fallbacks),
+    FIELD_FN("context_window_fallbacks", aop_config_set_context_fallbacks),
     FIELD_END
 };
 
@@ -396,6 +337,7 @@ static aop_config_t *new_config(apr_pool_t *p)
     cfg->strategy = AOP_STRATEGY_FAILOVER;
     cfg->retries = 3;
     cfg->timeout = 60.0;
+    cfg->max_retry_wait = AOP_MAX_RETRY_WAIT_DEFAULT;
     cfg->log_level = "INFO";
     cfg->stats_window_minutes = 5;
     cfg->additional_windows = apr_array_make(p, 3, sizeof(int));
@@ -444,7 +386,7 @@ static apr_status_t load_layers(ctx_t *c, aop_config_t *cfg,
     if ((rv = apply_fields(c, cfg, root, "", top_fields)) != APR_SUCCESS) {
         return rv;
     }
-    return check_aliases(c, cfg);
+    return aop_config_check_models(c, cfg);
 }
 
 static apr_status_t finish(ctx_t *c, aop_config_t *cfg, apr_status_t rv,

@@ -19,6 +19,9 @@ typedef enum {
     AOP_STRATEGY_ROUND_ROBIN
 } aop_strategy_e;
 
+#define AOP_MAX_RETRY_WAIT_DEFAULT 2.0
+#define AOP_MAX_RETRY_WAIT_MAX 30.0
+
 typedef struct aop_config_t {
     const char *name;
     const char *version;
@@ -26,6 +29,9 @@ typedef struct aop_config_t {
     aop_strategy_e strategy;
     int retries;                 /* further instances tried after the first; default 3 */
     double timeout;              /* seconds; default 60 */
+    double max_retry_wait;       /* seconds a request may wait out a 429's Retry-After to
+                                  * retry the same instance when nothing else can serve
+                                  * it; 0 = never; default AOP_MAX_RETRY_WAIT_DEFAULT */
     const char *log_level;       /* DEBUG, INFO, WARNING, ERROR, CRITICAL; default INFO */
     const char *log_file;
     apr_int64_t log_max_size;
@@ -38,6 +44,12 @@ typedef struct aop_config_t {
      * none.  alias_src: each alias's aop_yaml_pair_t (file, line), for messages. */
     apr_hash_t *aliases;
     apr_hash_t *alias_src;
+    /* fallbacks: model -> apr_array_header_t * of the models (const char *) a request
+     * moves on to when none of its model's instances can serve it;
+     * context_fallbacks: the same, on Azure's context_length_exceeded.  NULL: none.
+     * *_src: each entry's aop_yaml_pair_t, for messages. */
+    apr_hash_t *fallbacks, *fallback_src;
+    apr_hash_t *context_fallbacks, *context_fallback_src;
     apr_array_header_t *files;               /* const char *: the files read, in order */
     apr_array_header_t *warnings;            /* const char *: non-fatal findings */
     /* aop_left_out_t: the instances a lenient load left out (NULL when strict). */
@@ -85,6 +97,10 @@ apr_status_t aop_config_load_texts(apr_pool_t *p,
 
 /* The configured model a client's name stands for: its alias's, else name itself. */
 const char *aop_config_model_of(const aop_config_t *cfg, const char *name);
+
+/* model's fallbacks (context: its context_window_fallbacks), in order; NULL: none. */
+const apr_array_header_t *aop_config_fallbacks(const aop_config_t *cfg, const char *model,
+                                               int context);
 
 const char *aop_strategy_name(aop_strategy_e s);
 int aop_strategy_parse(const char *name, aop_strategy_e *out);

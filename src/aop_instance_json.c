@@ -297,24 +297,137 @@ int aop_instance_json_is_key(const char *key)
 /* --------------------------------------------------------------------------
  * the instance as a whole
  */
+#define AUTH_KEY "auth"
+#define AUTH_PREFIX "auth."
+
+static int is_auth_field(const aop_field_t *f)
+{
+    return (f->flags & AOP_FIELD_API) && !strncmp(f->key, AUTH_PREFIX, sizeof(AUTH_PREFIX) - 1);
+}
+
+/* "type, tenant_id, ...": the keys of the nested auth object. */
+static const char *auth_key_list(apr_pool_t *p)
+{
+    const aop_field_t *f;
+    const char *list = NULL;
+
+    for (f = aop_instance_fields; f->key; ++f) {
+        if (is_auth_field(f)) {
+            const char *k = f->key + sizeof(AUTH_PREFIX) - 1;
+
+            list = list ? apr_pstrcat(p, list, ", ", k, NULL) : k;
+        }
+    }
+    return list ? list : "";
+}
+
+static int has_flat_auth(json_object *obj)
+{
+    json_object_object_foreach(obj, key, val) {
+        (void)val;
+        if (!strncmp(key, AUTH_PREFIX, sizeof(AUTH_PREFIX) - 1)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static apr_status_t apply_field(ctx_t *c, aop_instance_t *inst, const aop_field_t *f,
+                                json_object *val)
+{
+    apr_status_t rv = read_field(c, inst, f, val);
+
+    if (rv == APR_SUCCESS) {
+        apr_table_setn(inst->sources, f->key, "json");
+    }
+    return rv;
+}
+
+/* "auth": {"type": ..., "tenant_id": ...}, the YAML's shape: each key is the flat
+ * field "auth.KEY", with its rules; keys not given are left as they are (a PATCH
+ * changes only those), null resets every auth.* field.  Mixed with flat "auth.*"
+ * keys it is refused: which one wins would depend on the order of the keys. */
+static apr_status_t apply_auth(ctx_t *c, aop_instance_t *inst, json_object *obj,
+                               json_object *auth)
+{
+    const aop_field_t *f;
+    apr_status_t rv;
+
+    if (has_flat_auth(obj)) {
+        return fail(c, AUTH_KEY, "give the auth fields either as an object under \"auth\" "
+                    "or as flat \"auth.*\" keys, not both");
+    }
+    if (!auth) {
+        for (f = aop_instance_fields; f->key; ++f) {
+            if (is_auth_field(f) && (rv = apply_field(c, inst, f, NULL)) != APR_SUCCESS) {
+                return rv;
+            }
+        }
+        return APR_SUCCESS;
+    }
+    if (!json_object_is_type(auth, json_type_object)) {
+        return fail(c, AUTH_KEY, "expected an object, got %s", type_name(auth));
+    }
+    json_object_object_foreach(auth, key, val) {
+        const char *flat = apr_pstrcat(c->p, AUTH_PREFIX, key, NULL);
+
+        if ((f = aop_field_find(flat, AOP_FIELD_API)) == NULL) {
+            return fail(c, flat, "unknown key of auth (expected one of: %s)",
+                        auth_key_list(c->p));
+        }
+        if ((rv = apply_field(c, inst, f, val)) != APR_SUCCESS) {
+            return rv;
+        }
+    }
+    return APR_SUCCESS;
+}
+
 /* Unknown keys are errors so that a typo is not silently ignored.  The auth.* fields
- * are flat keys ("auth.type"): each key of a PATCH is a field the store then owns. */
+ * come as flat keys ("auth.type") or as one nested "auth" object (apply_auth()). */
 static apr_status_t apply_keys(ctx_t *c, aop_instance_t *inst, json_object *obj)
 {
     const aop_field_t *f;
     apr_status_t rv;
 
     json_object_object_foreach(obj, key, val) {
-        if ((f = aop_field_find(key, AOP_FIELD_API)) == NULL) {
-            return fail(c, apr_pstrdup(c->p, key), "unknown key (expected one of: %s)",
-                        aop_field_key_list(c->p, AOP_FIELD_API));
+        if (!strcmp(key, AUTH_KEY)) {
+            rv = apply_auth(c, inst, obj, val);
         }
-        if ((rv = read_field(c, inst, f, val)) != APR_SUCCESS) {
+        else if ((f = aop_field_find(key, AOP_FIELD_API)) == NULL) {
+            return fail(c, apr_pstrdup(c->p, key), "unknown key (expected one of: %s, "
+                        "or auth as an object)", aop_field_key_list(c->p, AOP_FIELD_API));
+        }
+        else {
+            rv = apply_field(c, inst, f, val);
+        }
+        if (rv != APR_SUCCESS) {
             return rv;
         }
-        apr_table_setn(inst->sources, f->key, "json");
     }
     return APR_SUCCESS;
+}
+
+apr_array_header_t *aop_instance_json_keys(apr_pool_t *p, json_object *obj)
+{
+    apr_array_header_t *keys = apr_array_make(p, 8, sizeof(const char *));
+    const aop_field_t *f;
+    json_object *auth;
+
+    json_object_object_foreach(obj, key, val) {
+        if (strcmp(key, AUTH_KEY)) {
+            APR_ARRAY_PUSH(keys, const char *) = apr_pstrdup(p, key);
+            continue;
+        }
+        auth = val;
+        for (f = aop_instance_fields; f->key; ++f) {
+            if (is_auth_field(f)
+                && (!auth || json_object_object_get_ex(auth, f->key + sizeof(AUTH_PREFIX) - 1,
+                                                       NULL))) {
+                APR_ARRAY_PUSH(keys, const char *) = f->key;
+            }
+        }
+    }
+    return keys;
 }
 
 static apr_status_t check_api_key(ctx_t *c, const aop_instance_t *inst)

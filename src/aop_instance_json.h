@@ -19,7 +19,11 @@
 
 /* Builds an instance from obj, a JSON object with the keys of the schema's
  * AOP_FIELD_API rows (name, provider_type, api_key, api_base, api_version, priority,
- * weight, max_tpm, enabled, supported_models, model_deployments).
+ * weight, max_tpm, enabled, supported_models, model_deployments, auth.*).  The auth.*
+ * fields may also come nested, as the YAML writes them: "auth": {"type": "entra",
+ * "tenant_id": ...} sets "auth.type", "auth.tenant_id"... with the same rules (keys it
+ * does not name are left alone; "auth": null resets them all); an object that has
+ * both shapes is refused.
  *   partial=0 (add, or a stored record): absent keys take their defaults and the
  *     required ones (name, api_base, api_version, supported_models with a deployment
  *     for each model, api_key when enabled) must be present.  base is ignored.
@@ -40,10 +44,16 @@ apr_status_t aop_instance_from_json(apr_pool_t *p, json_object *obj,
                                     const char **pfield);
 
 /* A new JSON object (the caller owns it: json_object_put() or aop_json_own()) with
- * every key, in table order; model_deployments in supported_models order, so that
+ * every key, in table order, the auth.* fields as flat keys (as the history names
+ * the fields it changed); model_deployments in supported_models order, so that
  * equal instances give equal text.  with_secret=0 shows a non-empty secret (api_key)
  * as AOP_API_KEY_MASK; 1 is for storage only.  A NULL secret is left out. */
 json_object *aop_instance_to_json(const aop_instance_t *inst, int with_secret);
+
+/* The field keys obj names, as aop_instance_from_json() reads them: a nested "auth"
+ * object gives the "auth.KEY" of each key it has ("auth": null: every auth.* key).
+ * Other keys as they are, known or not. */
+apr_array_header_t *aop_instance_json_keys(apr_pool_t *p, json_object *obj);
 
 /* 1 if key is one of the instance keys above (a row with AOP_FIELD_API). */
 int aop_instance_json_is_key(const char *key);

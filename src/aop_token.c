@@ -495,6 +495,24 @@ apr_time_t aop_token_refresh_at(apr_time_t fetched, apr_time_t expires_at)
     return at < fetched + AOP_TOKEN_MIN_RENEW ? fetched + AOP_TOKEN_MIN_RENEW : at;
 }
 
+/* A refusal long after the fetch is a token gone stale (revoked, a role changed): a
+ * new streak.  One soon after is Azure refusing what Entra just gave. */
+unsigned aop_token_refused_streak(apr_time_t fetched, apr_time_t refused_at, unsigned streak)
+{
+    return refused_at - fetched >= AOP_TOKEN_REFUSED_CALM ? 0 : streak;
+}
+
+apr_time_t aop_token_refused_renew_at(apr_time_t fetched, apr_time_t refused_at,
+                                      unsigned streak)
+{
+    if (refused_at <= fetched) {
+        return 0;
+    }
+    streak = aop_token_refused_streak(fetched, refused_at, streak);
+    /* at once for a first refusal (refused_at > 0 here, so the answer is too) */
+    return streak ? fetched + aop_token_backoff(streak) : refused_at;
+}
+
 apr_interval_time_t aop_token_backoff(unsigned n)
 {
     apr_interval_time_t d = apr_time_from_sec(1);

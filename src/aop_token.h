@@ -32,6 +32,14 @@
 #define AOP_TOKEN_MIN_RENEW apr_time_from_sec(1)
 /* A failed fetch is tried again after 1 s, 2 s, 4 s ... at most this long. */
 #define AOP_TOKEN_MAX_BACKOFF apr_time_from_sec(60)
+/* Azure refused a token (401/403 to a Bearer request): the instance rests until a
+ * token fetched after the refusal is in, at most AOP_TOKEN_REFUSED_REST; the task
+ * fetches one at once, unless the refused token was itself fetched for a refusal
+ * less than AOP_TOKEN_REFUSED_CALM before it was refused (Azure keeps refusing the
+ * credential: then after aop_token_backoff() of the streak, so never a fetch per
+ * request). */
+#define AOP_TOKEN_REFUSED_REST apr_time_from_sec(30)
+#define AOP_TOKEN_REFUSED_CALM apr_time_from_sec(60)
 /* The longest life believed (an absurd expires_in is cut to it). */
 #define AOP_TOKEN_MAX_LIFE apr_time_from_sec(2 * 86400)
 
@@ -126,6 +134,15 @@ apr_status_t aop_token_parse(apr_pool_t *p, int status, const char *body, apr_si
 
 /* When a token fetched at fetched, expiring at expires_at, is renewed. */
 apr_time_t aop_token_refresh_at(apr_time_t fetched, apr_time_t expires_at);
+
+/* When the task replaces a token fetched at fetched that Azure refused at
+ * refused_at, streak: the fetches in a row already made for refusals (the refused
+ * token's among them); 0 when the token was not refused (refused_at <= fetched). */
+apr_time_t aop_token_refused_renew_at(apr_time_t fetched, apr_time_t refused_at,
+                                      unsigned streak);
+
+/* The streak a fetch for a refusal starts or continues (see above). */
+unsigned aop_token_refused_streak(apr_time_t fetched, apr_time_t refused_at, unsigned streak);
 
 /* How long to wait after the n-th failure in a row (n >= 1). */
 apr_interval_time_t aop_token_backoff(unsigned n);

@@ -3,6 +3,8 @@
 #include <limits.h>
 #include <string.h>
 
+#include <apr_strings.h>
+
 #include "aop_jtree.h"
 #include "aop_sat.h"
 #include "aop_usage.h"
@@ -149,9 +151,10 @@ static void take_id(aop_usage_parser_t *up, const aop_jnode_t *v)
         || v->str_len > AOP_USAGE_MAX_ID) {
         return;
     }
+    /* Copied: the node may live in the scratch pool, cleared after each event. */
     id = aop_jtree_str(up->pool, v, &len);
     if (!memchr(id, '\0', len)) {
-        up->id = id;
+        up->id = apr_pstrmemdup(up->pool, id, len);
     }
 }
 

@@ -335,15 +335,10 @@ void aop_api_post_add_many(aop_api_t *q)
 
 /* ------------------------------------------------------------------ patch, delete */
 
+/* The fields the body names (a nested "auth" object: the auth.* keys it has). */
 static apr_array_header_t *body_keys(apr_pool_t *p, json_object *obj)
 {
-    apr_array_header_t *keys = apr_array_make(p, 8, sizeof(const char *));
-
-    json_object_object_foreach(obj, key, val) {
-        (void)val;
-        APR_ARRAY_PUSH(keys, const char *) = apr_pstrdup(p, key);
-    }
-    return keys;
+    return aop_instance_json_keys(p, obj);
 }
 
 void aop_api_patch_instance(aop_api_t *q)

@@ -11,6 +11,7 @@
 #include "aop_page.h"
 #include "aop_sat.h"
 #include "mod_aoproxy_private.h"
+#include "mod_aoproxy_affinity.h"
 #include "mod_aoproxy_api.h"
 #include "mod_aoproxy_api_handlers.h"
 #include "mod_aoproxy_errors.h"
@@ -174,6 +175,21 @@ static json_object *instance_state(apr_pool_t *p, const aop_snapshot_t *snap, in
     return o;
 }
 
+/* The response-affinity table (one per httpd), or null when it is off. */
+static json_object *affinity_json(void)
+{
+    apr_uint64_t capacity, used;
+    json_object *o;
+
+    if (!aop_affinity_usage(&capacity, &used)) {
+        return NULL;
+    }
+    o = json_object_new_object();
+    add_u64(o, "capacity", capacity);
+    add_u64(o, "used", used);
+    return o;
+}
+
 static aop_snapshot_t *snapshot(aop_api_t *q, json_object **root)
 {
     *root = aop_json_own(q->r->pool, json_object_new_object());
@@ -191,6 +207,7 @@ void aop_api_get_stats(aop_api_t *q)
     json_object_object_add(root, "window", window_json(snap, -1,
                                                        q->view->cfg->stats_window_minutes));
     json_object_object_add(root, "total", counts_json(&snap->overall_life, 0));
+    json_object_object_add(root, "affinity", affinity_json());
     aop_api_send(q, root);
 }
 

@@ -8,6 +8,7 @@
 #include <http_main.h>
 
 #include "mod_aoproxy_private.h"
+#include "aop_affinity.h"
 #include "aop_secret_file.h"
 #include "aop_store.h"
 #include "mod_aoproxy_config.h"
@@ -35,6 +36,7 @@ void *aop_create_srv_conf(apr_pool_t *p, server_rec *s)
     sc->connect_timeout.value = AOP_DEFAULT_CONNECT_TIMEOUT;
     sc->cooldown.value = AOP_DEFAULT_COOLDOWN;
     sc->growth = AOP_DEFAULT_GROWTH;
+    sc->affinity = AOP_DEFAULT_AFFINITY;
     return sc;
 }
 
@@ -61,6 +63,7 @@ void *aop_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     conf->admin_key_file = add->admin_key_file ? add->admin_key_file : base->admin_key_file;
     conf->state_db = add->state_db ? add->state_db : base->state_db;
     MERGE_SET(growth);
+    MERGE_SET(affinity);
     /* cfg, fleet and balancer are resolved per server at start-up. */
     return conf;
 }
@@ -208,6 +211,28 @@ static const char *set_growth(cmd_parms *cmd, void *dconf, const char *arg)
     return NULL;
 }
 
+/* One table per httpd (every virtual host shares it): the main server's only. */
+static const char *set_affinity(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    aop_srv_conf_t *sc = aop_srv_conf(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    char *end;
+    apr_int64_t n;
+
+    if (err) {
+        return err;
+    }
+    n = apr_strtoi64(arg, &end, 10);
+    if (end == arg || *end || (n != 0 && (n < AOP_AFFINITY_MIN || n > AOP_AFFINITY_MAX_ENTRIES))) {
+        return apr_psprintf(cmd->pool, "AOProxyResponseAffinity must be 0 (off) or a number "
+                            "of entries from %d to %d, not '%s'", AOP_AFFINITY_MIN,
+                            AOP_AFFINITY_MAX_ENTRIES, arg);
+    }
+    sc->affinity = (apr_uint32_t)n;
+    sc->affinity_set = 1;
+    return NULL;
+}
+
 const command_rec aop_cmds[] = {
     AP_INIT_FLAG("AOProxy", set_enabled, NULL, RSRC_CONF | ACCESS_CONF,
                  "On: serve OpenAI API calls (/v1/...) here from the configured Azure "
@@ -240,6 +265,9 @@ const command_rec aop_cmds[] = {
     AP_INIT_TAKE1("AOProxyInstanceGrowth", set_growth, NULL, RSRC_CONF,
                   "Instances the management API may add beyond the configured ones "
                   "without a restart (default 32)"),
+    AP_INIT_TAKE1("AOProxyResponseAffinity", set_affinity, NULL, RSRC_CONF,
+                  "Response and conversation ids whose instance is remembered, in shared "
+                  "memory (32 bytes each; default 1048576; 0: off)"),
     { NULL }
 };
 

@@ -37,6 +37,8 @@ typedef struct aop_srv_conf_t {
     const char *state_db;            /* AOProxyStateDB */
     int growth;                      /* AOProxyInstanceGrowth */
     int growth_set;
+    apr_uint32_t affinity;           /* AOProxyResponseAffinity: entries, 0: off */
+    int affinity_set;
     /* Resolved at start-up (check_config / post_config); read-only afterwards. */
     aop_config_t *cfg;               /* the YAML as loaded at start-up */
     struct aop_fleet_t *fleet;       /* its configuration's: mod_aoproxy_fleets.h */
@@ -52,6 +54,11 @@ typedef struct aop_dir_conf_t {
 #define AOP_DEFAULT_CONNECT_TIMEOUT apr_time_from_sec(5)
 #define AOP_DEFAULT_COOLDOWN apr_time_from_sec(10)
 #define AOP_DEFAULT_GROWTH 32
+/* AOProxyResponseAffinity: 0 or AOP_AFFINITY_MIN to AOP_AFFINITY_MAX_ENTRIES
+ * (aop_affinity.h) entries; the default takes 32 MiB of address space, resident as
+ * entries are written. */
+#define AOP_DEFAULT_AFFINITY (1024 * 1024)
+#define AOP_AFFINITY_MIN 1024
 /* The shortest admin key accepted, from any source. */
 #define AOP_ADMIN_KEY_MIN 16
 

@@ -60,6 +60,10 @@ typedef struct aop_req_t {
                                            * and "not here" moves on */
     int by_id;                            /* a call on a stored response: no body model,
                                            * no tokens */
+    /* ---- fallbacks (mod_aoproxy_fallback.c): info.model is the model being tried */
+    const char *asked_model;              /* the client's (aliases resolved) */
+    int fallback_at;                      /* fallbacks used up */
+    int waited;                           /* waited once for a Retry-After */
     int err_status;                       /* a local error answer, 0 = none */
     const char *err_body;
 

@@ -64,7 +64,11 @@ static const char *out_of_service(apr_pool_t *p, aop_view_t *view, int idx,
         return why;
     }
     if (now < si->unhealthy_until) {
-        return apr_psprintf(p, "Azure refused the api key (%d)", si->last_status);
+        return aop_auth_of(APR_ARRAY_IDX(view->cfg->instances, idx, aop_instance_t *))
+               == AOP_AUTH_API_KEY
+               ? apr_psprintf(p, "Azure refused the api key (%d)", si->last_status)
+               : apr_psprintf(p, "Azure refused its Entra ID token (%d): waiting for a "
+                              "new one", si->last_status);
     }
     if (worker_refusing(view, idx, now)) {
         return "connections fail; mod_proxy retries after AOProxyRetryInterval";

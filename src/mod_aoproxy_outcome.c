@@ -6,6 +6,7 @@
 #include "mod_aoproxy_private.h"
 #include "mod_aoproxy_outcome.h"
 #include "mod_aoproxy_shm.h"
+#include "mod_aoproxy_token.h"
 
 int aop_outcome_fails_over(int status)
 {
@@ -79,6 +80,14 @@ void aop_outcome_log(request_rec *r, aop_req_t *ctx, int status, apr_time_t unti
                       "instance %s answered %d: resting for %" APR_TIME_T_FMT " ms",
                       name, status, apr_time_as_msec(until - now));
     }
+    else if ((status == HTTP_UNAUTHORIZED || status == HTTP_FORBIDDEN)
+             && aop_auth_of(ctx->inst) != AOP_AUTH_API_KEY) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, AOPLOGNO(00307)
+                      "instance %s refused its Entra ID token (%d, auth.type %s): a new "
+                      "token is requested; left out until it is in, at most %d s",
+                      name, status, ctx->inst->auth_type,
+                      (int)apr_time_sec(AOP_TOKEN_REFUSED_REST));
+    }
     else if (status == HTTP_UNAUTHORIZED || status == HTTP_FORBIDDEN) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOPLOGNO(00044)
                       "instance %s refused its api key (%d): left out for %d s or until "
@@ -122,6 +131,12 @@ int aop_outcome_note_locked(request_rec *r, aop_req_t *ctx, int status, apr_time
         }
         else if (status == HTTP_NOT_FOUND) {
             aop_shm_mark_missing(si, ctx->info.model, now + AOP_UNHEALTHY_INTERVAL);
+        }
+        else if (aop_auth_of(ctx->inst) != AOP_AUTH_API_KEY) {
+            /* A refused Bearer token: the token task fetches another and ends the
+             * rest once it is in (aop_token_refused()). */
+            si->unhealthy_until = now + AOP_TOKEN_REFUSED_REST;
+            aop_token_refused(ctx->inst, now);
         }
         else {
             si->unhealthy_until = now + AOP_UNHEALTHY_INTERVAL;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0
  * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* What an attempt's answer says about its instance, kept in shared memory for every
- * process: 429/408/5xx rest it (cooldown), 401/403 mark its key refused, 404 marks
+ * process: 429/408/5xx rest it (cooldown), 401/403 mark its key refused (or, for an
+ * Entra ID instance, its token: a short rest while a new one is fetched), 404 marks
  * the deployment missing for that model, and Azure's remaining-token count bounds
  * its budget. */
 #ifndef MOD_AOPROXY_OUTCOME_H

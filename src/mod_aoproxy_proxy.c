@@ -10,6 +10,7 @@
 #include "mod_aoproxy_body.h"
 #include "mod_aoproxy_ctx.h"
 #include "mod_aoproxy_errors.h"
+#include "mod_aoproxy_fallback.h"
 #include "mod_aoproxy_lbmethod.h"
 #include "mod_aoproxy_outcome.h"
 #include "mod_aoproxy_proxy.h"
@@ -208,11 +209,12 @@ static int after_error_answer(request_rec *r, aop_req_t *ctx, proxy_worker *work
         return after_not_here(r, ctx, worker, status);
     }
     cooldown = aop_outcome_note(r, ctx, status);
-
     note_failed(r, ctx, apr_itoa(r->pool, status));
     ctx->last_status = status;
     aop_reservation_release(ctx, 0);
-    next = aop_lb_next_exists(r, ctx);
+    /* Another instance or a fallback; else, for a short Retry-After, the same again. */
+    next = aop_fallback_next_attempt(r, ctx)
+           || (status == HTTP_TOO_MANY_REQUESTS && aop_fallback_wait_retry(r, ctx));
     aop_stats_attempt(r, ctx, status, 0, next, cooldown);
     if (!next) {
         return status;               /* request_status answers it in OpenAI's shape */
@@ -254,7 +256,7 @@ static int after_transport_failure(request_rec *r, aop_req_t *ctx, proxy_worker 
                   ? (long)apr_time_as_msec(worker->s->retry) : msec_until(until));
     note_failed(r, ctx, refused ? "refused" : timed_out ? "timed out" : "reset");
     aop_reservation_release(ctx, 0);
-    next = aop_lb_next_exists(r, ctx);
+    next = aop_fallback_next_attempt(r, ctx);
     aop_stats_attempt(r, ctx, 0, kind, next, rested);
     return move_on(ctx, worker, !refused, next);
 }
@@ -284,7 +286,7 @@ static int after_broken_answer(request_rec *r, aop_req_t *ctx, proxy_worker *wor
     note_failed(r, ctx, "truncated");
     ctx->last_status = HTTP_BAD_GATEWAY;
     aop_reservation_release(ctx, 0);
-    next = aop_lb_next_exists(r, ctx);
+    next = aop_fallback_next_attempt(r, ctx);
     aop_stats_attempt(r, ctx, answered, AOP_KIND_TRUNCATED, next, rested);
     return move_on(ctx, worker, 1, next);
 }

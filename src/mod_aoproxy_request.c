@@ -15,6 +15,7 @@
 #include "mod_aoproxy_body.h"
 #include "mod_aoproxy_ctx.h"
 #include "mod_aoproxy_errors.h"
+#include "mod_aoproxy_fallback.h"
 #include "mod_aoproxy_lbmethod.h"
 #include "mod_aoproxy_view.h"
 #include "mod_aoproxy_hold.h"
@@ -141,6 +142,7 @@ static int read_call(request_rec *r, aop_req_t *ctx)
         return answer_error(r, ctx, HTTP_BAD_REQUEST, err.message, err.param, err.code);
     }
     ctx->info.model = aop_config_model_of(ctx->sc->cfg, ctx->info.model);
+    ctx->asked_model = ctx->info.model;
     ctx->route = aop_route_find(ctx->view->routes, ctx->info.model);
     ctx->candidates = ctx->route ? ctx->route->candidates : NULL;
     if (!ctx->candidates) {
@@ -193,8 +195,11 @@ static int prepare_call(request_rec *r, aop_req_t *ctx)
      * (mod_proxy_balancer syncs only later, in its pre_request). */
     aop_balancer_sync(ctx->sc->balancer, r->server);
     apr_pool_cleanup_register(r->pool, ctx, release_reservation, apr_pool_cleanup_null);
-    if ((status = aop_lb_pick_first(r, ctx, &wait)) != OK) {
-        return answer_nothing_available(r, ctx, status, wait);
+    while ((status = aop_lb_pick_first(r, ctx, &wait)) != OK) {
+        if (!aop_fallback_switch(r, ctx)) {
+            ctx->info.model = ctx->asked_model ? ctx->asked_model : ctx->info.model;
+            return answer_nothing_available(r, ctx, status, wait);
+        }
     }
     ask_for_stream_usage(r, ctx);
     ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, "aoproxy: %s model=%s stream=%d "

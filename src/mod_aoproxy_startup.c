@@ -19,8 +19,9 @@
  *                        balancer's      memory
  *   parent, real pass    post_config,    shared memory sized for every fleet, the admin
  *                        after mod_      mutex, the token table and its watchdog task,
- *                        proxy_balancer  each fleet's instances published as its first
- *                                        generation and made the parent's view
+ *                        proxy_balancer  the response-affinity table, each fleet's
+ *                                        instances published as its first generation
+ *                                        and made the parent's view
  *   parent, first start  pre_mpm         hand the start-up's freed heap back
  *   and full restart
  *   each child           child_init      the lock's owner (this pid), the admin mutex
@@ -66,6 +67,7 @@
 
 #include "aop_layers.h"
 #include "mod_aoproxy_private.h"
+#include "mod_aoproxy_affinity.h"
 #include "mod_aoproxy_api_verify.h"
 #include "mod_aoproxy_balancer.h"
 #include "mod_aoproxy_config.h"
@@ -98,6 +100,7 @@ static int aop_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
     aop_fleets_reset();
     aop_shm_reset();
     aop_token_reset();
+    aop_affinity_reset();
     aop_api_verify_init(pconf, plog);
     return aop_admin_mutex_register(pconf) == APR_SUCCESS ? OK : HTTP_INTERNAL_SERVER_ERROR;
 }
@@ -225,6 +228,10 @@ static int aop_post_config_after_balancer(apr_pool_t *pconf, apr_pool_t *plog,
      * mutex, and whose child_init starts it in every child - the one that takes
      * the mutex runs it. */
     if (aop_token_setup(pconf, s) != APR_SUCCESS) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    /* One response-affinity table for the whole httpd: the main server's size. */
+    if (aop_affinity_setup(s, aop_srv_conf(s)->affinity) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     return publish_fleets(pconf, ptemp, s);

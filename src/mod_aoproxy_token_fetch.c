@@ -18,11 +18,6 @@
 /* A federated token (a JWT) is a few KiB. */
 #define ASSERTION_MAX (64 * 1024)
 
-typedef struct {
-    char *buf;
-    apr_size_t len;
-} sink_t;
-
 static aop_token_env_t env_cache;
 static int env_cached;
 
@@ -49,7 +44,7 @@ void aop_token_env_get(aop_token_env_t *env)
 
 static size_t on_body(char *data, size_t size, size_t n, void *baton)
 {
-    sink_t *s = baton;
+    aop_token_sink_t *s = baton;
     apr_size_t take = size * n;
 
     if (take > ANSWER_MAX - s->len) {
@@ -117,57 +112,59 @@ void aop_curl_defaults(CURL *h, char *errbuf, long timeout_ms, const char *agent
     curl_easy_setopt(h, CURLOPT_USERAGENT, agent);
 }
 
-/* Sends req; the status (0: no answer, *error why) and the body into sink. */
-static long send_request(apr_pool_t *p, const aop_token_req_t *req,
-                         apr_interval_time_t timeout, sink_t *sink, const char **error)
+CURL *aop_token_handle(apr_pool_t *p, const aop_token_req_t *req, apr_interval_time_t timeout,
+                       aop_token_sink_t *sink, char *errbuf, struct curl_slist **hdrs)
 {
     CURL *h = curl_easy_init();
-    struct curl_slist *hdrs = NULL;
-    char errbuf[CURL_ERROR_SIZE] = "";
-    long status = 0, ms = (long)apr_time_as_msec(timeout);
-    CURLcode rc;
 
+    *hdrs = NULL;
+    sink->buf = apr_palloc(p, ANSWER_MAX);
+    sink->len = 0;
     if (!h) {
-        *error = "libcurl is not available";
-        return 0;
+        return NULL;
     }
-    hdrs = curl_slist_append(hdrs, "Accept: application/json");
-    hdrs = curl_slist_append(hdrs, "Expect:");
+    *hdrs = curl_slist_append(*hdrs, "Accept: application/json");
+    *hdrs = curl_slist_append(*hdrs, "Expect:");
     if (req->header) {
-        hdrs = curl_slist_append(hdrs, req->header);
+        *hdrs = curl_slist_append(*hdrs, req->header);
     }
     curl_easy_setopt(h, CURLOPT_URL, req->url);
     /* IMDS and the identity endpoint are local: never through a proxy (defaults). */
-    aop_curl_defaults(h, errbuf, ms, "mod_aoproxy");
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+    aop_curl_defaults(h, errbuf, (long)apr_time_as_msec(timeout), "mod_aoproxy");
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, *hdrs);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, sink);
     if (req->form) {
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->form);
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(req->form));
     }
-    if ((rc = curl_easy_perform(h)) == CURLE_OK) {
+    return h;
+}
+
+apr_status_t aop_token_answer(apr_pool_t *p, CURL *h, CURLcode rc, const char *errbuf,
+                              const aop_token_sink_t *sink, apr_time_t start,
+                              aop_token_answer_t *out)
+{
+    long status = 0;
+    const char *error = NULL;
+
+    if (rc == CURLE_OK) {
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     }
     else {
-        *error = apr_pstrdup(p, *errbuf ? errbuf : curl_easy_strerror(rc));
+        error = apr_pstrdup(p, *errbuf ? errbuf : curl_easy_strerror(rc));
     }
-    curl_slist_free_all(hdrs);
-    curl_easy_cleanup(h);
-    return status;
+    return aop_token_parse(p, (int)status, sink->buf, sink->len, error, start, out);
 }
 
-apr_status_t aop_token_obtain(apr_pool_t *p, const aop_instance_t *inst,
-                              apr_interval_time_t timeout, aop_token_answer_t *out,
-                              const char **endpoint, apr_time_t start)
+apr_status_t aop_token_prepare(apr_pool_t *p, const aop_instance_t *inst,
+                               aop_token_req_t *req, aop_token_answer_t *out)
 {
     aop_token_env_t env;
-    aop_token_req_t req;
-    sink_t sink = { apr_palloc(p, ANSWER_MAX), 0 };
-    const char *file, *assertion = NULL, *why = NULL, *error = NULL;
-    long status;
+    const char *file, *assertion = NULL, *why = NULL;
 
     memset(out, 0, sizeof(*out));
+    memset(req, 0, sizeof(*req));
     aop_token_env_get(&env);
     if ((file = aop_token_assertion_file(inst, &env)) != NULL
         && (assertion = read_assertion(p, file, &why)) == NULL) {
@@ -179,13 +176,37 @@ apr_status_t aop_token_obtain(apr_pool_t *p, const aop_instance_t *inst,
         out->error = why;
         return APR_EGENERAL;
     }
-    if ((why = aop_token_request(p, inst, &env, assertion, &req)) != NULL) {
+    if ((why = aop_token_request(p, inst, &env, assertion, req)) != NULL) {
         out->error = why;
+        return APR_EGENERAL;
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t aop_token_obtain(apr_pool_t *p, const aop_instance_t *inst,
+                              apr_interval_time_t timeout, aop_token_answer_t *out,
+                              const char **endpoint, apr_time_t start)
+{
+    aop_token_req_t req;
+    aop_token_sink_t sink;
+    struct curl_slist *hdrs;
+    char errbuf[CURL_ERROR_SIZE] = "";
+    CURL *h;
+    apr_status_t rv;
+
+    if (aop_token_prepare(p, inst, &req, out) != APR_SUCCESS) {
         return APR_EGENERAL;
     }
     if (endpoint) {
         *endpoint = req.endpoint;
     }
-    status = send_request(p, &req, timeout, &sink, &error);
-    return aop_token_parse(p, (int)status, sink.buf, sink.len, error, start, out);
+    if ((h = aop_token_handle(p, &req, timeout, &sink, errbuf, &hdrs)) == NULL) {
+        curl_slist_free_all(hdrs);
+        out->error = "libcurl is not available";
+        return APR_EGENERAL;
+    }
+    rv = aop_token_answer(p, h, curl_easy_perform(h), errbuf, &sink, start, out);
+    curl_slist_free_all(hdrs);
+    curl_easy_cleanup(h);
+    return rv;
 }

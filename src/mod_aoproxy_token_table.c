@@ -9,7 +9,7 @@
 #include "mod_aoproxy_token_table.h"
 
 #define TABLE_MAGIC 0x414f5054u     /* "AOPT" */
-#define TABLE_LAYOUT 1u
+#define TABLE_LAYOUT 2u
 #define KEY_FREE 0
 #define KEY_FREED (~APR_UINT64_C(0))
 /* A reader that finds the slot being written that many times in a row gives up
@@ -20,6 +20,7 @@ struct aop_token_slot_t {
     apr_uint32_t seq;            /* odd while the slot is written */
     apr_uint32_t token_len;
     apr_uint64_t key;            /* the credential's fingerprint; free, freed */
+    apr_int64_t refused_at;      /* written by any process, atomically (not seq) */
     aop_token_state_t st;
     char token[AOP_TOKEN_MAX];
 };
@@ -40,6 +41,15 @@ static table_t *table;
 
 /* ------------------------------------------------------------------ the segment */
 
+/* The retained segment is this build's table (magic, layout, size). */
+static int same_layout(apr_shm_t *shm, apr_size_t size)
+{
+    const table_t *t = apr_shm_baseaddr_get(shm);
+
+    return apr_shm_size_get(shm) >= size && t->magic == TABLE_MAGIC
+           && t->layout == TABLE_LAYOUT && t->nslots == AOP_TOKEN_SLOTS;
+}
+
 apr_status_t aop_token_table_setup(server_rec *s)
 {
     retained_t *kept = ap_retained_data_get("mod_aoproxy_token_table");
@@ -48,6 +58,16 @@ apr_status_t aop_token_table_setup(server_rec *s)
 
     if (!kept) {
         kept = ap_retained_data_create("mod_aoproxy_token_table", sizeof(*kept));
+    }
+    if (kept->shm && !same_layout(kept->shm, size)) {
+        /* A new build's table across a graceful restart (the module was upgraded):
+         * tokens are fetched again into a new one.  The old children that still
+         * serve keep their own mapping of the old segment until they exit. */
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, AOPLOGNO(00310)
+                     "the Entra ID token table changed layout (a new module build): "
+                     "tokens are fetched anew");
+        apr_shm_destroy(kept->shm);
+        kept->shm = NULL;
     }
     if (!kept->shm) {
         if ((rv = apr_shm_create(&kept->shm, size, NULL, s->process->pool)) != APR_SUCCESS) {
@@ -127,6 +147,7 @@ static int copy(const aop_token_slot_t *slot, aop_token_state_t *st, char *token
         s2 = __atomic_load_n(&slot->seq, __ATOMIC_RELAXED);
         if (s1 == s2) {
             st->error[sizeof(st->error) - 1] = '\0';
+            st->refused_at = __atomic_load_n(&slot->refused_at, __ATOMIC_ACQUIRE);
             *len = n;
             return 1;
         }
@@ -169,6 +190,21 @@ int aop_token_table_ready(apr_uint64_t key, apr_time_t now)
     return 0;
 }
 
+void aop_token_table_refuse(apr_uint64_t key, apr_time_t now)
+{
+    aop_token_slot_t *slot = find(key);
+    apr_int64_t was;
+
+    if (!slot) {
+        return;
+    }
+    /* a maximum: a late answer to an older request never moves it back */
+    was = __atomic_load_n(&slot->refused_at, __ATOMIC_RELAXED);
+    while (was < now && !__atomic_compare_exchange_n(&slot->refused_at, &was, now, 0,
+                                                     __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+    }
+}
+
 /* ------------------------------------------------------------------ the writer */
 
 /* Takes the slot for writing; 0 when another writer has it (an old generation's
@@ -202,6 +238,7 @@ aop_token_slot_t *aop_token_table_claim(apr_uint64_t key)
         if ((k == KEY_FREE || k == KEY_FREED) && begin(s)) {
             memset(&s->st, 0, sizeof(s->st));
             s->token_len = 0;
+            __atomic_store_n(&s->refused_at, 0, __ATOMIC_RELEASE);
             if (__atomic_compare_exchange_n(&s->key, &k, key, 0, __ATOMIC_ACQ_REL,
                                             __ATOMIC_RELAXED)) {
                 spare = s;
@@ -221,7 +258,8 @@ void aop_token_table_want(aop_token_slot_t *slot, apr_time_t now)
 }
 
 void aop_token_table_store(aop_token_slot_t *slot, const char *token, apr_size_t len,
-                           apr_time_t fetched, apr_time_t expires_at, apr_time_t refresh_at)
+                           apr_time_t fetched, apr_time_t expires_at, apr_time_t refresh_at,
+                           unsigned refusals)
 {
     if (len >= AOP_TOKEN_MAX || !begin(slot)) {
         return;
@@ -233,6 +271,7 @@ void aop_token_table_store(aop_token_slot_t *slot, const char *token, apr_size_t
     slot->st.refresh_at = refresh_at;
     slot->st.next_try = 0;
     slot->st.failures = 0;
+    slot->st.refusals = refusals;
     slot->st.aad_code = 0;
     slot->st.error[0] = '\0';
     end(slot);
@@ -276,6 +315,7 @@ int aop_token_table_sweep(apr_time_t before)
         memset(slot->token, 0, sizeof(slot->token));
         slot->token_len = 0;
         memset(&slot->st, 0, sizeof(slot->st));
+        __atomic_store_n(&slot->refused_at, 0, __ATOMIC_RELEASE);
         __atomic_store_n(&slot->key, KEY_FREED, __ATOMIC_RELEASE);
         end(slot);
         n++;

@@ -34,6 +34,10 @@ typedef struct {
     apr_time_t next_try;         /* after a failure: not before this */
     apr_time_t wanted;           /* the last time an instance used the credential */
     unsigned failures;           /* in a row */
+    unsigned refusals;           /* fetches in a row made because Azure refused the
+                                  * token before (aop_token_refused_renew_at()) */
+    apr_time_t refused_at;       /* when Azure last refused the credential's token
+                                  * (401/403 to a Bearer request), 0: never */
     int aad_code;                /* of the last failure, 0: none */
     char error[AOP_TOKEN_ERROR_MAX];   /* the last failure ("" after a success) */
 } aop_token_state_t;
@@ -51,6 +55,11 @@ int aop_token_table_read(apr_uint64_t key, aop_token_state_t *st, char *token,
 /* Whether key has a token that has not expired at now: lock-free, for the pick. */
 int aop_token_table_ready(apr_uint64_t key, apr_time_t now);
 
+/* The request path: Azure refused key's token at now.  The one thing a reader
+ * writes: an atomic maximum beside the slot's sequence lock, read by the task on
+ * its next tick (aop_token_state_t.refused_at), which then fetches a new token. */
+void aop_token_table_refuse(apr_uint64_t key, apr_time_t now);
+
 /* ---- the writer (the token task) */
 
 /* The slot of key, claimed when it has none; NULL when the table is full. */
@@ -59,9 +68,11 @@ aop_token_slot_t *aop_token_table_claim(apr_uint64_t key);
 /* An instance uses the slot's credential (freed an hour after the last use). */
 void aop_token_table_want(aop_token_slot_t *slot, apr_time_t now);
 
-/* Stores a new token (len < AOP_TOKEN_MAX bytes), clearing the failures. */
+/* Stores a new token (len < AOP_TOKEN_MAX bytes), clearing the failures;
+ * refusals: the streak of fetches made for a refused token, this one included. */
 void aop_token_table_store(aop_token_slot_t *slot, const char *token, apr_size_t len,
-                           apr_time_t fetched, apr_time_t expires_at, apr_time_t refresh_at);
+                           apr_time_t fetched, apr_time_t expires_at, apr_time_t refresh_at,
+                           unsigned refusals);
 
 /* Records a failure: error (never a secret) and when to try again.  A token still
  * valid is kept until it expires. */

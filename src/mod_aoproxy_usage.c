@@ -10,6 +10,7 @@
 #include "aop_usage.h"
 #include "mod_aoproxy_private.h"
 #include "mod_aoproxy_ctx.h"
+#include "mod_aoproxy_fallback.h"
 #include "mod_aoproxy_reservations.h"
 #include "mod_aoproxy_responses.h"
 #include "mod_aoproxy_stats.h"
@@ -44,6 +45,9 @@ static usage_filter_t *filter_ctx(ap_filter_t *f)
     }
     uf = f->ctx = apr_pcalloc(r->pool, sizeof(*uf));
     uf->req = aop_req_get(r);
+    if (uf->req && uf->req->inst) {
+        aop_fallback_headers(r, uf->req);      /* before the headers go out */
+    }
     if (uf->req && uf->req->by_id && uf->req->inst && r->status >= 200 && r->status < 300) {
         /* A stored response's: found where it was looked for, or deleted.  Its events
          * (a replay) were counted when it was made: no usage read. */

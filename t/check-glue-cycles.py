@@ -34,19 +34,23 @@ LAYERS = [
     # of fleets, the shared memory segment (a document per fleet) and its lock, the
     # body replay filter,
     # the directives and the configuration, the per-request state.
-    # The Entra ID token table and one token fetch (libcurl).
+    # The Entra ID token table, one token fetch (libcurl) and the fetches in flight.
+    # The response-affinity table.
     ("foundations", ["errors", "user_access", "fleets", "shm", "body", "config", "ctx",
-                     "token_table", "token_cert", "token_fetch", "affinity"]),
+                     "token_table", "token_cert", "token_fetch", "token_multi", "affinity"]),
     # What the instances are and what shared memory says of them: outcomes of
     # attempts, token reservations, balancers and workers, the views and their
     # publication, health and snapshots for the reports.
-    # The token task (a mod_watchdog callback) keeps the views' tokens fresh.
-    ("instances", ["outcome", "reservations", "balancer", "view", "token", "health",
+    # The token task (a mod_watchdog callback) keeps the views' tokens fresh; an
+    # outcome tells it of a refused token.
+    ("instances", ["reservations", "balancer", "view", "token", "outcome", "health",
                    "snapshot", "publish"]),
     # The request path, from the pick up to the fixups hook that starts it: the pick,
     # the counting, the output filters, mod_proxy's hooks, the fixups hook.
     # Stored responses (the Responses API): which instance holds one.
-    ("request", ["responses", "lbmethod", "stats", "hold", "usage", "proxy", "request"]),
+    # Fallbacks: another model, or a wait for a short Retry-After.
+    ("request", ["responses", "lbmethod", "fallback", "stats", "hold", "usage", "proxy",
+                 "request"]),
     # The management API: the router and its helpers, the handlers, their table.
     ("api", ["api", "api_config", "api_manage", "api_stats", "api_metrics", "api_verify",
              "api_routes"]),

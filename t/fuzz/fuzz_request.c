@@ -100,6 +100,35 @@ static void check_with_usage(apr_pool_t *p, aop_op_e op, const char *body, size_
     FUZZ_CHECK(again.n == info->n && again.max_tokens == info->max_tokens);
 }
 
+/* The deployment as the body's model (the v1 API, the Responses API): what goes
+ * upstream parses, names the deployment, and reads as the original did otherwise. */
+static void check_model_splice(apr_pool_t *p, aop_op_e op, const char *body, size_t len,
+                               const char *path_model, const aop_request_info_t *info)
+{
+    aop_request_info_t again;
+    aop_request_error_t err;
+    aop_splice_t sp;
+    char *out;
+    apr_size_t out_len;
+
+    aop_request_model_splice(p, body, info, "dep-1.x", &sp);
+    if (!sp.text) {
+        FUZZ_CHECK(strcmp(info->model, "dep-1.x") == 0 || path_model);
+        return;
+    }
+    FUZZ_CHECK(sp.from <= sp.to && sp.to <= len);
+    out_len = len - (sp.to - sp.from) + sp.text_len;
+    out = apr_palloc(p, out_len + 1);
+    memcpy(out, body, sp.from);
+    memcpy(out + sp.from, sp.text, sp.text_len);
+    memcpy(out + sp.from + sp.text_len, body + sp.to, len - sp.to);
+    out[out_len] = '\0';
+    FUZZ_CHECK(aop_request_parse(p, op, out, out_len, &again, &err) == 0);
+    FUZZ_CHECK(strcmp(again.model, "dep-1.x") == 0);
+    FUZZ_CHECK(again.stream == info->stream && again.n == info->n
+               && again.max_tokens == info->max_tokens);
+}
+
 static void one_op(apr_pool_t *p, aop_op_e op, const char *body, size_t len)
 {
     aop_request_info_t info;
@@ -107,10 +136,19 @@ static void one_op(apr_pool_t *p, aop_op_e op, const char *body, size_t len)
 
     if (aop_request_parse(p, op, body, len, &info, &err) != 0) {
         FUZZ_CHECK(err.message != NULL);
+    }
+    else {
+        check_info(&info);
+        check_with_usage(p, op, body, len, &info);
+        check_model_splice(p, op, body, len, NULL, &info);
+    }
+    /* The model named by an Azure-style path: the body's is not needed. */
+    if (aop_request_parse_for(p, op, "path-model", body, len, &info, &err) != 0) {
+        FUZZ_CHECK(err.message != NULL);
         return;
     }
-    check_info(&info);
-    check_with_usage(p, op, body, len, &info);
+    FUZZ_CHECK(strcmp(info.model, "path-model") == 0);
+    check_model_splice(p, op, body, len, "path-model", &info);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -139,6 +177,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     one_op(p, AOP_OP_CHAT, body, size);
     one_op(p, AOP_OP_COMPLETIONS, body, size);
     one_op(p, AOP_OP_EMBEDDINGS, body, size);
+    one_op(p, AOP_OP_RESPONSES, body, size);
     if (!aop_json_parse_names(p, body, size, &perr, &field)) {
         FUZZ_CHECK(perr != NULL);
         /* A NUL found is one aop_jtree saw, or one the text itself spells. */

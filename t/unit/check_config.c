@@ -660,7 +660,7 @@ typedef struct {
 static const err_case_t err_cases[] = {
     /* top level */
     { "nmae: x\n", "base.yaml:1: nmae: unknown key (expected one of: name, version, port, "
-      "routing, logging, monitoring, instances, aliases)" },
+      "routing, logging, monitoring, instances, aliases, fallbacks, context_window_fallbacks)" },
     { "name: {a: 1}\n", "base.yaml:1: name: expected a string, got a map" },
     { "version: [1]\n", "base.yaml:1: version: expected a string, got a list" },
     { "port: 0\n", "base.yaml:1: port: must be between 1 and 65535, got 0" },
@@ -693,7 +693,7 @@ static const err_case_t err_cases[] = {
     { "routing: [failover]\n", "base.yaml:1: routing: expected a map, got a list" },
     { "routing: failover\n", "base.yaml:1: routing: expected a map, got a scalar" },
     { "routing:\n  stratgy: failover\n", "base.yaml:2: routing.stratgy: unknown key "
-      "(expected one of: strategy, retries, timeout)" },
+      "(expected one of: strategy, retries, timeout, max_retry_wait)" },
     /* logging */
     { "logging:\n  level: verbose\n", "base.yaml:2: logging.level: unknown level "
       "\"verbose\" (expected one of: DEBUG, INFO, WARNING, ERROR, CRITICAL)" },
@@ -1093,6 +1093,43 @@ START_TEST(load_texts_names)
 }
 END_TEST
 
+/* Aliases and fallbacks name models the instances list; each error names its key. */
+#define MODELS_BASE \
+    "instances:\n" \
+    "  - { name: a, api_key: k, api_base: \"https://a.example.net\", api_version: v1,\n" \
+    "      supported_models: [m1, m2], model_deployments: { m1: d1, m2: d2 } }\n"
+
+START_TEST(aliases_and_fallbacks)
+{
+    aop_config_t *cfg = load_ok(MODELS_BASE "aliases: { short: m1 }\n"
+                                "fallbacks: { m1: [m2] }\ncontext_window_fallbacks: { m2: [m1] }\n",
+                                NULL);
+    const apr_array_header_t *fb;
+
+    ck_assert_str_eq(aop_config_model_of(cfg, "short"), "m1");
+    ck_assert_str_eq(aop_config_model_of(cfg, "m2"), "m2");
+    fb = aop_config_fallbacks(cfg, "m1", 0);
+    ck_assert_ptr_nonnull(fb);
+    ck_assert_int_eq(fb->nelts, 1);
+    ck_assert_str_eq(APR_ARRAY_IDX(fb, 0, const char *), "m2");
+    ck_assert_ptr_null(aop_config_fallbacks(cfg, "m2", 0));
+    ck_assert_str_eq(APR_ARRAY_IDX(aop_config_fallbacks(cfg, "m2", 1), 0, const char *), "m1");
+    ck_assert_str_eq(load_err(MODELS_BASE "aliases: { short: m9 }\n", NULL),
+                     "base.yaml:4: aliases.short: model \"m9\" is not in any instance's "
+                     "supported_models");
+    ck_assert_str_eq(load_err(MODELS_BASE "aliases: { m2: m1 }\n", NULL),
+                     "base.yaml:4: aliases.m2: \"m2\" is a model an instance lists; an alias "
+                     "must be another name");
+    ck_assert_str_eq(load_err(MODELS_BASE "fallbacks: { m1: [m1] }\n", NULL),
+                     "base.yaml:4: fallbacks.m1[0]: must name another model");
+    ck_assert_str_eq(load_err(MODELS_BASE "fallbacks: { m1: [m3] }\n", NULL),
+                     "base.yaml:4: fallbacks.m1[0]: model \"m3\" is not in any instance's "
+                     "supported_models");
+    ck_assert_str_eq(load_err(MODELS_BASE "fallbacks: { m1: m2 }\n", NULL),
+                     "base.yaml:4: fallbacks.m1: expected a list of 1 to 8 models");
+}
+END_TEST
+
 Suite *aop_config_suite(void)
 {
     Suite *s = suite_create("aop_config");
@@ -1101,6 +1138,7 @@ Suite *aop_config_suite(void)
     tc = tcase_create("files");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, seed_config_loads);
+    tcase_add_test(tc, aliases_and_fallbacks);
     tcase_add_test(tc, seed_missing_env_file_warns);
     tcase_add_test(tc, seed_unset_key_names_variable);
     tcase_add_test(tc, missing_base_is_an_error);

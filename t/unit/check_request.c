@@ -26,6 +26,87 @@ static int parse(aop_op_e op, const char *body, aop_request_info_t *info,
     return aop_request_parse(pool, op, body, strlen(body), info, err);
 }
 
+/* The body with sp applied. */
+static const char *spliced(const char *body, const aop_splice_t *sp)
+{
+    return apr_pstrcat(pool, apr_pstrndup(pool, body, sp->from), sp->text,
+                       body + sp->to, NULL);
+}
+
+START_TEST(responses_body)
+{
+    aop_request_info_t info;
+    aop_request_error_t err;
+    const char *body = "{\"model\":\"gpt-4o\",\"input\":[{\"role\":\"user\",\"content\":"
+                       "[{\"type\":\"input_text\",\"text\":\"12345678\"}]}],"
+                       "\"instructions\":\"abcd\",\"max_output_tokens\":50,"
+                       "\"previous_response_id\":\"resp_1\",\"background\":true}";
+
+    ck_assert_int_eq(parse(AOP_OP_RESPONSES, body, &info, &err), 0);
+    ck_assert_str_eq(info.model, "gpt-4o");
+    ck_assert_str_eq(info.previous_response_id, "resp_1");
+    ck_assert_ptr_null(info.conversation);
+    ck_assert_int_eq(info.background, 1);
+    ck_assert_int_eq(info.max_tokens, 50);
+    /* One message (4 + 2) and the instructions (1). */
+    ck_assert_int_eq(info.prompt_estimate, 7);
+    ck_assert_int_eq(info.estimate, 57);
+    body = "{\"model\":\"m\",\"input\":\"hello world!\",\"conversation\":{\"id\":\"conv_9\"}}";
+    ck_assert_int_eq(parse(AOP_OP_RESPONSES, body, &info, &err), 0);
+    ck_assert_str_eq(info.conversation, "conv_9");
+    ck_assert_int_eq(info.prompt_estimate, 3);
+    ck_assert_int_eq(info.estimate, 3 + AOP_DEFAULT_COMPLETION_ESTIMATE);
+    /* Ids that no Azure made are refused before they meet a table or a path. */
+    ck_assert_int_ne(parse(AOP_OP_RESPONSES, "{\"model\":\"m\",\"input\":\"x\","
+                           "\"previous_response_id\":\"../x\"}", &info, &err), 0);
+    ck_assert_str_eq(err.param, "previous_response_id");
+    ck_assert_int_ne(parse(AOP_OP_RESPONSES, "{\"model\":\"m\",\"previous_response_id\":7}",
+                           &info, &err), 0);
+    ck_assert_int_ne(parse(AOP_OP_RESPONSES, "{\"model\":\"m\",\"conversation\":{}}",
+                           &info, &err), 0);
+    ck_assert_str_eq(err.param, "conversation.id");
+    ck_assert_int_ne(parse(AOP_OP_RESPONSES, "{\"model\":\"m\",\"previous_response_id\":\"a\","
+                           "\"previous_response_id\":\"b\"}", &info, &err), 0);
+    ck_assert_str_eq(err.code, "duplicate_key");
+}
+END_TEST
+
+START_TEST(model_splice_keeps_the_rest)
+{
+    aop_request_info_t info;
+    aop_request_error_t err;
+    aop_splice_t sp;
+    const char *body = "{ \"messages\": [], \"model\" : \"gpt-4o\" ,\"x\":1}";
+
+    ck_assert_int_eq(parse(AOP_OP_CHAT, body, &info, &err), 0);
+    aop_request_model_splice(pool, body, &info, "dep-1", &sp);
+    ck_assert_str_eq(spliced(body, &sp), "{ \"messages\": [], \"model\" : \"dep-1\" ,\"x\":1}");
+    /* Already the deployment: nothing to change. */
+    aop_request_model_splice(pool, body, &info, "gpt-4o", &sp);
+    ck_assert_ptr_null(sp.text);
+    /* A path named the model: the body has none, one is put first. */
+    body = "{\"messages\":[]}";
+    ck_assert_int_eq(aop_request_parse_for(pool, AOP_OP_CHAT, "gpt-4o", body, strlen(body),
+                                           &info, &err), 0);
+    ck_assert_str_eq(info.model, "gpt-4o");
+    aop_request_model_splice(pool, body, &info, "d", &sp);
+    ck_assert_str_eq(spliced(body, &sp), "{\"model\":\"d\",\"messages\":[]}");
+    body = " { } ";
+    ck_assert_int_eq(aop_request_parse_for(pool, AOP_OP_EMBEDDINGS, "e", body, strlen(body),
+                                           &info, &err), 0);
+    aop_request_model_splice(pool, body, &info, "d", &sp);
+    ck_assert_str_eq(spliced(body, &sp), " {\"model\":\"d\" } ");
+    /* The path's model wins over the body's, which is still the one replaced. */
+    body = "{\"model\":null,\"prompt\":\"x\"}";
+    ck_assert_int_eq(aop_request_parse_for(pool, AOP_OP_COMPLETIONS, "p", body, strlen(body),
+                                           &info, &err), 0);
+    ck_assert_str_eq(info.model, "p");
+    aop_request_model_splice(pool, body, &info, "d", &sp);
+    ck_assert_str_eq(spliced(body, &sp), "{\"model\":\"d\",\"prompt\":\"x\"}");
+}
+END_TEST
+
+
 START_TEST(chat_body)
 {
     aop_request_info_t info;
@@ -310,6 +391,8 @@ Suite *aop_request_suite(void)
 
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, chat_body);
+    tcase_add_test(tc, responses_body);
+    tcase_add_test(tc, model_splice_keeps_the_rest);
     tcase_add_test(tc, stream_flags);
     tcase_add_test(tc, embeddings_reserve_no_completion);
     tcase_add_test(tc, prompt_estimate_follows_the_content);

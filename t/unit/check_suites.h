@@ -27,5 +27,6 @@ Suite *aop_instance_schema_suite(void);
 Suite *aop_verify_suite(void);
 Suite *aop_sat_suite(void);
 Suite *aop_token_suite(void);
+Suite *aop_affinity_suite(void);
 
 #endif

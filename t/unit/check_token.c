@@ -273,6 +273,26 @@ START_TEST(backoff)
 }
 END_TEST
 
+/* A token Azure refused: replaced at once the first time, or when it had served a
+ * while; one fetched for a refusal and refused again soon waits 1 s, 2 s ... 60 s. */
+START_TEST(refused_tokens)
+{
+    apr_time_t t = SEC(1000000);
+
+    ck_assert(aop_token_refused_renew_at(t, 0, 0) == 0);
+    ck_assert(aop_token_refused_renew_at(t, t, 0) == 0);          /* not after */
+    ck_assert(aop_token_refused_renew_at(t, t - 1, 3) == 0);      /* an older token's */
+    ck_assert(aop_token_refused_renew_at(t, t + SEC(5), 0) == t + SEC(5));
+    ck_assert(aop_token_refused_renew_at(t, t + 1, 1) == t + SEC(1));
+    ck_assert(aop_token_refused_renew_at(t, t + 1, 2) == t + SEC(2));
+    ck_assert(aop_token_refused_renew_at(t, t + 1, 40) == t + SEC(60));
+    /* refused long after its fetch: a new streak, at once */
+    ck_assert(aop_token_refused_renew_at(t, t + SEC(61), 9) == t + SEC(61));
+    ck_assert_uint_eq(aop_token_refused_streak(t, t + SEC(61), 9), 0);
+    ck_assert_uint_eq(aop_token_refused_streak(t, t + SEC(2), 9), 9);
+}
+END_TEST
+
 START_TEST(fingerprints)
 {
     aop_instance_t *a = entra(), *b = entra();
@@ -355,6 +375,7 @@ Suite *aop_token_suite(void)
     tcase_add_test(tc, aad_errors);
     tcase_add_test(tc, renewal);
     tcase_add_test(tc, backoff);
+    tcase_add_test(tc, refused_tokens);
     tcase_add_test(tc, fingerprints);
     tcase_add_test(tc, form_escape);
     tcase_add_test(tc, certificate_assertion_parts);

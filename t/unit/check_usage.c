@@ -868,6 +868,86 @@ START_TEST(emit_errors_are_returned)
 }
 END_TEST
 
+/* ---- the Responses API ------------------------------------------------------------ */
+
+START_TEST(responses_json_usage_and_id)
+{
+    const char *body = "{\"id\":\"resp_abc\",\"object\":\"response\",\"output\":[{\"id\":\"msg_1\","
+                       "\"content\":[{\"text\":\"hi\"}]}],\"usage\":{\"input_tokens\":11,"
+                       "\"input_tokens_details\":{\"cached_tokens\":3},\"output_tokens\":7,"
+                       "\"output_tokens_details\":{\"reasoning_tokens\":2},\"total_tokens\":18}}";
+    aop_usage_parser_t *up;
+    result_t r;
+
+    run_json(body, &r);
+    assert_usage(&r, 11, 7, 18);
+    /* The id only when asked for, the top-level one (not an output item's). */
+    up = aop_usage_parser_create(pool, 0, 0);
+    aop_usage_feed(up, body, strlen(body), NULL, NULL);
+    ck_assert_ptr_null(aop_usage_id(up));
+    up = aop_usage_parser_create(pool, 0, 0);
+    aop_usage_want_id(up);
+    aop_usage_feed(up, body, 9, NULL, NULL);
+    aop_usage_feed(up, body + 9, strlen(body) - 9, NULL, NULL);
+    ck_assert_str_eq(aop_usage_id(up), "resp_abc");
+}
+END_TEST
+
+static const char responses_stream[] =
+    "event: response.created\n"
+    "data: {\"type\":\"response.created\",\"sequence_number\":0,\"response\":{\"id\":\"resp_s1\","
+    "\"status\":\"in_progress\",\"usage\":null}}\n\n"
+    "event: response.output_text.delta\n"
+    "data: {\"type\":\"response.output_text.delta\",\"sequence_number\":1,\"delta\":\"Hel\"}\n\n"
+    "event: response.completed\n"
+    "data: {\"type\": \"response.completed\",\"sequence_number\":2,\"response\":{\"id\":\"resp_s1\","
+    "\"status\":\"completed\",\"usage\":{\"input_tokens\":5,\"output_tokens\":4,"
+    "\"total_tokens\":9}}}\n\n";
+
+START_TEST(responses_stream_usage_end_and_id)
+{
+    aop_usage_parser_t *up;
+    apr_size_t i, len = sizeof(responses_stream) - 1;
+    result_t r;
+
+    run(responses_stream, len, 1, 0, &r);
+    assert_usage(&r, 5, 4, 9);
+    /* Its last event is the end: no [DONE] comes. */
+    ck_assert_int_eq(r.done, 1);
+    up = aop_usage_parser_create(pool, 1, 0);
+    aop_usage_want_id(up);
+    for (i = 0; i < len; i++) {
+        aop_usage_feed(up, responses_stream + i, 1, NULL, NULL);
+    }
+    ck_assert_str_eq(aop_usage_id(up), "resp_s1");
+    /* Cut before its end: not done. */
+    run(responses_stream, 200, 1, 0, &r);
+    ck_assert_int_eq(r.done, 0);
+    ck_assert_int_eq(r.u.found, 0);
+}
+END_TEST
+
+START_TEST(responses_incomplete_and_failed_end_streams)
+{
+    const char *ends[] = { "response.incomplete", "response.failed" };
+    const char *look_alike = "data: {\"delta\":\"\\\"response.completed\\\"\"}\n\n";
+    result_t r;
+    int i;
+
+    for (i = 0; i < 2; i++) {
+        const char *s = apr_psprintf(pool, "data: {\"type\":\"%s\",\"response\":{\"usage\":"
+                                     "{\"input_tokens\":2,\"output_tokens\":1}}}\n\n", ends[i]);
+
+        run(s, strlen(s), 1, 0, &r);
+        ck_assert_int_eq(r.done, 1);
+        assert_usage(&r, 2, 1, 3);
+    }
+    /* A type that merely looks like one in a string is no end. */
+    run(look_alike, strlen(look_alike), 1, 0, &r);
+    ck_assert_int_eq(r.done, 0);
+}
+END_TEST
+
 Suite *aop_usage_suite(void)
 {
     Suite *s = suite_create("aop_usage");
@@ -876,6 +956,9 @@ Suite *aop_usage_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, chat_usage_at_end);
+    tcase_add_test(tc, responses_json_usage_and_id);
+    tcase_add_test(tc, responses_stream_usage_end_and_id);
+    tcase_add_test(tc, responses_incomplete_and_failed_end_streams);
     tcase_add_test(tc, usage_at_start_and_spaced);
     tcase_add_test(tc, text_completion_and_embeddings);
     tcase_add_test(tc, total_computed_when_missing);

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
+#include <apr_strings.h>
+
+#include "mod_aoproxy_private.h"
+#include "mod_aoproxy_fallback.h"
+#include "mod_aoproxy_lbmethod.h"
+#include "mod_aoproxy_shm.h"
+
+int aop_fallback_switch(request_rec *r, aop_req_t *ctx)
+{
+    const apr_array_header_t *list;
+
+    if (ctx->by_id || ctx->pinned >= 0 || ctx->lookup || !ctx->asked_model) {
+        return 0;
+    }
+    list = aop_config_fallbacks(ctx->view->cfg, ctx->asked_model, 0);
+    while (list && ctx->fallback_at < list->nelts) {
+        const char *model = APR_ARRAY_IDX(list, ctx->fallback_at, const char *);
+        const aop_route_t *rt = aop_route_find(ctx->view->routes, model);
+
+        ctx->fallback_at++;
+        if (!rt) {
+            continue;           /* no enabled instance serves it now */
+        }
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOPLOGNO(00350)
+                      "no instance of model %s can serve the request: falling back to %s",
+                      ctx->info.model, model);
+        ctx->info.model = model;
+        ctx->route = rt;
+        ctx->candidates = rt->candidates;
+        /* Its deployments are others, on the same instances maybe. */
+        memset(ctx->tried, 0, (apr_size_t)(ctx->view->cfg->instances->nelts > 0
+                                           ? ctx->view->cfg->instances->nelts : 1));
+        return 1;
+    }
+    return 0;
+}
+
+int aop_fallback_next_attempt(request_rec *r, aop_req_t *ctx)
+{
+    if (aop_lb_next_exists(r, ctx)) {
+        return 1;
+    }
+    while (ctx->attempts <= ctx->view->cfg->retries && aop_fallback_switch(r, ctx)) {
+        if (aop_lb_next_exists(r, ctx)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int aop_fallback_wait_retry(request_rec *r, aop_req_t *ctx)
+{
+    const aop_shm_inst_t *si = ctx->chosen >= 0
+                               ? aop_shm_inst(ctx->view->shm_map, ctx->chosen) : NULL;
+    apr_time_t now = apr_time_now(), until;
+    apr_interval_time_t wait, limit = (apr_interval_time_t)(ctx->view->cfg->max_retry_wait
+                                                            * APR_USEC_PER_SEC);
+    apr_interval_time_t budget = (apr_interval_time_t)(ctx->view->cfg->timeout
+                                                       * APR_USEC_PER_SEC);
+
+    if (!si || ctx->waited || ctx->by_id || ctx->lookup || limit <= 0
+        || ctx->attempts > ctx->view->cfg->retries) {
+        return 0;
+    }
+    until = si->cooldown_until;
+    wait = until > now ? until - now : 0;
+    /* Never closer than its Retry-After; never past the request's own time. */
+    if (wait > limit || now + wait - r->request_time > budget) {
+        return 0;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOPLOGNO(00351)
+                  "instance %s is the only one left for model %s: waiting %" APR_TIME_T_FMT
+                  " ms (its Retry-After) to try it again", ctx->inst->name, ctx->info.model,
+                  apr_time_as_msec(wait));
+    ctx->waited = 1;
+    if (wait > 0) {
+        apr_sleep(wait);
+    }
+    ctx->tried[ctx->chosen] = 0;
+    return 1;
+}
+
+void aop_fallback_headers(request_rec *r, const aop_req_t *ctx)
+{
+    if (!ctx->inst) {
+        return;
+    }
+    if (ctx->info.model && *ctx->info.model) {
+        apr_table_setn(r->headers_out, "x-aoproxy-model", ctx->info.model);
+    }
+    apr_table_setn(r->headers_out, "x-aoproxy-instance", ctx->inst->name);
+    if (ctx->asked_model && ctx->info.model && strcmp(ctx->asked_model, ctx->info.model)) {
+        apr_table_setn(r->headers_out, "x-aoproxy-fallback", ctx->asked_model);
+    }
+}
