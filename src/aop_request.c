@@ -89,8 +89,8 @@ static int parse_stream(apr_pool_t *p, const aop_jnode_t *root, aop_request_info
     return 0;
 }
 
-static int parse_model(apr_pool_t *p, const aop_jnode_t *root, aop_request_info_t *info,
-                       aop_request_error_t *err)
+static int parse_model(apr_pool_t *p, aop_op_e op, const aop_jnode_t *root,
+                       aop_request_info_t *info, aop_request_error_t *err)
 {
     const aop_jnode_t *v = member(root, "model");
     const char *model;
@@ -100,7 +100,11 @@ static int parse_model(apr_pool_t *p, const aop_jnode_t *root, aop_request_info_
         return 0;               /* the path named it */
     }
     if (!v) {
-        return fail(err, "you must provide a model parameter", NULL, NULL);
+        /* Each API's own words for it. */
+        return op == AOP_OP_RESPONSES
+               ? fail(err, "Missing required parameter: 'model'.", "model",
+                      "missing_required_parameter")
+               : fail(err, "you must provide a model parameter", NULL, NULL);
     }
     if (v->type != AOP_JSTRING) {
         return type_error(p, err, "model", "a string", v);
@@ -438,7 +442,7 @@ static int read_tree(apr_pool_t *p, aop_op_e op, const char *body, apr_size_t le
         return fail(err, apr_psprintf(p, "Invalid body: expected a JSON object, but got %s "
                                          "instead.", aop_jtree_type_word(root)), NULL, NULL);
     }
-    if (check_duplicates(p, root, err) || parse_model(p, root, info, err)
+    if (check_duplicates(p, root, err) || parse_model(p, op, root, info, err)
         || parse_stream(p, root, info, err) || parse_counts(p, root, info, err)
         || (op == AOP_OP_RESPONSES && parse_stored(p, root, info, err))) {
         return -1;

@@ -191,11 +191,12 @@ static int after_not_here(request_rec *r, aop_req_t *ctx, proxy_worker *worker, 
 static void override_for_attempt(request_rec *r, const aop_req_t *ctx)
 {
     proxy_dir_conf *mine = ap_get_module_config(r->per_dir_config, &proxy_module);
-    int more = ctx->attempts < ctx->candidates->nelts
-               && ctx->attempts <= ctx->view->cfg->retries;
 
     if (mine && ctx->lookup && !ctx->by_id) {
-        mine->error_override_codes = more ? lookup_codes : override_codes;
+        /* Another candidate ready now (this one is marked tried already): a hint; if
+         * it is gone by then, the 400 is answered as previous_response_not_found. */
+        mine->error_override_codes = aop_lb_next_exists(r, ctx) ? lookup_codes
+                                                                : override_codes;
     }
 }
 
@@ -350,6 +351,12 @@ static void answer_last_error(request_rec *r, aop_req_t *ctx, int status)
     if (status == HTTP_TOO_MANY_REQUESTS) {
         answer_rate_limited(r, ctx);
     }
+    else if (status == HTTP_BAD_REQUEST && ctx->lookup) {
+        aop_send_error(r, HTTP_BAD_REQUEST,
+                       apr_psprintf(r->pool, "Previous response with id '%s' not found.",
+                                    ctx->stored_id), "previous_response_id",
+                       "previous_response_not_found");
+    }
     else if (status == HTTP_NOT_FOUND && ctx->by_id) {
         aop_send_error(r, HTTP_NOT_FOUND,
                        apr_psprintf(r->pool, "Response with id '%s' not found.",
@@ -434,9 +441,13 @@ static int aop_request_status(int *status, request_rec *r)
     else {
         answer_unreachable(r, ctx);
     }
-    ap_log_rerror(APLOG_MARK, r->status == HTTP_TOO_MANY_REQUESTS ? APLOG_INFO : APLOG_ERR,
-                  0, r, AOPLOGNO(00041) "request for model %s failed with %d after %d "
-                  "attempt(s): %s", ctx->info.model, r->status, ctx->attempts,
+    /* A stored response no instance holds is the client's question answered, not a
+     * failure of the gateway's. */
+    ap_log_rerror(APLOG_MARK, r->status == HTTP_TOO_MANY_REQUESTS || ctx->lookup
+                              ? APLOG_INFO : APLOG_ERR,
+                  0, r, AOPLOGNO(00041) "request for %s %s failed with %d after %d "
+                  "attempt(s): %s", ctx->by_id ? "response" : "model",
+                  ctx->by_id ? ctx->stored_id : ctx->info.model, r->status, ctx->attempts,
                   failed_instances(r, ctx));
     *status = OK;
     return OK;

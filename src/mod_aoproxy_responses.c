@@ -84,6 +84,13 @@ static int pin(request_rec *r, aop_req_t *ctx, int idx, aop_responses_error_t *e
                                    ctx->stored_id), "previous_response_id",
                       "previous_response_not_found");
     }
+    if (!instance(ctx, idx)->enabled) {
+        return fail(err, HTTP_SERVICE_UNAVAILABLE,
+                    apr_psprintf(r->pool, "'%s' is stored on instance `%s`, which cannot serve "
+                                 "requests right now: it is disabled.", ctx->stored_id,
+                                 instance(ctx, idx)->name), NULL,
+                    "response_instance_unavailable");
+    }
     if (!ctx->by_id && !serves_model(ctx, idx)) {
         return fail(err, HTTP_BAD_REQUEST,
                     apr_psprintf(r->pool, "'%s' is stored on instance `%s`, which does not "

@@ -291,7 +291,7 @@ def test_without_the_guard_trace_logging_would_log_credentials(request, fleet):
     text = GUARD.sub("", text).replace("    AOProxy On\n", "    AOProxy On\n    LogLevel http:warn\n")
     text = text.replace("    SetHandler aoproxy-api\n",
                         "    SetHandler aoproxy-api\n    LogLevel http:warn\n")
-    assert text.count("LogLevel http:warn") == 8
+    assert text.count("LogLevel http:warn") == 9
     logs = traced(request, fleet, conf_text=text)
     assert "sk-client-trace-secret" in logs
     assert ADMIN in logs
