@@ -26,6 +26,12 @@ typedef struct aop_config_t {
     aop_strategy_e strategy;
     int retries;                 /* further instances tried after the first; default 3 */
     double timeout;              /* seconds; default 60 */
+    /* Streams (docs/configuration.md): seconds to the first event, and of silence
+     * once the client has bytes; 0 = off (the default): timeout alone applies. */
+    double first_token_timeout;
+    double stream_idle_timeout;
+    apr_hash_t *first_token_by_model;        /* model -> double *, NULL: none */
+    apr_hash_t *first_token_by_model_src;    /* model -> aop_yaml_pair_t *, for messages */
     const char *log_level;       /* DEBUG, INFO, WARNING, ERROR, CRITICAL; default INFO */
     const char *log_file;
     apr_int64_t log_max_size;
@@ -56,6 +62,10 @@ typedef enum {
     AOP_CONFIG_STRICT = 0,       /* the whole load fails (configtest) */
     AOP_CONFIG_LENIENT           /* the instance is left out (start, restart, reload) */
 } aop_config_mode_e;
+
+/* routing.first_token_timeout for model (its own from first_token_timeout_by_model,
+ * else the general one); 0 = off. */
+double aop_config_first_token_timeout(const aop_config_t *cfg, const char *model);
 
 /* Loads DIR/base.yaml (required) and, when env is non-empty, DIR/<env>.yaml (optional;
  * its absence is a warning).  getenv_fn resolves ${VAR} (NULL = unset); pass NULL to use
