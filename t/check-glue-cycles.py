@@ -47,7 +47,7 @@ LAYERS = [
     # The request path, from the pick up to the fixups hook that starts it: the pick,
     # the counting, the output filters, mod_proxy's hooks, the fixups hook.
     # Stored responses (the Responses API): which instance holds one.
-    ("request", ["responses", "lbmethod", "stats", "hold", "usage", "proxy", "request"]),
+    ("request", ["responses", "lbmethod", "stats", "hold", "stream_timer", "usage", "proxy", "request"]),
     # The management API: the router and its helpers, the handlers, their table.
     ("api", ["api", "api_config", "api_manage", "api_stats", "api_metrics", "api_verify",
              "api_routes"]),
