@@ -58,6 +58,7 @@ static apr_status_t timed_read(ap_filter_t *f, apr_bucket_brigade *bb, ap_input_
     stream_timer_t *t = f->ctx;
     apr_socket_t *sock = ap_get_conn_socket(f->c);
     apr_interval_time_t before = -1;
+    apr_time_t start = apr_time_now();
     apr_status_t rv;
 
     if (sock && apr_socket_timeout_get(sock, &before) == APR_SUCCESS
@@ -70,7 +71,9 @@ static apr_status_t timed_read(ap_filter_t *f, apr_bucket_brigade *bb, ap_input_
     rv = ap_get_brigade(f->next, bb, mode, APR_BLOCK_READ, readbytes);
     if (sock) {
         apr_socket_timeout_set(sock, before);
-        if (APR_STATUS_IS_TIMEUP(rv)) {
+        /* A TLS layer may report the timeout as an error of its own. */
+        if (rv != APR_SUCCESS && !APR_STATUS_IS_EOF(rv)
+            && (APR_STATUS_IS_TIMEUP(rv) || apr_time_now() - start >= limit)) {
             t->ctx->stream_timeout = which;
         }
     }
