@@ -21,6 +21,7 @@
 #include "src/mod_aoproxy_request.h"
 #include "src/mod_aoproxy_startup.h"
 #include "src/mod_aoproxy_stats.h"
+#include "src/mod_aoproxy_stream_timer.h"
 #include "src/mod_aoproxy_usage.h"
 
 static void register_hooks(apr_pool_t *p)
@@ -31,6 +32,7 @@ static void register_hooks(apr_pool_t *p)
     aop_request_register_hooks(p);
     aop_proxy_register_hooks(p);
     aop_hold_register_hooks(p);
+    aop_stream_timer_register_hooks(p);
     aop_usage_register_hooks(p);
     aop_stats_register_hooks(p);
     aop_api_routes_register_hooks(p);

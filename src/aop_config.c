@@ -204,6 +204,78 @@ static apr_status_t set_timeout(ctx_t *c, void *obj, const node_t *val, const ch
     return APR_SUCCESS;
 }
 
+/* A stream limit in seconds: 0 turns it off; else as routing.timeout. */
+static apr_status_t read_limit(ctx_t *c, const node_t *val, const char *path, double *out)
+{
+    const char *s;
+    apr_status_t rv = aop_yaml_scalar(c, val, path, "a number", &s);
+
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    if (!parse_number(s, out)) {
+        return aop_yaml_fail(c, val->file, val->line, path, "expected a number of seconds, "
+                             "got %s%s", aop_yaml_shown(c, val), aop_yaml_unset_note(c, val));
+    }
+    if (!(*out >= 0.0) || *out > AOP_TIMEOUT_MAX) {
+        return aop_yaml_fail(c, val->file, val->line, path,
+                             "must be >= 0 (0: off) and <= %g seconds, got %g",
+                             AOP_TIMEOUT_MAX, *out);
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t set_first_token(ctx_t *c, void *obj, const node_t *val, const char *path)
+{
+    return read_limit(c, val, path, &((aop_config_t *)obj)->first_token_timeout);
+}
+
+static apr_status_t set_stream_idle(ctx_t *c, void *obj, const node_t *val, const char *path)
+{
+    return read_limit(c, val, path, &((aop_config_t *)obj)->stream_idle_timeout);
+}
+
+/* first_token_timeout_by_model: {model: seconds}; whether each model exists is
+ * checked once the instances are read (check_by_model). */
+static apr_status_t set_first_token_by_model(ctx_t *c, void *obj, const node_t *val,
+                                             const char *path)
+{
+    aop_config_t *cfg = obj;
+    int i;
+
+    if (val->type != AOP_YAML_MAP) {
+        return aop_yaml_fail(c, val->file, val->line, path, "expected a map of model: "
+                             "seconds, got %s", aop_yaml_type_name(val));
+    }
+    cfg->first_token_by_model = apr_hash_make(c->p);
+    cfg->first_token_by_model_src = apr_hash_make(c->p);
+    for (i = 0; i < val->items->nelts; i++) {
+        aop_yaml_pair_t *kv = &APR_ARRAY_IDX(val->items, i, aop_yaml_pair_t);
+        const char *key = apr_pstrcat(c->p, path, ".", kv->key, NULL);
+        double *secs = apr_palloc(c->p, sizeof(*secs));
+        apr_status_t rv;
+
+        if (!*kv->key) {
+            return aop_yaml_fail(c, kv->file, kv->line, key, "must name a model");
+        }
+        if ((rv = read_limit(c, kv->val, key, secs)) != APR_SUCCESS) {
+            return rv;
+        }
+        apr_hash_set(cfg->first_token_by_model, kv->key, APR_HASH_KEY_STRING, secs);
+        apr_hash_set(cfg->first_token_by_model_src, kv->key, APR_HASH_KEY_STRING, kv);
+    }
+    return APR_SUCCESS;
+}
+
+double aop_config_first_token_timeout(const aop_config_t *cfg, const char *model)
+{
+    const double *secs = cfg->first_token_by_model && model
+                         ? apr_hash_get(cfg->first_token_by_model, model, APR_HASH_KEY_STRING)
+                         : NULL;
+
+    return secs ? *secs : cfg->first_token_timeout;
+}
+
 static apr_status_t set_level(ctx_t *c, void *obj, const node_t *val, const char *path)
 {
     static const char *const levels[] = { "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL" };
@@ -274,6 +346,9 @@ static const field_t routing_fields[] = {
     FIELD_INT("retries", aop_config_t, retries, 0, 16),
     FIELD_FN("timeout", set_timeout),
     FIELD_FN("max_retry_wait", set_max_retry_wait),
+    FIELD_FN("first_token_timeout", set_first_token),
+    FIELD_FN("first_token_timeout_by_model", set_first_token_by_model),
+    FIELD_FN("stream_idle_timeout", set_stream_idle),
     FIELD_END
 };
 
@@ -311,6 +386,28 @@ static apr_status_t set_monitoring(ctx_t *c, void *obj, const node_t *val,
 static apr_status_t set_instances(ctx_t *c, void *obj, const node_t *val, const char *path)
 {
     return aop_config_read_instances(c, obj, val, path);
+}
+
+/* A per-model limit for a model no instance lists is a typo, or a model gone: it
+ * could never apply, so the load says so (a warning: the fleet still starts). */
+static void check_by_model(ctx_t *c, aop_config_t *cfg)
+{
+    apr_hash_index_t *hi;
+
+    for (hi = cfg->first_token_by_model ? apr_hash_first(c->p, cfg->first_token_by_model)
+                                        : NULL; hi; hi = apr_hash_next(hi)) {
+        const char *model = apr_hash_this_key(hi);
+        const aop_yaml_pair_t *kv = apr_hash_get(cfg->first_token_by_model_src, model,
+                                                 APR_HASH_KEY_STRING);
+
+        if (!aop_config_lists_model(cfg, model)) {
+            aop_yaml_warn(c, kv->file, kv->line,
+                          apr_pstrcat(c->p, "routing.first_token_timeout_by_model.", model,
+                                      NULL),
+                          "model \"%s\" is not in any instance's supported_models: the "
+                          "limit never applies", model);
+        }
+    }
 }
 
 static const field_t top_fields[] = {
@@ -386,6 +483,7 @@ static apr_status_t load_layers(ctx_t *c, aop_config_t *cfg,
     if ((rv = apply_fields(c, cfg, root, "", top_fields)) != APR_SUCCESS) {
         return rv;
     }
+    check_by_model(c, cfg);
     return aop_config_check_models(c, cfg);
 }
 

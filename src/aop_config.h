@@ -32,6 +32,12 @@ typedef struct aop_config_t {
     double max_retry_wait;       /* seconds a request may wait out a 429's Retry-After to
                                   * retry the same instance when nothing else can serve
                                   * it; 0 = never; default AOP_MAX_RETRY_WAIT_DEFAULT */
+    /* Streams (docs/configuration.md): seconds to the first event, and of silence
+     * once the client has bytes; 0 = off (the default): timeout alone applies. */
+    double first_token_timeout;
+    double stream_idle_timeout;
+    apr_hash_t *first_token_by_model;        /* model -> double *, NULL: none */
+    apr_hash_t *first_token_by_model_src;    /* model -> aop_yaml_pair_t *, for messages */
     const char *log_level;       /* DEBUG, INFO, WARNING, ERROR, CRITICAL; default INFO */
     const char *log_file;
     apr_int64_t log_max_size;
@@ -69,6 +75,10 @@ typedef enum {
     AOP_CONFIG_LENIENT           /* the instance is left out (start, restart, reload) */
 } aop_config_mode_e;
 
+/* routing.first_token_timeout for model (its own from first_token_timeout_by_model,
+ * else the general one); 0 = off. */
+double aop_config_first_token_timeout(const aop_config_t *cfg, const char *model);
+
 /* Loads DIR/base.yaml (required) and, when env is non-empty, DIR/<env>.yaml (optional;
  * its absence is a warning).  getenv_fn resolves ${VAR} (NULL = unset); pass NULL to use
  * the process environment.  On error returns APR_EINVAL and sets *perr to
@@ -97,6 +107,9 @@ apr_status_t aop_config_load_texts(apr_pool_t *p,
 
 /* The configured model a client's name stands for: its alias's, else name itself. */
 const char *aop_config_model_of(const aop_config_t *cfg, const char *name);
+
+/* Whether some instance of cfg (enabled or not) lists model. */
+int aop_config_lists_model(const aop_config_t *cfg, const char *model);
 
 /* model's fallbacks (context: its context_window_fallbacks), in order; NULL: none. */
 const apr_array_header_t *aop_config_fallbacks(const aop_config_t *cfg, const char *model,

@@ -96,7 +96,7 @@ apr_status_t aop_config_set_context_fallbacks(aop_yaml_ctx_t *c, void *obj,
     return set_lists(c, val, path, &cfg->context_fallbacks, &cfg->context_fallback_src);
 }
 
-static int some_instance_lists(const aop_config_t *cfg, const char *model)
+int aop_config_lists_model(const aop_config_t *cfg, const char *model)
 {
     int i, j;
 
@@ -139,11 +139,11 @@ static apr_status_t check_aliases(aop_yaml_ctx_t *c, aop_config_t *cfg)
         const char *key = apr_pstrcat(c->p, "aliases.", alias, NULL);
         int drop = 0;
 
-        if (some_instance_lists(cfg, alias)) {
+        if (aop_config_lists_model(cfg, alias)) {
             return aop_yaml_fail(c, kv->file, kv->line, key, "\"%s\" is a model an instance "
                                  "lists; an alias must be another name", alias);
         }
-        if (!some_instance_lists(cfg, model)
+        if (!aop_config_lists_model(cfg, model)
             && unserved(c, cfg, kv, key, model, &drop) != APR_SUCCESS) {
             return APR_EINVAL;
         }
@@ -172,7 +172,7 @@ static apr_status_t check_lists(aop_yaml_ctx_t *c, aop_config_t *cfg, apr_hash_t
             const char *m = APR_ARRAY_IDX(list, i, const char *);
             int drop = 0;
 
-            if (!some_instance_lists(cfg, m)
+            if (!aop_config_lists_model(cfg, m)
                 && unserved(c, cfg, kv, apr_psprintf(c->p, "%s[%d]", key, i), m, &drop)
                    != APR_SUCCESS) {
                 return APR_EINVAL;

@@ -119,18 +119,37 @@ void aop_api_get_instance_config(aop_api_t *q)
 
 /* ------------------------------------------------------------------ /config */
 
-static json_object *routing_json(const aop_config_t *cfg)
+/* p: the iterator's (a hash's own one is not for concurrent readers). */
+static json_object *by_model_json(apr_pool_t *p, const aop_config_t *cfg)
+{
+    json_object *o = json_object_new_object();
+    apr_hash_index_t *hi;
+
+    for (hi = cfg->first_token_by_model ? apr_hash_first(p, cfg->first_token_by_model)
+                                        : NULL; hi; hi = apr_hash_next(hi)) {
+        json_object_object_add(o, apr_hash_this_key(hi),
+                               json_object_new_double(*(const double *)apr_hash_this_val(hi)));
+    }
+    return o;
+}
+
+static json_object *routing_json(apr_pool_t *p, const aop_config_t *cfg)
 {
     json_object *o = json_object_new_object();
 
     json_object_object_add(o, "strategy", json_object_new_string(aop_strategy_name(cfg->strategy)));
     json_object_object_add(o, "retries", json_object_new_int(cfg->retries));
     json_object_object_add(o, "timeout", json_object_new_double(cfg->timeout));
+    json_object_object_add(o, "first_token_timeout",
+                           json_object_new_double(cfg->first_token_timeout));
+    json_object_object_add(o, "first_token_timeout_by_model", by_model_json(p, cfg));
+    json_object_object_add(o, "stream_idle_timeout",
+                           json_object_new_double(cfg->stream_idle_timeout));
     return o;
 }
 
 /* The effective configuration; secrets (keys, the webhook URL) are masked. */
-static json_object *config_root(const aop_view_t *view)
+static json_object *config_root(apr_pool_t *p, const aop_view_t *view)
 {
     const aop_config_t *cfg = view->cfg;
     json_object *root = json_object_new_object();
@@ -140,7 +159,7 @@ static json_object *config_root(const aop_view_t *view)
     json_object_object_add(root, "version",
                            json_object_new_string(cfg->version ? cfg->version : ""));
     json_object_object_add(root, "port", json_object_new_int(cfg->port));
-    json_object_object_add(root, "routing", routing_json(cfg));
+    json_object_object_add(root, "routing", routing_json(p, cfg));
     json_object_object_add(logging, "level",
                            json_object_new_string(cfg->log_level ? cfg->log_level : "INFO"));
     json_object_object_add(logging, "feishu_webhook",
@@ -157,13 +176,13 @@ static json_object *config_root(const aop_view_t *view)
 
 void aop_api_get_config(aop_api_t *q)
 {
-    aop_api_send(q, aop_json_own(q->r->pool, config_root(q->view)));
+    aop_api_send(q, aop_json_own(q->r->pool, config_root(q->r->pool, q->view)));
 }
 
 /* /config plus where it stands: the generation and each instance's field sources. */
 void aop_api_get_effective(aop_api_t *q)
 {
-    json_object *root = aop_json_own(q->r->pool, config_root(q->view));
+    json_object *root = aop_json_own(q->r->pool, config_root(q->r->pool, q->view));
     json_object *sources = json_object_new_object();
     int i;
 

@@ -101,6 +101,8 @@ typedef struct aop_req_t {
     int broken;                           /* the current attempt's answer broke off */
     int dropped;                          /* ... and the client got none of it */
     apr_interval_time_t ttfb;             /* streams: first byte of the answer, -1 = none */
+    int stream_timeout;                   /* aop_stream_timeout_e: a limit of ours ended
+                                           * the answer (mod_aoproxy_stream_timer.c) */
 
     /* ---- the usage filter (mod_aoproxy_usage.c), as the answer passes */
     apr_int64_t used_tokens;              /* what the answer used (or an estimate) */

@@ -17,6 +17,7 @@
 #include "mod_aoproxy_reservations.h"
 #include "mod_aoproxy_responses.h"
 #include "mod_aoproxy_stats.h"
+#include "mod_aoproxy_stream_timer.h"
 #include "mod_aoproxy_token.h"
 
 /* mod_proxy_http's note that it handed an error status to us (ProxyErrorOverride). */
@@ -262,6 +263,29 @@ static int after_transport_failure(request_rec *r, aop_req_t *ctx, proxy_worker 
     return move_on(ctx, worker, !refused, next);
 }
 
+/* A stream's first event did not come within routing.first_token_timeout
+ * (mod_aoproxy_stream_timer.c) and the hold filter dropped its headers: the client saw
+ * nothing, so the request moves on, and the instance rests, as after a timeout. */
+static int after_first_token_late(request_rec *r, aop_req_t *ctx, proxy_worker *worker)
+{
+    int next, rested;
+    apr_time_t until;
+
+    ctx->last_status = HTTP_GATEWAY_TIME_OUT;
+    rested = aop_outcome_unreachable(ctx, HTTP_GATEWAY_TIME_OUT, 1, &until);
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, AOPLOGNO(00340)
+                  "instance %s sent no event of its stream within the first token timeout "
+                  "of %.3g s (attempt %d for model %s): resting it for %ld ms",
+                  ctx->inst->name, aop_config_first_token_timeout(ctx->view->fleet->boot_cfg,
+                                                                  ctx->info.model),
+                  ctx->attempts, ctx->info.model, msec_until(until));
+    note_failed(r, ctx, "no first token in time");
+    aop_reservation_release(ctx, 0);
+    next = aop_lb_next_exists(r, ctx);
+    aop_stats_attempt(r, ctx, 0, AOP_KIND_TIMEOUT, next, rested);
+    return move_on(ctx, worker, 1, next);
+}
+
 /* The answer broke off while the hold filter still had it (mod_aoproxy_hold.c): the
  * client saw none of it, so the request moves on as after a reset, and the instance
  * rests as after one.  Without a status line, it was one: mod_proxy_http then closes
@@ -278,6 +302,9 @@ static int after_broken_answer(request_rec *r, aop_req_t *ctx, proxy_worker *wor
     r->sent_bodyct = 0;
     if (!had_answer) {
         return after_transport_failure(r, ctx, worker, HTTP_BAD_GATEWAY);
+    }
+    if (ctx->stream_timeout == AOP_STREAM_TIMEOUT_FIRST_TOKEN) {
+        return after_first_token_late(r, ctx, worker);
     }
     rested = aop_outcome_unreachable(ctx, HTTP_BAD_GATEWAY, 1, &until);
     ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, AOPLOGNO(00220)
@@ -308,6 +335,7 @@ static int aop_scheme_handler(request_rec *r, proxy_worker *worker, proxy_server
     ctx->attempt_start = apr_time_now();
     ctx->attempt_recorded = 0;
     ctx->broken = ctx->dropped = 0;
+    ctx->stream_timeout = AOP_STREAM_TIMEOUT_NONE;
     apr_table_unset(r->notes, TIMEOUT_NOTE);
     ctx->ttfb = -1;
     aop_body_rewind(r, ctx);

@@ -8,6 +8,7 @@
 #include "mod_aoproxy_reservations.h"
 #include "mod_aoproxy_shm.h"
 #include "mod_aoproxy_stats.h"
+#include "mod_aoproxy_stream_timer.h"
 
 static apr_int64_t minute_of(apr_time_t t)
 {
@@ -70,6 +71,29 @@ void aop_stats_attempt(request_rec *r, aop_req_t *ctx, int status, aop_kind_e fa
     aop_shm_unlock();
 }
 
+/* An answer that broke off after the client had part of it: a stream that went
+ * silent past routing.stream_idle_timeout counts as a timeout (and rests the instance
+ * as one), any other break as truncated. */
+static int stalled(const aop_req_t *ctx)
+{
+    return ctx->stream_timeout == AOP_STREAM_TIMEOUT_IDLE;
+}
+
+static aop_kind_e broken_kind(const aop_req_t *ctx)
+{
+    return stalled(ctx) ? AOP_KIND_TIMEOUT : AOP_KIND_TRUNCATED;
+}
+
+static void log_stalled(request_rec *r, aop_req_t *ctx, apr_time_t until, apr_time_t now)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, AOPLOGNO(00341)
+                  "instance %s went silent mid-stream for model %s longer than the stream "
+                  "idle timeout (%.3g s): the client got an error event; counted as a "
+                  "timeout, resting it for %" APR_TIME_T_FMT " ms", ctx->inst->name,
+                  ctx->info.model, ctx->view->fleet->boot_cfg->stream_idle_timeout,
+                  until > now ? apr_time_as_msec(until - now) : 0);
+}
+
 /* Every client request of ours, answered by Azure or by us (400, 404, 413, 429...). */
 static void overall_event(request_rec *r, aop_req_t *ctx, apr_time_t now, aop_stats_event_t *ev)
 {
@@ -77,7 +101,7 @@ static void overall_event(request_rec *r, aop_req_t *ctx, apr_time_t now, aop_st
     ev->request = 1;
     ev->status = r->status;
     /* A 200 whose body broke off is no success for the client. */
-    ev->kind = ctx->broken ? AOP_KIND_TRUNCATED : aop_stats_kind(r->status, 0);
+    ev->kind = ctx->broken ? broken_kind(ctx) : aop_stats_kind(r->status, 0);
     ev->latency = now - r->request_time;
     ev->ttfb = ctx->ttfb;
     ev->failovers = ctx->attempts > 1 ? ctx->attempts - 1 : 0;
@@ -104,9 +128,11 @@ void aop_stats_finish(request_rec *r, aop_req_t *ctx)
     if (count_attempt) {
         /* The attempt whose answer the client got (failed ones were counted as
          * they failed). */
-        rested = ctx->broken ? aop_outcome_failed_locked(ctx, HTTP_BAD_GATEWAY, 1, now, &until)
+        rested = ctx->broken ? aop_outcome_failed_locked(ctx, stalled(ctx) ? HTTP_GATEWAY_TIME_OUT
+                                                                           : HTTP_BAD_GATEWAY,
+                                                         1, now, &until)
                              : aop_outcome_note_locked(r, ctx, r->status, now, &until);
-        attempt_event(ctx, r->status, ctx->broken ? AOP_KIND_TRUNCATED : AOP_KIND_SUCCESS,
+        attempt_event(ctx, r->status, ctx->broken ? broken_kind(ctx) : AOP_KIND_SUCCESS,
                       0, rested, now, &attempt);
         record_attempt_locked(ctx, &attempt, now);
         ctx->cooldowns += attempt.cooldowns;
@@ -118,7 +144,10 @@ void aop_stats_finish(request_rec *r, aop_req_t *ctx)
         aop_counts_add(&all->life, &overall);
     }
     aop_shm_unlock();
-    if (count_attempt && ctx->broken) {
+    if (count_attempt && ctx->broken && stalled(ctx)) {
+        log_stalled(r, ctx, until, now);
+    }
+    else if (count_attempt && ctx->broken) {
         aop_outcome_log_broken(r, ctx, until, now);
     }
     else if (count_attempt) {

@@ -21,7 +21,9 @@ def test_instances_are_listed_with_masked_keys(server):
 
 def test_config_is_effective_and_masked(server):
     cfg = request(server, "GET", "/config").json()
-    assert cfg["routing"] == {"strategy": "failover", "retries": 3, "timeout": 20}
+    assert cfg["routing"] == {"strategy": "failover", "retries": 3, "timeout": 20,
+                              "first_token_timeout": 0, "first_token_timeout_by_model": {},
+                              "stream_idle_timeout": 0}
     assert cfg["monitoring"]["additional_windows"] == [15, 30, 60]
     assert all(i["api_key"] == "***" for i in cfg["instances"])
 

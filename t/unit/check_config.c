@@ -361,6 +361,27 @@ START_TEST(overlay_deep_merges_maps)
 }
 END_TEST
 
+START_TEST(stream_limits_read_with_a_per_model_override)
+{
+    aop_config_t *cfg = load_ok(I_ALL, NULL);
+
+    /* Off unless set: routing.timeout alone bounds a stream, as before. */
+    ck_assert(cfg->first_token_timeout == 0.0 && cfg->stream_idle_timeout == 0.0);
+    ck_assert(aop_config_first_token_timeout(cfg, "m1") == 0.0);
+    cfg = load_ok(I_ALL "routing:\n  first_token_timeout: 8\n  stream_idle_timeout: 2.5\n"
+                  "  first_token_timeout_by_model: {m1: 30, m2: 0, gone: 3}\n", NULL);
+    ck_assert(cfg->stream_idle_timeout == 2.5);
+    ck_assert(aop_config_first_token_timeout(cfg, "m1") == 30.0);
+    ck_assert(aop_config_first_token_timeout(cfg, "m2") == 0.0);      /* off for m2 */
+    ck_assert(aop_config_first_token_timeout(cfg, "other") == 8.0);
+    ck_assert(aop_config_first_token_timeout(cfg, NULL) == 8.0);
+    ck_assert_int_eq(cfg->warnings->nelts, 1);
+    ck_assert_str_eq(APR_ARRAY_IDX(cfg->warnings, 0, const char *), "base.yaml:11: "
+                     "routing.first_token_timeout_by_model.gone: model \"gone\" is not in "
+                     "any instance's supported_models: the limit never applies");
+}
+END_TEST
+
 START_TEST(overlay_null_restores_default)
 {
     aop_config_t *cfg = load_ok("routing: {retries: 5}\nmonitoring: {additional_windows: [1]}\n",
@@ -690,10 +711,20 @@ static const err_case_t err_cases[] = {
       "seconds, got \"inf\"" },
     { "routing:\n  timeout: 1.2.3\n", "base.yaml:2: routing.timeout: expected a number of "
       "seconds, got \"1.2.3\"" },
+    { "routing:\n  first_token_timeout: -1\n", "base.yaml:2: routing.first_token_timeout: "
+      "must be >= 0 (0: off) and <= 86400 seconds, got -1" },
+    { "routing:\n  stream_idle_timeout: later\n", "base.yaml:2: "
+      "routing.stream_idle_timeout: expected a number of seconds, got \"later\"" },
+    { "routing:\n  first_token_timeout_by_model: 5\n", "base.yaml:2: "
+      "routing.first_token_timeout_by_model: expected a map of model: seconds, got a scalar" },
+    { "routing:\n  first_token_timeout_by_model: {m1: 90000}\n", "base.yaml:2: "
+      "routing.first_token_timeout_by_model.m1: must be >= 0 (0: off) and <= 86400 seconds, "
+      "got 90000" },
     { "routing: [failover]\n", "base.yaml:1: routing: expected a map, got a list" },
     { "routing: failover\n", "base.yaml:1: routing: expected a map, got a scalar" },
     { "routing:\n  stratgy: failover\n", "base.yaml:2: routing.stratgy: unknown key "
-      "(expected one of: strategy, retries, timeout, max_retry_wait)" },
+      "(expected one of: strategy, retries, timeout, max_retry_wait, first_token_timeout, "
+      "first_token_timeout_by_model, stream_idle_timeout)" },
     /* logging */
     { "logging:\n  level: verbose\n", "base.yaml:2: logging.level: unknown level "
       "\"verbose\" (expected one of: DEBUG, INFO, WARNING, ERROR, CRITICAL)" },
@@ -1150,6 +1181,7 @@ Suite *aop_config_suite(void)
     tc = tcase_create("overlay");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, overlay_deep_merges_maps);
+    tcase_add_test(tc, stream_limits_read_with_a_per_model_override);
     tcase_add_test(tc, overlay_null_restores_default);
     tcase_add_test(tc, overlay_instances_by_name);
     tcase_add_test(tc, overlay_replaces_instances_of_other_type);
