@@ -64,6 +64,10 @@ typedef struct aop_req_t {
     const char *asked_model;              /* the client's (aliases resolved) */
     int fallback_at;                      /* fallbacks used up */
     int waited;                           /* waited once for a Retry-After */
+    int context_at;                       /* context window fallbacks used up */
+    const char *context_from;             /* the model whose context was exceeded */
+    int context_exceeded;                 /* the hold filter took Azure's
+                                           * context_length_exceeded: move on */
     int err_status;                       /* a local error answer, 0 = none */
     const char *err_body;
 

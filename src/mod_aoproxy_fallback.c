@@ -37,6 +37,53 @@ int aop_fallback_switch(request_rec *r, aop_req_t *ctx)
     return 0;
 }
 
+int aop_fallback_context_possible(const aop_req_t *ctx)
+{
+    const apr_array_header_t *list;
+
+    if (ctx->by_id || ctx->pinned >= 0 || ctx->lookup || !ctx->view) {
+        return 0;
+    }
+    list = aop_config_fallbacks(ctx->view->cfg, ctx->info.model, 1);
+    return list && ctx->context_at < list->nelts;
+}
+
+int aop_fallback_context_switch(request_rec *r, aop_req_t *ctx)
+{
+    const apr_array_header_t *list = aop_config_fallbacks(ctx->view->cfg, ctx->info.model, 1);
+    const char *from = ctx->info.model;
+    const aop_route_t *was_route = ctx->route;
+    const apr_array_header_t *was_cands = ctx->candidates;
+    int n = ctx->view->cfg->instances->nelts > 0 ? ctx->view->cfg->instances->nelts : 1;
+    unsigned char *was_tried = apr_pmemdup(r->pool, ctx->tried, (apr_size_t)n);
+
+    while (list && ctx->context_at < list->nelts && ctx->attempts <= ctx->view->cfg->retries) {
+        const char *model = APR_ARRAY_IDX(list, ctx->context_at, const char *);
+        const aop_route_t *rt = aop_route_find(ctx->view->routes, model);
+
+        ctx->context_at++;
+        if (!rt) {
+            continue;
+        }
+        ctx->info.model = model;
+        ctx->route = rt;
+        ctx->candidates = rt->candidates;
+        memset(ctx->tried, 0, (apr_size_t)n);
+        if (aop_lb_next_exists(r, ctx)) {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOPLOGNO(00352)
+                          "model %s: the prompt exceeds its context window "
+                          "(context_length_exceeded): moving on to %s", from, model);
+            ctx->context_from = from;
+            return 1;
+        }
+        ctx->info.model = from;
+        ctx->route = was_route;
+        ctx->candidates = was_cands;
+        memcpy(ctx->tried, was_tried, (apr_size_t)n);
+    }
+    return 0;
+}
+
 int aop_fallback_next_attempt(request_rec *r, aop_req_t *ctx)
 {
     if (aop_lb_next_exists(r, ctx)) {

@@ -15,6 +15,14 @@
  * Never for a stored response's call (it belongs to one instance). */
 int aop_fallback_switch(request_rec *r, aop_req_t *ctx);
 
+/* Whether the request's model has a context window fallback left (the hold filter
+ * then reads a 400 whole, for Azure's context_length_exceeded). */
+int aop_fallback_context_possible(const aop_req_t *ctx);
+
+/* Azure said context_length_exceeded: moves the request to the next model of its
+ * context_window_fallbacks that can take it now (1), else changes nothing (0). */
+int aop_fallback_context_switch(request_rec *r, aop_req_t *ctx);
+
 /* After a failed attempt: whether another may follow, on this model's instances or
  * on a fallback's. */
 int aop_fallback_next_attempt(request_rec *r, aop_req_t *ctx);

@@ -1,16 +1,21 @@
 /* SPDX-License-Identifier: Apache-2.0
  * Copyright 2026 The mod_aoproxy authors (LICENSE) */
+#include <apr_strings.h>
+
 #include <http_protocol.h>
 #include <util_filter.h>
 
 #include "mod_aoproxy_private.h"
 #include "mod_aoproxy_body.h"
 #include "mod_aoproxy_ctx.h"
+#include "mod_aoproxy_fallback.h"
 #include "mod_aoproxy_hold.h"
 #include "mod_aoproxy_reservations.h"
 
-/* A JSON answer is held until it is whole, a stream until its first byte. */
-typedef enum { HOLD_ANSWER, HOLD_FIRST_BYTE, HOLD_PASS } hold_mode_e;
+/* A JSON answer is held until it is whole, a stream until its first byte; a 400
+ * that may be Azure's context_length_exceeded, when the model has a
+ * context_window_fallbacks list, until it is whole too (HOLD_REFUSAL). */
+typedef enum { HOLD_ANSWER, HOLD_FIRST_BYTE, HOLD_PASS, HOLD_REFUSAL } hold_mode_e;
 
 typedef struct hold_t {
     hold_mode_e mode;
@@ -24,6 +29,10 @@ static hold_mode_e mode_for(request_rec *r)
 {
     aop_req_t *ctx = aop_req_get(r);
 
+    if (ctx && ctx->inst && r->status == HTTP_BAD_REQUEST
+        && aop_fallback_context_possible(ctx)) {
+        return HOLD_REFUSAL;
+    }
     if (!ctx || !ctx->inst || r->status < 200 || r->status >= 300) {
         return HOLD_PASS;
     }
@@ -91,6 +100,59 @@ static apr_status_t release(ap_filter_t *f, hold_t *h, apr_bucket_brigade *bb)
     return ap_pass_brigade(f->next, bb);
 }
 
+static int contains(const char *s, apr_size_t len, const char *want, apr_size_t n)
+{
+    const char *p = s, *end = s + len;
+
+    while (n && (apr_size_t)(end - p) >= n && (p = memchr(p, want[0], (apr_size_t)(end - p)))
+           && (apr_size_t)(end - p) >= n) {
+        if (memcmp(p, want, n) == 0) {
+            return 1;
+        }
+        p++;
+    }
+    return 0;
+}
+
+/* The whole 400 (held, then bb) says context_length_exceeded, and a fallback model
+ * of the context window's can take the request: the request moves to it. */
+static int context_exceeded(ap_filter_t *f, hold_t *h, apr_bucket_brigade *bb)
+{
+    static const char code[] = "context_length_exceeded";
+    char *held, *last, *all;
+    apr_size_t held_len, last_len;
+
+    /* Read, not taken: both stay as they are, for a release.  An error body is small
+     * (and held to AOP_HOLD_MAX). */
+    if (apr_brigade_pflatten(h->held, &held, &held_len, f->r->pool) != APR_SUCCESS
+        || apr_brigade_pflatten(bb, &last, &last_len, f->r->pool) != APR_SUCCESS) {
+        return 0;
+    }
+    all = apr_palloc(f->r->pool, held_len + last_len + 1);
+    if (held_len) {
+        memcpy(all, held, held_len);
+    }
+    if (last_len) {
+        memcpy(all + held_len, last, last_len);
+    }
+    return contains(all, held_len + last_len, code, sizeof(code) - 1)
+           && aop_fallback_context_switch(f->r, aop_req_get(f->r));
+}
+
+/* Azure's refusal goes no further: the scheme handler's wrapper moves the request on
+ * to the context window's fallback, which the switch made its model. */
+static apr_status_t drop_refusal(ap_filter_t *f, hold_t *h, apr_bucket_brigade *bb)
+{
+    aop_req_t *ctx = aop_req_get(f->r);
+
+    apr_brigade_cleanup(h->held);
+    apr_brigade_cleanup(bb);
+    ctx->context_exceeded = 1;
+    f->r->eos_sent = 0;
+    f->ctx = NULL;
+    return APR_SUCCESS;
+}
+
 static apr_status_t hold_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 {
     aop_req_t *ctx = aop_req_get(f->r);
@@ -108,6 +170,9 @@ static apr_status_t hold_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     if (seen.error || (h->mode == HOLD_FIRST_BYTE && seen.eos && !seen.data
                        && !f->c->aborted)) {
         return drop(f, h, bb);
+    }
+    if (seen.eos && h->mode == HOLD_REFUSAL && context_exceeded(f, h, bb)) {
+        return drop_refusal(f, h, bb);
     }
     if (seen.eos || (h->mode == HOLD_FIRST_BYTE && seen.data)) {
         return release(f, h, bb);

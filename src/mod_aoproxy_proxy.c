@@ -319,6 +319,26 @@ static int after_broken_answer(request_rec *r, aop_req_t *ctx, proxy_worker *wor
     return move_on(ctx, worker, 1, next);
 }
 
+/* Azure refused the prompt as too long for the model's context window, and the hold
+ * filter, which kept that from the client, moved the request to a fallback with a
+ * larger one: the next attempt is on it.  The instance answered as it should. */
+static int after_context_exceeded(request_rec *r, aop_req_t *ctx, proxy_worker *worker)
+{
+    const char *model = ctx->info.model;
+
+    ctx->context_exceeded = 0;
+    forget_answer(r);
+    r->sent_bodyct = 0;
+    note_failed(r, ctx, "context_length_exceeded");
+    ctx->last_status = HTTP_BAD_REQUEST;
+    aop_reservation_release(ctx, 0);
+    /* Booked to the model that refused it. */
+    ctx->info.model = ctx->context_from;
+    aop_stats_attempt(r, ctx, HTTP_BAD_REQUEST, AOP_KIND_SUCCESS, 1, 0);
+    ctx->info.model = model;
+    return move_on(ctx, worker, 1, 1);
+}
+
 /* Wraps the real scheme handler for each attempt: the body is replayed from the
  * start, so a failover resends it whole; the outcome decides what comes next. */
 static int aop_scheme_handler(request_rec *r, proxy_worker *worker, proxy_server_conf *conf,
@@ -344,6 +364,9 @@ static int aop_scheme_handler(request_rec *r, proxy_worker *worker, proxy_server
     ctx->in_scheme_handler = 0;
     if (apr_table_get(r->notes, OVERRIDE_NOTE)) {
         return after_error_answer(r, ctx, worker, status);
+    }
+    if (ctx->context_exceeded) {
+        return after_context_exceeded(r, ctx, worker);
     }
     if (ctx->dropped) {
         return after_broken_answer(r, ctx, worker);

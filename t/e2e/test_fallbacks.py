@@ -15,9 +15,10 @@ YAML = """\
 routing: {{ strategy: "failover", retries: 3, timeout: 20, max_retry_wait: 2 }}
 aliases: {{ big: m1 }}
 fallbacks: {{ m1: [m2], m3: [m2] }}
+context_window_fallbacks: {{ m4: [m2] }}
 instances:
   - {{ name: a, api_key: ka, api_base: "http://127.0.0.1:{a}", api_version: "2024-10-21",
-      supported_models: [m1, m3], model_deployments: {{ m1: a-1, m3: a-3 }} }}
+      supported_models: [m1, m3, m4], model_deployments: {{ m1: a-1, m3: a-3, m4: a-4 }} }}
   - {{ name: b, api_key: kb, api_base: "http://127.0.0.1:{b}", api_version: "v1",
       supported_models: [m2], model_deployments: {{ m2: b-2 }} }}
 """
@@ -25,7 +26,7 @@ instances:
 
 @pytest.fixture(scope="module")
 def mocks():
-    a = start_mock(name="a", api_key="ka", deployments={"a-1": "m1", "a-3": "m3"})
+    a = start_mock(name="a", api_key="ka", deployments={"a-1": "m1", "a-3": "m3", "a-4": "m4"})
     b = start_mock(name="b", api_key="kb", deployments={"b-2": "m2"})
     yield a, b
     a.stop()
@@ -143,3 +144,30 @@ def test_a_long_retry_after_is_not_waited(server, mocks):
     assert r.header("Retry-After")
     assert len(calls(b)) == 1
     time.sleep(5)
+
+
+def test_a_prompt_too_long_moves_to_the_larger_context(server, mocks):
+    a, b = mocks
+    a.client.rules([{"status": 400, "error": "context_length_exceeded", "times": 1}])
+    r = chat(server, "m4")
+    assert r.status == 200, r.body
+    assert r.header("x-aoproxy-model") == "m2" and r.header("x-aoproxy-fallback") == "m4"
+    assert [c["status"] for c in calls(a)] == [400] and len(calls(b)) == 1
+    # The instance answered as it should: it does not rest.
+    assert chat(server, "m4").header("x-aoproxy-instance") == "a"
+
+
+def test_other_refusals_reach_the_client_as_azure_wrote_them(server, mocks):
+    a, b = mocks
+    a.client.rules([{"status": 400, "error": "content_filter", "times": 1}])
+    r = chat(server, "m4")
+    # Azure's own body, its innererror (the filter's verdict) included.
+    assert r.status == 400, r.body
+    err = r.json()["error"]
+    assert err["code"] == "content_filter" and "innererror" in err, err
+    assert len(calls(b)) == 0
+    # Without a context window fallback, context_length_exceeded is the client's too.
+    a.client.rules([{"status": 400, "error": "context_length_exceeded", "times": 1}])
+    r = chat(server, "m1")
+    assert r.status == 400 and b"context_length_exceeded" in r.body
+    assert len(calls(b)) == 0
