@@ -16,6 +16,28 @@
 #include <apr.h>
 #include <apr_time.h>
 
+/* The circuit's states, as /stats/instances shows them (aop_circuit_state_name). */
+typedef enum {
+    AOP_CIRCUIT_CLOSED,     /* no failure since the last success: every request may go */
+    AOP_CIRCUIT_OPEN,       /* resting (a cooldown runs): none goes */
+    AOP_CIRCUIT_HALF_OPEN   /* failed, rested: one probe at a time until one succeeds */
+} aop_circuit_state_e;
+
+/* Longest rest that repeated failures grow to (aop_circuit_backoff). */
+#define AOP_CIRCUIT_BACKOFF_MAX apr_time_from_sec(300)
+/* Doublings at most: base x 32. */
+#define AOP_CIRCUIT_BACKOFF_SHIFT 5
+
+aop_circuit_state_e aop_circuit_state(apr_uint32_t failures, apr_time_t cooldown_until,
+                                      apr_time_t now);
+const char *aop_circuit_state_name(aop_circuit_state_e state);
+
+/* How long to rest after the failures-th consecutive failure: base for the first;
+ * each further one (a probe that failed) doubles it, up to base x 32 and at most
+ * AOP_CIRCUIT_BACKOFF_MAX (or base, when that alone is longer).  A base below 0
+ * counts as 0. */
+apr_interval_time_t aop_circuit_backoff(apr_interval_time_t base, apr_uint32_t failures);
+
 /* Whether a request may go to the instance now (its cooldown is checked apart): the
  * circuit is closed (no failure since its last success), or half-open with no probe
  * in flight (probe_until has passed). */
