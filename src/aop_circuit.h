@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0
  * Copyright 2026 The mod_aoproxy authors (LICENSE) */
-/* When an instance that failed may take requests again: a circuit breaker over the
- * instance's consecutive failures (5xx, 408, timeouts, resets, refused connections,
- * answers broken off) and its cooldown.
+/* When an instance, or one of its deployments (an instance x model pair), that failed
+ * may take requests again: a circuit breaker over its consecutive failures (a
+ * deployment's: 5xx, 408, 404, timeouts, resets, answers broken off; an instance's:
+ * refused keys and connections) and its cooldown.  The callers keep one per instance
+ * and one per pair in shared memory, and a request must pass both.
  *
  * After a failure the instance rests for its cooldown.  Then it is half-open: one
  * request at a time (a probe) goes to it until one succeeds, which closes the circuit
