@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0
  * Copyright 2026 The mod_aoproxy authors (LICENSE) */
-/* When an instance that failed may take requests again: a circuit breaker over the
- * instance's consecutive failures (5xx, 408, timeouts, resets, refused connections,
- * answers broken off) and its cooldown.
+/* When an instance, or one of its deployments (an instance x model pair), that failed
+ * may take requests again: a circuit breaker over its consecutive failures (a
+ * deployment's: 5xx, 408, 404, timeouts, resets, answers broken off; an instance's:
+ * refused keys and connections) and its cooldown.  The callers keep one per instance
+ * and one per pair in shared memory, and a request must pass both.
  *
  * After a failure the instance rests for its cooldown.  Then it is half-open: one
  * request at a time (a probe) goes to it until one succeeds, which closes the circuit
@@ -15,6 +17,28 @@
 
 #include <apr.h>
 #include <apr_time.h>
+
+/* The circuit's states, as /stats/instances shows them (aop_circuit_state_name). */
+typedef enum {
+    AOP_CIRCUIT_CLOSED,     /* no failure since the last success: every request may go */
+    AOP_CIRCUIT_OPEN,       /* resting (a cooldown runs): none goes */
+    AOP_CIRCUIT_HALF_OPEN   /* failed, rested: one probe at a time until one succeeds */
+} aop_circuit_state_e;
+
+/* Longest rest that repeated failures grow to (aop_circuit_backoff). */
+#define AOP_CIRCUIT_BACKOFF_MAX apr_time_from_sec(300)
+/* Doublings at most: base x 32. */
+#define AOP_CIRCUIT_BACKOFF_SHIFT 5
+
+aop_circuit_state_e aop_circuit_state(apr_uint32_t failures, apr_time_t cooldown_until,
+                                      apr_time_t now);
+const char *aop_circuit_state_name(aop_circuit_state_e state);
+
+/* How long to rest after the failures-th consecutive failure: base for the first;
+ * each further one (a probe that failed) doubles it, up to base x 32 and at most
+ * AOP_CIRCUIT_BACKOFF_MAX (or base, when that alone is longer).  A base below 0
+ * counts as 0. */
+apr_interval_time_t aop_circuit_backoff(apr_interval_time_t base, apr_uint32_t failures);
 
 /* Whether a request may go to the instance now (its cooldown is checked apart): the
  * circuit is closed (no failure since its last success), or half-open with no probe

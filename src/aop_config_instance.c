@@ -15,6 +15,7 @@
 #include <apr_strings.h>
 
 #include "aop_config.h"
+#include "aop_rpm.h"
 #include "aop_config_instance.h"
 #include "aop_secret_file.h"
 #include "aop_token.h"
@@ -218,8 +219,67 @@ static apr_status_t read_models(ctx_t *c, aop_instance_t *inst, const aop_field_
     return APR_SUCCESS;
 }
 
+static apr_status_t read_deployment_name(ctx_t *c, const node_t *val, const char *path,
+                                         const char **dep)
+{
+    apr_status_t rv = aop_yaml_scalar(c, val, path, "a deployment name", dep);
+
+    if (rv == APR_SUCCESS && !aop_config_safe_name(*dep, 1)) {
+        return aop_yaml_fail(c, val->file, val->line, path,
+                             "deployment name %s must be [A-Za-z0-9._-]+ "
+                             "(it is part of the URL path)%s",
+                             aop_yaml_shown(c, val), aop_yaml_unset_note(c, val));
+    }
+    return rv;
+}
+
+/* A limit of the object form: absent or null is none (0). */
+static apr_status_t read_limit(ctx_t *c, const node_t *map, const char *key,
+                               const char *path, apr_int64_t hi, apr_int64_t *out)
+{
+    const pair_t *kv = aop_yaml_find(map, key);
+
+    *out = 0;
+    if (!kv || kv->val->is_null) {
+        return APR_SUCCESS;
+    }
+    return aop_yaml_int64(c, kv->val, aop_yaml_key_path(c->p, path, key), 0, hi, out);
+}
+
+/* { deployment: NAME, max_tpm: N, max_rpm: N }: the deployment's own quota. */
+static apr_status_t read_deployment_object(ctx_t *c, aop_instance_t *inst, const char *model,
+                                           const node_t *val, const char *path,
+                                           const char **dep)
+{
+    const pair_t *name = aop_yaml_find(val, "deployment");
+    apr_int64_t tpm, rpm;
+    apr_status_t rv;
+    int i;
+
+    for (i = 0; i < val->items->nelts; ++i) {
+        const pair_t *kv = &APR_ARRAY_IDX(val->items, i, pair_t);
+        if (strcmp(kv->key, "deployment") && strcmp(kv->key, "max_tpm")
+            && strcmp(kv->key, "max_rpm")) {
+            return aop_yaml_fail(c, kv->file, kv->line, aop_yaml_key_path(c->p, path, kv->key),
+                                 "unknown key (expected one of: " AOP_DEPLOYMENT_KEYS ")");
+        }
+    }
+    if (!name || name->val->is_null) {
+        return aop_yaml_missing(c, val, "deployment", path, " (the deployment name)");
+    }
+    if ((rv = read_deployment_name(c, name->val, aop_yaml_key_path(c->p, path, "deployment"),
+                                   dep)) != APR_SUCCESS
+        || (rv = read_limit(c, val, "max_tpm", path, APR_INT64_MAX, &tpm)) != APR_SUCCESS
+        || (rv = read_limit(c, val, "max_rpm", path, AOP_RPM_MAX, &rpm)) != APR_SUCCESS) {
+        return rv;
+    }
+    aop_instance_set_limits(c->p, inst, model, tpm, rpm);
+    return APR_SUCCESS;
+}
+
 /* Into the instance's map, which an earlier key of the same name cannot have filled:
- * the YAML reader refuses duplicate keys. */
+ * the YAML reader refuses duplicate keys.  A value is the deployment's name, or an
+ * object with its name and limits. */
 static apr_status_t read_deployments(ctx_t *c, aop_instance_t *inst, const aop_field_t *f,
                                      const node_t *val, const char *path)
 {
@@ -242,15 +302,15 @@ static apr_status_t read_deployments(ctx_t *c, aop_instance_t *inst, const aop_f
         if (kv->val->is_null) {
             return aop_yaml_missing(c, val, kv->key, path, " (the deployment name)");
         }
-        if ((rv = aop_yaml_scalar(c, kv->val, mpath, "a deployment name", &dep))
-            != APR_SUCCESS) {
-            return rv;
+        if (kv->val->type == AOP_YAML_MAP) {
+            rv = read_deployment_object(c, inst, kv->key, kv->val, mpath, &dep);
         }
-        if (!aop_config_safe_name(dep, 1)) {
-            return aop_yaml_fail(c, kv->val->file, kv->val->line, mpath,
-                                 "deployment name %s must be [A-Za-z0-9._-]+ "
-                                 "(it is part of the URL path)%s",
-                                 aop_yaml_shown(c, kv->val), aop_yaml_unset_note(c, kv->val));
+        else {
+            aop_instance_set_limits(c->p, inst, kv->key, 0, 0);
+            rv = read_deployment_name(c, kv->val, mpath, &dep);
+        }
+        if (rv != APR_SUCCESS) {
+            return rv;
         }
         apr_hash_set(deps, kv->key, APR_HASH_KEY_STRING, dep);
     }

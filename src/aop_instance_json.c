@@ -16,6 +16,7 @@
 #include <apr_strings.h>
 
 #include "aop_instance_json.h"
+#include "aop_rpm.h"
 #include "aop_token.h"
 #include "aop_url.h"
 
@@ -219,8 +220,62 @@ static apr_status_t read_models(ctx_t *c, aop_instance_t *inst, const aop_field_
     return APR_SUCCESS;
 }
 
-static apr_status_t add_deployment(ctx_t *c, apr_hash_t *deps, const aop_field_t *f,
-                                   const char *model, json_object *v)
+static apr_status_t deployment_name(ctx_t *c, json_object *v, const char *field,
+                                    const char **dep)
+{
+    apr_status_t rv = get_string(c, v, field, "a deployment name", dep);
+
+    if (rv == APR_SUCCESS && !aop_config_safe_name(*dep, 1)) {
+        return fail(c, field, "deployment name \"%.80s\" must be [A-Za-z0-9._-]+ (it is "
+                    "part of the URL path)", *dep);
+    }
+    return rv;
+}
+
+/* A limit of the object form: absent or null is none (0). */
+static apr_status_t deployment_limit(ctx_t *c, json_object *o, const char *field,
+                                     const char *key, apr_int64_t hi, apr_int64_t *out)
+{
+    json_object *v = NULL;
+
+    *out = 0;
+    if (!json_object_object_get_ex(o, key, &v) || !v) {
+        return APR_SUCCESS;
+    }
+    return get_int64(c, v, apr_pstrcat(c->p, field, ".", key, NULL), 0, hi, out);
+}
+
+/* { "deployment": NAME, "max_tpm": N, "max_rpm": N }: the deployment's own quota. */
+static apr_status_t deployment_object(ctx_t *c, aop_instance_t *inst, const char *model,
+                                      const char *field, json_object *o, const char **dep)
+{
+    json_object *name = NULL;
+    apr_int64_t tpm, rpm;
+    apr_status_t rv;
+
+    json_object_object_foreach(o, key, unused) {
+        (void)unused;
+        if (strcmp(key, "deployment") && strcmp(key, "max_tpm") && strcmp(key, "max_rpm")) {
+            return fail(c, apr_pstrcat(c->p, field, ".", key, NULL),
+                        "unknown key (expected one of: " AOP_DEPLOYMENT_KEYS ")");
+        }
+    }
+    if (!json_object_object_get_ex(o, "deployment", &name) || !name) {
+        return fail(c, apr_pstrcat(c->p, field, ".deployment", NULL),
+                    "missing required field (the deployment name)");
+    }
+    if ((rv = deployment_name(c, name, apr_pstrcat(c->p, field, ".deployment", NULL), dep))
+        != APR_SUCCESS
+        || (rv = deployment_limit(c, o, field, "max_tpm", APR_INT64_MAX, &tpm)) != APR_SUCCESS
+        || (rv = deployment_limit(c, o, field, "max_rpm", AOP_RPM_MAX, &rpm)) != APR_SUCCESS) {
+        return rv;
+    }
+    aop_instance_set_limits(c->p, inst, model, tpm, rpm);
+    return APR_SUCCESS;
+}
+
+static apr_status_t add_deployment(ctx_t *c, aop_instance_t *inst, apr_hash_t *deps,
+                                   const aop_field_t *f, const char *model, json_object *v)
 {
     const char *field = apr_pstrcat(c->p, f->key, ".", model, NULL), *dep;
     apr_status_t rv;
@@ -231,12 +286,14 @@ static apr_status_t add_deployment(ctx_t *c, apr_hash_t *deps, const aop_field_t
     if (!v) {
         return fail(c, field, "missing required field (the deployment name)");
     }
-    if ((rv = get_string(c, v, field, "a deployment name", &dep)) != APR_SUCCESS) {
-        return rv;
+    if (json_object_is_type(v, json_type_object)) {
+        rv = deployment_object(c, inst, model, field, v, &dep);
     }
-    if (!aop_config_safe_name(dep, 1)) {
-        return fail(c, field, "deployment name \"%.80s\" must be [A-Za-z0-9._-]+ (it is "
-                    "part of the URL path)", dep);
+    else {
+        rv = deployment_name(c, v, field, &dep);
+    }
+    if (rv != APR_SUCCESS) {
+        return rv;
     }
     apr_hash_set(deps, apr_pstrdup(c->p, model), APR_HASH_KEY_STRING, dep);
     return APR_SUCCESS;
@@ -255,7 +312,7 @@ static apr_status_t read_deployments(ctx_t *c, aop_instance_t *inst, const aop_f
                     type_name(val));
     }
     json_object_object_foreach(val, model, dep) {
-        if ((rv = add_deployment(c, deps, f, model, dep)) != APR_SUCCESS) {
+        if ((rv = add_deployment(c, inst, deps, f, model, dep)) != APR_SUCCESS) {
             return rv;
         }
     }
@@ -525,6 +582,28 @@ static json_object *string_or_null(const char *s)
     return s ? json_object_new_string(s) : NULL;
 }
 
+/* The plain name, or the object form when the deployment has a limit of its own
+ * (only the limits set). */
+static json_object *deployment_json(const aop_instance_t *inst, const char *model,
+                                    const char *dep)
+{
+    const aop_deployment_limits_t *lim = aop_instance_limits(inst, model);
+    json_object *o;
+
+    if (!lim) {
+        return json_object_new_string(dep);
+    }
+    o = json_object_new_object();
+    json_object_object_add(o, "deployment", json_object_new_string(dep));
+    if (lim->max_tpm > 0) {
+        json_object_object_add(o, "max_tpm", json_object_new_int64(lim->max_tpm));
+    }
+    if (lim->max_rpm > 0) {
+        json_object_object_add(o, "max_rpm", json_object_new_int64(lim->max_rpm));
+    }
+    return o;
+}
+
 /* In supported_models order, so that equal instances give equal text. */
 static json_object *deployments_json(const aop_instance_t *inst)
 {
@@ -535,7 +614,7 @@ static json_object *deployments_json(const aop_instance_t *inst)
     for (i = 0; inst->supported_models && i < inst->supported_models->nelts; ++i) {
         model = APR_ARRAY_IDX(inst->supported_models, i, const char *);
         if ((dep = aop_instance_deployment(inst, model)) != NULL) {
-            json_object_object_add(deps, model, json_object_new_string(dep));
+            json_object_object_add(deps, model, deployment_json(inst, model, dep));
         }
     }
     return deps;

@@ -9,6 +9,7 @@
 #include <apr_strings.h>
 
 #include "aop_config.h"
+#include "aop_rpm.h"
 #include "aop_token.h"
 
 /* --------------------------------------------------------------------------
@@ -103,6 +104,7 @@ const aop_field_t aop_instance_fields[] = {
     NUMBER("priority", AOP_FIELD_INT, priority, INT_MIN, INT_MAX, 100),
     NUMBER("weight", AOP_FIELD_INT, weight, 0, INT_MAX, 100),
     NUMBER("max_tpm", AOP_FIELD_INT64, max_tpm, 0, APR_INT64_MAX, 0),
+    NUMBER("max_rpm", AOP_FIELD_INT64, max_rpm, 0, AOP_RPM_MAX, 0),
     NUMBER("enabled", AOP_FIELD_BOOL, enabled, 0, 1, 1),
     TYPED("supported_models", AOP_FIELD_MODELS, supported_models, BOTH | AOP_FIELD_REQUIRED),
     TYPED("model_deployments", AOP_FIELD_DEPLOYMENTS, model_deployments, BOTH),
@@ -212,6 +214,7 @@ void aop_field_reset(apr_pool_t *p, aop_instance_t *inst, const aop_field_t *f)
         break;
     case AOP_FIELD_DEPLOYMENTS:
         *AOP_FIELD_AT(inst, f, apr_hash_t *) = apr_hash_make(p);
+        inst->deployment_limits = apr_hash_make(p);
         break;
     }
 }
@@ -286,6 +289,9 @@ aop_instance_t *aop_instance_copy(apr_pool_t *p, const aop_instance_t *base)
         else if (f->type == AOP_FIELD_DEPLOYMENTS) {
             deps = AOP_FIELD_AT(inst, f, apr_hash_t *);
             *deps = *deps ? apr_hash_copy(p, *deps) : apr_hash_make(p);
+            inst->deployment_limits = inst->deployment_limits
+                                      ? apr_hash_copy(p, inst->deployment_limits)
+                                      : apr_hash_make(p);
         }
     }
     inst->sources = base->sources ? apr_table_copy(p, base->sources) : apr_table_make(p, 16);
@@ -303,4 +309,29 @@ const char *aop_instance_deployment(const aop_instance_t *inst, const char *mode
         return NULL;
     }
     return apr_hash_get(inst->model_deployments, model, APR_HASH_KEY_STRING);
+}
+
+const aop_deployment_limits_t *aop_instance_limits(const aop_instance_t *inst,
+                                                   const char *model)
+{
+    if (!inst || !inst->deployment_limits || !model) {
+        return NULL;
+    }
+    return apr_hash_get(inst->deployment_limits, model, APR_HASH_KEY_STRING);
+}
+
+void aop_instance_set_limits(apr_pool_t *p, aop_instance_t *inst, const char *model,
+                             apr_int64_t max_tpm, apr_int64_t max_rpm)
+{
+    aop_deployment_limits_t *lim = NULL;
+
+    if (!inst->deployment_limits) {
+        inst->deployment_limits = apr_hash_make(p);
+    }
+    if (max_tpm > 0 || max_rpm > 0) {
+        lim = apr_palloc(p, sizeof(*lim));
+        lim->max_tpm = max_tpm;
+        lim->max_rpm = max_rpm;
+    }
+    apr_hash_set(inst->deployment_limits, apr_pstrdup(p, model), APR_HASH_KEY_STRING, lim);
 }

@@ -36,6 +36,16 @@
 /* pool_max at most: the event MPM's hard ThreadLimit, more threads than a process has. */
 #define AOP_POOL_MAX_LIMIT 100000
 
+/* A deployment's own quota (Azure's are per deployment): model_deployments' object
+ * form, { deployment: NAME, max_tpm: N, max_rpm: N }.  0: no limit of its own. */
+typedef struct aop_deployment_limits_t {
+    apr_int64_t max_tpm;         /* tokens per minute */
+    apr_int64_t max_rpm;         /* requests per minute, enforced per 1 s and 10 s (aop_rpm.h) */
+} aop_deployment_limits_t;
+
+/* The deployment keys of model_deployments' object form, as messages list them. */
+#define AOP_DEPLOYMENT_KEYS "deployment, max_tpm, max_rpm"
+
 typedef struct aop_instance_t {
     const char *name;            /* unique, [A-Za-z0-9._-]{1,64} */
     const char *provider_type;   /* "azure" */
@@ -53,9 +63,15 @@ typedef struct aop_instance_t {
     int priority;                /* lower value preferred by failover; default 100 */
     int weight;                  /* >= 0; default 100 */
     apr_int64_t max_tpm;         /* tokens per minute, 0 = unlimited; default 0 */
+    apr_int64_t max_rpm;         /* requests per minute, 0 = unlimited; default 0: over
+                                  * 1 s and 10 s windows as Azure counts (aop_rpm.h) */
     int enabled;                 /* default 1 */
     apr_array_header_t *supported_models;   /* const char * */
     apr_hash_t *model_deployments;          /* model -> deployment (const char *) */
+    /* model -> const aop_deployment_limits_t *, for the models whose deployment has
+     * a limit (model_deployments' object form): read and written with
+     * model_deployments (the DEPLOYMENTS field), never a row of its own. */
+    apr_hash_t *deployment_limits;
     /* The connection pool of the instance's mod_proxy worker, per Apache process, as
      * mod_proxy's worker parameters of the same meaning; 0 (the defaults) leaves
      * mod_proxy's own. */
@@ -96,7 +112,10 @@ typedef enum {
     AOP_FIELD_MODELS,       /* apr_array_header_t * of const char *: distinct non-empty
                              * model names, at least one when given */
     AOP_FIELD_DEPLOYMENTS   /* apr_hash_t *: model -> deployment name ([A-Za-z0-9._-]+),
-                             * for the models of supported_models; written in their order */
+                             * for the models of supported_models; written in their order.
+                             * A value may be { deployment, max_tpm, max_rpm } instead:
+                             * its limits go to deployment_limits (written back as an
+                             * object only when one is set) */
 } aop_field_type_e;
 
 /* Which layers may set a field, and what else it is.  A field's key and value appear
@@ -182,5 +201,14 @@ int aop_instance_name_ok(const char *name);
 
 /* Exact lookup: the deployment for model on this instance, or NULL. */
 const char *aop_instance_deployment(const aop_instance_t *inst, const char *model);
+
+/* The limits of model's deployment on this instance, or NULL when it has none. */
+const aop_deployment_limits_t *aop_instance_limits(const aop_instance_t *inst,
+                                                   const char *model);
+
+/* Sets the limits of model's deployment (both 0: none, the plain form); the range of
+ * each is checked by the caller (AOP_RPM_MAX, APR_INT64_MAX). */
+void aop_instance_set_limits(apr_pool_t *p, aop_instance_t *inst, const char *model,
+                             apr_int64_t max_tpm, apr_int64_t max_rpm);
 
 #endif

@@ -22,7 +22,7 @@ void aop_resv_init(aop_resv_table_t *t, apr_uint32_t cap)
     }
 }
 
-aop_resv_ticket_t aop_resv_claim(aop_resv_table_t *t, apr_uint32_t pid, int inst,
+aop_resv_ticket_t aop_resv_claim(aop_resv_table_t *t, apr_uint32_t pid, int inst, int pair,
                                  apr_int64_t tokens, apr_time_t deadline)
 {
     aop_resv_ticket_t ticket = { -1, 0 };
@@ -39,6 +39,7 @@ aop_resv_ticket_t aop_resv_claim(aop_resv_table_t *t, apr_uint32_t pid, int inst
     r->next_free = -1;
     r->pid = pid ? pid : 1;
     r->inst = inst;
+    r->pair = pair;
     r->tokens = tokens;
     r->deadline = deadline;
     t->in_use++;
@@ -125,7 +126,7 @@ int aop_resv_reclaim(aop_resv_table_t *t, const aop_resv_stale_t *stale, int n,
         if (!stale[i].gone && r->deadline >= now) {
             continue;                /* its owner moved the deadline on since */
         }
-        reclaim(baton, r->inst, r->tokens);
+        reclaim(baton, r->inst, r->pair, r->tokens);
         t->reclaimed++;
         t->reclaimed_tokens += (apr_uint64_t)(r->tokens > 0 ? r->tokens : 0);
         free_rec(t, stale[i].ticket.idx);

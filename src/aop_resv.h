@@ -23,6 +23,9 @@ typedef struct aop_resv_rec_t {
     apr_uint32_t seq;                /* bumped whenever the record is freed */
     apr_int32_t inst;                /* the instance's slot in shared memory */
     apr_int32_t next_free;           /* free list link, -1 = end */
+    apr_int32_t pair;                /* the (instance, model) pair's slot: the
+                                      * deployment's own window; -1 = none */
+    apr_int32_t unused;              /* keeps tokens aligned */
     apr_int64_t tokens;              /* reserved */
     volatile apr_int64_t deadline;   /* apr_time_t: given back after it */
 } aop_resv_rec_t;
@@ -48,10 +51,11 @@ apr_size_t aop_resv_size(apr_uint32_t cap);
 
 void aop_resv_init(aop_resv_table_t *t, apr_uint32_t cap);
 
-/* Caller holds the lock.  A record for tokens on instance slot inst, owned by pid
+/* Caller holds the lock.  A record for tokens on instance slot inst (and pair slot
+ * pair, -1 for none), owned by pid
  * until deadline; the ticket's idx is -1 when the table is full (counted in full:
  * the reservation then lives untracked, as before this table existed). */
-aop_resv_ticket_t aop_resv_claim(aop_resv_table_t *t, apr_uint32_t pid, int inst,
+aop_resv_ticket_t aop_resv_claim(aop_resv_table_t *t, apr_uint32_t pid, int inst, int pair,
                                  apr_int64_t tokens, apr_time_t deadline);
 
 /* Caller holds the lock.  Frees the ticket's record and returns the tokens still
@@ -67,8 +71,8 @@ void aop_resv_touch(aop_resv_table_t *t, const aop_resv_ticket_t *ticket,
 typedef int aop_resv_alive_fn(void *baton, apr_uint32_t pid);
 
 /* Called for each record given back, under the lock: the reserved tokens go back to
- * instance slot inst. */
-typedef void aop_resv_reclaim_fn(void *baton, int inst, apr_int64_t tokens);
+ * instance slot inst and pair slot pair (-1: none). */
+typedef void aop_resv_reclaim_fn(void *baton, int inst, int pair, apr_int64_t tokens);
 
 /* A record the sweep found stale, and why. */
 typedef struct aop_resv_stale_t {

@@ -140,6 +140,66 @@ static json_object *health_json(apr_pool_t *p, const aop_snapshot_t *snap, int i
         json_object_object_add(last, "at", aop_api_time(p, si->last_error_at));
     }
     json_object_object_add(o, "last_error", last);
+    json_object_object_add(o, "circuit", json_object_new_string(
+                               aop_circuit_state_name((aop_circuit_state_e)snap->circuit[idx])));
+    return o;
+}
+
+static json_object *limit_or_null(apr_int64_t v)
+{
+    return v > 0 ? json_object_new_int64(v) : NULL;
+}
+
+/* A deployment's own state: its circuit (429/408/5xx, timeouts and resets rest it
+ * alone), and its request and token windows against its own limits. */
+static json_object *deployment_state(apr_pool_t *p, const aop_snapshot_t *snap, int idx,
+                                     int j, const char *model)
+{
+    const aop_instance_t *inst = instance_at(snap, idx);
+    const aop_snap_pair_t *sp = &snap->pairs[idx][j];
+    const aop_deployment_limits_t *lim = aop_instance_limits(inst, model);
+    json_object *o = json_object_new_object(), *rpm = json_object_new_object(),
+                *tpm = json_object_new_object(), *last = NULL;
+
+    json_object_object_add(o, "deployment", json_object_new_string(
+                               aop_instance_deployment(inst, model)));
+    json_object_object_add(o, "circuit", json_object_new_string(aop_circuit_state_name(
+                               aop_circuit_state(sp->consecutive_failures,
+                                                 sp->cooldown_until, snap->now))));
+    json_object_object_add(o, "cooldown_until", sp->cooldown_until > snap->now
+                           ? aop_api_time(p, sp->cooldown_until) : NULL);
+    json_object_object_add(o, "consecutive_failures",
+                           json_object_new_int((int)sp->consecutive_failures));
+    json_object_object_add(o, "probe_in_flight", json_object_new_boolean(
+                               sp->consecutive_failures && sp->probe_until > snap->now));
+    if (sp->last_error_at) {
+        last = json_object_new_object();
+        json_object_object_add(last, "status", json_object_new_int(sp->last_status));
+        json_object_object_add(last, "at", aop_api_time(p, sp->last_error_at));
+    }
+    json_object_object_add(o, "last_error", last);
+    json_object_object_add(rpm, "last_second", json_object_new_int64(sp->rpm_second));
+    json_object_object_add(rpm, "last_10_seconds", json_object_new_int64(sp->rpm_ten));
+    json_object_object_add(rpm, "max_rpm", limit_or_null(lim ? lim->max_rpm : 0));
+    json_object_object_add(o, "rpm", rpm);
+    json_object_object_add(tpm, "used", json_object_new_int64(sp->tpm_used));
+    json_object_object_add(tpm, "reserved", json_object_new_int64(sp->tpm_reserved));
+    json_object_object_add(tpm, "max_tpm", limit_or_null(lim ? lim->max_tpm : 0));
+    json_object_object_add(o, "tpm", tpm);
+    return o;
+}
+
+static json_object *deployments_state(apr_pool_t *p, const aop_snapshot_t *snap, int idx)
+{
+    const apr_array_header_t *models = instance_at(snap, idx)->supported_models;
+    json_object *o = json_object_new_object();
+    int j;
+
+    for (j = 0; snap->pairs[idx] && j < models->nelts; j++) {
+        const char *model = APR_ARRAY_IDX(models, j, const char *);
+
+        json_object_object_add(o, model, deployment_state(p, snap, idx, j, model));
+    }
     return o;
 }
 
@@ -160,6 +220,20 @@ static json_object *tpm_json(const aop_snapshot_t *snap, int idx)
     return o;
 }
 
+static json_object *rpm_json(const aop_snapshot_t *snap, int idx)
+{
+    const aop_shm_inst_t *si = &snap->inst[idx];
+    apr_int64_t sec = apr_time_sec(snap->now);
+    json_object *o = json_object_new_object();
+
+    json_object_object_add(o, "last_second", json_object_new_int64(
+                               aop_rpm_in_second(&si->rpm, sec)));
+    json_object_object_add(o, "last_10_seconds", json_object_new_int64(
+                               aop_rpm_in_ten(&si->rpm, sec)));
+    json_object_object_add(o, "max_rpm", limit_or_null(instance_at(snap, idx)->max_rpm));
+    return o;
+}
+
 /* An instance's state: health, budget and its main window (no secret). */
 static json_object *instance_state(apr_pool_t *p, const aop_snapshot_t *snap, int idx)
 {
@@ -170,6 +244,8 @@ static json_object *instance_state(apr_pool_t *p, const aop_snapshot_t *snap, in
     json_object_object_add(o, "enabled", json_object_new_boolean(inst->enabled));
     json_object_object_add(o, "health", health_json(p, snap, idx));
     json_object_object_add(o, "tpm", tpm_json(snap, idx));
+    json_object_object_add(o, "rpm", rpm_json(snap, idx));
+    json_object_object_add(o, "deployments", deployments_state(p, snap, idx));
     json_object_object_add(o, "stats", window_json(snap, idx,
                                                    snap->view->cfg->stats_window_minutes));
     return o;

@@ -87,6 +87,7 @@ typedef struct aop_req_t {
 
     /* ---- the token reservation of the pick (mod_aoproxy_reservations.c) */
     struct aop_shm_inst_t *reserved_in;   /* the instance holding our token reservation */
+    struct aop_shm_pair_t *reserved_pair; /* ... and its deployment (the model's pair) */
     apr_int64_t reserved;                 /* its amount */
     aop_resv_ticket_t ticket;             /* its record (owner, deadline): aop_resv.h */
     int resv_tracked;                     /* ticket names a record (else the table was full) */

@@ -47,23 +47,64 @@ static const aop_instance_t *instance(const aop_req_t *ctx, int idx)
     return APR_ARRAY_IDX(ctx->view->cfg->instances, idx, aop_instance_t *);
 }
 
-/* Not resting after a 429/5xx or a failure, key not refused, deployment not missing,
- * and the estimate fits its token budget.  exact: under the lock, the budget's window
- * as it is; else a lock-free hint from its per-second cache ("maybe" when that is
- * old). */
+/* The candidate's deployment of the request's model (its pair), or NULL. */
+static aop_shm_pair_t *pair_of(const aop_req_t *ctx, int idx)
+{
+    return aop_shm_pair(ctx->view->shm_map, instance(ctx, idx), idx, ctx->info.model);
+}
+
+static apr_int64_t pair_max_tpm(const aop_req_t *ctx, int idx)
+{
+    const aop_deployment_limits_t *lim = aop_instance_limits(instance(ctx, idx),
+                                                             ctx->info.model);
+
+    return lim ? lim->max_tpm : 0;
+}
+
+static apr_int64_t pair_max_rpm(const aop_req_t *ctx, int idx)
+{
+    const aop_deployment_limits_t *lim = aop_instance_limits(instance(ctx, idx),
+                                                             ctx->info.model);
+
+    return lim ? lim->max_rpm : 0;
+}
+
+/* The deployment: not resting, and its own request and token windows (if it has
+ * limits) have room. */
+static int pair_available(const aop_req_t *ctx, int idx, apr_time_t now, int exact)
+{
+    const aop_shm_pair_t *sp = pair_of(ctx, idx);
+    apr_int64_t max_tpm = pair_max_tpm(ctx, idx), sec = apr_time_sec(now);
+
+    if (!sp) {
+        return 1;
+    }
+    return now >= sp->cooldown_until
+           && aop_rpm_fits(&sp->rpm, pair_max_rpm(ctx, idx), sec)
+           && (exact ? aop_tpm_fits(&sp->tpm, max_tpm, ctx->info.estimate, sec)
+                     : aop_tpm_fits_hint(&sp->tpm, max_tpm, ctx->info.estimate, sec));
+}
+
+/* Key not refused, deployment neither missing nor resting after a 429/5xx or a
+ * failure, and the request fits the instance's and the deployment's request and
+ * token budgets.  exact: under the lock, the token windows as they are; else a
+ * lock-free hint from their per-second cache ("maybe" when that is old). */
 static int check_available(const aop_req_t *ctx, int idx, apr_time_t now, int exact)
 {
     const aop_shm_inst_t *si = aop_shm_inst(ctx->view->shm_map, idx);
-    apr_int64_t max_tpm = instance(ctx, idx)->max_tpm, sec = apr_time_sec(now);
+    const aop_instance_t *inst = instance(ctx, idx);
+    apr_int64_t sec = apr_time_sec(now);
 
     if (!si) {
         return 1;
     }
     return now >= si->cooldown_until && now >= si->unhealthy_until
-           && aop_token_usable(instance(ctx, idx), now)
+           && aop_token_usable(inst, now)
            && !aop_shm_model_missing(si, ctx->info.model, now)
-           && (exact ? aop_tpm_fits(&si->tpm, max_tpm, ctx->info.estimate, sec)
-                     : aop_tpm_fits_hint(&si->tpm, max_tpm, ctx->info.estimate, sec));
+           && aop_rpm_fits(&si->rpm, inst->max_rpm, sec)
+           && (exact ? aop_tpm_fits(&si->tpm, inst->max_tpm, ctx->info.estimate, sec)
+                     : aop_tpm_fits_hint(&si->tpm, inst->max_tpm, ctx->info.estimate, sec))
+           && pair_available(ctx, idx, now, exact);
 }
 
 static int available(const aop_req_t *ctx, int idx, apr_time_t now)
@@ -76,43 +117,73 @@ static int maybe_available(const aop_req_t *ctx, int idx, apr_time_t now)
     return check_available(ctx, idx, now, 0);
 }
 
-/* Under the lock: the budget's window brought to this second, then the exact check. */
+/* Under the lock: the budgets' windows brought to this second, then the exact check. */
 static int available_locked(const aop_req_t *ctx, int idx, apr_time_t now)
 {
     aop_shm_inst_t *si = aop_shm_inst(ctx->view->shm_map, idx);
+    aop_shm_pair_t *sp = pair_of(ctx, idx);
 
     if (si) {
         aop_tpm_refresh(&si->tpm, apr_time_sec(now));
     }
+    if (sp) {
+        aop_tpm_refresh(&sp->tpm, apr_time_sec(now));
+    }
     return available(ctx, idx, now);
+}
+
+static apr_time_t later(apr_time_t a, apr_time_t b)
+{
+    return a > b ? a : b;
+}
+
+/* When the deployment's own rest and windows let the request in. */
+static apr_time_t pair_available_at(const aop_req_t *ctx, int idx, apr_time_t now)
+{
+    const aop_shm_pair_t *sp = pair_of(ctx, idx);
+    apr_int64_t sec = apr_time_sec(now);
+
+    if (!sp) {
+        return now;
+    }
+    return later(sp->cooldown_until, later(
+        apr_time_from_sec(aop_tpm_fits_at(&sp->tpm, pair_max_tpm(ctx, idx),
+                                          ctx->info.estimate, sec)),
+        apr_time_from_sec(aop_rpm_fits_at(&sp->rpm, pair_max_rpm(ctx, idx), sec))));
 }
 
 /* When candidate idx could take the request, or 0 when only a reload can help. */
 static apr_time_t available_at(const aop_req_t *ctx, int idx, apr_time_t now)
 {
     const aop_shm_inst_t *si = aop_shm_inst(ctx->view->shm_map, idx);
+    const aop_instance_t *inst = instance(ctx, idx);
+    apr_int64_t sec = apr_time_sec(now);
     apr_time_t at;
 
     if (!si) {
         return now;
     }
     if (now < si->unhealthy_until || aop_shm_model_missing(si, ctx->info.model, now)
-        || !aop_token_usable(instance(ctx, idx), now)) {
+        || !aop_token_usable(inst, now)) {
         return 0;
     }
-    at = apr_time_from_sec(aop_tpm_fits_at(&si->tpm, instance(ctx, idx)->max_tpm,
-                                           ctx->info.estimate, apr_time_sec(now)));
-    return at > si->cooldown_until ? at : si->cooldown_until;
+    at = later(apr_time_from_sec(aop_tpm_fits_at(&si->tpm, inst->max_tpm,
+                                                 ctx->info.estimate, sec)),
+               apr_time_from_sec(aop_rpm_fits_at(&si->rpm, inst->max_rpm, sec)));
+    return later(later(at, si->cooldown_until), pair_available_at(ctx, idx, now));
 }
 
 /* After a failure, one request at a time until one succeeds (aop_circuit.h), unless
- * this pick takes what is left (pick()). */
+ * this pick takes what is left (pick()): the instance's circuit (refused keys and
+ * connections) and its deployment's (what failed for this model alone). */
 static int probe_allows(const aop_req_t *ctx, int idx, apr_time_t now)
 {
     const aop_shm_inst_t *si = aop_shm_inst(ctx->view->shm_map, idx);
+    const aop_shm_pair_t *sp = pair_of(ctx, idx);
 
     return !si || ctx->probes_ignored
-           || aop_circuit_admits(si->consecutive_failures, si->probe_until, now);
+           || (aop_circuit_admits(si->consecutive_failures, si->probe_until, now)
+               && (!sp || aop_circuit_admits(sp->consecutive_failures, sp->probe_until, now)));
 }
 
 /* Each candidate's eligibility, read without the lock: a hint.  This is the part
@@ -180,13 +251,23 @@ static int choose(aop_req_t *ctx, aop_shm_model_t *sm, aop_cand_t *c, int n,
     return idx;
 }
 
+/* Under the lock, for the candidate picked: the request counts in the instance's
+ * and the deployment's request windows, and is the probe of a half-open circuit. */
 static void send_probe(const aop_req_t *ctx, int idx, apr_time_t now)
 {
     aop_shm_inst_t *si = aop_shm_inst(ctx->view->shm_map, idx);
+    aop_shm_pair_t *sp = pair_of(ctx, idx);
+    apr_interval_time_t window = aop_circuit_window(ctx->view->cfg->timeout);
 
     if (si) {
         si->probe_until = aop_circuit_sent(si->consecutive_failures, si->probe_until, now,
-                                           aop_circuit_window(ctx->view->cfg->timeout));
+                                           window);
+        aop_rpm_take(&si->rpm, apr_time_sec(now));
+    }
+    if (sp) {
+        sp->probe_until = aop_circuit_sent(sp->consecutive_failures, sp->probe_until, now,
+                                           window);
+        aop_rpm_take(&sp->rpm, apr_time_sec(now));
     }
 }
 

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0
  * Copyright 2026 The mod_aoproxy authors (LICENSE) */
-/* What an attempt's answer says about its instance, kept in shared memory for every
- * process: 429/408/5xx rest it (cooldown), 401/403 mark its key refused (or, for an
- * Entra ID instance, its token: a short rest while a new one is fetched), 404 marks
- * the deployment missing for that model, and Azure's remaining-token count bounds
- * its budget. */
+/* What an attempt's answer says about its instance and its deployment (the instance
+ * x model pair), kept in shared memory for every process: 429/408/5xx rest the
+ * deployment (cooldown; Azure's limits and outages are per deployment, the
+ * instance's other models go on), 401/403 mark the instance's key refused (or, for
+ * an Entra ID instance, its token: a short rest while a new one is fetched), 404
+ * marks the deployment missing for that model, and Azure's remaining-token count
+ * bounds the instance's budget. */
 #ifndef MOD_AOPROXY_OUTCOME_H
 #define MOD_AOPROXY_OUTCOME_H
 
@@ -25,12 +27,14 @@ int aop_outcome_note_locked(request_rec *r, aop_req_t *ctx, int status, apr_time
 void aop_outcome_log(request_rec *r, aop_req_t *ctx, int status, apr_time_t until,
                      apr_time_t now);
 
-/* The instance failed without an answer the client can use: refused (503), reset
- * (502) or timed out (504) before answering, or its answer broke off (502).  As for a
- * 5xx its consecutive failures grow (once it may be tried again, it takes one request
- * at a time until one succeeds: aop_circuit.h), and with rest it rests for
- * AOProxyCooldown (a new cooldown never shortens a running one); a refused one needs
- * no rest of ours: mod_proxy leaves its worker out for AOProxyRetryInterval.  Returns
+/* The attempt failed without an answer the client can use: refused (503), reset
+ * (502) or timed out (504) before answering, or its answer broke off (502).  With
+ * rest, as for a 5xx, the deployment's consecutive failures grow (once it may be
+ * tried again, it takes one request at a time until one succeeds: aop_circuit.h) and
+ * it rests for AOProxyCooldown, longer after a failed probe (a new cooldown never
+ * shortens a running one); a refused connection (no rest) fails the instance as a
+ * whole and needs no rest of ours: mod_proxy leaves its worker out for
+ * AOProxyRetryInterval.  Returns
  * 1 when it started or extended a cooldown, *until: when that ends (0: none).  The
  * _locked form is for callers that hold the shm lock. */
 int aop_outcome_unreachable(aop_req_t *ctx, int status, int rest, apr_time_t *until);

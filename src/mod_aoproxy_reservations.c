@@ -10,21 +10,30 @@
 
 /* ------------------------------------------------------------------ a request's */
 
+/* The deployment's window counts every request's tokens, with a limit of its own or
+ * not, so that one set later by the API starts from the truth. */
 void aop_reservation_take_locked(aop_req_t *ctx, int idx, apr_time_t now)
 {
     aop_shm_inst_t *si = aop_shm_inst(ctx->view->shm_map, idx);
     aop_resv_table_t *table = aop_shm_reservations();
+    const aop_instance_t *inst = APR_ARRAY_IDX(ctx->view->cfg->instances, idx,
+                                               aop_instance_t *);
+    int pair = aop_shm_pair_slot_of(ctx->view->shm_map, inst, idx, ctx->info.model);
 
     if (si) {
         aop_tpm_reserve(&si->tpm, ctx->info.estimate);
         ctx->reserved_in = si;
+        ctx->reserved_pair = aop_shm_pair_slot(pair);
+        if (ctx->reserved_pair) {
+            aop_tpm_reserve(&ctx->reserved_pair->tpm, ctx->info.estimate);
+        }
         ctx->reserved = ctx->info.estimate;
         ctx->resv_span = aop_reservation_span(ctx);
         ctx->resv_tracked = 0;
         if (table) {
             ctx->ticket = aop_resv_claim(table, aop_shm_my_pid(),
                                          aop_shm_inst_slot_of(ctx->view->shm_map, idx),
-                                         ctx->reserved, now + ctx->resv_span);
+                                         pair, ctx->reserved, now + ctx->resv_span);
             ctx->resv_tracked = ctx->ticket.idx >= 0;
         }
     }
@@ -44,7 +53,11 @@ void aop_reservation_release_locked(aop_req_t *ctx, apr_int64_t used)
         used = used > ctx->reserved ? used - ctx->reserved : 0;
     }
     aop_tpm_commit(&ctx->reserved_in->tpm, held, used, apr_time_sec(apr_time_now()));
+    if (ctx->reserved_pair) {
+        aop_tpm_commit(&ctx->reserved_pair->tpm, held, used, apr_time_sec(apr_time_now()));
+    }
     ctx->reserved_in = NULL;
+    ctx->reserved_pair = NULL;
     ctx->reserved = 0;
     ctx->resv_tracked = 0;
 }
@@ -87,12 +100,16 @@ static int alive(void *baton, apr_uint32_t pid)
 /* Under the lock: the reservation goes, and its estimate counts as used in the
  * instance's window: the process may have had Azure spend it, and a budget must
  * rather hold than be exceeded. */
-static void give_back(void *baton, int slot, apr_int64_t tokens)
+static void give_back(void *baton, int slot, int pair, apr_int64_t tokens)
 {
     aop_shm_inst_t *si = aop_shm_inst_slot(slot);
+    aop_shm_pair_t *sp = aop_shm_pair_slot(pair);
 
     if (si) {
         aop_tpm_commit(&si->tpm, tokens, tokens, apr_time_sec(*(apr_time_t *)baton));
+    }
+    if (sp) {
+        aop_tpm_commit(&sp->tpm, tokens, tokens, apr_time_sec(*(apr_time_t *)baton));
     }
 }
 

@@ -71,8 +71,9 @@ static shm_header_t *hdr;
 
 /* Bumped when records change order without changing size.  4: pair names and
  * rotation credits in tables of their own, documents only for the fleets there are,
- * high-water marks. */
-#define LAYOUT_REVISION 4
+ * high-water marks.  5: a pair's cooldown, circuit and windows; an instance's
+ * request window; a reservation's pair. */
+#define LAYOUT_REVISION 5
 #define LAYOUT ((apr_uint32_t)(sizeof(aop_shm_inst_t) * 7 + sizeof(aop_shm_model_t) * 3 \
                                + sizeof(aop_shm_pair_t) + sizeof(shm_header_t) \
                                + sizeof(shm_pair_key_t) * 13 \
@@ -306,20 +307,31 @@ static apr_uint64_t model_hash(const char *s)
     return h ? h : 1;
 }
 
-aop_shm_pair_t *aop_shm_pair(const aop_shm_map_t *map, const aop_instance_t *inst, int idx,
-                             const char *model)
+int aop_shm_pair_slot_of(const aop_shm_map_t *map, const aop_instance_t *inst, int idx,
+                         const char *model)
 {
     int i;
 
-    if (!hdr || !map || !model) {
-        return NULL;
+    if (!hdr || !map || !model || !inst || !map->pair_slot[idx]) {
+        return -1;
     }
     for (i = 0; i < inst->supported_models->nelts; i++) {
         if (strcmp(APR_ARRAY_IDX(inst->supported_models, i, const char *), model) == 0) {
-            return pair_table() + map->pair_slot[idx][i];
+            return map->pair_slot[idx][i];
         }
     }
-    return NULL;
+    return -1;
+}
+
+aop_shm_pair_t *aop_shm_pair_slot(int slot)
+{
+    return hdr && slot >= 0 && (apr_uint32_t)slot < hdr->pair_cap ? pair_table() + slot : NULL;
+}
+
+aop_shm_pair_t *aop_shm_pair(const aop_shm_map_t *map, const aop_instance_t *inst, int idx,
+                             const char *model)
+{
+    return aop_shm_pair_slot(aop_shm_pair_slot_of(map, inst, idx, model));
 }
 
 const int *aop_shm_route_credits(const aop_shm_map_t *map, const char *model)
@@ -559,6 +571,7 @@ static int map_pair(apr_pool_t *p, mapping_t *m, const char *inst, const char *m
         if (dirty) {
             memset(pair_table() + slot, 0, sizeof(aop_shm_pair_t));
         }
+        aop_tpm_init(&pair_table()[slot].tpm);
         credit_table()[slot] = 0;
         memcpy(pair_key_table() + slot, &k, sizeof(k));
     }

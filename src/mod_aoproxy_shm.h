@@ -12,6 +12,7 @@
 
 #include "aop_config.h"
 #include "aop_resv.h"
+#include "aop_rpm.h"
 #include "aop_route.h"
 #include "aop_stats.h"
 #include "aop_tpm.h"
@@ -26,7 +27,11 @@
 typedef struct aop_shm_inst_t {
     /* What a pick reads, next to the token window's own (aop_tpm_t): with many
      * instances each one's state is cold when its turn comes, and every line counts. */
-    apr_time_t cooldown_until;       /* 429/5xx: not picked before this */
+    apr_time_t cooldown_until;       /* a rest of the whole instance; none sets it in
+                                      * shared memory now (429/408/5xx, timeouts and
+                                      * resets rest a deployment: aop_shm_pair_t), but a
+                                      * snapshot's copy holds the latest of its
+                                      * deployments' there (what /stats shows) */
     apr_time_t probe_until;          /* half-open: a probe is out until this (aop_circuit.h) */
     apr_time_t unhealthy_until;      /* 401/403: the key is refused */
     apr_time_t missing_latest;       /* the latest of missing_until: a quick "none" */
@@ -34,9 +39,11 @@ typedef struct aop_shm_inst_t {
     char name[AOP_NAME_MAX + 1];
     apr_uint64_t missing_hash[AOP_SHM_MAX_MISSING];  /* DeploymentNotFound, by model */
     apr_time_t missing_until[AOP_SHM_MAX_MISSING];
-    apr_uint32_t consecutive_failures;
+    apr_uint32_t consecutive_failures;   /* of the instance as a whole: refused keys,
+                                          * refused connections */
     int last_status;
     apr_time_t last_error_at;
+    aop_rpm_t rpm;                   /* requests sent, for max_rpm */
 } aop_shm_inst_t;
 
 /* One model's routing state: the rotation's cursor.  Its candidates' smooth weighted
@@ -47,10 +54,20 @@ typedef struct aop_shm_model_t {
     apr_uint64_t cursor;
 } aop_shm_model_t;
 
-/* Counters since start (or reset) of one instance serving one model: what
- * Prometheus scrapes, labelled by both.  (Its name, "instance\tmodel", is kept in
- * a table of its own.) */
+/* One instance serving one model: its deployment.  Azure's rate limits and outages
+ * are per deployment, so a 429, 408 or 5xx, a timeout or a reset rests the pair
+ * (its own circuit: aop_circuit.h) and the instance's other models go on; the
+ * deployment's own max_tpm/max_rpm count here.  Also its counters since start (or
+ * reset): what Prometheus scrapes, labelled by both.  (Its name, "instance\tmodel",
+ * is kept in a table of its own.) */
 typedef struct aop_shm_pair_t {
+    apr_time_t cooldown_until;       /* not picked for this model before this */
+    apr_time_t probe_until;          /* half-open: a probe is out until this */
+    apr_uint32_t consecutive_failures;
+    int last_status;
+    apr_time_t last_error_at;
+    aop_rpm_t rpm;                   /* requests sent to the deployment */
+    aop_tpm_t tpm;                   /* tokens of the deployment */
     aop_counts_t life;
 } aop_shm_pair_t;
 
@@ -144,6 +161,12 @@ aop_shm_model_t *aop_shm_model(const aop_shm_map_t *map, const char *model);
 aop_shm_pair_t *aop_shm_pair(const aop_shm_map_t *map, const aop_instance_t *inst, int idx,
                              const char *model);
 aop_shm_overall_t *aop_shm_overall(void);
+
+/* The segment slot of a view's instance idx serving model, or -1; and the pair at
+ * a slot (a reservation's), or NULL. */
+int aop_shm_pair_slot_of(const aop_shm_map_t *map, const aop_instance_t *inst, int idx,
+                         const char *model);
+aop_shm_pair_t *aop_shm_pair_slot(int slot);
 
 /* The candidates' credit slots of a model's route (aop_shm_map_t.route_credit), and
  * the credits themselves (read and written under the lock). */

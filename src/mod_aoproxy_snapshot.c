@@ -28,6 +28,46 @@ static void copy_pairs_locked(apr_pool_t *p, aop_snapshot_t *snap, int i)
     }
 }
 
+/* Caller holds the lock: each deployment's state, folded into the instance's copy. */
+static void copy_states_locked(apr_pool_t *p, aop_snapshot_t *snap, int i)
+{
+    const aop_instance_t *inst = instance_at(snap, i);
+    aop_shm_inst_t *si = &snap->inst[i];
+    apr_int64_t sec = apr_time_sec(snap->now);
+    int j, models = inst->supported_models->nelts;
+
+    snap->pairs[i] = apr_pcalloc(p, sizeof(aop_snap_pair_t) * (models + 1));
+    for (j = 0; j < models; j++) {
+        const aop_shm_pair_t *sp = aop_shm_pair(snap->view->shm_map, inst, i,
+                                                APR_ARRAY_IDX(inst->supported_models, j,
+                                                              const char *));
+        aop_snap_pair_t *out = &snap->pairs[i][j];
+
+        if (!sp) {
+            continue;
+        }
+        out->cooldown_until = sp->cooldown_until;
+        out->probe_until = sp->probe_until;
+        out->consecutive_failures = sp->consecutive_failures;
+        out->last_status = sp->last_status;
+        out->last_error_at = sp->last_error_at;
+        out->rpm_second = aop_rpm_in_second(&sp->rpm, sec);
+        out->rpm_ten = aop_rpm_in_ten(&sp->rpm, sec);
+        out->tpm_used = aop_tpm_used(&sp->tpm, sec);
+        out->tpm_reserved = sp->tpm.reserved;
+        if (sp->cooldown_until > si->cooldown_until) {
+            si->cooldown_until = sp->cooldown_until;
+        }
+        if (sp->consecutive_failures > si->consecutive_failures) {
+            si->consecutive_failures = sp->consecutive_failures;
+        }
+        if (sp->last_error_at > si->last_error_at) {
+            si->last_error_at = sp->last_error_at;
+            si->last_status = sp->last_status;
+        }
+    }
+}
+
 /* One instance, under one short hold of the lock. */
 static void copy_instance(apr_pool_t *p, aop_snapshot_t *snap, int i, int flags)
 {
@@ -39,10 +79,17 @@ static void copy_instance(apr_pool_t *p, aop_snapshot_t *snap, int i, int flags)
             snap->life[i] = apr_pcalloc(p, sizeof(aop_counts_t)
                                            * (instance_at(snap, i)->supported_models->nelts + 1));
         }
+        snap->pairs[i] = apr_pcalloc(p, sizeof(aop_snap_pair_t)
+                                        * (instance_at(snap, i)->supported_models->nelts + 1));
         return;
     }
     aop_shm_lock();
     snap->inst[i] = *si;
+    snap->circuit[i] = (int)aop_circuit_state(si->consecutive_failures,
+                                              si->cooldown_until > si->unhealthy_until
+                                              ? si->cooldown_until : si->unhealthy_until,
+                                              snap->now);
+    copy_states_locked(p, snap, i);
     (flags & AOP_SNAP_WINDOW_TALLY ? aop_stats_window_tally : aop_stats_window)(
         aop_shm_ring(si), snap->minute, snap->view->cfg->stats_window_minutes,
         &snap->window[i]);
@@ -83,6 +130,8 @@ aop_snapshot_t *aop_snapshot_take_page(apr_pool_t *p, aop_view_t *view, int flag
     snap->window = apr_palloc(p, sizeof(aop_counts_t) * (snap->n + 1));
     snap->life = flags & AOP_SNAP_PAIRS ? apr_pcalloc(p, sizeof(aop_counts_t *) * (snap->n + 1)) : NULL;
     snap->health = apr_pcalloc(p, sizeof(aop_health_t) * (snap->n + 1));
+    snap->pairs = apr_pcalloc(p, sizeof(aop_snap_pair_t *) * (snap->n + 1));
+    snap->circuit = apr_pcalloc(p, sizeof(int) * (snap->n + 1));
     for (k = 0; k < (only ? count : snap->n); k++) {
         int i = only ? only[k] : k;
 

@@ -11,17 +11,38 @@
 
 #include <httpd.h>
 
+#include "aop_circuit.h"
 #include "mod_aoproxy_config.h"
 #include "mod_aoproxy_health.h"
 #include "mod_aoproxy_view.h"
 #include "mod_aoproxy_shm.h"
+
+/* A deployment's (instance x model pair's) own state, as a report shows it. */
+typedef struct aop_snap_pair_t {
+    apr_time_t cooldown_until;
+    apr_time_t probe_until;
+    apr_uint32_t consecutive_failures;
+    int last_status;
+    apr_time_t last_error_at;
+    apr_int64_t rpm_second;          /* requests in this second */
+    apr_int64_t rpm_ten;             /* ... and in the last ten */
+    apr_int64_t tpm_used;            /* tokens in the last minute */
+    apr_int64_t tpm_reserved;
+} aop_snap_pair_t;
 
 typedef struct aop_snapshot_t {
     aop_view_t *view;
     apr_time_t now;
     apr_int64_t minute;
     int n;                           /* instances */
-    aop_shm_inst_t *inst;            /* copies, parallel to cfg->instances */
+    aop_shm_inst_t *inst;            /* copies, parallel to cfg->instances; an instance's
+                                      * cooldown_until is the latest of its own and its
+                                      * deployments', its consecutive_failures and last
+                                      * error the largest and the latest of them, so
+                                      * that a resting deployment shows on its instance */
+    aop_snap_pair_t **pairs;         /* [instance][i]: parallel to its supported_models */
+    int *circuit;                    /* each instance's own circuit (aop_circuit_state_e:
+                                      * refused keys and connections), parallel */
     aop_counts_t *window;            /* each one's main window, parallel */
     aop_counts_t **life;             /* [instance][i]: parallel to its supported_models;
                                       * NULL unless taken with AOP_SNAP_PAIRS */

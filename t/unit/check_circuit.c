@@ -49,6 +49,39 @@ START_TEST(window_is_the_timeout_and_a_second)
 }
 END_TEST
 
+START_TEST(backoff_doubles_from_the_second_failure_capped)
+{
+    apr_interval_time_t base = apr_time_from_sec(2);
+
+    ck_assert_int_eq(aop_circuit_backoff(base, 0), base);
+    ck_assert_int_eq(aop_circuit_backoff(base, 1), base);
+    ck_assert_int_eq(aop_circuit_backoff(base, 2), 2 * base);
+    ck_assert_int_eq(aop_circuit_backoff(base, 3), 4 * base);
+    ck_assert_int_eq(aop_circuit_backoff(base, 6), 32 * base);
+    ck_assert_int_eq(aop_circuit_backoff(base, 7), 32 * base);
+    ck_assert_int_eq(aop_circuit_backoff(base, APR_UINT32_MAX), 32 * base);
+    /* The cap: 60 s x 8 would be 480 s. */
+    ck_assert_int_eq(aop_circuit_backoff(apr_time_from_sec(60), 4), AOP_CIRCUIT_BACKOFF_MAX);
+    /* A base longer than the cap stands as it is; a negative one is none. */
+    ck_assert_int_eq(aop_circuit_backoff(apr_time_from_sec(900), 9), apr_time_from_sec(900));
+    ck_assert_int_eq(aop_circuit_backoff(-5, 3), 0);
+}
+END_TEST
+
+START_TEST(states_closed_open_half_open)
+{
+    ck_assert_int_eq(aop_circuit_state(0, 0, T0), AOP_CIRCUIT_CLOSED);
+    /* A 429 rests without a failure: open, then closed again. */
+    ck_assert_int_eq(aop_circuit_state(0, T0 + 1, T0), AOP_CIRCUIT_OPEN);
+    ck_assert_int_eq(aop_circuit_state(0, T0 + 1, T0 + 1), AOP_CIRCUIT_CLOSED);
+    ck_assert_int_eq(aop_circuit_state(2, T0 + 1, T0), AOP_CIRCUIT_OPEN);
+    ck_assert_int_eq(aop_circuit_state(2, T0 + 1, T0 + 1), AOP_CIRCUIT_HALF_OPEN);
+    ck_assert_str_eq(aop_circuit_state_name(AOP_CIRCUIT_CLOSED), "closed");
+    ck_assert_str_eq(aop_circuit_state_name(AOP_CIRCUIT_OPEN), "open");
+    ck_assert_str_eq(aop_circuit_state_name(AOP_CIRCUIT_HALF_OPEN), "half_open");
+}
+END_TEST
+
 Suite *aop_circuit_suite(void)
 {
     Suite *s = suite_create("circuit");
@@ -57,6 +90,8 @@ Suite *aop_circuit_suite(void)
     tcase_add_test(tc, closed_circuit_admits_everything);
     tcase_add_test(tc, half_open_admits_one_probe_at_a_time);
     tcase_add_test(tc, window_is_the_timeout_and_a_second);
+    tcase_add_test(tc, backoff_doubles_from_the_second_failure_capped);
+    tcase_add_test(tc, states_closed_open_half_open);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -851,6 +851,17 @@ static const err_case_t err_cases[] = {
       "(the deployment name)" },
     { I_HEAD I_KEY I_BASE I_VER I_MOD "    model_deployments: [m1, m2]\n", "base.yaml:7: "
       "instances[0](a).model_deployments: expected a map of model: deployment, got a list" },
+    { I_HEAD I_KEY I_BASE I_VER I_MOD "    model_deployments:\n      m1: d1\n"
+      "      m2: {deployment: d2, max_rpm: 1000000001}\n", "base.yaml:9: "
+      "instances[0](a).model_deployments.m2.max_rpm: must be between 0 and 1000000000, "
+      "got 1000000001" },
+    { I_HEAD I_KEY I_BASE I_VER I_MOD "    model_deployments:\n      m1: d1\n"
+      "      m2: {max_tpm: 5}\n", "base.yaml:9: instances[0](a).model_deployments.m2.deployment: "
+      "missing required field (the deployment name)" },
+    { I_HEAD I_KEY I_BASE I_VER I_MOD "    model_deployments:\n      m1: d1\n"
+      "      m2: {deployment: d2, tpm: 5}\n", "base.yaml:9: "
+      "instances[0](a).model_deployments.m2.tpm: unknown key (expected one of: deployment, "
+      "max_tpm, max_rpm)" },
     { I_HEAD I_KEY I_BASE I_VER I_MOD "    model_deployments: {m1: d1, m2: [d2]}\n",
       "base.yaml:7: instances[0](a).model_deployments.m2: expected a deployment name, "
       "got a list" },

@@ -60,11 +60,15 @@ static const sample_t samples[] = {
     { "priority", "-7", "-7", NULL, NULL, NULL, 0 },
     { "weight", "3", "3", NULL, NULL, NULL, 0 },
     { "max_tpm", "5000000000", "5000000000", NULL, NULL, NULL, 0 },
+    { "max_rpm", "900", "900", NULL, NULL, NULL, 0 },
     { "enabled", "off", "false", NULL, NULL, NULL, 0 },
     { "supported_models", "[m2, m1]", "[\"m2\",\"m1\"]", NULL,
       "model_deployments", "{m1: d1, m2: d2}", 0 },
-    { "model_deployments", "{m1: dep-sample}", "{\"m1\":\"dep-sample\"}", NULL,
-      NULL, NULL, 0 },
+    /* The object form, with the deployment's own limits (the plain form is the
+     * base's and every other sample's). */
+    { "model_deployments", "{m1: {max_rpm: 900, deployment: dep-sample, max_tpm: 150000}}",
+      "{\"m1\":{\"deployment\":\"dep-sample\",\"max_tpm\":150000,\"max_rpm\":900}}",
+      NULL, NULL, NULL, 0 },
     { "pool_max", "12", "12", NULL, NULL, NULL, 0 },
     { "pool_ttl", "240", "240", NULL, NULL, NULL, 0 },
     { "disable_reuse", "yes", "true", NULL, NULL, NULL, 0 },
@@ -174,8 +178,30 @@ static int by_text(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* A deployment's name, or its object form with the limits it has (read from the
+ * limits map itself). */
+static json_object *deployment_of(const aop_instance_t *inst, const char *model,
+                                  const char *dep)
+{
+    const aop_deployment_limits_t *lim = aop_instance_limits(inst, model);
+    json_object *o;
+
+    if (!lim) {
+        return json_object_new_string(dep);
+    }
+    o = json_object_new_object();
+    json_object_object_add(o, "deployment", json_object_new_string(dep));
+    if (lim->max_tpm) {
+        json_object_object_add(o, "max_tpm", json_object_new_int64(lim->max_tpm));
+    }
+    if (lim->max_rpm) {
+        json_object_object_add(o, "max_rpm", json_object_new_int64(lim->max_rpm));
+    }
+    return o;
+}
+
 /* Sorted by model, so that the text does not depend on the hash's order. */
-static json_object *deployments_of(apr_hash_t *deps)
+static json_object *deployments_of(const aop_instance_t *inst, apr_hash_t *deps)
 {
     apr_array_header_t *keys = apr_array_make(pool, 4, sizeof(const char *));
     json_object *o = json_object_new_object();
@@ -190,8 +216,9 @@ static json_object *deployments_of(apr_hash_t *deps)
     qsort(keys->elts, (size_t)keys->nelts, sizeof(const char *), by_text);
     for (i = 0; i < keys->nelts; ++i) {
         model = APR_ARRAY_IDX(keys, i, const char *);
-        json_object_object_add(o, model, json_object_new_string(apr_hash_get(deps, model,
-                                                                  APR_HASH_KEY_STRING)));
+        json_object_object_add(o, model, deployment_of(inst, model,
+                                                       apr_hash_get(deps, model,
+                                                                    APR_HASH_KEY_STRING)));
     }
     return o;
 }
@@ -221,7 +248,7 @@ static const char *show(const aop_instance_t *inst, const aop_field_t *f)
         v = models_of(*AOP_FIELD_AT(inst, f, apr_array_header_t *const));
         break;
     case AOP_FIELD_DEPLOYMENTS:
-        v = deployments_of(*AOP_FIELD_AT(inst, f, apr_hash_t *const));
+        v = deployments_of(inst, *AOP_FIELD_AT(inst, f, apr_hash_t *const));
         break;
     default:
         ck_abort_msg("field \"%s\" has a type (%d) show() cannot render: teach it",

@@ -20,6 +20,7 @@ int main(void)
     srunner_add_suite(sr, aop_jtree_suite());
     srunner_add_suite(sr, aop_bigbuf_suite());
     srunner_add_suite(sr, aop_tpm_suite());
+    srunner_add_suite(sr, aop_rpm_suite());
     srunner_add_suite(sr, aop_resv_suite());
     srunner_add_suite(sr, aop_select_suite());
     srunner_add_suite(sr, aop_page_suite());

@@ -13,6 +13,7 @@ Suite *aop_request_suite(void);
 Suite *aop_jtree_suite(void);
 Suite *aop_bigbuf_suite(void);
 Suite *aop_tpm_suite(void);
+Suite *aop_rpm_suite(void);
 Suite *aop_resv_suite(void);
 Suite *aop_select_suite(void);
 Suite *aop_page_suite(void);
