@@ -99,19 +99,21 @@ int aop_fallback_next_attempt(request_rec *r, aop_req_t *ctx)
 
 int aop_fallback_wait_retry(request_rec *r, aop_req_t *ctx)
 {
-    const aop_shm_inst_t *si = ctx->chosen >= 0
-                               ? aop_shm_inst(ctx->view->shm_map, ctx->chosen) : NULL;
+    /* The 429 rests the deployment (instance and model), not the instance. */
+    const aop_shm_pair_t *sp = ctx->chosen >= 0 && ctx->inst
+                               ? aop_shm_pair(ctx->view->shm_map, ctx->inst, ctx->chosen,
+                                              ctx->info.model) : NULL;
     apr_time_t now = apr_time_now(), until;
     apr_interval_time_t wait, limit = (apr_interval_time_t)(ctx->view->cfg->max_retry_wait
                                                             * APR_USEC_PER_SEC);
     apr_interval_time_t budget = (apr_interval_time_t)(ctx->view->cfg->timeout
                                                        * APR_USEC_PER_SEC);
 
-    if (!si || ctx->waited || ctx->by_id || ctx->lookup || limit <= 0
+    if (!sp || ctx->waited || ctx->by_id || ctx->lookup || limit <= 0
         || ctx->attempts > ctx->view->cfg->retries) {
         return 0;
     }
-    until = si->cooldown_until;
+    until = sp->cooldown_until;
     wait = until > now ? until - now : 0;
     /* Never closer than its Retry-After; never past the request's own time. */
     if (wait > limit || now + wait - r->request_time > budget) {

@@ -406,14 +406,17 @@ def test_pinned_instance_cooling_down_gives_429_naming_it(server, mocks):
             if r["path"].endswith("/responses") and r["status"] != 200] == [429]
     m0 = mark(mocks)
     rid = ids["ma"]
-    for resp in (create(server, "m-pin", previous_response_id=rid),
-                 request(server, "GET", "/v1/responses/" + rid),
-                 request(server, "DELETE", "/v1/responses/" + rid)):
-        err = assert_openai_error(resp, 429, code="rate_limit_exceeded")
-        assert rid in err["message"] and "pin-east" in err["message"], err
-        assert 1 <= int(resp.header("Retry-After")) <= 30
-    # never silently to the other instance, and not at all to the resting one
+    resp = create(server, "m-pin", previous_response_id=rid)
+    err = assert_openai_error(resp, 429, code="rate_limit_exceeded")
+    assert rid in err["message"] and "pin-east" in err["message"], err
+    assert 1 <= int(resp.header("Retry-After")) <= 30
+    # never silently to the other instance, and not at all to the resting deployment
     assert since(mocks.ma, m0) == [] and since(mocks.mb, m0) == []
+    # A 429 rests the deployment (instance x model), not the instance: a call on the
+    # stored response itself uses no deployment, and its instance serves it.
+    resp = request(server, "GET", "/v1/responses/" + rid)
+    assert resp.status == 200 and resp.json()["id"] == rid, resp.body[:300]
+    assert [r["method"] for r in since(mocks.ma, m0)] == ["GET"] and since(mocks.mb, m0) == []
     # the other side's response is unaffected
     assert request(server, "GET", "/v1/responses/" + ids["mb"]).status == 200
     # an id the gateway never saw, held by the resting instance: pin-west says it has
