@@ -27,15 +27,16 @@ typedef enum {
 
 /* Longest rest that repeated failures grow to (aop_circuit_backoff). */
 #define AOP_CIRCUIT_BACKOFF_MAX apr_time_from_sec(300)
-/* Doublings at most: base x 32. */
-#define AOP_CIRCUIT_BACKOFF_SHIFT 5
+/* Doublings at most: base x 4 (with AOProxyCooldown's 10 s, 40 s: a deployment that
+ * recovered is back within a minute). */
+#define AOP_CIRCUIT_BACKOFF_SHIFT 2
 
 aop_circuit_state_e aop_circuit_state(apr_uint32_t failures, apr_time_t cooldown_until,
                                       apr_time_t now);
 const char *aop_circuit_state_name(aop_circuit_state_e state);
 
 /* How long to rest after the failures-th consecutive failure: base for the first;
- * each further one (a probe that failed) doubles it, up to base x 32 and at most
+ * each further one (a probe that failed) doubles it, up to base x 4 and at most
  * AOP_CIRCUIT_BACKOFF_MAX (or base, when that alone is longer).  A base below 0
  * counts as 0. */
 apr_interval_time_t aop_circuit_backoff(apr_interval_time_t base, apr_uint32_t failures);

@@ -79,7 +79,10 @@ static int pair_available(const aop_req_t *ctx, int idx, apr_time_t now, int exa
     if (!sp) {
         return 1;
     }
-    return now >= sp->cooldown_until
+    /* The backoff's growth keeps a flapping deployment out while others serve; when
+     * nothing else is left (probes_ignored), a probe may go once its plain rest is
+     * over, rather than a 429 while healthy capacity waits. */
+    return (now >= sp->cooldown_until || (ctx->probes_ignored && now >= sp->base_until))
            && aop_rpm_fits(&sp->rpm, pair_max_rpm(ctx, idx), sec)
            && (exact ? aop_tpm_fits(&sp->tpm, max_tpm, ctx->info.estimate, sec)
                      : aop_tpm_fits_hint(&sp->tpm, max_tpm, ctx->info.estimate, sec));
@@ -186,6 +189,14 @@ static int probe_allows(const aop_req_t *ctx, int idx, apr_time_t now)
                && (!sp || aop_circuit_admits(sp->consecutive_failures, sp->probe_until, now)));
 }
 
+/* Out only for the growth of its backoff: its plain rest is over. */
+static int in_backoff(const aop_req_t *ctx, int idx, apr_time_t now)
+{
+    const aop_shm_pair_t *sp = pair_of(ctx, idx);
+
+    return sp && now < sp->cooldown_until && now >= sp->base_until;
+}
+
 /* Each candidate's eligibility, read without the lock: a hint.  This is the part
  * that grows with the number of instances (only when the scheduled one cannot take
  * the request), so it stays outside the lock; the pick under the lock then only runs
@@ -207,6 +218,9 @@ static aop_cand_t *hint(request_rec *r, aop_req_t *ctx, proxy_balancer *b, int n
         if (c[i].eligible && !probe_allows(ctx, idx, now)) {
             c[i].eligible = 0;
             ctx->probe_blocked = 1;
+        }
+        else if (!c[i].eligible && w && in_backoff(ctx, idx, now)) {
+            ctx->probe_blocked = 1;     /* a second pass may probe it (pick()) */
         }
     }
     return c;
@@ -331,8 +345,9 @@ static int pick(request_rec *r, aop_req_t *ctx, proxy_balancer *b)
     }
     ctx->probe_blocked = 0;
     if ((idx = pick_full(r, ctx, b, sm, n, now)) < 0 && ctx->probe_blocked) {
-        /* Only instances whose probe is out are left: one of them rather than a 429
-         * for the whole model while a probe runs (a lone instance, say). */
+        /* Only instances whose probe is out, or whose rest grew after failed
+         * probes, are left: one of them rather than a 429 for the whole model (a
+         * lone instance, say, or one that recovered while the others fail). */
         ctx->probes_ignored = 1;
         idx = pick_full(r, ctx, b, sm, n, now);
         ctx->probes_ignored = 0;
@@ -387,7 +402,10 @@ static int any_ready(request_rec *r, const aop_req_t *ctx, apr_time_t now)
         int idx = APR_ARRAY_IDX(ctx->candidates, i, int);
         proxy_worker *w = untried(ctx, ctx->sc->balancer, idx);
 
-        if (w && (PROXY_WORKER_IS_USABLE(w) || retry_due(w)) && available(ctx, idx, now)) {
+        /* One out only for its backoff's growth counts: the pick takes it when
+         * nothing else is left (pick()). */
+        if (w && (PROXY_WORKER_IS_USABLE(w) || retry_due(w))
+            && (available(ctx, idx, now) || in_backoff(ctx, idx, now))) {
             return 1;
         }
     }

@@ -61,6 +61,9 @@ static int rest_for(aop_shm_pair_t *sp, int status, apr_interval_time_t wait, ap
 {
     apr_time_t until;
 
+    if (now + wait > sp->base_until) {
+        sp->base_until = now + wait;
+    }
     if (status != HTTP_TOO_MANY_REQUESTS) {
         apr_interval_time_t grown = aop_circuit_backoff(wait, sp->consecutive_failures);
 

@@ -62,6 +62,8 @@ typedef struct aop_shm_model_t {
  * is kept in a table of its own.) */
 typedef struct aop_shm_pair_t {
     apr_time_t cooldown_until;       /* not picked for this model before this */
+    apr_time_t base_until;           /* ... that rest without its backoff growth: past
+                                      * it, a pick with nothing else left may probe it */
     apr_time_t probe_until;          /* half-open: a probe is out until this */
     apr_uint32_t consecutive_failures;
     int last_status;

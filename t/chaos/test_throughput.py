@@ -89,22 +89,30 @@ def test_one_failing_instance_of_three_keeps_80_percent_of_the_throughput(fleet,
     fleet.calm()
     spare = Fleet()
     ok_srv = gateway(request, spare, "event", tuning="event-fixed")
-    bad_srv = gateway(request, fleet, "event", tuning="event-fixed")
+    bad_srv = None
     healthy = {f: Tally() for f in PAIRS}
     failing = {f: Tally() for f in PAIRS}
     hits = {}
     try:
         Tally().run(ok_srv, 2.0)                      # warm-up: processes, pools
-        Tally().run(bad_srv, 2.0)
         for fault, pairs in PAIRS.items():
+            # A gateway of its own for each fault: m0's circuit, whose rests grow
+            # with each failed probe (balancing.md), starts closed, so that each
+            # fault is put to the test, not only the first.
+            fleet.calm()
+            bad_srv = gateway(request, fleet, "event", tuning="event-fixed")
+            Tally().run(bad_srv, 2.0)
             start_fault(fleet[0], fault)
             before = kinds(bad_srv).get(KIND[fault], 0)
             for _ in range(pairs):
                 healthy[fault].run(ok_srv, SEGMENT_S)
                 failing[fault].run(bad_srv, SEGMENT_S)
             hits[fault] = kinds(bad_srv).get(KIND[fault], 0) - before
+            finish(request, bad_srv)
+            bad_srv = None
     finally:
-        finish(request, bad_srv)
+        if bad_srv:
+            finish(request, bad_srv)
         finish(request, ok_srv)
         spare.stop()
         fleet.calm()

@@ -57,11 +57,11 @@ START_TEST(backoff_doubles_from_the_second_failure_capped)
     ck_assert_int_eq(aop_circuit_backoff(base, 1), base);
     ck_assert_int_eq(aop_circuit_backoff(base, 2), 2 * base);
     ck_assert_int_eq(aop_circuit_backoff(base, 3), 4 * base);
-    ck_assert_int_eq(aop_circuit_backoff(base, 6), 32 * base);
-    ck_assert_int_eq(aop_circuit_backoff(base, 7), 32 * base);
-    ck_assert_int_eq(aop_circuit_backoff(base, APR_UINT32_MAX), 32 * base);
-    /* The cap: 60 s x 8 would be 480 s. */
-    ck_assert_int_eq(aop_circuit_backoff(apr_time_from_sec(60), 4), AOP_CIRCUIT_BACKOFF_MAX);
+    ck_assert_int_eq(aop_circuit_backoff(base, 4), 4 * base);
+    ck_assert_int_eq(aop_circuit_backoff(base, 7), 4 * base);
+    ck_assert_int_eq(aop_circuit_backoff(base, APR_UINT32_MAX), 4 * base);
+    /* The cap: 100 s x 4 would be 400 s. */
+    ck_assert_int_eq(aop_circuit_backoff(apr_time_from_sec(100), 4), AOP_CIRCUIT_BACKOFF_MAX);
     /* A base longer than the cap stands as it is; a negative one is none. */
     ck_assert_int_eq(aop_circuit_backoff(apr_time_from_sec(900), 9), apr_time_from_sec(900));
     ck_assert_int_eq(aop_circuit_backoff(-5, 3), 0);
