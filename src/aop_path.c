@@ -5,6 +5,7 @@
 #include <apr_strings.h>
 
 #include "aop_path.h"
+#include "aop_url.h"
 
 static const struct {
     const char *rest;        /* after the API's root, e.g. "chat/completions" */
@@ -35,17 +36,26 @@ static apr_size_t id_len(const char *s)
 {
     apr_size_t n = 0;
 
-    for (; s[n] && s[n] != '/'; n++) {
-        char c = s[n];
+    while (s[n] && s[n] != '/') {
+        n++;
+    }
+    return aop_path_is_id(s, n) ? n : 0;
+}
 
-        if (n == AOP_PATH_ID_MAX || !((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
-                                      || (c >= '0' && c <= '9') || c == '.' || c == '_'
-                                      || c == '-' || c == '~')) {
+int aop_path_is_id(const char *s, apr_size_t n)
+{
+    apr_size_t i;
+
+    if (n == 0 || n > AOP_PATH_ID_MAX) {
+        return 0;
+    }
+    for (i = 0; i < n; i++) {
+        if (!aop_url_unreserved((unsigned char)s[i])) {
             return 0;
         }
     }
     /* "." and ".." would change a backend path's meaning. */
-    return (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.') ? 0 : n;
+    return !((n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'));
 }
 
 /* s is exactly want, or want and one '/'. */

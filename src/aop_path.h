@@ -33,6 +33,10 @@ typedef struct aop_path_t {
     const char *response_id;  /* responses/{id}... */
 } aop_path_t;
 
+/* Whether s[0..n) is an id or name the gateway passes on: 1..AOP_PATH_ID_MAX RFC 3986
+ * unreserved characters (Azure's ids are), and not "." or "..". */
+int aop_path_is_id(const char *s, apr_size_t n);
+
 /* Whether path is in one of the gateway's namespaces (/v1, /openai): every request
  * there is answered by it, an unknown one with a JSON 404. */
 int aop_path_is_ours(const char *path);

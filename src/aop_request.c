@@ -366,21 +366,13 @@ static int stored_id(apr_pool_t *p, const aop_jnode_t *v, const char *key, const
                      aop_request_error_t *err)
 {
     const char *id;
-    apr_size_t len, i;
+    apr_size_t len;
 
     if (v->type != AOP_JSTRING) {
         return type_error(p, err, key, "a string", v);
     }
     id = aop_jtree_str(p, v, &len);
-    for (i = 0; i < len; i++) {
-        char c = id[i];
-
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
-              || c == '.' || c == '_' || c == '-' || c == '~')) {
-            break;
-        }
-    }
-    if (len == 0 || len > AOP_PATH_ID_MAX || i < len) {
+    if (!aop_path_is_id(id, len)) {
         return fail(err, apr_psprintf(p, "Invalid '%s': not an id this API made.", key),
                     key, "invalid_value");
     }

@@ -7,6 +7,7 @@
 
 #include "aop_route.h"
 #include "aop_select.h"
+#include "aop_url.h"
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -218,29 +219,6 @@ const apr_array_header_t *aop_route_candidates(const aop_route_table_t *t, const
     return rt ? rt->candidates : NULL;
 }
 
-/* Percent-encodes everything but RFC 3986 unreserved characters. */
-static const char *encode_component(apr_pool_t *p, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    char *out = apr_palloc(p, strlen(s) * 3 + 1), *o = out;
-
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
-            || c == '-' || c == '.' || c == '_' || c == '~') {
-            *o++ = (char)c;
-        }
-        else {
-            *o++ = '%';
-            *o++ = hex[c >> 4];
-            *o++ = hex[c & 15];
-        }
-    }
-    *o = '\0';
-    return out;
-}
-
 int aop_route_is_v1(const aop_instance_t *inst)
 {
     return inst->api_version && strcmp(inst->api_version, AOP_API_VERSION_V1) == 0;
@@ -285,7 +263,7 @@ static const char *responses_path(apr_pool_t *p, aop_op_e op, const char *id)
     if (!aop_path_op_by_id(op) || !id) {
         return "/responses";
     }
-    return apr_pstrcat(p, "/responses/", encode_component(p, id),
+    return apr_pstrcat(p, "/responses/", aop_url_escape(p, id),
                        op == AOP_OP_RESPONSE_CANCEL ? "/cancel"
                        : op == AOP_OP_RESPONSE_ITEMS ? "/input_items" : "", NULL);
 }
@@ -306,12 +284,12 @@ const char *aop_route_backend_path(apr_pool_t *p, const aop_instance_t *inst,
     }
     if (responses) {
         return apr_pstrcat(p, base, "/openai", responses_path(p, op, response_id),
-                           "?api-version=", encode_component(p, inst->responses_api_version
+                           "?api-version=", aop_url_escape(p, inst->responses_api_version
                                                              ? inst->responses_api_version
                                                              : AOP_RESPONSES_API_VERSION),
                            *q ? "&" : "", q, NULL);
     }
-    return apr_pstrcat(p, base, "/openai/deployments/", encode_component(p, deployment),
+    return apr_pstrcat(p, base, "/openai/deployments/", aop_url_escape(p, deployment),
                        "/", aop_path_op_suffix(op),
-                       "?api-version=", encode_component(p, inst->api_version), NULL);
+                       "?api-version=", aop_url_escape(p, inst->api_version), NULL);
 }

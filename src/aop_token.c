@@ -10,6 +10,7 @@
 #include "aop_config.h"
 #include "aop_json.h"
 #include "aop_token.h"
+#include "aop_url.h"
 
 #define ASSERTION_TYPE "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 #define ERROR_MAX 300
@@ -89,27 +90,6 @@ const char *aop_auth_missing(const aop_instance_t *inst)
 /* --------------------------------------------------------------------------
  * the request
  */
-const char *aop_token_form_escape(apr_pool_t *p, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    char *out = apr_palloc(p, strlen(s) * 3 + 1), *o = out;
-
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-
-        if (apr_isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-            *o++ = (char)c;
-        }
-        else {
-            *o++ = '%';
-            *o++ = hex[c >> 4];
-            *o++ = hex[c & 15];
-        }
-    }
-    *o = '\0';
-    return out;
-}
-
 static const char *trim_slash(apr_pool_t *p, const char *url)
 {
     apr_size_t n = strlen(url);
@@ -172,16 +152,16 @@ static const char *client_credentials(apr_pool_t *p, const aop_instance_t *inst,
         return "auth.client_id is not set";
     }
     form = apr_pstrcat(p, "grant_type=client_credentials&client_id=",
-                       aop_token_form_escape(p, client),
-                       "&scope=", aop_token_form_escape(p, AOP_TOKEN_SCOPE), NULL);
+                       aop_url_escape(p, client),
+                       "&scope=", aop_url_escape(p, AOP_TOKEN_SCOPE), NULL);
     if (assertion) {
         form = apr_pstrcat(p, form, "&client_assertion_type=",
-                           aop_token_form_escape(p, ASSERTION_TYPE), "&client_assertion=",
-                           aop_token_form_escape(p, assertion), NULL);
+                           aop_url_escape(p, ASSERTION_TYPE), "&client_assertion=",
+                           aop_url_escape(p, assertion), NULL);
     }
     else if (has(inst->client_secret)) {
         form = apr_pstrcat(p, form, "&client_secret=",
-                           aop_token_form_escape(p, inst->client_secret), NULL);
+                           aop_url_escape(p, inst->client_secret), NULL);
     }
     else {
         return "auth.client_secret is not set";
@@ -199,10 +179,10 @@ static const char *client_credentials(apr_pool_t *p, const aop_instance_t *inst,
 static const char *managed_identity(apr_pool_t *p, const aop_instance_t *inst,
                                     const aop_token_env_t *env, aop_token_req_t *req)
 {
-    const char *query = apr_pstrcat(p, "resource=", aop_token_form_escape(p, AOP_TOKEN_RESOURCE),
+    const char *query = apr_pstrcat(p, "resource=", aop_url_escape(p, AOP_TOKEN_RESOURCE),
                                     has(inst->client_id) ? "&client_id=" : "",
                                     has(inst->client_id)
-                                        ? aop_token_form_escape(p, inst->client_id) : "",
+                                        ? aop_url_escape(p, inst->client_id) : "",
                                     NULL);
 
     req->method = "GET";

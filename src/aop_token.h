@@ -151,7 +151,4 @@ apr_interval_time_t aop_token_backoff(unsigned n);
  * instances with equal credentials share a token, a changed one fetches anew. */
 apr_uint64_t aop_token_fingerprint(const aop_instance_t *inst, const aop_token_env_t *env);
 
-/* s with every byte but ALPHA / DIGIT / "-._~" percent-encoded (form values). */
-const char *aop_token_form_escape(apr_pool_t *p, const char *s);
-
 #endif

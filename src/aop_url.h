@@ -17,4 +17,11 @@
  * On error inst may be partly set. */
 const char *aop_url_parse_api_base(apr_pool_t *p, const char *url, aop_instance_t *inst);
 
+/* An RFC 3986 unreserved character: [A-Za-z0-9-._~]. */
+int aop_url_unreserved(int c);
+
+/* s with every byte but the unreserved ones percent-encoded (%XX, upper case): a path
+ * segment, a query value or a form value, in p. */
+const char *aop_url_escape(apr_pool_t *p, const char *s);
+
 #endif

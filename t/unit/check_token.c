@@ -9,6 +9,7 @@
 #include <apr_strings.h>
 
 #include "aop_token.h"
+#include "aop_url.h"
 #include "check_suites.h"
 
 #define SEC(n) apr_time_from_sec(n)
@@ -314,7 +315,7 @@ END_TEST
 
 START_TEST(form_escape)
 {
-    ck_assert_str_eq(aop_token_form_escape(pool, "a-Z_0.9~ +&=%\xc3\xa9"),
+    ck_assert_str_eq(aop_url_escape(pool, "a-Z_0.9~ +&=%\xc3\xa9"),
                      "a-Z_0.9~%20%2B%26%3D%25%C3%A9");
 }
 END_TEST
