@@ -57,6 +57,22 @@ static void add_schedule(apr_pool_t *p, const aop_config_t *cfg, aop_route_t *rt
     rt->schedule = aop_select_schedule(p, cfg->strategy, c, n, &rt->schedule_len);
 }
 
+/* The table's models in order, each route with its strategy's schedule: the last
+ * step of a build and of a patch. */
+static aop_route_table_t *with_schedules(apr_pool_t *p, const aop_config_t *cfg,
+                                         aop_route_table_t *t)
+{
+    int i;
+
+    qsort(t->models->elts, t->models->nelts, sizeof(const char *), cmp_str);
+    for (i = 0; i < t->models->nelts; i++) {
+        add_schedule(p, cfg, apr_hash_get(t->by_model, APR_ARRAY_IDX(t->models, i,
+                                                                     const char *),
+                                          APR_HASH_KEY_STRING));
+    }
+    return t;
+}
+
 aop_route_table_t *aop_route_table_build(apr_pool_t *p, const aop_config_t *cfg)
 {
     aop_route_table_t *t = apr_pcalloc(p, sizeof(*t));
@@ -75,13 +91,7 @@ aop_route_table_t *aop_route_table_build(apr_pool_t *p, const aop_config_t *cfg)
             add_candidate(p, t, APR_ARRAY_IDX(inst->supported_models, j, const char *), i);
         }
     }
-    qsort(t->models->elts, t->models->nelts, sizeof(const char *), cmp_str);
-    for (i = 0; i < t->models->nelts; i++) {
-        add_schedule(p, cfg, apr_hash_get(t->by_model, APR_ARRAY_IDX(t->models, i,
-                                                                     const char *),
-                                          APR_HASH_KEY_STRING));
-    }
-    return t;
+    return with_schedules(p, cfg, t);
 }
 
 /* The first of the n sorted candidates c that is at least idx. */
@@ -195,13 +205,7 @@ aop_route_table_t *aop_route_table_patch(apr_pool_t *p, const aop_config_t *cfg,
                         prev_n - tail, shift);
         }
     }
-    qsort(t->models->elts, t->models->nelts, sizeof(const char *), cmp_str);
-    for (i = 0; i < t->models->nelts; i++) {
-        add_schedule(p, cfg, apr_hash_get(t->by_model, APR_ARRAY_IDX(t->models, i,
-                                                                     const char *),
-                                          APR_HASH_KEY_STRING));
-    }
-    return t;
+    return with_schedules(p, cfg, t);
 }
 
 const aop_route_t *aop_route_find(const aop_route_table_t *t, const char *model)
