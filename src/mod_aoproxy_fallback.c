@@ -7,41 +7,71 @@
 #include "mod_aoproxy_lbmethod.h"
 #include "mod_aoproxy_shm.h"
 
+/* A call on a stored response belongs to one instance: it never moves to another
+ * model. */
+static int belongs_to_one(const aop_req_t *ctx)
+{
+    return ctx->by_id || ctx->pinned >= 0 || ctx->lookup;
+}
+
+static apr_size_t instances(const aop_req_t *ctx)
+{
+    return (apr_size_t)(ctx->view->cfg->instances->nelts > 0
+                        ? ctx->view->cfg->instances->nelts : 1);
+}
+
+/* The next model of list from *at on that enabled instances serve (*at moved past
+ * it), or NULL. */
+static const aop_route_t *next_served(const aop_req_t *ctx, const apr_array_header_t *list,
+                                      int *at, const char **model)
+{
+    while (list && *at < list->nelts) {
+        const aop_route_t *rt;
+
+        *model = APR_ARRAY_IDX(list, *at, const char *);
+        (*at)++;
+        if ((rt = aop_route_find(ctx->view->routes, *model)) != NULL) {
+            return rt;
+        }
+    }
+    return NULL;
+}
+
+/* The request is for model now; its deployments are others (on the same instances,
+ * maybe), none tried yet. */
+static void take_model(aop_req_t *ctx, const char *model, const aop_route_t *rt)
+{
+    ctx->info.model = model;
+    ctx->route = rt;
+    ctx->candidates = rt->candidates;
+    memset(ctx->tried, 0, instances(ctx));
+}
+
 int aop_fallback_switch(request_rec *r, aop_req_t *ctx)
 {
-    const apr_array_header_t *list;
+    const aop_route_t *rt;
+    const char *model;
 
-    if (ctx->by_id || ctx->pinned >= 0 || ctx->lookup || !ctx->asked_model) {
+    if (belongs_to_one(ctx) || !ctx->asked_model) {
         return 0;
     }
-    list = aop_config_fallbacks(ctx->view->cfg, ctx->asked_model, 0);
-    while (list && ctx->fallback_at < list->nelts) {
-        const char *model = APR_ARRAY_IDX(list, ctx->fallback_at, const char *);
-        const aop_route_t *rt = aop_route_find(ctx->view->routes, model);
-
-        ctx->fallback_at++;
-        if (!rt) {
-            continue;           /* no enabled instance serves it now */
-        }
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOPLOGNO(00350)
-                      "no instance of model %s can serve the request: falling back to %s",
-                      ctx->info.model, model);
-        ctx->info.model = model;
-        ctx->route = rt;
-        ctx->candidates = rt->candidates;
-        /* Its deployments are others, on the same instances maybe. */
-        memset(ctx->tried, 0, (apr_size_t)(ctx->view->cfg->instances->nelts > 0
-                                           ? ctx->view->cfg->instances->nelts : 1));
-        return 1;
+    rt = next_served(ctx, aop_config_fallbacks(ctx->view->cfg, ctx->asked_model, 0),
+                     &ctx->fallback_at, &model);
+    if (!rt) {
+        return 0;
     }
-    return 0;
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOPLOGNO(00350)
+                  "no instance of model %s can serve the request: falling back to %s",
+                  ctx->info.model, model);
+    take_model(ctx, model, rt);
+    return 1;
 }
 
 int aop_fallback_context_possible(const aop_req_t *ctx)
 {
     const apr_array_header_t *list;
 
-    if (ctx->by_id || ctx->pinned >= 0 || ctx->lookup || !ctx->view) {
+    if (!ctx->view || belongs_to_one(ctx)) {
         return 0;
     }
     list = aop_config_fallbacks(ctx->view->cfg, ctx->info.model, 1);
@@ -51,24 +81,14 @@ int aop_fallback_context_possible(const aop_req_t *ctx)
 int aop_fallback_context_switch(request_rec *r, aop_req_t *ctx)
 {
     const apr_array_header_t *list = aop_config_fallbacks(ctx->view->cfg, ctx->info.model, 1);
-    const char *from = ctx->info.model;
-    const aop_route_t *was_route = ctx->route;
+    const char *from = ctx->info.model, *model;
+    const aop_route_t *was = ctx->route, *rt;
     const apr_array_header_t *was_cands = ctx->candidates;
-    int n = ctx->view->cfg->instances->nelts > 0 ? ctx->view->cfg->instances->nelts : 1;
-    unsigned char *was_tried = apr_pmemdup(r->pool, ctx->tried, (apr_size_t)n);
+    unsigned char *was_tried = apr_pmemdup(r->pool, ctx->tried, instances(ctx));
 
-    while (list && ctx->context_at < list->nelts && ctx->attempts <= ctx->view->cfg->retries) {
-        const char *model = APR_ARRAY_IDX(list, ctx->context_at, const char *);
-        const aop_route_t *rt = aop_route_find(ctx->view->routes, model);
-
-        ctx->context_at++;
-        if (!rt) {
-            continue;
-        }
-        ctx->info.model = model;
-        ctx->route = rt;
-        ctx->candidates = rt->candidates;
-        memset(ctx->tried, 0, (apr_size_t)n);
+    while (ctx->attempts <= ctx->view->cfg->retries
+           && (rt = next_served(ctx, list, &ctx->context_at, &model)) != NULL) {
+        take_model(ctx, model, rt);
         if (aop_lb_next_exists(r, ctx)) {
             ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOPLOGNO(00352)
                           "model %s: the prompt exceeds its context window "
@@ -76,10 +96,11 @@ int aop_fallback_context_switch(request_rec *r, aop_req_t *ctx)
             ctx->context_from = from;
             return 1;
         }
+        /* None of it can take the request now: the request stays as it was. */
         ctx->info.model = from;
-        ctx->route = was_route;
+        ctx->route = was;
         ctx->candidates = was_cands;
-        memcpy(ctx->tried, was_tried, (apr_size_t)n);
+        memcpy(ctx->tried, was_tried, instances(ctx));
     }
     return 0;
 }
