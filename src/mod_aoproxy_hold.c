@@ -119,23 +119,24 @@ static int contains(const char *s, apr_size_t len, const char *want, apr_size_t 
 static int context_exceeded(ap_filter_t *f, hold_t *h, apr_bucket_brigade *bb)
 {
     static const char code[] = "context_length_exceeded";
-    char *held, *last, *all;
-    apr_size_t held_len, last_len;
+    apr_off_t held_len = 0, last_len = 0;
+    apr_size_t got = 0, more;
+    char *all;
 
     /* Read, not taken: both stay as they are, for a release.  An error body is small
-     * (and held to AOP_HOLD_MAX). */
-    if (apr_brigade_pflatten(h->held, &held, &held_len, f->r->pool) != APR_SUCCESS
-        || apr_brigade_pflatten(bb, &last, &last_len, f->r->pool) != APR_SUCCESS) {
+     * (and held to AOP_HOLD_MAX): copied once, held part first. */
+    if (apr_brigade_length(h->held, 1, &held_len) != APR_SUCCESS
+        || apr_brigade_length(bb, 1, &last_len) != APR_SUCCESS) {
         return 0;
     }
-    all = apr_palloc(f->r->pool, held_len + last_len + 1);
-    if (held_len) {
-        memcpy(all, held, held_len);
+    all = apr_palloc(f->r->pool, (apr_size_t)(held_len + last_len) + 1);
+    got = (apr_size_t)held_len;
+    more = (apr_size_t)last_len;
+    if (apr_brigade_flatten(h->held, all, &got) != APR_SUCCESS
+        || apr_brigade_flatten(bb, all + got, &more) != APR_SUCCESS) {
+        return 0;
     }
-    if (last_len) {
-        memcpy(all + held_len, last, last_len);
-    }
-    return contains(all, held_len + last_len, code, sizeof(code) - 1)
+    return contains(all, got + more, code, sizeof(code) - 1)
            && aop_fallback_context_switch(f->r, aop_req_get(f->r));
 }
 
