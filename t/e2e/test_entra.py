@@ -19,7 +19,7 @@ import urllib.parse
 
 import pytest
 
-from conftest import MPMS, make_server, request, serving
+from conftest import MAX_BODY, MPMS, make_server, request, serving
 import mock_entra
 from mockclient import start_mock
 from test_operator import key_file
@@ -166,7 +166,15 @@ def fleet_yaml(idp, azure, idp_long, hanging):
 
 @pytest.fixture(scope="module", params=MPMS)
 def server(request, idp, azure, certificate, idp_long, hanging):
-    srv = make_server(request.param, fleet_yaml(idp, azure, idp_long, hanging), env={
+    # Tokens here live 2 s.  Under prefork the token task runs in one child (mod_watchdog's
+    # singleton); when prefork stops an idle child that is it, another takes the task
+    # over only after a second or more (10 s seen while a fetch hung), longer than such
+    # a token has left.  So no child is stopped for being idle here: every test below sees the
+    # renewal itself, not the takeover (real tokens live an hour, renewed minutes
+    # ahead).
+    srv = make_server(request.param, fleet_yaml(idp, azure, idp_long, hanging),
+                      extra_conf="AOProxyMaxBodySize %d\nMaxSpareServers 16" % MAX_BODY
+                      if request.param == "prefork" else "", env={
         "ADMIN_API_KEY": ADMIN,
         "IDENTITY_ENDPOINT": "http://127.0.0.1:%d/msi/token" % idp.port,
         "IDENTITY_HEADER": ID_HEADER})
