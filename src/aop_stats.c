@@ -137,6 +137,7 @@ static void add_tally(aop_tally_t *c, const aop_stats_event_t *ev)
     add_tokens(c, ev);
     c->failovers = aop_sat_addu(c->failovers, nonneg(ev->failovers));
     c->cooldowns = aop_sat_addu(c->cooldowns, nonneg(ev->cooldowns));
+    c->filtered_answers = aop_sat_addu(c->filtered_answers, ev->filtered_answer != 0);
 }
 
 /* count, sum and extremes: the same for both bucket widths. */

@@ -38,6 +38,10 @@ typedef enum {
     AOP_KIND_RESET,              /* the connection was reset (or closed) before an answer */
     AOP_KIND_TRUNCATED,          /* the answer broke off: shorter than its Content-Length,
                                   * a stream without its end, a stall mid-answer */
+    AOP_KIND_CONTENT_FILTER,     /* Azure's content filter refused the prompt (a 400 with
+                                  * code content_filter, content_policy_violation or
+                                  * ResponsibleAIPolicyViolation): final, the client's
+                                  * matter, not the instance's */
     AOP_KIND_COUNT
 } aop_kind_e;
 
@@ -56,6 +60,9 @@ typedef struct aop_tally_t {
     apr_uint64_t estimated_tokens;   /* the part of total_tokens that was estimated */
     apr_uint64_t failovers;          /* attempts beyond the first */
     apr_uint64_t cooldowns;          /* cooldowns started */
+    apr_uint64_t filtered_answers;   /* answers Azure's content filter cut (a success whose
+                                      * finish_reason, or incomplete_details.reason, is
+                                      * content_filter) */
 } aop_tally_t;
 
 /* A duration's distribution over a total or a window: 64-bit buckets. */
@@ -108,6 +115,7 @@ typedef struct aop_stats_event_t {
     int estimated;               /* the tokens above are an estimate */
     int failovers;
     int cooldowns;               /* cooldowns started (or lengthened) by it */
+    int filtered_answer;         /* a success the content filter cut (filtered_answers) */
 } aop_stats_event_t;
 
 /* A kind from an HTTP status (0 = transport failure: pass timed_out). */

@@ -35,6 +35,13 @@ typedef struct {
     int expect_key;             /* the next depth-1 string is a key */
     int in_key;                 /* inside a depth-1 key */
     int done;                   /* the top-level value closed */
+    char prev;                  /* the last byte outside strings but space */
+    int vcmp;                   /* in a string that is kept in vbuf: a key (any
+                                 * depth), or the value of a key is_filter_key() */
+    int is_val;                 /* ... the value */
+    int filter_key;             /* the last key was one is_filter_key() */
+    char vbuf[32];
+    apr_size_t vlen;
     char key[8];
     apr_size_t key_len;
     cap_state_e cap;
@@ -74,6 +81,7 @@ struct aop_usage_parser_t {
     aop_usage_t usage;
     apr_int64_t content_chars;
     int saw_done, events;
+    int content_filter;         /* aop_usage_content_filter() */
     int want_id;                /* keep the answer's id (aop_usage_want_id) */
     const char *id;
     json_scan_t j;
@@ -158,6 +166,37 @@ static void take_id(aop_usage_parser_t *up, const aop_jnode_t *v)
     }
 }
 
+static int is_one_of(const char *const *words, const char *s, apr_size_t n)
+{
+    int i;
+
+    for (i = 0; words[i]; i++) {
+        if (strlen(words[i]) == n && memcmp(words[i], s, n) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The values by which Azure's content filter says it spoke (aop_usage.h)... */
+static int is_filter_word(const char *s, apr_size_t n)
+{
+    static const char *const words[] = {
+        "content_filter", "content_policy_violation", "ResponsibleAIPolicyViolation", NULL
+    };
+
+    return is_one_of(words, s, n);
+}
+
+/* ... and the members that carry them: a model's text that happens to be one of the
+ * words ("content": "content_filter") is no sign. */
+static int is_filter_key(const char *s, apr_size_t n)
+{
+    static const char *const keys[] = { "finish_reason", "reason", "code", NULL };
+
+    return is_one_of(keys, s, n);
+}
+
 /* ---- one JSON document ---------------------------------------------------------- */
 
 static void cap_put(json_scan_t *j, char c)
@@ -201,11 +240,39 @@ static void key_end(aop_usage_parser_t *up)
     }
 }
 
+/* A byte of a key, or of a filter key's string value, while it may still be one of
+ * the words compared.  None has a backslash: an escape ends the comparison (the key
+ * is then of no interest), so the quote that ends it here is the string's end. */
+static void value_byte(aop_usage_parser_t *up, char c)
+{
+    json_scan_t *j = &up->j;
+
+    if (c == '"') {
+        j->vcmp = 0;
+        if (j->is_val) {
+            up->content_filter |= is_filter_word(j->vbuf, j->vlen);
+        }
+        else {
+            j->filter_key = is_filter_key(j->vbuf, j->vlen);
+        }
+    }
+    else if (c == '\\' || j->vlen == sizeof(j->vbuf)) {
+        j->vcmp = 0;
+    }
+    else {
+        j->vbuf[j->vlen++] = c;
+    }
+}
+
 /* Inside a string: keys are compared raw, so an escaped "usage" key is not seen
  * (no server writes one). */
 static void json_str_byte(aop_usage_parser_t *up, char c)
 {
     json_scan_t *j = &up->j;
+
+    if (j->vcmp) {
+        value_byte(up, c);
+    }
 
     if (!j->esc && c == '"') {
         j->in_str = 0;
@@ -265,6 +332,12 @@ static void json_byte(aop_usage_parser_t *up, char c)
     switch (c) {
     case '"':
         j->in_str = 1;
+        /* A string right after ':' is a member's value, at any depth; one after '{'
+         * or ',' a key (or an array's element: compared for nothing). */
+        j->is_val = j->prev == ':';
+        j->vcmp = !j->is_val || j->filter_key;
+        j->filter_key = 0;
+        j->vlen = 0;
         if (j->depth == 1 && j->top_obj && j->expect_key) {
             j->in_key = 1;
             j->key_len = 0;
@@ -287,6 +360,9 @@ static void json_byte(aop_usage_parser_t *up, char c)
         j->expect_key = j->depth == 1 && j->top_obj;
         break;
     }
+    if (!is_space(c)) {
+        j->prev = c;
+    }
 }
 
 static void json_feed(aop_usage_parser_t *up, const char *d, apr_size_t len)
@@ -295,7 +371,7 @@ static void json_feed(aop_usage_parser_t *up, const char *d, apr_size_t len)
     apr_size_t i = 0;
 
     while (i < len && !j->done) {
-        if (j->in_str && !j->esc && !j->in_key && j->cap != CAP_ON) {
+        if (j->in_str && !j->esc && !j->in_key && j->cap != CAP_ON && !j->vcmp) {
             /* The bulk of a body is string content nobody looks at: skip it fast. */
             while (i < len && d[i] != '"' && d[i] != '\\') {
                 i++;
@@ -488,12 +564,62 @@ static int is_terminal_type(const char *d, apr_size_t len)
     return 0;
 }
 
+/* The string whose opening quote is d[at], when it is short and has no escape: its
+ * text's length, with *end at its closing quote; else -1. */
+static int short_string(const char *d, apr_size_t len, apr_size_t at, apr_size_t *end)
+{
+    apr_size_t e = at + 1;
+
+    while (e < len && e - at <= 32 && d[e] != '"' && d[e] != '\\') {
+        e++;
+    }
+    if (e == len || d[e] != '"') {
+        return -1;
+    }
+    *end = e;
+    return (int)(e - at - 1);
+}
+
+/* A filter key's string value, at the quote d[at], that is one of the content
+ * filter's words.  The quote follows ':' (space between at most), which no quote
+ * inside a string can (it would be escaped), and the key's closing quote comes
+ * before it; a quote ends the word (an escaped one would follow a backslash).
+ * *after is set past the word. */
+static int is_filter_value(const char *d, apr_size_t len, apr_size_t at, apr_size_t *after)
+{
+    apr_size_t k = at, open, end;
+    int n = short_string(d, len, at, &end);
+
+    if (n < 0 || !is_filter_word(d + at + 1, (apr_size_t)n)) {
+        return 0;
+    }
+    *after = end + 1;
+    while (k > 0 && is_space(d[k - 1])) {
+        k--;
+    }
+    if (k == 0 || d[--k] != ':') {
+        return 0;
+    }
+    while (k > 0 && is_space(d[k - 1])) {
+        k--;
+    }
+    if (k == 0 || d[--k] != '"') {
+        return 0;
+    }
+    /* The key: back to its opening quote (keys of Azure's hold no escaped quote). */
+    for (open = k; open > 0 && d[open - 1] != '"' && k - open <= 32; open--) {
+    }
+    return open > 0 && d[open - 1] == '"' && is_filter_key(d + open, k - open);
+}
+
 /* One pass over an event's JSON, without building it: whether it has a "usage"
- * member, and the text of its string members "content" and "text".  A quoted name
- * followed by ':' cannot occur inside a JSON string (its quotes would be escaped), so
- * looking at every quote finds exactly the members; a member whose value is not a
- * string (logprobs' "content": [...]) adds nothing. */
-static apr_int64_t scan_event(const char *d, apr_size_t len, int *has_usage, int *terminal)
+ * member, whether it ends a Responses stream, whether the content filter spoke in it,
+ * and the text of its string members "content" and "text".  A quoted name followed
+ * by ':' cannot occur inside a JSON string (its quotes would be escaped), so looking
+ * at every quote finds exactly the members; a member whose value is not a string
+ * (logprobs' "content": [...]) adds nothing. */
+static apr_int64_t scan_event(const char *d, apr_size_t len, int *has_usage, int *terminal,
+                              int *filtered)
 {
     apr_int64_t n = 0;
     apr_size_t i = 0, v, end;
@@ -509,17 +635,25 @@ static apr_int64_t scan_event(const char *d, apr_size_t len, int *has_usage, int
             continue;
         }
         next = d[i + 1];
+        if ((next == 'c' || next == 'R') && is_filter_value(d, len, i, &v)) {
+            *filtered = 1;
+            i = v;
+            continue;
+        }
         if (next == 'u' && is_member_name(d, len, i, "\"usage\"", 7, &v)) {
             while (v < len && is_space(d[v])) {
                 v++;
             }
             /* With include_usage every chunk says "usage":null but the last: only
-             * that one is parsed whole (by the caller). */
+             * that one is parsed whole (by the caller).  The scan goes on (the
+             * Responses API's last event says why it ended after its usage). */
             if (len - v < 4 || memcmp(d + v, "null", 4) != 0) {
                 *has_usage = 1;
-                return n;
             }
-            i = v + 4;
+            else {
+                v += 4;
+            }
+            i = v;
             continue;
         }
         if (next == 't' && is_member_name(d, len, i, "\"type\"", 6, &v)) {
@@ -553,7 +687,7 @@ static int evaluate(aop_usage_parser_t *up)
     sse_scan_t *s = &up->s;
     const aop_jnode_t *root, *choices, *usage, *response;
     const char *data = s->direct ? s->direct : s->data;
-    int usage_only = 0, has_usage, terminal;
+    int usage_only = 0, has_usage, terminal, filtered = 0;
     apr_int64_t chars;
 
     if (s->data_lines == 0 || (s->data_len == 0 && !s->data_over)) {
@@ -569,10 +703,9 @@ static int evaluate(aop_usage_parser_t *up)
         up->saw_done = 1;
         return 0;
     }
-    chars = scan_event(data, s->data_len, &has_usage, &terminal);
-    if (terminal) {
-        up->saw_done = 1;
-    }
+    chars = scan_event(data, s->data_len, &has_usage, &terminal, &filtered);
+    up->saw_done |= terminal;
+    up->content_filter |= filtered;
     if (!has_usage && !(up->want_id && !up->id)) {
         up->content_chars = aop_sat_add_nonneg(up->content_chars, chars);
         return 0;
@@ -900,6 +1033,11 @@ int aop_usage_saw_done(const aop_usage_parser_t *up)
 int aop_usage_events(const aop_usage_parser_t *up)
 {
     return up->events;
+}
+
+int aop_usage_content_filter(const aop_usage_parser_t *up)
+{
+    return up->content_filter;
 }
 
 void aop_usage_want_id(aop_usage_parser_t *up)

@@ -80,4 +80,12 @@ int aop_usage_saw_done(const aop_usage_parser_t *up);
 /* Events with non-empty data seen, [DONE] included. */
 int aop_usage_events(const aop_usage_parser_t *up);
 
+/* Azure's content filter spoke in the answer: a member's value was the string
+ * "content_filter" (a choice's finish_reason, the Responses API's
+ * incomplete_details.reason, an error's code), "content_policy_violation" or
+ * "ResponsibleAIPolicyViolation" (an error's code, its innererror's).  For a 2xx
+ * answer that means it was cut short; for a 400, that the prompt was refused.
+ * Any member at any depth counts, in a JSON body and in every event of a stream. */
+int aop_usage_content_filter(const aop_usage_parser_t *up);
+
 #endif

@@ -21,7 +21,7 @@
 
 static const char *const kind_names[AOP_KIND_COUNT] = {
     "success", "rate_limited", "timeout", "connection", "upstream_5xx", "client_4xx",
-    "reset", "truncated"
+    "reset", "truncated", "content_filter"
 };
 
 /* A label value with backslash, double quote and newline escaped. */
@@ -178,6 +178,26 @@ static void failover_series(const series_t *s)
                s->c->failovers);
 }
 
+static void filtered_series(const series_t *s)
+{
+    ap_rprintf(s->r, "aoproxy_content_filtered_answers_total{%s} %" APR_UINT64_T_FMT "\n",
+               s->labels, s->c->filtered_answers);
+}
+
+/* A deployment's circuit (aop_circuit.h): one sample per state, 1 for the present. */
+static void circuit_series(const series_t *s)
+{
+    const aop_snap_pair_t *sp = &s->snap->pairs[s->idx][s->m];
+    aop_circuit_state_e now = aop_circuit_state(sp->consecutive_failures, sp->cooldown_until,
+                                                s->snap->now);
+    int st;
+
+    for (st = AOP_CIRCUIT_CLOSED; st <= AOP_CIRCUIT_HALF_OPEN; st++) {
+        ap_rprintf(s->r, "aoproxy_circuit_state{%s,state=\"%s\"} %d\n", s->labels,
+                   aop_circuit_state_name((aop_circuit_state_e)st), (int)now == st);
+    }
+}
+
 static void cooldown_series(const series_t *s)
 {
     ap_rprintf(s->r, "aoproxy_cooldowns_total{%s} %" APR_UINT64_T_FMT "\n", s->labels,
@@ -270,6 +290,16 @@ static void instance_gauges(request_rec *r, const aop_snapshot_t *snap,
                        (int)snap->health[i].status == h);
         }
     }
+    header(r, "aoproxy_instance_circuit_state", "gauge", "1 for the present state of the "
+           "instance's own circuit (refused keys and connections rest the whole instance).");
+    for (k = 0; k < page->count; k++) {
+        i = page->idx[k];
+        for (h = AOP_CIRCUIT_CLOSED; h <= AOP_CIRCUIT_HALF_OPEN; h++) {
+            ap_rprintf(r, "aoproxy_instance_circuit_state{aoproxy_instance=\"%s\",state=\"%s\"} "
+                       "%d\n", text->name[k], aop_circuit_state_name((aop_circuit_state_e)h),
+                       snap->circuit[i] == h);
+        }
+    }
 }
 
 static void overall_counters(request_rec *r, const aop_snapshot_t *snap)
@@ -333,6 +363,13 @@ void aop_api_get_metrics(aop_api_t *q)
     each_pair(r, snap, page, text, failover_series);
     header(r, "aoproxy_cooldowns_total", "counter", "Cooldowns started by a 429 or 5xx.");
     each_pair(r, snap, page, text, cooldown_series);
+    header(r, "aoproxy_content_filtered_answers_total", "counter", "Answers Azure's content "
+           "filter cut short (finish_reason content_filter); refused prompts are "
+           "aoproxy_requests_total{outcome=\"content_filter\"}.");
+    each_pair(r, snap, page, text, filtered_series);
+    header(r, "aoproxy_circuit_state", "gauge", "1 for the present state of a deployment's "
+           "circuit: closed, open (resting) or half_open (one probe at a time).");
+    each_pair(r, snap, page, text, circuit_series);
     header(r, "aoproxy_request_duration_seconds", "histogram", "Duration of attempts.");
     each_pair(r, snap, page, text, latency_series);
     header(r, "aoproxy_time_to_first_byte_seconds", "histogram", "Time to the first byte of "

@@ -67,9 +67,21 @@ static json_object *errors_json(const aop_tally_t *c)
     add_u64(kind, "client_4xx", c->by_kind[AOP_KIND_CLIENT_4XX]);
     add_u64(kind, "reset", c->by_kind[AOP_KIND_RESET]);
     add_u64(kind, "truncated", c->by_kind[AOP_KIND_TRUNCATED]);
+    add_u64(kind, "content_filter", c->by_kind[AOP_KIND_CONTENT_FILTER]);
     add_u64(o, "total", aop_sat_subu(c->requests, c->successes));
     json_object_object_add(o, "by_class", cls);
     json_object_object_add(o, "by_kind", kind);
+    return o;
+}
+
+/* Azure's content filter at work: prompts it refused (also errors.by_kind's) and
+ * answers it cut short (successes). */
+static json_object *content_filter_json(const aop_tally_t *c)
+{
+    json_object *o = json_object_new_object();
+
+    add_u64(o, "refused", c->by_kind[AOP_KIND_CONTENT_FILTER]);
+    add_u64(o, "filtered_answers", c->filtered_answers);
     return o;
 }
 
@@ -105,6 +117,7 @@ static json_object *counts_json(const aop_counts_t *counts, int minutes)
     json_object_object_add(o, "ttfb_ms", latency_json(&counts->ttfb));
     add_u64(o, "failovers", c->failovers);
     add_u64(o, "cooldowns", c->cooldowns);
+    json_object_object_add(o, "content_filter", content_filter_json(c));
     return o;
 }
 

@@ -114,6 +114,9 @@ typedef struct aop_req_t {
     apr_int64_t used_prompt;              /* ... of which prompt */
     apr_int64_t used_completion;          /* ... and completion */
     int usage_estimated;                  /* no usage in the answer: used_tokens guessed */
+    int content_filtered;                 /* Azure's content filter spoke in the answer:
+                                           * a 400 refused the prompt, a 2xx was cut
+                                           * (aop_usage_content_filter) */
 
     /* ---- the statistics (mod_aoproxy_stats.c) */
     int attempt_recorded;                 /* the current attempt is in the statistics

@@ -18,10 +18,13 @@ const char *aop_health_name(aop_health_e h)
     return names[h];
 }
 
+/* The client's own mistakes and the content filter's refusals of its prompts say
+ * nothing of the instance. */
 apr_uint64_t aop_health_errors(const aop_counts_t *c)
 {
-    return aop_sat_subu(aop_sat_subu(c->n.requests, c->n.successes),
-                        c->n.by_kind[AOP_KIND_CLIENT_4XX]);
+    return aop_sat_subu(aop_sat_subu(aop_sat_subu(c->n.requests, c->n.successes),
+                                     c->n.by_kind[AOP_KIND_CLIENT_4XX]),
+                        c->n.by_kind[AOP_KIND_CONTENT_FILTER]);
 }
 
 static aop_health_t judged(aop_health_e status, const char *reason)

@@ -72,8 +72,9 @@ static shm_header_t *hdr;
 /* Bumped when records change order without changing size.  4: pair names and
  * rotation credits in tables of their own, documents only for the fleets there are,
  * high-water marks.  5: a pair's cooldown, circuit and windows; an instance's
- * request window; a reservation's pair. */
-#define LAYOUT_REVISION 6
+ * request window; a reservation's pair.  7: the content filter's kind and count in
+ * every tally. */
+#define LAYOUT_REVISION 7
 #define LAYOUT ((apr_uint32_t)(sizeof(aop_shm_inst_t) * 7 + sizeof(aop_shm_model_t) * 3 \
                                + sizeof(aop_shm_pair_t) + sizeof(shm_header_t) \
                                + sizeof(shm_pair_key_t) * 13 \

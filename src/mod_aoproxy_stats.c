@@ -24,6 +24,16 @@ static void add_tokens(const aop_req_t *ctx, aop_stats_event_t *ev)
     ev->estimated = ctx->usage_estimated;
 }
 
+/* What the status says, and the answer's body when Azure's content filter spoke in
+ * it: a 400 that refused the prompt is a kind of its own. */
+static aop_kind_e answer_kind(const aop_req_t *ctx, int status)
+{
+    if (status == HTTP_BAD_REQUEST && ctx->content_filtered) {
+        return AOP_KIND_CONTENT_FILTER;
+    }
+    return aop_stats_kind(status, 0);
+}
+
 /* failure: what went wrong when the status alone does not tell (a reset, a timeout,
  * an answer broken off after its 200); AOP_KIND_SUCCESS: the status tells. */
 static void attempt_event(aop_req_t *ctx, int status, aop_kind_e failure, int failover,
@@ -32,13 +42,14 @@ static void attempt_event(aop_req_t *ctx, int status, aop_kind_e failure, int fa
     memset(ev, 0, sizeof(*ev));
     ev->request = 1;
     ev->status = status;
-    ev->kind = failure != AOP_KIND_SUCCESS ? failure : aop_stats_kind(status, 0);
+    ev->kind = failure != AOP_KIND_SUCCESS ? failure : answer_kind(ctx, status);
     ev->latency = now - ctx->attempt_start;
     ev->ttfb = status >= 200 && status < 300 ? ctx->ttfb : -1;
     ev->failovers = failover;
     ev->cooldowns = cooldown ? 1 : 0;
     if (ev->kind == AOP_KIND_SUCCESS) {
         add_tokens(ctx, ev);
+        ev->filtered_answer = ctx->content_filtered;
     }
 }
 
@@ -101,7 +112,8 @@ static void overall_event(request_rec *r, aop_req_t *ctx, apr_time_t now, aop_st
     ev->request = 1;
     ev->status = r->status;
     /* A 200 whose body broke off is no success for the client. */
-    ev->kind = ctx->broken ? broken_kind(ctx) : aop_stats_kind(r->status, 0);
+    ev->kind = ctx->broken ? broken_kind(ctx) : answer_kind(ctx, r->status);
+    ev->filtered_answer = ev->kind == AOP_KIND_SUCCESS && ctx->content_filtered;
     ev->latency = now - r->request_time;
     ev->ttfb = ctx->ttfb;
     ev->failovers = ctx->attempts > 1 ? ctx->attempts - 1 : 0;

@@ -19,6 +19,8 @@
 typedef struct usage_filter_t {
     aop_req_t *req;
     aop_usage_parser_t *parser;      /* NULL: this answer is not parsed */
+    aop_usage_parser_t *refusal;     /* an instance's 400, read for the content filter's
+                                      * codes (no usage) */
     int strip;
     apr_bucket_brigade *out;         /* strip mode: what goes on */
     apr_bucket_brigade *fed;         /* strip mode: the buckets read, kept until what
@@ -69,7 +71,31 @@ static usage_filter_t *filter_ctx(ap_filter_t *f)
         uf->out = apr_brigade_create(r->pool, f->c->bucket_alloc);
         uf->fed = apr_brigade_create(r->pool, f->c->bucket_alloc);
     }
+    else if (uf->req && uf->req->inst && r->status == HTTP_BAD_REQUEST) {
+        uf->refusal = aop_usage_parser_create(r->pool, 0, 0);
+    }
     return uf;
+}
+
+/* An instance's 400 passes as it is; its bytes are read on the way for the content
+ * filter's codes, so that such refusals count apart (AOP_KIND_CONTENT_FILTER).  The
+ * scanner stops at the end of the JSON document, and an error body is small. */
+static void read_refusal(usage_filter_t *uf, request_rec *r, apr_bucket_brigade *bb)
+{
+    apr_bucket *b;
+    const char *data;
+    apr_size_t len;
+
+    for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb); b = APR_BUCKET_NEXT(b)) {
+        if (APR_BUCKET_IS_EOS(b)) {
+            uf->req->content_filtered = aop_usage_content_filter(uf->refusal);
+            aop_stats_finish(r, uf->req);
+        }
+        else if (!APR_BUCKET_IS_METADATA(b)
+                 && apr_bucket_read(b, &data, &len, APR_BLOCK_READ) == APR_SUCCESS) {
+            aop_usage_feed(uf->refusal, data, len, NULL, NULL);
+        }
+    }
 }
 
 /* What goes on.  Bytes of the bucket being fed (nearly all: every event that came
@@ -212,6 +238,10 @@ static apr_status_t usage_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     apr_bucket *b, *next;
     apr_status_t rv;
 
+    if (uf->refusal) {
+        read_refusal(uf, f->r, bb);
+        return ap_pass_brigade(f->next, bb);
+    }
     if (!uf->parser) {
         /* Not an answer of Azure's to read (our own, or an error): only its end
          * matters, for the statistics. */
@@ -234,6 +264,7 @@ static apr_status_t usage_filter(ap_filter_t *f, apr_bucket_brigade *bb)
             tell_where(uf, 1);
             check_complete(uf, f, b);
             account(uf);
+            uf->req->content_filtered = aop_usage_content_filter(uf->parser);
             aop_stats_finish(f->r, uf->req);
         }
         else if (!APR_BUCKET_IS_METADATA(b) && (rv = feed_bucket(uf, b)) != APR_SUCCESS) {

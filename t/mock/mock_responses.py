@@ -33,8 +33,9 @@ response.output_item.added, response.content_part.added, response.output_text.de
 response.content_part.done, response.output_item.done and the final
 response.completed carrying ``usage``; no ``[DONE]``.  A rule with
 ``response_status: "incomplete"`` or ``"failed"`` ends with response.incomplete
-(``incomplete_details.reason: max_output_tokens``) or response.failed (``error``)
-instead, with usage.  The chat rules' actions (cut_stream, stall, truncate,
+(``incomplete_details.reason``: the rule's ``incomplete_reason``, default
+``max_output_tokens``; ``content_filter`` is Azure's filter cutting the answer) or
+response.failed (``error``) instead, with usage.  The chat rules' actions (cut_stream, stall, truncate,
 event_delay_ms, content_length) apply to these streams too.
 
 ``background: true`` stores a ``queued`` response that turns ``completed`` after
@@ -181,7 +182,7 @@ def _finish(resp, rule):
     status = rule.get("response_status") or "completed"
     if status == "incomplete":
         resp["status"] = "incomplete"
-        resp["incomplete_details"] = {"reason": "max_output_tokens"}
+        resp["incomplete_details"] = {"reason": rule.get("incomplete_reason", "max_output_tokens")}
     elif status == "failed":
         resp["status"] = "failed"
         resp["error"] = {"code": "server_error", "message": "The model failed (mock)."}

@@ -948,6 +948,81 @@ START_TEST(responses_incomplete_and_failed_end_streams)
 }
 END_TEST
 
+/* ---- the content filter ------------------------------------------------------------ */
+
+/* Whether the parser says the content filter spoke in body, fed whole and one byte
+ * at a time (a value cut anywhere must still be seen). */
+static int filtered(const char *body, int sse)
+{
+    aop_usage_parser_t *whole = aop_usage_parser_create(pool, sse, 0);
+    aop_usage_parser_t *bytes = aop_usage_parser_create(pool, sse, 0);
+    apr_size_t i, len = strlen(body);
+
+    aop_usage_feed(whole, body, len, NULL, NULL);
+    aop_usage_finish(whole, NULL, NULL);
+    for (i = 0; i < len; i++) {
+        aop_usage_feed(bytes, body + i, 1, NULL, NULL);
+    }
+    aop_usage_finish(bytes, NULL, NULL);
+    ck_assert_int_eq(aop_usage_content_filter(whole), aop_usage_content_filter(bytes));
+    return aop_usage_content_filter(whole);
+}
+
+START_TEST(content_filter_is_seen)
+{
+    /* Azure's 400s: the prompt filter (code + innererror) and DALL-E's policy code. */
+    ck_assert(filtered("{\"error\":{\"message\":\"The response was filtered\",\"type\":null,"
+                       "\"param\":\"prompt\",\"code\":\"content_filter\",\"status\":400,"
+                       "\"innererror\":{\"code\":\"ResponsibleAIPolicyViolation\"}}}", 0));
+    ck_assert(filtered("{\"error\":{\"code\": \"content_policy_violation\"}}", 0));
+    ck_assert(filtered("{\"error\":{\"code\":\"x\",\"innererror\":{\"code\" : "
+                       "\"ResponsibleAIPolicyViolation\"}}}", 0));
+    /* A chat answer cut by the filter, JSON and streamed; a Responses answer. */
+    ck_assert(filtered("{\"id\":\"c\",\"choices\":[{\"index\":0,\"finish_reason\":"
+                       "\"content_filter\",\"message\":{\"content\":\"\"}}]}", 0));
+    ck_assert(filtered("data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"content_filter\"}]}"
+                       "\n\ndata: [DONE]\n\n", 1));
+    ck_assert(filtered("{\"id\":\"r\",\"status\":\"incomplete\",\"incomplete_details\":"
+                       "{\"reason\":\"content_filter\"}}", 0));
+    /* The Responses API's last event: its reason after its usage. */
+    ck_assert(filtered("data: {\"type\":\"response.incomplete\",\"response\":{\"usage\":"
+                       "{\"input_tokens\":2},\"incomplete_details\":{\"reason\":"
+                       "\"content_filter\"}}}\n\n", 1));
+}
+END_TEST
+
+START_TEST(content_filter_look_alikes_are_not)
+{
+    /* Answers that merely say the words: as text, as a key, in an escaped string,
+     * under another key, with more after them. */
+    const char *bodies[] = {
+        "{\"choices\":[{\"finish_reason\":\"stop\",\"message\":{\"content\":\"content_filter\"}}]}",
+        "{\"choices\":[{\"finish_reason\":\"stop\",\"content_filter_results\":{\"hate\":"
+        "{\"filtered\":false}}}]}",
+        "{\"choices\":[{\"message\":{\"content\":\"x \\\"code\\\":\\\"content_filter\\\"\"},"
+        "\"finish_reason\":\"stop\"}]}",
+        "{\"error\":{\"code\":\"context_length_exceeded\",\"message\":\"content_filter\"}}",
+        "{\"error\":{\"code\":\"content_filtered\"}}",
+        "{\"a\":[\"code\"],\"b\":\"content_filter\"}",
+        NULL
+    };
+    const char *events[] = {
+        "data: {\"choices\":[{\"delta\":{\"content\":\"content_filter\"}}]}\n\n",
+        "data: {\"type\":\"response.output_text.delta\",\"delta\":\"content_filter\"}\n\n",
+        "data: {\"choices\":[{\"delta\":{\"content\":\"\\\"code\\\":\\\"content_filter\\\"\"}}]}\n\n",
+        NULL
+    };
+    int i;
+
+    for (i = 0; bodies[i]; i++) {
+        ck_assert_msg(!filtered(bodies[i], 0), "%s", bodies[i]);
+    }
+    for (i = 0; events[i]; i++) {
+        ck_assert_msg(!filtered(events[i], 1), "%s", events[i]);
+    }
+}
+END_TEST
+
 Suite *aop_usage_suite(void)
 {
     Suite *s = suite_create("aop_usage");
@@ -986,6 +1061,8 @@ Suite *aop_usage_suite(void)
     tcase_add_test(tc, oversized_events_pass_through);
     tcase_add_test(tc, ten_megabyte_event_in_bounded_memory);
     tcase_add_test(tc, emit_errors_are_returned);
+    tcase_add_test(tc, content_filter_is_seen);
+    tcase_add_test(tc, content_filter_look_alikes_are_not);
     suite_add_tcase(s, tc);
     return s;
 }
