@@ -246,20 +246,22 @@ static apr_status_t read_limit(ctx_t *c, const node_t *map, const char *key,
     return aop_yaml_int64(c, kv->val, aop_yaml_key_path(c->p, path, key), 0, hi, out);
 }
 
-/* { deployment: NAME, max_tpm: N, max_rpm: N }: the deployment's own quota. */
+/* { deployment: NAME, max_tpm: N, max_rpm: N, stream_resume: B }: the deployment's own
+ * quota, and whether it takes resumed streams. */
 static apr_status_t read_deployment_object(ctx_t *c, aop_instance_t *inst, const char *model,
                                            const node_t *val, const char *path,
                                            const char **dep)
 {
-    const pair_t *name = aop_yaml_find(val, "deployment");
-    apr_int64_t tpm, rpm;
+    const pair_t *name = aop_yaml_find(val, "deployment"),
+                 *resume = aop_yaml_find(val, "stream_resume");
+    aop_deployment_limits_t lim = { 0, 0, 0 };
     apr_status_t rv;
     int i;
 
     for (i = 0; i < val->items->nelts; ++i) {
         const pair_t *kv = &APR_ARRAY_IDX(val->items, i, pair_t);
         if (strcmp(kv->key, "deployment") && strcmp(kv->key, "max_tpm")
-            && strcmp(kv->key, "max_rpm")) {
+            && strcmp(kv->key, "max_rpm") && strcmp(kv->key, "stream_resume")) {
             return aop_yaml_fail(c, kv->file, kv->line, aop_yaml_key_path(c->p, path, kv->key),
                                  "unknown key (expected one of: " AOP_DEPLOYMENT_KEYS ")");
         }
@@ -269,11 +271,16 @@ static apr_status_t read_deployment_object(ctx_t *c, aop_instance_t *inst, const
     }
     if ((rv = read_deployment_name(c, name->val, aop_yaml_key_path(c->p, path, "deployment"),
                                    dep)) != APR_SUCCESS
-        || (rv = read_limit(c, val, "max_tpm", path, APR_INT64_MAX, &tpm)) != APR_SUCCESS
-        || (rv = read_limit(c, val, "max_rpm", path, AOP_RPM_MAX, &rpm)) != APR_SUCCESS) {
+        || (rv = read_limit(c, val, "max_tpm", path, APR_INT64_MAX, &lim.max_tpm))
+           != APR_SUCCESS
+        || (rv = read_limit(c, val, "max_rpm", path, AOP_RPM_MAX, &lim.max_rpm)) != APR_SUCCESS
+        || (resume && !resume->val->is_null
+            && (rv = aop_yaml_bool(c, resume->val, aop_yaml_key_path(c->p, path,
+                                                                     "stream_resume"),
+                                   &lim.stream_resume)) != APR_SUCCESS)) {
         return rv;
     }
-    aop_instance_set_limits(c->p, inst, model, tpm, rpm);
+    aop_instance_set_limits(c->p, inst, model, &lim);
     return APR_SUCCESS;
 }
 
@@ -306,7 +313,7 @@ static apr_status_t read_deployments(ctx_t *c, aop_instance_t *inst, const aop_f
             rv = read_deployment_object(c, inst, kv->key, kv->val, mpath, &dep);
         }
         else {
-            aop_instance_set_limits(c->p, inst, kv->key, 0, 0);
+            aop_instance_set_limits(c->p, inst, kv->key, NULL);
             rv = read_deployment_name(c, kv->val, mpath, &dep);
         }
         if (rv != APR_SUCCESS) {

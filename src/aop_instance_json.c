@@ -245,17 +245,19 @@ static apr_status_t deployment_limit(ctx_t *c, json_object *o, const char *field
     return get_int64(c, v, apr_pstrcat(c->p, field, ".", key, NULL), 0, hi, out);
 }
 
-/* { "deployment": NAME, "max_tpm": N, "max_rpm": N }: the deployment's own quota. */
+/* { "deployment": NAME, "max_tpm": N, "max_rpm": N, "stream_resume": B }: the
+ * deployment's own quota, and whether it takes resumed streams. */
 static apr_status_t deployment_object(ctx_t *c, aop_instance_t *inst, const char *model,
                                       const char *field, json_object *o, const char **dep)
 {
-    json_object *name = NULL;
-    apr_int64_t tpm, rpm;
+    json_object *name = NULL, *resume = NULL;
+    aop_deployment_limits_t lim = { 0, 0, 0 };
     apr_status_t rv;
 
     json_object_object_foreach(o, key, unused) {
         (void)unused;
-        if (strcmp(key, "deployment") && strcmp(key, "max_tpm") && strcmp(key, "max_rpm")) {
+        if (strcmp(key, "deployment") && strcmp(key, "max_tpm") && strcmp(key, "max_rpm")
+            && strcmp(key, "stream_resume")) {
             return fail(c, apr_pstrcat(c->p, field, ".", key, NULL),
                         "unknown key (expected one of: " AOP_DEPLOYMENT_KEYS ")");
         }
@@ -266,11 +268,20 @@ static apr_status_t deployment_object(ctx_t *c, aop_instance_t *inst, const char
     }
     if ((rv = deployment_name(c, name, apr_pstrcat(c->p, field, ".deployment", NULL), dep))
         != APR_SUCCESS
-        || (rv = deployment_limit(c, o, field, "max_tpm", APR_INT64_MAX, &tpm)) != APR_SUCCESS
-        || (rv = deployment_limit(c, o, field, "max_rpm", AOP_RPM_MAX, &rpm)) != APR_SUCCESS) {
+        || (rv = deployment_limit(c, o, field, "max_tpm", APR_INT64_MAX, &lim.max_tpm))
+           != APR_SUCCESS
+        || (rv = deployment_limit(c, o, field, "max_rpm", AOP_RPM_MAX, &lim.max_rpm))
+           != APR_SUCCESS) {
         return rv;
     }
-    aop_instance_set_limits(c->p, inst, model, tpm, rpm);
+    if (json_object_object_get_ex(o, "stream_resume", &resume) && resume) {
+        if (!json_object_is_type(resume, json_type_boolean)) {
+            return fail(c, apr_pstrcat(c->p, field, ".stream_resume", NULL),
+                        "expected true or false, got %s", type_name(resume));
+        }
+        lim.stream_resume = json_object_get_boolean(resume) ? 1 : 0;
+    }
+    aop_instance_set_limits(c->p, inst, model, &lim);
     return APR_SUCCESS;
 }
 
@@ -600,6 +611,9 @@ static json_object *deployment_json(const aop_instance_t *inst, const char *mode
     }
     if (lim->max_rpm > 0) {
         json_object_object_add(o, "max_rpm", json_object_new_int64(lim->max_rpm));
+    }
+    if (lim->stream_resume) {
+        json_object_object_add(o, "stream_resume", json_object_new_boolean(1));
     }
     return o;
 }

@@ -321,17 +321,22 @@ const aop_deployment_limits_t *aop_instance_limits(const aop_instance_t *inst,
 }
 
 void aop_instance_set_limits(apr_pool_t *p, aop_instance_t *inst, const char *model,
-                             apr_int64_t max_tpm, apr_int64_t max_rpm)
+                             const aop_deployment_limits_t *lim)
 {
-    aop_deployment_limits_t *lim = NULL;
+    aop_deployment_limits_t *copy = NULL;
 
     if (!inst->deployment_limits) {
         inst->deployment_limits = apr_hash_make(p);
     }
-    if (max_tpm > 0 || max_rpm > 0) {
-        lim = apr_palloc(p, sizeof(*lim));
-        lim->max_tpm = max_tpm;
-        lim->max_rpm = max_rpm;
+    if (lim && (lim->max_tpm > 0 || lim->max_rpm > 0 || lim->stream_resume)) {
+        copy = apr_pmemdup(p, lim, sizeof(*lim));
     }
-    apr_hash_set(inst->deployment_limits, apr_pstrdup(p, model), APR_HASH_KEY_STRING, lim);
+    apr_hash_set(inst->deployment_limits, apr_pstrdup(p, model), APR_HASH_KEY_STRING, copy);
+}
+
+int aop_instance_resumes(const aop_instance_t *inst, const char *model)
+{
+    const aop_deployment_limits_t *lim = aop_instance_limits(inst, model);
+
+    return lim && lim->stream_resume;
 }

@@ -41,10 +41,12 @@
 typedef struct aop_deployment_limits_t {
     apr_int64_t max_tpm;         /* tokens per minute */
     apr_int64_t max_rpm;         /* requests per minute, enforced per 1 s and 10 s (aop_rpm.h) */
+    int stream_resume;           /* the deployment continues an assistant prefill: a stream
+                                  * cut elsewhere may resume on it (mod_aoproxy_resume.c) */
 } aop_deployment_limits_t;
 
 /* The deployment keys of model_deployments' object form, as messages list them. */
-#define AOP_DEPLOYMENT_KEYS "deployment, max_tpm, max_rpm"
+#define AOP_DEPLOYMENT_KEYS "deployment, max_tpm, max_rpm, stream_resume"
 
 typedef struct aop_instance_t {
     const char *name;            /* unique, [A-Za-z0-9._-]{1,64} */
@@ -206,9 +208,12 @@ const char *aop_instance_deployment(const aop_instance_t *inst, const char *mode
 const aop_deployment_limits_t *aop_instance_limits(const aop_instance_t *inst,
                                                    const char *model);
 
-/* Sets the limits of model's deployment (both 0: none, the plain form); the range of
- * each is checked by the caller (AOP_RPM_MAX, APR_INT64_MAX). */
+/* Sets the limits and options of model's deployment (NULL, or all 0: none, the plain
+ * form); the range of each is checked by the caller (AOP_RPM_MAX, APR_INT64_MAX). */
 void aop_instance_set_limits(apr_pool_t *p, aop_instance_t *inst, const char *model,
-                             apr_int64_t max_tpm, apr_int64_t max_rpm);
+                             const aop_deployment_limits_t *lim);
+
+/* Whether model's deployment on this instance takes a resumed stream (stream_resume). */
+int aop_instance_resumes(const aop_instance_t *inst, const char *model);
 
 #endif

@@ -424,6 +424,17 @@ static void note_model_place(const char *body, const aop_jnode_t *root,
     }
 }
 
+static void note_messages_place(const char *body, const aop_jnode_t *root,
+                                aop_request_info_t *info)
+{
+    const aop_jnode_t *v = aop_jtree_get(root, "messages");
+
+    if (v && v->type == AOP_JARRAY && v->src_len >= 2) {
+        info->messages_end = (apr_size_t)(v->src - body) + v->src_len - 1;
+        info->messages_count = v->count;
+    }
+}
+
 /* The checks and the estimate on the parsed tree (in a scratch pool: p gets only what
  * outlives it, the model and the error messages). */
 static int read_tree(apr_pool_t *p, aop_op_e op, const char *body, apr_size_t len,
@@ -442,6 +453,7 @@ static int read_tree(apr_pool_t *p, aop_op_e op, const char *body, apr_size_t le
     estimate(op, root, len, info);
     plan_usage(body, root, info);
     note_model_place(body, root, info);
+    note_messages_place(body, root, info);
     return 0;
 }
 
@@ -490,6 +502,63 @@ int aop_request_parse_for(apr_pool_t *p, aop_op_e op, const char *path_model,
         apr_pool_destroy(scratch);
     }
     return rc;
+}
+
+/* JSON string text for UTF-8 s: quotes, backslashes and control characters escaped
+ * (line breaks and tabs as \n, \r, \t); everything else as it is. */
+static apr_size_t json_escape(char *out, const char *s, apr_size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    apr_size_t i, o = 0;
+
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if (c == '"' || c == '\\') {
+            out[o++] = '\\';
+            out[o++] = (char)c;
+        }
+        else if (c == '\n' || c == '\r' || c == '\t') {
+            out[o++] = '\\';
+            out[o++] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+        }
+        else if (c < 0x20) {
+            memcpy(out + o, "\\u00", 4);
+            out[o + 4] = hex[c >> 4];
+            out[o + 5] = hex[c & 15];
+            o += 6;
+        }
+        else {
+            out[o++] = (char)c;
+        }
+    }
+    return o;
+}
+
+int aop_request_prefill(apr_pool_t *p, const aop_request_info_t *info, const char *text,
+                        apr_size_t len, aop_splice_t *sp)
+{
+    static const char head[] = "{\"role\":\"assistant\",\"content\":\"", tail[] = "\"}";
+    apr_size_t o = 0;
+    char *out;
+
+    if (!info->messages_end) {
+        return -1;
+    }
+    /* Six bytes at most per byte of text (\u00XX), the comma, head, tail, NUL. */
+    out = apr_palloc(p, len * 6 + sizeof(head) + sizeof(tail) + 2);
+    if (info->messages_count) {
+        out[o++] = ',';
+    }
+    memcpy(out + o, head, sizeof(head) - 1);
+    o += sizeof(head) - 1;
+    o += json_escape(out + o, text, len);
+    memcpy(out + o, tail, sizeof(tail));
+    o += sizeof(tail) - 1;
+    sp->from = sp->to = info->messages_end;
+    sp->text = out;
+    sp->text_len = o;
+    return 0;
 }
 
 int aop_request_with_usage(apr_pool_t *p, const char *body, apr_size_t len,

@@ -47,6 +47,10 @@ typedef struct aop_request_info_t {
      * member would go right after the opening brace (body_empty: with no comma). */
     apr_size_t model_from, model_to;
     int body_empty;
+    /* Chat: where the messages array's closing ']' is (0: no array), and how many
+     * messages it holds; a resumed stream's prefill goes there (aop_request_prefill). */
+    apr_size_t messages_end;
+    apr_size_t messages_count;
     /* The Responses API: what names a stored response or conversation (r->pool), and
      * the output budget. */
     const char *previous_response_id;
@@ -85,6 +89,13 @@ int aop_request_parse_for(apr_pool_t *p, aop_op_e op, const char *path_model,
 void aop_request_model_splice(apr_pool_t *p, const char *body,
                               const aop_request_info_t *info, const char *dep,
                               aop_splice_t *sp);
+
+/* The splice that appends {"role": "assistant", "content": text} to the messages: a
+ * resumed stream's prefill (the text the client already has).  text is UTF-8 of len
+ * bytes, JSON-escaped here.  Returns -1 (sp untouched) when the body has no messages
+ * array. */
+int aop_request_prefill(apr_pool_t *p, const aop_request_info_t *info, const char *text,
+                        apr_size_t len, aop_splice_t *sp);
 
 /* The body to send upstream for a stream whose client did not ask for usage: the
  * same JSON with stream_options.include_usage = true, so that Azure reports the

@@ -59,6 +59,20 @@ static void add_schedule(apr_pool_t *p, const aop_config_t *cfg, aop_route_t *rt
 
 /* The table's models in order, each route with its strategy's schedule: the last
  * step of a build and of a patch. */
+/* Whether a stream of model cut on one candidate may resume on another: known per
+ * route, so that a request asks once, not each candidate. */
+static void note_resumes(const aop_config_t *cfg, const char *model, aop_route_t *rt)
+{
+    int k;
+
+    rt->resumes = 0;
+    for (k = 0; k < rt->candidates->nelts && !rt->resumes; k++) {
+        rt->resumes = aop_instance_resumes(APR_ARRAY_IDX(cfg->instances,
+                                                         APR_ARRAY_IDX(rt->candidates, k, int),
+                                                         aop_instance_t *), model);
+    }
+}
+
 static aop_route_table_t *with_schedules(apr_pool_t *p, const aop_config_t *cfg,
                                          aop_route_table_t *t)
 {
@@ -66,9 +80,11 @@ static aop_route_table_t *with_schedules(apr_pool_t *p, const aop_config_t *cfg,
 
     qsort(t->models->elts, t->models->nelts, sizeof(const char *), cmp_str);
     for (i = 0; i < t->models->nelts; i++) {
-        add_schedule(p, cfg, apr_hash_get(t->by_model, APR_ARRAY_IDX(t->models, i,
-                                                                     const char *),
-                                          APR_HASH_KEY_STRING));
+        const char *model = APR_ARRAY_IDX(t->models, i, const char *);
+        aop_route_t *rt = apr_hash_get(t->by_model, model, APR_HASH_KEY_STRING);
+
+        add_schedule(p, cfg, rt);
+        note_resumes(cfg, model, rt);
     }
     return t;
 }

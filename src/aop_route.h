@@ -22,6 +22,7 @@ typedef struct aop_route_t {
     /* Made by aop_route_table_patch(): the first kept_head and the last kept_tail
      * candidates are the previous route's (-1: made anew). */
     int kept_head, kept_tail;
+    int resumes;                      /* a candidate's deployment has stream_resume */
 } aop_route_t;
 
 typedef struct aop_route_table_t {

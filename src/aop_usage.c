@@ -78,6 +78,10 @@ struct aop_usage_parser_t {
     apr_pool_t *pool;
     apr_pool_t *scratch;        /* one event's parse tree, cleared after each */
     int sse, strip;
+    int keep_usage;             /* strip mode that drops no usage chunk */
+    int text_on, text_bad;      /* aop_usage_keep_text; the answer cannot be resumed */
+    char *text;
+    apr_size_t text_len, text_max;
     aop_usage_t usage;
     apr_int64_t content_chars;
     int saw_done, events;
@@ -679,6 +683,41 @@ static apr_int64_t scan_event(const char *d, apr_size_t len, int *has_usage, int
     return n;
 }
 
+/* A stream that may be resumed: its one choice's text, decoded, as the client got it. */
+static void keep_text(aop_usage_parser_t *up, const aop_jnode_t *choices)
+{
+    const aop_jnode_t *c, *delta, *v;
+    apr_size_t len;
+    const char *s;
+
+    for (c = choices->child; c && !up->text_bad; c = c->next) {
+        if (c->type != AOP_JOBJECT || ((v = aop_jtree_get(c, "index")) && v->type == AOP_JINT
+                                       && v->i != 0)) {
+            up->text_bad = 1;           /* n > 1: no prefill continues several */
+            break;
+        }
+        if ((v = aop_jtree_get(c, "finish_reason")) && v->type != AOP_JNULL) {
+            up->text_bad = 1;           /* complete: nothing to resume */
+        }
+        if (!(delta = aop_jtree_get(c, "delta")) || delta->type != AOP_JOBJECT) {
+            continue;
+        }
+        if (((v = aop_jtree_get(delta, "tool_calls")) && v->type != AOP_JNULL)
+            || ((v = aop_jtree_get(delta, "function_call")) && v->type != AOP_JNULL)) {
+            up->text_bad = 1;           /* a call is no text to continue */
+        }
+        if ((v = aop_jtree_get(delta, "content")) && v->type == AOP_JSTRING && v->str_len) {
+            if (v->str_len > up->text_max - up->text_len) {
+                up->text_bad = 1;
+                break;
+            }
+            s = aop_jtree_str(up->scratch, v, &len);
+            memcpy(up->text + up->text_len, s, len);
+            up->text_len += len;
+        }
+    }
+}
+
 /* Accounts for the event's data; returns whether it is the usage-only chunk.  Most
  * events of a stream are a delta without usage: those are only scanned for their
  * text (the estimate, should no usage come); the one with usage is parsed. */
@@ -706,11 +745,15 @@ static int evaluate(aop_usage_parser_t *up)
     chars = scan_event(data, s->data_len, &has_usage, &terminal, &filtered);
     up->saw_done |= terminal;
     up->content_filter |= filtered;
-    if (!has_usage && !(up->want_id && !up->id)) {
+    if (!has_usage && !(up->want_id && !up->id) && !(up->text_on && !up->text_bad)) {
         up->content_chars = aop_sat_add_nonneg(up->content_chars, chars);
         return 0;
     }
     root = parse_json(up, data, s->data_len);
+    if (root && root->type == AOP_JOBJECT && up->text_on && !up->text_bad
+        && (choices = aop_jtree_get(root, "choices")) != NULL && choices->type == AOP_JARRAY) {
+        keep_text(up, choices);
+    }
     if (root && root->type == AOP_JOBJECT) {
         /* The Responses API's events carry the response: its id first, its usage
          * at the end. */
@@ -763,7 +806,7 @@ static apr_status_t dispatch(aop_usage_parser_t *up, const char *d, apr_size_t e
 {
     sse_scan_t *s = &up->s;
     apr_status_t rv = APR_SUCCESS;
-    int drop = evaluate(up) && up->strip;
+    int drop = evaluate(up) && up->strip && !up->keep_usage;
 
     if (drop) {
         /* Forward the events before it in this piece, then skip over it. */
@@ -1033,6 +1076,34 @@ int aop_usage_saw_done(const aop_usage_parser_t *up)
 int aop_usage_events(const aop_usage_parser_t *up)
 {
     return up->events;
+}
+
+void aop_usage_keep_usage_chunk(aop_usage_parser_t *up)
+{
+    up->keep_usage = 1;
+}
+
+void aop_usage_keep_text(aop_usage_parser_t *up, apr_size_t max)
+{
+    up->text_on = 1;
+    up->text_max = max;
+    up->text = apr_palloc(up->pool, max + 1);
+}
+
+const char *aop_usage_text(const aop_usage_parser_t *up, apr_size_t *len)
+{
+    if (!up->text_on || up->text_bad) {
+        return NULL;
+    }
+    up->text[up->text_len] = '\0';
+    *len = up->text_len;
+    return up->text;
+}
+
+void aop_usage_drop_partial(aop_usage_parser_t *up)
+{
+    event_reset(&up->s, 0);
+    up->s.hold_len = 0;
 }
 
 int aop_usage_content_filter(const aop_usage_parser_t *up)

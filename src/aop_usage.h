@@ -80,6 +80,23 @@ int aop_usage_saw_done(const aop_usage_parser_t *up);
 /* Events with non-empty data seen, [DONE] included. */
 int aop_usage_events(const aop_usage_parser_t *up);
 
+/* Strip mode that drops nothing: events are only held until whole, so that a stream
+ * cut mid-event never gives the client part of one (a stream that may be resumed). */
+void aop_usage_keep_usage_chunk(aop_usage_parser_t *up);
+
+/* Keep the generated text of the stream's one choice (choices[0].delta.content,
+ * decoded), up to max bytes: a resumed stream's prefill (mod_aoproxy_resume.c). */
+void aop_usage_keep_text(aop_usage_parser_t *up, apr_size_t max);
+
+/* That text (up's pool; *len its bytes), or NULL when the answer cannot be resumed
+ * from it: more than max bytes, a second choice, a tool or function call, a
+ * finish_reason already given (the answer was complete), or no text kept. */
+const char *aop_usage_text(const aop_usage_parser_t *up, apr_size_t *len);
+
+/* A stream cut mid-event that goes on elsewhere: the event being read (held, in strip
+ * mode) is forgotten and never goes out. */
+void aop_usage_drop_partial(aop_usage_parser_t *up);
+
 /* Azure's content filter spoke in the answer: a member's value was the string
  * "content_filter" (a choice's finish_reason, the Responses API's
  * incomplete_details.reason, an error's code), "content_policy_violation" or

@@ -178,12 +178,14 @@ static void insert(apr_bucket_brigade *bb, const char *data, apr_size_t len)
     }
 }
 
-/* This attempt's splices in body order: the model (the instance's deployment) and the
- * stream_options one, each when planned.  They never overlap (the model's value is a
- * string of its own member). */
-static int splices(const aop_req_t *ctx, const aop_splice_t *sp[2])
+#define MAX_SPLICES 3
+
+/* This attempt's splices in body order: the model (the instance's deployment), the
+ * stream_options one and a resumed stream's prefill (mod_aoproxy_resume.c), each
+ * when planned.  They never overlap (each is in a member of its own). */
+static int splices(const aop_req_t *ctx, const aop_splice_t *sp[MAX_SPLICES])
 {
-    int n = 0;
+    int n = 0, i, j;
 
     if (ctx->model_splice.text) {
         sp[n++] = &ctx->model_splice;
@@ -191,11 +193,16 @@ static int splices(const aop_req_t *ctx, const aop_splice_t *sp[2])
     if (ctx->splice) {
         sp[n++] = ctx->splice;
     }
-    if (n == 2 && sp[1]->from < sp[0]->from) {
-        const aop_splice_t *t = sp[0];
+    if (ctx->prefill.text) {
+        sp[n++] = &ctx->prefill;
+    }
+    for (i = 1; i < n; i++) {
+        for (j = i; j > 0 && sp[j]->from < sp[j - 1]->from; j--) {
+            const aop_splice_t *t = sp[j];
 
-        sp[0] = sp[1];
-        sp[1] = t;
+            sp[j] = sp[j - 1];
+            sp[j - 1] = t;
+        }
     }
     return n;
 }
@@ -260,7 +267,7 @@ static void insert_joined(apr_bucket_brigade *bb, aop_req_t *ctx,
 static void insert_body(apr_bucket_brigade *bb, aop_req_t *ctx)
 {
     const aop_body_t *b = &ctx->body;
-    const aop_splice_t *sp[2];
+    const aop_splice_t *sp[MAX_SPLICES];
     int n = splices(ctx, sp);
 
     if (!n) {

@@ -109,6 +109,17 @@ typedef struct aop_req_t {
     int stream_timeout;                   /* aop_stream_timeout_e: a limit of ours ended
                                            * the answer (mod_aoproxy_stream_timer.c) */
 
+    /* ---- resuming a cut stream (mod_aoproxy_resume.c) */
+    int resumable;                        /* its stream may resume if cut: the body is
+                                           * kept past the first byte */
+    int resume_wanted;                    /* the usage filter took a cut stream over */
+    int resuming;                         /* the attempts continue it: only deployments
+                                           * with stream_resume are picked */
+    int resume_over;                      /* it was given up: the client had the break */
+    const char *resume_text;              /* what the client got of the answer's text */
+    apr_size_t resume_len;
+    aop_splice_t prefill;                 /* that text as the assistant's message */
+
     /* ---- the usage filter (mod_aoproxy_usage.c), as the answer passes */
     apr_int64_t used_tokens;              /* what the answer used (or an estimate) */
     apr_int64_t used_prompt;              /* ... of which prompt */

@@ -50,3 +50,18 @@ const char *aop_rate_limited(request_rec *r, apr_table_t *headers, const char *m
                         "serves it. Please retry after %ld second%s.", model, secs,
                         secs == 1 ? "" : "s");
 }
+
+/* Azure's stream broke after the client got its first bytes: no failover is possible
+ * any more, so the client is told in the stream itself, in OpenAI's error shape,
+ * before the connection ends.  The leading blank line ends whatever partial event
+ * came before (between whole events it is an empty line SSE ignores). */
+static const char broken_stream_event[] =
+    "\n\ndata: {\"error\":{\"message\":\"The upstream Azure OpenAI stream was interrupted "
+    "before it ended.\",\"type\":\"server_error\",\"param\":null,"
+    "\"code\":\"stream_interrupted\"}}\n\n";
+
+apr_bucket *aop_broken_stream_event(apr_bucket_alloc_t *ba)
+{
+    return apr_bucket_immortal_create(broken_stream_event, sizeof(broken_stream_event) - 1,
+                                      ba);
+}

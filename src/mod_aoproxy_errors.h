@@ -22,4 +22,8 @@ void aop_send_error(request_rec *r, int status, const char *message, const char 
 const char *aop_rate_limited(request_rec *r, apr_table_t *headers, const char *model,
                              apr_interval_time_t wait);
 
+/* The event that tells a stream's client that Azure's stream broke before its end
+ * (OpenAI's error shape, code stream_interrupted), as a bucket. */
+apr_bucket *aop_broken_stream_event(apr_bucket_alloc_t *ba);
+
 #endif

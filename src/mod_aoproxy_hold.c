@@ -19,6 +19,7 @@ typedef enum { HOLD_ANSWER, HOLD_FIRST_BYTE, HOLD_PASS, HOLD_REFUSAL } hold_mode
 
 typedef struct hold_t {
     hold_mode_e mode;
+    int attempt;                     /* the attempt whose answer this is */
     apr_bucket_brigade *held;
     apr_off_t len;
 } hold_t;
@@ -42,13 +43,17 @@ static hold_mode_e mode_for(request_rec *r)
     return HOLD_ANSWER;
 }
 
+/* Each attempt's answer is judged afresh: after a stream resumed on another instance
+ * (mod_aoproxy_resume.c), the new answer is held until its first byte like any. */
 static hold_t *hold_ctx(ap_filter_t *f)
 {
+    aop_req_t *ctx = aop_req_get(f->r);
     hold_t *h = f->ctx;
 
-    if (!h) {
+    if (!h || (ctx && h->attempt != ctx->attempts)) {
         h = f->ctx = apr_pcalloc(f->r->pool, sizeof(*h));
         h->mode = mode_for(f->r);
+        h->attempt = ctx ? ctx->attempts : 0;
         h->held = apr_brigade_create(f->r->pool, f->c->bucket_alloc);
     }
     return h;
@@ -94,8 +99,12 @@ static apr_status_t drop(ap_filter_t *f, hold_t *h, apr_bucket_brigade *bb)
 /* Whatever is held goes on first, then bb; from now on everything passes. */
 static apr_status_t release(ap_filter_t *f, hold_t *h, apr_bucket_brigade *bb)
 {
+    aop_req_t *ctx = aop_req_get(f->r);
+
     h->mode = HOLD_PASS;
-    aop_body_release(f->r, aop_req_get(f->r));   /* bytes go out: no failover needs it */
+    if (ctx && !ctx->resumable) {
+        aop_body_release(f->r, ctx);     /* bytes go out: no failover needs it */
+    }
     APR_BRIGADE_PREPEND(bb, h->held);
     return ap_pass_brigade(f->next, bb);
 }

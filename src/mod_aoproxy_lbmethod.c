@@ -37,14 +37,20 @@ static int worker_usable(proxy_worker *w, request_rec *r)
 }
 
 /* The worker of a candidate this request may still try, or NULL. */
-static proxy_worker *untried(const aop_req_t *ctx, proxy_balancer *b, int idx)
-{
-    return ctx->tried[idx] ? NULL : aop_view_worker(ctx->view, b, idx);
-}
-
 static const aop_instance_t *instance(const aop_req_t *ctx, int idx)
 {
     return APR_ARRAY_IDX(ctx->view->cfg->instances, idx, aop_instance_t *);
+}
+
+/* The worker of a candidate this request may still try, or NULL.  A stream that
+ * resumes goes only where the deployment continues a prefill. */
+static proxy_worker *untried(const aop_req_t *ctx, proxy_balancer *b, int idx)
+{
+    if (ctx->tried[idx]
+        || (ctx->resuming && !aop_instance_resumes(instance(ctx, idx), ctx->info.model))) {
+        return NULL;
+    }
+    return aop_view_worker(ctx->view, b, idx);
 }
 
 /* The candidate's deployment of the request's model (its pair), or NULL. */

@@ -16,6 +16,7 @@
 #include "mod_aoproxy_proxy.h"
 #include "mod_aoproxy_reservations.h"
 #include "mod_aoproxy_responses.h"
+#include "mod_aoproxy_resume.h"
 #include "mod_aoproxy_stats.h"
 #include "mod_aoproxy_stream_timer.h"
 #include "mod_aoproxy_token.h"
@@ -36,6 +37,9 @@ static const char *const dropped_headers[] = {
 /* The statuses mod_proxy_http hands to us instead of the client (sorted, as
  * mod_proxy's binary search wants them). */
 static apr_array_header_t *override_codes;
+/* ... and every error status, for an attempt that resumes a stream: the client has
+ * its 200 and part of the answer, and must never get an error body inside it. */
+static apr_array_header_t *resume_codes;
 /* ... and with 400 too, for an attempt that looks for a previous response: its
  * "previous_response_not_found" moves on to the next instance. */
 static apr_array_header_t *lookup_codes;
@@ -61,6 +65,10 @@ void aop_proxy_prepare(apr_pool_t *pconf)
     lookup_codes = apr_array_make(pconf, (int)(sizeof(codes) / sizeof(codes[0])) + 1,
                                   sizeof(int));
     APR_ARRAY_PUSH(lookup_codes, int) = HTTP_BAD_REQUEST;
+    resume_codes = apr_array_make(pconf, 200, sizeof(int));
+    for (i = 400; i < 600; i++) {
+        APR_ARRAY_PUSH(resume_codes, int) = (int)i;
+    }
     for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
         APR_ARRAY_PUSH(override_codes, int) = codes[i];
         APR_ARRAY_PUSH(lookup_codes, int) = codes[i];
@@ -193,7 +201,10 @@ static void override_for_attempt(request_rec *r, const aop_req_t *ctx)
 {
     proxy_dir_conf *mine = ap_get_module_config(r->per_dir_config, &proxy_module);
 
-    if (mine && ctx->lookup && !ctx->by_id) {
+    if (mine && ctx->resuming) {
+        mine->error_override_codes = resume_codes;
+    }
+    else if (mine && ctx->lookup && !ctx->by_id) {
         /* Another candidate ready now (this one is marked tried already): a hint; if
          * it is gone by then, the 400 is answered as previous_response_not_found. */
         mine->error_override_codes = aop_lb_next_exists(r, ctx) ? lookup_codes
@@ -339,6 +350,37 @@ static int after_context_exceeded(request_rec *r, aop_req_t *ctx, proxy_worker *
     return move_on(ctx, worker, 1, 1);
 }
 
+/* An attempt that was to resume a cut stream failed before its first byte: the
+ * client, which has its 200 and part of the answer, gets no other answer's status or
+ * body; the next instance that resumes, or the original break. */
+static int after_resume_failed(request_rec *r, aop_req_t *ctx, proxy_worker *worker,
+                               int status)
+{
+    int answered = apr_table_get(r->notes, OVERRIDE_NOTE) != NULL;
+
+    apr_table_unset(r->notes, OVERRIDE_NOTE);
+    note_failed(r, ctx, answered ? apr_itoa(r->pool, status) : "no resume");
+    if (!answered && (ctx->dropped || status == OK || status == DONE)) {
+        status = ctx->stream_timeout ? HTTP_GATEWAY_TIME_OUT : HTTP_BAD_GATEWAY;
+    }
+    r->status = HTTP_OK;
+    if (aop_resume_failed(r, ctx, status, answered)) {
+        return move_on(ctx, worker, 1, 1);
+    }
+    return OK;
+}
+
+/* The stream broke after the client had part of it, and the usage filter took it
+ * over (mod_aoproxy_resume.c): on to an instance that continues it. */
+static int after_cut_stream(request_rec *r, aop_req_t *ctx, proxy_worker *worker)
+{
+    note_failed(r, ctx, "cut mid-stream");
+    if (aop_resume_next(r, ctx)) {
+        return move_on(ctx, worker, 1, 1);
+    }
+    return OK;
+}
+
 /* Wraps the real scheme handler for each attempt: the body is replayed from the
  * start, so a failover resends it whole; the outcome decides what comes next. */
 static int aop_scheme_handler(request_rec *r, proxy_worker *worker, proxy_server_conf *conf,
@@ -362,6 +404,14 @@ static int aop_scheme_handler(request_rec *r, proxy_worker *worker, proxy_server
     override_for_attempt(r, ctx);
     status = proxy_run_scheme_handler(r, worker, conf, url, proxyhost, proxyport);
     ctx->in_scheme_handler = 0;
+    if (ctx->resume_wanted) {
+        return after_cut_stream(r, ctx, worker);
+    }
+    if (ctx->resuming && (apr_table_get(r->notes, OVERRIDE_NOTE) || ctx->dropped
+                          || status == HTTP_SERVICE_UNAVAILABLE
+                          || status == HTTP_BAD_GATEWAY || status == HTTP_GATEWAY_TIME_OUT)) {
+        return after_resume_failed(r, ctx, worker, status);
+    }
     if (apr_table_get(r->notes, OVERRIDE_NOTE)) {
         return after_error_answer(r, ctx, worker, status);
     }

@@ -19,6 +19,7 @@
 #include "mod_aoproxy_lbmethod.h"
 #include "mod_aoproxy_view.h"
 #include "mod_aoproxy_hold.h"
+#include "mod_aoproxy_resume.h"
 #include "mod_aoproxy_proxy.h"
 #include "mod_aoproxy_request.h"
 #include "mod_aoproxy_reservations.h"
@@ -202,6 +203,7 @@ static int prepare_call(request_rec *r, aop_req_t *ctx)
         }
     }
     ask_for_stream_usage(r, ctx);
+    ctx->resumable = aop_resume_possible(ctx);
     ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, "aoproxy: %s model=%s stream=%d "
                   "estimate=%" APR_INT64_T_FMT, aop_path_op_suffix(ctx->op),
                   ctx->info.model, ctx->info.stream, ctx->info.estimate);

@@ -10,9 +10,11 @@
 #include "aop_usage.h"
 #include "mod_aoproxy_private.h"
 #include "mod_aoproxy_ctx.h"
+#include "mod_aoproxy_errors.h"
 #include "mod_aoproxy_fallback.h"
 #include "mod_aoproxy_reservations.h"
 #include "mod_aoproxy_responses.h"
+#include "mod_aoproxy_resume.h"
 #include "mod_aoproxy_stats.h"
 #include "mod_aoproxy_usage.h"
 
@@ -58,7 +60,9 @@ static usage_filter_t *filter_ctx(ap_filter_t *f)
     }
     else if (uf->req && uf->req->inst && r->status >= 200 && r->status < 300) {
         sse = is_event_stream(r);
-        uf->strip = sse && uf->req->injected_usage;
+        /* A stream that may resume is held an event at a time too (strip mode), so that
+         * a cut one never gives the client half an event. */
+        uf->strip = sse && (uf->req->injected_usage || uf->req->resumable);
         if (uf->strip) {
             /* We take bytes out: Azure's length no longer holds (the headers are
              * still to be sent, downstream of this filter). */
@@ -67,6 +71,12 @@ static usage_filter_t *filter_ctx(ap_filter_t *f)
         uf->parser = aop_usage_parser_create(r->pool, sse, uf->strip);
         if (uf->req->op == AOP_OP_RESPONSES) {
             aop_usage_want_id(uf->parser);
+        }
+        if (uf->strip && uf->req->resumable) {
+            aop_usage_keep_text(uf->parser, AOP_RESUME_MAX_TEXT);
+            if (!uf->req->injected_usage) {
+                aop_usage_keep_usage_chunk(uf->parser);
+            }
         }
         uf->out = apr_brigade_create(r->pool, f->c->bucket_alloc);
         uf->fed = apr_brigade_create(r->pool, f->c->bucket_alloc);
@@ -140,21 +150,11 @@ static void account(usage_filter_t *uf)
     }
 }
 
-/* Azure's stream broke after the client got its first bytes: no failover is possible
- * any more, so the client is told in the stream itself, in OpenAI's error shape,
- * before the connection ends.  The leading blank line ends whatever partial event
- * came before (between whole events it is an empty line SSE ignores). */
-static const char broken_stream_event[] =
-    "\n\ndata: {\"error\":{\"message\":\"The upstream Azure OpenAI stream was interrupted "
-    "before it ended.\",\"type\":\"server_error\",\"param\":null,"
-    "\"code\":\"stream_interrupted\"}}\n\n";
-
 /* finish: the parser still holds the partial event (strip mode): out with it first. */
 static void announce_broken_stream(usage_filter_t *uf, apr_bucket *before, int finish)
 {
     apr_bucket_alloc_t *ba = before->list;
-    apr_bucket *ev = apr_bucket_immortal_create(broken_stream_event,
-                                                sizeof(broken_stream_event) - 1, ba);
+    apr_bucket *ev = aop_broken_stream_event(ba);
 
     if (uf->strip) {
         if (finish) {
@@ -232,6 +232,27 @@ static apr_status_t feed_bucket(usage_filter_t *uf, apr_bucket *b)
     return rv;
 }
 
+/* The stream ended without its end ([DONE], or the Responses API's last event),
+ * though its HTTP end looked clean: cut, unless the client went away. */
+static int ended_early(usage_filter_t *uf, ap_filter_t *f)
+{
+    return is_event_stream(f->r) && !aop_usage_saw_done(uf->parser) && !f->c->aborted;
+}
+
+/* The stream broke at b and goes on elsewhere (mod_aoproxy_resume.c): the break (the
+ * error bucket, the EOS) goes nowhere, the client keeps its connection and its
+ * answer, and what it got so far goes out now. */
+static void hand_over(usage_filter_t *uf, apr_bucket_brigade *bb, apr_bucket *b)
+{
+    while (b != APR_BRIGADE_SENTINEL(bb)) {
+        apr_bucket *next = APR_BUCKET_NEXT(b);
+
+        apr_bucket_delete(b);
+        b = next;
+    }
+    APR_BRIGADE_INSERT_TAIL(uf->out, apr_bucket_flush_create(uf->out->bucket_alloc));
+}
+
 static apr_status_t usage_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 {
     usage_filter_t *uf = filter_ctx(f);
@@ -252,6 +273,11 @@ static apr_status_t usage_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     }
     for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb); b = next) {
         next = APR_BUCKET_NEXT(b);
+        if ((AP_BUCKET_IS_ERROR(b) || (APR_BUCKET_IS_EOS(b) && ended_early(uf, f)))
+            && uf->strip && aop_resume_take(f->r, uf->req, uf->parser)) {
+            hand_over(uf, bb, b);
+            break;
+        }
         if (AP_BUCKET_IS_ERROR(b)) {
             /* mod_proxy_http: the instance broke off after bytes had gone out. */
             uf->req->broken = 1;

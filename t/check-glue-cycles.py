@@ -49,9 +49,9 @@ LAYERS = [
     # the counting, the output filters, mod_proxy's hooks, the fixups hook.
     # Stored responses (the Responses API): which instance holds one.
     # Fallbacks: another model, or a wait for a short Retry-After.  The stream timer:
-    # the time limits on a stream's reads.
+    # the time limits on a stream's reads.  Resuming a cut stream elsewhere.
     ("request", ["responses", "lbmethod", "fallback", "stats", "hold", "stream_timer",
-                 "usage", "proxy", "request"]),
+                 "resume", "usage", "proxy", "request"]),
     # The management API: the router and its helpers, the handlers, their table.
     ("api", ["api", "api_config", "api_manage", "api_stats", "api_metrics", "api_verify",
              "api_routes"]),

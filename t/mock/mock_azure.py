@@ -99,6 +99,13 @@ live rule wins; indexes count from the last reset):
 * ``malformed_at``: streams: event k is replaced by a cut JSON ``data:`` line
 * ``done``: false ends a stream cleanly (its last chunk) but without
   ``data: [DONE]`` (recorded status "no_done")
+* ``content``: CONTENT itself (a string) instead of ``mock:{name}:{dep}``
+* ``prefill``: chat, when the last message is the assistant's with a string
+  content P (an assistant prefill, as a resumed stream sends it): ``"continue"``
+  answers CONTENT without P at its start (CONTENT when it does not start with
+  P), as a deployment that continues prefills would; ``"reject"`` answers 400
+  ``invalid_request_error`` (code ``unsupported_prefill``).  Without it the
+  prefill is ignored (CONTENT whole), as Azure's GPT deployments do.
 * ``chunks`` (K content pieces in a stream, default 5), ``event_delay_ms``
   (sleep between streamed events), ``content_bytes`` (pad CONTENT to that
   many bytes), ``headers`` (also applies to normal answers)
@@ -807,7 +814,7 @@ class Handler(BaseHTTPRequestHandler):
         if not isinstance(n, int) or isinstance(n, bool) or n < 1 or n > 128:
             return answer(400, oai_error("%r is not valid under any of the given schemas - 'n'" % (n,), param="n"))
 
-        content = "mock:%s:%s" % (self.cfg.name, dep)
+        content = rule.get("content") or "mock:%s:%s" % (self.cfg.name, dep)
         cb = rule.get("content_bytes")
         if cb:
             cb = int(cb)
@@ -824,6 +831,15 @@ class Handler(BaseHTTPRequestHandler):
                 return answer(400, oai_error("'messages' must be a non-empty array", param="messages"))
             ptok = prompt_tokens_from_chars(chat_prompt_chars(parsed["messages"]))
             nchoices = n
+            last = parsed["messages"][-1]
+            prefill = (last.get("content") if isinstance(last, dict)
+                       and last.get("role") == "assistant" else None)
+            if isinstance(prefill, str) and rule.get("prefill") == "reject":
+                return answer(400, oai_error("An assistant message at the end of 'messages' "
+                                             "is not supported (mock).", param="messages",
+                                             code="unsupported_prefill"))
+            if isinstance(prefill, str) and rule.get("prefill") == "continue":
+                content = content[len(prefill):] if content.startswith(prefill) else content
         else:
             if "prompt" not in parsed:
                 return answer(400, oai_error("'prompt' is a required property", param="prompt"))

@@ -861,7 +861,7 @@ static const err_case_t err_cases[] = {
     { I_HEAD I_KEY I_BASE I_VER I_MOD "    model_deployments:\n      m1: d1\n"
       "      m2: {deployment: d2, tpm: 5}\n", "base.yaml:9: "
       "instances[0](a).model_deployments.m2.tpm: unknown key (expected one of: deployment, "
-      "max_tpm, max_rpm)" },
+      "max_tpm, max_rpm, stream_resume)" },
     { I_HEAD I_KEY I_BASE I_VER I_MOD "    model_deployments: {m1: d1, m2: [d2]}\n",
       "base.yaml:7: instances[0](a).model_deployments.m2: expected a deployment name, "
       "got a list" },

@@ -384,6 +384,32 @@ START_TEST(body_is_read_in_place)
 }
 END_TEST
 
+START_TEST(prefill_is_the_last_message)
+{
+    aop_request_info_t info;
+    aop_request_error_t err;
+    aop_splice_t sp;
+    const char *body = "{\"model\":\"m\",\"messages\": [ {\"role\":\"user\",\"content\":"
+                       "\"q\"} ] ,\"stream\":true}";
+    const char text[] = "say \"hi\"\\\n\x01\xc3\xa9";
+
+    ck_assert_int_eq(parse(AOP_OP_CHAT, body, &info, &err), 0);
+    ck_assert_int_eq(aop_request_prefill(pool, &info, text, sizeof(text) - 1, &sp), 0);
+    /* Appended after the last message, escaped; the rest byte-identical. */
+    ck_assert_str_eq(spliced(body, &sp),
+                     "{\"model\":\"m\",\"messages\": [ {\"role\":\"user\",\"content\":"
+                     "\"q\"} ,{\"role\":\"assistant\",\"content\":\"say \\\"hi\\\"\\\\"
+                     "\\n\\u0001\xc3\xa9\"}] ,\"stream\":true}");
+    /* An empty array takes it with no comma; no messages array, no prefill. */
+    ck_assert_int_eq(parse(AOP_OP_CHAT, "{\"model\":\"m\",\"messages\":[]}", &info, &err), 0);
+    ck_assert_int_eq(aop_request_prefill(pool, &info, "x", 1, &sp), 0);
+    ck_assert_str_eq(spliced("{\"model\":\"m\",\"messages\":[]}", &sp),
+                     "{\"model\":\"m\",\"messages\":[{\"role\":\"assistant\",\"content\":\"x\"}]}");
+    ck_assert_int_eq(parse(AOP_OP_CHAT, "{\"model\":\"m\",\"prompt\":\"p\"}", &info, &err), 0);
+    ck_assert_int_eq(aop_request_prefill(pool, &info, "x", 1, &sp), -1);
+}
+END_TEST
+
 Suite *aop_request_suite(void)
 {
     Suite *s = suite_create("aop_request");
@@ -393,6 +419,7 @@ Suite *aop_request_suite(void)
     tcase_add_test(tc, chat_body);
     tcase_add_test(tc, responses_body);
     tcase_add_test(tc, model_splice_keeps_the_rest);
+    tcase_add_test(tc, prefill_is_the_last_message);
     tcase_add_test(tc, stream_flags);
     tcase_add_test(tc, embeddings_reserve_no_completion);
     tcase_add_test(tc, prompt_estimate_follows_the_content);

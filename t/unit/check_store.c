@@ -282,7 +282,7 @@ static const struct {
       "model_deployments.gpt-4o.deployment", "[A-Za-z0-9._-]+" },
     { "model_deployments", "{'gpt-4o':{'deployment':'d','rpm':1},'gpt-4o-mini':'m'}",
       "model_deployments.gpt-4o.rpm", "unknown key (expected one of: deployment, max_tpm, "
-      "max_rpm)" },
+      "max_rpm, stream_resume)" },
     { "priority", "3000000000", "priority", "must be between" },
     { "priority", "[]", "priority", "got a list" },
     { "enabled", "'yes'", "enabled", "expected true or false" },

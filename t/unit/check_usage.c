@@ -1023,6 +1023,68 @@ START_TEST(content_filter_look_alikes_are_not)
 }
 END_TEST
 
+/* ---- the text kept for a resume -------------------------------------------------------- */
+
+static const char *kept(const char *stream, apr_size_t max)
+{
+    aop_usage_parser_t *up = aop_usage_parser_create(pool, 1, 1);
+    apr_size_t len, i, n = strlen(stream);
+    sink_t sink = { NULL, 0, 0, 0 };
+    const char *t;
+
+    aop_usage_keep_text(up, max);
+    aop_usage_keep_usage_chunk(up);
+    for (i = 0; i < n; i++) {              /* cut anywhere */
+        aop_usage_feed(up, stream + i, 1, sink_emit, &sink);
+    }
+    free(sink.buf);
+    t = aop_usage_text(up, &len);
+    return t ? apr_pstrmemdup(pool, t, len) : NULL;
+}
+
+START_TEST(resume_text_is_the_choice_text)
+{
+    const char *head = "data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\","
+                       "\"content\":\"\"},\"finish_reason\":null}]}\n\n"
+                       "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"He said \\\"\"},"
+                       "\"finish_reason\":null}]}\n\n"
+                       "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"\\u00e9!\"}}]}\n\n";
+
+    /* Decoded, complete events only: the one being read is not the client's yet. */
+    ck_assert_str_eq(kept(head, 1024), "He said \"\xc3\xa9!");
+    ck_assert_str_eq(kept(apr_pstrcat(pool, head, "data: {\"choices\":[{\"index\":0,"
+                                                  "\"delta\":{\"content\":\"cut", NULL), 1024),
+                     "He said \"\xc3\xa9!");
+    /* Not resumable: over the bound, a second choice, a tool call, a finish. */
+    ck_assert_ptr_null(kept(head, 8));
+    ck_assert_ptr_null(kept(apr_pstrcat(pool, head, "data: {\"choices\":[{\"index\":1,"
+                                                    "\"delta\":{\"content\":\"x\"}}]}\n\n", NULL),
+                            1024));
+    ck_assert_ptr_null(kept(apr_pstrcat(pool, head, "data: {\"choices\":[{\"index\":0,"
+                                                    "\"delta\":{\"tool_calls\":[{}]}}]}\n\n", NULL),
+                            1024));
+    ck_assert_ptr_null(kept(apr_pstrcat(pool, head, "data: {\"choices\":[{\"index\":0,"
+                                                    "\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n",
+                                        NULL), 1024));
+}
+END_TEST
+
+START_TEST(keep_usage_chunk_drops_nothing)
+{
+    const char *s = "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":1,"
+                    "\"completion_tokens\":2}}\n\ndata: [DONE]\n\n";
+    aop_usage_parser_t *up = aop_usage_parser_create(pool, 1, 1);
+    sink_t sink = { NULL, 0, 0, 0 };
+
+    aop_usage_keep_usage_chunk(up);
+    aop_usage_feed(up, s, strlen(s), sink_emit, &sink);
+    aop_usage_finish(up, sink_emit, &sink);
+    ck_assert_uint_eq(sink.len, strlen(s));
+    ck_assert(memcmp(sink.buf, s, sink.len) == 0);
+    free(sink.buf);
+}
+END_TEST
+
 Suite *aop_usage_suite(void)
 {
     Suite *s = suite_create("aop_usage");
@@ -1062,6 +1124,8 @@ Suite *aop_usage_suite(void)
     tcase_add_test(tc, ten_megabyte_event_in_bounded_memory);
     tcase_add_test(tc, emit_errors_are_returned);
     tcase_add_test(tc, content_filter_is_seen);
+    tcase_add_test(tc, resume_text_is_the_choice_text);
+    tcase_add_test(tc, keep_usage_chunk_drops_nothing);
     tcase_add_test(tc, content_filter_look_alikes_are_not);
     suite_add_tcase(s, tc);
     return s;
