@@ -20,6 +20,7 @@ from conftest import MPMS, Response, make_server, request, serving
 from harness import SRCDIR
 from mockclient import start_mock
 
+ADMIN = "admin-key-resume-7d1e0c"
 ANSWER = "The quick brown fox jumps over the lazy dog and runs far away into the woods"
 
 YAML = """\
@@ -51,7 +52,8 @@ def server(request, mocks):
     a, b, c = mocks
     yield from serving(request, make_server(request.param,
                                             YAML.format(a=a.port, b=b.port, c=c.port),
-                                            extra_conf="AOProxyCooldown 1"))
+                                            extra_conf="AOProxyCooldown 1",
+                                            env={"ADMIN_API_KEY": ADMIN}))
 
 
 # mod_proxy_http's own lines for a backend that broke off or went silent.
@@ -273,3 +275,29 @@ def test_the_official_sdk_gets_one_answer(server, mocks):
     assert [r["status"] for r in chat_calls(a)] == ["cut"]
     (call,) = chat_calls(b)
     assert json.loads(call["body"])["messages"][-1]["role"] == "assistant"
+
+
+def test_the_option_is_shown_and_taken_by_the_api(server, mocks):
+    a, b, c = mocks
+    deps = request(server, "GET", "/instances/config/b").json()["model_deployments"]
+    assert deps == {"m1": {"deployment": "b-1", "stream_resume": True}, "m2": "b-2"}
+    admin = {"X-Admin-API-Key": ADMIN}
+    bad = request(server, "PATCH", "/instances/c",
+                  {"model_deployments": {"m1": {"deployment": "c-1", "stream_resume": "yes"}}},
+                  headers=admin)
+    assert bad.status == 400 and b"model_deployments.m1.stream_resume" in bad.body
+    # c no longer resumes: with b refusing, the cut stays a break, and c is not asked.
+    resp = request(server, "PATCH", "/instances/c", {"model_deployments": {"m1": "c-1"}},
+                   headers=admin)
+    assert resp.status == 200, resp.body
+    try:
+        a.client.rules([cut_rule()])
+        b.client.rules([{"prefill": "reject"}])
+        c.client.rules([{"content": ANSWER, "chunks": 8, "prefill": "continue"}])
+        text, done, errors = text_of(stream(server))
+        assert not done and [e["code"] for e in errors] == ["stream_interrupted"]
+        assert len(chat_calls(c)) == 0
+    finally:
+        resp = request(server, "PATCH", "/instances/c", {"model_deployments": {
+            "m1": {"deployment": "c-1", "stream_resume": True}}}, headers=admin)
+        assert resp.status == 200, resp.body

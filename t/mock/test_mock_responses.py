@@ -279,6 +279,21 @@ def test_finish_reason_content_filter(mock):
     assert b'"finish_reason":"content_filter"' in data
 
 
+def test_prefill_continue_reject_and_ignore(mock):
+    pre = {"messages": [{"role": "user", "content": "hi"},
+                        {"role": "assistant", "content": "The quick "}]}
+    mock.client.rules([{"content": "The quick brown fox", "prefill": "continue", "times": 1},
+                       {"prefill": "reject", "times": 1},
+                       {"content": "The quick brown fox", "times": 1}])
+    st, obj = jcall(mock, "POST", CHAT, pre)
+    assert st == 200 and obj["choices"][0]["message"]["content"] == "brown fox"
+    st, obj = jcall(mock, "POST", CHAT, pre)
+    assert st == 400 and obj["error"]["code"] == "unsupported_prefill"
+    # Without the rule, the prefill is ignored: the whole answer, as Azure's GPTs give.
+    st, obj = jcall(mock, "POST", CHAT, pre)
+    assert st == 200 and obj["choices"][0]["message"]["content"] == "The quick brown fox"
+
+
 def test_first_event_delay_sends_headers_first(mock):
     mock.client.rules([{"first_event_delay_ms": 600}])
     c = http.client.HTTPConnection("127.0.0.1", mock.port, timeout=10)

@@ -852,6 +852,10 @@ static const err_case_t err_cases[] = {
     { I_HEAD I_KEY I_BASE I_VER I_MOD "    model_deployments: [m1, m2]\n", "base.yaml:7: "
       "instances[0](a).model_deployments: expected a map of model: deployment, got a list" },
     { I_HEAD I_KEY I_BASE I_VER I_MOD "    model_deployments:\n      m1: d1\n"
+      "      m2: {deployment: d2, stream_resume: maybe}\n", "base.yaml:9: "
+      "instances[0](a).model_deployments.m2.stream_resume: expected true or false (or "
+      "yes/no, on/off), got \"maybe\"" },
+    { I_HEAD I_KEY I_BASE I_VER I_MOD "    model_deployments:\n      m1: d1\n"
       "      m2: {deployment: d2, max_rpm: 1000000001}\n", "base.yaml:9: "
       "instances[0](a).model_deployments.m2.max_rpm: must be between 0 and 1000000000, "
       "got 1000000001" },

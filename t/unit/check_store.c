@@ -274,6 +274,8 @@ static const struct {
     /* model_deployments' object form */
     { "model_deployments", "{'gpt-4o':{'deployment':'d','max_rpm':-3},'gpt-4o-mini':'m'}",
       "model_deployments.gpt-4o.max_rpm", "must be between" },
+    { "model_deployments", "{'gpt-4o':{'deployment':'d','stream_resume':1},'gpt-4o-mini':'m'}",
+      "model_deployments.gpt-4o.stream_resume", "expected true or false" },
     { "model_deployments", "{'gpt-4o':{'deployment':'d','max_tpm':'9'},'gpt-4o-mini':'m'}",
       "model_deployments.gpt-4o.max_tpm", "expected an integer" },
     { "model_deployments", "{'gpt-4o':{'max_tpm':9},'gpt-4o-mini':'m'}",
