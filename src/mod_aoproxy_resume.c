@@ -51,9 +51,14 @@ int aop_resume_take(request_rec *r, aop_req_t *ctx, aop_usage_parser_t *up)
     return 1;
 }
 
-/* The prefill goes into the body that every following attempt replays. */
+/* The prefill goes into the body that every following attempt replays.  With no
+ * text yet (cut before the first word), there is nothing to continue: the resume is
+ * the request as it was. */
 static int plan_prefill(request_rec *r, aop_req_t *ctx)
 {
+    if (ctx->resume_len == 0) {
+        return 1;
+    }
     if (aop_request_prefill(r->pool, &ctx->info, ctx->resume_text, ctx->resume_len,
                             &ctx->prefill) != 0) {
         return 0;
@@ -105,19 +110,18 @@ int aop_resume_failed(request_rec *r, aop_req_t *ctx, int status, int answered)
     apr_time_t until;
     int rested = answered ? aop_outcome_note(r, ctx, status)
                           : aop_outcome_unreachable(ctx, status, 1, &until);
+    int next = aop_lb_next_exists(r, ctx);
 
     ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, AOPLOGNO(00343)
                   "instance %s did not resume the stream for model %s (%d): %s",
-                  ctx->inst->name, ctx->info.model, status, aop_lb_next_exists(r, ctx)
-                  ? "trying the next instance that resumes"
-                  : "the client gets the original break");
+                  ctx->inst->name, ctx->info.model, status,
+                  next ? "trying the next instance that resumes"
+                       : "the client gets the original break");
     ctx->broken = ctx->dropped = 0;
     aop_reservation_release(ctx, 0);
-    if (aop_lb_next_exists(r, ctx)) {
-        aop_stats_attempt(r, ctx, status, aop_stats_kind(status, 0), 1, rested);
-        return 1;
+    aop_stats_attempt(r, ctx, status, aop_stats_kind(status, 0), next, rested);
+    if (!next) {
+        end_with_break(r, ctx);
     }
-    aop_stats_attempt(r, ctx, status, aop_stats_kind(status, 0), 0, rested);
-    end_with_break(r, ctx);
-    return 0;
+    return next;
 }
