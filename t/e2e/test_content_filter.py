@@ -7,14 +7,13 @@ per instance as its own kind; an answer the filter cut (finish_reason, or the
 Responses API's incomplete_details.reason, content_filter) is a success counted
 apart.  Neither says anything of the instance's health."""
 
-import json
 import time
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import MPMS, make_server, request, serving
 from mockclient import start_mock
+from test_stats import metrics, sample
 
 YAML = """\
 routing: {{ strategy: "failover", retries: 3, timeout: 20 }}
@@ -72,20 +71,6 @@ def stats_of(srv, name):
     return next(i for i in insts if i["name"] == name)
 
 
-def metrics(srv):
-    resp = request(srv, "GET", "/metrics")
-    assert resp.status == 200
-    samples = {}
-    for fam in text_string_to_metric_families(resp.body.decode()):
-        for s in fam.samples:
-            samples[(s.name, tuple(sorted(s.labels.items())))] = s.value
-    return samples
-
-
-def sample(samples, name, **labels):
-    return samples[(name, tuple(sorted(labels.items())))]
-
-
 @pytest.mark.parametrize("code", ["content_filter", "content_policy_violation"])
 @pytest.mark.parametrize("stream", [False, True])
 def test_a_refused_prompt_is_final_and_counted_apart(server, mocks, code, stream):
@@ -107,7 +92,7 @@ def test_a_refused_prompt_is_final_and_counted_apart(server, mocks, code, stream
     overall = request(server, "GET", "/stats").json()
     assert overall["window"]["errors"]["by_kind"]["content_filter"] == 1
     assert overall["total"]["content_filter"]["refused"] == 1
-    s = metrics(server)
+    _, s = metrics(server)
     assert sample(s, "aoproxy_requests_total", aoproxy_instance="a", model="m1",
                   outcome="content_filter") == 1
     assert sample(s, "aoproxy_requests_total", aoproxy_instance="a", model="m1",
@@ -140,7 +125,7 @@ def test_an_answer_the_filter_cut_is_a_success_counted_apart(server, mocks, stre
     st = stats_of(server, "a")["stats"]
     assert st["successes"] == 3 and st["content_filter"] == {"refused": 0, "filtered_answers": 2}
     assert st["errors"]["total"] == 0
-    s = metrics(server)
+    _, s = metrics(server)
     assert sample(s, "aoproxy_content_filtered_answers_total", aoproxy_instance="a",
                   model="m1") == 2
     assert sample(s, "aoproxy_content_filtered_answers_total", aoproxy_instance="b",
@@ -167,7 +152,7 @@ def test_a_responses_answer_the_filter_cut_is_counted(server, mocks, stream):
 
 def test_circuit_states_in_metrics(server, mocks):
     a, b = mocks
-    s = metrics(server)
+    _, s = metrics(server)
     for name in ("a", "b"):
         assert sample(s, "aoproxy_circuit_state", aoproxy_instance=name, model="m1",
                       state="closed") == 1
@@ -177,7 +162,7 @@ def test_circuit_states_in_metrics(server, mocks):
     a.client.rules([{"status": 503, "times": 1}])
     r = chat(server)
     assert r.status == 200 and r.header("x-aoproxy-instance") == "b"
-    s = metrics(server)
+    _, s = metrics(server)
     assert sample(s, "aoproxy_circuit_state", aoproxy_instance="a", model="m1",
                   state="open") == 1
     assert sample(s, "aoproxy_circuit_state", aoproxy_instance="a", model="m1",
