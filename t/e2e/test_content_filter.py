@@ -34,17 +34,28 @@ def mocks():
     b.stop()
 
 
-@pytest.fixture(params=MPMS)
+ADMIN = "admin-key-filter-2b9d41"
+
+
+@pytest.fixture(scope="module", params=MPMS)
 def server(request, mocks):
-    # One server per test: its counters start at zero.
     a, b = mocks
-    for m in mocks:
-        m.client.reset()
-    yield from serving(request, make_server(request.param, YAML.format(a=a.port, b=b.port)))
+    yield from serving(request, make_server(request.param, YAML.format(a=a.port, b=b.port),
+                                            env={"ADMIN_API_KEY": ADMIN}))
 
 
 @pytest.fixture(autouse=True)
 def healthy_after(mocks, server):
+    # Every test counts from zero, with no instance resting.
+    for m in mocks:
+        m.client.reset()
+    deadline = time.time() + 30
+    while time.time() < deadline and any(
+            i["health"]["cooldown_until"] for i in
+            request(server, "GET", "/stats/instances").json()["instances"]):
+        time.sleep(0.2)
+    r = request(server, "POST", "/stats/reset", headers={"X-Admin-API-Key": ADMIN})
+    assert r.status == 200, r.body
     yield
     # Every fault test ends with a healthy request through the same server, served
     # by the first instance: the filter's verdicts rested nothing.
