@@ -18,14 +18,7 @@ static const aop_instance_t *instance(const aop_req_t *ctx, int idx)
 /* The instance whose name hashes to h, or -1 (removed since). */
 static int instance_of_hash(const aop_req_t *ctx, apr_uint64_t h)
 {
-    int i;
-
-    for (i = 0; i < ctx->view->cfg->instances->nelts; i++) {
-        if (aop_affinity_name_hash(instance(ctx, i)->name) == h) {
-            return i;
-        }
-    }
-    return -1;
+    return aop_view_by_name_hash(ctx->view, h);
 }
 
 static int fail(aop_responses_error_t *err, int status, const char *message,

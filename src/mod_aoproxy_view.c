@@ -7,7 +7,9 @@
 
 #include <mod_proxy.h>
 
+#include "aop_affinity.h"
 #include "aop_doc.h"
+#include "aop_idx_map.h"
 #include "aop_json.h"
 #include "aop_layers.h"
 #include "mod_aoproxy_private.h"
@@ -66,6 +68,7 @@ static apr_status_t free_view(aop_view_t *view)
 {
     int i;
 
+    aop_idx_map_free(view->by_name_hash);
     for (i = 0; view->batches && i < view->batches->nelts; i++) {
         batch_unref(APR_ARRAY_IDX(view->batches, i, aop_view_batch_t *));
     }
@@ -907,6 +910,51 @@ struct proxy_worker *aop_view_worker(aop_view_t *view, struct proxy_balancer *ba
         view->workers[idx] = w;      /* racing threads store the same pointer */
     }
     return w;
+}
+
+/* Made by whichever thread asks first; a thread that loses the race frees its own.
+ * Out of memory: the caller scans (rare, and still right). */
+static aop_idx_map_t *name_hash_index(aop_view_t *view)
+{
+    aop_idx_map_t *m = __atomic_load_n(&view->by_name_hash, __ATOMIC_ACQUIRE), *none = NULL;
+    int i, n = view->cfg->instances->nelts;
+    apr_uint64_t *keys;
+
+    if (m) {
+        return m;
+    }
+    if (!(keys = malloc(sizeof(apr_uint64_t) * (apr_size_t)(n + 1)))) {
+        return NULL;
+    }
+    for (i = 0; i < n; i++) {
+        keys[i] = aop_affinity_name_hash(APR_ARRAY_IDX(view->cfg->instances, i,
+                                                       aop_instance_t *)->name);
+    }
+    m = aop_idx_map_make(keys, n);
+    free(keys);
+    if (m && !__atomic_compare_exchange_n(&view->by_name_hash, &none, m, 0, __ATOMIC_ACQ_REL,
+                                          __ATOMIC_ACQUIRE)) {
+        aop_idx_map_free(m);
+        m = none;
+    }
+    return m;
+}
+
+int aop_view_by_name_hash(aop_view_t *view, apr_uint64_t h)
+{
+    aop_idx_map_t *m = name_hash_index(view);
+    int i;
+
+    if (m) {
+        return aop_idx_map_get(m, h);
+    }
+    for (i = 0; i < view->cfg->instances->nelts; i++) {
+        if (aop_affinity_name_hash(APR_ARRAY_IDX(view->cfg->instances, i,
+                                                 aop_instance_t *)->name) == h) {
+            return i;
+        }
+    }
+    return -1;
 }
 
 int aop_view_find(const aop_view_t *view, const char *name)

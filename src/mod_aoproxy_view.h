@@ -48,6 +48,8 @@ typedef struct aop_view_t {
     int *pair_flat;                  /* the pair slots of shm_map, instance after instance */
     apr_size_t pair_total;           /* ints in pair_flat */
     int names_interned;              /* worker_names live as long as the process */
+    struct aop_idx_map_t *volatile by_name_hash;   /* aop_view_by_name_hash's index,
+                                      * made on first use by any thread (malloc) */
     volatile apr_uint32_t refs;
 } aop_view_t;
 
@@ -67,6 +69,11 @@ struct proxy_worker *aop_view_worker(aop_view_t *view, struct proxy_balancer *ba
 
 /* Index of the instance called name, or -1. */
 int aop_view_find(const aop_view_t *view, const char *name);
+
+/* Index of the instance whose name hashes to h (aop_affinity_name_hash), or -1: a
+ * lookup in an index made on the view's first call (a stored response's instance,
+ * per request, must not cost a hash of every name of a fleet of thousands). */
+int aop_view_by_name_hash(aop_view_t *view, apr_uint64_t h);
 
 /* ---- changes (mod_aoproxy_publish.c) */
 

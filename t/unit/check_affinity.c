@@ -6,6 +6,7 @@
  * torn answer. */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -14,6 +15,7 @@
 #include <apr_strings.h>
 
 #include "aop_affinity.h"
+#include "aop_idx_map.h"
 #include "check_suites.h"
 
 #define SEC(n) apr_time_from_sec(n)
@@ -322,6 +324,34 @@ START_TEST(processes_never_see_a_torn_name)
 }
 END_TEST
 
+/* The index of names by hash (aop_idx_map): where a stored response's instance is. */
+START_TEST(name_index_finds_every_instance)
+{
+    enum { N = 5000 };
+    apr_uint64_t *keys = malloc(sizeof(apr_uint64_t) * N);
+    aop_idx_map_t *m;
+    char name[32];
+    int i;
+
+    for (i = 0; i < N; i++) {
+        snprintf(name, sizeof(name), "inst-%d", i);
+        keys[i] = aop_affinity_name_hash(name);
+    }
+    keys[N - 1] = keys[7];                  /* equal keys: the first wins */
+    m = aop_idx_map_make(keys, N);
+    ck_assert_ptr_nonnull(m);
+    for (i = 0; i < N - 1; i++) {
+        ck_assert_int_eq(aop_idx_map_get(m, keys[i]), i);
+    }
+    ck_assert_int_eq(aop_idx_map_get(m, aop_affinity_name_hash("inst-5000")), -1);
+    aop_idx_map_free(m);
+    m = aop_idx_map_make(keys, 0);          /* an empty fleet */
+    ck_assert_int_eq(aop_idx_map_get(m, keys[0]), -1);
+    aop_idx_map_free(m);
+    free(keys);
+}
+END_TEST
+
 Suite *aop_affinity_suite(void)
 {
     Suite *s = suite_create("affinity");
@@ -335,6 +365,7 @@ Suite *aop_affinity_suite(void)
     tcase_add_test(tc, full_bucket_overwrites_the_oldest);
     tcase_add_test(tc, a_million_entries_at_70_80_90_percent);
     tcase_add_test(tc, processes_never_see_a_torn_name);
+    tcase_add_test(tc, name_index_finds_every_instance);
     suite_add_tcase(s, tc);
     return s;
 }
