@@ -8,6 +8,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <http_core.h>
@@ -72,6 +73,7 @@ typedef struct retained_t {
 } retained_t;
 
 static shm_header_t *hdr;
+static apr_size_t segment_size;      /* hdr's bytes */
 
 /* Bumped when records change order without changing size.  4: pair names and
  * rotation credits in tables of their own, documents only for the fleets there are,
@@ -955,7 +957,26 @@ apr_status_t aop_shm_setup(apr_pool_t *pconf, server_rec *s, apr_uint32_t ninst,
                      size, hdr->inst_cap, hdr->model_cap, hdr->pair_cap);
     }
     hdr = apr_shm_baseaddr_get(kept->shm);
+    segment_size = apr_shm_size_get(kept->shm);
     return APR_SUCCESS;
+}
+
+void aop_shm_release_pages(void)
+{
+#ifdef __linux__
+    long page = sysconf(_SC_PAGESIZE);
+    apr_uintptr_t from, to;
+
+    if (!hdr || page <= 0) {
+        return;
+    }
+    /* Whole pages of the segment (APR's own bytes before hdr are shared too). */
+    from = (apr_uintptr_t)hdr & ~(apr_uintptr_t)(page - 1);
+    to = ((apr_uintptr_t)hdr + segment_size) & ~(apr_uintptr_t)(page - 1);
+    if (to > from) {
+        madvise((void *)from, to - from, MADV_DONTNEED);
+    }
+#endif
 }
 
 void aop_shm_reset(void)

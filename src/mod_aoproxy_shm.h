@@ -93,6 +93,14 @@ typedef struct aop_shm_map_t {
 /* pre_config: no segment until post_config attaches one. */
 void aop_shm_reset(void);
 
+/* The parent, before the MPM starts the children: the pages of the segment it wrote
+ * (the first generation: records, names, documents; at 5000 instances some 60 MB)
+ * leave its own mappings, not the segment.  A shared mapping keeps its data
+ * (MADV_DONTNEED refills from the segment), and fork copies no page table entries
+ * of a shared mapping: the children fault in what they use either way.  The parent
+ * reads little of it again (a page or two faults back).  Linux only. */
+void aop_shm_release_pages(void);
+
 /* child_init: the lock's owner is this child (its pid, cached). */
 void aop_shm_child_init(void);
 
