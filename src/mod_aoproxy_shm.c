@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -727,12 +728,21 @@ static void begin_pair(const todo_t *t)
     credit_table()[t->slot] = 0;
 }
 
+/* A model's name comes first in its record (what begin_model keeps). */
+typedef char model_name_first[offsetof(aop_shm_model_t, model) == 0 ? 1 : -1];
+
 static void begin_model(const todo_t *t)
 {
     aop_shm_model_t *sm = model_table() + t->slot;
 
-    memset(sm, 0, sizeof(*sm));
-    apr_cpystrn(sm->model, t->name, sizeof(sm->model));
+    if (t->fresh) {
+        memset(sm, 0, sizeof(*sm));  /* its name: aop_slots_apply, which counts it */
+        return;
+    }
+    /* The rotation alone starts over: the name stays in place, as a plan made
+     * without the lock may be reading it (clearing and writing it back would be a
+     * write of names no count tells it of). */
+    memset((char *)sm + sizeof(sm->model), 0, sizeof(*sm) - sizeof(sm->model));
 }
 
 aop_shm_map_t *aop_shm_map_apply_locked(aop_shm_plan_t *m)
