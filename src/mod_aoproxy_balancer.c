@@ -278,14 +278,6 @@ static const char *grow(request_rec *r, aop_fleet_member_t *m, aop_fleet_t *flee
     return NULL;
 }
 
-void aop_balancer_sync(proxy_balancer *b, server_rec *s)
-{
-    if (b->s->wupdated > b->wupdated && PROXY_THREAD_LOCK(b) == APR_SUCCESS) {
-        ap_proxy_sync_balancer(b, s, ap_get_module_config(s->module_config, &proxy_module));
-        PROXY_THREAD_UNLOCK(b);
-    }
-}
-
 /* Workers other processes added, known here too. */
 static void sync_all(apr_array_header_t *all)
 {

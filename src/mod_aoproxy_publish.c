@@ -215,25 +215,36 @@ static apr_hash_t *changes(apr_pool_t *p, apr_hash_t *old, const parts_t *d,
     return reset;
 }
 
-/* Slots for the instances under the shm lock (the removed ones' freed), written
- * into the document outside it; then, under the lock again, the document in place
- * with a new generation.  Changes are made one at a time (the admin mutex, or the
- * parent at start-up). */
+/* How long a publication held the shared-state lock, which every pick in every
+ * process takes (for the slots), and how long it wrote the document (without it). */
+typedef struct held_t {
+    apr_interval_time_t map, doc;
+    int anew;                        /* the plan was stale: mapped anew under the lock */
+} held_t;
+
+/* Slots for the instances, planned without the shm lock and made so under it (the
+ * removed ones' freed; mapped anew under it when another process wrote a name in
+ * between), written into the document; then the document in place with a new
+ * generation (under its sequence lock alone).  Changes are made one at a time (the
+ * admin mutex, or the parent at start-up). */
 static apr_status_t publish(apr_pool_t *p, aop_fleet_t *fleet, const parts_t *d,
                             const aop_config_t *cfg, apr_hash_t *wanted, apr_hash_t *reset,
                             const apr_array_header_t *removed, const char **pdoc,
-                            apr_uint64_t *gen, apr_interval_time_t *held, const char **perr)
+                            apr_uint64_t *gen, held_t *held, const char **perr)
 {
     aop_route_table_t *routes = aop_route_table_build(p, cfg);
+    aop_shm_plan_t *plan = aop_shm_map_plan(p, cfg, routes, wanted, reset, removed);
     const aop_shm_map_t *map;
     apr_status_t rv;
     apr_time_t t0;
 
     aop_shm_lock();
     t0 = apr_time_now();
-    aop_shm_forget_locked(p, removed);
-    map = aop_shm_map_locked(p, cfg, routes, wanted, reset);
-    *held = apr_time_now() - t0;
+    map = aop_shm_map_apply_locked(plan);
+    if ((held->anew = !map)) {
+        map = aop_shm_map_locked(p, cfg, routes, wanted, reset, removed);
+    }
+    held->map = apr_time_now() - t0;
     aop_shm_unlock();
     if (!map) {
         *perr = "shared memory has no room for more instances or models (raise "
@@ -241,9 +252,9 @@ static apr_status_t publish(apr_pool_t *p, aop_fleet_t *fleet, const parts_t *d,
         return APR_ENOSPC;
     }
     *pdoc = compose(p, d, map);
-    aop_shm_lock();
-    rv = aop_shm_publish_locked(fleet->id, *pdoc, strlen(*pdoc), gen);
-    aop_shm_unlock();
+    t0 = apr_time_now();
+    rv = aop_shm_publish(fleet->id, *pdoc, strlen(*pdoc), gen);
+    held->doc = apr_time_now() - t0;
     if (rv != APR_SUCCESS) {
         *perr = "the instances do not fit the shared document (raise AOProxyInstanceGrowth "
                 "and restart)";
@@ -458,7 +469,7 @@ static apr_status_t publish_boot(apr_pool_t *ptemp, aop_fleet_t *fleet, const ch
     json_object *settings = aop_json_own(ptemp, settings_json(fleet->boot_cfg));
     const aop_config_t *cfg = with_instances(ptemp, fleet->boot_cfg, fleet->boot);
     apr_uint64_t gen;
-    apr_interval_time_t held;
+    held_t held;
     const char *doc;
     parts_t d;
     aop_view_t *view;
@@ -750,7 +761,7 @@ apr_status_t aop_publish_change(request_rec *r, aop_fleet_t *fleet,
     aop_store_result_t res;
     const char **workers, *doc, *perr = NULL;
     apr_uint64_t gen;
-    apr_interval_time_t held;
+    held_t held;
     live_t live;
     build_t b;
     parts_t d;
@@ -817,7 +828,10 @@ apr_status_t aop_publish_change(request_rec *r, aop_fleet_t *fleet,
                   "were", gen, b.merged, b.eff->nelts - b.merged);
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, AOPLOGNO(00271)
                   "instances generation %" APR_UINT64_T_FMT ": slots mapped in %"
-                  APR_TIME_T_FMT " us under the shared-state lock", gen, held);
+                  APR_TIME_T_FMT " us under the shared-state lock%s, the document "
+                  "written in %" APR_TIME_T_FMT " us (without it)", gen, held.map,
+                  held.anew ? " (planned without it, mapped anew under it: another "
+                              "process named slots in between)" : "", held.doc);
     return APR_SUCCESS;
 }
 

@@ -7,12 +7,15 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <stddef.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <http_core.h>
 #include <ap_mpm.h>
 
+#include "aop_slots.h"
 #include "mod_aoproxy_private.h"
 #include "mod_aoproxy_config.h"
 #include "mod_aoproxy_fleets.h"
@@ -55,6 +58,9 @@ typedef struct shm_header_t {
     apr_uint32_t inst_hwm;
     apr_uint32_t model_hwm;
     apr_uint32_t pair_hwm;
+    /* Writes of names in the three tables, counted after each (aop_slots.h): a
+     * mapping planned without the lock is applied under it only if none came since. */
+    volatile apr_uint32_t names_seq;
     apr_uint64_t lock;               /* 0: free; else holder's pid << 32 | a sequence */
     apr_size_t off_ring, off_model, off_pair_key, off_pair, off_credit, off_doc, off_resv;
     shm_fleet_t fleet[AOP_SHM_MAX_FLEETS];
@@ -68,13 +74,14 @@ typedef struct retained_t {
 } retained_t;
 
 static shm_header_t *hdr;
+static apr_size_t segment_size;      /* hdr's bytes */
 
 /* Bumped when records change order without changing size.  4: pair names and
  * rotation credits in tables of their own, documents only for the fleets there are,
  * high-water marks.  5: a pair's cooldown, circuit and windows; an instance's
  * request window; a reservation's pair.  7: the content filter's kind and count in
- * every tally. */
-#define LAYOUT_REVISION 7
+ * every tally.  8: the header's count of name writes (names_seq). */
+#define LAYOUT_REVISION 8
 #define LAYOUT ((apr_uint32_t)(sizeof(aop_shm_inst_t) * 7 + sizeof(aop_shm_model_t) * 3 \
                                + sizeof(aop_shm_pair_t) + sizeof(shm_header_t) \
                                + sizeof(shm_pair_key_t) * 13 \
@@ -426,169 +433,105 @@ void aop_shm_mark_missing(aop_shm_inst_t *si, const char *model, apr_time_t unti
 
 /* ------------------------------------------------------------------ mapping */
 
-/* The names in use in a table, found once per mapping: a hash lookup per name then,
- * not a scan of the table (thousands of instances made a mapping quadratic). */
-typedef struct names_t {
-    char *table;
-    apr_size_t stride;
-    apr_uint32_t cap;
-    apr_uint32_t *hwm;
-    apr_hash_t *slot_of;             /* name -> slot + 1 (as a pointer-sized integer) */
-    apr_array_header_t *free;        /* int: nameless slots below the mark, ascending */
-    apr_array_header_t *stale;       /* int: slots named by no one wanted */
-    int free_at, stale_at;
-} names_t;
-
-static const char *slot_name(const names_t *t, int slot)
+/* A table's slots and names, for aop_slots. */
+static aop_slot_table_t *slot_table(apr_pool_t *p, char *first_name, apr_size_t stride,
+                                    apr_size_t name_size, apr_uint32_t cap, apr_uint32_t *hwm)
 {
-    return t->table + (apr_size_t)slot * t->stride;
-}
+    aop_slot_table_t *t = apr_pcalloc(p, sizeof(*t));
 
-static names_t *names_read(apr_pool_t *p, char *table, apr_size_t stride, apr_uint32_t cap,
-                           apr_uint32_t *hwm, apr_hash_t *wanted)
-{
-    names_t *t = apr_pcalloc(p, sizeof(*t));
-    apr_uint32_t i;
-
-    t->table = table;
+    t->base = first_name;
     t->stride = stride;
+    t->name_size = name_size;
     t->cap = cap;
     t->hwm = hwm;
-    t->slot_of = apr_hash_make(p);
-    t->free = apr_array_make(p, 16, sizeof(int));
-    t->stale = apr_array_make(p, 16, sizeof(int));
-    for (i = 0; i < *hwm && i < cap; i++) {
-        const char *n = slot_name(t, (int)i);
-
-        if (!*n) {
-            APR_ARRAY_PUSH(t->free, int) = (int)i;
-            continue;
-        }
-        apr_hash_set(t->slot_of, apr_pstrdup(p, n), APR_HASH_KEY_STRING,
-                     (void *)(apr_uintptr_t)(i + 1));
-        if (wanted && !apr_hash_get(wanted, n, APR_HASH_KEY_STRING)) {
-            APR_ARRAY_PUSH(t->stale, int) = (int)i;
-        }
-    }
     return t;
 }
 
-/* The slot named name; else a nameless one (*dirty: it held another name before);
- * else one never named; else one no one wanted names any more.  -1: no room. */
-static int names_claim(apr_pool_t *p, names_t *t, const char *name, int *fresh, int *dirty)
-{
-    apr_uintptr_t v = (apr_uintptr_t)apr_hash_get(t->slot_of, name, APR_HASH_KEY_STRING);
+/* A record a plan claimed fresh or starts anew. */
+typedef struct todo_t {
     int slot;
+    int fresh, dirty, reset;
+    const char *name;
+} todo_t;
 
-    *fresh = *dirty = 0;
-    if (v) {
-        return (int)(v - 1);
-    }
-    *fresh = 1;
-    if (t->free_at < t->free->nelts) {
-        slot = APR_ARRAY_IDX(t->free, t->free_at++, int);
-        *dirty = 1;
-    }
-    else if (*t->hwm < t->cap) {
-        slot = (int)(*t->hwm)++;
-    }
-    else if (t->stale_at < t->stale->nelts) {
-        slot = APR_ARRAY_IDX(t->stale, t->stale_at++, int);
-        apr_hash_set(t->slot_of, slot_name(t, slot), APR_HASH_KEY_STRING, NULL);
-        *dirty = 1;
-    }
-    else {
-        return -1;
-    }
-    apr_hash_set(t->slot_of, apr_pstrdup(p, name), APR_HASH_KEY_STRING,
-                 (void *)(apr_uintptr_t)(slot + 1));
-    return slot;
-}
-
-typedef struct mapping_t {
-    names_t *inst, *model, *pair;
+/* A mapping planned (aop_shm_map_plan) and what applying it writes: the slots are
+ * decided, only the records claimed or starting anew are touched under the lock. */
+struct aop_shm_plan_t {
+    aop_shm_map_t *map;
+    const aop_route_table_t *routes;
+    aop_slots_t *inst, *model, *pair;
+    apr_uint32_t seen;               /* names written, as the plan read the tables */
+    apr_array_header_t *inst_todo, *model_todo, *pair_todo;    /* todo_t */
     apr_hash_t *reset;
     apr_hash_t *restarted;           /* models whose rotation starts over */
-} mapping_t;
+};
 
-/* A slot for inst (found by name, else claimed).  Health judgements of an instance
- * in reset start anew (a reload or an API change may have fixed its key or a
- * deployment); budgets and Azure's cooldowns are facts and stay. */
-static int map_instance(apr_pool_t *p, mapping_t *m, const aop_instance_t *inst)
+static void todo(apr_array_header_t *list, int slot, int fresh, int dirty, int reset,
+                 const char *name)
 {
-    int fresh, dirty, slot = names_claim(p, m->inst, inst->name, &fresh, &dirty);
-    aop_shm_inst_t *si;
+    todo_t *t = apr_array_push(list);
 
-    if (slot < 0) {
-        return -1;
-    }
-    si = inst_table() + slot;
-    if (fresh) {
-        memset(si, 0, sizeof(*si));
-        if (dirty) {
-            aop_stats_reset(ring_table() + slot);
-        }
-        apr_cpystrn(si->name, inst->name, sizeof(si->name));
-        aop_tpm_init(&si->tpm);
-    }
-    if (m->reset && apr_hash_get(m->reset, inst->name, APR_HASH_KEY_STRING)) {
-        si->unhealthy_until = 0;
-        memset(si->missing_until, 0, sizeof(si->missing_until));
-        si->missing_latest = 0;
+    t->slot = slot;
+    t->fresh = fresh;
+    t->dirty = dirty;
+    t->reset = reset;
+    t->name = name;
+}
+
+/* A slot for inst (found by name, else claimed). */
+static int plan_instance(apr_pool_t *p, aop_shm_plan_t *m, const aop_instance_t *inst)
+{
+    int fresh, dirty, slot = aop_slots_claim(p, m->inst, inst->name, &fresh, &dirty);
+    int reset = m->reset && apr_hash_get(m->reset, inst->name, APR_HASH_KEY_STRING);
+
+    if (slot >= 0 && (fresh || reset)) {
+        todo(m->inst_todo, slot, fresh, dirty, reset, inst->name);
     }
     return slot;
 }
 
 /* A model's rotation state is positional over its candidates: when they change, it
- * starts over (its cursor here, its credits in its pairs: map_credits). */
-static int map_model(apr_pool_t *p, mapping_t *m, const char *model)
+ * starts over (its cursor here, its credits in its pairs: restart_credits). */
+static int plan_model(apr_pool_t *p, aop_shm_plan_t *m, const char *model)
 {
     char key[AOP_SHM_MODEL_MAX + 1];
     int fresh, dirty, slot;
-    aop_shm_model_t *sm;
 
     apr_cpystrn(key, model, sizeof(key));
-    if ((slot = names_claim(p, m->model, key, &fresh, &dirty)) < 0) {
+    if ((slot = aop_slots_claim(p, m->model, key, &fresh, &dirty)) < 0) {
         return -1;
     }
-    sm = model_table() + slot;
     if (fresh || (m->reset && apr_hash_get(m->reset, model, APR_HASH_KEY_STRING))) {
-        memset(sm, 0, sizeof(*sm));
-        apr_cpystrn(sm->model, key, sizeof(sm->model));
+        todo(m->model_todo, slot, fresh, dirty, 1, apr_pstrdup(p, key));
         apr_hash_set(m->restarted, model, APR_HASH_KEY_STRING, "");
     }
     return slot;
 }
 
 /* A pair's counters survive restarts like the instance's; new ones start at zero. */
-static int map_pair(apr_pool_t *p, mapping_t *m, const char *inst, const char *model)
+static int plan_pair(apr_pool_t *p, aop_shm_plan_t *m, const char *inst, const char *model)
 {
-    shm_pair_key_t k = { { 0 } };
+    char key[sizeof(((shm_pair_key_t *)0)->key)];
     int fresh, dirty, slot;
 
-    apr_cpystrn(k.key, apr_pstrcat(p, inst, "\t", model, NULL), sizeof(k.key));
-    slot = names_claim(p, m->pair, k.key, &fresh, &dirty);
+    apr_cpystrn(key, apr_pstrcat(p, inst, "\t", model, NULL), sizeof(key));
+    slot = aop_slots_claim(p, m->pair, key, &fresh, &dirty);
     if (slot >= 0 && fresh) {
-        if (dirty) {
-            memset(pair_table() + slot, 0, sizeof(aop_shm_pair_t));
-        }
-        aop_tpm_init(&pair_table()[slot].tpm);
-        credit_table()[slot] = 0;
-        memcpy(pair_key_table() + slot, &k, sizeof(k));
+        todo(m->pair_todo, slot, fresh, dirty, 0, NULL);
     }
     return slot;
 }
 
-static int map_pairs(apr_pool_t *p, mapping_t *m, aop_shm_map_t *map, int idx,
-                     const aop_instance_t *inst)
+static int plan_pairs(apr_pool_t *p, aop_shm_plan_t *m, int idx, const aop_instance_t *inst)
 {
     int j;
 
-    map->pair_slot[idx] = apr_pcalloc(p, sizeof(int) * (inst->supported_models->nelts + 1));
+    m->map->pair_slot[idx] = apr_pcalloc(p, sizeof(int) * (inst->supported_models->nelts + 1));
     for (j = 0; j < inst->supported_models->nelts; j++) {
-        map->pair_slot[idx][j] = map_pair(p, m, inst->name,
-                                          APR_ARRAY_IDX(inst->supported_models, j, const char *));
-        if (map->pair_slot[idx][j] < 0) {
+        m->map->pair_slot[idx][j] = plan_pair(p, m, inst->name,
+                                              APR_ARRAY_IDX(inst->supported_models, j,
+                                                            const char *));
+        if (m->map->pair_slot[idx][j] < 0) {
             return -1;
         }
     }
@@ -683,32 +626,62 @@ static void restart_credits(const aop_shm_map_t *map, const aop_route_table_t *r
     }
 }
 
-aop_shm_map_t *aop_shm_map_locked(apr_pool_t *p, const aop_config_t *cfg,
-                                  const aop_route_table_t *routes, apr_hash_t *wanted,
-                                  apr_hash_t *reset)
+static apr_hash_t *name_set(apr_pool_t *p, const apr_array_header_t *names)
 {
-    aop_shm_map_t *map;
-    mapping_t m;
+    apr_hash_t *set = apr_hash_make(p);
+    int k;
+
+    for (k = 0; names && k < names->nelts; k++) {
+        apr_hash_set(set, APR_ARRAY_IDX(names, k, const char *), APR_HASH_KEY_STRING, "");
+    }
+    return set;
+}
+
+/* The tables' names as they are, the plan's own picture of them. */
+static void plan_read(apr_pool_t *p, aop_shm_plan_t *m, apr_hash_t *wanted,
+                      const apr_array_header_t *removed)
+{
+    apr_hash_t *gone = removed && removed->nelts ? name_set(p, removed) : NULL;
+
+    /* Before the names: a write after it is one apply_locked sees. */
+    m->seen = aop_slots_seq(&hdr->names_seq);
+    /* A removed instance's slot and its pairs' are nameless from now on. */
+    m->inst = aop_slots_read(p, slot_table(p, inst_table()->name, sizeof(aop_shm_inst_t),
+                                           sizeof(inst_table()->name), hdr->inst_cap,
+                                           &hdr->inst_hwm), wanted, gone, 0);
+    m->model = aop_slots_read(p, slot_table(p, model_table()->model, sizeof(aop_shm_model_t),
+                                            sizeof(model_table()->model), hdr->model_cap,
+                                            &hdr->model_hwm), wanted, NULL, 0);
+    m->pair = aop_slots_read(p, slot_table(p, pair_key_table()->key, sizeof(shm_pair_key_t),
+                                           sizeof(pair_key_table()->key), hdr->pair_cap,
+                                           &hdr->pair_hwm), wanted, gone, '\t');
+}
+
+aop_shm_plan_t *aop_shm_map_plan(apr_pool_t *p, const aop_config_t *cfg,
+                                 const aop_route_table_t *routes, apr_hash_t *wanted,
+                                 apr_hash_t *reset, const apr_array_header_t *removed)
+{
+    aop_shm_plan_t *m;
     int i;
 
     if (!hdr) {
         return NULL;
     }
+    m = apr_pcalloc(p, sizeof(*m));
+    m->routes = routes;
+    m->reset = reset;
+    m->restarted = apr_hash_make(p);
+    m->inst_todo = apr_array_make(p, 4, sizeof(todo_t));
+    m->model_todo = apr_array_make(p, 4, sizeof(todo_t));
+    m->pair_todo = apr_array_make(p, 4, sizeof(todo_t));
     /* wanted NULL: every name in use now is wanted (claims free slots only). */
-    m.inst = names_read(p, inst_table()->name, sizeof(aop_shm_inst_t), hdr->inst_cap,
-                        &hdr->inst_hwm, wanted);
-    m.model = names_read(p, model_table()->model, sizeof(aop_shm_model_t), hdr->model_cap,
-                         &hdr->model_hwm, wanted);
-    m.pair = names_read(p, pair_key_table()->key, sizeof(shm_pair_key_t), hdr->pair_cap,
-                        &hdr->pair_hwm, wanted);
-    m.reset = reset;
-    m.restarted = apr_hash_make(p);
-    map = aop_shm_map_make(p, cfg->instances->nelts);
+    plan_read(p, m, wanted, removed);
+    m->map = aop_shm_map_make(p, cfg->instances->nelts);
     for (i = 0; i < cfg->instances->nelts; i++) {
         const aop_instance_t *inst = APR_ARRAY_IDX(cfg->instances, i, aop_instance_t *);
 
-        if ((map->inst_slot[i] = map_instance(p, &m, inst)) < 0
-            || map_pairs(p, &m, map, i, inst) < 0) {
+        if ((m->map->inst_slot[i] = plan_instance(p, m, inst)) < 0
+            || plan_pairs(p, m, i, inst) < 0) {
             return NULL;
         }
     }
@@ -716,40 +689,90 @@ aop_shm_map_t *aop_shm_map_locked(apr_pool_t *p, const aop_config_t *cfg,
         const char *model = APR_ARRAY_IDX(routes->models, i, const char *);
         int *slot = apr_palloc(p, sizeof(int));
 
-        if ((*slot = map_model(p, &m, model)) < 0) {
+        if ((*slot = plan_model(p, m, model)) < 0) {
             return NULL;
         }
-        apr_hash_set(map->model_slot, model, APR_HASH_KEY_STRING, slot);
+        apr_hash_set(m->map->model_slot, model, APR_HASH_KEY_STRING, slot);
     }
-    aop_shm_map_routes(p, map, cfg, routes);
-    restart_credits(map, routes, m.restarted);
-    return map;
+    aop_shm_map_routes(p, m->map, cfg, routes);
+    return m;
 }
 
-void aop_shm_forget_locked(apr_pool_t *p, const apr_array_header_t *names)
+/* Health judgements of an instance in reset start anew (a reload or an API change
+ * may have fixed its key or a deployment); budgets and Azure's cooldowns are facts
+ * and stay.  A record claimed fresh starts empty (its name is written after). */
+static void begin_instance(const todo_t *t)
 {
-    apr_hash_t *gone = apr_hash_make(p);
-    apr_uint32_t i;
-    int k;
+    aop_shm_inst_t *si = inst_table() + t->slot;
 
-    if (!hdr || !names || !names->nelts) {
+    if (t->fresh) {
+        memset(si, 0, sizeof(*si));
+        if (t->dirty) {
+            aop_stats_reset(ring_table() + t->slot);
+        }
+        aop_tpm_init(&si->tpm);
+    }
+    if (t->reset) {
+        si->unhealthy_until = 0;
+        memset(si->missing_until, 0, sizeof(si->missing_until));
+        si->missing_latest = 0;
+    }
+}
+
+static void begin_pair(const todo_t *t)
+{
+    if (t->dirty) {
+        memset(pair_table() + t->slot, 0, sizeof(aop_shm_pair_t));
+    }
+    aop_tpm_init(&pair_table()[t->slot].tpm);
+    credit_table()[t->slot] = 0;
+}
+
+/* A model's name comes first in its record (what begin_model keeps). */
+typedef char model_name_first[offsetof(aop_shm_model_t, model) == 0 ? 1 : -1];
+
+static void begin_model(const todo_t *t)
+{
+    aop_shm_model_t *sm = model_table() + t->slot;
+
+    if (t->fresh) {
+        memset(sm, 0, sizeof(*sm));  /* its name: aop_slots_apply, which counts it */
         return;
     }
-    for (k = 0; k < names->nelts; k++) {
-        apr_hash_set(gone, APR_ARRAY_IDX(names, k, const char *), APR_HASH_KEY_STRING, "");
-    }
-    for (i = 0; i < hdr->inst_hwm; i++) {
-        if (apr_hash_get(gone, inst_table()[i].name, APR_HASH_KEY_STRING)) {
-            inst_table()[i].name[0] = '\0';
-        }
-    }
-    for (i = 0; i < hdr->pair_hwm; i++) {
-        char *key = pair_key_table()[i].key, *tab = strchr(key, '\t');
+    /* The rotation alone starts over: the name stays in place, as a plan made
+     * without the lock may be reading it (clearing and writing it back would be a
+     * write of names no count tells it of). */
+    memset((char *)sm + sizeof(sm->model), 0, sizeof(*sm) - sizeof(sm->model));
+}
 
-        if (tab && apr_hash_get(gone, key, (apr_ssize_t)(tab - key))) {
-            key[0] = '\0';
-        }
+aop_shm_map_t *aop_shm_map_apply_locked(aop_shm_plan_t *m)
+{
+    int i;
+
+    if (!hdr || !m || !aop_slots_unchanged(&hdr->names_seq, m->seen)) {
+        return NULL;
     }
+    for (i = 0; i < m->inst_todo->nelts; i++) {
+        begin_instance(&APR_ARRAY_IDX(m->inst_todo, i, todo_t));
+    }
+    for (i = 0; i < m->pair_todo->nelts; i++) {
+        begin_pair(&APR_ARRAY_IDX(m->pair_todo, i, todo_t));
+    }
+    for (i = 0; i < m->model_todo->nelts; i++) {
+        begin_model(&APR_ARRAY_IDX(m->model_todo, i, todo_t));
+    }
+    aop_slots_apply(m->inst, &hdr->names_seq);
+    aop_slots_apply(m->model, &hdr->names_seq);
+    aop_slots_apply(m->pair, &hdr->names_seq);
+    restart_credits(m->map, m->routes, m->restarted);
+    return m->map;
+}
+
+aop_shm_map_t *aop_shm_map_locked(apr_pool_t *p, const aop_config_t *cfg,
+                                  const aop_route_table_t *routes, apr_hash_t *wanted,
+                                  apr_hash_t *reset, const apr_array_header_t *removed)
+{
+    return aop_shm_map_apply_locked(aop_shm_map_plan(p, cfg, routes, wanted, reset, removed));
 }
 
 apr_uint64_t aop_shm_generation(int fleet)
@@ -757,10 +780,29 @@ apr_uint64_t aop_shm_generation(int fleet)
     return hdr ? apr_atomic_read64(&hdr->fleet[fleet].generation) : 0;
 }
 
-apr_status_t aop_shm_publish_locked(int fleet, const char *doc, apr_size_t len,
-                                    apr_uint64_t *gen)
+/* The document's sequence is its writers' lock too: a writer makes it odd from even
+ * (changes are one at a time already, through the admin mutex; this keeps a parent
+ * publishing at a graceful restart and an old child's change apart).  Not the
+ * shared-state lock: copying megabytes under it held every pick in every process
+ * for milliseconds (2 ms at 5000 instances). */
+static apr_uint32_t doc_write_begin(shm_fleet_t *f)
+{
+    apr_uint32_t s;
+
+    for (;;) {
+        s = __atomic_load_n(&f->seq, __ATOMIC_RELAXED);
+        if (!(s & 1) && __atomic_compare_exchange_n(&f->seq, &s, s + 1, 0, __ATOMIC_ACQ_REL,
+                                                    __ATOMIC_RELAXED)) {
+            return s;
+        }
+        sched_yield();
+    }
+}
+
+apr_status_t aop_shm_publish(int fleet, const char *doc, apr_size_t len, apr_uint64_t *gen)
 {
     shm_fleet_t *f;
+    apr_uint32_t s;
 
     if (!hdr || fleet < 0 || (apr_uint32_t)fleet >= hdr->doc_count) {
         return APR_EINVAL;
@@ -769,11 +811,11 @@ apr_status_t aop_shm_publish_locked(int fleet, const char *doc, apr_size_t len,
         return APR_ENOSPC;
     }
     f = &hdr->fleet[fleet];
-    __atomic_add_fetch(&f->seq, 1, __ATOMIC_ACQ_REL);
+    s = doc_write_begin(f);
     memcpy(doc_area(fleet), doc, len);
     doc_area(fleet)[len] = '\0';
     f->len = (apr_uint32_t)len;
-    __atomic_add_fetch(&f->seq, 1, __ATOMIC_ACQ_REL);
+    __atomic_store_n(&f->seq, s + 2, __ATOMIC_RELEASE);
     *gen = apr_atomic_inc64(&f->generation) + 1;
     return APR_SUCCESS;
 }
@@ -925,7 +967,26 @@ apr_status_t aop_shm_setup(apr_pool_t *pconf, server_rec *s, apr_uint32_t ninst,
                      size, hdr->inst_cap, hdr->model_cap, hdr->pair_cap);
     }
     hdr = apr_shm_baseaddr_get(kept->shm);
+    segment_size = apr_shm_size_get(kept->shm);
     return APR_SUCCESS;
+}
+
+void aop_shm_release_pages(void)
+{
+#ifdef __linux__
+    long page = sysconf(_SC_PAGESIZE);
+    apr_uintptr_t from, to;
+
+    if (!hdr || page <= 0) {
+        return;
+    }
+    /* Whole pages of the segment (APR's own bytes before hdr are shared too). */
+    from = (apr_uintptr_t)hdr & ~(apr_uintptr_t)(page - 1);
+    to = ((apr_uintptr_t)hdr + segment_size) & ~(apr_uintptr_t)(page - 1);
+    if (to > from) {
+        madvise((void *)from, to - from, MADV_DONTNEED);
+    }
+#endif
 }
 
 void aop_shm_reset(void)

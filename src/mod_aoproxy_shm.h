@@ -93,6 +93,14 @@ typedef struct aop_shm_map_t {
 /* pre_config: no segment until post_config attaches one. */
 void aop_shm_reset(void);
 
+/* The parent, before the MPM starts the children: the pages of the segment it wrote
+ * (the first generation: records, names, documents; at 5000 instances some 60 MB)
+ * leave its own mappings, not the segment.  A shared mapping keeps its data
+ * (MADV_DONTNEED refills from the segment), and fork copies no page table entries
+ * of a shared mapping: the children fault in what they use either way.  The parent
+ * reads little of it again (a page or two faults back).  Linux only. */
+void aop_shm_release_pages(void);
+
 /* child_init: the lock's owner is this child (its pid, cached). */
 void aop_shm_child_init(void);
 
@@ -114,13 +122,28 @@ apr_uint32_t aop_shm_lock_takeovers(void);
 /* This process's id (cached in children). */
 apr_uint32_t aop_shm_my_pid(void);
 
-/* Caller holds the lock.  Finds (or claims) the slots of cfg's instances, their
- * (instance, model) pairs and routes' models.  wanted: names whose slots must not be
- * taken for others (NULL: every name in use now).  reset: instance and model names
- * whose health, or rotation, start anew (NULL: none).  NULL when out of room. */
+/* Where cfg's instances, their (instance, model) pairs and routes' models are to
+ * live (found by name, else claimed), planned without the lock: the names of every
+ * table read into hashes, which at thousands of instances is milliseconds.  wanted:
+ * names whose slots must not be taken for others (NULL: every name in use now).
+ * reset: instance and model names whose health, or rotation, start anew (NULL:
+ * none).  removed: instances whose slots, and their pairs', are given up (NULL:
+ * none).  NULL when out of room as the tables were read. */
+typedef struct aop_shm_plan_t aop_shm_plan_t;
+aop_shm_plan_t *aop_shm_map_plan(apr_pool_t *p, const aop_config_t *cfg,
+                                 const aop_route_table_t *routes, apr_hash_t *wanted,
+                                 apr_hash_t *reset, const apr_array_header_t *removed);
+
+/* Caller holds the lock: the plan made so (the records it claimed or resets begun,
+ * the names written), and its map; a few stores for a change of a few instances.
+ * NULL when a name was written since the plan read the tables (another process
+ * claimed a slot meanwhile): map anew with aop_shm_map_locked. */
+aop_shm_map_t *aop_shm_map_apply_locked(aop_shm_plan_t *plan);
+
+/* Caller holds the lock: planned and applied under it.  NULL when out of room. */
 aop_shm_map_t *aop_shm_map_locked(apr_pool_t *p, const aop_config_t *cfg,
                                   const aop_route_table_t *routes, apr_hash_t *wanted,
-                                  apr_hash_t *reset);
+                                  apr_hash_t *reset, const apr_array_header_t *removed);
 
 /* A map with room for ninst instances, its slots to be filled in by the caller
  * (the slots a document names: mod_aoproxy_view.c), then aop_shm_map_routes(). */
@@ -133,14 +156,10 @@ void aop_shm_map_routes(apr_pool_t *p, aop_shm_map_t *map, const aop_config_t *c
 /* Whether every slot of map lies inside the segment (a document's are checked). */
 int aop_shm_map_valid(const aop_shm_map_t *map, const aop_config_t *cfg);
 
-/* Caller holds the lock: frees the slots of removed instances and their pairs. */
-void aop_shm_forget_locked(apr_pool_t *p, const apr_array_header_t *names);
-
-/* A fleet's live document: written under the lock with a new generation (*gen), read
- * as a copy; the generation alone is read without the lock (a request's "is my view
- * current?").  APR_ENOSPC when the document does not fit. */
-apr_status_t aop_shm_publish_locked(int fleet, const char *doc, apr_size_t len,
-                                    apr_uint64_t *gen);
+/* A fleet's live document: written with a new generation (*gen), without the
+ * shared-state lock, read as a copy; the generation alone is read without any lock
+ * (a request's "is my view current?").  APR_ENOSPC when the document does not fit. */
+apr_status_t aop_shm_publish(int fleet, const char *doc, apr_size_t len, apr_uint64_t *gen);
 /* prefix (may be NULL: all of it): how many of the document's first bytes to copy,
  * given the document as it lies (a writer may be changing it: the copy is checked
  * after, and taken again if it was). */

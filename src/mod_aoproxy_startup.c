@@ -250,6 +250,7 @@ static int aop_pre_mpm(apr_pool_t *p, ap_scoreboard_e sb_type)
         malloc_trim(0);
     }
 #endif
+    aop_shm_release_pages();
     return OK;
 }
 

@@ -466,7 +466,7 @@ static struct aop_shm_map_t *map_view(aop_view_t *view, const aop_view_t *prev,
     }
     view->doc_slots = 0;
     aop_shm_lock();
-    map = aop_shm_map_locked(view->pool, view->cfg, view->routes, NULL, NULL);
+    map = aop_shm_map_locked(view->pool, view->cfg, view->routes, NULL, NULL, NULL);
     aop_shm_unlock();
     return map;
 }

@@ -43,7 +43,7 @@ LAYERS = [
     # publication, health and snapshots for the reports.
     # The token task (a mod_watchdog callback) keeps the views' tokens fresh; an
     # outcome tells it of a refused token.
-    ("instances", ["reservations", "balancer", "view", "token", "outcome", "health",
+    ("instances", ["reservations", "balancer_sync", "balancer", "view", "token", "outcome", "health",
                    "snapshot", "publish"]),
     # The request path, from the pick up to the fixups hook that starts it: the pick,
     # the counting, the output filters, mod_proxy's hooks, the fixups hook.

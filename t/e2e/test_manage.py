@@ -124,6 +124,34 @@ def test_added_instance_serves_at_once_in_every_process(mpm, mgr, far):
 
 
 @pytest.mark.parametrize("mpm", MPMS)
+def test_added_worker_is_synced_without_mod_proxys_scan(mpm, east, far):
+    """The other processes take the added instance's balancer member by a look at each
+    slot, not by ap_proxy_sync_balancer, which compares every slot with every worker
+    (thousands of instances: milliseconds under the balancer's lock each request takes).
+    mod_proxy's sync logs each slot it takes or finds again (AH02403, AH02402) at
+    debug: it never ran, and every process serves the new member."""
+    srv = make_server(mpm, base_yaml(east), extra_conf="AOProxyMaxBodySize 262144\n",
+                      env={"ADMIN_API_KEY": ADMIN})
+    srv.log_level = "warn aoproxy:debug proxy:debug"
+    srv.start()
+    try:
+        ok(admin(srv, "POST", "/instances/add", new_instance(far)), 201)
+        slow_backend(far, 40)
+        out = burst(srv, 48, model="new-model")
+        assert all_ok(out), [r.status for r in out]
+        want = 4 if mpm == "prefork" else 2
+        assert len(pids_used(srv, want)) >= want
+        assert held_connections(srv, 6, model="new-model") == [200] * 6
+        assert set(served_by(far)) == {"dep-new"} and len(served_by(far)) == 54
+        log = srv.read_log()
+        assert "AH02403" not in log and "AH02402" not in log
+        bad = srv.unexpected_errors()
+        assert not bad, "\n".join(bad)
+    finally:
+        srv.stop()
+
+
+@pytest.mark.parametrize("mpm", MPMS)
 def test_patch_and_delete_seen_by_the_next_request_everywhere(mpm, mgr, east, far):
     srv = mgr(mpm)
     ok(admin(srv, "POST", "/instances/add",

@@ -36,6 +36,7 @@ int main(void)
     srunner_add_suite(sr, aop_sat_suite());
     srunner_add_suite(sr, aop_token_suite());
     srunner_add_suite(sr, aop_affinity_suite());
+    srunner_add_suite(sr, aop_slots_suite());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);

@@ -29,5 +29,6 @@ Suite *aop_verify_suite(void);
 Suite *aop_sat_suite(void);
 Suite *aop_token_suite(void);
 Suite *aop_affinity_suite(void);
+Suite *aop_slots_suite(void);
 
 #endif
