@@ -14,8 +14,10 @@
 
 /* A JSON answer is held until it is whole, a stream until its first byte; a 400
  * that may be Azure's context_length_exceeded, when the model has a
- * context_window_fallbacks list, until it is whole too (HOLD_REFUSAL). */
-typedef enum { HOLD_ANSWER, HOLD_FIRST_BYTE, HOLD_PASS, HOLD_REFUSAL } hold_mode_e;
+ * context_window_fallbacks list, until it is whole too (HOLD_REFUSAL).  An answer
+ * that is no stream, to an attempt that resumes one, is dropped whole (HOLD_DROP):
+ * the client is in the middle of a stream. */
+typedef enum { HOLD_ANSWER, HOLD_FIRST_BYTE, HOLD_PASS, HOLD_REFUSAL, HOLD_DROP } hold_mode_e;
 
 typedef struct hold_t {
     hold_mode_e mode;
@@ -40,7 +42,7 @@ static hold_mode_e mode_for(request_rec *r)
     if (r->content_type && ap_cstr_casecmpn(r->content_type, "text/event-stream", 17) == 0) {
         return HOLD_FIRST_BYTE;
     }
-    return HOLD_ANSWER;
+    return ctx->resuming ? HOLD_DROP : HOLD_ANSWER;
 }
 
 /* Each attempt's answer is judged afresh: after a stream resumed on another instance
@@ -177,8 +179,8 @@ static apr_status_t hold_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     seen = scan(bb);
     /* A stream that ends before its first byte of data is as broken as one cut
      * (unless the client went away: mod_proxy_http stopped reading then). */
-    if (seen.error || (h->mode == HOLD_FIRST_BYTE && seen.eos && !seen.data
-                       && !f->c->aborted)) {
+    if (seen.error || h->mode == HOLD_DROP
+        || (h->mode == HOLD_FIRST_BYTE && seen.eos && !seen.data && !f->c->aborted)) {
         return drop(f, h, bb);
     }
     if (seen.eos && h->mode == HOLD_REFUSAL && context_exceeded(f, h, bb)) {

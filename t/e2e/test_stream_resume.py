@@ -301,3 +301,14 @@ def test_the_option_is_shown_and_taken_by_the_api(server, mocks):
         resp = request(server, "PATCH", "/instances/c", {"model_deployments": {
             "m1": {"deployment": "c-1", "stream_resume": True}}}, headers=admin)
         assert resp.status == 200, resp.body
+
+
+def test_a_resume_answered_with_no_stream_is_dropped(server, mocks):
+    a, b, c = mocks
+    a.client.rules([cut_rule()])
+    # A 200 that is no stream (a JSON body): never into the client's stream.
+    b.client.rules([{"status": 200, "body": {"id": "x", "object": "chat.completion"}}])
+    c.client.rules([{"content": ANSWER, "chunks": 8, "prefill": "continue"}])
+    r = stream(server)
+    assert text_of(r) == (ANSWER, True, [])
+    assert b'"object": "chat.completion"' not in r.body and len(chat_calls(b)) == 1
