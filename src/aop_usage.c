@@ -639,7 +639,11 @@ static apr_int64_t scan_event(const char *d, apr_size_t len, int *has_usage, int
             continue;
         }
         next = d[i + 1];
-        if ((next == 'c' || next == 'R') && is_filter_value(d, len, i, &v)) {
+        /* The words' first bytes first: nearly every quote of a chunk ("content",
+         * "chatcmpl-...", "chat.completion.chunk") is turned away by them. */
+        if (((next == 'c' && len - i > 9 && memcmp(d + i + 1, "content_", 8) == 0)
+             || (next == 'R' && len - i > 10 && memcmp(d + i + 1, "Responsib", 9) == 0))
+            && is_filter_value(d, len, i, &v)) {
             *filtered = 1;
             i = v;
             continue;
