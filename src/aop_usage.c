@@ -754,11 +754,13 @@ static int evaluate(aop_usage_parser_t *up)
         return 0;
     }
     root = parse_json(up, data, s->data_len);
-    if (root && root->type == AOP_JOBJECT && up->text_on && !up->text_bad
-        && (choices = aop_jtree_get(root, "choices")) != NULL && choices->type == AOP_JARRAY) {
-        keep_text(up, choices);
-    }
     if (root && root->type == AOP_JOBJECT) {
+        if ((choices = aop_jtree_get(root, "choices")) != NULL && choices->type != AOP_JARRAY) {
+            choices = NULL;
+        }
+        if (choices && up->text_on && !up->text_bad) {
+            keep_text(up, choices);
+        }
         /* The Responses API's events carry the response: its id first, its usage
          * at the end. */
         response = aop_jtree_get(root, "response");
@@ -774,8 +776,7 @@ static int evaluate(aop_usage_parser_t *up)
         if (!usage && response && response->type == AOP_JOBJECT) {
             usage = aop_jtree_get(response, "usage");
         }
-        if ((choices = aop_jtree_get(root, "choices")) != NULL
-            && choices->type == AOP_JARRAY) {
+        if (choices) {
             count_choices(up, choices);
             usage_only = usage && usage->type == AOP_JOBJECT && choices->count == 0;
         }
