@@ -51,20 +51,16 @@ int aop_resume_take(request_rec *r, aop_req_t *ctx, aop_usage_parser_t *up)
     return 1;
 }
 
-/* The prefill goes into the body that every following attempt replays.  With no
- * text yet (cut before the first word), there is nothing to continue: the resume is
- * the request as it was. */
-static int plan_prefill(request_rec *r, aop_req_t *ctx)
+/* The prefill goes into the body that every following attempt replays (a resumable
+ * request has a messages array: aop_resume_possible).  With no text yet (cut before
+ * the first word), there is nothing to continue: the resume is the request as it was. */
+static void plan_prefill(request_rec *r, aop_req_t *ctx)
 {
-    if (ctx->resume_len == 0) {
-        return 1;
+    if (ctx->resume_len > 0) {
+        aop_request_prefill(r->pool, &ctx->info, ctx->resume_text, ctx->resume_len,
+                            &ctx->prefill);
+        ctx->body.joined = NULL;        /* a joined copy without it is out of date */
     }
-    if (aop_request_prefill(r->pool, &ctx->info, ctx->resume_text, ctx->resume_len,
-                            &ctx->prefill) != 0) {
-        return 0;
-    }
-    ctx->body.joined = NULL;            /* a joined copy without it is out of date */
-    return 1;
 }
 
 /* The client gets the break after all: the error event, then the answer's end. */
@@ -98,7 +94,8 @@ int aop_resume_next(request_rec *r, aop_req_t *ctx)
                   stalled ? "went silent in" : "broke off", ctx->info.model, ctx->resume_len);
     ctx->broken = 0;
     ctx->resuming = 1;
-    if (!plan_prefill(r, ctx) || !aop_lb_next_exists(r, ctx)) {
+    plan_prefill(r, ctx);
+    if (!aop_lb_next_exists(r, ctx)) {
         end_with_break(r, ctx);
         return 0;
     }
