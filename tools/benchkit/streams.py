@@ -12,6 +12,7 @@ MPM settings."""
 
 import asyncio
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -72,7 +73,10 @@ async def sample(srv, progress, samples, stop):
     while not stop.is_set():
         n = progress.in_progress()
         kb = await asyncio.to_thread(lambda: pss_sum_kb(srv.pids()))
-        samples.append({"in_progress": min(n, progress.in_progress()), "pss_kb": kb})
+        # Streams still waiting for their first byte hold their request bodies (they
+        # can still fail over): a sample with any is no measure of a stream's memory.
+        samples.append({"in_progress": min(n, progress.in_progress()), "pss_kb": kb,
+                        "waiting": progress.connected - progress.first_byte})
         due = loop.time() + SAMPLE_SECONDS
         try:
             await asyncio.wait_for(stop.wait(), SAMPLE_SECONDS)
@@ -105,22 +109,37 @@ def one_run(kind, root, backend_port, mpm, n, prompt, timeout):
     finally:
         srv.stop()
     out = summarize(records)
-    peak = max(samples, key=lambda s: (s["in_progress"], s["pss_kb"]))
+    peak, streaming = streaming_samples(samples)
     out.update({"processes": len(pids), "idle_pss_kb": idle, "peak": peak,
                 "client_lag_max_ms": progress.lag_max * 1000,
-                "pss_per_stream_kb": (peak["pss_kb"] - idle) / peak["in_progress"]
-                if peak["in_progress"] else None,
+                "pss_per_stream_kb": (statistics.median(s["pss_kb"] for s in streaming) - idle)
+                / peak["in_progress"] if streaming else None,
+                "peak_pss_per_stream_kb": (max(s["pss_kb"] for s in samples) - idle) / n
+                if samples else None,
                 "cpu_ms_per_stream": (sum(cpu1) - sum(cpu0)) * 1000 / n,
                 "wall_seconds": wall})
     return out
 
 
+def streaming_samples(samples):
+    """(peak, samples): the samples with the most streams in progress, all of them past
+    their first byte (the memory a stream holds while it streams: the median of
+    them), else with the most in progress whatever they wait for."""
+    done = [s for s in samples if s["waiting"] == 0 and s["in_progress"]] or samples
+    if not done:
+        return {"in_progress": 0, "pss_kb": 0}, []
+    most = max(s["in_progress"] for s in done)
+    chosen = [s for s in done if s["in_progress"] == most]
+    return chosen[0], chosen
+
+
 def describe(r):
     return ("%5d/%d completed, %d failed %s  ttfb p50 %s p99 %s ms  %s kB/stream "
-            "(%d in progress)  %.1f s  client lag %.0f ms" % (
+            "(%d in progress; peak %s)  %.1f s  client lag %.0f ms" % (
                 r["completed"], r["streams"], r["failed"], r["errors"] or "",
                 fmt(r["ttfb_p50_ms"]), fmt(r["ttfb_p99_ms"]), fmt(r["pss_per_stream_kb"]),
-                r["peak"]["in_progress"], r["wall_seconds"], r["client_lag_max_ms"]))
+                r["peak"]["in_progress"], fmt(r.get("peak_pss_per_stream_kb")),
+                r["wall_seconds"], r["client_lag_max_ms"]))
 
 
 def fmt(v):
@@ -173,8 +192,9 @@ def run(cfg, tmp):
 def markdown(part):
     st, runs = part["settings"], part["runs"]
     rows = ["| prompt | streams | proxy | completed | failed | TTFB p50 ms | TTFB p99 ms "
-            "| PSS per stream (kB) | vs plain | CPU ms/stream | client lag ms |",
-            "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+            "| PSS per stream (kB) | vs plain | peak PSS per stream (kB) | CPU ms/stream "
+            "| client lag ms |",
+            "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     names = {"plain": "plain mod_proxy", "aoproxy": "mod_aoproxy", "nginx": "nginx"}
     for label, prompt, n in st["sets"]:
         base = runs.get("plain_%s_%d" % (label, n))
@@ -199,9 +219,12 @@ once). Clients start in a linear ramp of {ramp} a second; one asyncio process dr
 (`tools/benchkit/stream_client.py`). A stream completed when it got status 200 and
 every chunk to `data: [DONE]`. TTFB is from the client's connect to the first body
 byte. PSS per stream: the serving processes' PSS (Apache's children, nginx's workers),
-sampled every {sample} s, at the sample with the most streams in progress, minus
-their PSS before the run, divided by those streams: the answers' first events come at
-once, so this is memory after the first byte (mod_aoproxy has given the body back).
+sampled every {sample} s, minus their PSS before the run, divided by the streams in
+progress; the median of the samples with the most streams in progress and none still
+waiting for its first byte: memory while a stream streams (mod_aoproxy has given
+the body back). Peak PSS per stream: the highest sample over the run, divided by all
+the streams; it includes requests still waiting for their first byte (mod_aoproxy
+keeps such a request's body, for failover).
 Each run starts fresh servers.
 CPU: the serving processes' user + system time over the run, per stream. Client lag:
 how late the client's own event loop woke at worst (a client starved by other work
@@ -238,7 +261,8 @@ def row(r, base, name, prompt):
     if base is not None and r is not base and r["pss_per_stream_kb"] and \
             base["pss_per_stream_kb"]:
         ratio = "%.2f" % (r["pss_per_stream_kb"] / base["pss_per_stream_kb"])
-    return "| %s | %d | %s | %d | %d | %s | %s | %s | %s | %.2f | %s |" % (
+    return "| %s | %d | %s | %d | %d | %s | %s | %s | %s | %s | %.2f | %s |" % (
         prompt, r["n"], name, r["completed"], r["failed"], fmt(r["ttfb_p50_ms"]),
-        fmt(r["ttfb_p99_ms"]), fmt(r["pss_per_stream_kb"]), ratio, r["cpu_ms_per_stream"],
+        fmt(r["ttfb_p99_ms"]), fmt(r["pss_per_stream_kb"]), ratio,
+        fmt(r.get("peak_pss_per_stream_kb")), r["cpu_ms_per_stream"],
         "%.0f" % r["client_lag_max_ms"] if "client_lag_max_ms" in r else "")
