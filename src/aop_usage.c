@@ -2,6 +2,9 @@
  * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 #include <limits.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include <apr_strings.h>
 
@@ -175,7 +178,8 @@ static int is_one_of(const char *const *words, const char *s, apr_size_t n)
     int i;
 
     for (i = 0; words[i]; i++) {
-        if (strlen(words[i]) == n && memcmp(words[i], s, n) == 0) {
+        /* The first byte rules out nearly every key without a strlen. */
+        if (n && words[i][0] == s[0] && strlen(words[i]) == n && memcmp(words[i], s, n) == 0) {
             return 1;
         }
     }
@@ -369,19 +373,76 @@ static void json_byte(aop_usage_parser_t *up, char c)
     }
 }
 
+/* n bytes inside a string, none of them a quote or a backslash (and no escape
+ * pending): what json_str_byte() does with each, done for the span at once.  A
+ * small answer is mostly keys, every one of which is compared: byte by byte, they
+ * made the scan of the benchmark's 346-byte answer 12 000 instructions, half of all
+ * the module's work on a small chat (callgrind; 8 600 with spans). */
+static void str_span(json_scan_t *j, const char *s, apr_size_t n)
+{
+    if (j->cap == CAP_ON) {
+        apr_size_t room = AOP_USAGE_MAX_VALUE - j->len;
+
+        memcpy(j->buf + j->len, s, n < room ? n : room);
+        j->len += n < room ? n : room;
+        j->over |= n > room;
+    }
+    if (j->vcmp) {
+        /* value_byte() stops comparing at the byte that finds vbuf full. */
+        if (j->vlen + n <= sizeof(j->vbuf)) {
+            memcpy(j->vbuf + j->vlen, s, n);
+            j->vlen += n;
+        }
+        else {
+            j->vcmp = 0;
+        }
+    }
+    if (j->in_key) {
+        if (j->key_len < sizeof(j->key)) {
+            apr_size_t room = sizeof(j->key) - j->key_len;
+
+            memcpy(j->key + j->key_len, s, n < room ? n : room);
+        }
+        j->key_len += n;
+    }
+}
+
+/* How many of d's first bytes are neither a quote nor a backslash: sixteen at a time
+ * where SSE2 is (every x86-64), the rest one by one. */
+static apr_size_t plain_run(const char *d, apr_size_t len)
+{
+    apr_size_t k = 0;
+
+#ifdef __SSE2__
+    const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\');
+
+    for (; k + 16 <= len; k += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(d + k));
+        int hits = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, quote),
+                                                  _mm_cmpeq_epi8(v, backslash)));
+
+        if (hits) {
+            return k + (apr_size_t)__builtin_ctz((unsigned)hits);
+        }
+    }
+#endif
+    for (; k < len && d[k] != '"' && d[k] != '\\'; k++) {
+    }
+    return k;
+}
+
 static void json_feed(aop_usage_parser_t *up, const char *d, apr_size_t len)
 {
     json_scan_t *j = &up->j;
-    apr_size_t i = 0;
+    apr_size_t i = 0, k;
 
     while (i < len && !j->done) {
-        if (j->in_str && !j->esc && !j->in_key && j->cap != CAP_ON && !j->vcmp) {
-            /* The bulk of a body is string content nobody looks at: skip it fast. */
-            while (i < len && d[i] != '"' && d[i] != '\\') {
-                i++;
-            }
-            if (i == len) {
-                break;
+        if (j->in_str && !j->esc) {
+            k = i + plain_run(d + i, len - i);
+            if (k > i) {
+                str_span(j, d + i, k - i);
+                i = k;
+                continue;
             }
         }
         if (j->in_str) {
