@@ -6,9 +6,10 @@ run of some parts keeps the saved results of the others."""
 import json
 import os
 
-from . import bodies, chat, fleet, streams, tls
+from . import bodies, chat, fleet, instructions, streams, tls
 
-PARTS = {"chat": chat, "bodies": bodies, "streams": streams, "fleet": fleet, "tls": tls}
+PARTS = {"chat": chat, "instr": instructions, "bodies": bodies, "streams": streams,
+         "fleet": fleet, "tls": tls}
 
 
 def merge(saved_path, report):

@@ -1,0 +1,108 @@
+# SPDX-License-Identifier: Apache-2.0
+# Copyright 2026 The mod_aoproxy authors (LICENSE)
+"""Instructions per request: one Apache process (`httpd -X`) under callgrind serves
+the small chat, JSON and streamed, through plain mod_proxy_balancer and through
+mod_aoproxy (2 instances).  Unlike CPU time, the count is the same run after run
+whatever else the machine does, so it shows a change's own cost where the other parts'
+ratios are within their noise.  A count is (instructions after warm-up + N requests
+- instructions after warm-up alone) / N: start-up and shutdown cancel out."""
+
+import http.client
+import json
+import os
+import shutil
+import subprocess
+import time
+
+from .common import CHAT, DIRECT, DIRECT_STREAM, HTTPD, KEY, STREAM_MODEL, V1, wait_port
+from . import servers
+
+WARM_UP = 30
+
+
+def count(root_dir, srv, path, body, n):
+    """Instructions of one `httpd -X` run that served WARM_UP + n requests."""
+    out = os.path.join(root_dir, "callgrind-%d.out" % n)
+    proc = subprocess.Popen(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
+                             HTTPD, "-X", "-d", srv.root, "-f", srv.conf],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_port(srv.port, 120)
+        # httpd writes the profile at exit as its User, after creating it as root.
+        os.chmod(out, 0o666)
+        conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=120)
+        data = json.dumps(body)
+        for _ in range(WARM_UP + n):
+            conn.request("POST", path, data, {"Content-Type": "application/json",
+                                              "api-key": KEY})
+            resp = conn.getresponse()
+            resp.read()
+            if resp.status != 200:
+                raise RuntimeError("%s answered %d" % (path, resp.status))
+        conn.close()
+    finally:
+        proc.terminate()
+        proc.wait(120)
+    with open(out) as f:
+        for line in f:
+            if line.startswith("summary:") or line.startswith("totals:"):
+                return int(line.split()[1])
+    raise RuntimeError("no callgrind summary in " + out)
+
+
+def per_request(tmp, name, srv, path, body, n):
+    root_dir = os.path.join(tmp, "instr-" + name)
+    os.makedirs(root_dir, exist_ok=True)
+    os.chmod(root_dir, 0o777)
+    base = count(root_dir, srv, path, body, 0)
+    return (count(root_dir, srv, path, body, n) - base) / n
+
+
+def run(cfg, tmp, backend):
+    if not shutil.which("valgrind"):
+        subprocess.run(["apt-get", "install", "-y", "-qq", "valgrind"], check=True)
+    origin = "http://127.0.0.1:%d" % backend.port
+    n = cfg.instr_requests
+    print("instr: callgrind, %d requests a run" % n)
+    results = {}
+    stream = dict(CHAT, stream=True)
+    for name, instances in (("plain", 0), ("aoproxy_2", 2)):
+        # Started once as the benchmark starts it (its configuration written), stopped,
+        # then run by hand under valgrind.
+        srv = servers.Apache(os.path.join(tmp, "instr-srv-" + name), origin, instances)
+        srv.stop()
+        time.sleep(0.5)
+        ours = instances > 0
+        for kind, path, body in (
+                ("json", V1 if ours else DIRECT, CHAT),
+                ("stream", V1 if ours else DIRECT_STREAM,
+                 dict(stream, model=STREAM_MODEL) if ours else stream)):
+            key = "%s_%s" % (name, kind)
+            results[key] = per_request(tmp, key, srv, path, body, n)
+            print("  %-18s %9.0f instructions a request" % (key, results[key]))
+    added = {kind: results["aoproxy_2_" + kind] - results["plain_" + kind]
+             for kind in ("json", "stream")}
+    return {"settings": {"requests": n, "warm_up": WARM_UP}, "results": results,
+            "added": added}
+
+
+def markdown(part):
+    r, a = part["results"], part["added"]
+    rows = ["| request | plain mod_proxy | mod_aoproxy (2 instances) | added | ratio |",
+            "| --- | ---: | ---: | ---: | ---: |"]
+    for kind, label in (("json", "small chat, JSON"), ("stream", "small chat, streamed")):
+        p, o = r["plain_" + kind], r["aoproxy_2_" + kind]
+        rows.append("| %s | %.0f | %.0f | **%+.0f** | %.3f |" % (label, p, o, a[kind], o / p))
+    return """## Instructions per request
+
+One Apache process (`apache2 -X`, the event MPM's configuration of the small chat
+part) under valgrind's callgrind serves {warm} requests to warm up and then {n} more,
+one after the other on one keep-alive connection; a count is the difference between
+that run and one of the warm-up alone, divided by {n}. Instructions are not time
+(the kernel's work, most of a proxied request's, is not in them, nor are cache
+misses), but they are the same from run to run whatever else the machine does: the
+module's own cost, free of the noise in the other parts.
+
+{rows}
+""".format(warm=part["settings"]["warm_up"], n=part["settings"]["requests"],
+           rows="\n".join(rows))
