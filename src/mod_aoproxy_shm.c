@@ -175,7 +175,7 @@ static apr_size_t lay_out(shm_header_t *h)
  * preempted inside: its time slice ends there, on two cores shared by sixty threads.
  * Waiters that yielded the CPU instead of sleeping stayed runnable, and as they use
  * almost no CPU time the scheduler kept choosing them over the holder, whose slice
- * had just run out: 0.8 % of the acquisitions waited over 1 ms, up to 35 ms, and
+ * had just run out: 0.28 % of the acquisitions waited over 5 ms, up to 35 ms, and
  * mod_aoproxy's p99 at saturation was 2.5 x plain mod_proxy's.  Asleep, they leave
  * the CPU to the holder.  A waiter asks to be woken by setting LOCK_WAITERS in the
  * lock word; the unlock that finds it set wakes one; the one woken takes the lock
