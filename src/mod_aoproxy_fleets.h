@@ -39,6 +39,7 @@ typedef struct aop_fleet_t {
     int growth;                      /* AOProxyInstanceGrowth */
     aop_config_t *boot_cfg;          /* the YAML as loaded at start-up */
     apr_array_header_t *boot;        /* aop_effective_t *: the instances at start-up */
+    int boot_is_yaml;                /* the store changed none: boot is the YAML layer */
     struct proxy_balancer *balancer; /* the first proxying server's */
     server_rec *balancer_server;
     apr_array_header_t *members;     /* aop_fleet_member_t: the other servers' */

@@ -141,8 +141,10 @@ static const char *compose(apr_pool_t *p, const parts_t *d, const aop_shm_map_t 
     return apr_array_pstrcat(p, out, 0);
 }
 
-/* A YAML layer made anew (start-up, a reload): its names and records. */
-static void set_yaml(apr_pool_t *p, parts_t *d, const apr_array_header_t *layer)
+/* A YAML layer made anew (start-up, a reload): its names and records (text: made
+ * already, or NULL). */
+static void set_yaml(apr_pool_t *p, parts_t *d, const apr_array_header_t *layer,
+                     const char **text)
 {
     const char **names = apr_palloc(p, sizeof(char *) * (apr_size_t)(layer->nelts + 1));
     int i;
@@ -152,7 +154,7 @@ static void set_yaml(apr_pool_t *p, parts_t *d, const apr_array_header_t *layer)
     }
     d->nyaml = layer->nelts;
     d->yaml_name = names;
-    d->yaml_text = records(p, layer);
+    d->yaml_text = text ? text : records(p, layer);
 }
 
 /* A YAML-layer instance again, with its table of which file set what. */
@@ -455,6 +457,7 @@ apr_status_t aop_publish_boot_layers(apr_pool_t *pconf, apr_pool_t *ptemp, serve
         *perr = "cannot merge the stored instances over the YAML";
         return APR_EGENERAL;
     }
+    fleet->boot_is_yaml = !records || records->nelts == 0;
     if (!trial) {
         log_warnings(s, warnings);
         log_instance_origin(s, fleet);
@@ -475,8 +478,14 @@ static apr_status_t publish_boot(apr_pool_t *ptemp, aop_fleet_t *fleet, const ch
     aop_view_t *view;
     int i;
 
-    if (aop_layers_merge(ptemp, fleet->boot_cfg->instances, NULL, NULL, &layer, NULL)
-        != APR_SUCCESS) {
+    /* With no change in the store (the common start), the YAML layer is what is
+     * served: neither merged nor written out a second time (a fifth of a start at
+     * 5000 instances). */
+    if (fleet->boot_is_yaml) {
+        layer = fleet->boot;
+    }
+    else if (aop_layers_merge(ptemp, fleet->boot_cfg->instances, NULL, NULL, &layer, NULL)
+             != APR_SUCCESS) {
         *perr = "cannot build the YAML layer";
         return APR_EGENERAL;
     }
@@ -494,7 +503,7 @@ static apr_status_t publish_boot(apr_pool_t *ptemp, aop_fleet_t *fleet, const ch
     d.eff = fleet->boot;
     d.text = records(ptemp, fleet->boot);
     d.workers = names;
-    set_yaml(ptemp, &d, layer);
+    set_yaml(ptemp, &d, layer, fleet->boot_is_yaml ? d.text : NULL);
     /* A new start judges every instance's health anew. */
     if (publish(ptemp, fleet, &d, cfg, boot_names(ptemp),
                 changes(ptemp, NULL, &d, removed), NULL, &doc, &gen, &held, perr)
@@ -741,7 +750,7 @@ static apr_status_t build_after_reload(build_t *b, const aop_config_t *new_yaml,
                             b->warnings) != APR_SUCCESS) {
         return APR_EINVAL;
     }
-    set_yaml(p, d, layer);
+    set_yaml(p, d, layer, NULL);
     text = records(p, b->eff);
     for (i = 0; i < b->eff->nelts; i++) {
         APR_ARRAY_PUSH(b->text, const char *) = text[i];
