@@ -334,13 +334,22 @@ static const char *unreadable_files(apr_pool_t *p, const aop_config_t *cfg)
     return NULL;
 }
 
+/* Warnings written one by one before the rest are counted in one line: a fleet of
+ * thousands of http:// instances (a test fleet, a local emulator) wrote thousands. */
+#define WARNINGS_LOGGED 20
+
 static void log_warnings(server_rec *s, const aop_config_t *cfg)
 {
-    int i;
+    int i, n = cfg->warnings->nelts;
 
-    for (i = 0; i < cfg->warnings->nelts; i++) {
+    for (i = 0; i < n && i < WARNINGS_LOGGED; i++) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, AOPLOGNO(00002) "configuration: %s",
                      APR_ARRAY_IDX(cfg->warnings, i, const char *));
+    }
+    if (n > WARNINGS_LOGGED) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, AOPLOGNO(00112) "configuration: %d "
+                     "more warnings like these, not written one by one (the last: %s)",
+                     n - WARNINGS_LOGGED, APR_ARRAY_IDX(cfg->warnings, n - 1, const char *));
     }
 }
 

@@ -190,3 +190,24 @@ def test_aoproxy_on_in_the_server_itself(fleet):
         assert resp.status == 404 and b"invalid_request_error" not in resp.body
     finally:
         srv.stop()
+
+
+def test_thousands_of_findings_are_counted_not_listed():
+    """A fleet of many http:// instances: the first 20 findings one by one, the rest
+    counted in one line that quotes the last (AOP00112), not a line each."""
+    one = """\
+  - name: "i{i:03d}"
+    api_key: "k"
+    api_base: "http://127.0.0.1:9"
+    api_version: "2024-08-01-preview"
+    supported_models: ["gpt-4o-mini"]
+    model_deployments: {{ gpt-4o-mini: "d" }}
+"""
+    text = 'routing: { strategy: "failover" }\ninstances:\n' + "".join(
+        one.format(i=i) for i in range(125))
+    srv, res = configtest(text)
+    assert res.returncode == 0, res.stderr
+    each = [l for l in res.stderr.splitlines() if "AOP00002" in l and "plain http://" in l]
+    assert len(each) == 20, res.stderr
+    rest = [l for l in res.stderr.splitlines() if "AOP00112" in l]
+    assert len(rest) == 1 and "105 more warnings" in rest[0] and "i124" in rest[0], rest
