@@ -21,6 +21,7 @@ typedef enum {
 typedef struct aop_jnode_t aop_jnode_t;
 struct aop_jnode_t {
     aop_jtype_e type;
+    int b;                   /* AOP_JBOOL (beside type: no padding after either) */
     const char *src;         /* the value's own text inside the parsed document (not NUL-terminated) */
     apr_size_t src_len;      /* e.g. for an object: from '{' to '}' inclusive */
     const char *key;         /* member name, decoded, NUL-terminated, when the node is an object member; else NULL
@@ -29,7 +30,6 @@ struct aop_jnode_t {
     aop_jnode_t *next;       /* next element/member of the parent, in document order */
     aop_jnode_t *child;      /* first element/member (arrays, objects) */
     apr_size_t count;        /* number of elements/members */
-    int b;                   /* AOP_JBOOL */
     apr_int64_t i;           /* AOP_JINT */
     double d;                /* AOP_JDOUBLE (also set for AOP_JINT) */
     const char *str;         /* AOP_JSTRING: decoded UTF-8, NUL-terminated (may contain NUL bytes from \u0000);
