@@ -7,10 +7,7 @@
 
 #include <apr_strings.h>
 
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
-
+#include "aop_jscan.h"
 #include "aop_jtree.h"
 
 /* Numbers longer than this are copied into the pool for strtod instead of the stack. */
@@ -36,50 +33,6 @@ typedef struct {
     const char *end;            /* one past the last byte */
     const char *err;            /* the first error, with its offset */
 } jparser_t;
-
-/* Bytes that end the fast scan of a string: the closing quote, a backslash, and the
- * control characters RFC 8259 forbids unescaped. */
-static const unsigned char str_stop[256] = {
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    ['"'] = 1, ['\\'] = 1
-};
-
-/* The first byte in [s, end) that ends the fast scan (see str_stop), or end.  A
- * prompt of a megabyte is one string: a byte at a time it would cost about a
- * millisecond, sixteen at a time (SSE2, in every x86-64) a tenth of that. */
-#ifdef __SSE2__
-static const char *scan_plain(const char *s, const char *end)
-{
-    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
-    const __m128i ctl = _mm_set1_epi8(0x1f);
-
-    while (end - s >= 16) {
-        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)s);
-        __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote),
-                                                _mm_cmpeq_epi8(x, bslash)),
-                                   _mm_cmpeq_epi8(_mm_min_epu8(x, ctl), x));
-        int mask = _mm_movemask_epi8(hit);
-
-        if (mask) {
-            return s + __builtin_ctz((unsigned)mask);
-        }
-        s += 16;
-    }
-    while (s < end && !str_stop[(unsigned char)*s]) {
-        s++;
-    }
-    return s;
-}
-#else
-static const char *scan_plain(const char *s, const char *end)
-{
-    while (s < end && !str_stop[(unsigned char)*s]) {
-        s++;
-    }
-    return s;
-}
-#endif
 
 static apr_size_t offset_of(const jparser_t *ps, const char *at)
 {
@@ -308,7 +261,7 @@ static const char *scan_string(jparser_t *ps, int *escaped)
     for (;;) {
         apr_size_t esc;
 
-        s = scan_plain(s, end);
+        s = aop_jscan_plain(s, end);
         if (s >= end) {
             return unexpected(ps, end);
         }

@@ -2,12 +2,10 @@
  * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 #include <limits.h>
 #include <string.h>
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
 
 #include <apr_strings.h>
 
+#include "aop_jscan.h"
 #include "aop_jtree.h"
 #include "aop_sat.h"
 #include "aop_usage.h"
@@ -407,30 +405,6 @@ static void str_span(json_scan_t *j, const char *s, apr_size_t n)
     }
 }
 
-/* How many of d's first bytes are neither a quote nor a backslash: sixteen at a time
- * where SSE2 is (every x86-64), the rest one by one. */
-static apr_size_t plain_run(const char *d, apr_size_t len)
-{
-    apr_size_t k = 0;
-
-#ifdef __SSE2__
-    const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\');
-
-    for (; k + 16 <= len; k += 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(d + k));
-        int hits = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, quote),
-                                                  _mm_cmpeq_epi8(v, backslash)));
-
-        if (hits) {
-            return k + (apr_size_t)__builtin_ctz((unsigned)hits);
-        }
-    }
-#endif
-    for (; k < len && d[k] != '"' && d[k] != '\\'; k++) {
-    }
-    return k;
-}
-
 static void json_feed(aop_usage_parser_t *up, const char *d, apr_size_t len)
 {
     json_scan_t *j = &up->j;
@@ -438,7 +412,8 @@ static void json_feed(aop_usage_parser_t *up, const char *d, apr_size_t len)
 
     while (i < len && !j->done) {
         if (j->in_str && !j->esc) {
-            k = i + plain_run(d + i, len - i);
+            /* A control character stops the run too; json_str_byte() takes it. */
+            k = (apr_size_t)(aop_jscan_plain(d + i, d + len) - d);
             if (k > i) {
                 str_span(j, d + i, k - i);
                 i = k;
@@ -684,28 +659,6 @@ static int is_filter_value(const char *d, apr_size_t len, apr_size_t at, apr_siz
     return open > 0 && d[open - 1] == '"' && is_filter_key(d + open, k - open);
 }
 
-/* The first quote at or after i (len when none).  The quotes of a chunk are a few
- * bytes apart, too close for a memchr() call each to pay; SSE2 (every x86-64) looks
- * at sixteen bytes at a time inline. */
-static apr_size_t next_quote(const char *d, apr_size_t i, apr_size_t len)
-{
-#ifdef __SSE2__
-    const __m128i quote = _mm_set1_epi8('"');
-
-    for (; i + 16 <= len; i += 16) {
-        int hits = _mm_movemask_epi8(_mm_cmpeq_epi8(
-            _mm_loadu_si128((const __m128i *)(const void *)(d + i)), quote));
-
-        if (hits) {
-            return i + (apr_size_t)__builtin_ctz((unsigned)hits);
-        }
-    }
-#endif
-    for (; i < len && d[i] != '"'; i++) {
-    }
-    return i;
-}
-
 /* One pass over an event's JSON, without building it: whether it has a "usage"
  * member, whether it ends a Responses stream, whether the content filter spoke in it,
  * and the text of its string members "content" and "text".  A quoted name followed
@@ -723,7 +676,9 @@ static apr_int64_t scan_event(const char *d, apr_size_t len, int *has_usage, int
     *terminal = 0;
     while (i + 1 < len) {
         if (d[i] != '"') {
-            i = next_quote(d, i + 1, len);
+            /* Quotes are a few bytes apart, too close for a memchr() call each to
+             * pay. */
+            i = (apr_size_t)(aop_jscan_quote(d + i + 1, d + len) - d);
             continue;
         }
         next = d[i + 1];
