@@ -433,11 +433,25 @@ def test_secret_file_read_again_at_reload(server, idp):
     assert chat(server, "m-entra").status == 200
 
 
-def test_tokens_survive_a_graceful_restart(server, idp):
-    assert wait_for(lambda: chat(server, "m-entra").status == 200)
+def test_tokens_survive_a_graceful_restart(server, idp_long, azure):
+    """The token table outlives a graceful restart: "rfs" (hour-long tokens) serves the
+    first request after it with the token it had, and nothing is fetched again.  (Not
+    "ent": its 2-second tokens may run out while the restart replaces the children
+    that renew them, which real tokens, renewed minutes ahead, never do.)"""
+    def via_rfs():
+        r = chat(server, "m-refuse")
+        recs = [x for x in azure.client.requests() if x.get("deployment") == "d-rfs"]
+        return r.status == 200 and recs and recs[-1]["status"] == 200
+
+    assert wait_for(via_rfs)
+    fetched = len(idp_long.client.requests())
     server.graceful()
-    # the token table is kept: the first request needs no new fetch
-    assert chat(server, "m-entra").status == 200
+    azure.client.reset()
+    resp = chat(server, "m-refuse")
+    assert resp.status == 200, resp.body
+    got = [(x.get("deployment"), x["status"]) for x in azure.client.requests()]
+    assert got == [("d-rfs", 200)], got
+    assert len(idp_long.client.requests()) == fetched, "a token was fetched again"
 
 
 # ------------------------------------------------------------ managed and workload identity
