@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # Copyright 2026 The mod_aoproxy authors (LICENSE)
 """Instructions per request: one Apache process (`httpd -X`) under callgrind serves
-the small chat, JSON and streamed, through plain mod_proxy_balancer and through
-mod_aoproxy (2 instances).  Unlike CPU time, the count is the same run after run
+the small chat, JSON and streamed (and JSON with an https backend), through plain
+mod_proxy_balancer and through mod_aoproxy (2 instances).  Unlike CPU time, the count is the same run after run
 whatever else the machine does, so it shows a change's own cost where the other parts'
 ratios are within their noise.  A count is (instructions after warm-up + N requests
 - instructions after warm-up alone) / N: start-up and shutdown cancel out."""
@@ -18,6 +18,8 @@ from .common import CHAT, DIRECT, DIRECT_STREAM, HTTPD, KEY, STREAM_MODEL, V1, w
 from . import servers
 
 WARM_UP = 30
+KINDS = (("json", "small chat, JSON"), ("stream", "small chat, streamed"),
+         ("tls", "small chat, JSON, https backend"))
 
 
 def count(root_dir, srv, path, body, n):
@@ -80,8 +82,25 @@ def run(cfg, tmp, backend):
             key = "%s_%s" % (name, kind)
             results[key] = per_request(tmp, key, srv, path, body, n)
             print("  %-18s %9.0f instructions a request" % (key, results[key]))
+    tls_root = os.path.join(tmp, "instr-tls")
+    os.makedirs(tls_root, exist_ok=True)
+    cert, pkey = servers.self_signed(tls_root)
+    tls_backend = servers.backend(os.path.join(tls_root, "backend"), tls=(cert, pkey))
+    try:
+        origin = "https://127.0.0.1:%d" % tls_backend.tls_port
+        for name, instances in (("plain", 0), ("aoproxy_2", 2)):
+            ours = instances > 0
+            srv = servers.Apache(os.path.join(tls_root, name), origin, instances, ssl_ca=cert,
+                                 ready=(V1 if ours else DIRECT, CHAT))
+            srv.stop()
+            time.sleep(0.5)
+            key = "%s_tls" % name
+            results[key] = per_request(tmp, key, srv, V1 if ours else DIRECT, CHAT, n)
+            print("  %-18s %9.0f instructions a request" % (key, results[key]))
+    finally:
+        tls_backend.stop()
     added = {kind: results["aoproxy_2_" + kind] - results["plain_" + kind]
-             for kind in ("json", "stream")}
+             for kind, _ in KINDS if "plain_" + kind in results}
     return {"settings": {"requests": n, "warm_up": WARM_UP}, "results": results,
             "added": added}
 
@@ -90,7 +109,9 @@ def markdown(part):
     r, a = part["results"], part["added"]
     rows = ["| request | plain mod_proxy | mod_aoproxy (2 instances) | added | ratio |",
             "| --- | ---: | ---: | ---: | ---: |"]
-    for kind, label in (("json", "small chat, JSON"), ("stream", "small chat, streamed")):
+    for kind, label in KINDS:
+        if kind not in a:               # runs saved before the https row
+            continue
         p, o = r["plain_" + kind], r["aoproxy_2_" + kind]
         rows.append("| %s | %.0f | %.0f | **%+.0f** | %.3f |" % (label, p, o, a[kind], o / p))
     return """## Instructions per request
@@ -101,7 +122,10 @@ one after the other on one keep-alive connection; a count is the difference betw
 that run and one of the warm-up alone, divided by {n}. Instructions are not time
 (the kernel's work, most of a proxied request's, is not in them, nor are cache
 misses), but they are the same from run to run whatever else the machine does: the
-module's own cost, free of the noise in the other parts.
+module's own cost, free of the noise in the other parts. The https row is the
+small chat again with the HTTPS part's backend (nginx on TLS, verified): the TLS
+work is the same for both, so what the module adds there should be what it adds on
+http.
 
 {rows}
 """.format(warm=part["settings"]["warm_up"], n=part["settings"]["requests"],

@@ -57,13 +57,18 @@ def run(cfg, tmp):
     try:
         servers["plain"] = Apache(os.path.join(root, "plain"), origin, ssl_ca=cert,
                                   ready=(DIRECT, CHAT))
+        # Two members on the one backend, as mod_aoproxy's two instances: as many
+        # connection pools, so as many backend connections (each member keeps its own).
+        servers["plain_2"] = Apache(os.path.join(root, "plain2"), origin, plain_members=2,
+                                    ssl_ca=cert, ready=(DIRECT, CHAT))
         servers["aoproxy"] = Apache(os.path.join(root, "aop"), origin, 2, ssl_ca=cert,
                                     ready=(V1, CHAT))
         servers["nginx"] = nginx_proxy(os.path.join(root, "nginx"), be.tls_port, "https", cert)
         steps = [("backend", counted(lambda: wrk(origin + DIRECT, json.dumps(CHAT),
                                                  cfg.tls_duration, cfg.connections, tmp,
                                                  cpu_pids=be.pids()), hs))]
-        for name, path in (("plain", DIRECT), ("aoproxy", V1), ("nginx", DIRECT)):
+        for name, path in (("plain", DIRECT), ("plain_2", DIRECT), ("aoproxy", V1),
+                           ("nginx", DIRECT)):
             srv = servers[name]
             url = "http://127.0.0.1:%d%s" % (srv.port, path)
             steps.append((name, counted(lambda url=url, srv=srv: wrk(
@@ -85,6 +90,10 @@ def run(cfg, tmp):
                          "repeat": cfg.tls_repeat},
             "results": results, "rounds": rounds,
             "ratios": {"aoproxy": paired(rounds, "aoproxy", "plain"),
+                       "aoproxy_vs_plain_2": paired(rounds, "aoproxy", "plain_2"),
+                       "plain_2": paired(rounds, "plain_2", "plain"),
+                       "aoproxy_added_cpu_us_vs_plain_2": paired_cpu(rounds, "aoproxy",
+                                                                     "plain_2"),
                        "nginx": paired(rounds, "nginx", "plain"),
                        "aoproxy_added_cpu_us": paired_cpu(rounds, "aoproxy", "plain"),
                        "aoproxy_added_user_us": paired_cpu(rounds, "aoproxy", "plain",
@@ -97,8 +106,11 @@ def markdown(part):
             "(resumed) | requests | TLS |",
             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
     names = {"backend": "none (wrk to the backend)", "plain": "plain mod_proxy",
-             "aoproxy": "mod_aoproxy", "nginx": "nginx"}
-    for name in ("plain", "aoproxy", "nginx", "backend"):
+             "plain_2": "plain mod_proxy, 2 members", "aoproxy": "mod_aoproxy (2 instances)",
+             "nginx": "nginx"}
+    for name in ("plain", "plain_2", "aoproxy", "nginx", "backend"):
+        if name not in res:             # runs saved before plain_2
+            continue
         r = res[name]
         ratio = "1" if name == "plain" else ("**%.3f**" % rat[name] if name in rat else "")
         rows.append("| %s | %.0f | %s | %.2f | %.2f | %.1f | %d (%d) | %d | %s |" % (
@@ -121,9 +133,16 @@ closes an upstream connection after 1000 requests (`keepalive_requests`, its def
 and opens the next with a resumed session.
 
 mod_aoproxy adds {cpu:+.1f} us of CPU per request over plain mod_proxy here
-({user:+.1f} us of it user time; medians of the per-round differences).
+({user:+.1f} us of it user time; medians of the per-round differences).{vs2}
 
 {rows}
 """.format(conn=st["connections"], dur=st["duration"], rounds=st["repeat"],
            cpu=rat["aoproxy_added_cpu_us"], user=rat.get("aoproxy_added_user_us", float("nan")),
+           vs2="" if "plain_2" not in res else """ Each
+member of a balancer (each instance of mod_aoproxy) keeps its own pool of backend
+connections in each child; plain mod_proxy with 2 members on the one backend, as
+many pools as mod_aoproxy's 2 instances, is the row "2 members": mod_aoproxy's
+throughput is **%.3f** of it (%+.1f us of CPU per request), and it is %.3f of the
+one member's.""" % (rat["aoproxy_vs_plain_2"], rat["aoproxy_added_cpu_us_vs_plain_2"],
+                    rat["plain_2"]),
            rows="\n".join(rows))
