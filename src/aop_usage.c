@@ -88,6 +88,7 @@ struct aop_usage_parser_t {
     int saw_done, events;
     int content_filter;         /* aop_usage_content_filter() */
     int want_id;                /* keep the answer's id (aop_usage_want_id) */
+    int fed;                    /* a byte was fed (aop_usage_feed_whole's condition) */
     const char *id;
     json_scan_t j;
     sse_scan_t s;
@@ -431,6 +432,128 @@ static void json_feed(aop_usage_parser_t *up, const char *d, apr_size_t len)
         }
         i++;
     }
+}
+
+/* ---- a whole JSON answer: its usage found from the end ------------------------- */
+
+/* One past the last byte of d[0, e) that is not space. */
+static apr_size_t trim_end(const char *d, apr_size_t e)
+{
+    while (e > 0 && is_space(d[e - 1])) {
+        e--;
+    }
+    return e;
+}
+
+/* Whether a filter word stands between quotes anywhere in d.  If none does, the
+ * full scan could not flag the answer: it compares a filter key's value raw, as the
+ * bytes between its quotes. */
+static int may_be_filtered(const char *d, apr_size_t len)
+{
+    static const char *const words[] = {
+        "content_filter", "content_policy_violation", "ResponsibleAIPolicyViolation", NULL
+    };
+    const char *p = d, *end = d + len;
+    int i;
+
+    while ((p = aop_jscan_quote(p, end)) < end) {
+        p++;
+        if (p < end && (*p == 'c' || *p == 'R')) {
+            for (i = 0; words[i]; i++) {
+                apr_size_t n = strlen(words[i]);
+
+                if ((apr_size_t)(end - p) > n && memcmp(p, words[i], n) == 0 && p[n] == '"') {
+                    return 1;
+                }
+            }
+        }
+    }
+    return 0;
+}
+
+/* Walks back over the value that ends at d[e - 1] ('}' or ']') to its opening
+ * bracket, above lo: its index, or 0 when it is not found or a string in it holds a
+ * backslash (then a quote in it could mislead the walk; the full scan decides). */
+static apr_size_t bracket_start(const char *d, apr_size_t lo, apr_size_t e)
+{
+    apr_size_t i = e;
+    int depth = 0;
+
+    while (i > lo) {
+        char c = d[--i];
+
+        if (c == '"') {
+            /* A string, from its closing quote: with no backslash in it, the quote
+             * before is its opening one. */
+            while (i > lo && d[i - 1] != '"') {
+                if (d[--i] == '\\') {
+                    return 0;
+                }
+            }
+            if (i <= lo + 1 || d[i - 2] == '\\') {
+                return 0;
+            }
+            i--;                /* the opening quote */
+        }
+        else if (c == '}' || c == ']') {
+            depth++;
+        }
+        else if ((c == '{' || c == '[') && --depth == 0) {
+            return c == '{' ? i : 0;
+        }
+    }
+    return 0;
+}
+
+/* A whole answer whose last top-level member is "usage" with an object for value
+ * (Azure sorts its members: "usage" comes last), no filter word in it and no id
+ * wanted: its usage is taken from the end, as the full scan would take it, and 1
+ * returned; 0 leaves it to the full scan.  The benchmark's 346-byte answer cost the
+ * full scan 10 200 instructions (callgrind). */
+static int whole_json(aop_usage_parser_t *up, const char *d, apr_size_t len)
+{
+    apr_size_t b = 0, e = trim_end(d, len), close, from, k;
+    const aop_jnode_t *u;
+
+    while (b < e && is_space(d[b])) {
+        b++;
+    }
+    if (up->want_id || e < b + 2 || d[b] != '{' || d[e - 1] != '}') {
+        return 0;
+    }
+    close = e - 1;              /* the top-level object's end */
+    e = trim_end(d, close);
+    if (e <= b + 1 || d[e - 1] != '}' || !(from = bracket_start(d, b + 1, e))) {
+        return 0;
+    }
+    /* The full scan captures from the value to the top-level '}', and ignores a
+     * capture that outgrows its buffer. */
+    if (close - from > AOP_USAGE_MAX_VALUE) {
+        return 0;
+    }
+    k = trim_end(d, from);
+    if (k <= b || d[k - 1] != ':') {
+        return 0;
+    }
+    k = trim_end(d, k - 1);
+    if (k < b + 1 + 7 || memcmp(d + k - 7, "\"usage\"", 7) != 0) {
+        return 0;
+    }
+    k = trim_end(d, k - 7);
+    if (k - 1 != b && d[k - 1] != ',') {
+        return 0;
+    }
+    if (may_be_filtered(d + b, e - b)) {
+        return 0;
+    }
+    /* An object the full scan would take (else it keeps an earlier one's). */
+    u = aop_jtree_parse(up->pool, d + from, close - from, NULL);
+    if (!u || u->type != AOP_JOBJECT) {
+        return 0;
+    }
+    take_usage(up, u);
+    up->j.done = 1;
+    return 1;
 }
 
 /* ---- server-sent events --------------------------------------------------------- */
@@ -1076,10 +1199,21 @@ apr_status_t aop_usage_feed(aop_usage_parser_t *up, const char *data, apr_size_t
     if (len == 0) {
         return APR_SUCCESS;
     }
+    up->fed = 1;
     if (up->sse) {
         return sse_feed(up, data, len, emit, baton);
     }
     json_feed(up, data, len);
+    return up->strip ? emit(baton, data, len) : APR_SUCCESS;
+}
+
+apr_status_t aop_usage_feed_whole(aop_usage_parser_t *up, const char *data, apr_size_t len,
+                                  aop_usage_emit_fn *emit, void *baton)
+{
+    if (up->sse || up->fed || len == 0 || !whole_json(up, data, len)) {
+        return aop_usage_feed(up, data, len, emit, baton);
+    }
+    up->fed = 1;
     return up->strip ? emit(baton, data, len) : APR_SUCCESS;
 }
 

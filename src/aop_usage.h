@@ -57,6 +57,13 @@ typedef apr_status_t aop_usage_emit_fn(void *baton, const char *data, apr_size_t
 apr_status_t aop_usage_feed(aop_usage_parser_t *up, const char *data, apr_size_t len,
                             aop_usage_emit_fn *emit, void *baton);
 
+/* Feeds the whole body at once, nothing fed before and nothing after (the caller saw
+ * its end follow it): as aop_usage_feed, with the same results, but a JSON answer
+ * whose usage is its last member is not scanned through (aop_usage.c, whole_json).
+ * Otherwise the same as aop_usage_feed. */
+apr_status_t aop_usage_feed_whole(aop_usage_parser_t *up, const char *data, apr_size_t len,
+                                  aop_usage_emit_fn *emit, void *baton);
+
 /* End of body.  In strip mode, emits whatever partial event is still held, unchanged.
  * The complete data lines of such an unterminated event still count for the usage,
  * the characters and [DONE] (the upstream may have closed without the blank line). */

@@ -209,7 +209,8 @@ static void tell_where(usage_filter_t *uf, int at_end)
     }
 }
 
-static apr_status_t feed_bucket(usage_filter_t *uf, apr_bucket *b)
+/* whole: the answer's end follows b (a held answer comes so, mod_aoproxy_hold.c). */
+static apr_status_t feed_bucket(usage_filter_t *uf, apr_bucket *b, int whole)
 {
     const char *data;
     apr_size_t len;
@@ -226,7 +227,8 @@ static apr_status_t feed_bucket(usage_filter_t *uf, apr_bucket *b)
     }
     uf->piece = data;
     uf->piece_len = len;
-    rv = aop_usage_feed(uf->parser, data, len, uf->strip ? emit : NULL, uf);
+    rv = (whole ? aop_usage_feed_whole : aop_usage_feed)(uf->parser, data, len,
+                                                          uf->strip ? emit : NULL, uf);
     uf->piece = NULL;
     tell_where(uf, 0);
     return rv;
@@ -293,7 +295,9 @@ static apr_status_t usage_filter(ap_filter_t *f, apr_bucket_brigade *bb)
             uf->req->content_filtered = aop_usage_content_filter(uf->parser);
             aop_stats_finish(f->r, uf->req);
         }
-        else if (!APR_BUCKET_IS_METADATA(b) && (rv = feed_bucket(uf, b)) != APR_SUCCESS) {
+        else if (!APR_BUCKET_IS_METADATA(b)
+                 && (rv = feed_bucket(uf, b, next != APR_BRIGADE_SENTINEL(bb)
+                                             && APR_BUCKET_IS_EOS(next))) != APR_SUCCESS) {
             /* What went to out may point into buckets this call's caller frees. */
             apr_brigade_cleanup(uf->out);
             apr_brigade_cleanup(uf->fed);

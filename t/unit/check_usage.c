@@ -51,12 +51,14 @@ static apr_status_t sink_emit(void *baton, const char *data, apr_size_t len)
 typedef struct {
     aop_usage_t u;
     apr_int64_t chars;
-    int done, events;
+    int done, events, filtered;
     const char *out;            /* what strip mode forwarded */
     apr_size_t out_len;
 } result_t;
 
-enum { WHOLE, BYTES, SMALL, LARGE, NMODES };
+/* WHOLE_LAST: fed whole through aop_usage_feed_whole, which may find a JSON answer's
+ * usage from its end; it must agree with the full scan of every other mode. */
+enum { WHOLE, BYTES, SMALL, LARGE, WHOLE_LAST, NMODES };
 
 /* Piece sizes from a fixed-seed generator, zero-length feeds included. */
 static apr_size_t piece_size(int mode, apr_uint32_t *seed, apr_size_t left)
@@ -86,7 +88,10 @@ static void run_mode(const char *body, apr_size_t len, int sse, int strip, int m
     apr_pool_create(&p, pool);
     up = aop_usage_parser_create(p, sse, strip);
     /* Asserted once after the loop: each Check assertion writes to a file. */
-    for (off = 0; off < len && rv == APR_SUCCESS; off += n) {
+    if (mode == WHOLE_LAST) {
+        rv = aop_usage_feed_whole(up, body, len, strip ? sink_emit : NULL, &sink);
+    }
+    for (off = 0; mode != WHOLE_LAST && off < len && rv == APR_SUCCESS; off += n) {
         n = piece_size(mode, &seed, len - off);
         rv = aop_usage_feed(up, body + off, n, strip ? sink_emit : NULL, &sink);
     }
@@ -96,6 +101,7 @@ static void run_mode(const char *body, apr_size_t len, int sse, int strip, int m
     r->chars = aop_usage_content_chars(up);
     r->done = aop_usage_saw_done(up);
     r->events = aop_usage_events(up);
+    r->filtered = aop_usage_content_filter(up);
     r->out = sink.len ? apr_pmemdup(pool, sink.buf, sink.len) : "";
     r->out_len = sink.len;
     free(sink.buf);
@@ -115,6 +121,7 @@ static void run(const char *body, apr_size_t len, int sse, int strip, result_t *
         ck_assert_int_eq(o.chars, r->chars);
         ck_assert_int_eq(o.done, r->done);
         ck_assert_int_eq(o.events, r->events);
+        ck_assert_int_eq(o.filtered, r->filtered);
         ck_assert_uint_eq(o.out_len, r->out_len);
         ck_assert_msg(memcmp(o.out, r->out, o.out_len) == 0, "output differs in mode %d",
                       mode);
@@ -151,6 +158,69 @@ START_TEST(chat_usage_at_end)
     assert_usage(&r, 12, 34, 46);
     ck_assert_int_eq(r.chars, 0);
     ck_assert_int_eq(r.events, 0);
+}
+END_TEST
+
+/* Answers whose usage aop_usage_feed_whole finds from the end, and answers it must
+ * leave to the full scan; run_json() compares it with every other way of feeding. */
+START_TEST(usage_found_from_the_end_agrees_with_the_scan)
+{
+    static const struct {
+        const char *body;
+        int found;
+        apr_int64_t prompt, completion, total;
+    } cases[] = {
+        /* Azure's shape: sorted members, filter results, details objects. */
+        { "{\"choices\":[{\"content_filter_results\":{\"hate\":{\"filtered\":false,"
+          "\"severity\":\"safe\"}},\"finish_reason\":\"stop\",\"index\":0,\"message\":"
+          "{\"content\":\"Hi } { \\\" usage\",\"role\":\"assistant\"}}],\"created\":1,"
+          "\"id\":\"chatcmpl-1\",\"model\":\"gpt-4o\",\"object\":\"chat.completion\","
+          "\"prompt_filter_results\":[{\"prompt_index\":0,\"content_filter_results\":{}}],"
+          "\"system_fingerprint\":\"fp\",\"usage\":{\"completion_tokens\":7,"
+          "\"completion_tokens_details\":{\"reasoning_tokens\":0},\"prompt_tokens\":9,"
+          "\"prompt_tokens_details\":{\"cached_tokens\":[0]},\"total_tokens\":16}}",
+          1, 9, 7, 16 },
+        /* Spaces everywhere, and usage the only member. */
+        { " \n{ \"usage\" \t:\r\n { \"prompt_tokens\" : 1 , \"completion_tokens\":2 } \n} \n",
+          1, 1, 2, 3 },
+        /* Strings in the usage object: braces in them; an empty one; a backslash
+         * (then the full scan decides). */
+        { "{\"id\":\"x\",\"usage\":{\"note\":\"}{][\",\"e\":\"\",\"prompt_tokens\":4}}",
+          1, 4, 0, 4 },
+        { "{\"id\":\"x\",\"usage\":{\"note\":\"a\\\\b\\\"}\",\"prompt_tokens\":5}}",
+          1, 5, 0, 5 },
+        /* Two usage members: the last, an object, counts; a last null or an
+         * unparsable one leaves the earlier one's counts. */
+        { "{\"usage\":{\"prompt_tokens\":1},\"usage\":{\"prompt_tokens\":2}}", 1, 2, 0, 2 },
+        { "{\"usage\":{\"prompt_tokens\":1},\"usage\":null}", 1, 1, 0, 1 },
+        { "{\"usage\":{\"prompt_tokens\":1},\"usage\":{\"prompt_tokens\":}}", 1, 1, 0, 1 },
+        /* Not the last member, not at the top, not an object, not a key. */
+        { "{\"usage\":{\"prompt_tokens\":3},\"service_tier\":\"default\"}", 1, 3, 0, 3 },
+        { "{\"a\":{\"usage\":{\"prompt_tokens\":3}}}", 0, 0, 0, 0 },
+        { "{\"a\":[{\"b\":1},\"usage\",{\"prompt_tokens\":3}]}", 0, 0, 0, 0 },
+        { "[{\"usage\":{\"prompt_tokens\":3}}]", 0, 0, 0, 0 },
+        { "{\"usage\":[{\"prompt_tokens\":3}]}", 0, 0, 0, 0 },
+        { "{\"a\":\"x\\\"usage\":{\"prompt_tokens\":3}}", 0, 0, 0, 0 },
+        { "{\"a\":\"\\\"\",\"usage\":{\"prompt_tokens\":6}}", 1, 6, 0, 6 },
+        { "{\"xusage\":{\"prompt_tokens\":3}}", 0, 0, 0, 0 },
+        { "{\"us\\u0061ge\":{\"prompt_tokens\":3}}", 0, 0, 0, 0 },
+        /* Cut, or more after the answer. */
+        { "{\"usage\":{\"prompt_tokens\":3}", 0, 0, 0, 0 },
+        { "{\"usage\":{\"prompt_tokens\":3}} x", 1, 3, 0, 3 },
+        { "{}", 0, 0, 0, 0 },
+        { "}", 0, 0, 0, 0 },
+        { "{\"usage\":{}}", 1, 0, 0, 0 },
+    };
+    result_t r;
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        run_json(cases[i].body, &r);
+        ck_assert_msg(r.u.found == cases[i].found, "case %d: found %d", (int)i, r.u.found);
+        if (cases[i].found) {
+            assert_usage(&r, cases[i].prompt, cases[i].completion, cases[i].total);
+        }
+    }
 }
 END_TEST
 
@@ -956,10 +1026,14 @@ static int filtered(const char *body, int sse)
 {
     aop_usage_parser_t *whole = aop_usage_parser_create(pool, sse, 0);
     aop_usage_parser_t *bytes = aop_usage_parser_create(pool, sse, 0);
+    aop_usage_parser_t *last = aop_usage_parser_create(pool, sse, 0);
     apr_size_t i, len = strlen(body);
 
     aop_usage_feed(whole, body, len, NULL, NULL);
     aop_usage_finish(whole, NULL, NULL);
+    aop_usage_feed_whole(last, body, len, NULL, NULL);
+    aop_usage_finish(last, NULL, NULL);
+    ck_assert_int_eq(aop_usage_content_filter(whole), aop_usage_content_filter(last));
     for (i = 0; i < len; i++) {
         aop_usage_feed(bytes, body + i, 1, NULL, NULL);
     }
@@ -1097,6 +1171,7 @@ Suite *aop_usage_suite(void)
     tcase_add_test(tc, responses_stream_usage_end_and_id);
     tcase_add_test(tc, responses_incomplete_and_failed_end_streams);
     tcase_add_test(tc, usage_at_start_and_spaced);
+    tcase_add_test(tc, usage_found_from_the_end_agrees_with_the_scan);
     tcase_add_test(tc, text_completion_and_embeddings);
     tcase_add_test(tc, total_computed_when_missing);
     tcase_add_test(tc, huge_counts_are_bounded);
