@@ -58,9 +58,11 @@ apr_status_t aop_usage_feed(aop_usage_parser_t *up, const char *data, apr_size_t
                             aop_usage_emit_fn *emit, void *baton);
 
 /* Feeds the whole body at once, nothing fed before and nothing after (the caller saw
- * its end follow it): as aop_usage_feed, with the same results, but a JSON answer
- * whose usage is its last member is not scanned through (aop_usage.c, whole_json).
- * Otherwise the same as aop_usage_feed. */
+ * its end follow it): as aop_usage_feed, but a JSON answer whose usage is its last
+ * member is not scanned through (aop_usage.c, whole_json).  The results are the same
+ * for a valid JSON document (the fuzz target "sse" checks it); for a malformed one
+ * that ends as such an answer does, the usage may be taken where the scan would
+ * not have seen it at the top level. */
 apr_status_t aop_usage_feed_whole(aop_usage_parser_t *up, const char *data, apr_size_t len,
                                   aop_usage_emit_fn *emit, void *baton);
 
