@@ -878,7 +878,8 @@ class Handler(BaseHTTPRequestHandler):
             }
         self.state.add_tokens(usage["total_tokens"])
         self.state.update(rec, status=200)
-        body = json.dumps(obj, separators=(",", ":")).encode()
+        # As Azure's answers come: members sorted, so "usage" last at the top.
+        body = json.dumps(obj, separators=(",", ":"), sort_keys=True).encode()
         if rule.get("action") in ("cut_stream", "truncate", "stall"):
             return self.partial_body(rec, rule, body)
         return self.send_raw(200, body, "application/json", rule.get("headers"), self.common_headers())
