@@ -150,21 +150,37 @@ const char *aop_url_parse_api_base(apr_pool_t *p, const char *url, aop_instance_
 }
 
 
-int aop_url_unreserved(int c)
+static int unreserved(int c)
 {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
            || c == '-' || c == '.' || c == '_' || c == '~';
 }
 
+int aop_url_unreserved(int c)
+{
+    return unreserved(c);
+}
+
+/* Every request escapes its deployment and api-version, nearly always unreserved
+ * already: then s itself, with no copy. */
 const char *aop_url_escape(apr_pool_t *p, const char *s)
 {
     static const char hex[] = "0123456789ABCDEF";
-    char *out = apr_palloc(p, strlen(s) * 3 + 1), *o = out;
+    const char *k = s;
+    char *out, *o;
 
-    for (; *s; s++) {
+    while (*k && unreserved((unsigned char)*k)) {
+        k++;
+    }
+    if (!*k) {
+        return s;
+    }
+    out = apr_palloc(p, strlen(s) * 3 + 1);
+    memcpy(out, s, (apr_size_t)(k - s));
+    for (o = out + (k - s), s = k; *s; s++) {
         unsigned char c = (unsigned char)*s;
 
-        if (aop_url_unreserved(c)) {
+        if (unreserved(c)) {
             *o++ = (char)c;
         }
         else {

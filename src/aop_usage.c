@@ -445,27 +445,52 @@ static apr_size_t trim_end(const char *d, apr_size_t e)
     return e;
 }
 
+/* Whether one of the filter words, with its closing quote, starts at p (which follows
+ * a quote): "content_filter", "content_policy_violation",
+ * "ResponsibleAIPolicyViolation". */
+static int filter_word_at(const char *p, const char *end)
+{
+    apr_size_t room = (apr_size_t)(end - p);
+
+    if (*p == 'c') {
+        return room >= 15 && memcmp(p, "content_", 8) == 0
+               && (memcmp(p + 8, "filter\"", 7) == 0
+                   || (room >= 25 && memcmp(p + 8, "policy_violation\"", 17) == 0));
+    }
+    return *p == 'R' && room >= 29 && memcmp(p, "ResponsibleAIPolicyViolation\"", 29) == 0;
+}
+
 /* Whether a filter word stands between quotes anywhere in d.  If none does, the
  * full scan could not flag the answer: it compares a filter key's value raw, as the
- * bytes between its quotes. */
+ * bytes between its quotes.  Sixteen bytes at a time where SSE2 is, a quote followed
+ * by 'c' or 'R' found by two overlapping loads: a quote at a time, with the words
+ * compared after every 'c', it cost a small answer about 1 500 instructions. */
 static int may_be_filtered(const char *d, apr_size_t len)
 {
-    static const char *const words[] = {
-        "content_filter", "content_policy_violation", "ResponsibleAIPolicyViolation", NULL
-    };
     const char *p = d, *end = d + len;
-    int i;
 
-    while ((p = aop_jscan_quote(p, end)) < end) {
-        p++;
-        if (p < end && (*p == 'c' || *p == 'R')) {
-            for (i = 0; words[i]; i++) {
-                apr_size_t n = strlen(words[i]);
+#ifdef __SSE2__
+    const __m128i quote = _mm_set1_epi8('"'), c = _mm_set1_epi8('c'), R = _mm_set1_epi8('R');
 
-                if ((apr_size_t)(end - p) > n && memcmp(p, words[i], n) == 0 && p[n] == '"') {
-                    return 1;
-                }
+    while (end - p >= 17) {
+        __m128i at = _mm_loadu_si128((const __m128i *)(const void *)p);
+        __m128i next = _mm_loadu_si128((const __m128i *)(const void *)(p + 1));
+        unsigned mask = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(at, quote))
+                        & (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(next, c),
+                                                                   _mm_cmpeq_epi8(next, R)));
+
+        while (mask) {
+            if (filter_word_at(p + __builtin_ctz(mask) + 1, end)) {
+                return 1;
             }
+            mask &= mask - 1;
+        }
+        p += 16;
+    }
+#endif
+    for (; p + 1 < end; p++) {
+        if (*p == '"' && filter_word_at(p + 1, end)) {
+            return 1;
         }
     }
     return 0;
@@ -546,8 +571,9 @@ static int whole_json(aop_usage_parser_t *up, const char *d, apr_size_t len)
     if (may_be_filtered(d + b, e - b)) {
         return 0;
     }
-    /* An object the full scan would take (else it keeps an earlier one's). */
-    u = aop_jtree_parse(up->pool, d + from, close - from, NULL);
+    /* An object the full scan would take (else it keeps an earlier one's).  Raw: its
+     * names, free of backslashes (bracket_start), are compared where they lie. */
+    u = aop_jtree_parse_raw(up->pool, d + from, close - from, NULL);
     if (!u || u->type != AOP_JOBJECT) {
         return 0;
     }

@@ -341,7 +341,16 @@ void aop_body_release(request_rec *r, aop_req_t *ctx)
     apr_pool_cleanup_run(r->pool, &ctx->body, body_cleanup);
 }
 
+/* Added by its handle, as the hold filter is (mod_aoproxy_hold.c). */
+static ap_filter_rec_t *replay_filter_handle;
+
+void aop_body_replay_add(request_rec *r, aop_req_t *ctx)
+{
+    ap_add_input_filter_handle(replay_filter_handle, ctx, r, r->connection);
+}
+
 void aop_body_register_hooks(apr_pool_t *p)
 {
-    ap_register_input_filter(AOP_BODY_FILTER, replay_filter, NULL, AP_FTYPE_RESOURCE);
+    replay_filter_handle = ap_register_input_filter(AOP_BODY_FILTER, replay_filter, NULL,
+                                                    AP_FTYPE_RESOURCE);
 }

@@ -25,6 +25,8 @@ void aop_body_release(request_rec *r, aop_req_t *ctx);
 /* Starts the replay over: forgets what mod_proxy_http kept of an earlier attempt. */
 void aop_body_rewind(request_rec *r, aop_req_t *ctx);
 
+/* Adds the filter that replays ctx's body to mod_proxy (a request handed to it). */
+void aop_body_replay_add(request_rec *r, aop_req_t *ctx);
 void aop_body_register_hooks(apr_pool_t *p);
 
 #endif

@@ -81,6 +81,17 @@ typedef struct aop_req_t {
     int probe_blocked;                    /* ... and one was left out for that alone */
     const aop_instance_t *inst;           /* the instance of this attempt */
     const char *deployment;               /* its deployment for the model */
+    struct {                              /* the last (instance, model) pair looked up
+                                           * (aop_req_pair, aop_req_limits): a request
+                                           * asks for its pair six times, each a hash
+                                           * and a name search */
+        int idx;
+        const char *model;                /* NULL = nothing cached */
+        int slot;                         /* the pair's slot, -1 = none */
+        struct aop_shm_pair_t *pair;
+        const aop_deployment_limits_t *limits;
+        const char *deployment;
+    } pair_memo;
     aop_splice_t model_splice;            /* the body's model made the deployment, for
                                            * this attempt (mod_aoproxy_proxy.c's canon);
                                            * text NULL = none */
@@ -141,5 +152,14 @@ aop_req_t *aop_req_make(request_rec *r);
 
 /* The state of a request of ours, or NULL (not an OpenAI call under AOProxy On). */
 aop_req_t *aop_req_get(const request_rec *r);
+
+/* The shared record of candidate idx's deployment of the model being tried
+ * (aop_shm_pair), its limits (aop_instance_limits) and its name
+ * (aop_instance_deployment): remembered for the last
+ * candidate asked, a cache that does not change what ctx says (hence const). */
+struct aop_shm_pair_t *aop_req_pair(const aop_req_t *ctx, int idx);
+int aop_req_pair_slot(const aop_req_t *ctx, int idx);
+const aop_deployment_limits_t *aop_req_limits(const aop_req_t *ctx, int idx);
+const char *aop_req_deployment(const aop_req_t *ctx, int idx);
 
 #endif

@@ -122,8 +122,7 @@ int aop_fallback_wait_retry(request_rec *r, aop_req_t *ctx)
 {
     /* The 429 rests the deployment (instance and model), not the instance. */
     const aop_shm_pair_t *sp = ctx->chosen >= 0 && ctx->inst
-                               ? aop_shm_pair(ctx->view->shm_map, ctx->inst, ctx->chosen,
-                                              ctx->info.model) : NULL;
+                               ? aop_req_pair(ctx, ctx->chosen) : NULL;
     apr_time_t now = apr_time_now(), until;
     apr_interval_time_t wait, limit = (apr_interval_time_t)(ctx->view->cfg->max_retry_wait
                                                             * APR_USEC_PER_SEC);

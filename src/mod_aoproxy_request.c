@@ -80,7 +80,7 @@ static void hand_to_proxy(request_rec *r, aop_req_t *ctx)
     r->filename = proxy_filename(r, ctx->sc);
     r->proxyreq = PROXYREQ_REVERSE;
     r->handler = "proxy-server";
-    ap_add_input_filter(AOP_BODY_FILTER, ctx, r, r->connection);
+    aop_body_replay_add(r, ctx);
 }
 
 /* A stream whose client did not ask for usage still gets it from Azure (the
@@ -236,8 +236,8 @@ static int aop_fixups(request_rec *r)
     ctx = aop_req_make(r);
     /* An instance's answer is held until it cannot fail over for want of it, then
      * (every answer of ours, proxied or not) usage, and counting at its end. */
-    ap_add_output_filter(AOP_HOLD_FILTER, NULL, r, r->connection);
-    ap_add_output_filter(AOP_USAGE_FILTER, NULL, r, r->connection);
+    aop_hold_filter_add(r);
+    aop_usage_filter_add(r);
     if (!ctx->sc->cfg || !ctx->sc->balancer
         || !(ctx->view = aop_view_acquire(r, ctx->sc->fleet))) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOPLOGNO(00012)

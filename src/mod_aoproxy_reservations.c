@@ -16,9 +16,7 @@ void aop_reservation_take_locked(aop_req_t *ctx, int idx, apr_time_t now)
 {
     aop_shm_inst_t *si = aop_shm_inst(ctx->view->shm_map, idx);
     aop_resv_table_t *table = aop_shm_reservations();
-    const aop_instance_t *inst = APR_ARRAY_IDX(ctx->view->cfg->instances, idx,
-                                               aop_instance_t *);
-    int pair = aop_shm_pair_slot_of(ctx->view->shm_map, inst, idx, ctx->info.model);
+    int pair = aop_req_pair_slot(ctx, idx);
 
     if (si) {
         aop_tpm_reserve(&si->tpm, ctx->info.estimate);

@@ -57,8 +57,7 @@ static void attempt_event(aop_req_t *ctx, int status, aop_kind_e failure, int fa
 static void record_attempt_locked(aop_req_t *ctx, const aop_stats_event_t *ev, apr_time_t now)
 {
     aop_shm_inst_t *si = aop_shm_inst(ctx->view->shm_map, ctx->chosen);
-    aop_shm_pair_t *pair = aop_shm_pair(ctx->view->shm_map, ctx->inst, ctx->chosen,
-                                        ctx->info.model);
+    aop_shm_pair_t *pair = aop_req_pair(ctx, ctx->chosen);
 
     ctx->attempt_recorded = 1;
     if (si) {

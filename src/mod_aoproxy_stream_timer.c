@@ -80,6 +80,9 @@ static apr_status_t timed_read(ap_filter_t *f, apr_bucket_brigade *bb, ap_input_
     return rv;
 }
 
+/* Added by its handle, as the hold filter is (mod_aoproxy_hold.c). */
+static ap_filter_rec_t *stream_timer_handle;
+
 static apr_status_t stream_timer_filter(ap_filter_t *f, apr_bucket_brigade *bb,
                                         ap_input_mode_t mode, apr_read_type_e block,
                                         apr_off_t readbytes)
@@ -127,13 +130,14 @@ static int aop_timer_create_req(request_rec *r, request_rec *pr)
     t->first_by = first > 0.0
                   ? ctx->attempt_start + (apr_interval_time_t)(first * APR_USEC_PER_SEC) : 0;
     t->idle = idle > 0.0 ? (apr_interval_time_t)(idle * APR_USEC_PER_SEC) : 0;
-    ap_add_input_filter(AOP_STREAM_TIMER_FILTER, t, pr, pr->connection);
+    ap_add_input_filter_handle(stream_timer_handle, t, pr, pr->connection);
     return DECLINED;
 }
 
 void aop_stream_timer_register_hooks(apr_pool_t *p)
 {
-    ap_register_input_filter(AOP_STREAM_TIMER_FILTER, stream_timer_filter, NULL,
-                             AP_FTYPE_RESOURCE);
+    stream_timer_handle = ap_register_input_filter(AOP_STREAM_TIMER_FILTER,
+                                                   stream_timer_filter, NULL,
+                                                   AP_FTYPE_RESOURCE);
     APR_OPTIONAL_HOOK(proxy, create_req, aop_timer_create_req, NULL, NULL, APR_HOOK_MIDDLE);
 }

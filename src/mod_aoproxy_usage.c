@@ -318,7 +318,16 @@ static apr_status_t usage_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     return rv;
 }
 
+/* Added by its handle, as the hold filter is (mod_aoproxy_hold.c). */
+static ap_filter_rec_t *usage_filter_handle;
+
+void aop_usage_filter_add(request_rec *r)
+{
+    ap_add_output_filter_handle(usage_filter_handle, NULL, r, r->connection);
+}
+
 void aop_usage_register_hooks(apr_pool_t *p)
 {
-    ap_register_output_filter(AOP_USAGE_FILTER, usage_filter, NULL, AP_FTYPE_RESOURCE);
+    usage_filter_handle = ap_register_output_filter(AOP_USAGE_FILTER, usage_filter, NULL,
+                                                    AP_FTYPE_RESOURCE);
 }

@@ -10,6 +10,8 @@
 
 #define AOP_USAGE_FILTER "AOPROXY_USAGE"
 
+/* Adds the usage filter to r (fixups, for every call of ours). */
+void aop_usage_filter_add(request_rec *r);
 void aop_usage_register_hooks(apr_pool_t *p);
 
 #endif

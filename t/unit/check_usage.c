@@ -224,6 +224,47 @@ START_TEST(usage_found_from_the_end_agrees_with_the_scan)
 }
 END_TEST
 
+/* A filter word anywhere, at every offset of the sixteen-byte blocks
+ * may_be_filtered looks at, and in the last bytes it looks at one at a time: the
+ * answer from the end agrees with the full scan (run_json compares them), and the
+ * words and near misses as a finish_reason value are told apart as the scan tells
+ * them. */
+START_TEST(filter_words_at_every_offset_agree_with_the_scan)
+{
+    static const char *const words[] = {
+        "content_filter", "content_policy_violation", "ResponsibleAIPolicyViolation",
+        "content_filte", "content_filterx", "content_", "ResponsibleAIPolicyViolatio",
+        "Content_filter", "c", "R"
+    };
+    char body[512];
+    result_t r;
+    int w, pad, filtered_seen = 0;
+
+    for (w = 0; w < (int)(sizeof(words) / sizeof(words[0])); w++) {
+        for (pad = 0; pad < 40; pad++) {
+            apr_snprintf(body, sizeof(body), "{\"id\":\"%.*s\",\"choices\":[{"
+                         "\"finish_reason\":\"%s\"}],\"usage\":{\"prompt_tokens\":3}}",
+                         pad, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", words[w]);
+            run_json(body, &r);
+            filtered_seen += r.filtered;
+            /* "code" and its value a few bytes apart: two in one block. */
+            apr_snprintf(body, sizeof(body), "{\"id\":\"%.*s\",\"error\":{"
+                         "\"code\":\"%s\"},\"usage\":{\"prompt_tokens\":3}}",
+                         pad, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", words[w]);
+            run_json(body, &r);
+            filtered_seen += r.filtered;
+            apr_snprintf(body, sizeof(body), "{\"usage\":{\"prompt_tokens\":3,"
+                         "\"finish_reason\":\"%s\"%.*s}}", words[w], pad,
+                         "                                           ");
+            run_json(body, &r);
+            filtered_seen += r.filtered;
+        }
+    }
+    /* The test can fail: the scan flags the true words in these places. */
+    ck_assert_int_gt(filtered_seen, 0);
+}
+END_TEST
+
 START_TEST(usage_at_start_and_spaced)
 {
     result_t r;
@@ -1172,6 +1213,7 @@ Suite *aop_usage_suite(void)
     tcase_add_test(tc, responses_incomplete_and_failed_end_streams);
     tcase_add_test(tc, usage_at_start_and_spaced);
     tcase_add_test(tc, usage_found_from_the_end_agrees_with_the_scan);
+    tcase_add_test(tc, filter_words_at_every_offset_agree_with_the_scan);
     tcase_add_test(tc, text_completion_and_embeddings);
     tcase_add_test(tc, total_computed_when_missing);
     tcase_add_test(tc, huge_counts_are_bounded);
