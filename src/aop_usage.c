@@ -130,28 +130,48 @@ static apr_int64_t count_member(const aop_jnode_t *obj, const char *key)
     return v->i > AOP_USAGE_MAX_TOKENS ? AOP_USAGE_MAX_TOKENS : v->i;
 }
 
-/* Records a usage object; null or anything else is no usage. */
-static void take_usage(aop_usage_parser_t *up, const aop_jnode_t *u)
-{
-    apr_int64_t prompt, completion, total;
+/* The counts a usage object gives (count_member's), by name. */
+typedef enum {
+    U_PROMPT, U_INPUT, U_COMPLETION, U_OUTPUT, U_TOTAL, U_COUNT
+} usage_count_e;
 
-    if (!u || u->type != AOP_JOBJECT) {
-        return;
-    }
+static const struct {
+    const char *name;
+    apr_size_t len;
+} usage_names[U_COUNT] = {
+    { "prompt_tokens", 13 }, { "input_tokens", 12 }, { "completion_tokens", 17 },
+    { "output_tokens", 13 }, { "total_tokens", 12 }
+};
+
+/* Records a usage object's counts (-1: absent or not a count). */
+static void set_usage(aop_usage_parser_t *up, const apr_int64_t *c)
+{
     /* Chat's names, else the Responses API's. */
-    if ((prompt = count_member(u, "prompt_tokens")) < 0) {
-        prompt = count_member(u, "input_tokens");
-    }
-    if ((completion = count_member(u, "completion_tokens")) < 0) {
-        completion = count_member(u, "output_tokens");
-    }
-    total = count_member(u, "total_tokens");
+    apr_int64_t prompt = c[U_PROMPT] >= 0 ? c[U_PROMPT] : c[U_INPUT];
+    apr_int64_t completion = c[U_COMPLETION] >= 0 ? c[U_COMPLETION] : c[U_OUTPUT];
+    apr_int64_t total = c[U_TOTAL];
+
     up->usage.prompt_tokens = prompt < 0 ? 0 : prompt;
     up->usage.completion_tokens = completion < 0 ? 0 : completion;
     up->usage.total_tokens = total >= 0 ? total
                              : aop_sat_add_nonneg(up->usage.prompt_tokens,
                                                   up->usage.completion_tokens);
     up->usage.found = 1;
+}
+
+/* Records a usage object; null or anything else is no usage. */
+static void take_usage(aop_usage_parser_t *up, const aop_jnode_t *u)
+{
+    apr_int64_t c[U_COUNT];
+    int k;
+
+    if (!u || u->type != AOP_JOBJECT) {
+        return;
+    }
+    for (k = 0; k < U_COUNT; k++) {
+        c[k] = count_member(u, usage_names[k].name);
+    }
+    set_usage(up, c);
 }
 
 /* An id a later request may name (a stored response's): a string of at most
@@ -434,6 +454,190 @@ static void json_feed(aop_usage_parser_t *up, const char *d, apr_size_t len)
     }
 }
 
+/* ---- a usage object read in place -------------------------------------------- */
+
+/* The usage object of a whole answer (whole_json below), read as aop_jtree would
+ * parse it and take_usage read the tree, without building one: the JSON grammar
+ * checked as strictly (a text the tree parser refuses is refused: the full scan then
+ * decides), the counts kept as count_member keeps them.  The tree cost a small
+ * answer some 1 500 instructions, most of them in making nodes. */
+
+static const char *u_ws(const char *s, const char *e)
+{
+    while (s < e && (*s == ' ' || *s == '\n' || *s == '\r' || *s == '\t')) {
+        s++;
+    }
+    return s;
+}
+
+/* Past a string's closing quote (s at its opening one), or NULL.  A backslash is
+ * refused too: whole_json's walk has already sent answers with one to the scan. */
+static const char *u_string(const char *s, const char *e)
+{
+    s = aop_jscan_plain(s + 1, e);
+    return s < e && *s == '"' ? s + 1 : NULL;
+}
+
+static const char *u_digits(const char *s, const char *e)
+{
+    const char *d = s;
+
+    while (s < e && *s >= '0' && *s <= '9') {
+        s++;
+    }
+    return s > d ? s : NULL;
+}
+
+/* Past a number, or NULL; *count: its count_member value (-1 when it has a fraction
+ * or an exponent, or is below zero). */
+static const char *u_number(const char *s, const char *e, apr_int64_t *count)
+{
+    const char *digits, *end;
+    int neg = 0, whole = 1;
+    apr_int64_t v = 0;
+
+    if (*s == '-') {
+        neg = 1;
+        s++;
+    }
+    digits = s;
+    if (s < e && *s == '0') {
+        if (++s < e && *s >= '0' && *s <= '9') {
+            return NULL;                        /* a leading zero */
+        }
+    }
+    else if ((s = u_digits(s, e)) == NULL) {
+        return NULL;
+    }
+    end = s;
+    if (s < e && *s == '.') {
+        whole = 0;
+        if ((s = u_digits(s + 1, e)) == NULL) {
+            return NULL;
+        }
+    }
+    if (s < e && (*s == 'e' || *s == 'E')) {
+        whole = 0;
+        s++;
+        if (s < e && (*s == '+' || *s == '-')) {
+            s++;
+        }
+        if ((s = u_digits(s, e)) == NULL) {
+            return NULL;
+        }
+    }
+    /* Held at AOP_USAGE_MAX_TOKENS as it is read: the tree's integer saturates at
+     * INT64_MAX, which count_member then holds there too. */
+    for (; digits < end && v <= AOP_USAGE_MAX_TOKENS; digits++) {
+        v = v * 10 + (*digits - '0');
+    }
+    *count = !whole || (neg && v != 0) ? -1 : v > AOP_USAGE_MAX_TOKENS ? AOP_USAGE_MAX_TOKENS
+                                                                      : v;
+    return s;
+}
+
+static const char *u_container(const char *s, const char *e, int depth, apr_int64_t *c);
+
+/* Past the value at s (space skipped), in a container at depth, or NULL; *count as
+ * u_number's for a number, -1 for anything else. */
+static const char *u_value(const char *s, const char *e, int depth, apr_int64_t *count)
+{
+    *count = -1;
+    if (s >= e) {
+        return NULL;
+    }
+    switch (*s) {
+    case '{': case '[':
+        return u_container(s, e, depth + 1, NULL);
+    case '"':
+        return u_string(s, e);
+    case 't':
+        return e - s >= 4 && memcmp(s, "true", 4) == 0 ? s + 4 : NULL;
+    case 'f':
+        return e - s >= 5 && memcmp(s, "false", 5) == 0 ? s + 5 : NULL;
+    case 'n':
+        return e - s >= 4 && memcmp(s, "null", 4) == 0 ? s + 4 : NULL;
+    case '-': case '0': case '1': case '2': case '3': case '4':
+    case '5': case '6': case '7': case '8': case '9':
+        return u_number(s, e, count);
+    }
+    return NULL;
+}
+
+/* The counts' index of a member name, or -1. */
+static int u_name(const char *name, apr_size_t len)
+{
+    int k;
+
+    for (k = 0; k < U_COUNT; k++) {
+        if (usage_names[k].len == len && memcmp(name, usage_names[k].name, len) == 0) {
+            return k;
+        }
+    }
+    return -1;
+}
+
+/* Past the object or array at s (depth: its own nesting, 1 at the top, refused
+ * beyond AOP_JTREE_MAX_DEPTH as the tree parser refuses it), or NULL.  With c, the
+ * object's members named in usage_names set their counts; a later one replaces an
+ * earlier one, as the tree's lookup takes the last. */
+static const char *u_container(const char *s, const char *e, int depth, apr_int64_t *c)
+{
+    char close = *s == '{' ? '}' : ']';
+    apr_int64_t count;
+    const char *name;
+    int k;
+
+    if (depth > AOP_JTREE_MAX_DEPTH) {
+        return NULL;
+    }
+    s = u_ws(s + 1, e);
+    if (s < e && *s == close) {
+        return s + 1;
+    }
+    for (;;) {
+        if (close == '}') {
+            if (s >= e || *s != '"' || (name = s, s = u_string(s, e)) == NULL) {
+                return NULL;
+            }
+            k = c ? u_name(name + 1, (apr_size_t)(s - name - 2)) : -1;
+            s = u_ws(s, e);
+            if (s >= e || *s != ':') {
+                return NULL;
+            }
+            s = u_ws(s + 1, e);
+        }
+        else {
+            k = -1;
+        }
+        if ((s = u_value(s, e, depth, &count)) == NULL) {
+            return NULL;
+        }
+        if (k >= 0) {
+            c[k] = count;
+        }
+        s = u_ws(s, e);
+        if (s < e && *s == ',') {
+            s = u_ws(s + 1, e);
+            continue;
+        }
+        return s < e && *s == close ? s + 1 : NULL;
+    }
+}
+
+/* The usage object [s, e) (from its '{', maybe space after its '}'): 1 and its
+ * counts recorded, or 0 when it is not one valid JSON object. */
+static int read_usage_object(aop_usage_parser_t *up, const char *s, const char *e)
+{
+    apr_int64_t c[U_COUNT] = { -1, -1, -1, -1, -1 };
+
+    if (s >= e || *s != '{' || (s = u_container(s, e, 1, c)) == NULL || u_ws(s, e) != e) {
+        return 0;
+    }
+    set_usage(up, c);
+    return 1;
+}
+
 /* ---- a whole JSON answer: its usage found from the end ------------------------- */
 
 /* One past the last byte of d[0, e) that is not space. */
@@ -538,7 +742,6 @@ static apr_size_t bracket_start(const char *d, apr_size_t lo, apr_size_t e)
 static int whole_json(aop_usage_parser_t *up, const char *d, apr_size_t len)
 {
     apr_size_t b = 0, e = trim_end(d, len), close, from, k;
-    const aop_jnode_t *u;
 
     while (b < e && is_space(d[b])) {
         b++;
@@ -571,13 +774,10 @@ static int whole_json(aop_usage_parser_t *up, const char *d, apr_size_t len)
     if (may_be_filtered(d + b, e - b)) {
         return 0;
     }
-    /* An object the full scan would take (else it keeps an earlier one's).  Raw: its
-     * names, free of backslashes (bracket_start), are compared where they lie. */
-    u = aop_jtree_parse_raw(up->pool, d + from, close - from, NULL);
-    if (!u || u->type != AOP_JOBJECT) {
+    /* An object the full scan would take (else it keeps an earlier one's). */
+    if (!read_usage_object(up, d + from, d + close)) {
         return 0;
     }
-    take_usage(up, u);
     up->j.done = 1;
     return 1;
 }

@@ -210,6 +210,38 @@ START_TEST(usage_found_from_the_end_agrees_with_the_scan)
         { "{}", 0, 0, 0, 0 },
         { "}", 0, 0, 0, 0 },
         { "{\"usage\":{}}", 1, 0, 0, 0 },
+        /* The usage object read in place as the tree reads it: numbers that are not
+         * counts, the Responses API's names, a later name replacing an earlier one,
+         * other values skipped, and what is not JSON refused. */
+        { "{\"usage\":{\"prompt_tokens\":1.0,\"completion_tokens\":2}}", 1, 0, 2, 2 },
+        { "{\"usage\":{\"prompt_tokens\":-3,\"completion_tokens\":2e1,"
+          "\"total_tokens\":-0}}", 1, 0, 0, 0 },
+        { "{\"usage\":{\"prompt_tokens\":1e5,\"completion_tokens\":3E+0}}", 1, 0, 0, 0 },
+        { "{\"usage\":{\"prompt_tokens\":99999999999999999999999,"
+          "\"completion_tokens\":1}}", 1, APR_INT64_C(1) << 40, 1,
+          (APR_INT64_C(1) << 40) + 1 },
+        { "{\"usage\":{\"prompt_tokens\":1099511627777,\"total_tokens\":1099511627775}}",
+          1, APR_INT64_C(1) << 40, 0, (APR_INT64_C(1) << 40) - 1 },
+        { "{\"usage\":{\"prompt_tokens\":5,\"prompt_tokens\":\"x\",\"input_tokens\":7}}",
+          1, 7, 0, 7 },
+        { "{\"usage\":{\"input_tokens\":3,\"output_tokens\":4,\"x\":[true,false,null,"
+          "{\"a\":[],\"prompt_tokens\":9},\"s\",-1.5e-3,{}]}}", 1, 3, 4, 7 },
+        { "{\"usage\":{\"total_tokens\":10,\"prompt_tokens\":4}}", 1, 4, 0, 10 },
+        { "{\"usage\":{\"prompt_tokens\":0,\"completion_tokens\":0}}", 1, 0, 0, 0 },
+        { "{\"usage\":{\"prompt_tokens\":01}}", 0, 0, 0, 0 },
+        { "{\"usage\":{\"prompt_tokens\":1,}}", 0, 0, 0, 0 },
+        { "{\"usage\":{\"prompt_tokens\":1 \"completion_tokens\":2}}", 0, 0, 0, 0 },
+        { "{\"usage\":{\"prompt_tokens\":tru}}", 0, 0, 0, 0 },
+        { "{\"usage\":{\"prompt_tokens\":nulls}}", 0, 0, 0, 0 },
+        { "{\"usage\":{\"prompt_tokens\":-}}", 0, 0, 0, 0 },
+        { "{\"usage\":{\"prompt_tokens\":1.}}", 0, 0, 0, 0 },
+        { "{\"usage\":{\"prompt_tokens\":1e}}", 0, 0, 0, 0 },
+        { "{\"usage\":{\"prompt_tokens\":[1,]}}", 0, 0, 0, 0 },
+        { "{\"usage\":{\"prompt_tokens\" 1}}", 0, 0, 0, 0 },
+        { "{\"usage\":{prompt_tokens:1}}", 0, 0, 0, 0 },
+        { "{\"usage\":{\"a\":\"\x01\",\"prompt_tokens\":1}}", 0, 0, 0, 0 },
+        { "{\"usage\":{\"prompt_tokens\":2} , \"x\":1 , \"usage\" : {\"prompt_tokens\":3 } }",
+          1, 3, 0, 3 },
     };
     result_t r;
     apr_size_t i;
@@ -262,6 +294,30 @@ START_TEST(filter_words_at_every_offset_agree_with_the_scan)
     }
     /* The test can fail: the scan flags the true words in these places. */
     ck_assert_int_gt(filtered_seen, 0);
+}
+END_TEST
+
+/* Nesting in the usage object: as deep as the tree parser goes, and one deeper. */
+START_TEST(usage_object_nesting_agrees_with_the_tree)
+{
+    char body[512];
+    result_t r;
+    int depth, i, n;
+
+    for (depth = 60; depth <= 66; depth++) {
+        n = apr_snprintf(body, sizeof(body), "{\"usage\":{\"prompt_tokens\":4,\"x\":");
+        for (i = 0; i < depth; i++) {
+            body[n++] = '[';
+        }
+        for (i = 0; i < depth; i++) {
+            body[n++] = ']';
+        }
+        apr_snprintf(body + n, sizeof(body) - (apr_size_t)n, "}}");
+        run_json(body, &r);
+        /* The usage object is at depth 1 of its own parse, "x"'s arrays below it. */
+        ck_assert_msg(r.u.found == (depth + 1 <= 64), "depth %d: found %d", depth,
+                      r.u.found);
+    }
 }
 END_TEST
 
@@ -1214,6 +1270,7 @@ Suite *aop_usage_suite(void)
     tcase_add_test(tc, usage_at_start_and_spaced);
     tcase_add_test(tc, usage_found_from_the_end_agrees_with_the_scan);
     tcase_add_test(tc, filter_words_at_every_offset_agree_with_the_scan);
+    tcase_add_test(tc, usage_object_nesting_agrees_with_the_tree);
     tcase_add_test(tc, text_completion_and_embeddings);
     tcase_add_test(tc, total_computed_when_missing);
     tcase_add_test(tc, huge_counts_are_bounded);
