@@ -5,6 +5,7 @@
 #include <http_protocol.h>
 #include <util_filter.h>
 
+#include "aop_event_stream.h"
 #include "mod_aoproxy_private.h"
 #include "mod_aoproxy_body.h"
 #include "mod_aoproxy_ctx.h"
@@ -39,7 +40,7 @@ static hold_mode_e mode_for(request_rec *r)
     if (!ctx || !ctx->inst || r->status < 200 || r->status >= 300) {
         return HOLD_PASS;
     }
-    if (r->content_type && ap_cstr_casecmpn(r->content_type, "text/event-stream", 17) == 0) {
+    if (aop_is_event_stream(r->content_type)) {
         return HOLD_FIRST_BYTE;
     }
     return ctx->resuming ? HOLD_DROP : HOLD_ANSWER;

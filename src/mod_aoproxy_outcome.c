@@ -4,6 +4,7 @@
 
 #include "aop_circuit.h"
 #include "aop_cooldown.h"
+#include "aop_event_stream.h"
 #include "mod_aoproxy_private.h"
 #include "mod_aoproxy_outcome.h"
 #include "mod_aoproxy_shm.h"
@@ -265,7 +266,7 @@ void aop_outcome_log_broken(request_rec *r, aop_req_t *ctx, apr_time_t until, ap
                   "instance %s broke off its answer for model %s after the client had part "
                   "of it (%s): counted as truncated, resting it for %" APR_TIME_T_FMT " ms",
                   ctx->inst->name, ctx->info.model,
-                  r->content_type && !ap_cstr_casecmpn(r->content_type, "text/event-stream", 17)
+                  aop_is_event_stream(r->content_type)
                   ? "a stream without its end" : "a body shorter than announced",
                   until > now ? apr_time_as_msec(until - now) : 0);
 }

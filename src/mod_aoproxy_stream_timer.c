@@ -20,6 +20,7 @@
 #include <util_filter.h>
 #include <apr_optional_hooks.h>
 
+#include "aop_event_stream.h"
 #include "mod_aoproxy_private.h"
 #include "mod_aoproxy_ctx.h"
 #include "mod_aoproxy_stream_timer.h"
@@ -34,7 +35,7 @@ typedef struct stream_timer_t {
 static int is_event_stream_2xx(const request_rec *r)
 {
     return r->status >= 200 && r->status < 300 && r->content_type
-           && ap_cstr_casecmpn(r->content_type, "text/event-stream", 17) == 0;
+           && aop_is_event_stream(r->content_type);
 }
 
 /* The limit of the next read, 0 = none of ours (the worker's timeout alone). */

@@ -8,6 +8,7 @@
 
 #include "aop_sat.h"
 #include "aop_usage.h"
+#include "aop_event_stream.h"
 #include "mod_aoproxy_private.h"
 #include "mod_aoproxy_ctx.h"
 #include "mod_aoproxy_errors.h"
@@ -35,7 +36,7 @@ typedef struct usage_filter_t {
 
 static int is_event_stream(const request_rec *r)
 {
-    return r->content_type && ap_cstr_casecmpn(r->content_type, "text/event-stream", 17) == 0;
+    return aop_is_event_stream(r->content_type);
 }
 
 static usage_filter_t *filter_ctx(ap_filter_t *f)

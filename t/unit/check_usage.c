@@ -8,6 +8,7 @@
 
 #include <apr_strings.h>
 
+#include "aop_event_stream.h"
 #include "aop_usage.h"
 #include "check_suites.h"
 
@@ -318,6 +319,19 @@ START_TEST(usage_object_nesting_agrees_with_the_tree)
         ck_assert_msg(r.u.found == (depth + 1 <= 64), "depth %d: found %d", depth,
                       r.u.found);
     }
+}
+END_TEST
+
+START_TEST(event_stream_type_in_any_case)
+{
+    ck_assert_int_eq(aop_is_event_stream("text/event-stream"), 1);
+    ck_assert_int_eq(aop_is_event_stream("Text/Event-STREAM; charset=utf-8"), 1);
+    ck_assert_int_eq(aop_is_event_stream("text/event-strea"), 0);
+    ck_assert_int_eq(aop_is_event_stream("text/event\x0dstream"), 0);
+    ck_assert_int_eq(aop_is_event_stream("text\x0f" "event-stream"), 0);
+    ck_assert_int_eq(aop_is_event_stream("application/json"), 0);
+    ck_assert_int_eq(aop_is_event_stream(""), 0);
+    ck_assert_int_eq(aop_is_event_stream(NULL), 0);
 }
 END_TEST
 
@@ -1271,6 +1285,7 @@ Suite *aop_usage_suite(void)
     tcase_add_test(tc, usage_found_from_the_end_agrees_with_the_scan);
     tcase_add_test(tc, filter_words_at_every_offset_agree_with_the_scan);
     tcase_add_test(tc, usage_object_nesting_agrees_with_the_tree);
+    tcase_add_test(tc, event_stream_type_in_any_case);
     tcase_add_test(tc, text_completion_and_embeddings);
     tcase_add_test(tc, total_computed_when_missing);
     tcase_add_test(tc, huge_counts_are_bounded);
