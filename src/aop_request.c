@@ -22,11 +22,13 @@ static const struct {
     const char *name;
     apr_size_t len;
 } read_keys[K_COUNT] = {
-    { "model", 5 }, { "stream", 6 }, { "stream_options", 14 }, { "n", 1 },
-    { "max_tokens", 10 }, { "max_completion_tokens", 21 }, { "messages", 8 },
-    { "prompt", 6 }, { "input", 5 }, { "tools", 5 }, { "instructions", 12 },
-    { "max_output_tokens", 17 }, { "previous_response_id", 20 }, { "conversation", 12 },
-    { "background", 10 }
+#define READ_KEY(s) { s, sizeof(s) - 1 }
+    READ_KEY("model"), READ_KEY("stream"), READ_KEY("stream_options"), READ_KEY("n"),
+    READ_KEY("max_tokens"), READ_KEY("max_completion_tokens"), READ_KEY("messages"),
+    READ_KEY("prompt"), READ_KEY("input"), READ_KEY("tools"), READ_KEY("instructions"),
+    READ_KEY("max_output_tokens"), READ_KEY("previous_response_id"),
+    READ_KEY("conversation"), READ_KEY("background")
+#undef READ_KEY
 };
 
 /* The read keys' members of the body's top-level object, NULL where absent. */

@@ -135,13 +135,15 @@ typedef enum {
     U_PROMPT, U_INPUT, U_COMPLETION, U_OUTPUT, U_TOTAL, U_COUNT
 } usage_count_e;
 
+#define USAGE_NAME(s) { s, sizeof(s) - 1 }
 static const struct {
     const char *name;
     apr_size_t len;
 } usage_names[U_COUNT] = {
-    { "prompt_tokens", 13 }, { "input_tokens", 12 }, { "completion_tokens", 17 },
-    { "output_tokens", 13 }, { "total_tokens", 12 }
+    USAGE_NAME("prompt_tokens"), USAGE_NAME("input_tokens"),
+    USAGE_NAME("completion_tokens"), USAGE_NAME("output_tokens"), USAGE_NAME("total_tokens")
 };
+#undef USAGE_NAME
 
 /* Records a usage object's counts (-1: absent or not a count). */
 static void set_usage(aop_usage_parser_t *up, const apr_int64_t *c)
@@ -464,7 +466,7 @@ static void json_feed(aop_usage_parser_t *up, const char *d, apr_size_t len)
 
 static const char *u_ws(const char *s, const char *e)
 {
-    while (s < e && (*s == ' ' || *s == '\n' || *s == '\r' || *s == '\t')) {
+    while (s < e && is_space(*s)) {
         s++;
     }
     return s;
@@ -649,19 +651,22 @@ static apr_size_t trim_end(const char *d, apr_size_t e)
     return e;
 }
 
-/* Whether one of the filter words, with its closing quote, starts at p (which follows
- * a quote): "content_filter", "content_policy_violation",
- * "ResponsibleAIPolicyViolation". */
+/* The longest of is_filter_word's words ("ResponsibleAIPolicyViolation"). */
+#define FILTER_WORD_MAX 28
+
+/* Whether one of is_filter_word's words, with its closing quote, starts at p (which
+ * follows a quote).  They all begin "content_" or 'R': that test turns away nearly
+ * every other quoted text ("choices", "content", "created") at once. */
 static int filter_word_at(const char *p, const char *end)
 {
     apr_size_t room = (apr_size_t)(end - p);
+    const char *q;
 
-    if (*p == 'c') {
-        return room >= 15 && memcmp(p, "content_", 8) == 0
-               && (memcmp(p + 8, "filter\"", 7) == 0
-                   || (room >= 25 && memcmp(p + 8, "policy_violation\"", 17) == 0));
+    if (*p != 'R' && (room < 8 || memcmp(p, "content_", 8) != 0)) {
+        return 0;
     }
-    return *p == 'R' && room >= 29 && memcmp(p, "ResponsibleAIPolicyViolation\"", 29) == 0;
+    q = memchr(p, '"', room < FILTER_WORD_MAX + 1 ? room : FILTER_WORD_MAX + 1);
+    return q && is_filter_word(p, (apr_size_t)(q - p));
 }
 
 /* Whether a filter word stands between quotes anywhere in d.  If none does, the

@@ -38,7 +38,6 @@ static void memo_for(const aop_req_t *ctx, int idx)
         w->pair_memo.model = ctx->info.model;
         w->pair_memo.slot = aop_shm_pair_slot_of(ctx->view->shm_map, inst, idx,
                                                  ctx->info.model);
-        w->pair_memo.pair = aop_shm_pair_slot(w->pair_memo.slot);
         w->pair_memo.limits = aop_instance_limits(inst, ctx->info.model);
         w->pair_memo.deployment = aop_instance_deployment(inst, ctx->info.model);
     }
@@ -50,7 +49,7 @@ aop_shm_pair_t *aop_req_pair(const aop_req_t *ctx, int idx)
         return NULL;
     }
     memo_for(ctx, idx);
-    return ctx->pair_memo.pair;
+    return aop_shm_pair_slot(ctx->pair_memo.slot);
 }
 
 int aop_req_pair_slot(const aop_req_t *ctx, int idx)

@@ -88,7 +88,6 @@ typedef struct aop_req_t {
         int idx;
         const char *model;                /* NULL = nothing cached */
         int slot;                         /* the pair's slot, -1 = none */
-        struct aop_shm_pair_t *pair;
         const aop_deployment_limits_t *limits;
         const char *deployment;
     } pair_memo;
