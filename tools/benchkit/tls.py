@@ -9,6 +9,7 @@ so the log shows whether connections are reused."""
 
 import json
 import os
+import statistics
 
 from .common import CHAT, DIRECT, V1
 from .rounds import median_of, paired, paired_cpu, run_rounds
@@ -44,6 +45,15 @@ def counted(fn, hs):
     return run
 
 
+def spread(rounds, a, b):
+    """The per-round ratios of a over b: their quartiles and the share of rounds at or
+    above 0.95 (how far a median of them can be trusted on a noisy machine)."""
+    r = sorted(x["rps"] / y["rps"] for x, y in zip(rounds[a], rounds[b]))
+    q = statistics.quantiles(r, n=4, method="inclusive") if len(r) > 1 else [r[0]] * 3
+    return {"q1": q[0], "q3": q[2], "min": r[0], "max": r[-1],
+            "share_at_least_0_95": sum(1 for x in r if x >= 0.95) / len(r)}
+
+
 def run(cfg, tmp):
     root = os.path.join(tmp, "tls")
     os.makedirs(root, exist_ok=True)
@@ -51,9 +61,10 @@ def run(cfg, tmp):
     be = backend(os.path.join(root, "backend"), tls=(cert, key))
     hs = Handshakes(os.path.join(root, "backend", "handshakes.log"))
     origin = "https://127.0.0.1:%d" % be.tls_port
-    print("tls: %ds per run, %d connections, %d rounds" % (
-        cfg.tls_duration, cfg.connections, cfg.tls_repeat))
-    servers, rounds = {}, {}
+    print("tls: %ds per run, %d connections, %d rounds of the proxies compared, %d with "
+          "the references" % (cfg.tls_duration, cfg.connections, cfg.tls_repeat,
+                              cfg.tls_ref_repeat))
+    servers, rounds, ref_rounds = {}, {}, {}
     try:
         servers["plain"] = Apache(os.path.join(root, "plain"), origin, ssl_ca=cert,
                                   ready=(DIRECT, CHAT))
@@ -64,42 +75,70 @@ def run(cfg, tmp):
         servers["aoproxy"] = Apache(os.path.join(root, "aop"), origin, 2, ssl_ca=cert,
                                     ready=(V1, CHAT))
         servers["nginx"] = nginx_proxy(os.path.join(root, "nginx"), be.tls_port, "https", cert)
-        # plain and mod_aoproxy back to back in every round (the rounds alternate the
-        # order): the machine's drift, larger than the difference, cancels best so.
-        steps = [("backend", counted(lambda: wrk(origin + DIRECT, json.dumps(CHAT),
-                                                 cfg.tls_duration, cfg.connections, tmp,
-                                                 cpu_pids=be.pids()), hs))]
-        for name, path in (("plain_2", DIRECT), ("plain", DIRECT), ("aoproxy", V1),
-                           ("nginx", DIRECT)):
+
+        def step(name, path):
             srv = servers[name]
             url = "http://127.0.0.1:%d%s" % (srv.port, path)
-            steps.append((name, counted(lambda url=url, srv=srv: wrk(
-                url, json.dumps(CHAT), cfg.tls_duration, cfg.connections, tmp,
-                cpu_pids=srv.pids()), hs)))
-        run_rounds(steps, cfg.tls_repeat, rounds)
+            return (name, counted(lambda: wrk(url, json.dumps(CHAT), cfg.tls_duration,
+                                              cfg.connections, tmp, cpu_pids=srv.pids()),
+                                  hs))
+
+        # The proxies compared, back to back in every round (the rounds alternate the
+        # order, plain always beside the other two): the machine's drift, larger than
+        # the difference, cancels best so, and the more rounds the steadier the median.
+        run_rounds([step("plain_2", DIRECT), step("plain", DIRECT), step("aoproxy", V1)],
+                   cfg.tls_repeat, rounds)
+        # The references, fewer rounds: the backend alone (it is not the bottleneck)
+        # and nginx as a proxy, each beside plain mod_proxy of the same round.
+        direct = ("backend", counted(lambda: wrk(origin + DIRECT, json.dumps(CHAT),
+                                                 cfg.tls_duration, cfg.connections, tmp,
+                                                 cpu_pids=be.pids()), hs))
+        run_rounds([direct, step("plain", DIRECT), step("nginx", DIRECT)],
+                   cfg.tls_ref_repeat, ref_rounds)
     finally:
         for srv in servers.values():
             srv.stop()
         be.stop()
     results = {name: median_of(runs) for name, runs in rounds.items()}
-    for name, runs in rounds.items():
-        results[name]["handshakes"] = {
-            k: sum(r["handshakes"][k] for r in runs) for k in ("new_connections", "resumed")}
-        results[name]["handshakes"]["protocols"] = sorted(
-            {p for r in runs for p in r["handshakes"]["protocols"]})
-        results[name]["requests_total"] = sum(r["requests"] for r in runs)
+    for name in ("backend", "nginx"):
+        results[name] = median_of(ref_rounds[name])
+    every = {name: list(runs) for name, runs in rounds.items()}
+    for name, runs in ref_rounds.items():
+        every.setdefault(name, []).extend(runs)
+    for name, res in results.items():
+        res["handshakes"] = {k: sum(r["handshakes"][k] for r in every[name])
+                             for k in ("new_connections", "resumed")}
+        res["handshakes"]["protocols"] = sorted(
+            {p for r in every[name] for p in r["handshakes"]["protocols"]})
+        res["requests_total"] = sum(r["requests"] for r in every[name])
     return {"settings": {"duration": cfg.tls_duration, "connections": cfg.connections,
-                         "repeat": cfg.tls_repeat},
-            "results": results, "rounds": rounds,
+                         "repeat": cfg.tls_repeat, "ref_repeat": cfg.tls_ref_repeat},
+            "results": results, "rounds": rounds, "ref_rounds": ref_rounds,
+            "spread": {"aoproxy": spread(rounds, "aoproxy", "plain"),
+                       "aoproxy_vs_plain_2": spread(rounds, "aoproxy", "plain_2"),
+                       "plain_2": spread(rounds, "plain_2", "plain")},
             "ratios": {"aoproxy": paired(rounds, "aoproxy", "plain"),
                        "aoproxy_vs_plain_2": paired(rounds, "aoproxy", "plain_2"),
                        "plain_2": paired(rounds, "plain_2", "plain"),
                        "aoproxy_added_cpu_us_vs_plain_2": paired_cpu(rounds, "aoproxy",
                                                                      "plain_2"),
-                       "nginx": paired(rounds, "nginx", "plain"),
+                       "nginx": paired(ref_rounds, "nginx", "plain"),
                        "aoproxy_added_cpu_us": paired_cpu(rounds, "aoproxy", "plain"),
                        "aoproxy_added_user_us": paired_cpu(rounds, "aoproxy", "plain",
                                                            "user_us")}}
+
+
+def spread_text(part):
+    """How the per-round ratios spread, for runs that recorded it."""
+    if "spread" not in part:
+        return ""
+    a, b = part["spread"]["aoproxy"], part["spread"]["aoproxy_vs_plain_2"]
+    return """
+The throughput ratios of single rounds spread with the machine: mod_aoproxy over
+plain mod_proxy from %.3f to %.3f (quartiles %.3f and %.3f; %.0f %% of the rounds at
+0.95 or above); over plain mod_proxy with 2 members, quartiles %.3f and %.3f (%.0f %%
+at 0.95 or above).""" % (a["min"], a["max"], a["q1"], a["q3"], 100 * a["share_at_least_0_95"],
+                        b["q1"], b["q3"], 100 * b["share_at_least_0_95"])
 
 
 def markdown(part):
@@ -127,7 +166,9 @@ self-signed RSA-2048 certificate for 127.0.0.1). Apache (`SSLProxyEngine On`,
 `SSLProxyVerify require`, the certificate as `SSLProxyCACertificateFile`) and nginx
 (`proxy_ssl_verify on`, keep-alive upstream, `proxy_ssl_session_reuse on`,
 `proxy_ssl_protocols TLSv1.2 TLSv1.3`) verify it. wrk with {conn} connections for
-{dur} s a run, {rounds} rounds, plain http between wrk and the proxy.
+{dur} s a run, plain http between wrk and the proxy: {rounds} rounds of the three
+Apache rows, then {ref} rounds of plain mod_proxy beside the references (nginx, the
+backend alone; nginx's ratio is to plain mod_proxy of those rounds).
 CPU: the proxy's serving processes (for the last row: the backend's). Backend
 connections: how many TLS connections the backend saw opened over all rounds
 (resumed: with an abbreviated handshake), against the requests they carried; nginx
@@ -136,9 +177,11 @@ and opens the next with a resumed session.
 
 mod_aoproxy adds {cpu:+.1f} us of CPU per request over plain mod_proxy here
 ({user:+.1f} us of it user time; medians of the per-round differences).{vs2}
+{spread}
 
 {rows}
 """.format(conn=st["connections"], dur=st["duration"], rounds=st["repeat"],
+           ref=st.get("ref_repeat", st["repeat"]), spread=spread_text(part),
            cpu=rat["aoproxy_added_cpu_us"], user=rat.get("aoproxy_added_user_us", float("nan")),
            vs2="" if "plain_2" not in res else """ Each
 member of a balancer (each instance of mod_aoproxy) keeps its own pool of backend
