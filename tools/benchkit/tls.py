@@ -74,6 +74,11 @@ def run(cfg, tmp):
                                     ssl_ca=cert, ready=(DIRECT, CHAT))
         servers["aoproxy"] = Apache(os.path.join(root, "aop"), origin, 2, ssl_ca=cert,
                                     ready=(V1, CHAT))
+        # The control: a second plain mod_proxy, configured as the first.  Its ratio to
+        # the first is what the machine alone makes of two equal servers (it has been
+        # 0.85 to 1.05 on these 2 cores); a difference smaller than that is not shown.
+        servers["plain_again"] = Apache(os.path.join(root, "plain-again"), origin,
+                                        ssl_ca=cert, ready=(DIRECT, CHAT))
         servers["nginx"] = nginx_proxy(os.path.join(root, "nginx"), be.tls_port, "https", cert)
 
         def step(name, path):
@@ -86,8 +91,8 @@ def run(cfg, tmp):
         # The proxies compared, back to back in every round (the rounds alternate the
         # order, plain always beside the other two): the machine's drift, larger than
         # the difference, cancels best so, and the more rounds the steadier the median.
-        run_rounds([step("plain_2", DIRECT), step("plain", DIRECT), step("aoproxy", V1)],
-                   cfg.tls_repeat, rounds)
+        run_rounds([step("plain_again", DIRECT), step("plain", DIRECT), step("aoproxy", V1),
+                    step("plain_2", DIRECT)], cfg.tls_repeat, rounds)
         # The references, fewer rounds: the backend alone (it is not the bottleneck)
         # and nginx as a proxy, each beside plain mod_proxy of the same round.
         direct = ("backend", counted(lambda: wrk(origin + DIRECT, json.dumps(CHAT),
@@ -116,10 +121,12 @@ def run(cfg, tmp):
             "results": results, "rounds": rounds, "ref_rounds": ref_rounds,
             "spread": {"aoproxy": spread(rounds, "aoproxy", "plain"),
                        "aoproxy_vs_plain_2": spread(rounds, "aoproxy", "plain_2"),
-                       "plain_2": spread(rounds, "plain_2", "plain")},
+                       "plain_2": spread(rounds, "plain_2", "plain"),
+                       "plain_again": spread(rounds, "plain_again", "plain")},
             "ratios": {"aoproxy": paired(rounds, "aoproxy", "plain"),
                        "aoproxy_vs_plain_2": paired(rounds, "aoproxy", "plain_2"),
                        "plain_2": paired(rounds, "plain_2", "plain"),
+                       "plain_again": paired(rounds, "plain_again", "plain"),
                        "aoproxy_added_cpu_us_vs_plain_2": paired_cpu(rounds, "aoproxy",
                                                                      "plain_2"),
                        "nginx": paired(ref_rounds, "nginx", "plain"),
@@ -133,12 +140,20 @@ def spread_text(part):
     if "spread" not in part:
         return ""
     a, b = part["spread"]["aoproxy"], part["spread"]["aoproxy_vs_plain_2"]
+    same = ""
+    if "plain_again" in part["spread"]:
+        c = part["spread"]["plain_again"]
+        same = """ The control, plain
+mod_proxy against a second plain mod_proxy configured alike, came to **%.3f**
+(quartiles %.3f and %.3f, single rounds %.3f to %.3f): the machine's own noise, against
+which the ratios above are to be read.""" % (part["ratios"]["plain_again"], c["q1"], c["q3"],
+                                             c["min"], c["max"])
     return """
 The throughput ratios of single rounds spread with the machine: mod_aoproxy over
 plain mod_proxy from %.3f to %.3f (quartiles %.3f and %.3f; %.0f %% of the rounds at
 0.95 or above); over plain mod_proxy with 2 members, quartiles %.3f and %.3f (%.0f %%
-at 0.95 or above).""" % (a["min"], a["max"], a["q1"], a["q3"], 100 * a["share_at_least_0_95"],
-                        b["q1"], b["q3"], 100 * b["share_at_least_0_95"])
+at 0.95 or above).%s""" % (a["min"], a["max"], a["q1"], a["q3"], 100 * a["share_at_least_0_95"],
+                          b["q1"], b["q3"], 100 * b["share_at_least_0_95"], same)
 
 
 def markdown(part):
@@ -148,8 +163,8 @@ def markdown(part):
             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
     names = {"backend": "none (wrk to the backend)", "plain": "plain mod_proxy",
              "plain_2": "plain mod_proxy, 2 members", "aoproxy": "mod_aoproxy (2 instances)",
-             "nginx": "nginx"}
-    for name in ("plain", "plain_2", "aoproxy", "nginx", "backend"):
+             "nginx": "nginx", "plain_again": "plain mod_proxy again (the control)"}
+    for name in ("plain", "plain_again", "plain_2", "aoproxy", "nginx", "backend"):
         if name not in res:             # runs saved before plain_2
             continue
         r = res[name]
@@ -166,7 +181,7 @@ self-signed RSA-2048 certificate for 127.0.0.1). Apache (`SSLProxyEngine On`,
 `SSLProxyVerify require`, the certificate as `SSLProxyCACertificateFile`) and nginx
 (`proxy_ssl_verify on`, keep-alive upstream, `proxy_ssl_session_reuse on`,
 `proxy_ssl_protocols TLSv1.2 TLSv1.3`) verify it. wrk with {conn} connections for
-{dur} s a run, plain http between wrk and the proxy: {rounds} rounds of the three
+{dur} s a run, plain http between wrk and the proxy: {rounds} rounds of the four
 Apache rows, then {ref} rounds of plain mod_proxy beside the references (nginx, the
 backend alone; nginx's ratio is to plain mod_proxy of those rounds).
 CPU: the proxy's serving processes (for the last row: the backend's). Backend
