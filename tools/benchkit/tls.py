@@ -9,6 +9,7 @@ so the log shows whether connections are reused."""
 
 import json
 import os
+import random
 import statistics
 
 from .common import CHAT, DIRECT, V1
@@ -64,48 +65,69 @@ def run(cfg, tmp):
     print("tls: %ds per run, %d connections, %d rounds of the proxies compared, %d with "
           "the references" % (cfg.tls_duration, cfg.connections, cfg.tls_repeat,
                               cfg.tls_ref_repeat))
-    servers, rounds, ref_rounds = {}, {}, {}
-    try:
-        servers["plain"] = Apache(os.path.join(root, "plain"), origin, ssl_ca=cert,
-                                  ready=(DIRECT, CHAT))
+    rounds, ref_rounds = {}, {}
+    # Each Apache, as it is started: the servers run with ASLR, so a server's layout
+    # (and its few per cent of speed, the same for the server's whole life) is drawn at
+    # its start; restarted for each block, in a new order, that draw averages out.
+    make = {
+        "plain": lambda: Apache(os.path.join(root, "plain"), origin, ssl_ca=cert,
+                                ready=(DIRECT, CHAT)),
+        # The control: a second plain mod_proxy configured as the first.  Its ratio
+        # to the first is what the machine alone makes of two equal servers.
+        "plain_again": lambda: Apache(os.path.join(root, "plain-again"), origin,
+                                      ssl_ca=cert, ready=(DIRECT, CHAT)),
+        "aoproxy": lambda: Apache(os.path.join(root, "aop"), origin, 2, ssl_ca=cert,
+                                  ready=(V1, CHAT)),
         # Two members on the one backend, as mod_aoproxy's two instances: as many
         # connection pools, so as many backend connections (each member keeps its own).
-        servers["plain_2"] = Apache(os.path.join(root, "plain2"), origin, plain_members=2,
-                                    ssl_ca=cert, ready=(DIRECT, CHAT))
-        servers["aoproxy"] = Apache(os.path.join(root, "aop"), origin, 2, ssl_ca=cert,
-                                    ready=(V1, CHAT))
-        # The control: a second plain mod_proxy, configured as the first.  Its ratio to
-        # the first is what the machine alone makes of two equal servers (it has been
-        # 0.85 to 1.05 on these 2 cores); a difference smaller than that is not shown.
-        servers["plain_again"] = Apache(os.path.join(root, "plain-again"), origin,
-                                        ssl_ca=cert, ready=(DIRECT, CHAT))
-        servers["nginx"] = nginx_proxy(os.path.join(root, "nginx"), be.tls_port, "https", cert)
+        "plain_2": lambda: Apache(os.path.join(root, "plain2"), origin, plain_members=2,
+                                  ssl_ca=cert, ready=(DIRECT, CHAT))}
+    paths = {"plain": DIRECT, "plain_again": DIRECT, "aoproxy": V1, "plain_2": DIRECT,
+             "nginx": DIRECT}
+    ngx = None
+    try:
+        ngx = nginx_proxy(os.path.join(root, "nginx"), be.tls_port, "https", cert)
 
-        def step(name, path):
+        def step(servers, name):
             srv = servers[name]
-            url = "http://127.0.0.1:%d%s" % (srv.port, path)
+            url = "http://127.0.0.1:%d%s" % (srv.port, paths[name])
             return (name, counted(lambda: wrk(url, json.dumps(CHAT), cfg.tls_duration,
                                               cfg.connections, tmp, cpu_pids=srv.pids()),
                                   hs))
 
+        def block(names, repeat, into, extra=()):
+            servers = {}
+            try:
+                for name in random.sample(names, len(names)):
+                    servers[name] = make[name]()
+                servers["nginx"] = ngx
+                run_rounds(list(extra) + [step(servers, n) for n in names], repeat, into)
+            finally:
+                for name in names:
+                    if name in servers:
+                        servers[name].stop()
+
         # The proxies compared, back to back in every round (the rounds alternate the
         # order, plain always beside the other two): the machine's drift, larger than
         # the difference, cancels best so, and the more rounds the steadier the median.
-        run_rounds([step("plain_again", DIRECT), step("plain", DIRECT), step("aoproxy", V1),
-                    step("plain_2", DIRECT)], cfg.tls_repeat, rounds)
-        # The references, fewer rounds: the backend alone (it is not the bottleneck)
-        # and nginx as a proxy, each beside plain mod_proxy of the same round.
+        per = -(-cfg.tls_repeat // cfg.tls_blocks)
+        for _ in range(cfg.tls_blocks):
+            block(["plain_again", "plain", "aoproxy"], per, rounds)
+        # The references, fewer rounds: the backend alone (it is not the bottleneck),
+        # plain mod_proxy with 2 members, and nginx as a proxy, each beside plain
+        # mod_proxy of the same round.
         direct = ("backend", counted(lambda: wrk(origin + DIRECT, json.dumps(CHAT),
                                                  cfg.tls_duration, cfg.connections, tmp,
                                                  cpu_pids=be.pids()), hs))
-        run_rounds([direct, step("plain", DIRECT), step("nginx", DIRECT)],
-                   cfg.tls_ref_repeat, ref_rounds)
+        ref = ["plain_2", "plain"]
+        make["nginx"] = lambda: ngx
+        block(ref + ["nginx"], cfg.tls_ref_repeat, ref_rounds, [direct])
     finally:
-        for srv in servers.values():
-            srv.stop()
+        if ngx:
+            ngx.stop()
         be.stop()
     results = {name: median_of(runs) for name, runs in rounds.items()}
-    for name in ("backend", "nginx"):
+    for name in ("backend", "nginx", "plain_2"):
         results[name] = median_of(ref_rounds[name])
     every = {name: list(runs) for name, runs in rounds.items()}
     for name, runs in ref_rounds.items():
@@ -117,56 +139,32 @@ def run(cfg, tmp):
             {p for r in every[name] for p in r["handshakes"]["protocols"]})
         res["requests_total"] = sum(r["requests"] for r in every[name])
     return {"settings": {"duration": cfg.tls_duration, "connections": cfg.connections,
-                         "repeat": cfg.tls_repeat, "ref_repeat": cfg.tls_ref_repeat},
+                         "repeat": per * cfg.tls_blocks, "blocks": cfg.tls_blocks,
+                         "ref_repeat": cfg.tls_ref_repeat},
             "results": results, "rounds": rounds, "ref_rounds": ref_rounds,
             "spread": {"aoproxy": spread(rounds, "aoproxy", "plain"),
-                       "aoproxy_vs_plain_2": spread(rounds, "aoproxy", "plain_2"),
-                       "plain_2": spread(rounds, "plain_2", "plain"),
+                       "aoproxy_vs_plain_again": spread(rounds, "aoproxy", "plain_again"),
                        "plain_again": spread(rounds, "plain_again", "plain")},
             "ratios": {"aoproxy": paired(rounds, "aoproxy", "plain"),
-                       "aoproxy_vs_plain_2": paired(rounds, "aoproxy", "plain_2"),
-                       "plain_2": paired(rounds, "plain_2", "plain"),
+                       "aoproxy_vs_plain_again": paired(rounds, "aoproxy", "plain_again"),
                        "plain_again": paired(rounds, "plain_again", "plain"),
-                       "aoproxy_added_cpu_us_vs_plain_2": paired_cpu(rounds, "aoproxy",
-                                                                     "plain_2"),
+                       "plain_2": paired(ref_rounds, "plain_2", "plain"),
                        "nginx": paired(ref_rounds, "nginx", "plain"),
                        "aoproxy_added_cpu_us": paired_cpu(rounds, "aoproxy", "plain"),
                        "aoproxy_added_user_us": paired_cpu(rounds, "aoproxy", "plain",
                                                            "user_us")}}
 
 
-def spread_text(part):
-    """How the per-round ratios spread, for runs that recorded it."""
-    if "spread" not in part:
-        return ""
-    a, b = part["spread"]["aoproxy"], part["spread"]["aoproxy_vs_plain_2"]
-    same = ""
-    if "plain_again" in part["spread"]:
-        c = part["spread"]["plain_again"]
-        same = """ The control, plain
-mod_proxy against a second plain mod_proxy configured alike, came to **%.3f**
-(quartiles %.3f and %.3f, single rounds %.3f to %.3f): the machine's own noise, against
-which the ratios above are to be read.""" % (part["ratios"]["plain_again"], c["q1"], c["q3"],
-                                             c["min"], c["max"])
-    return """
-The throughput ratios of single rounds spread with the machine: mod_aoproxy over
-plain mod_proxy from %.3f to %.3f (quartiles %.3f and %.3f; %.0f %% of the rounds at
-0.95 or above); over plain mod_proxy with 2 members, quartiles %.3f and %.3f (%.0f %%
-at 0.95 or above).%s""" % (a["min"], a["max"], a["q1"], a["q3"], 100 * a["share_at_least_0_95"],
-                          b["q1"], b["q3"], 100 * b["share_at_least_0_95"], same)
-
-
 def markdown(part):
-    st, res, rat = part["settings"], part["results"], part["ratios"]
+    st, res, rat, spr = part["settings"], part["results"], part["ratios"], part["spread"]
     rows = ["| through | req/s | vs plain | p50 ms | p99 ms | CPU us/req | backend connections "
             "(resumed) | requests | TLS |",
             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
     names = {"backend": "none (wrk to the backend)", "plain": "plain mod_proxy",
+             "plain_again": "plain mod_proxy again (the control)",
              "plain_2": "plain mod_proxy, 2 members", "aoproxy": "mod_aoproxy (2 instances)",
-             "nginx": "nginx", "plain_again": "plain mod_proxy again (the control)"}
-    for name in ("plain", "plain_again", "plain_2", "aoproxy", "nginx", "backend"):
-        if name not in res:             # runs saved before plain_2
-            continue
+             "nginx": "nginx"}
+    for name in ("plain", "plain_again", "aoproxy", "plain_2", "nginx", "backend"):
         r = res[name]
         ratio = "1" if name == "plain" else ("**%.3f**" % rat[name] if name in rat else "")
         rows.append("| %s | %.0f | %s | %.2f | %.2f | %.1f | %d (%d) | %d | %s |" % (
@@ -174,6 +172,7 @@ def markdown(part):
             r["cpu"]["us_per_request"], r["handshakes"]["new_connections"],
             r["handshakes"]["resumed"], r["requests_total"],
             ", ".join(r["handshakes"].get("protocols", []))))
+    a, c = spr["aoproxy"], spr["plain_again"]
     return """## HTTPS backend
 
 nginx serves the small chat's answer on https (TLS 1.2 and 1.3 offered, a
@@ -181,28 +180,36 @@ self-signed RSA-2048 certificate for 127.0.0.1). Apache (`SSLProxyEngine On`,
 `SSLProxyVerify require`, the certificate as `SSLProxyCACertificateFile`) and nginx
 (`proxy_ssl_verify on`, keep-alive upstream, `proxy_ssl_session_reuse on`,
 `proxy_ssl_protocols TLSv1.2 TLSv1.3`) verify it. wrk with {conn} connections for
-{dur} s a run, plain http between wrk and the proxy: {rounds} rounds of the four
-Apache rows, then {ref} rounds of plain mod_proxy beside the references (nginx, the
-backend alone; nginx's ratio is to plain mod_proxy of those rounds).
-CPU: the proxy's serving processes (for the last row: the backend's). Backend
-connections: how many TLS connections the backend saw opened over all rounds
-(resumed: with an abbreviated handshake), against the requests they carried; nginx
-closes an upstream connection after 1000 requests (`keepalive_requests`, its default)
-and opens the next with a resumed session.
+{dur} s a run, plain http between wrk and the proxy.
 
-mod_aoproxy adds {cpu:+.1f} us of CPU per request over plain mod_proxy here
-({user:+.1f} us of it user time; medians of the per-round differences).{vs2}
-{spread}
+The three compared, plain mod_proxy, a second plain mod_proxy configured as the first
+(the control) and mod_aoproxy, ran {rounds} rounds in {blocks} blocks; each block
+started the three anew, in a random order (a server's memory layout, drawn at its
+start, is worth a few per cent of its speed for its whole life). The references ran
+{ref} rounds after them, each beside plain mod_proxy: plain mod_proxy with 2 members
+on the one backend (as many connection pools as mod_aoproxy's 2 instances: each
+member keeps its own in each child), nginx as a proxy, and wrk to the backend alone.
+
+mod_aoproxy's throughput is **{ratio:.3f}** of plain mod_proxy's (the median of the
+per-round ratios; single rounds {amin:.3f} to {amax:.3f}, quartiles {aq1:.3f} and
+{aq3:.3f}, {ashare:.0f} % of them at 0.95 or above) and {vsagain:.3f} of the control's.
+The control against plain mod_proxy, two equal servers: **{again:.3f}** (single rounds
+{cmin:.3f} to {cmax:.3f}, quartiles {cq1:.3f} and {cq3:.3f}), the machine's own noise
+against which the other ratios are to be read. mod_aoproxy adds {cpu:+.1f} us of CPU
+per request over plain mod_proxy, user time {user:+.1f} us (medians of the per-round
+differences).
+
+CPU: the proxy's serving processes (for the last row: the backend's). Backend
+connections: how many TLS connections the backend saw opened over all rounds (each
+block's servers open their own), against the requests they carried (resumed: with an
+abbreviated handshake); nginx closes an upstream connection after 1000 requests
+(`keepalive_requests`, its default) and opens the next with a resumed session.
 
 {rows}
 """.format(conn=st["connections"], dur=st["duration"], rounds=st["repeat"],
-           ref=st.get("ref_repeat", st["repeat"]), spread=spread_text(part),
-           cpu=rat["aoproxy_added_cpu_us"], user=rat.get("aoproxy_added_user_us", float("nan")),
-           vs2="" if "plain_2" not in res else """ Each
-member of a balancer (each instance of mod_aoproxy) keeps its own pool of backend
-connections in each child; plain mod_proxy with 2 members on the one backend, as
-many pools as mod_aoproxy's 2 instances, is the row "2 members": mod_aoproxy's
-throughput is **%.3f** of it (%+.1f us of CPU per request), and it is %.3f of the
-one member's.""" % (rat["aoproxy_vs_plain_2"], rat["aoproxy_added_cpu_us_vs_plain_2"],
-                    rat["plain_2"]),
+           blocks=st["blocks"], ref=st["ref_repeat"], ratio=rat["aoproxy"],
+           amin=a["min"], amax=a["max"], aq1=a["q1"], aq3=a["q3"],
+           ashare=100 * a["share_at_least_0_95"], vsagain=rat["aoproxy_vs_plain_again"],
+           again=rat["plain_again"], cmin=c["min"], cmax=c["max"], cq1=c["q1"], cq3=c["q3"],
+           cpu=rat["aoproxy_added_cpu_us"], user=rat["aoproxy_added_user_us"],
            rows="\n".join(rows))
