@@ -141,9 +141,9 @@ One Apache process (`apache2 -X`, the event MPM's configuration of the small cha
 part) under valgrind's callgrind serves {warm} requests to warm up and then {n} more,
 one after the other on one keep-alive connection; a count is the difference between
 that run and one of the warm-up alone, divided by {n}. Instructions are not time
-(the kernel's work, most of a proxied request's, is not in them, nor are cache
-misses), but they are the same from run to run whatever else the machine does: the
-module's own cost, free of the noise in the other parts. The https row is the
+(the kernel's work, most of a proxied request's, is not in them, and a cache miss
+costs the time of many), but they are the same from run to run whatever else the
+machine does: the module's own cost, free of the noise in the other parts. The https row is the
 small chat again with the HTTPS part's backend (nginx on TLS, verified): the TLS
 work is the same for both, so what the module adds there should be what it adds on
 http.
