@@ -96,14 +96,16 @@ def run(cfg, tmp):
                                   hs))
 
         def block(names, repeat, into, extra=()):
-            servers = {}
+            """Starts the Apaches named (in a random order), runs the rounds of extra
+            and of all the servers named ("nginx": the one running), stops them."""
+            servers = {"nginx": ngx}
+            started = [n for n in names if n != "nginx"]
             try:
-                for name in random.sample(names, len(names)):
+                for name in random.sample(started, len(started)):
                     servers[name] = make[name]()
-                servers["nginx"] = ngx
                 run_rounds(list(extra) + [step(servers, n) for n in names], repeat, into)
             finally:
-                for name in names:
+                for name in started:
                     if name in servers:
                         servers[name].stop()
 
@@ -119,9 +121,7 @@ def run(cfg, tmp):
         direct = ("backend", counted(lambda: wrk(origin + DIRECT, json.dumps(CHAT),
                                                  cfg.tls_duration, cfg.connections, tmp,
                                                  cpu_pids=be.pids()), hs))
-        ref = ["plain_2", "plain"]
-        make["nginx"] = lambda: ngx
-        block(ref + ["nginx"], cfg.tls_ref_repeat, ref_rounds, [direct])
+        block(["plain_2", "plain", "nginx"], cfg.tls_ref_repeat, ref_rounds, [direct])
     finally:
         if ngx:
             ngx.stop()
