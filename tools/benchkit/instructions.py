@@ -150,9 +150,9 @@ http.
 
 L1 misses are callgrind's simulation of the machine's first-level caches (its
 `--cache-sim`): instruction reads, data reads and data writes that missed, added up.
-Each costs a trip to the second level or beyond; with about 30 KB of the module's code
-run on every request beside httpd's, the instruction cache cannot keep it, and on a
-busy host each miss costs more. They are why the module's share of a request's time
+Each costs a trip to the second level or beyond; the module's code run on every
+request beside httpd's is more than the instruction cache keeps (docs/performance.md
+counts it), and on a busy host each miss costs more. They are why the module's share of a request's time
 is larger than its share of the instructions, and why it grows when the machine is
 loaded (docs/performance.md, "TLS to Azure").
 

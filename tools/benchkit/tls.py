@@ -62,9 +62,11 @@ def run(cfg, tmp):
     be = backend(os.path.join(root, "backend"), tls=(cert, key))
     hs = Handshakes(os.path.join(root, "backend", "handshakes.log"))
     origin = "https://127.0.0.1:%d" % be.tls_port
-    print("tls: %ds per run, %d connections, %d rounds of the proxies compared, %d with "
-          "the references" % (cfg.tls_duration, cfg.connections, cfg.tls_repeat,
-                              cfg.tls_ref_repeat))
+    per = -(-cfg.tls_repeat // cfg.tls_blocks)     # rounds a block
+    print("tls: %ds per run, %d connections, %d rounds of the proxies compared in %d "
+          "blocks, %d with the references" % (cfg.tls_duration, cfg.connections,
+                                               per * cfg.tls_blocks, cfg.tls_blocks,
+                                               cfg.tls_ref_repeat))
     rounds, ref_rounds = {}, {}
     # Each Apache, as it is started: the servers run with ASLR, so a server's layout
     # (and its few per cent of speed, the same for the server's whole life) is drawn at
@@ -112,7 +114,6 @@ def run(cfg, tmp):
         # The proxies compared, back to back in every round (the rounds alternate the
         # order, plain always beside the other two): the machine's drift, larger than
         # the difference, cancels best so, and the more rounds the steadier the median.
-        per = -(-cfg.tls_repeat // cfg.tls_blocks)
         for _ in range(cfg.tls_blocks):
             block(["plain_again", "plain", "aoproxy"], per, rounds)
         # The references, fewer rounds: the backend alone (it is not the bottleneck),
