@@ -36,7 +36,7 @@ aop_kind_e aop_stats_kind(int status, int timed_out)
 int aop_hist_bucket(apr_interval_time_t us)
 {
     apr_uint64_t u;
-    int e = AOP_HIST_MIN_EXP;
+    int e;
 
     /* (lower, upper]: index by us - 1, so that an upper bound is in its own bucket. */
     if (us <= 1) {
@@ -49,9 +49,9 @@ int aop_hist_bucket(apr_interval_time_t us)
     if (u >= ((apr_uint64_t)1 << AOP_HIST_MAX_EXP)) {
         return AOP_HIST_BUCKETS - 1;
     }
-    while (u >> (e + 1)) {
-        e++;
-    }
+    /* The leading one's place: at 2^MIN_EXP <= u < 2^MAX_EXP, e stays in range.  A
+     * shift a step cost a request's four samples about 200 instructions (callgrind). */
+    e = 63 - __builtin_clzll((unsigned long long)u);
     /* The bits after the leading one pick the linear bucket inside the power. */
     return AOP_HIST_SUB + (e - AOP_HIST_MIN_EXP) * AOP_HIST_SUB
            + (int)(u >> (e - AOP_HIST_SUB_BITS)) - AOP_HIST_SUB;

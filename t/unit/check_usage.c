@@ -245,13 +245,32 @@ START_TEST(usage_found_from_the_end_agrees_with_the_scan)
           1, 3, 0, 3 },
     };
     result_t r;
-    apr_size_t i;
+    apr_size_t i, len;
+    int shift;
+    char body[1024];
 
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         run_json(cases[i].body, &r);
         ck_assert_msg(r.u.found == cases[i].found, "case %d: found %d", (int)i, r.u.found);
         if (cases[i].found) {
             assert_usage(&r, cases[i].prompt, cases[i].completion, cases[i].total);
+        }
+        /* The walk back to the usage object's brace goes sixteen bytes at a time:
+         * spaces before the last inner '}' move every quote, backslash and bracket
+         * to each offset of its blocks, and nothing else changes. */
+        len = strlen(cases[i].body);
+        if (len < 2 || len + 20 > sizeof(body) || strcmp(cases[i].body + len - 2, "}}")) {
+            continue;
+        }
+        for (shift = 1; shift <= 17; shift++) {
+            apr_snprintf(body, sizeof(body), "%.*s%*s}}", (int)(len - 2), cases[i].body,
+                         shift, "");
+            run_json(body, &r);
+            ck_assert_msg(r.u.found == cases[i].found, "case %d, shift %d: found %d",
+                          (int)i, shift, r.u.found);
+            if (cases[i].found) {
+                assert_usage(&r, cases[i].prompt, cases[i].completion, cases[i].total);
+            }
         }
     }
 }
