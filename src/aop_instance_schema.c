@@ -295,7 +295,41 @@ aop_instance_t *aop_instance_copy(apr_pool_t *p, const aop_instance_t *base)
         }
     }
     inst->sources = base->sources ? apr_table_copy(p, base->sources) : apr_table_make(p, 16);
+    /* A copy is made to be changed: its maps may no longer say what the index does. */
+    inst->deployment_at = NULL;
+    inst->limits_at = NULL;
+    inst->models_indexed = 0;
     return inst;
+}
+
+void aop_instance_index_models(apr_pool_t *p, aop_instance_t *inst)
+{
+    int i, n = inst->supported_models ? inst->supported_models->nelts : 0;
+
+    inst->deployment_at = apr_palloc(p, sizeof(*inst->deployment_at) * (apr_size_t)(n + 1));
+    inst->limits_at = apr_palloc(p, sizeof(*inst->limits_at) * (apr_size_t)(n + 1));
+    for (i = 0; i < n; i++) {
+        const char *model = APR_ARRAY_IDX(inst->supported_models, i, const char *);
+
+        inst->deployment_at[i] = aop_instance_deployment(inst, model);
+        inst->limits_at[i] = aop_instance_limits(inst, model);
+    }
+    inst->models_indexed = n;
+}
+
+int aop_instance_model_index(const aop_instance_t *inst, const char *model)
+{
+    int i;
+
+    if (!inst || !inst->supported_models || !model) {
+        return -1;
+    }
+    for (i = 0; i < inst->supported_models->nelts; i++) {
+        if (strcmp(APR_ARRAY_IDX(inst->supported_models, i, const char *), model) == 0) {
+            return i;
+        }
+    }
+    return -1;
 }
 
 int aop_instance_name_ok(const char *name)

@@ -74,6 +74,12 @@ typedef struct aop_instance_t {
      * a limit (model_deployments' object form): read and written with
      * model_deployments (the DEPLOYMENTS field), never a row of its own. */
     apr_hash_t *deployment_limits;
+    /* The two maps above, parallel to supported_models, once aop_instance_index_models()
+     * ran (an instance decoded for a view, which then never changes): each request's
+     * deployment and limits without two hash lookups.  NULL in a copy, or before. */
+    const char **deployment_at;
+    const aop_deployment_limits_t **limits_at;
+    int models_indexed;          /* supported_models->nelts when they were filled */
     /* The connection pool of the instance's mod_proxy worker, per Apache process, as
      * mod_proxy's worker parameters of the same meaning; 0 (the defaults) leaves
      * mod_proxy's own. */
@@ -212,6 +218,13 @@ const aop_deployment_limits_t *aop_instance_limits(const aop_instance_t *inst,
  * form); the range of each is checked by the caller (AOP_RPM_MAX, APR_INT64_MAX). */
 void aop_instance_set_limits(apr_pool_t *p, aop_instance_t *inst, const char *model,
                              const aop_deployment_limits_t *lim);
+
+/* Fills deployment_at and limits_at from the maps, in p: for an instance that no
+ * longer changes. */
+void aop_instance_index_models(apr_pool_t *p, aop_instance_t *inst);
+
+/* The index of model in inst's supported_models, or -1. */
+int aop_instance_model_index(const aop_instance_t *inst, const char *model);
 
 /* Whether model's deployment on this instance takes a resumed stream (stream_resume). */
 int aop_instance_resumes(const aop_instance_t *inst, const char *model);

@@ -32,14 +32,22 @@ static void memo_for(const aop_req_t *ctx, int idx)
     aop_req_t *w = (aop_req_t *)(void *)ctx;
     const aop_instance_t *inst = APR_ARRAY_IDX(ctx->view->cfg->instances, idx,
                                                aop_instance_t *);
+    int i;
 
     if (w->pair_memo.model != ctx->info.model || w->pair_memo.idx != idx) {
         w->pair_memo.idx = idx;
         w->pair_memo.model = ctx->info.model;
-        w->pair_memo.slot = aop_shm_pair_slot_of(ctx->view->shm_map, inst, idx,
-                                                 ctx->info.model);
-        w->pair_memo.limits = aop_instance_limits(inst, ctx->info.model);
-        w->pair_memo.deployment = aop_instance_deployment(inst, ctx->info.model);
+        i = aop_instance_model_index(inst, ctx->info.model);
+        w->pair_memo.slot = aop_shm_pair_slot_at(ctx->view->shm_map, idx, i);
+        if (i >= 0 && i < inst->models_indexed) {
+            /* A view's decoded instance: its maps read once, when it was decoded. */
+            w->pair_memo.limits = inst->limits_at[i];
+            w->pair_memo.deployment = inst->deployment_at[i];
+        }
+        else {
+            w->pair_memo.limits = aop_instance_limits(inst, ctx->info.model);
+            w->pair_memo.deployment = aop_instance_deployment(inst, ctx->info.model);
+        }
     }
 }
 

@@ -23,7 +23,7 @@ typedef enum { HOLD_ANSWER, HOLD_FIRST_BYTE, HOLD_PASS, HOLD_REFUSAL, HOLD_DROP 
 typedef struct hold_t {
     hold_mode_e mode;
     int attempt;                     /* the attempt whose answer this is */
-    apr_bucket_brigade *held;
+    apr_bucket_brigade *held;        /* NULL until something is held */
     apr_off_t len;
 } hold_t;
 
@@ -57,7 +57,8 @@ static hold_t *hold_ctx(ap_filter_t *f)
         h = f->ctx = apr_pcalloc(f->r->pool, sizeof(*h));
         h->mode = mode_for(f->r);
         h->attempt = ctx ? ctx->attempts : 0;
-        h->held = apr_brigade_create(f->r->pool, f->c->bucket_alloc);
+        /* h->held: made by ap_save_brigade when something is held (a brigade is an
+         * allocation and a pool cleanup, and most answers come whole, with their end). */
     }
     return h;
 }
@@ -89,7 +90,9 @@ static apr_status_t drop(ap_filter_t *f, hold_t *h, apr_bucket_brigade *bb)
 {
     aop_req_t *ctx = aop_req_get(f->r);
 
-    apr_brigade_cleanup(h->held);
+    if (h->held) {
+        apr_brigade_cleanup(h->held);
+    }
     apr_brigade_cleanup(bb);
     ctx->broken = ctx->dropped = 1;
     /* ap_pass_brigade marked the EOS sent; the answer that replaces this one
@@ -108,7 +111,9 @@ static apr_status_t release(ap_filter_t *f, hold_t *h, apr_bucket_brigade *bb)
     if (ctx && !ctx->resumable) {
         aop_body_release(f->r, ctx);     /* bytes go out: no failover needs it */
     }
-    APR_BRIGADE_PREPEND(bb, h->held);
+    if (h->held) {
+        APR_BRIGADE_PREPEND(bb, h->held);
+    }
     return ap_pass_brigade(f->next, bb);
 }
 
@@ -137,14 +142,14 @@ static int context_exceeded(ap_filter_t *f, hold_t *h, apr_bucket_brigade *bb)
 
     /* Read, not taken: both stay as they are, for a release.  An error body is small
      * (and held to AOP_HOLD_MAX): copied once, held part first. */
-    if (apr_brigade_length(h->held, 1, &held_len) != APR_SUCCESS
+    if ((h->held && apr_brigade_length(h->held, 1, &held_len) != APR_SUCCESS)
         || apr_brigade_length(bb, 1, &last_len) != APR_SUCCESS) {
         return 0;
     }
     all = apr_palloc(f->r->pool, (apr_size_t)(held_len + last_len) + 1);
     got = (apr_size_t)held_len;
     more = (apr_size_t)last_len;
-    if (apr_brigade_flatten(h->held, all, &got) != APR_SUCCESS
+    if ((h->held && apr_brigade_flatten(h->held, all, &got) != APR_SUCCESS)
         || apr_brigade_flatten(bb, all + got, &more) != APR_SUCCESS) {
         return 0;
     }
@@ -158,7 +163,9 @@ static apr_status_t drop_refusal(ap_filter_t *f, hold_t *h, apr_bucket_brigade *
 {
     aop_req_t *ctx = aop_req_get(f->r);
 
-    apr_brigade_cleanup(h->held);
+    if (h->held) {
+        apr_brigade_cleanup(h->held);
+    }
     apr_brigade_cleanup(bb);
     ctx->context_exceeded = 1;
     f->r->eos_sent = 0;

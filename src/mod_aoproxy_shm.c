@@ -387,20 +387,15 @@ static apr_uint64_t model_hash(const char *s)
     return h ? h : 1;
 }
 
+int aop_shm_pair_slot_at(const aop_shm_map_t *map, int idx, int i)
+{
+    return hdr && map && i >= 0 && map->pair_slot[idx] ? map->pair_slot[idx][i] : -1;
+}
+
 int aop_shm_pair_slot_of(const aop_shm_map_t *map, const aop_instance_t *inst, int idx,
                          const char *model)
 {
-    int i;
-
-    if (!hdr || !map || !model || !inst || !map->pair_slot[idx]) {
-        return -1;
-    }
-    for (i = 0; i < inst->supported_models->nelts; i++) {
-        if (strcmp(APR_ARRAY_IDX(inst->supported_models, i, const char *), model) == 0) {
-            return map->pair_slot[idx][i];
-        }
-    }
-    return -1;
+    return aop_shm_pair_slot_at(map, idx, aop_instance_model_index(inst, model));
 }
 
 aop_shm_pair_t *aop_shm_pair_slot(int slot)

@@ -183,10 +183,12 @@ aop_shm_pair_t *aop_shm_pair(const aop_shm_map_t *map, const aop_instance_t *ins
                              const char *model);
 aop_shm_overall_t *aop_shm_overall(void);
 
-/* The segment slot of a view's instance idx serving model, or -1; and the pair at
- * a slot (a reservation's), or NULL. */
+/* The segment slot of a view's instance idx serving model, or -1 (by the model's
+ * index i in its supported_models: aop_instance_model_index); and the pair at a slot
+ * (a reservation's), or NULL. */
 int aop_shm_pair_slot_of(const aop_shm_map_t *map, const aop_instance_t *inst, int idx,
                          const char *model);
+int aop_shm_pair_slot_at(const aop_shm_map_t *map, int idx, int i);
 aop_shm_pair_t *aop_shm_pair_slot(int slot);
 
 /* The candidates' credit slots of a model's route (aop_shm_map_t.route_credit), and

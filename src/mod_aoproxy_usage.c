@@ -25,9 +25,9 @@ typedef struct usage_filter_t {
     aop_usage_parser_t *refusal;     /* an instance's 400, read for the content filter's
                                       * codes (no usage) */
     int strip;
-    apr_bucket_brigade *out;         /* strip mode: what goes on */
-    apr_bucket_brigade *fed;         /* strip mode: the buckets read, kept until what
-                                      * points into them has gone on */
+    apr_bucket_brigade *out;         /* strip mode (else NULL): what goes on */
+    apr_bucket_brigade *fed;         /* strip mode (else NULL): the buckets read, kept
+                                      * until what points into them has gone on */
     const char *piece;               /* strip mode: the data of the bucket being fed */
     apr_size_t piece_len;
     int told;                        /* the Responses API: where the new response lives
@@ -79,8 +79,12 @@ static usage_filter_t *filter_ctx(ap_filter_t *f)
                 aop_usage_keep_usage_chunk(uf->parser);
             }
         }
-        uf->out = apr_brigade_create(r->pool, f->c->bucket_alloc);
-        uf->fed = apr_brigade_create(r->pool, f->c->bucket_alloc);
+        if (uf->strip) {
+            /* Only strip mode takes the buckets apart (two brigades are two
+             * allocations and two pool cleanups a request). */
+            uf->out = apr_brigade_create(r->pool, f->c->bucket_alloc);
+            uf->fed = apr_brigade_create(r->pool, f->c->bucket_alloc);
+        }
     }
     else if (uf->req && uf->req->inst && r->status == HTTP_BAD_REQUEST) {
         uf->refusal = aop_usage_parser_create(r->pool, 0, 0);
@@ -300,8 +304,10 @@ static apr_status_t usage_filter(ap_filter_t *f, apr_bucket_brigade *bb)
                  && (rv = feed_bucket(uf, b, next != APR_BRIGADE_SENTINEL(bb)
                                              && APR_BUCKET_IS_EOS(next))) != APR_SUCCESS) {
             /* What went to out may point into buckets this call's caller frees. */
-            apr_brigade_cleanup(uf->out);
-            apr_brigade_cleanup(uf->fed);
+            if (uf->strip) {
+                apr_brigade_cleanup(uf->out);
+                apr_brigade_cleanup(uf->fed);
+            }
             return rv;
         }
         if (uf->strip) {

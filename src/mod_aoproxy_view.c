@@ -241,6 +241,7 @@ static apr_status_t take_instance(aop_view_t *view, const rev_index_t *x, int i,
             *perr = *perr ? *perr : "an instance's record cannot be read";
             return APR_EINVAL;
         }
+        aop_instance_index_models((*fresh)->pool, e->inst);
         view->batch_of[i] = *fresh;
     }
     if (line->npairs != e->inst->supported_models->nelts) {
@@ -507,8 +508,14 @@ aop_view_t *aop_view_seed(apr_pool_t *p, aop_fleet_t *fleet,
     seed->rev = apr_palloc(p, sizeof(apr_uint64_t) * (apr_size_t)(n + 1));
     seed->by_rev = apr_hash_make(p);
     for (i = 0; i < n; i++) {
-        APR_ARRAY_PUSH(seed->cfg->instances, aop_instance_t *) =
-            APR_ARRAY_IDX(eff, i, aop_effective_t *)->inst;
+        aop_instance_t *inst = APR_ARRAY_IDX(eff, i, aop_effective_t *)->inst;
+
+        /* The first view takes these as they are (start-up, one thread): indexed in
+         * their own pool, as a decoded instance is in its batch's. */
+        if (!inst->models_indexed) {
+            aop_instance_index_models(eff->pool, inst);
+        }
+        APR_ARRAY_PUSH(seed->cfg->instances, aop_instance_t *) = inst;
         seed->batch_of[i] = &boot_batch;
         seed->rev[i] = aop_doc_rev(text[i], strlen(text[i]));
         apr_hash_set(seed->by_rev, &seed->rev[i], sizeof(seed->rev[i]),

@@ -315,8 +315,17 @@ END_TEST
 
 START_TEST(form_escape)
 {
+    int c;
+
     ck_assert_str_eq(aop_url_escape(pool, "a-Z_0.9~ +&=%\xc3\xa9"),
                      "a-Z_0.9~%20%2B%26%3D%25%C3%A9");
+    /* Every byte value: RFC 3986's unreserved set, and nothing else. */
+    for (c = -1; c < 257; c++) {
+        int want = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+                   || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
+
+        ck_assert_msg(aop_url_unreserved(c) == want, "byte %d", c);
+    }
 }
 END_TEST
 
