@@ -543,18 +543,6 @@ static apr_status_t check_credential(ctx_t *c, const node_t *map, const aop_inst
                          : "; or auth.client_secret_file");
 }
 
-static int is_supported(const aop_instance_t *inst, const char *model)
-{
-    int i;
-
-    for (i = 0; i < inst->supported_models->nelts; ++i) {
-        if (!strcmp(APR_ARRAY_IDX(inst->supported_models, i, const char *), model)) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 /* A deployment for a model the instance does not list is only a warning, and is
  * dropped so that a lookup never routes a model the instance does not serve. */
 static void drop_unused_deployments(ctx_t *c, const node_t *map, aop_instance_t *inst,
@@ -565,7 +553,7 @@ static void drop_unused_deployments(ctx_t *c, const node_t *map, aop_instance_t 
 
     for (i = 0; deps && !deps->val->is_null && i < deps->val->items->nelts; ++i) {
         const pair_t *kv = &APR_ARRAY_IDX(deps->val->items, i, pair_t);
-        if (!is_supported(inst, kv->key)) {
+        if (aop_instance_model_index(inst, kv->key) < 0) {
             aop_yaml_warn(c, kv->file, kv->line,
                           apr_psprintf(c->p, "%s.model_deployments.%s", path, kv->key),
                           "model is not in supported_models, its deployment is ignored");

@@ -98,15 +98,12 @@ apr_status_t aop_config_set_context_fallbacks(aop_yaml_ctx_t *c, void *obj,
 
 int aop_config_lists_model(const aop_config_t *cfg, const char *model)
 {
-    int i, j;
+    int i;
 
     for (i = 0; i < cfg->instances->nelts; i++) {
-        const aop_instance_t *inst = APR_ARRAY_IDX(cfg->instances, i, aop_instance_t *);
-
-        for (j = 0; inst->supported_models && j < inst->supported_models->nelts; j++) {
-            if (!strcmp(APR_ARRAY_IDX(inst->supported_models, j, const char *), model)) {
-                return 1;
-            }
+        if (aop_instance_model_index(APR_ARRAY_IDX(cfg->instances, i, aop_instance_t *),
+                                     model) >= 0) {
+            return 1;
         }
     }
     return 0;

@@ -150,16 +150,10 @@ const char *aop_url_parse_api_base(apr_pool_t *p, const char *url, aop_instance_
 }
 
 
-/* RFC 3986's unreserved bytes, A-Z a-z 0-9 - . _ ~, as bits by byte value: one shift
- * and a test a byte, where the comparisons were about ten (aop_url_escape runs over
- * every request's deployment and api-version). */
-#define UNRESERVED_0_63   APR_UINT64_C(0x03FF600000000000)   /* - . 0-9 */
-#define UNRESERVED_64_127 APR_UINT64_C(0x47FFFFFE87FFFFFE)   /* A-Z _ a-z ~ */
-
 static int unreserved(int c)
 {
-    return c >= 0 && c < 128
-           && (((c < 64 ? UNRESERVED_0_63 : UNRESERVED_64_127) >> (c & 63)) & 1) != 0;
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
+           || c == '-' || c == '.' || c == '_' || c == '~';
 }
 
 int aop_url_unreserved(int c)
