@@ -120,17 +120,14 @@ static unsigned hex4(const char *s)
                       | hex_value(s[2]) << 4 | hex_value(s[3]));
 }
 
-/* Checks the escape whose backslash is at bs; returns its length, or 0 after failing
- * (an escape cut by the end of the text is an early end, any other flaw an invalid
- * escape at its backslash). */
-static apr_size_t check_escape(jparser_t *ps, const char *bs)
+/* The length of the escape whose backslash is at bs: 2, or 6 for \uXXXX; 0 when it
+ * is not a valid escape, -1 when the text ends inside it. */
+static int escape_len(const char *bs, const char *end)
 {
-    const char *end = ps->end;
     int k;
 
     if (bs + 1 >= end) {
-        unexpected(ps, end);
-        return 0;
+        return -1;
     }
     switch (bs[1]) {
     case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
@@ -138,19 +135,33 @@ static apr_size_t check_escape(jparser_t *ps, const char *bs)
     case 'u':
         for (k = 2; k < 6; k++) {
             if (bs + k >= end) {
-                unexpected(ps, end);
-                return 0;
+                return -1;
             }
             if (hex_value(bs[k]) < 0) {
-                break;
+                return 0;
             }
         }
-        if (k == 6) {
-            return 6;
-        }
-        break;
+        return 6;
     }
-    fail(ps, "invalid escape", bs);
+    return 0;
+}
+
+/* Checks the escape whose backslash is at bs; returns its length, or 0 after failing
+ * (an escape cut by the end of the text is an early end, any other flaw an invalid
+ * escape at its backslash). */
+static apr_size_t check_escape(jparser_t *ps, const char *bs)
+{
+    int n = escape_len(bs, ps->end);
+
+    if (n > 0) {
+        return (apr_size_t)n;
+    }
+    if (n < 0) {
+        unexpected(ps, ps->end);
+    }
+    else {
+        fail(ps, "invalid escape", bs);
+    }
     return 0;
 }
 
@@ -206,6 +217,25 @@ static apr_size_t decode_u(const char *s, const char *end, char *out, apr_size_t
      * as its own 3-byte sequence. */
     *o += out ? put_utf8(out + *o, cp) : utf8_len(cp);
     return 6;
+}
+
+apr_size_t aop_jtree_escape(const char *bs, const char *end, apr_size_t *out)
+{
+    int n = escape_len(bs, end);
+
+    if (n <= 0) {
+        return 0;
+    }
+    if (n == 2) {
+        *out += 1;
+        return 2;
+    }
+    /* decode_u reads a pair's second half unchecked: checked here (a flaw in it is
+     * one the parser would refuse the text for too). */
+    if (end - bs >= 12 && bs[6] == '\\' && bs[7] == 'u' && escape_len(bs + 6, end) != 6) {
+        return 0;
+    }
+    return decode_u(bs, end, NULL, out);
 }
 
 /* Decodes the escaped string body [s, end), already checked, into out; with out NULL
@@ -364,12 +394,19 @@ static int scan_digits(jparser_t *ps)
 /* The integer [s, end) of plain digits, by hand (strtoll would be slower and needs a
  * NUL-terminated copy).  Out of range it saturates to INT64_MAX / INT64_MIN, as json-c
  * does, and stays an integer. */
-static apr_int64_t int_value(const char *s, const char *end, int neg)
+apr_int64_t aop_jtree_int(const char *s, const char *end, int neg)
 {
     /* The magnitude's limit: 2^63 for a negative number, 2^63 - 1 otherwise. */
     const apr_uint64_t limit = (apr_uint64_t)APR_INT64_MAX + (neg ? 1 : 0);
     apr_uint64_t mag = 0;
 
+    /* Eighteen digits never reach the limit: no test, no division, a digit. */
+    if (end - s <= 18) {
+        for (; s < end; s++) {
+            mag = mag * 10 + (unsigned)(*s - '0');
+        }
+        return neg ? -(apr_int64_t)mag : (apr_int64_t)mag;
+    }
     for (; s < end; s++) {
         unsigned d = (unsigned)(*s - '0');
 
@@ -438,7 +475,7 @@ static aop_jnode_t *parse_number(jparser_t *ps)
         n->d = double_value(ps->p, n->src, (apr_size_t)(ps->pos - n->src));
         return finish(ps, n);
     }
-    n->i = int_value(digits, ps->pos, neg);
+    n->i = aop_jtree_int(digits, ps->pos, neg);
     n->d = (double)n->i;
     return finish(ps, n);
 }
@@ -631,7 +668,9 @@ const char *aop_jtree_str(apr_pool_t *p, const aop_jnode_t *v, apr_size_t *len)
     start = v->src + 1;
     end = v->src + v->src_len - 1;
     out = apr_palloc(p, v->str_len + 1);
-    if (memchr(start, '\\', (apr_size_t)(end - start))) {
+    /* Every escape decodes shorter than it is written: a string as long decoded as
+     * between its quotes has none. */
+    if (v->str_len != (apr_size_t)(end - start)) {
         decode_string(out, start, end, len);
     }
     else {

@@ -71,4 +71,14 @@ const char *aop_jtree_nul_path(apr_pool_t *p, const aop_jnode_t *v);
  * A NULL node is "null", as a missing json-c object is. */
 const char *aop_jtree_type_word(const aop_jnode_t *v);
 
+/* For a scanner that reads JSON text without a tree (aop_request_scan.c) and must
+ * read it as this parser does.  The escape whose backslash is at bs: the bytes it
+ * takes (2, 6, or 12 for a surrogate pair), its decoded length added to *out; 0 when
+ * it is not a valid escape. */
+apr_size_t aop_jtree_escape(const char *bs, const char *end, apr_size_t *out);
+
+/* The integer of the plain digits [s, end), saturated to INT64_MAX / INT64_MIN as the
+ * parser's AOP_JINT values are. */
+apr_int64_t aop_jtree_int(const char *s, const char *end, int neg);
+
 #endif

@@ -6,18 +6,12 @@
 
 #include "aop_jtree.h"
 #include "aop_request.h"
+#include "aop_request_top.h"
 #include "aop_sat.h"
 
-/* The top-level keys the gateway reads: each must be given at most once, or the
- * gateway (whose parser takes the last) and Azure could act on different values.
- * One pass over the body's members finds them all (index_top): a lookup by name for
- * each, as before, cost a small chat's parse some 2 000 instructions (callgrind). */
-typedef enum {
-    K_MODEL, K_STREAM, K_STREAM_OPTIONS, K_N, K_MAX_TOKENS, K_MAX_COMPLETION_TOKENS,
-    K_MESSAGES, K_PROMPT, K_INPUT, K_TOOLS, K_INSTRUCTIONS, K_MAX_OUTPUT_TOKENS,
-    K_PREVIOUS_RESPONSE_ID, K_CONVERSATION, K_BACKGROUND, K_COUNT
-} read_key_e;
-
+/* The names of aop_read_key_e's keys.  One pass over the body's members finds them
+ * all (index_top): a lookup by name for each, as before, cost a small chat's parse
+ * some 2 000 instructions (callgrind). */
 static const struct {
     const char *name;
     apr_size_t len;
@@ -30,11 +24,6 @@ static const struct {
     READ_KEY("conversation"), READ_KEY("background")
 #undef READ_KEY
 };
-
-/* The read keys' members of the body's top-level object, NULL where absent. */
-typedef struct {
-    const aop_jnode_t *at[K_COUNT];
-} top_t;
 
 static int fail(aop_request_error_t *err, const char *message, const char *param,
                 const char *code)
@@ -62,7 +51,7 @@ static const aop_jnode_t *member(const aop_jnode_t *obj, const char *key)
 }
 
 /* The same for a top-level read key. */
-static const aop_jnode_t *given(const top_t *t, read_key_e k)
+static const aop_jnode_t *given(const aop_top_t *t, aop_read_key_e k)
 {
     const aop_jnode_t *v = t->at[k];
 
@@ -72,7 +61,7 @@ static const aop_jnode_t *given(const top_t *t, read_key_e k)
 /* Reads an optional integer field in [0, max]; 1 = present, 0 = absent, -1 = bad.
  * The bound comes before any arithmetic: a client's 2^63 - 1 must not become a
  * negative reservation. */
-static int opt_count(apr_pool_t *p, const top_t *t, read_key_e k,
+static int opt_count(apr_pool_t *p, const aop_top_t *t, aop_read_key_e k,
                      apr_int64_t max, apr_int64_t *out, aop_request_error_t *err)
 {
     const aop_jnode_t *v = given(t, k);
@@ -98,7 +87,7 @@ static int opt_count(apr_pool_t *p, const top_t *t, read_key_e k,
     return 1;
 }
 
-static int parse_stream(apr_pool_t *p, const top_t *t, aop_request_info_t *info,
+static int parse_stream(apr_pool_t *p, const aop_top_t *t, aop_request_info_t *info,
                         aop_request_error_t *err)
 {
     const aop_jnode_t *v = given(t, K_STREAM), *opts, *inc;
@@ -118,7 +107,7 @@ static int parse_stream(apr_pool_t *p, const top_t *t, aop_request_info_t *info,
     return 0;
 }
 
-static int parse_model(apr_pool_t *p, aop_op_e op, const top_t *t,
+static int parse_model(apr_pool_t *p, aop_op_e op, const aop_top_t *t,
                        aop_request_info_t *info, aop_request_error_t *err)
 {
     const aop_jnode_t *v = given(t, K_MODEL);
@@ -153,7 +142,7 @@ static int parse_model(apr_pool_t *p, aop_op_e op, const top_t *t,
     return 0;
 }
 
-static int parse_counts(apr_pool_t *p, const top_t *t, aop_request_info_t *info,
+static int parse_counts(apr_pool_t *p, const aop_top_t *t, aop_request_info_t *info,
                         aop_request_error_t *err)
 {
     apr_int64_t n = 1;
@@ -182,24 +171,44 @@ static int duplicate(apr_pool_t *p, aop_request_error_t *err, const char *key)
                                   key), key, "duplicate_key");
 }
 
-/* The index of member m's name in read_keys, or -1. */
-static int read_key_index(const aop_jnode_t *m)
+const char *aop_request_key_name(int k)
 {
-    int i;
+    return k >= 0 && k < K_COUNT ? read_keys[k].name : NULL;
+}
 
-    for (i = 0; i < K_COUNT; i++) {
-        if (read_keys[i].len == m->key_len
-            && memcmp(m->key, read_keys[i].name, m->key_len) == 0) {
-            return i;
+int aop_request_key_index(const char *name, apr_size_t len)
+{
+    /* By the first byte, then the length and the bytes: a name that is none of them
+     * (most of a body's) is turned away after a comparison or two (a loop over the
+     * table cost a small chat 150 instructions).  check_request_scan.c tests it
+     * against the table. */
+#define IS(k) (len == read_keys[k].len && memcmp(name, read_keys[k].name, len) == 0 ? (k) : -1)
+    switch (len ? name[0] : 0) {
+    case 'b': return IS(K_BACKGROUND);
+    case 'c': return IS(K_CONVERSATION);
+    case 'i': return len == 5 ? IS(K_INPUT) : IS(K_INSTRUCTIONS);
+    case 'm':
+        switch (len) {
+        case 5: return IS(K_MODEL);
+        case 8: return IS(K_MESSAGES);
+        case 10: return IS(K_MAX_TOKENS);
+        case 17: return IS(K_MAX_OUTPUT_TOKENS);
+        case 21: return IS(K_MAX_COMPLETION_TOKENS);
         }
+        return -1;
+    case 'n': return IS(K_N);
+    case 'p': return len == 6 ? IS(K_PROMPT) : IS(K_PREVIOUS_RESPONSE_ID);
+    case 's': return len == 6 ? IS(K_STREAM) : IS(K_STREAM_OPTIONS);
+    case 't': return IS(K_TOOLS);
     }
     return -1;
+#undef IS
 }
 
 /* One pass over the top-level members (and stream_options'): each read key's member
  * noted in t, a read key twice refused.  Linear in the members, whatever their
  * number. */
-static int index_top(apr_pool_t *p, const aop_jnode_t *root, top_t *t,
+static int index_top(apr_pool_t *p, const aop_jnode_t *root, aop_top_t *t,
                      aop_request_error_t *err)
 {
     const aop_jnode_t *m, *opts;
@@ -207,7 +216,7 @@ static int index_top(apr_pool_t *p, const aop_jnode_t *root, top_t *t,
 
     memset(t, 0, sizeof(*t));
     for (m = root->child; m; m = m->next) {
-        if ((i = read_key_index(m)) < 0) {
+        if ((i = aop_request_key_index(m->key, m->key_len)) < 0) {
             continue;
         }
         if (t->at[i]) {
@@ -224,11 +233,6 @@ static int index_top(apr_pool_t *p, const aop_jnode_t *root, top_t *t,
     return 0;
 }
 
-static apr_int64_t text_tokens(apr_size_t chars)
-{
-    return (apr_int64_t)((chars + AOP_CHARS_PER_TOKEN - 1) / AOP_CHARS_PER_TOKEN);
-}
-
 /* A prompt or an embedding input: a string, a list of strings, or token ids. */
 static apr_int64_t input_tokens(const aop_jnode_t *v)
 {
@@ -236,7 +240,7 @@ static apr_int64_t input_tokens(const aop_jnode_t *v)
     const aop_jnode_t *item;
 
     if (v->type == AOP_JSTRING) {
-        return text_tokens(v->str_len);
+        return aop_text_tokens(v->str_len);
     }
     if (v->type != AOP_JARRAY) {
         return 0;
@@ -265,7 +269,7 @@ static apr_int64_t content_tokens(const aop_jnode_t *content)
             sum = aop_sat_add(sum, AOP_TOKENS_PER_IMAGE);
         }
         else {
-            sum = aop_sat_add(sum, text_tokens(part->src_len));
+            sum = aop_sat_add(sum, aop_text_tokens(part->src_len));
         }
     }
     return sum;
@@ -281,43 +285,44 @@ static apr_int64_t message_tokens(const aop_jnode_t *msg)
     }
     if ((v = aop_jtree_get(msg, "tool_calls")) != NULL
         || (v = aop_jtree_get(msg, "function_call")) != NULL) {
-        sum = aop_sat_add(sum, text_tokens(v->src_len));
+        sum = aop_sat_add(sum, aop_text_tokens(v->src_len));
     }
     return sum;
 }
 
 /* Prompt tokens from what the prompt is made of, as OpenAI counts chat messages;
  * failing that, the body's size. */
-static apr_int64_t prompt_tokens(const top_t *t, apr_size_t len)
+static apr_int64_t prompt_tokens(const aop_top_t *t, apr_size_t len)
 {
     const aop_jnode_t *v, *msg;
     apr_int64_t sum = 0;
 
     if ((v = t->at[K_MESSAGES]) != NULL && v->type == AOP_JARRAY) {
+        sum = t->messages_tokens;       /* the scanner's sum, else 0 */
         for (msg = v->child; msg; msg = msg->next) {
             sum = aop_sat_add(sum, message_tokens(msg));
         }
         sum = aop_sat_add(sum, AOP_TOKENS_PER_REPLY);
         if ((v = t->at[K_TOOLS]) != NULL) {
-            sum = aop_sat_add(sum, text_tokens(v->src_len));
+            sum = aop_sat_add(sum, aop_text_tokens(v->src_len));
         }
         return sum;
     }
     if ((v = t->at[K_PROMPT]) != NULL || (v = t->at[K_INPUT]) != NULL) {
         return input_tokens(v);
     }
-    return text_tokens(len);
+    return aop_text_tokens(len);
 }
 
 /* The Responses API's input: a string, or items (messages with content, or parts
  * with text), and its instructions. */
-static apr_int64_t responses_input_tokens(const top_t *t, apr_size_t len)
+static apr_int64_t responses_input_tokens(const aop_top_t *t, apr_size_t len)
 {
     const aop_jnode_t *v = t->at[K_INPUT], *item;
     apr_int64_t sum = 0;
 
     if (!v) {
-        return text_tokens(len);
+        return aop_text_tokens(len);
     }
     if (v->type == AOP_JARRAY) {
         for (item = v->child; item; item = item->next) {
@@ -334,7 +339,7 @@ static apr_int64_t responses_input_tokens(const top_t *t, apr_size_t len)
     return sum;
 }
 
-static void estimate(aop_op_e op, const top_t *t, apr_size_t len,
+static void estimate(aop_op_e op, const aop_top_t *t, apr_size_t len,
                      aop_request_info_t *info)
 {
     apr_int64_t out = 0;
@@ -368,7 +373,7 @@ static void set_splice(aop_splice_t *sp, const char *body, const char *from,
  * always right); with one (say include_usage: false, or other options) its
  * include_usage value, or the whole member's value when it is not an object, is
  * replaced; every other byte stays as the client sent it. */
-static void plan_usage(const char *body, const aop_jnode_t *root, const top_t *t,
+static void plan_usage(const char *body, const aop_jnode_t *root, const aop_top_t *t,
                        aop_request_info_t *info)
 {
     const aop_jnode_t *opts = t->at[K_STREAM_OPTIONS], *inc;
@@ -411,7 +416,7 @@ static int stored_id(apr_pool_t *p, const aop_jnode_t *v, const char *key, const
 }
 
 /* previous_response_id, conversation (an id or {"id": ...}) and background. */
-static int parse_stored(apr_pool_t *p, const top_t *t, aop_request_info_t *info,
+static int parse_stored(apr_pool_t *p, const aop_top_t *t, aop_request_info_t *info,
                         aop_request_error_t *err)
 {
     const aop_jnode_t *v;
@@ -439,7 +444,7 @@ static int parse_stored(apr_pool_t *p, const top_t *t, aop_request_info_t *info,
 }
 
 /* Where the model's value is, or where a model member would go. */
-static void note_model_place(const char *body, const aop_jnode_t *root, const top_t *t,
+static void note_model_place(const char *body, const aop_jnode_t *root, const aop_top_t *t,
                              aop_request_info_t *info)
 {
     const aop_jnode_t *v = t->at[K_MODEL];
@@ -454,7 +459,7 @@ static void note_model_place(const char *body, const aop_jnode_t *root, const to
     }
 }
 
-static void note_messages_place(const char *body, const top_t *t,
+static void note_messages_place(const char *body, const aop_top_t *t,
                                 aop_request_info_t *info)
 {
     const aop_jnode_t *v = t->at[K_MESSAGES];
@@ -465,28 +470,39 @@ static void note_messages_place(const char *body, const top_t *t,
     }
 }
 
-/* The checks and the estimate on the parsed tree (in a scratch pool: p gets only what
- * outlives it, the model and the error messages). */
+/* The checks and the estimate on the top-level object and its index, the tree's or
+ * the scanner's (p gets only what outlives them, the model and the error messages). */
+static int read_top(apr_pool_t *p, aop_op_e op, const char *body, apr_size_t len,
+                    const aop_jnode_t *root, const aop_top_t *t, aop_request_info_t *info,
+                    aop_request_error_t *err)
+{
+    if (parse_model(p, op, t, info, err) || parse_stream(p, t, info, err)
+        || parse_counts(p, t, info, err)
+        || (op == AOP_OP_RESPONSES && parse_stored(p, t, info, err))) {
+        return -1;
+    }
+    estimate(op, t, len, info);
+    plan_usage(body, root, t, info);
+    note_model_place(body, root, t, info);
+    note_messages_place(body, t, info);
+    return 0;
+}
+
+/* The same on the parsed tree (in a scratch pool for a large body). */
 static int read_tree(apr_pool_t *p, aop_op_e op, const char *body, apr_size_t len,
                      const aop_jnode_t *root, aop_request_info_t *info,
                      aop_request_error_t *err)
 {
-    top_t t;
+    aop_top_t t;
 
     if (root->type != AOP_JOBJECT) {
         return fail(err, apr_psprintf(p, "Invalid body: expected a JSON object, but got %s "
                                          "instead.", aop_jtree_type_word(root)), NULL, NULL);
     }
-    if (index_top(p, root, &t, err) || parse_model(p, op, &t, info, err)
-        || parse_stream(p, &t, info, err) || parse_counts(p, &t, info, err)
-        || (op == AOP_OP_RESPONSES && parse_stored(p, &t, info, err))) {
+    if (index_top(p, root, &t, err)) {
         return -1;
     }
-    estimate(op, &t, len, info);
-    plan_usage(body, root, &t, info);
-    note_model_place(body, root, &t, info);
-    note_messages_place(body, &t, info);
-    return 0;
+    return read_top(p, op, body, len, root, &t, info, err);
 }
 
 /* Bodies from this size on are parsed in a pool of their own, destroyed after the
@@ -504,9 +520,17 @@ int aop_request_parse_for(apr_pool_t *p, aop_op_e op, const char *path_model,
                           const char *body, apr_size_t len, aop_request_info_t *info,
                           aop_request_error_t *err)
 {
+    return aop_request_parse_with(p, op, path_model, body, len, 1, info, err);
+}
+
+int aop_request_parse_with(apr_pool_t *p, aop_op_e op, const char *path_model,
+                           const char *body, apr_size_t len, int scan,
+                           aop_request_info_t *info, aop_request_error_t *err)
+{
     const char *perr = NULL;
     const aop_jnode_t *root;
     apr_pool_t *scratch = p;
+    aop_request_scan_t sc;
     int rc;
 
     memset(info, 0, sizeof(*info));
@@ -515,6 +539,12 @@ int aop_request_parse_for(apr_pool_t *p, aop_op_e op, const char *path_model,
     if (len == 0) {
         return fail(err, "The request body is empty: the OpenAI API expects a JSON "
                          "object.", NULL, NULL);
+    }
+    /* A small chat without a tree (aop_request_scan.c), the Responses API's input
+     * items aside; whatever the scanner leaves goes to the tree. */
+    if (scan && op != AOP_OP_RESPONSES && len < SCRATCH_POOL_MIN
+        && aop_request_scan(body, len, &sc) == 0) {
+        return read_top(p, op, body, len, &sc.root, &sc.top, info, err);
     }
     /* aop_jtree, not json-c: this runs for every call (see aop_jtree.h); in raw mode,
      * so that no string of a body of megabytes is copied. */

@@ -4,7 +4,8 @@
  * parser (its tree must stay inside the text it came from), the request body for
  * every operation (what it accepts must respect the documented bounds), the
  * stream_options splice (what it produces must parse and ask for usage, the rest
- * unchanged), the parser's raw mode (the same tree, no string copied), and the
+ * unchanged), the parser's raw mode (the same tree, no string copied), the small
+ * body's scanner (the same answer as the tree, aop_request_scan.c), and the
  * NUL-checking parse of the management API and the state file. */
 #include <string.h>
 
@@ -14,6 +15,7 @@
 #include "aop_json.h"
 #include "aop_jtree.h"
 #include "aop_request.h"
+#include "aop_request_top.h"
 #include "fuzz.h"
 
 static apr_pool_t *root;
@@ -129,11 +131,46 @@ static void check_model_splice(apr_pool_t *p, aop_op_e op, const char *body, siz
                && again.max_tokens == info->max_tokens);
 }
 
+static int same_str(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* The scanner and the tree read the body alike: the same fields, or the same error. */
+static void check_scan(apr_pool_t *p, aop_op_e op, const char *path_model,
+                       const char *body, size_t len)
+{
+    aop_request_info_t a, b;
+    aop_request_error_t ea = { 0 }, eb = { 0 };
+    int ra = aop_request_parse_with(p, op, path_model, body, len, 1, &a, &ea);
+    int rb = aop_request_parse_with(p, op, path_model, body, len, 0, &b, &eb);
+
+    FUZZ_CHECK(ra == rb);
+    if (ra != 0) {
+        FUZZ_CHECK(same_str(ea.message, eb.message) && same_str(ea.param, eb.param)
+                   && same_str(ea.code, eb.code));
+        return;
+    }
+    FUZZ_CHECK(same_str(a.model, b.model) && a.stream == b.stream
+               && a.include_usage == b.include_usage
+               && a.has_stream_options == b.has_stream_options && a.n == b.n
+               && a.max_tokens == b.max_tokens && a.prompt_estimate == b.prompt_estimate
+               && a.estimate == b.estimate);
+    FUZZ_CHECK(a.usage_splice.from == b.usage_splice.from
+               && a.usage_splice.to == b.usage_splice.to
+               && same_str(a.usage_splice.text, b.usage_splice.text));
+    FUZZ_CHECK(a.model_from == b.model_from && a.model_to == b.model_to
+               && a.body_empty == b.body_empty && a.messages_end == b.messages_end
+               && a.messages_count == b.messages_count);
+}
+
 static void one_op(apr_pool_t *p, aop_op_e op, const char *body, size_t len)
 {
     aop_request_info_t info;
     aop_request_error_t err;
 
+    check_scan(p, op, NULL, body, len);
+    check_scan(p, op, "path-model", body, len);
     if (aop_request_parse(p, op, body, len, &info, &err) != 0) {
         FUZZ_CHECK(err.message != NULL);
     }

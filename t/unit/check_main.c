@@ -17,6 +17,7 @@ int main(void)
     srunner_add_suite(sr, aop_config_instances_suite());
     srunner_add_suite(sr, aop_route_suite());
     srunner_add_suite(sr, aop_request_suite());
+    srunner_add_suite(sr, aop_request_scan_suite());
     srunner_add_suite(sr, aop_jtree_suite());
     srunner_add_suite(sr, aop_bigbuf_suite());
     srunner_add_suite(sr, aop_tpm_suite());

@@ -10,6 +10,7 @@ Suite *aop_config_suite(void);
 Suite *aop_config_instances_suite(void);
 Suite *aop_route_suite(void);
 Suite *aop_request_suite(void);
+Suite *aop_request_scan_suite(void);
 Suite *aop_jtree_suite(void);
 Suite *aop_bigbuf_suite(void);
 Suite *aop_tpm_suite(void);

@@ -1,0 +1,448 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright 2026 The mod_aoproxy authors (LICENSE) */
+/* The common small chat body read in one pass, without a tree.  For a 110-byte chat
+ * the tree (aop_jtree) and the walks over it cost about 2 900 instructions of the
+ * module's 9 000 a request (callgrind, docs/performance.md); this reads the same
+ * values as it goes.  It reads JSON exactly as aop_jtree does (the same grammar,
+ * nesting bound, escapes and integer saturation: aop_jtree_escape, aop_jtree_int) and
+ * gives up (-1) on anything it does not read itself, so that such a body, and every
+ * body with an error, goes to the tree and gets the tree's answer.  The unit tests
+ * and the fuzz target "request" compare the two on every body they have. */
+#include <string.h>
+
+#include "aop_jscan.h"
+#include "aop_request_top.h"
+#include "aop_sat.h"
+
+/* Past JSON's whitespace; a byte above ' ' (nearly always the next) ends it at once. */
+static inline const char *ws(const char *s, const char *e)
+{
+    while (s < e && (unsigned char)*s <= ' '
+           && (*s == ' ' || *s == '\n' || *s == '\r' || *s == '\t')) {
+        s++;
+    }
+    return s;
+}
+
+/* After an item of a container that close ends: 1 when a ',' says another follows
+ * (*s past it and the space after), 0 when close ends it (*s past it), -1 else. */
+static inline int next_item(const char **s, const char *e, char close)
+{
+    const char *q = ws(*s, e);
+
+    if (q < e && *q == ',') {
+        *s = ws(q + 1, e);
+        return 1;
+    }
+    if (q < e && *q == close) {
+        *s = q + 1;
+        return 0;
+    }
+    return -1;
+}
+
+/* The rest of a string from q, a byte the fast scan stopped at that is not its closing
+ * quote (see string_end). */
+static const char *string_rest(const char *s, const char *q, const char *e,
+                               apr_size_t *decoded, int *escaped)
+{
+    apr_size_t raw = 0, out = 0, took;
+
+    for (;;) {
+        if (q >= e) {
+            return NULL;
+        }
+        if (*q == '"') {
+            break;
+        }
+        if (*q != '\\' || (took = aop_jtree_escape(q, e, &out)) == 0) {
+            return NULL;                /* a control character, a bad escape */
+        }
+        *escaped = 1;
+        raw += took;
+        q = aop_jscan_plain(q + took, e);
+    }
+    *decoded = (apr_size_t)(q - s - 1) - raw + out;
+    return q + 1;
+}
+
+/* The string whose opening quote is at s: the byte after its closing quote, or NULL
+ * when it is not valid JSON.  *decoded: its length once decoded; *escaped: whether it
+ * holds an escape.  Inline for the common string, which has none. */
+static inline const char *string_end(const char *s, const char *e, apr_size_t *decoded,
+                                     int *escaped)
+{
+    const char *q = aop_jscan_plain(s + 1, e);
+
+    *escaped = 0;
+    if (q < e && *q == '"') {
+        *decoded = (apr_size_t)(q - s - 1);
+        return q + 1;
+    }
+    return string_rest(s, q, e, decoded, escaped);
+}
+
+/* A number (JSON's grammar, as aop_jtree reads it): the byte after it, or NULL.  n,
+ * when given, gets its type and, for an integer, its value. */
+static const char *number_end(const char *s, const char *e, aop_jnode_t *n)
+{
+    const char *digits, *q, *digits_end;
+    int neg = *s == '-', is_int = 1;
+
+    q = digits = s + neg;
+    if (q >= e || *q < '0' || *q > '9') {
+        return NULL;
+    }
+    if (*q == '0') {
+        q++;
+    }
+    else {
+        while (q < e && *q >= '0' && *q <= '9') {
+            q++;
+        }
+    }
+    if (q < e && *q >= '0' && *q <= '9') {
+        return NULL;                    /* a leading zero */
+    }
+    digits_end = q;
+    if (q < e && *q == '.') {
+        is_int = 0;
+        if (++q >= e || *q < '0' || *q > '9') {
+            return NULL;
+        }
+        while (q < e && *q >= '0' && *q <= '9') {
+            q++;
+        }
+    }
+    if (q < e && (*q == 'e' || *q == 'E')) {
+        is_int = 0;
+        if (++q < e && (*q == '+' || *q == '-')) {
+            q++;
+        }
+        if (q >= e || *q < '0' || *q > '9') {
+            return NULL;
+        }
+        while (q < e && *q >= '0' && *q <= '9') {
+            q++;
+        }
+    }
+    if (n) {
+        n->type = is_int ? AOP_JINT : AOP_JDOUBLE;
+        n->i = is_int ? aop_jtree_int(digits, digits_end, neg) : 0;
+    }
+    return q;
+}
+
+static const char *literal_end(const char *s, const char *e, const char *word,
+                               apr_size_t len)
+{
+    return (apr_size_t)(e - s) >= len && memcmp(s, word, len) == 0 ? s + len : NULL;
+}
+
+static const char *value_end(const char *s, const char *e, int depth, aop_jnode_t *n);
+
+/* The array or object at s, whose own nesting depth is depth: the byte after it, or
+ * NULL.  *count: its items. */
+static const char *container_end(const char *s, const char *e, int depth,
+                                 apr_size_t *count)
+{
+    char close = *s == '{' ? '}' : ']';
+    apr_size_t dlen;
+    int esc, more;
+
+    *count = 0;
+    if (depth > AOP_JTREE_MAX_DEPTH) {
+        return NULL;
+    }
+    s = ws(s + 1, e);
+    if (s < e && *s == close) {
+        return s + 1;
+    }
+    for (;;) {
+        if (close == '}') {
+            if (s >= e || *s != '"' || (s = string_end(s, e, &dlen, &esc)) == NULL) {
+                return NULL;
+            }
+            s = ws(s, e);
+            if (s >= e || *s != ':') {
+                return NULL;
+            }
+            s = ws(s + 1, e);
+        }
+        if ((s = value_end(s, e, depth, NULL)) == NULL) {
+            return NULL;
+        }
+        ++*count;
+        if ((more = next_item(&s, e, close)) <= 0) {
+            return more == 0 ? s : NULL;
+        }
+    }
+}
+
+/* The value at s inside a container of depth depth: the byte after it, or NULL.  n,
+ * when given, gets what aop_request.c reads of the value's node. */
+static const char *value_end(const char *s, const char *e, int depth, aop_jnode_t *n)
+{
+    aop_jnode_t none;           /* written, never read: what a skipped value gives */
+    const char *end;
+    int esc;
+
+    if (n) {
+        memset(n, 0, sizeof(*n));
+    }
+    else {
+        n = &none;
+        n->b = 0;
+    }
+    n->src = s;
+    if (s >= e) {
+        return NULL;
+    }
+    switch (*s) {
+    case '"':
+        n->type = AOP_JSTRING;
+        end = string_end(s, e, &n->str_len, &esc);
+        break;
+    case '{':
+    case '[':
+        n->type = *s == '{' ? AOP_JOBJECT : AOP_JARRAY;
+        end = container_end(s, e, depth + 1, &n->count);
+        break;
+    case 't':
+        n->type = AOP_JBOOL;
+        n->b = 1;
+        end = literal_end(s, e, "true", 4);
+        break;
+    case 'f':
+        n->type = AOP_JBOOL;
+        end = literal_end(s, e, "false", 5);
+        break;
+    case 'n':
+        n->type = AOP_JNULL;
+        end = literal_end(s, e, "null", 4);
+        break;
+    default:
+        end = *s == '-' || (*s >= '0' && *s <= '9') ? number_end(s, e, n) : NULL;
+        break;
+    }
+    if (end) {
+        n->src_len = (apr_size_t)(end - s);
+    }
+    return end;
+}
+
+/* A member name at s with no escape (a name with one goes to the tree, which decodes
+ * it before comparing): the byte after the ':' and the space after it, or NULL. */
+static inline const char *name_end(const char *s, const char *e, const char **name,
+                                   apr_size_t *len)
+{
+    const char *q;
+
+    if (s >= e || *s != '"') {
+        return NULL;
+    }
+    q = aop_jscan_plain(s + 1, e);
+    if (q >= e || *q != '"') {
+        return NULL;                    /* an escape, a control character, the end */
+    }
+    *name = s + 1;
+    *len = (apr_size_t)(q - s - 1);
+    q = ws(q + 1, e);
+    return q < e && *q == ':' ? ws(q + 1, e) : NULL;
+}
+
+static int is_name(const char *name, apr_size_t len, const char *want, apr_size_t wlen)
+{
+    return len == wlen && memcmp(name, want, len) == 0;
+}
+
+/* One message, an object at s (depth 3): the byte after it, or NULL; *tokens gets
+ * what aop_request.c's message_tokens() would count.  A content made of parts goes
+ * to the tree. */
+static const char *message_end(const char *s, const char *e, apr_int64_t *tokens)
+{
+    aop_jnode_t content, call, v;
+    int has_content = 0, has_tools = 0, has_function = 0, more;
+    apr_size_t tools_len = 0, function_len = 0, len;
+    const char *name;
+
+    *tokens = AOP_TOKENS_PER_MESSAGE;
+    s = ws(s + 1, e);
+    if (s < e && *s == '}') {
+        return s + 1;
+    }
+    do {
+        if ((s = name_end(s, e, &name, &len)) == NULL) {
+            return NULL;
+        }
+        /* As aop_jtree_get, the last of the same name counts. */
+        if (is_name(name, len, "content", 7)) {
+            s = value_end(s, e, 3, &content);
+            has_content = 1;
+        }
+        else if (is_name(name, len, "tool_calls", 10)) {
+            s = value_end(s, e, 3, &call);
+            has_tools = 1;
+            tools_len = call.src_len;
+        }
+        else if (is_name(name, len, "function_call", 13)) {
+            s = value_end(s, e, 3, &call);
+            has_function = 1;
+            function_len = call.src_len;
+        }
+        else {
+            s = value_end(s, e, 3, &v);
+        }
+        if (!s || (more = next_item(&s, e, '}')) < 0) {
+            return NULL;
+        }
+    } while (more);
+    if (has_content && content.type == AOP_JARRAY) {
+        return NULL;
+    }
+    if (has_content && content.type == AOP_JSTRING) {
+        *tokens = aop_sat_add(*tokens, aop_text_tokens(content.str_len));
+    }
+    if (has_tools || has_function) {
+        *tokens = aop_sat_add(*tokens, aop_text_tokens(has_tools ? tools_len : function_len));
+    }
+    return s;
+}
+
+/* The messages array at s (depth 2) into n, its tokens summed into t. */
+static const char *messages_end(const char *s, const char *e, aop_jnode_t *n, aop_top_t *t)
+{
+    const char *start = s;
+    apr_int64_t one;
+    int more;
+
+    memset(n, 0, sizeof(*n));
+    n->type = AOP_JARRAY;
+    n->src = s;
+    t->messages_counted = 1;
+    s = ws(s + 1, e);
+    if (s < e && *s == ']') {
+        s++;
+    }
+    else {
+        do {
+            if (s < e && *s == '{') {
+                s = message_end(s, e, &one);
+            }
+            else {
+                /* Not an object: aop_jtree_get finds nothing in it. */
+                one = AOP_TOKENS_PER_MESSAGE;
+                s = value_end(s, e, 2, NULL);
+            }
+            if (!s) {
+                return NULL;
+            }
+            t->messages_tokens = aop_sat_add(t->messages_tokens, one);
+            n->count++;
+            if ((more = next_item(&s, e, ']')) < 0) {
+                return NULL;
+            }
+        } while (more);
+    }
+    n->src_len = (apr_size_t)(s - start);
+    return s;
+}
+
+/* stream_options, an object at s (depth 2): its include_usage member noted. */
+static const char *options_end(const char *s, const char *e, aop_request_scan_t *sc)
+{
+    aop_jnode_t *n = &sc->value[K_STREAM_OPTIONS];
+    const char *start = s, *name;
+    apr_size_t len;
+    int more;
+
+    memset(n, 0, sizeof(*n));
+    n->type = AOP_JOBJECT;
+    n->src = s;
+    s = ws(s + 1, e);
+    if (s < e && *s == '}') {
+        s++;
+    }
+    else {
+        do {
+            if ((s = name_end(s, e, &name, &len)) == NULL) {
+                return NULL;
+            }
+            if (is_name(name, len, "include_usage", 13)) {
+                if (n->child) {
+                    return NULL;        /* given twice: the tree's error */
+                }
+                if ((s = value_end(s, e, 2, &sc->include_usage)) == NULL) {
+                    return NULL;
+                }
+                sc->include_usage.key = "include_usage";
+                sc->include_usage.key_len = 13;
+                n->child = &sc->include_usage;
+            }
+            else if ((s = value_end(s, e, 2, NULL)) == NULL) {
+                return NULL;
+            }
+            n->count++;
+            if ((more = next_item(&s, e, '}')) < 0) {
+                return NULL;
+            }
+        } while (more);
+    }
+    n->src_len = (apr_size_t)(s - start);
+    return s;
+}
+
+int aop_request_scan(const char *body, apr_size_t len, aop_request_scan_t *sc)
+{
+    const char *e = body + len, *s = ws(body, e), *name;
+    apr_size_t nlen;
+    int k, more;
+
+    memset(&sc->top, 0, sizeof(sc->top));
+    memset(&sc->root, 0, sizeof(sc->root));
+    if (s >= e || *s != '{') {
+        return -1;
+    }
+    sc->root.type = AOP_JOBJECT;
+    sc->root.src = s;
+    s = ws(s + 1, e);
+    if (s < e && *s == '}') {
+        s++;
+    }
+    else {
+        do {
+            if ((s = name_end(s, e, &name, &nlen)) == NULL) {
+                return -1;
+            }
+            if ((k = aop_request_key_index(name, nlen)) >= 0 && sc->top.at[k]) {
+                return -1;              /* a read key twice: the tree's error */
+            }
+            if (k == K_MESSAGES && s < e && *s == '[') {
+                s = messages_end(s, e, &sc->value[k], &sc->top);
+            }
+            else if (k == K_STREAM_OPTIONS && s < e && *s == '{') {
+                s = options_end(s, e, sc);
+            }
+            else {
+                s = value_end(s, e, 1, k >= 0 ? &sc->value[k] : NULL);
+            }
+            if (!s) {
+                return -1;
+            }
+            if (k >= 0) {
+                sc->top.at[k] = &sc->value[k];
+            }
+            sc->root.count++;
+            if ((more = next_item(&s, e, '}')) < 0) {
+                return -1;
+            }
+        } while (more);
+    }
+    sc->root.src_len = (apr_size_t)(s - sc->root.src);
+    /* Trailing data, and a body whose estimate is not the messages' (a prompt, an
+     * input), are the tree's. */
+    if (ws(s, e) != e || !sc->top.at[K_MESSAGES] || !sc->top.messages_counted) {
+        return -1;
+    }
+    return 0;
+}
