@@ -4,196 +4,28 @@
  * the tree (aop_jtree) and the walks over it cost about 2 900 instructions of the
  * module's 9 000 a request (callgrind, docs/performance.md); this reads the same
  * values as it goes.  It reads JSON exactly as aop_jtree does (the same grammar,
- * nesting bound, escapes and integer saturation: aop_jtree_escape, aop_jtree_int) and
+ * nesting bound, escapes and integer saturation: aop_jskip.h, aop_jtree_int) and
  * gives up (-1) on anything it does not read itself, so that such a body, and every
  * body with an error, goes to the tree and gets the tree's answer.  The unit tests
  * and the fuzz target "request" compare the two on every body they have. */
 #include <string.h>
 
-#include "aop_jscan.h"
+#include "aop_jskip.h"
 #include "aop_request_top.h"
 #include "aop_sat.h"
-
-/* Past JSON's whitespace; a byte above ' ' (nearly always the next) ends it at once. */
-static inline const char *ws(const char *s, const char *e)
-{
-    while (s < e && (unsigned char)*s <= ' '
-           && (*s == ' ' || *s == '\n' || *s == '\r' || *s == '\t')) {
-        s++;
-    }
-    return s;
-}
-
-/* After an item of a container that close ends: 1 when a ',' says another follows
- * (*s past it and the space after), 0 when close ends it (*s past it), -1 else. */
-static inline int next_item(const char **s, const char *e, char close)
-{
-    const char *q = ws(*s, e);
-
-    if (q < e && *q == ',') {
-        *s = ws(q + 1, e);
-        return 1;
-    }
-    if (q < e && *q == close) {
-        *s = q + 1;
-        return 0;
-    }
-    return -1;
-}
-
-/* The rest of a string from q, a byte the fast scan stopped at that is not its closing
- * quote (see string_end). */
-static const char *string_rest(const char *s, const char *q, const char *e,
-                               apr_size_t *decoded, int *escaped)
-{
-    apr_size_t raw = 0, out = 0, took;
-
-    for (;;) {
-        if (q >= e) {
-            return NULL;
-        }
-        if (*q == '"') {
-            break;
-        }
-        if (*q != '\\' || (took = aop_jtree_escape(q, e, &out)) == 0) {
-            return NULL;                /* a control character, a bad escape */
-        }
-        *escaped = 1;
-        raw += took;
-        q = aop_jscan_plain(q + took, e);
-    }
-    *decoded = (apr_size_t)(q - s - 1) - raw + out;
-    return q + 1;
-}
-
-/* The string whose opening quote is at s: the byte after its closing quote, or NULL
- * when it is not valid JSON.  *decoded: its length once decoded; *escaped: whether it
- * holds an escape.  Inline for the common string, which has none. */
-static inline const char *string_end(const char *s, const char *e, apr_size_t *decoded,
-                                     int *escaped)
-{
-    const char *q = aop_jscan_plain(s + 1, e);
-
-    *escaped = 0;
-    if (q < e && *q == '"') {
-        *decoded = (apr_size_t)(q - s - 1);
-        return q + 1;
-    }
-    return string_rest(s, q, e, decoded, escaped);
-}
-
-/* A number (JSON's grammar, as aop_jtree reads it): the byte after it, or NULL.  n,
- * when given, gets its type and, for an integer, its value. */
-static const char *number_end(const char *s, const char *e, aop_jnode_t *n)
-{
-    const char *digits, *q, *digits_end;
-    int neg = *s == '-', is_int = 1;
-
-    q = digits = s + neg;
-    if (q >= e || *q < '0' || *q > '9') {
-        return NULL;
-    }
-    if (*q == '0') {
-        q++;
-    }
-    else {
-        while (q < e && *q >= '0' && *q <= '9') {
-            q++;
-        }
-    }
-    if (q < e && *q >= '0' && *q <= '9') {
-        return NULL;                    /* a leading zero */
-    }
-    digits_end = q;
-    if (q < e && *q == '.') {
-        is_int = 0;
-        if (++q >= e || *q < '0' || *q > '9') {
-            return NULL;
-        }
-        while (q < e && *q >= '0' && *q <= '9') {
-            q++;
-        }
-    }
-    if (q < e && (*q == 'e' || *q == 'E')) {
-        is_int = 0;
-        if (++q < e && (*q == '+' || *q == '-')) {
-            q++;
-        }
-        if (q >= e || *q < '0' || *q > '9') {
-            return NULL;
-        }
-        while (q < e && *q >= '0' && *q <= '9') {
-            q++;
-        }
-    }
-    if (n) {
-        n->type = is_int ? AOP_JINT : AOP_JDOUBLE;
-        n->i = is_int ? aop_jtree_int(digits, digits_end, neg) : 0;
-    }
-    return q;
-}
-
-static const char *literal_end(const char *s, const char *e, const char *word,
-                               apr_size_t len)
-{
-    return (apr_size_t)(e - s) >= len && memcmp(s, word, len) == 0 ? s + len : NULL;
-}
-
-static const char *value_end(const char *s, const char *e, int depth, aop_jnode_t *n);
-
-/* The array or object at s, whose own nesting depth is depth: the byte after it, or
- * NULL.  *count: its items. */
-static const char *container_end(const char *s, const char *e, int depth,
-                                 apr_size_t *count)
-{
-    char close = *s == '{' ? '}' : ']';
-    apr_size_t dlen;
-    int esc, more;
-
-    *count = 0;
-    if (depth > AOP_JTREE_MAX_DEPTH) {
-        return NULL;
-    }
-    s = ws(s + 1, e);
-    if (s < e && *s == close) {
-        return s + 1;
-    }
-    for (;;) {
-        if (close == '}') {
-            if (s >= e || *s != '"' || (s = string_end(s, e, &dlen, &esc)) == NULL) {
-                return NULL;
-            }
-            s = ws(s, e);
-            if (s >= e || *s != ':') {
-                return NULL;
-            }
-            s = ws(s + 1, e);
-        }
-        if ((s = value_end(s, e, depth, NULL)) == NULL) {
-            return NULL;
-        }
-        ++*count;
-        if ((more = next_item(&s, e, close)) <= 0) {
-            return more == 0 ? s : NULL;
-        }
-    }
-}
 
 /* The value at s inside a container of depth depth: the byte after it, or NULL.  n,
  * when given, gets what aop_request.c reads of the value's node. */
 static const char *value_end(const char *s, const char *e, int depth, aop_jnode_t *n)
 {
-    aop_jnode_t none;           /* written, never read: what a skipped value gives */
     const char *end;
+    aop_jnum_t num;
     int esc;
 
-    if (n) {
-        memset(n, 0, sizeof(*n));
+    if (!n) {
+        return aop_jskip_value(s, e, depth, NULL);
     }
-    else {
-        n = &none;
-        n->b = 0;
-    }
+    memset(n, 0, sizeof(*n));
     n->src = s;
     if (s >= e) {
         return NULL;
@@ -201,28 +33,31 @@ static const char *value_end(const char *s, const char *e, int depth, aop_jnode_
     switch (*s) {
     case '"':
         n->type = AOP_JSTRING;
-        end = string_end(s, e, &n->str_len, &esc);
+        end = aop_jskip_string(s, e, &n->str_len, &esc);
         break;
     case '{':
     case '[':
         n->type = *s == '{' ? AOP_JOBJECT : AOP_JARRAY;
-        end = container_end(s, e, depth + 1, &n->count);
+        end = aop_jskip_value(s, e, depth, &n->count);
         break;
     case 't':
-        n->type = AOP_JBOOL;
-        n->b = 1;
-        end = literal_end(s, e, "true", 4);
-        break;
     case 'f':
         n->type = AOP_JBOOL;
-        end = literal_end(s, e, "false", 5);
+        n->b = *s == 't';
+        end = aop_jskip_value(s, e, depth, NULL);
         break;
     case 'n':
         n->type = AOP_JNULL;
-        end = literal_end(s, e, "null", 4);
+        end = aop_jskip_value(s, e, depth, NULL);
         break;
     default:
-        end = *s == '-' || (*s >= '0' && *s <= '9') ? number_end(s, e, n) : NULL;
+        if (*s != '-' && (*s < '0' || *s > '9')) {
+            return NULL;
+        }
+        if ((end = aop_jskip_number(s, e, &num)) != NULL) {
+            n->type = num.is_int ? AOP_JINT : AOP_JDOUBLE;
+            n->i = num.is_int ? aop_jtree_int(num.digits, num.digits_end, num.neg) : 0;
+        }
         break;
     }
     if (end) {
@@ -247,8 +82,8 @@ static inline const char *name_end(const char *s, const char *e, const char **na
     }
     *name = s + 1;
     *len = (apr_size_t)(q - s - 1);
-    q = ws(q + 1, e);
-    return q < e && *q == ':' ? ws(q + 1, e) : NULL;
+    q = aop_jskip_ws(q + 1, e);
+    return q < e && *q == ':' ? aop_jskip_ws(q + 1, e) : NULL;
 }
 
 static int is_name(const char *name, apr_size_t len, const char *want, apr_size_t wlen)
@@ -267,7 +102,7 @@ static const char *message_end(const char *s, const char *e, apr_int64_t *tokens
     const char *name;
 
     *tokens = AOP_TOKENS_PER_MESSAGE;
-    s = ws(s + 1, e);
+    s = aop_jskip_ws(s + 1, e);
     if (s < e && *s == '}') {
         return s + 1;
     }
@@ -293,7 +128,7 @@ static const char *message_end(const char *s, const char *e, apr_int64_t *tokens
         else {
             s = value_end(s, e, 3, &v);
         }
-        if (!s || (more = next_item(&s, e, '}')) < 0) {
+        if (!s || (more = aop_jskip_next(&s, e, '}')) < 0) {
             return NULL;
         }
     } while (more);
@@ -320,7 +155,7 @@ static const char *messages_end(const char *s, const char *e, aop_jnode_t *n, ao
     n->type = AOP_JARRAY;
     n->src = s;
     t->messages_counted = 1;
-    s = ws(s + 1, e);
+    s = aop_jskip_ws(s + 1, e);
     if (s < e && *s == ']') {
         s++;
     }
@@ -339,7 +174,7 @@ static const char *messages_end(const char *s, const char *e, aop_jnode_t *n, ao
             }
             t->messages_tokens = aop_sat_add(t->messages_tokens, one);
             n->count++;
-            if ((more = next_item(&s, e, ']')) < 0) {
+            if ((more = aop_jskip_next(&s, e, ']')) < 0) {
                 return NULL;
             }
         } while (more);
@@ -359,7 +194,7 @@ static const char *options_end(const char *s, const char *e, aop_request_scan_t 
     memset(n, 0, sizeof(*n));
     n->type = AOP_JOBJECT;
     n->src = s;
-    s = ws(s + 1, e);
+    s = aop_jskip_ws(s + 1, e);
     if (s < e && *s == '}') {
         s++;
     }
@@ -383,7 +218,7 @@ static const char *options_end(const char *s, const char *e, aop_request_scan_t 
                 return NULL;
             }
             n->count++;
-            if ((more = next_item(&s, e, '}')) < 0) {
+            if ((more = aop_jskip_next(&s, e, '}')) < 0) {
                 return NULL;
             }
         } while (more);
@@ -394,7 +229,7 @@ static const char *options_end(const char *s, const char *e, aop_request_scan_t 
 
 int aop_request_scan(const char *body, apr_size_t len, aop_request_scan_t *sc)
 {
-    const char *e = body + len, *s = ws(body, e), *name;
+    const char *e = body + len, *s = aop_jskip_ws(body, e), *name;
     apr_size_t nlen;
     int k, more;
 
@@ -405,7 +240,7 @@ int aop_request_scan(const char *body, apr_size_t len, aop_request_scan_t *sc)
     }
     sc->root.type = AOP_JOBJECT;
     sc->root.src = s;
-    s = ws(s + 1, e);
+    s = aop_jskip_ws(s + 1, e);
     if (s < e && *s == '}') {
         s++;
     }
@@ -433,7 +268,7 @@ int aop_request_scan(const char *body, apr_size_t len, aop_request_scan_t *sc)
                 sc->top.at[k] = &sc->value[k];
             }
             sc->root.count++;
-            if ((more = next_item(&s, e, '}')) < 0) {
+            if ((more = aop_jskip_next(&s, e, '}')) < 0) {
                 return -1;
             }
         } while (more);
@@ -441,7 +276,7 @@ int aop_request_scan(const char *body, apr_size_t len, aop_request_scan_t *sc)
     sc->root.src_len = (apr_size_t)(s - sc->root.src);
     /* Trailing data, and a body whose estimate is not the messages' (a prompt, an
      * input), are the tree's. */
-    if (ws(s, e) != e || !sc->top.at[K_MESSAGES] || !sc->top.messages_counted) {
+    if (aop_jskip_ws(s, e) != e || !sc->top.at[K_MESSAGES] || !sc->top.messages_counted) {
         return -1;
     }
     return 0;

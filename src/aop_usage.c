@@ -6,6 +6,7 @@
 #include <apr_strings.h>
 
 #include "aop_jscan.h"
+#include "aop_jskip.h"
 #include "aop_jtree.h"
 #include "aop_sat.h"
 #include "aop_usage.h"
@@ -464,14 +465,6 @@ static void json_feed(aop_usage_parser_t *up, const char *d, apr_size_t len)
  * decides), the counts kept as count_member keeps them.  The tree cost a small
  * answer some 1 500 instructions, most of them in making nodes. */
 
-static const char *u_ws(const char *s, const char *e)
-{
-    while (s < e && is_space(*s)) {
-        s++;
-    }
-    return s;
-}
-
 /* Past a string's closing quote (s at its opening one), or NULL.  A backslash is
  * refused too: whole_json's walk has already sent answers with one to the scan. */
 static const char *u_string(const char *s, const char *e)
@@ -480,90 +473,30 @@ static const char *u_string(const char *s, const char *e)
     return s < e && *s == '"' ? s + 1 : NULL;
 }
 
-static const char *u_digits(const char *s, const char *e)
+/* Past the value at s (space skipped), in a container at depth, or NULL; *count: a
+ * number's count_member value (-1 when it has a fraction or an exponent, or is below
+ * zero), -1 for anything else. */
+static const char *u_value(const char *s, const char *e, int depth, apr_int64_t *count)
 {
-    const char *d = s;
-
-    while (s < e && *s >= '0' && *s <= '9') {
-        s++;
-    }
-    return s > d ? s : NULL;
-}
-
-/* Past a number, or NULL; *count: its count_member value (-1 when it has a fraction
- * or an exponent, or is below zero). */
-static const char *u_number(const char *s, const char *e, apr_int64_t *count)
-{
-    const char *digits, *end;
-    int neg = 0, whole = 1;
+    const char *end, *d;
+    aop_jnum_t num;
     apr_int64_t v = 0;
 
-    if (*s == '-') {
-        neg = 1;
-        s++;
+    *count = -1;
+    if (s >= e || (*s != '-' && (*s < '0' || *s > '9'))) {
+        return aop_jskip_value(s, e, depth, NULL);
     }
-    digits = s;
-    if (s < e && *s == '0') {
-        if (++s < e && *s >= '0' && *s <= '9') {
-            return NULL;                        /* a leading zero */
-        }
-    }
-    else if ((s = u_digits(s, e)) == NULL) {
+    if ((end = aop_jskip_number(s, e, &num)) == NULL) {
         return NULL;
-    }
-    end = s;
-    if (s < e && *s == '.') {
-        whole = 0;
-        if ((s = u_digits(s + 1, e)) == NULL) {
-            return NULL;
-        }
-    }
-    if (s < e && (*s == 'e' || *s == 'E')) {
-        whole = 0;
-        s++;
-        if (s < e && (*s == '+' || *s == '-')) {
-            s++;
-        }
-        if ((s = u_digits(s, e)) == NULL) {
-            return NULL;
-        }
     }
     /* Held at AOP_USAGE_MAX_TOKENS as it is read: the tree's integer saturates at
      * INT64_MAX, which count_member then holds there too. */
-    for (; digits < end && v <= AOP_USAGE_MAX_TOKENS; digits++) {
-        v = v * 10 + (*digits - '0');
+    for (d = num.digits; d < num.digits_end && v <= AOP_USAGE_MAX_TOKENS; d++) {
+        v = v * 10 + (*d - '0');
     }
-    *count = !whole || (neg && v != 0) ? -1 : v > AOP_USAGE_MAX_TOKENS ? AOP_USAGE_MAX_TOKENS
-                                                                      : v;
-    return s;
-}
-
-static const char *u_container(const char *s, const char *e, int depth, apr_int64_t *c);
-
-/* Past the value at s (space skipped), in a container at depth, or NULL; *count as
- * u_number's for a number, -1 for anything else. */
-static const char *u_value(const char *s, const char *e, int depth, apr_int64_t *count)
-{
-    *count = -1;
-    if (s >= e) {
-        return NULL;
-    }
-    switch (*s) {
-    case '{': case '[':
-        return u_container(s, e, depth + 1, NULL);
-    case '"':
-        return u_string(s, e);
-    case 't':
-        return e - s >= 4 && memcmp(s, "true", 4) == 0 ? s + 4 : NULL;
-    case 'f':
-        return e - s >= 5 && memcmp(s, "false", 5) == 0 ? s + 5 : NULL;
-    case 'n':
-        return e - s >= 4 && memcmp(s, "null", 4) == 0 ? s + 4 : NULL;
-    case '-': case '0': case '1': case '2': case '3': case '4':
-    case '5': case '6': case '7': case '8': case '9':
-        return u_number(s, e, count);
-    }
-    return NULL;
+    *count = !num.is_int || (num.neg && v != 0) ? -1
+             : v > AOP_USAGE_MAX_TOKENS ? AOP_USAGE_MAX_TOKENS : v;
+    return end;
 }
 
 /* The counts' index of a member name, or -1. */
@@ -579,52 +512,37 @@ static int u_name(const char *name, apr_size_t len)
     return -1;
 }
 
-/* Past the object or array at s (depth: its own nesting, 1 at the top, refused
- * beyond AOP_JTREE_MAX_DEPTH as the tree parser refuses it), or NULL.  With c, the
- * object's members named in usage_names set their counts; a later one replaces an
- * earlier one, as the tree's lookup takes the last. */
-static const char *u_container(const char *s, const char *e, int depth, apr_int64_t *c)
+/* Past the usage object at s (its '{'), or NULL: the members named in usage_names
+ * set their counts in c, a later one replacing an earlier one, as the tree's lookup
+ * takes the last.  Its depth is 1: the full scan parses the value alone. */
+static const char *usage_object_end(const char *s, const char *e, apr_int64_t *c)
 {
-    char close = *s == '{' ? '}' : ']';
     apr_int64_t count;
     const char *name;
-    int k;
+    int k, more;
 
-    if (depth > AOP_JTREE_MAX_DEPTH) {
-        return NULL;
-    }
-    s = u_ws(s + 1, e);
-    if (s < e && *s == close) {
+    s = aop_jskip_ws(s + 1, e);
+    if (s < e && *s == '}') {
         return s + 1;
     }
-    for (;;) {
-        if (close == '}') {
-            if (s >= e || *s != '"' || (name = s, s = u_string(s, e)) == NULL) {
-                return NULL;
-            }
-            k = c ? u_name(name + 1, (apr_size_t)(s - name - 2)) : -1;
-            s = u_ws(s, e);
-            if (s >= e || *s != ':') {
-                return NULL;
-            }
-            s = u_ws(s + 1, e);
+    do {
+        if (s >= e || *s != '"' || (name = s, s = u_string(s, e)) == NULL) {
+            return NULL;
         }
-        else {
-            k = -1;
+        k = u_name(name + 1, (apr_size_t)(s - name - 2));
+        s = aop_jskip_ws(s, e);
+        if (s >= e || *s != ':') {
+            return NULL;
         }
-        if ((s = u_value(s, e, depth, &count)) == NULL) {
+        s = aop_jskip_ws(s + 1, e);
+        if ((s = u_value(s, e, 1, &count)) == NULL) {
             return NULL;
         }
         if (k >= 0) {
             c[k] = count;
         }
-        s = u_ws(s, e);
-        if (s < e && *s == ',') {
-            s = u_ws(s + 1, e);
-            continue;
-        }
-        return s < e && *s == close ? s + 1 : NULL;
-    }
+    } while ((more = aop_jskip_next(&s, e, '}')) > 0);
+    return more == 0 ? s : NULL;
 }
 
 /* The usage object [s, e) (from its '{', maybe space after its '}'): 1 and its
@@ -633,7 +551,7 @@ static int read_usage_object(aop_usage_parser_t *up, const char *s, const char *
 {
     apr_int64_t c[U_COUNT] = { -1, -1, -1, -1, -1 };
 
-    if (s >= e || *s != '{' || (s = u_container(s, e, 1, c)) == NULL || u_ws(s, e) != e) {
+    if (s >= e || *s != '{' || (s = usage_object_end(s, e, c)) == NULL || aop_jskip_ws(s, e) != e) {
         return 0;
     }
     set_usage(up, c);
