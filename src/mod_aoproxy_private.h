@@ -11,7 +11,10 @@
 
 #include "aop_log.h"
 
-extern module AP_MODULE_DECLARE_DATA aoproxy_module;
+/* The one symbol httpd looks up in the module (LoadModule): the module is built with
+ * -fvisibility=hidden (Makefile.am), so that its own calls across files are direct,
+ * not through the PLT. */
+extern module AP_MODULE_DECLARE_DATA __attribute__((visibility("default"))) aoproxy_module;
 
 /* mod_aoproxy.c declares the module with AP_DECLARE_MODULE, which does this itself. */
 #if defined(APLOG_USE_MODULE) && !defined(AOP_MODULE_MAIN)
