@@ -13,4 +13,6 @@ def test_only_the_module_structure_is_exported():
     out = subprocess.run(["nm", "-D", "--defined-only", MODULE], capture_output=True,
                          text=True, check=True).stdout
     names = sorted(line.split()[-1] for line in out.splitlines() if line.strip())
+    # An ASan build adds an indicator for each exported global (its ODR check).
+    names = [n for n in names if not n.startswith("__odr_asan.")]
     assert names == ["aoproxy_module"], names
