@@ -28,8 +28,9 @@ typedef struct {
 } aop_top_t;
 
 /* What the scanner gives: the nodes the index points to (the top-level object, each
- * read key's value, stream_options' include_usage member), the index, and the byte
- * after the top-level object.  Only what aop_request.c reads of a node is set. */
+ * read key's value, stream_options' include_usage member) and the index.  Only what
+ * aop_request.c reads of a node is set; the messages' node has no children (their
+ * tokens are summed in the index instead). */
 typedef struct {
     aop_jnode_t root, value[K_COUNT], include_usage;
     aop_top_t top;
