@@ -60,6 +60,27 @@ static inline const char *aop_jskip_string(const char *s, const char *e,
     return aop_jskip_string_rest(s, q, e, decoded, escaped);
 }
 
+/* A member's name at s that holds no escape, then its ':' and the space around it:
+ * the value's first byte, or NULL (a name with an escape is left to the callers'
+ * fallbacks, which decode names before comparing them). */
+static inline const char *aop_jskip_name(const char *s, const char *e, const char **name,
+                                         apr_size_t *len)
+{
+    const char *q;
+
+    if (s >= e || *s != '"') {
+        return NULL;
+    }
+    q = aop_jscan_plain(s + 1, e);
+    if (q >= e || *q != '"') {
+        return NULL;                    /* an escape, a control character, the end */
+    }
+    *name = s + 1;
+    *len = (apr_size_t)(q - s - 1);
+    q = aop_jskip_ws(q + 1, e);
+    return q < e && *q == ':' ? aop_jskip_ws(q + 1, e) : NULL;
+}
+
 /* What aop_jskip_number read: the integer part's digits (after any '-'), and whether
  * the number has neither fraction nor exponent. */
 typedef struct {

@@ -66,26 +66,6 @@ static const char *value_end(const char *s, const char *e, int depth, aop_jnode_
     return end;
 }
 
-/* A member name at s with no escape (a name with one goes to the tree, which decodes
- * it before comparing): the byte after the ':' and the space after it, or NULL. */
-static inline const char *name_end(const char *s, const char *e, const char **name,
-                                   apr_size_t *len)
-{
-    const char *q;
-
-    if (s >= e || *s != '"') {
-        return NULL;
-    }
-    q = aop_jscan_plain(s + 1, e);
-    if (q >= e || *q != '"') {
-        return NULL;                    /* an escape, a control character, the end */
-    }
-    *name = s + 1;
-    *len = (apr_size_t)(q - s - 1);
-    q = aop_jskip_ws(q + 1, e);
-    return q < e && *q == ':' ? aop_jskip_ws(q + 1, e) : NULL;
-}
-
 static int is_name(const char *name, apr_size_t len, const char *want, apr_size_t wlen)
 {
     return len == wlen && memcmp(name, want, len) == 0;
@@ -96,7 +76,7 @@ static int is_name(const char *name, apr_size_t len, const char *want, apr_size_
  * to the tree. */
 static const char *message_end(const char *s, const char *e, apr_int64_t *tokens)
 {
-    aop_jnode_t content, call, v;
+    aop_jnode_t content, call;
     int has_content = 0, has_tools = 0, has_function = 0, more;
     apr_size_t tools_len = 0, function_len = 0, len;
     const char *name;
@@ -107,7 +87,7 @@ static const char *message_end(const char *s, const char *e, apr_int64_t *tokens
         return s + 1;
     }
     do {
-        if ((s = name_end(s, e, &name, &len)) == NULL) {
+        if ((s = aop_jskip_name(s, e, &name, &len)) == NULL) {
             return NULL;
         }
         /* As aop_jtree_get, the last of the same name counts. */
@@ -126,7 +106,7 @@ static const char *message_end(const char *s, const char *e, apr_int64_t *tokens
             function_len = call.src_len;
         }
         else {
-            s = value_end(s, e, 3, &v);
+            s = value_end(s, e, 3, NULL);
         }
         if (!s || (more = aop_jskip_next(&s, e, '}')) < 0) {
             return NULL;
@@ -200,7 +180,7 @@ static const char *options_end(const char *s, const char *e, aop_request_scan_t 
     }
     else {
         do {
-            if ((s = name_end(s, e, &name, &len)) == NULL) {
+            if ((s = aop_jskip_name(s, e, &name, &len)) == NULL) {
                 return NULL;
             }
             if (is_name(name, len, "include_usage", 13)) {
@@ -246,7 +226,7 @@ int aop_request_scan(const char *body, apr_size_t len, aop_request_scan_t *sc)
     }
     else {
         do {
-            if ((s = name_end(s, e, &name, &nlen)) == NULL) {
+            if ((s = aop_jskip_name(s, e, &name, &nlen)) == NULL) {
                 return -1;
             }
             if ((k = aop_request_key_index(name, nlen)) >= 0 && sc->top.at[k]) {

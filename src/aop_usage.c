@@ -465,14 +465,6 @@ static void json_feed(aop_usage_parser_t *up, const char *d, apr_size_t len)
  * decides), the counts kept as count_member keeps them.  The tree cost a small
  * answer some 1 500 instructions, most of them in making nodes. */
 
-/* Past a string's closing quote (s at its opening one), or NULL.  A backslash is
- * refused too: whole_json's walk has already sent answers with one to the scan. */
-static const char *u_string(const char *s, const char *e)
-{
-    s = aop_jscan_plain(s + 1, e);
-    return s < e && *s == '"' ? s + 1 : NULL;
-}
-
 /* Past the value at s (space skipped), in a container at depth, or NULL; *count: a
  * number's count_member value (-1 when it has a fraction or an exponent, or is below
  * zero), -1 for anything else. */
@@ -519,6 +511,7 @@ static const char *usage_object_end(const char *s, const char *e, apr_int64_t *c
 {
     apr_int64_t count;
     const char *name;
+    apr_size_t len;
     int k, more;
 
     s = aop_jskip_ws(s + 1, e);
@@ -526,15 +519,12 @@ static const char *usage_object_end(const char *s, const char *e, apr_int64_t *c
         return s + 1;
     }
     do {
-        if (s >= e || *s != '"' || (name = s, s = u_string(s, e)) == NULL) {
+        /* A name with a backslash is refused: whole_json's walk has already sent
+         * answers with one to the scan. */
+        if ((s = aop_jskip_name(s, e, &name, &len)) == NULL) {
             return NULL;
         }
-        k = u_name(name + 1, (apr_size_t)(s - name - 2));
-        s = aop_jskip_ws(s, e);
-        if (s >= e || *s != ':') {
-            return NULL;
-        }
-        s = aop_jskip_ws(s + 1, e);
+        k = u_name(name, len);
         if ((s = u_value(s, e, 1, &count)) == NULL) {
             return NULL;
         }
