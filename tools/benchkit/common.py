@@ -141,6 +141,18 @@ def cpu_seconds(pids):
     return user / CLK_TCK, system / CLK_TCK
 
 
+def machine_busy_seconds():
+    """The CPU time the whole machine spent busy (all its cores: user, system,
+    interrupts; not idle or waiting), in seconds: what a request costs everything on
+    the machine, the load generator and the backend included, when divided by the
+    requests of a run."""
+    with open("/proc/stat") as f:
+        ticks = [int(x) for x in f.readline().split()[1:]]
+    # user nice system idle iowait irq softirq steal ...: idle and iowait are not busy,
+    # nor is steal (time the hypervisor gave to other guests).
+    return (sum(ticks[:8]) - ticks[3] - ticks[4] - ticks[7]) / CLK_TCK
+
+
 def wait_gone(pid, timeout=15):
     end = time.time() + timeout
     while time.time() < end:

@@ -5,9 +5,11 @@ reverse order, so that within a comparison neither side always runs first, and a
 ratio is the median of the per-round ratios, which the machine's drift between
 rounds does not skew."""
 
+import random
 import statistics
 
-NUMBERS = ("rps", "p50_ms", "p99_ms", "non_2xx", "socket_errors", "requests")
+NUMBERS = ("rps", "p50_ms", "p99_ms", "non_2xx", "socket_errors", "requests", "backend_us",
+           "machine_us")
 
 
 def run_rounds(steps, repeat, results):
@@ -56,3 +58,13 @@ def paired_cpu(rounds, a, b, key="us_per_request"):
     time, mostly the network's, is the same work for both and the noisier)."""
     return statistics.median(x["cpu"][key] - y["cpu"][key]
                              for x, y in zip(rounds[a], rounds[b]))
+
+
+def median_interval(values, level=0.9, draws=2000):
+    """A bootstrap interval for the median of values: the central `level` of the
+    medians of `draws` resamplings (a fixed seed, so a saved run reads the same).  How
+    far the median of a run's rounds can be from the machine's true ratio."""
+    rng = random.Random(14)
+    n = len(values)
+    meds = sorted(statistics.median(rng.choices(values, k=n)) for _ in range(draws))
+    return meds[int(draws * (1 - level) / 2)], meds[int(draws * (1 + level) / 2) - 1]

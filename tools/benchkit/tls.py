@@ -12,8 +12,8 @@ import os
 import random
 import statistics
 
-from .common import CHAT, DIRECT, V1
-from .rounds import median_of, paired, paired_cpu, run_rounds
+from .common import CHAT, DIRECT, V1, cpu_seconds, machine_busy_seconds
+from .rounds import median_interval, median_of, paired, paired_cpu, run_rounds
 from .servers import Apache, backend, nginx_proxy, self_signed
 from .wrkload import wrk
 
@@ -33,15 +33,23 @@ class Handshakes:
             return []
 
 
-def counted(fn, hs):
-    """fn() with the connections the backend saw opened meanwhile added to its result."""
+def observed(fn, hs, be):
+    """fn() with what happened meanwhile added to its result: the connections the
+    backend saw opened, and the CPU time, per request, of the backend and of the whole
+    machine (wrk, the proxy and the backend together: what a proxy's extra work costs
+    all of them, as its code and data crowd theirs out of the shared caches)."""
     def run():
         n0 = len(hs.lines())
+        be0, m0 = sum(cpu_seconds(be.pids())), machine_busy_seconds()
         r = fn()
+        be1, m1 = sum(cpu_seconds(be.pids())), machine_busy_seconds()
         new = hs.lines()[n0:]
         r["handshakes"] = {"new_connections": len(new),
                            "resumed": sum(1 for x in new if x[1:2] == ["r"]),
                            "protocols": sorted({x[2] for x in new if len(x) > 2})}
+        if r["requests"]:
+            r["backend_us"] = (be1 - be0) * 1e6 / r["requests"]
+            r["machine_us"] = (m1 - m0) * 1e6 / r["requests"]
         return r
     return run
 
@@ -51,8 +59,19 @@ def spread(rounds, a, b):
     above 0.95 (how far a median of them can be trusted on a noisy machine)."""
     r = sorted(x["rps"] / y["rps"] for x, y in zip(rounds[a], rounds[b]))
     q = statistics.quantiles(r, n=4, method="inclusive") if len(r) > 1 else [r[0]] * 3
+    lo, hi = median_interval(r)
     return {"q1": q[0], "q3": q[2], "min": r[0], "max": r[-1],
-            "share_at_least_0_95": sum(1 for x in r if x >= 0.95) / len(r)}
+            "share_at_least_0_95": sum(1 for x in r if x >= 0.95) / len(r),
+            "median_90_low": lo, "median_90_high": hi}
+
+
+def paired_extra(rounds, a, b, key):
+    """The median over the rounds of a's per-request CPU `key` (backend_us,
+    machine_us) minus b's in the same round; None when a round lacks it."""
+    pairs = [(x.get(key), y.get(key)) for x, y in zip(rounds[a], rounds[b])]
+    if not pairs or any(x is None or y is None for x, y in pairs):
+        return None
+    return statistics.median(x - y for x, y in pairs)
 
 
 def run(cfg, tmp):
@@ -93,9 +112,9 @@ def run(cfg, tmp):
         def step(servers, name):
             srv = servers[name]
             url = "http://127.0.0.1:%d%s" % (srv.port, paths[name])
-            return (name, counted(lambda: wrk(url, json.dumps(CHAT), cfg.tls_duration,
+            return (name, observed(lambda: wrk(url, json.dumps(CHAT), cfg.tls_duration,
                                               cfg.connections, tmp, cpu_pids=srv.pids()),
-                                  hs))
+                                  hs, be))
 
         def block(names, repeat, into, extra=()):
             """Starts the Apaches named (in a random order), runs the rounds of extra
@@ -119,9 +138,9 @@ def run(cfg, tmp):
         # The references, fewer rounds: the backend alone (it is not the bottleneck),
         # plain mod_proxy with 2 members, and nginx as a proxy, each beside plain
         # mod_proxy of the same round.
-        direct = ("backend", counted(lambda: wrk(origin + DIRECT, json.dumps(CHAT),
-                                                 cfg.tls_duration, cfg.connections, tmp,
-                                                 cpu_pids=be.pids()), hs))
+        direct = ("backend", observed(lambda: wrk(origin + DIRECT, json.dumps(CHAT),
+                                                  cfg.tls_duration, cfg.connections, tmp,
+                                                  cpu_pids=be.pids()), hs, be))
         block(["plain_2", "plain", "nginx"], cfg.tls_ref_repeat, ref_rounds, [direct])
     finally:
         if ngx:
@@ -153,14 +172,20 @@ def run(cfg, tmp):
                        "nginx": paired(ref_rounds, "nginx", "plain"),
                        "aoproxy_added_cpu_us": paired_cpu(rounds, "aoproxy", "plain"),
                        "aoproxy_added_user_us": paired_cpu(rounds, "aoproxy", "plain",
-                                                           "user_us")}}
+                                                           "user_us"),
+                       "aoproxy_added_backend_us": paired_extra(rounds, "aoproxy", "plain",
+                                                                "backend_us"),
+                       "aoproxy_added_machine_us": paired_extra(rounds, "aoproxy", "plain",
+                                                                "machine_us"),
+                       "plain_again_added_machine_us": paired_extra(rounds, "plain_again",
+                                                                    "plain", "machine_us")}}
 
 
 def markdown(part):
     st, res, rat, spr = part["settings"], part["results"], part["ratios"], part["spread"]
-    rows = ["| through | req/s | vs plain | p50 ms | p99 ms | CPU us/req | backend connections "
-            "(resumed) | requests | TLS |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+    rows = ["| through | req/s | vs plain | p50 ms | p99 ms | CPU us/req | machine us/req "
+            "| backend connections (resumed) | requests | TLS |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
     names = {"backend": "none (wrk to the backend)", "plain": "plain mod_proxy",
              "plain_again": "plain mod_proxy again (the control)",
              "plain_2": "plain mod_proxy, 2 members", "aoproxy": "mod_aoproxy (2 instances)",
@@ -168,9 +193,11 @@ def markdown(part):
     for name in ("plain", "plain_again", "aoproxy", "plain_2", "nginx", "backend"):
         r = res[name]
         ratio = "1" if name == "plain" else ("**%.3f**" % rat[name] if name in rat else "")
-        rows.append("| %s | %.0f | %s | %.2f | %.2f | %.1f | %d (%d) | %d | %s |" % (
+        rows.append("| %s | %.0f | %s | %.2f | %.2f | %.1f | %s | %d (%d) | %d | %s |" % (
             names[name], r["rps"], ratio, r["p50_ms"], r["p99_ms"],
-            r["cpu"]["us_per_request"], r["handshakes"]["new_connections"],
+            r["cpu"]["us_per_request"],
+            "%.1f" % r["machine_us"] if r.get("machine_us") is not None else "",
+            r["handshakes"]["new_connections"],
             r["handshakes"]["resumed"], r["requests_total"],
             ", ".join(r["handshakes"].get("protocols", []))))
     a, c = spr["aoproxy"], spr["plain_again"]
@@ -193,14 +220,16 @@ member keeps its own in each child), nginx as a proxy, and wrk to the backend al
 
 mod_aoproxy's throughput is **{ratio:.3f}** of plain mod_proxy's (the median of the
 per-round ratios; single rounds {amin:.3f} to {amax:.3f}, quartiles {aq1:.3f} and
-{aq3:.3f}, {ashare:.0f} % of them at 0.95 or above) and {vsagain:.3f} of the control's.
+{aq3:.3f}, {ashare:.0f} % of them at 0.95 or above; {interval}) and {vsagain:.3f} of the control's.
 The control against plain mod_proxy, two equal servers: **{again:.3f}** (single rounds
 {cmin:.3f} to {cmax:.3f}, quartiles {cq1:.3f} and {cq3:.3f}), the machine's own noise
 against which the other ratios are to be read. mod_aoproxy adds {cpu:+.1f} us of CPU
 per request over plain mod_proxy, user time {user:+.1f} us (medians of the per-round
-differences).
+differences); the backend's CPU a request, {be}, and the whole machine's (wrk, the
+proxy and the backend on its 2 cores), {mach} (the control: {cmach}).
 
-CPU: the proxy's serving processes (for the last row: the backend's). Backend
+CPU: the proxy's serving processes (for the last row: the backend's); machine: all
+the CPU time the machine was busy, per request. Backend
 connections: how many TLS connections the backend saw opened over all rounds (each
 block's servers open their own), against the requests they carried (resumed: with an
 abbreviated handshake); nginx closes an upstream connection after 1000 requests
@@ -213,4 +242,14 @@ abbreviated handshake); nginx closes an upstream connection after 1000 requests
            ashare=100 * a["share_at_least_0_95"], vsagain=rat["aoproxy_vs_plain_again"],
            again=rat["plain_again"], cmin=c["min"], cmax=c["max"], cq1=c["q1"], cq3=c["q3"],
            cpu=rat["aoproxy_added_cpu_us"], user=rat["aoproxy_added_user_us"],
+           interval=("a bootstrap 90 %% interval for that median, %.3f to %.3f"
+                     % (a["median_90_low"], a["median_90_high"])
+                     if "median_90_low" in a else "no interval computed"),
+           be=added(rat.get("aoproxy_added_backend_us")),
+           mach=added(rat.get("aoproxy_added_machine_us")),
+           cmach=added(rat.get("plain_again_added_machine_us")),
            rows="\n".join(rows))
+
+
+def added(us):
+    return "%+.1f us" % us if us is not None else "not measured"
