@@ -222,9 +222,16 @@ static int is_filter_word(const char *s, apr_size_t n)
  * words ("content": "content_filter") is no sign. */
 static int is_filter_key(const char *s, apr_size_t n)
 {
-    static const char *const keys[] = { "finish_reason", "reason", "code", NULL };
-
-    return is_one_of(keys, s, n);
+    /* By length: the event scan asks this of nearly every member's name. */
+    switch (n) {
+    case 4:
+        return memcmp(s, "code", 4) == 0;
+    case 6:
+        return memcmp(s, "reason", 6) == 0;
+    case 13:
+        return memcmp(s, "finish_reason", 13) == 0;
+    }
+    return 0;
 }
 
 /* ---- one JSON document ---------------------------------------------------------- */
@@ -872,32 +879,6 @@ static apr_int64_t json_string_chars(const char *d, apr_size_t len, apr_size_t *
     return n;
 }
 
-/* Whether d[at..] is "key" followed by optional space and ':'. */
-static int is_member_name(const char *d, apr_size_t len, apr_size_t at, const char *key,
-                          apr_size_t klen, apr_size_t *after)
-{
-    apr_size_t i = at + klen, k;
-
-    if (len - at < klen) {
-        return 0;
-    }
-    /* Inline: a memcmp() call for a few bytes at most quotes cost more than it
-     * compared. */
-    for (k = 0; k < klen; k++) {
-        if (d[at + k] != key[k]) {
-            return 0;
-        }
-    }
-    while (i < len && is_space(d[i])) {
-        i++;
-    }
-    if (i == len || d[i] != ':') {
-        return 0;
-    }
-    *after = i + 1;
-    return 1;
-}
-
 /* The Responses API's stream ends with one of these events (it sends no [DONE]). */
 static int is_terminal_type(const char *d, apr_size_t len)
 {
@@ -932,106 +913,116 @@ static int short_string(const char *d, apr_size_t len, apr_size_t at, apr_size_t
     return (int)(e - at - 1);
 }
 
-/* A filter key's string value, at the quote d[at], that is one of the content
- * filter's words.  The quote follows ':' (space between at most), which no quote
- * inside a string can (it would be escaped), and the key's closing quote comes
- * before it; a quote ends the word (an escaped one would follow a backslash).
- * *after is set past the word. */
-static int is_filter_value(const char *d, apr_size_t len, apr_size_t at, apr_size_t *after)
+/* The closing quote of the string whose text starts at s (end when the event cuts it
+ * short): the first quote after an even run of backslashes, so an escaped quote
+ * (\" or \\\") stays inside. */
+static const char *string_close(const char *s, const char *end)
 {
-    apr_size_t k = at, open, end;
-    int n = short_string(d, len, at, &end);
+    const char *q = s, *b;
 
-    if (n < 0 || !is_filter_word(d + at + 1, (apr_size_t)n)) {
-        return 0;
+    for (;;) {
+        q = aop_jscan_quote(q, end);
+        if (q == end || q[-1] != '\\') {
+            return q;           /* s[-1] is the opening quote: q[-1] can be read */
+        }
+        for (b = q; b > s && b[-1] == '\\'; b--) {
+        }
+        if (((q - b) & 1) == 0) {
+            return q;
+        }
+        q++;
     }
-    *after = end + 1;
-    while (k > 0 && is_space(d[k - 1])) {
-        k--;
+}
+
+/* What the scan does with a member of this name. */
+enum {
+    NAME_OTHER, NAME_USAGE, NAME_TYPE, NAME_TEXT, NAME_FILTER_KEY
+};
+
+/* The few names the scan looks for, by length first (one compare for nearly every
+ * other name), then the content filter's keys. */
+static int name_kind(const char *n, apr_size_t len)
+{
+    switch (len) {
+    case 4:
+        if (memcmp(n, "type", 4) == 0) {
+            return NAME_TYPE;
+        }
+        if (memcmp(n, "text", 4) == 0) {
+            return NAME_TEXT;
+        }
+        break;
+    case 5:
+        if (memcmp(n, "usage", 5) == 0) {
+            return NAME_USAGE;
+        }
+        break;
+    case 7:
+        return memcmp(n, "content", 7) == 0 ? NAME_TEXT : NAME_OTHER;
+    case 6:
+    case 13:
+        break;
+    default:
+        return NAME_OTHER;
     }
-    if (k == 0 || d[--k] != ':') {
-        return 0;
-    }
-    while (k > 0 && is_space(d[k - 1])) {
-        k--;
-    }
-    if (k == 0 || d[--k] != '"') {
-        return 0;
-    }
-    /* The key: back to its opening quote (keys of Azure's hold no escaped quote). */
-    for (open = k; open > 0 && d[open - 1] != '"' && k - open <= 32; open--) {
-    }
-    return open > 0 && d[open - 1] == '"' && is_filter_key(d + open, k - open);
+    /* The content filter's keys: 4, 6 and 13 bytes long. */
+    return is_filter_key(n, len) ? NAME_FILTER_KEY : NAME_OTHER;
 }
 
 /* One pass over an event's JSON, without building it: whether it has a "usage"
- * member, whether it ends a Responses stream, whether the content filter spoke in it,
- * and the text of its string members "content" and "text".  A quoted name followed
- * by ':' cannot occur inside a JSON string (its quotes would be escaped), so looking
- * at every quote finds exactly the members; a member whose value is not a string
- * (logprobs' "content": [...]) adds nothing. */
+ * member, whether it ends a Responses stream, whether the content filter spoke in it
+ * (a filter key whose value is one of its words), and the text of its string members
+ * "content" and "text".  It goes from string to string, each skipped whole; a string
+ * followed by ':' is a member's name (none can be inside a string, whose quotes
+ * would be escaped).  A member whose value is not a string (logprobs' "content":
+ * [...]) adds no text. */
 static apr_int64_t scan_event(const char *d, apr_size_t len, int *has_usage, int *terminal,
                               int *filtered)
 {
+    const char *p = d, *end = d + len, *name, *close;
+    apr_size_t v, after;
     apr_int64_t n = 0;
-    apr_size_t i = 0, v, end;
-    char next;
+    int kind, wlen;
 
     *has_usage = 0;
     *terminal = 0;
-    while (i + 1 < len) {
-        if (d[i] != '"') {
-            /* Quotes are a few bytes apart, too close for a memchr() call each to
-             * pay. */
-            i = (apr_size_t)(aop_jscan_quote(d + i + 1, d + len) - d);
-            continue;
+    for (;;) {
+        if ((p = aop_jscan_quote(p, end)) == end
+            || (close = string_close(name = p + 1, end)) == end) {
+            break;
         }
-        next = d[i + 1];
-        /* The words' first bytes first: nearly every quote of a chunk ("content",
-         * "chatcmpl-...", "chat.completion.chunk") is turned away by them. */
-        if (((next == 'c' && len - i > 9 && d[i + 8] == '_'
-              && memcmp(d + i + 1, "content_", 8) == 0)
-             || (next == 'R' && len - i > 10 && memcmp(d + i + 1, "Responsib", 9) == 0))
-            && is_filter_value(d, len, i, &v)) {
-            *filtered = 1;
-            i = v;
-            continue;
+        p = close + 1;
+        while (p < end && *p != ':' && is_space(*p)) {
+            p++;
         }
-        if (next == 'u' && is_member_name(d, len, i, "\"usage\"", 7, &v)) {
-            while (v < len && is_space(d[v])) {
-                v++;
-            }
+        if (p == end || *p != ':') {
+            continue;           /* a value's string, skipped */
+        }
+        do {
+            p++;
+        } while (p < end && is_space(*p));
+        kind = name_kind(name, (apr_size_t)(close - name));
+        v = (apr_size_t)(p - d);
+        if (kind == NAME_USAGE) {
             /* With include_usage every chunk says "usage":null but the last: only
              * that one is parsed whole (by the caller).  The scan goes on (the
              * Responses API's last event says why it ended after its usage). */
-            if (len - v < 4 || memcmp(d + v, "null", 4) != 0) {
+            if (len - v < 4 || memcmp(p, "null", 4) != 0) {
                 *has_usage = 1;
             }
-            else {
-                v += 4;
-            }
-            i = v;
-            continue;
         }
-        if (next == 't' && is_member_name(d, len, i, "\"type\"", 6, &v)) {
-            while (v < len && is_space(d[v])) {
-                v++;
-            }
-            *terminal = *terminal || is_terminal_type(d + v, len - v);
+        else if (kind == NAME_TYPE) {
+            *terminal = *terminal || is_terminal_type(p, len - v);
         }
-        if ((next == 'c' && is_member_name(d, len, i, "\"content\"", 9, &v))
-            || (next == 't' && is_member_name(d, len, i, "\"text\"", 6, &v))) {
-            while (v < len && is_space(d[v])) {
-                v++;
-            }
-            if (v < len && d[v] == '"') {
-                n += json_string_chars(d + v + 1, len - v - 1, &end);
-                v += 1 + end;
-            }
-            i = v;
-            continue;
+        else if (kind == NAME_TEXT && p < end && *p == '"') {
+            n += json_string_chars(p + 1, len - v - 1, &after);
+            p += 1 + after;
         }
-        i++;
+        else if (kind == NAME_FILTER_KEY && p < end && *p == '"'
+                 && (wlen = short_string(d, len, v, &after)) >= 0) {
+            *filtered |= is_filter_word(p + 1, (apr_size_t)wlen);
+            p = d + after + 1;
+        }
     }
     return n;
 }

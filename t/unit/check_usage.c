@@ -751,16 +751,26 @@ START_TEST(delta_text_scan_counts_like_the_parser)
         "data: {\"choices\":[{\"delta\":{\"content\":\"say \\\"content\\\":\\\"x\\\"\"}}]}\n\n",
         "data: {\"choices\":[{\"text\":\"ok\",\"index\":0}]}\n\n",
         "data: {\"choices\":[{\"delta\":{\"role\":\"assistant\",\"content\":null}}]}\n\n",
+        /* A string that ends in an escaped backslash: the quote after it closes it,
+         * and the member after it is read. */
+        "data: {\"choices\":[{\"delta\":{\"content\":\"x\\\\\"},\"text\":\"yz\","
+        "\"index\":0,\"x\":\"\\\\\\\\\\\"text\\\":\"}]}\n\n",
+        /* Another member's string that ends in an escaped quote, or in an escaped
+         * backslash: where it ends decides whether "content" after it is a name. */
+        "data: {\"choices\":[{\"delta\":{\"role\":\"a\\\"\",\"content\":\"yz\"}}]}\n\n",
+        "data: {\"choices\":[{\"delta\":{\"role\":\"a\\\\\",\"content\":\"uv\"}}]}\n\n",
         "data: [DONE]\n\n",
     };
-    /* a"b\cé = 6; été = 3; say "content":"x" = 17; ok = 2; null = 0 */
-    const char *in = apr_pstrcat(pool, ev[0], ev[1], ev[2], ev[3], ev[4], ev[5], NULL);
+    /* a"b\cé = 6; été = 3; say "content":"x" = 17; ok = 2; null = 0; x\ and yz = 4;
+     * yz = 2; uv = 2 */
+    const char *in = apr_pstrcat(pool, ev[0], ev[1], ev[2], ev[3], ev[4], ev[5], ev[6], ev[7],
+                                 ev[8], NULL);
     result_t r;
 
     run(in, strlen(in), 1, 0, &r);
     ck_assert_int_eq(r.u.found, 0);
-    ck_assert_int_eq(r.chars, 6 + 3 + 17 + 2);
-    ck_assert_int_eq(r.events, 6);
+    ck_assert_int_eq(r.chars, 6 + 3 + 17 + 2 + 4 + 2 + 2);
+    ck_assert_int_eq(r.events, 9);
 }
 END_TEST
 
