@@ -90,6 +90,7 @@ struct aop_usage_parser_t {
     int content_filter;         /* aop_usage_content_filter() */
     int want_id;                /* keep the answer's id (aop_usage_want_id) */
     int fed;                    /* a byte was fed (aop_usage_feed_whole's condition) */
+    int tree_parses;            /* events parsed into a tree (aop_usage_tree_parses) */
     const char *id;
     json_scan_t j;
     sse_scan_t s;
@@ -116,6 +117,7 @@ static const aop_jnode_t *parse_json(aop_usage_parser_t *up, const char *text,
     if (!up->scratch) {
         apr_pool_create(&up->scratch, up->pool);
     }
+    up->tree_parses += up->tree_parses < INT_MAX;
     return aop_jtree_parse(up->scratch, text, len, NULL);
 }
 
@@ -1062,6 +1064,54 @@ static void keep_text(aop_usage_parser_t *up, const aop_jnode_t *choices)
     }
 }
 
+/* A chat stream's usage chunk read without a tree: its top-level object walked as
+ * aop_jtree would parse it, the last "usage" member's object read by
+ * read_usage_object() as take_usage() reads the tree's, and the last "choices"
+ * member's items counted.  1 when the usage was recorded (*usage_only: "choices" is
+ * an empty array); 0 leaves the event to the tree: a text the tree would refuse, a
+ * name with an escape, or no usage object at the top (a Responses event's is its
+ * response's). */
+static int usage_chunk(aop_usage_parser_t *up, const char *d, apr_size_t len,
+                       int *usage_only)
+{
+    const char *e = d + len, *s = aop_jskip_ws(d, e), *name, *v, *us = NULL, *ue = NULL;
+    apr_size_t n, items = 0;
+    int more, choices = 0;
+
+    if (s == e || *s != '{') {
+        return 0;
+    }
+    s = aop_jskip_ws(s + 1, e);
+    if (s < e && *s == '}') {
+        return 0;                       /* no members, so no usage */
+    }
+    do {
+        if ((v = aop_jskip_name(s, e, &name, &n)) == NULL) {
+            return 0;
+        }
+        if (n == 7 && memcmp(name, "choices", 7) == 0) {
+            s = aop_jskip_value(v, e, 1, &items);
+            choices = *v == '[';
+        }
+        else {
+            s = aop_jskip_value(v, e, 1, NULL);
+        }
+        if (!s) {
+            return 0;
+        }
+        if (n == 5 && memcmp(name, "usage", 5) == 0) {
+            us = v;
+            ue = s;
+        }
+    } while ((more = aop_jskip_next(&s, e, '}')) > 0);
+    if (more < 0 || aop_jskip_ws(s, e) != e || !us || *us != '{'
+        || !read_usage_object(up, us, ue)) {
+        return 0;
+    }
+    *usage_only = choices && items == 0;
+    return 1;
+}
+
 /* Accounts for the event's data; returns whether it is the usage-only chunk.  Most
  * events of a stream are a delta without usage: those are only scanned for their
  * text (the estimate, should no usage come); the one with usage is parsed. */
@@ -1089,9 +1139,12 @@ static int evaluate(aop_usage_parser_t *up)
     chars = scan_event(data, s->data_len, &has_usage, &terminal, &filtered);
     up->saw_done |= terminal;
     up->content_filter |= filtered;
-    if (!has_usage && !(up->want_id && !up->id) && !(up->text_on && !up->text_bad)) {
+    if (!(up->want_id && !up->id) && !(up->text_on && !up->text_bad)
+        && (!has_usage || usage_chunk(up, data, s->data_len, &usage_only))) {
+        /* The scan's text, counted as count_choices() counts it for a chunk of
+         * Azure's; once a usage is found the count is not used. */
         up->content_chars = aop_sat_add_nonneg(up->content_chars, chars);
-        return 0;
+        return usage_only;
     }
     root = parse_json(up, data, s->data_len);
     if (root && root->type == AOP_JOBJECT) {
@@ -1417,6 +1470,11 @@ apr_status_t aop_usage_finish(aop_usage_parser_t *up, aop_usage_emit_fn *emit,
 void aop_usage_get(const aop_usage_parser_t *up, aop_usage_t *out)
 {
     *out = up->usage;
+}
+
+int aop_usage_tree_parses(const aop_usage_parser_t *up)
+{
+    return up->tree_parses;
 }
 
 apr_int64_t aop_usage_content_chars(const aop_usage_parser_t *up)

@@ -88,6 +88,9 @@ const char *aop_usage_id(const aop_usage_parser_t *up);
 int aop_usage_saw_done(const aop_usage_parser_t *up);
 /* Events with non-empty data seen, [DONE] included. */
 int aop_usage_events(const aop_usage_parser_t *up);
+/* Events parsed into a tree: the usage chunk of a chat stream is read without one
+ * (the unit tests check that it stays so). */
+int aop_usage_tree_parses(const aop_usage_parser_t *up);
 
 /* Strip mode that drops nothing: events are only held until whole, so that a stream
  * cut mid-event never gives the client part of one (a stream that may be resumed). */

@@ -1283,6 +1283,154 @@ START_TEST(resume_text_is_the_choice_text)
 }
 END_TEST
 
+/* ---- the usage chunk read without a tree, against the tree ----------------------- */
+
+typedef struct {
+    aop_usage_t u;
+    int events, done;
+    apr_size_t out_len;
+    char out[4096];
+} chunk_result_t;
+
+/* The stream fed whole in strip mode; tree: an id is wanted (as for the Responses
+ * API), which sends every event to the tree (a chat event has no id to find). */
+static void feed_chunk(const char *body, apr_size_t len, int tree, chunk_result_t *r)
+{
+    aop_usage_parser_t *up = aop_usage_parser_create(pool, 1, 1);
+    sink_t sink = { NULL, 0, 0, 0 };
+
+    if (tree) {
+        aop_usage_want_id(up);
+    }
+    aop_usage_feed(up, body, len, sink_emit, &sink);
+    aop_usage_finish(up, sink_emit, &sink);
+    aop_usage_get(up, &r->u);
+    r->events = aop_usage_events(up);
+    r->done = aop_usage_saw_done(up);
+    ck_assert_uint_le(sink.len, sizeof(r->out));
+    r->out_len = sink.len;
+    if (sink.len) {
+        memcpy(r->out, sink.buf, sink.len);
+    }
+    free(sink.buf);
+}
+
+static void chunk_agrees(const char *body, apr_size_t len)
+{
+    chunk_result_t a, b;
+
+    feed_chunk(body, len, 1, &a);
+    feed_chunk(body, len, 0, &b);
+    ck_assert_msg(a.u.found == b.u.found && a.u.prompt_tokens == b.u.prompt_tokens
+                  && a.u.completion_tokens == b.u.completion_tokens
+                  && a.u.total_tokens == b.u.total_tokens,
+                  "usage differs for %.*s: tree %d %lld/%lld/%lld, scan %d %lld/%lld/%lld",
+                  (int)len, body, a.u.found, (long long)a.u.prompt_tokens,
+                  (long long)a.u.completion_tokens, (long long)a.u.total_tokens, b.u.found,
+                  (long long)b.u.prompt_tokens, (long long)b.u.completion_tokens,
+                  (long long)b.u.total_tokens);
+    ck_assert_msg(a.out_len == b.out_len && memcmp(a.out, b.out, a.out_len) == 0,
+                  "stripped output differs for %.*s", (int)len, body);
+    ck_assert_int_eq(a.events, b.events);
+    ck_assert_int_eq(a.done, b.done);
+    /* Not the text's count: the tree also takes the events without usage, whose text
+     * the scan alone counts otherwise (and a count is only used when no usage was
+     * found). */
+}
+
+START_TEST(usage_chunk_agrees_with_the_tree)
+{
+    static const char *const chunks[] = {
+        "{\"id\":\"chatcmpl-x\",\"object\":\"chat.completion.chunk\",\"created\":1,"
+        "\"model\":\"gpt-4o\",\"choices\":[],\"usage\":{\"prompt_tokens\":14,"
+        "\"completion_tokens\":5,\"total_tokens\":19}}",
+        "{\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"}}],\"usage\":"
+        "{\"prompt_tokens\":1,\"completion_tokens\":2}}",
+        "{\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":4,"
+        "\"total_tokens\":7,\"prompt_tokens_details\":{\"cached_tokens\":0,\"a\":[1,[2]]},"
+        "\"completion_tokens_details\":{\"reasoning_tokens\":0}}}",
+        "{\"usage\":{\"prompt_tokens\":1},\"choices\":[],\"usage\":{\"prompt_tokens\":9}}",
+        "{\"usage\":{\"prompt_tokens\":1},\"usage\":null,\"choices\":[]}",
+        "{\"choices\":[],\"choices\":[1],\"usage\":{\"prompt_tokens\":2}}",
+        "{\"choices\":{},\"usage\":{\"prompt_tokens\":2}}",
+        "{\"us\\u0061ge\":{\"prompt_tokens\":5},\"choices\":[]}",
+        "{\"usage\":{\"prompt\\u005ftokens\":5,\"completion_tokens\":1},\"choices\":[]}",
+        "{\"x\":{\"usage\":{\"prompt_tokens\":5}},\"choices\":[]}",
+        "{\"usage\":{\"prompt_tokens\":1.5,\"completion_tokens\":-2,\"total_tokens\":1e3},"
+        "\"choices\":[]}",
+        "{\"usage\":{\"prompt_tokens\":99999999999999999999999,\"completion_tokens\":-0},"
+        "\"choices\":[]}",
+        "{\"type\":\"response.completed\",\"response\":{\"id\":\"r\",\"usage\":"
+        "{\"input_tokens\":2,\"output_tokens\":3}}}",
+        " { \"choices\" : [ ] , \"usage\" : { \"prompt_tokens\" : 4 } } ",
+        "{\"choices\":[],\"usage\":{\"prompt_tokens\":4}} x",
+        "{\"choices\":[],\"usage\":{\"prompt_tokens\":4},}",
+        "{\"choices\":[],\"usage\":{\"input_tokens\":6,\"output_tokens\":2}}",
+        "{\"choices\":[\"a\\\"b\"],\"usage\":{\"prompt_tokens\":4,\"x\":\"\\ud83d\\ude00\"}}",
+        "{\"usage\":{},\"choices\":[]}",
+        "{\"usage\":7,\"choices\":[]}",
+        NULL
+    };
+    static const char subst[] = { '"', '\\', '{', '}', '[', ']', ',', ':', ' ', '1', 'n',
+                                  '\n', 0x01 };
+    char body[1024], deep[512];
+    apr_size_t n, i, k;
+    int c, depth;
+
+    for (c = 0; chunks[c]; c++) {
+        n = (apr_size_t)apr_snprintf(body, sizeof(body), "data: %s\n\ndata: [DONE]\n\n",
+                                     chunks[c]);
+        /* Whole, cut at every byte, and with each byte changed. */
+        for (i = 0; i <= n; i++) {
+            chunk_agrees(body, i);
+        }
+        for (i = 6; i < n; i++) {
+            char was = body[i];
+
+            for (k = 0; k < sizeof(subst); k++) {
+                body[i] = subst[k];
+                chunk_agrees(body, n);
+            }
+            body[i] = was;
+        }
+    }
+    /* The nesting bound, counted from the event's top, about the usage object. */
+    for (depth = 60; depth <= 66; depth++) {
+        n = (apr_size_t)apr_snprintf(deep, sizeof(deep), "data: {\"choices\":[],\"usage\":"
+                                     "{\"prompt_tokens\":4,\"x\":");
+        for (i = 0; i < (apr_size_t)depth; i++) {
+            deep[n++] = '[';
+        }
+        for (i = 0; i < (apr_size_t)depth; i++) {
+            deep[n++] = ']';
+        }
+        n += (apr_size_t)apr_snprintf(deep + n, sizeof(deep) - n, "}}\n\n");
+        chunk_agrees(deep, n);
+    }
+}
+END_TEST
+
+/* The common chunks are read without the tree: a scan that left every event to the
+ * tree would pass the comparison above. */
+START_TEST(usage_chunk_is_read_without_the_tree)
+{
+    const char *s = "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":1,"
+                    "\"completion_tokens\":2}}\n\ndata: [DONE]\n\n";
+    aop_usage_parser_t *up = aop_usage_parser_create(pool, 1, 1);
+    sink_t sink = { NULL, 0, 0, 0 };
+    aop_usage_t u;
+
+    aop_usage_feed(up, s, strlen(s), sink_emit, &sink);
+    aop_usage_finish(up, sink_emit, &sink);
+    aop_usage_get(up, &u);
+    ck_assert_int_eq(u.found, 1);
+    ck_assert_int_eq(u.total_tokens, 3);
+    ck_assert_uint_eq(sink.len, strlen("data: [DONE]\n\n"));      /* the chunk stripped */
+    free(sink.buf);
+    ck_assert_int_eq(aop_usage_tree_parses(up), 0);
+}
+END_TEST
+
 START_TEST(keep_usage_chunk_drops_nothing)
 {
     const char *s = "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":1,"
@@ -1345,6 +1493,8 @@ Suite *aop_usage_suite(void)
     tcase_add_test(tc, resume_text_is_the_choice_text);
     tcase_add_test(tc, keep_usage_chunk_drops_nothing);
     tcase_add_test(tc, content_filter_look_alikes_are_not);
+    tcase_add_test(tc, usage_chunk_agrees_with_the_tree);
+    tcase_add_test(tc, usage_chunk_is_read_without_the_tree);
     suite_add_tcase(s, tc);
     return s;
 }
