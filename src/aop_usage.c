@@ -1114,7 +1114,9 @@ static int usage_chunk(aop_usage_parser_t *up, const char *d, apr_size_t len,
 
 /* Accounts for the event's data; returns whether it is the usage-only chunk.  Most
  * events of a stream are a delta without usage: those are only scanned for their
- * text (the estimate, should no usage come); the one with usage is parsed. */
+ * text (the estimate, should no usage come); the one with usage is read by
+ * usage_chunk(), or parsed into a tree when it is not a chat chunk's shape (and every
+ * event is when an id is still wanted or the text kept for a resume). */
 static int evaluate(aop_usage_parser_t *up)
 {
     sse_scan_t *s = &up->s;
