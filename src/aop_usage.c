@@ -220,20 +220,37 @@ static int is_filter_word(const char *s, apr_size_t n)
     return is_one_of(words, s, n);
 }
 
-/* ... and the members that carry them: a model's text that happens to be one of the
- * words ("content": "content_filter") is no sign. */
+/* The member names the scans look for: the event scan's (usage, type, content, text)
+ * and the content filter's keys, which carry its words (a model's text that happens
+ * to be one of the words, "content": "content_filter", is no sign).  By length first:
+ * the event scan asks this of nearly every member's name, and inline, for two callers
+ * would otherwise make it a call per name (some 800 instructions a stream). */
+enum {
+    NAME_OTHER, NAME_USAGE, NAME_TYPE, NAME_TEXT, NAME_FILTER_KEY
+};
+
+static inline int name_kind(const char *n, apr_size_t len)
+{
+    switch (len) {
+    case 4:
+        return memcmp(n, "type", 4) == 0 ? NAME_TYPE
+               : memcmp(n, "text", 4) == 0 ? NAME_TEXT
+               : memcmp(n, "code", 4) == 0 ? NAME_FILTER_KEY : NAME_OTHER;
+    case 5:
+        return memcmp(n, "usage", 5) == 0 ? NAME_USAGE : NAME_OTHER;
+    case 6:
+        return memcmp(n, "reason", 6) == 0 ? NAME_FILTER_KEY : NAME_OTHER;
+    case 7:
+        return memcmp(n, "content", 7) == 0 ? NAME_TEXT : NAME_OTHER;
+    case 13:
+        return memcmp(n, "finish_reason", 13) == 0 ? NAME_FILTER_KEY : NAME_OTHER;
+    }
+    return NAME_OTHER;
+}
+
 static int is_filter_key(const char *s, apr_size_t n)
 {
-    /* By length: the event scan asks this of nearly every member's name. */
-    switch (n) {
-    case 4:
-        return memcmp(s, "code", 4) == 0;
-    case 6:
-        return memcmp(s, "reason", 6) == 0;
-    case 13:
-        return memcmp(s, "finish_reason", 13) == 0;
-    }
-    return 0;
+    return name_kind(s, n) == NAME_FILTER_KEY;
 }
 
 /* ---- one JSON document ---------------------------------------------------------- */
@@ -934,41 +951,6 @@ static const char *string_close(const char *s, const char *end)
         }
         q++;
     }
-}
-
-/* What the scan does with a member of this name. */
-enum {
-    NAME_OTHER, NAME_USAGE, NAME_TYPE, NAME_TEXT, NAME_FILTER_KEY
-};
-
-/* The few names the scan looks for, by length first (one compare for nearly every
- * other name), then the content filter's keys. */
-static int name_kind(const char *n, apr_size_t len)
-{
-    switch (len) {
-    case 4:
-        if (memcmp(n, "type", 4) == 0) {
-            return NAME_TYPE;
-        }
-        if (memcmp(n, "text", 4) == 0) {
-            return NAME_TEXT;
-        }
-        break;
-    case 5:
-        if (memcmp(n, "usage", 5) == 0) {
-            return NAME_USAGE;
-        }
-        break;
-    case 7:
-        return memcmp(n, "content", 7) == 0 ? NAME_TEXT : NAME_OTHER;
-    case 6:
-    case 13:
-        break;
-    default:
-        return NAME_OTHER;
-    }
-    /* The content filter's keys: 4, 6 and 13 bytes long. */
-    return is_filter_key(n, len) ? NAME_FILTER_KEY : NAME_OTHER;
 }
 
 /* One pass over an event's JSON, without building it: whether it has a "usage"
