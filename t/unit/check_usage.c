@@ -53,9 +53,14 @@ typedef struct {
     aop_usage_t u;
     apr_int64_t chars;
     int done, events, filtered;
+    int tree_parses;            /* events parsed into a tree */
     const char *out;            /* what strip mode forwarded */
     apr_size_t out_len;
 } result_t;
+
+/* run_mode() asks for an id, which sends every event of a stream to the tree (a
+ * chat chunk's usage is otherwise read without one). */
+static int want_tree;
 
 /* WHOLE_LAST: fed whole through aop_usage_feed_whole, which may find a JSON answer's
  * usage from its end; it must agree with the full scan of every other mode. */
@@ -88,6 +93,9 @@ static void run_mode(const char *body, apr_size_t len, int sse, int strip, int m
 
     apr_pool_create(&p, pool);
     up = aop_usage_parser_create(p, sse, strip);
+    if (want_tree) {
+        aop_usage_want_id(up);
+    }
     /* Asserted once after the loop: each Check assertion writes to a file. */
     if (mode == WHOLE_LAST) {
         rv = aop_usage_feed_whole(up, body, len, strip ? sink_emit : NULL, &sink);
@@ -103,6 +111,7 @@ static void run_mode(const char *body, apr_size_t len, int sse, int strip, int m
     r->done = aop_usage_saw_done(up);
     r->events = aop_usage_events(up);
     r->filtered = aop_usage_content_filter(up);
+    r->tree_parses = aop_usage_tree_parses(up);
     r->out = sink.len ? apr_pmemdup(pool, sink.buf, sink.len) : "";
     r->out_len = sink.len;
     free(sink.buf);
@@ -1285,45 +1294,19 @@ END_TEST
 
 /* ---- the usage chunk read without a tree, against the tree ----------------------- */
 
-typedef struct {
-    aop_usage_t u;
-    int events, done;
-    apr_size_t out_len;
-    char out[4096];
-} chunk_result_t;
-
-/* The stream fed whole in strip mode; tree: an id is wanted (as for the Responses
- * API), which sends every event to the tree (a chat event has no id to find). */
-static void feed_chunk(const char *body, apr_size_t len, int tree, chunk_result_t *r)
-{
-    aop_usage_parser_t *up = aop_usage_parser_create(pool, 1, 1);
-    sink_t sink = { NULL, 0, 0, 0 };
-
-    if (tree) {
-        aop_usage_want_id(up);
-    }
-    aop_usage_feed(up, body, len, sink_emit, &sink);
-    aop_usage_finish(up, sink_emit, &sink);
-    aop_usage_get(up, &r->u);
-    r->events = aop_usage_events(up);
-    r->done = aop_usage_saw_done(up);
-    ck_assert_uint_le(sink.len, sizeof(r->out));
-    r->out_len = sink.len;
-    if (sink.len) {
-        memcpy(r->out, sink.buf, sink.len);
-    }
-    free(sink.buf);
-}
-
+/* A stream fed whole in strip mode, every event through the tree and as it is read
+ * otherwise: the same usage, events and [DONE], and the same bytes forwarded.  Not
+ * the text's count: the tree also takes the events without usage, whose text the
+ * scan alone counts otherwise (and a count is only used when no usage was found). */
 static void chunk_agrees(const char *body, apr_size_t len)
 {
-    chunk_result_t a, b;
+    result_t a, b;
 
-    feed_chunk(body, len, 1, &a);
-    feed_chunk(body, len, 0, &b);
-    ck_assert_msg(a.u.found == b.u.found && a.u.prompt_tokens == b.u.prompt_tokens
-                  && a.u.completion_tokens == b.u.completion_tokens
-                  && a.u.total_tokens == b.u.total_tokens,
+    want_tree = 1;
+    run_mode(body, len, 1, 1, WHOLE, &a);
+    want_tree = 0;
+    run_mode(body, len, 1, 1, WHOLE, &b);
+    ck_assert_msg(memcmp(&a.u, &b.u, sizeof(a.u)) == 0,
                   "usage differs for %.*s: tree %d %lld/%lld/%lld, scan %d %lld/%lld/%lld",
                   (int)len, body, a.u.found, (long long)a.u.prompt_tokens,
                   (long long)a.u.completion_tokens, (long long)a.u.total_tokens, b.u.found,
@@ -1333,9 +1316,6 @@ static void chunk_agrees(const char *body, apr_size_t len)
                   "stripped output differs for %.*s", (int)len, body);
     ck_assert_int_eq(a.events, b.events);
     ck_assert_int_eq(a.done, b.done);
-    /* Not the text's count: the tree also takes the events without usage, whose text
-     * the scan alone counts otherwise (and a count is only used when no usage was
-     * found). */
 }
 
 START_TEST(usage_chunk_agrees_with_the_tree)
@@ -1416,18 +1396,18 @@ START_TEST(usage_chunk_is_read_without_the_tree)
 {
     const char *s = "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":1,"
                     "\"completion_tokens\":2}}\n\ndata: [DONE]\n\n";
-    aop_usage_parser_t *up = aop_usage_parser_create(pool, 1, 1);
-    sink_t sink = { NULL, 0, 0, 0 };
-    aop_usage_t u;
+    result_t r;
 
-    aop_usage_feed(up, s, strlen(s), sink_emit, &sink);
-    aop_usage_finish(up, sink_emit, &sink);
-    aop_usage_get(up, &u);
-    ck_assert_int_eq(u.found, 1);
-    ck_assert_int_eq(u.total_tokens, 3);
-    ck_assert_uint_eq(sink.len, strlen("data: [DONE]\n\n"));      /* the chunk stripped */
-    free(sink.buf);
-    ck_assert_int_eq(aop_usage_tree_parses(up), 0);
+    run_mode(s, strlen(s), 1, 1, WHOLE, &r);
+    assert_usage(&r, 1, 2, 3);
+    ck_assert_str_eq(apr_pstrmemdup(pool, r.out, r.out_len), "data: [DONE]\n\n");
+    ck_assert_int_eq(r.tree_parses, 0);
+    /* The count counts: the same chunk sent to the tree. */
+    want_tree = 1;
+    run_mode(s, strlen(s), 1, 1, WHOLE, &r);
+    want_tree = 0;
+    assert_usage(&r, 1, 2, 3);
+    ck_assert_int_eq(r.tree_parses, 1);
 }
 END_TEST
 
