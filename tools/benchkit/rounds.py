@@ -52,12 +52,17 @@ def paired(rounds, a, b, key="rps"):
     return statistics.median(x[key] / y[key] for x, y in zip(rounds[a], rounds[b]))
 
 
+def paired_difference(rounds, a, b, value):
+    """The median over the rounds of value(a's result) minus value(b's) in the same
+    round."""
+    return statistics.median(value(x) - value(y) for x, y in zip(rounds[a], rounds[b]))
+
+
 def paired_cpu(rounds, a, b, key="us_per_request"):
     """The median over the rounds of a's CPU per request minus b's (us): in all, or
     key "user_us" / "system_us" (user time is what a module's own code adds; system
     time, mostly the network's, is the same work for both and the noisier)."""
-    return statistics.median(x["cpu"][key] - y["cpu"][key]
-                             for x, y in zip(rounds[a], rounds[b]))
+    return paired_difference(rounds, a, b, lambda r: r["cpu"][key])
 
 
 def median_interval(values, level=0.9, draws=2000):

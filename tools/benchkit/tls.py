@@ -13,7 +13,8 @@ import random
 import statistics
 
 from .common import CHAT, DIRECT, V1, cpu_seconds, machine_busy_seconds
-from .rounds import median_interval, median_of, paired, paired_cpu, run_rounds
+from .rounds import (median_interval, median_of, paired, paired_cpu, paired_difference,
+                     run_rounds)
 from .servers import Apache, backend, nginx_proxy, self_signed
 from .wrkload import wrk
 
@@ -63,15 +64,6 @@ def spread(rounds, a, b):
     return {"q1": q[0], "q3": q[2], "min": r[0], "max": r[-1],
             "share_at_least_0_95": sum(1 for x in r if x >= 0.95) / len(r),
             "median_90_low": lo, "median_90_high": hi}
-
-
-def paired_extra(rounds, a, b, key):
-    """The median over the rounds of a's per-request CPU `key` (backend_us,
-    machine_us) minus b's in the same round; None when a round lacks it."""
-    pairs = [(x.get(key), y.get(key)) for x, y in zip(rounds[a], rounds[b])]
-    if not pairs or any(x is None or y is None for x, y in pairs):
-        return None
-    return statistics.median(x - y for x, y in pairs)
 
 
 def run(cfg, tmp):
@@ -173,12 +165,12 @@ def run(cfg, tmp):
                        "aoproxy_added_cpu_us": paired_cpu(rounds, "aoproxy", "plain"),
                        "aoproxy_added_user_us": paired_cpu(rounds, "aoproxy", "plain",
                                                            "user_us"),
-                       "aoproxy_added_backend_us": paired_extra(rounds, "aoproxy", "plain",
-                                                                "backend_us"),
-                       "aoproxy_added_machine_us": paired_extra(rounds, "aoproxy", "plain",
-                                                                "machine_us"),
-                       "plain_again_added_machine_us": paired_extra(rounds, "plain_again",
-                                                                    "plain", "machine_us")}}
+                       "aoproxy_added_backend_us": paired_difference(
+                           rounds, "aoproxy", "plain", lambda r: r["backend_us"]),
+                       "aoproxy_added_machine_us": paired_difference(
+                           rounds, "aoproxy", "plain", lambda r: r["machine_us"]),
+                       "plain_again_added_machine_us": paired_difference(
+                           rounds, "plain_again", "plain", lambda r: r["machine_us"])}}
 
 
 def markdown(part):
