@@ -69,4 +69,10 @@ const char *aop_route_backend_path(apr_pool_t *p, const aop_instance_t *inst,
                                    const char *deployment, aop_op_e op,
                                    const char *response_id, const char *query);
 
+/* before + the instance's origin + aop_route_backend_path(): the URL of a call, in
+ * one allocation (mod_proxy's "proxy:" filename, for one). */
+char *aop_route_backend_url(apr_pool_t *p, const char *before,
+                            const aop_instance_t *inst, const char *deployment,
+                            aop_op_e op, const char *response_id, const char *query);
+
 #endif

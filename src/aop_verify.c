@@ -43,9 +43,7 @@ const char *aop_verify_probe_url(apr_pool_t *p, const aop_instance_t *inst,
     if (!dep || !*dep || !inst->origin) {
         return NULL;
     }
-    return apr_pstrcat(p, inst->origin,
-                       aop_route_backend_path(p, inst, dep, probe_op(model), NULL, NULL),
-                       NULL);
+    return aop_route_backend_url(p, "", inst, dep, probe_op(model), NULL, NULL);
 }
 
 const char *aop_verify_probe_body(apr_pool_t *p, const aop_instance_t *inst,

@@ -138,10 +138,8 @@ static int aop_canon(request_rec *r, char *url)
     if (!ctx || !ctx->inst || ap_cstr_casecmpn(url, "balancer:", 9) == 0) {
         return DECLINED;
     }
-    r->filename = apr_pstrcat(r->pool, "proxy:", ctx->inst->origin,
-                              aop_route_backend_path(r->pool, ctx->inst, ctx->deployment,
-                                                     ctx->op, ctx->path.response_id, r->args),
-                              NULL);
+    r->filename = aop_route_backend_url(r->pool, "proxy:", ctx->inst, ctx->deployment,
+                                        ctx->op, ctx->path.response_id, r->args);
     /* This instance's deployment as the body's model, where its path names none. */
     ctx->model_splice.text = NULL;
     if (!ctx->by_id && ctx->deployment && ctx->body.data
