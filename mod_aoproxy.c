@@ -13,6 +13,7 @@
 
 #include "src/mod_aoproxy_private.h"
 #include "src/mod_aoproxy_api_routes.h"
+#include "src/mod_aoproxy_api_section.h"
 #include "src/mod_aoproxy_body.h"
 #include "src/mod_aoproxy_config.h"
 #include "src/mod_aoproxy_hold.h"
@@ -36,6 +37,7 @@ static void register_hooks(apr_pool_t *p)
     aop_usage_register_hooks(p);
     aop_stats_register_hooks(p);
     aop_api_routes_register_hooks(p);
+    aop_api_section_register_hooks(p);
 }
 
 AP_DECLARE_MODULE(aoproxy) = {

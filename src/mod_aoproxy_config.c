@@ -11,6 +11,7 @@
 #include "aop_affinity.h"
 #include "aop_secret_file.h"
 #include "aop_store.h"
+#include "mod_aoproxy_api_section.h"
 #include "mod_aoproxy_config.h"
 #include "mod_aoproxy_fleets.h"
 #include "mod_aoproxy_user_access.h"
@@ -64,6 +65,16 @@ void *aop_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     conf->state_db = add->state_db ? add->state_db : base->state_db;
     MERGE_SET(growth);
     MERGE_SET(affinity);
+    if (add->api_section) {
+        conf->api_section = add->api_section;
+        conf->api_prefix = add->api_prefix;
+        conf->api_prefix_len = add->api_prefix_len;
+    }
+    else {
+        conf->api_section = base->api_section;
+        conf->api_prefix = base->api_prefix;
+        conf->api_prefix_len = base->api_prefix_len;
+    }
     /* cfg, fleet and balancer are resolved per server at start-up. */
     return conf;
 }
@@ -268,6 +279,10 @@ const command_rec aop_cmds[] = {
     AP_INIT_TAKE1("AOProxyResponseAffinity", set_affinity, NULL, RSRC_CONF,
                   "Response and conversation ids whose instance is remembered, in shared "
                   "memory (32 bytes each; default 1048576; 0: off)"),
+    AP_INIT_RAW_ARGS("<AOProxyAPI", aop_api_section, NULL, RSRC_CONF,
+                     "Container of the management API (/instances, /stats, /config, "
+                     "/admin, /metrics, /health, /verification below an optional path "
+                     "prefix) and the directives for its requests, such as Require"),
     { NULL }
 };
 

@@ -39,6 +39,11 @@ typedef struct aop_srv_conf_t {
     int growth_set;
     apr_uint32_t affinity;           /* AOProxyResponseAffinity: entries, 0: off */
     int affinity_set;
+    /* <AOProxyAPI prefix>: its directives, merged into the API's requests
+     * (mod_aoproxy_api_section.h); NULL: none (a <VirtualHost> takes the main one's). */
+    struct ap_conf_vector_t *api_section;
+    const char *api_prefix;          /* without a trailing '/': "" for the root */
+    apr_size_t api_prefix_len;
     /* Resolved at start-up (check_config / post_config); read-only afterwards. */
     aop_config_t *cfg;               /* the YAML as loaded at start-up */
     struct aop_fleet_t *fleet;       /* its configuration's: mod_aoproxy_fleets.h */

@@ -62,6 +62,7 @@ class Httpd:
         self.extra_conf = extra_conf
         self.log_level = log_level
         self.v1_scope = "location"      # or "server": AOProxy On outside any <Location>
+        self.api_scope = "section"      # <AOProxyAPI>, or "location": <Location>s
         self.ssl = False                # load mod_ssl (https vhosts, https instances)
         self.env = dict(os.environ, **(env or {}))
         self.asan_dir = None
@@ -115,7 +116,8 @@ class Httpd:
             f.write(httpdconf.render(self.root, self.port, MODULE, self.config_dir,
                                      mpm=self.mpm, environment=self.environment,
                                      extra=extra, log_level=self.log_level,
-                                     v1_scope=self.v1_scope, ssl_proxy=self.ssl))
+                                     v1_scope=self.v1_scope, api_scope=self.api_scope,
+                                     ssl_proxy=self.ssl))
 
     def run(self, *args, timeout=30):
         return subprocess.run([HTTPD, "-d", self.root, "-f", self.conf_path] + list(args),

@@ -110,6 +110,16 @@ def test_environment_from_the_environment_variable(fleet):
     ("AOProxyRetryInterval soon", "AOProxyRetryInterval must be a number of seconds"),
     ("AOProxyMaxBodySize -5", "AOProxyMaxBodySize must be a positive number of bytes"),
     ("<Location /x>\nAOProxyConfigDir /tmp\n</Location>", "AOProxyConfigDir"),
+    # The harness's own <AOProxyAPI> is the server's one: a second one is refused.
+    ("<AOProxyAPI /other>\n</AOProxyAPI>", "<AOProxyAPI> appears twice in one server"),
+    ("<VirtualHost 127.0.0.2:80>\n<AOProxyAPI a b>\n</AOProxyAPI>\n</VirtualHost>",
+     "<AOProxyAPI> takes one argument at most"),
+    ("<VirtualHost 127.0.0.2:80>\n<AOProxyAPI gateway>\n</AOProxyAPI>\n</VirtualHost>",
+     "<AOProxyAPI gateway>: the prefix must be a path that starts with '/'"),
+    ("<Location /x>\n<AOProxyAPI>\n</AOProxyAPI>\n</Location>",
+     "<AOProxyAPI not allowed in <Location> context"),
+    ("<VirtualHost 127.0.0.2:80>\n<AOProxyAPI>\n    Require nonsense-provider\n"
+     "</AOProxyAPI>\n</VirtualHost>", "nonsense-provider"),
 ])
 def test_bad_directive_values_fail_configtest(directive, message):
     srv = make_server("event", GOOD, extra_conf=directive, env={"ONE_KEY": "k1"})
