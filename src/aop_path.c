@@ -30,6 +30,29 @@ int aop_path_is_ours(const char *path)
            || strcmp(path, "/openai") == 0;
 }
 
+apr_size_t aop_path_api_root(const char *p)
+{
+    static const char *const roots[] = {
+        "/instances", "/stats", "/config", "/admin", "/metrics", "/health",
+        "/verification", NULL
+    };
+    int i;
+
+    if (p[0] != '/') {
+        return 0;
+    }
+    for (i = 0; roots[i]; i++) {
+        /* Their second bytes differ: one compare for a path of one of them, none for
+         * another ("/v1/..." stops at "/verification"'s). */
+        if (p[1] == roots[i][1]) {
+            size_t n = strlen(roots[i]);
+
+            return strncmp(p, roots[i], n) == 0 && (p[n] == '\0' || p[n] == '/') ? n : 0;
+        }
+    }
+    return 0;
+}
+
 /* The length of an id or name at s, up to the next '/' or the end; 0 when it is not
  * one (empty, too long, or a character Azure's ids never have). */
 static apr_size_t id_len(const char *s)

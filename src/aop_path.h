@@ -41,6 +41,11 @@ int aop_path_is_id(const char *s, apr_size_t n);
  * there is answered by it, an unknown one with a JSON 404. */
 int aop_path_is_ours(const char *path);
 
+/* The length of the management API's root segment that p starts with ("/stats" of
+ * "/stats/x": 6), when the end or a '/' follows it; else 0.  The roots: /instances,
+ * /stats, /config, /admin, /metrics, /health, /verification. */
+apr_size_t aop_path_api_root(const char *p);
+
 /* Fills out from path (decoded, as r->uri); out->op is AOP_OP_NONE for anything else.
  * One trailing '/' is tolerated.  An id or name must be 1..AOP_PATH_ID_MAX of
  * [A-Za-z0-9._~-] (Azure's ids are), else the path names no call. */

@@ -8,6 +8,7 @@
 
 #include "aop_instance_json.h"
 #include "aop_json.h"
+#include "aop_path.h"
 #include "mod_aoproxy_private.h"
 #include "mod_aoproxy_api.h"
 #include "mod_aoproxy_config.h"
@@ -78,28 +79,6 @@ static const struct {
 static const aop_api_route_t *routes;
 static apr_size_t nroutes;
 
-apr_size_t aop_api_root_at(const char *p)
-{
-    static const char *const roots[] = {
-        "/instances", "/stats", "/config", "/admin", "/metrics", "/health",
-        "/verification", NULL
-    };
-    int i;
-
-    if (p[0] != '/') {
-        return 0;
-    }
-    for (i = 0; roots[i]; i++) {
-        /* The second byte tells them apart: one compare for a path of another's. */
-        if (p[1] == roots[i][1]) {
-            size_t n = strlen(roots[i]);
-
-            return strncmp(p, roots[i], n) == 0 && (p[n] == '\0' || p[n] == '/') ? n : 0;
-        }
-    }
-    return 0;
-}
-
 /* The API's own part of the URI: from its first segment we know, so that it can be
  * mounted below a prefix ("/gateway/stats" works like "/stats"). */
 static const char *api_path(const char *uri)
@@ -107,7 +86,7 @@ static const char *api_path(const char *uri)
     const char *p;
 
     for (p = uri; p; p = strchr(p + 1, '/')) {
-        if (aop_api_root_at(p)) {
+        if (aop_path_api_root(p)) {
             return p;
         }
     }

@@ -34,11 +34,6 @@ typedef struct aop_api_route_t {
     int admin;                       /* needs X-Admin-API-Key */
 } aop_api_route_t;
 
-/* The length of the API's root segment that p starts with ("/stats" of "/stats/x":
- * 6), when the end or a '/' follows it; else 0.  The roots: /instances, /stats,
- * /config, /admin, /metrics, /health, /verification. */
-apr_size_t aop_api_root_at(const char *p);
-
 /* The handler hook, serving routes (static: kept, not copied). */
 void aop_api_register_hooks(apr_pool_t *p, const aop_api_route_t *routes, apr_size_t n);
 

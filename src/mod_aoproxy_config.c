@@ -9,9 +9,9 @@
 
 #include "mod_aoproxy_private.h"
 #include "aop_affinity.h"
+#include "aop_path.h"
 #include "aop_secret_file.h"
 #include "aop_store.h"
-#include "mod_aoproxy_api_section.h"
 #include "mod_aoproxy_config.h"
 #include "mod_aoproxy_fleets.h"
 #include "mod_aoproxy_user_access.h"
@@ -244,6 +244,66 @@ static const char *set_affinity(cmd_parms *cmd, void *dconf, const char *arg)
     return NULL;
 }
 
+/* <AOProxyAPI [prefix]>: its directives read, as core's <Location> reads its own,
+ * into a vector of their own, which mod_aoproxy_api_section.c merges into the API's
+ * requests. */
+static const char *api_section(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    aop_srv_conf_t *sc = aop_srv_conf(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE);
+    const char *end = ap_strrchr_c(arg, '>');
+    char *old_path = cmd->path;
+    int old_override = cmd->override;
+    const char *args, *prefix;
+    ap_conf_vector_t *conf;
+    apr_size_t n;
+
+    if (err) {
+        return err;
+    }
+    if (!end) {
+        return "<AOProxyAPI> lacks its closing '>'";
+    }
+    args = apr_pstrmemdup(cmd->temp_pool, arg, (apr_size_t)(end - arg));
+    prefix = ap_getword_conf(cmd->pool, &args);
+    if (*args) {
+        return "<AOProxyAPI> takes one argument at most: the path the API is served "
+               "below (none: /instances, /stats, ... at the root)";
+    }
+    if (*prefix && *prefix != '/') {
+        return apr_psprintf(cmd->pool, "<AOProxyAPI %s>: the prefix must be a path that "
+                            "starts with '/'", prefix);
+    }
+    if (sc->api_section) {
+        return "<AOProxyAPI> appears twice in one server (a <VirtualHost> may have its own)";
+    }
+    n = strlen(prefix);
+    while (n > 0 && prefix[n - 1] == '/') {
+        n--;                            /* "/gateway/" as "/gateway", "/" as "" */
+    }
+    conf = ap_create_per_dir_config(cmd->pool);
+    /* As <Location "prefix/"> reads its directives: a directory's context. */
+    cmd->path = apr_pstrcat(cmd->pool, apr_pstrmemdup(cmd->temp_pool, prefix, n), "/", NULL);
+    cmd->override = OR_ALL | ACCESS_CONF;
+    err = ap_walk_config(cmd->directive->first_child, cmd, conf);
+    cmd->path = old_path;
+    cmd->override = old_override;
+    if (err) {
+        return err;
+    }
+    sc->api_section = conf;
+    sc->api_prefix = apr_pstrmemdup(cmd->pool, prefix, n);
+    sc->api_prefix_len = n;
+    return NULL;
+}
+
+int aop_api_section_has(const aop_srv_conf_t *sc, const char *uri)
+{
+    return sc->api_section && uri
+           && strncmp(uri, sc->api_prefix, sc->api_prefix_len) == 0
+           && aop_path_api_root(uri + sc->api_prefix_len) > 0;
+}
+
 const command_rec aop_cmds[] = {
     AP_INIT_FLAG("AOProxy", set_enabled, NULL, RSRC_CONF | ACCESS_CONF,
                  "On: serve OpenAI API calls (/v1/...) here from the configured Azure "
@@ -279,7 +339,7 @@ const command_rec aop_cmds[] = {
     AP_INIT_TAKE1("AOProxyResponseAffinity", set_affinity, NULL, RSRC_CONF,
                   "Response and conversation ids whose instance is remembered, in shared "
                   "memory (32 bytes each; default 1048576; 0: off)"),
-    AP_INIT_RAW_ARGS("<AOProxyAPI", aop_api_section, NULL, RSRC_CONF,
+    AP_INIT_RAW_ARGS("<AOProxyAPI", api_section, NULL, RSRC_CONF,
                      "Container of the management API (/instances, /stats, /config, "
                      "/admin, /metrics, /health, /verification below an optional path "
                      "prefix) and the directives for its requests, such as Require"),

@@ -80,6 +80,9 @@ aop_srv_conf_t *aop_srv_conf(const server_rec *s);
 const char *aop_admin_key_problem(apr_pool_t *p, const char *key);
 int aop_dir_enabled(const request_rec *r);
 
+/* Whether sc has an <AOProxyAPI> section and uri is one of its paths. */
+int aop_api_section_has(const aop_srv_conf_t *sc, const char *uri);
+
 /* check_config: loads the YAML of every server that needs it, and adds a fleet for
  * each configuration to the registry (mod_aoproxy_fleets.h).  A file that cannot be
  * read or parsed stops start-up with file, line and key; an instance that cannot be

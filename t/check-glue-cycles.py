@@ -52,9 +52,10 @@ LAYERS = [
     # the time limits on a stream's reads.  Resuming a cut stream elsewhere.
     ("request", ["responses", "lbmethod", "fallback", "stats", "hold", "stream_timer",
                  "resume", "usage", "proxy", "request"]),
-    # The management API: the router and its helpers, the handlers, their table.
+    # The management API: the router and its helpers, the handlers, their table, and
+    # the <AOProxyAPI> section's hook.
     ("api", ["api", "api_config", "api_manage", "api_stats", "api_metrics", "api_verify",
-             "api_routes"]),
+             "api_routes", "api_section"]),
     # Start-up: every lifecycle hook.
     ("startup", ["startup"]),
 ]

@@ -2,7 +2,9 @@
  * Copyright 2026 The mod_aoproxy authors (LICENSE) */
 /* Routing: which operation a path names, exact model matching, backend paths. */
 #include <apr_strings.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "aop_route.h"
 #include "check_suites.h"
@@ -108,6 +110,35 @@ START_TEST(op_from_path)
     ck_assert(aop_path_is_ours("/v1"));
     ck_assert(!aop_path_is_ours("/openaix"));
     ck_assert(!aop_path_is_ours("/v10/x"));
+}
+END_TEST
+
+/* The management API's roots, as <AOProxyAPI> takes them: the segment and what is
+ * below it, nothing that only begins with one. */
+START_TEST(api_roots)
+{
+    static const char *const roots[] = {
+        "/instances", "/stats", "/config", "/admin", "/metrics", "/health", "/verification"
+    };
+    char buf[64];
+    size_t i;
+
+    for (i = 0; i < sizeof(roots) / sizeof(roots[0]); i++) {
+        size_t n = strlen(roots[i]);
+
+        ck_assert_uint_eq(aop_path_api_root(roots[i]), n);
+        snprintf(buf, sizeof(buf), "%s/x/y", roots[i]);
+        ck_assert_uint_eq(aop_path_api_root(buf), n);
+        snprintf(buf, sizeof(buf), "%sx", roots[i]);
+        ck_assert_uint_eq(aop_path_api_root(buf), 0);
+        ck_assert_uint_eq(aop_path_api_root(roots[i] + 1), 0);      /* no '/' first */
+        snprintf(buf, sizeof(buf), "%.*s", (int)n - 1, roots[i]);
+        ck_assert_uint_eq(aop_path_api_root(buf), 0);                /* a letter short */
+    }
+    ck_assert_uint_eq(aop_path_api_root("/v1/chat/completions"), 0);
+    ck_assert_uint_eq(aop_path_api_root("/"), 0);
+    ck_assert_uint_eq(aop_path_api_root(""), 0);
+    ck_assert_uint_eq(aop_path_api_root("/gateway/stats"), 0);
 }
 END_TEST
 
@@ -258,6 +289,7 @@ Suite *aop_route_suite(void)
 
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, op_from_path);
+    tcase_add_test(tc, api_roots);
     tcase_add_test(tc, exact_model_match);
     tcase_add_test(tc, backend_path);
     tcase_add_test(tc, a_patched_table_is_the_built_one);
