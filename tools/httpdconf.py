@@ -119,9 +119,10 @@ def aoproxy_lines(config_dir, environment, state_db=None, v1_scope="location",
     access rules (Require local: the tests' clients are local, and t/e2e's
     test_shipped_conf.py runs the shipped file itself).
 
-    v1_scope "server" says `AOProxy On` in the server itself instead of in a
-    <Location "/v1/"> and <Location "/openai/"> (the same calls, no section to merge per
-    request);
+    v1_scope "server" says `AOProxy On` in the server itself, as the shipped conf does
+    since 5 December 2026, instead of in a <Location "/v1/"> and <Location "/openai/">
+    (the same calls, no section to merge per request; "location", the tests' default,
+    keeps that layout, which operators' configurations may have, under test);
     "none" leaves it to the caller's configuration (say, in a <VirtualHost>).
 
     api_scope "section" serves the management API through <AOProxyAPI>, as the shipped
