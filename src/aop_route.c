@@ -329,10 +329,11 @@ static char *backend_url(apr_pool_t *p, const char *before, int with_origin,
 {
     const char *base = inst->base_path ? inst->base_path : "";
     const char *origin = with_origin && inst->origin ? inst->origin : "";
+    int by_id = aop_path_op_by_id(op), responses = op == AOP_OP_RESPONSES || by_id;
+    int v1 = aop_route_is_v1(inst);
     const char *q;
-    int responses;
 
-    if (!aop_route_is_v1(inst) && op != AOP_OP_RESPONSES && !aop_path_op_by_id(op)) {
+    if (!v1 && !responses) {
         /* The path of nearly every request: BASE/openai/deployments/D/OP?api-version=V */
         const char *suffix = aop_path_op_suffix(op);
         piece_t pc[9];
@@ -351,9 +352,8 @@ static char *backend_url(apr_pool_t *p, const char *before, int with_origin,
         pc[8] = piece(aop_url_escape(p, inst->api_version));
         return join(p, pc, 9);
     }
-    q = aop_path_op_by_id(op) ? client_query(p, query) : "";
-    responses = op == AOP_OP_RESPONSES || aop_path_op_by_id(op);
-    if (aop_route_is_v1(inst)) {
+    q = by_id ? client_query(p, query) : "";
+    if (v1) {
         return apr_pstrcat(p, before, origin, base, "/openai/v1",
                            responses ? responses_path(p, op, response_id)
                                      : apr_pstrcat(p, "/", aop_path_op_suffix(op), NULL),
